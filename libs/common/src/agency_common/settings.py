@@ -1,0 +1,83 @@
+"""Configuration from the environment with pydantic-settings.
+
+Platform-wide values (the broker, the token secret, the users file, the PII keys) are read from
+unprefixed or ``AGENCY_`` variables shared by every service; a service's own values (database URL,
+port) carry its prefix, e.g. ``INTAKE_DATABASE_URL``. No module builds settings at import time:
+``create_app(settings)`` receives them, so one process can host several services in tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-not-a-secret-change-me-0123456789"
+
+
+def _shared(name: str) -> AliasChoices:
+    return AliasChoices(f"AGENCY_{name}", name)
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service has. Subclasses set ``env_prefix`` and ``service_name``."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    environment: str = Field("development", validation_alias=_shared("ENVIRONMENT"))
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = "sqlite+aiosqlite:///./data/service.db"
+
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    kafka_topic_partitions: int = Field(4, validation_alias=_shared("KAFKA_TOPIC_PARTITIONS"))
+    # Low fetch wait: the embedded broker does not answer a waiting fetch when data arrives.
+    kafka_fetch_max_wait_ms: int = Field(50, validation_alias=_shared("KAFKA_FETCH_MAX_WAIT_MS"))
+    kafka_session_timeout_ms: int = Field(6000, validation_alias=_shared("KAFKA_SESSION_TIMEOUT_MS"))
+    kafka_heartbeat_interval_ms: int = Field(1000, validation_alias=_shared("KAFKA_HEARTBEAT_INTERVAL_MS"))
+    kafka_request_timeout_ms: int = Field(15000, validation_alias=_shared("KAFKA_REQUEST_TIMEOUT_MS"))
+
+    consumer_max_attempts: int = Field(4, validation_alias=_shared("CONSUMER_MAX_ATTEMPTS"))
+    consumer_backoff_seconds: float = Field(0.2, validation_alias=_shared("CONSUMER_BACKOFF_SECONDS"))
+    outbox_batch_size: int = Field(500, validation_alias=_shared("OUTBOX_BATCH_SIZE"))
+    outbox_sweep_seconds: float = Field(1.0, validation_alias=_shared("OUTBOX_SWEEP_SECONDS"))
+
+    jwt_secret: SecretStr = Field(SecretStr(DEV_JWT_SECRET), validation_alias=_shared("JWT_SECRET"))
+    jwt_ttl_minutes: int = Field(480, validation_alias=_shared("JWT_TTL_MINUTES"))
+    users_file: Path | None = Field(None, validation_alias=_shared("USERS_FILE"))
+    # Comma-separated Fernet keys, newest first (MultiFernet: rotation without re-encrypting at once).
+    pii_keys: SecretStr | None = Field(None, validation_alias=_shared("PII_KEYS"))
+    data_dir: Path = Field(Path("./data"), validation_alias=_shared("DATA_DIR"))
+    max_upload_bytes: int = Field(64 * 1024 * 1024, validation_alias=_shared("MAX_UPLOAD_BYTES"))
+    log_level: str = Field("INFO", validation_alias=_shared("LOG_LEVEL"))
+    log_json: bool = Field(True, validation_alias=_shared("LOG_JSON"))
+    run_consumers: bool = True
+    dashboard_urls: str = Field(
+        "intake=http://127.0.0.1:8001,invoicing=http://127.0.0.1:8002,"
+        "appointments=http://127.0.0.1:8003,reporting=http://127.0.0.1:8004",
+        validation_alias=_shared("DASHBOARD_URLS"),
+    )
+
+    @field_validator("jwt_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("JWT secret must be at least 32 characters")
+        return value
+
+    def model_post_init(self, __context: object) -> None:
+        if self.environment != "development" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            raise ValueError("refusing the development JWT secret outside development")
+
+    def dashboard_links(self) -> list[tuple[str, str]]:
+        """The four dashboards, for the navigation bar of each."""
+        pairs = (item.split("=", 1) for item in self.dashboard_urls.split(",") if "=" in item)
+        return [(name.strip(), url.strip()) for name, url in pairs]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,247 @@
+"""Routes every service has: health, metrics, AsyncAPI, login, dead letters."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.security import OAuth2PasswordRequestForm
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select, update
+
+from agency_common.auth import COOKIE_NAME, CurrentUser, User, require, token_from_request
+from agency_common.logging import correlation_id_var
+from agency_common.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from agency_common.web.runtime import ServiceRuntime
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def dashboard_user(request: Request) -> User:
+    """Dashboard pages: a missing or expired login sends the browser to the login page."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    token = token_from_request(request)
+    if token:
+        try:
+            user = runtime.tokens.verify(token)
+            request.state.user = user
+            return user
+        except Exception:
+            pass
+    raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+
+
+DashboardUser = Annotated[User, Depends(dashboard_user)]
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime.templates.TemplateResponse(
+        request,
+        template,
+        {
+            "service": runtime.name,
+            "title": runtime.title,
+            "nav": runtime.nav,
+            "user": getattr(request.state, "user", None),
+            "dashboards": runtime.settings.dashboard_links(),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def _asyncapi(runtime: ServiceRuntime) -> Any:
+    return AsyncAPI(runtime.broker, title=f"{runtime.title} events", version="1.0.0")
+
+
+ASYNCAPI_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title} AsyncAPI</title>
+<link rel="stylesheet" href="/static/common/asyncapi.min.css"></head>
+<body><div id="asyncapi"></div>
+<script src="/static/common/asyncapi-standalone.js"></script>
+<script>
+fetch("/asyncapi.json").then(r => r.json()).then(schema => AsyncApiStandalone.render(
+  {{schema, config: {{show: {{sidebar: true}}, sidebar: {{showOperations: "byDefault"}}}}}},
+  document.getElementById("asyncapi")));
+</script></body></html>"""
+
+
+def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
+    metrics = runtime.metrics
+
+    @app.middleware("http")
+    async def context_and_metrics(request: Request, call_next: Any) -> Response:
+        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        token = correlation_id_var.set(cid)
+        structlog.contextvars.bind_contextvars(correlation_id=cid)
+        start = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["X-Correlation-ID"] = cid
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.http_requests.labels(request.method, path, str(status)).inc()
+            metrics.http_latency.labels(request.method, path).observe(time.perf_counter() - start)
+            structlog.contextvars.unbind_contextvars("correlation_id")
+            correlation_id_var.reset(token)
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(_request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+
+    router = APIRouter()
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": runtime.name}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            await runtime.db.ping()
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"error: {type(exc).__name__}"
+        ok_broker = runtime.broker_connected.is_set() and await runtime.broker.ping(timeout=2.0)
+        checks["broker"] = "ok" if ok_broker else "unreachable"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/asyncapi", include_in_schema=False, response_class=HTMLResponse)
+    async def asyncapi_page() -> str:
+        return ASYNCAPI_PAGE.format(title=runtime.title)
+
+    @router.get("/asyncapi.json", include_in_schema=False)
+    async def asyncapi_json() -> Response:
+        return Response(_asyncapi(runtime).to_json(), media_type="application/json")
+
+    @router.get("/asyncapi.yaml", include_in_schema=False)
+    async def asyncapi_yaml() -> PlainTextResponse:
+        return PlainTextResponse(_asyncapi(runtime).to_yaml(), media_type="application/yaml")
+
+    # -- login ----------------------------------------------------------------------------------
+    @router.post("/api/auth/token", tags=["auth"])
+    async def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+        user = runtime.users.authenticate(form.username, form.password)
+        if user is None:
+            raise HTTPException(401, "wrong login or password", headers={"WWW-Authenticate": "Bearer"})
+        return {"access_token": runtime.tokens.issue(user), "token_type": "bearer"}
+
+    @router.get("/api/me", tags=["auth"])
+    async def me(user: CurrentUser) -> dict[str, Any]:
+        return {"login": user.login, "name": user.name, "groups": list(user.groups),
+                "permissions": sorted(user.permissions)}
+
+    @router.get("/login", include_in_schema=False, response_class=HTMLResponse)
+    async def login_page(request: Request, next: str = "/") -> HTMLResponse:
+        return render(request, "login.html", next=_safe_next(next), error=None)
+
+    @router.post("/login", include_in_schema=False)
+    async def login_submit(
+        request: Request,
+        username: Annotated[str, Form()],
+        password: Annotated[str, Form()],
+        next: Annotated[str, Form()] = "/",
+    ) -> Response:
+        user = runtime.users.authenticate(username, password)
+        if user is None:
+            return render(request, "login.html", status_code=401, next=_safe_next(next),
+                          error="Wrong login or password.")
+        response = RedirectResponse(_safe_next(next), status_code=303)
+        response.set_cookie(COOKIE_NAME, runtime.tokens.issue(user), httponly=True, samesite="strict",
+                            max_age=runtime.settings.jwt_ttl_minutes * 60)
+        return response
+
+    @router.post("/logout", include_in_schema=False)
+    async def logout() -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(COOKIE_NAME)
+        return response
+
+    # -- dead letters ---------------------------------------------------------------------------
+    dl = runtime.tables.dead_letters
+
+    async def list_dead_letters(limit: int = 100, include_replayed: bool = False) -> list[dict[str, Any]]:
+        stmt = select(dl).order_by(dl.c.id.desc()).limit(min(limit, 1000))
+        if not include_replayed:
+            stmt = stmt.where(dl.c.replayed_at.is_(None))
+        async with runtime.db.session() as session:
+            rows = (await session.execute(stmt)).mappings().all()
+        return [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items() if k != "payload"}
+            | {"payload_preview": row["payload"][:500].decode(errors="replace")}
+            for row in rows
+        ]
+
+    @router.get("/api/dead-letters", tags=["operations"])
+    async def dead_letters_api(
+        _user: Annotated[User, require("operations:view")], include_replayed: bool = False, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        return await list_dead_letters(limit, include_replayed)
+
+    @router.post("/api/dead-letters/{dead_letter_id}/replay", tags=["operations"])
+    async def replay_dead_letter(
+        dead_letter_id: int, user: Annotated[User, require("operations:replay")]
+    ) -> dict[str, Any]:
+        return await replay(runtime, dead_letter_id, user.login)
+
+    @router.get("/dead-letters", include_in_schema=False, response_class=HTMLResponse)
+    async def dead_letters_page(request: Request, user: DashboardUser) -> HTMLResponse:
+        return render(request, "dead_letters.html", rows=await list_dead_letters(200, True),
+                      can_replay=user.can("operations:replay"))
+
+    @router.post("/dead-letters/{dead_letter_id}/replay", include_in_schema=False)
+    async def replay_from_page(dead_letter_id: int, user: DashboardUser) -> Response:
+        if not user.can("operations:replay"):
+            raise HTTPException(403, "missing permission: operations:replay")
+        await replay(runtime, dead_letter_id, user.login)
+        return RedirectResponse("/dead-letters", status_code=303)
+
+    app.include_router(router)
+
+
+async def replay(runtime: ServiceRuntime, dead_letter_id: int, actor: str) -> dict[str, Any]:
+    """Publish a dead-lettered message back to its topic (after the cause was fixed)."""
+    dl = runtime.tables.dead_letters
+    async with runtime.db.transaction() as session:
+        row = (await session.execute(select(dl).where(dl.c.id == dead_letter_id))).mappings().first()
+        if row is None:
+            raise HTTPException(404, "no such dead letter")
+        if row["replayed_at"] is not None:
+            raise HTTPException(409, "already replayed")
+        headers = json.loads(row["headers"]) | {"x-replayed-by": actor}
+        await runtime.broker.publish(
+            bytes(row["payload"]), topic=row["topic"],
+            key=row["key"].encode() if row["key"] else None, headers=headers,
+        )
+        await session.execute(
+            update(dl).where(dl.c.id == dead_letter_id).values(replayed_at=utcnow(), replayed_by=actor)
+        )
+    return {"id": dead_letter_id, "topic": row["topic"], "replayed_by": actor}
+
+
+def _safe_next(next_url: str) -> str:
+    """Only local paths: the login form is never an open redirect."""
+    return next_url if next_url.startswith("/") and not next_url.startswith("//") else "/"

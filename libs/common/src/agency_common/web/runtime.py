@@ -1,0 +1,168 @@
+"""A service's runtime: everything ``create_app(settings)`` wires, built without globals.
+
+Database, broker, outbox relay, unit of work, event consumer, tokens, users, PII cipher, metrics
+and templates. A service's ``create_app`` builds one, registers its handlers and routes, and asks
+it for the FastAPI application (HTTP + FastStream in one lifespan; the deprecated FastStream
+FastAPI plugin is not used).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from faststream.kafka import KafkaBroker
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from agency_common.auth import TokenService, UserDirectory
+from agency_common.contracts.envelope import Envelope, EventPayload
+from agency_common.db.engine import Database
+from agency_common.logging import configure_logging, get_logger
+from agency_common.messaging.broker import make_broker, publish_pending
+from agency_common.messaging.consumer import EventConsumer
+from agency_common.metrics import ServiceMetrics
+from agency_common.outbox.relay import OutboxRelay, PendingEvent
+from agency_common.outbox.tables import MessagingTables
+from agency_common.outbox.unit_of_work import UnitOfWork
+from agency_common.pii import PiiCipher
+from agency_common.settings import ServiceSettings
+
+COMMON_WEB = Path(__file__).parent
+log = get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        tables: MessagingTables,
+        *,
+        title: str,
+        templates_dir: Path | None = None,
+        nav: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.settings = settings
+        self.name = settings.service_name
+        self.title = title
+        self.nav = list(nav)  # the service's own dashboard pages: (label, path)
+        self.metrics = ServiceMetrics(self.name)
+        self.db = Database(settings.database_url)
+        self.tables = tables
+        self.broker: KafkaBroker = make_broker(settings)
+        self.relay = OutboxRelay(
+            self.db,
+            tables,
+            partial(publish_pending, self.broker),
+            name=self.name,
+            batch_size=settings.outbox_batch_size,
+            sweep_seconds=settings.outbox_sweep_seconds,
+            on_published=self._count_published,
+        )
+        self.uow = UnitOfWork(self.db, tables, producer=self.name, on_commit=self.relay.wake)
+        self.consumer = EventConsumer(settings, self.broker, self.uow, self.metrics)
+        self.tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_ttl_minutes)
+        self.users = (
+            UserDirectory.from_file(settings.users_file) if settings.users_file else UserDirectory({}, {})
+        )
+        self.pii = PiiCipher(settings.pii_keys.get_secret_value()) if settings.pii_keys else None
+        loaders = [FileSystemLoader(str(templates_dir))] if templates_dir else []
+        loaders.append(FileSystemLoader(str(COMMON_WEB / "templates")))
+        env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]))
+        self.templates = Jinja2Templates(env=env)
+        self.broker_connected = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._background: list[Callable[[], Any]] = []
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def publishes(self, *payload_types: type[EventPayload]) -> None:
+        """Declare the events this service emits (documented in its AsyncAPI)."""
+        for cls in payload_types:
+            self.broker.publisher(
+                cls.topic,
+                title=f"{cls.topic}:{cls.event_type}",
+                schema=Envelope[cls],  # type: ignore[valid-type]
+                description=(cls.__doc__ or "").strip() or None,
+            )
+
+    def background(self, factory: Callable[[], Any]) -> None:
+        """A coroutine factory run for the app's lifetime (schedulers, pollers)."""
+        self._background.append(factory)
+
+    def _count_published(self, events: Iterable[PendingEvent]) -> None:
+        for ev in events:
+            self.metrics.events_published.labels(ev.topic).inc()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def _connect_broker(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self.broker.start()
+                self.broker_connected.set()
+                log.info("broker connected", bootstrap=self.settings.kafka_bootstrap_servers)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("broker not reachable yet", error=str(exc), retry_in=delay)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _lag_loop(self) -> None:
+        while True:
+            await asyncio.sleep(5)
+            with contextlib.suppress(Exception):
+                await self.consumer.update_lag()
+                self.metrics.outbox_pending.set(await self.relay.pending_count())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(self.name, self.settings.log_level, self.settings.log_json)
+        if self.settings.run_consumers:
+            self.consumer.register()
+        self._tasks = [
+            asyncio.create_task(self._connect_broker(), name="broker-connect"),
+            asyncio.create_task(self.relay.run(), name="outbox-relay"),
+            asyncio.create_task(self._lag_loop(), name="consumer-lag"),
+        ]
+        self._tasks += [asyncio.create_task(f(), name=getattr(f, "__name__", "background")) for f in self._background]
+        log.info("service started", port=self.settings.port)
+        try:
+            yield
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            with contextlib.suppress(Exception):
+                await self.broker.stop()
+            await self.db.dispose()
+            log.info("service stopped")
+
+    def create_app(self, *routers: Any, static_dir: Path | None = None) -> FastAPI:
+        from agency_common.web.routes import install_common
+
+        app = FastAPI(
+            title=self.title,
+            lifespan=self.lifespan,
+            docs_url="/docs",
+            openapi_url="/openapi.json",
+        )
+        app.state.runtime = self
+        install_common(app, self)
+        for router in routers:
+            app.include_router(router)
+        app.mount("/static/common", StaticFiles(directory=str(COMMON_WEB / "static")), name="common-static")
+        if static_dir is not None:
+            app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
+        return app

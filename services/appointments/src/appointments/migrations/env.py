@@ -1,0 +1,6 @@
+from alembic import context
+
+from agency_common.db.migrate import run_env
+from appointments.models import metadata
+
+run_env(context, metadata)

@@ -1,0 +1,11 @@
+from pydantic_settings import SettingsConfigDict
+
+from agency_common.settings import ServiceSettings
+
+
+class IntakeSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "intake"
+    port: int = 8001
+    database_url: str = "sqlite+aiosqlite:///./data/intake.db"

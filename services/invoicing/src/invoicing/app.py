@@ -1,0 +1,22 @@
+"""invoicing: direct-bill reconciliation over a read model of intake's policies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from agency_common.web import ServiceRuntime
+from invoicing import api, consumers, dashboard
+from invoicing.models import messaging
+from invoicing.settings import InvoicingSettings
+
+HERE = Path(__file__).parent
+
+
+def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
+    settings = settings or InvoicingSettings()
+    runtime = ServiceRuntime(settings, messaging, title="Invoicing", templates_dir=HERE / "templates",
+                             nav=[("Home", "/")])
+    consumers.subscribe(runtime.consumer)
+    return runtime.create_app(api.router, dashboard.router)
