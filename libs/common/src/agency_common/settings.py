@@ -42,6 +42,7 @@ class ServiceSettings(BaseSettings):
     kafka_request_timeout_ms: int = Field(15000, validation_alias=_shared("KAFKA_REQUEST_TIMEOUT_MS"))
 
     consumer_max_attempts: int = Field(4, validation_alias=_shared("CONSUMER_MAX_ATTEMPTS"))
+    consumer_batch_size: int = Field(500, validation_alias=_shared("CONSUMER_BATCH_SIZE"))
     consumer_backoff_seconds: float = Field(0.2, validation_alias=_shared("CONSUMER_BACKOFF_SECONDS"))
     outbox_batch_size: int = Field(500, validation_alias=_shared("OUTBOX_BATCH_SIZE"))
     outbox_sweep_seconds: float = Field(1.0, validation_alias=_shared("OUTBOX_SWEEP_SECONDS"))

@@ -79,7 +79,6 @@ class EventConsumer:
         metrics: ServiceMetrics,
         *,
         name: str | None = None,
-        max_records: int = 500,
     ) -> None:
         self.settings = settings
         self.broker = broker
@@ -87,7 +86,6 @@ class EventConsumer:
         self.tables = uow.tables
         self.metrics = metrics
         self.name = name or settings.service_name
-        self.max_records = max_records
         self.handlers: dict[tuple[str, str], Handler] = {}
         self.raw_handlers: dict[str, RawHandler] = {}
         self.subscriber: Any = None
@@ -112,7 +110,7 @@ class EventConsumer:
             *self.topics,
             group_id=self.name,
             batch=True,
-            max_records=self.max_records,
+            max_records=s.consumer_batch_size,
             batch_timeout_ms=200,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.MANUAL,
@@ -120,6 +118,8 @@ class EventConsumer:
             session_timeout_ms=s.kafka_session_timeout_ms,
             heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=600_000,
+            title=f"{self.name} consumer",
+            description="Handles: " + ", ".join(sorted({t for _, t in self.handlers} | set(self.raw_handlers))),
         )
         self.subscriber(self._on_batch)
 

@@ -64,7 +64,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
 
 
 def _asyncapi(runtime: ServiceRuntime) -> Any:
-    return AsyncAPI(runtime.broker, title=f"{runtime.title} events", version="1.0.0")
+    return AsyncAPI(runtime.broker, title=f"{runtime.title} events", version="1.0.0").to_specification()
 
 
 ASYNCAPI_PAGE = """<!DOCTYPE html>
