@@ -34,11 +34,12 @@ def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("artifacts")
 
 
-@pytest.fixture(scope="session")
-def kafka(artifacts_dir: Path) -> Iterator[str]:
-    """One embedded broker for the session, with every platform topic created."""
+@pytest.fixture
+def kafka(tmp_path: Path) -> Iterator[str]:
+    """A fresh embedded broker per test (it starts in ~0.1 s), with every platform topic created:
+    no test ever sees another test's messages, offsets or consumer groups."""
     port = free_port()
-    proc = start_broker(port, log_file=artifacts_dir / "broker.log")
+    proc = start_broker(port, log_file=tmp_path / "broker.log")
     bootstrap = f"127.0.0.1:{port}"
     asyncio.run(ensure_topics(bootstrap))
     yield bootstrap
@@ -79,7 +80,7 @@ def pii_key() -> str:
     return PiiCipher.generate_key()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def platform_env(kafka: str, users_file: Path, pii_key: str, artifacts_dir: Path) -> dict[str, str]:
     """Environment for services under test (both in-process settings and subprocesses)."""
     return {
@@ -120,3 +121,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+@pytest.fixture
+async def start_service(platform_env: dict[str, str], databases: DatabaseFactory):  # noqa: ANN201
+    """``svc = await start_service("intake")``: the service in this process, migrated, on this
+    test's broker and a fresh database; stopped at the end of the test."""
+    from contextlib import AsyncExitStack
+
+    from tests.support.inprocess import run_service
+
+    stack = AsyncExitStack()
+
+    async def start(name: str, database_url: str | None = None, **kwargs):  # noqa: ANN202
+        url = database_url or databases.new(name)
+        return await stack.enter_async_context(
+            run_service(name, platform_env, url, migrate_first=database_url is None, **kwargs))
+
+    yield start
+    await stack.aclose()
