@@ -3,7 +3,7 @@
 Importing this package registers every event type, so ``decode`` knows them all.
 """
 
-from agency_common.contracts import appointments, intake, invoicing, nipr, topics
+from agency_common.contracts import appointments, intake, invoicing, nipr, reporting, topics, upstream
 from agency_common.contracts.envelope import Envelope, EventPayload, make_envelope
 from agency_common.contracts.registry import ContractError, decode, event, event_types, payload_type
 
@@ -19,6 +19,8 @@ __all__ = [
     "invoicing",
     "make_envelope",
     "nipr",
+    "reporting",
     "payload_type",
     "topics",
+    "upstream",
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -35,3 +37,61 @@ class TransactionBatchSubmitted(EventPayload):
 
     def key(self) -> str:
         return self.batch_id
+
+
+@event
+class TransactionStatusChanged(EventPayload):
+    """An appointment or termination transaction's state (for the operations views)."""
+
+    topic = topics.APPOINTMENTS_TRANSACTIONS
+    event_type = "appointments.transaction.status-changed"
+
+    transaction_id: str
+    batch_id: str | None = None
+    kind: Literal["appointment", "termination"]
+    npn: str
+    state: str
+    line_of_authority: str
+    cocode: str
+    status: str  # e.g. Ready to Submit, JIT Held, Not Eligible, Submitted, Appointed, Rejected, Terminated
+    eligibility_reason: str | None = None
+    billable: bool = False
+    fee: Decimal | None = None
+    submitted_at: datetime | None = None
+    answered_at: datetime | None = None
+    changed_at: datetime
+
+    def key(self) -> str:
+        return self.npn
+
+
+@event
+class LicenseSyncRequested(EventPayload):
+    """Ask the gateway for a producer's licenses from the NIPR PDB."""
+
+    topic = topics.APPOINTMENTS_LICENSE_SYNC_REQUESTS
+    event_type = "appointments.license-sync.requested"
+
+    npn: str
+    request_id: str
+
+    def key(self) -> str:
+        return self.npn
+
+
+@event
+class PortalInviteRequested(EventPayload):
+    """An invitation for an email adapter to send (written to a folder in the embedded run)."""
+
+    topic = topics.APPOINTMENTS_PORTAL_INVITES
+    event_type = "appointments.portal-invite.requested"
+
+    invite_id: str
+    portal: str
+    producer_npn: str
+    email: str
+    first_name: str
+    last_name: str
+
+    def key(self) -> str:
+        return self.producer_npn

@@ -68,3 +68,119 @@ class PolicyUpdated(EventPayload):
 
     def key(self) -> str:
         return self.policy.policy_id
+
+
+class StatementLine(BaseModel):
+    """One valid statement line as handed over to invoicing."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    line_id: str
+    line_no: int  # the row number in the original file
+    policy_id: str | None = None  # the matched policy (None when published with unmatched lines excluded)
+    policy_number: str
+    insured_name: str | None = None
+    transaction_type: str | None = None  # the carrier's code, e.g. NBS, RWL, PCH, XLC, AUD
+    bill_type: Literal["audit", "cancellation", "endorsement", "installment", "term_policy"] | None = None
+    effective_date: date | None = None
+    expiration_date: date | None = None
+    line_of_business: str | None = None
+    premium: Decimal | None = None
+    commission_rate: Decimal | None = None
+    commission_amount: Decimal | None = None
+    producer_code: str | None = None
+
+
+@event
+class StatementImported(EventPayload):
+    """A carrier statement was read and validated (counts for the operations views)."""
+
+    topic = topics.INTAKE_STATEMENTS
+    event_type = "intake.statement.imported"
+
+    statement_id: str
+    carrier: str
+    file_name: str
+    imported_by: str
+    imported_at: datetime
+    total_rows: int
+    valid_rows: int
+    invalid_rows: int
+    blank_rows: int
+
+    def key(self) -> str:
+        return self.statement_id
+
+
+@event
+class StatementPublished(EventPayload):
+    """The header of a statement handed over to invoicing; its lines follow in chunks."""
+
+    topic = topics.INTAKE_STATEMENTS
+    event_type = "intake.statement.published"
+
+    statement_id: str
+    carrier: str
+    statement_date: date | None = None
+    file_name: str
+    line_count: int
+    chunk_count: int
+    premium_total: Decimal
+    commission_total: Decimal
+    excluded_unmatched: int = 0
+
+    def key(self) -> str:
+        return self.statement_id
+
+
+@event
+class StatementLinesPublished(EventPayload):
+    """One chunk of a published statement's lines (keyed by statement: chunks stay in order)."""
+
+    topic = topics.INTAKE_STATEMENTS
+    event_type = "intake.statement.lines-published"
+
+    statement_id: str
+    chunk_no: int  # 1-based
+    chunk_count: int
+    lines: list[StatementLine]
+
+    def key(self) -> str:
+        return self.statement_id
+
+
+@event
+class PolicySessionCreated(EventPayload):
+    """A Create-Policies session committed (seed 000)."""
+
+    topic = topics.INTAKE_POLICY_SESSIONS
+    event_type = "intake.policy-session.created"
+
+    session_id: str
+    statement_id: str | None = None
+    carrier: str
+    created_by: str
+    created_at: datetime
+    count: int
+
+    def key(self) -> str:
+        return self.session_id
+
+
+@event
+class SalesRecordCreated(EventPayload):
+    """A sales record was created; it starts the sales workflows (seed 001)."""
+
+    topic = topics.INTAKE_SALES_RECORDS
+    event_type = "intake.sales-record.created"
+
+    sales_record_id: str
+    individual_id: str
+    sales_record_type: str
+    assigned_user: str | None = None
+    job_id: str | None = None
+    created_by: str
+    created_at: datetime
+
+    def key(self) -> str:
+        return self.individual_id

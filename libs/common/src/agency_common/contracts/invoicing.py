@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -31,3 +31,43 @@ class InvoicePosted(EventPayload):
 
     def key(self) -> str:
         return self.policy_id
+
+
+@event
+class ReconciliationChanged(EventPayload):
+    """A reconciliation's header after any change of status or totals."""
+
+    topic = topics.INVOICING_RECONCILIATIONS
+    event_type = "invoicing.reconciliation.changed"
+
+    reconciliation_id: str
+    carrier: str
+    status: str  # open | invoiced | posted | paid | aborted
+    statement_id: str | None = None
+    statement_total: Decimal
+    received_total: Decimal
+    difference: Decimal
+    entry_count: int
+    exception_count: int = 0
+    changed_by: str
+    changed_at: datetime
+
+    def key(self) -> str:
+        return self.reconciliation_id
+
+
+@event
+class PaymentRecorded(EventPayload):
+    """Received amounts applied to posted invoices (Pay All Selected)."""
+
+    topic = topics.INVOICING_POSTINGS
+    event_type = "invoicing.payment.recorded"
+
+    reconciliation_id: str
+    invoice_ids: list[str]
+    received_total: Decimal
+    paid_by: str
+    paid_at: datetime
+
+    def key(self) -> str:
+        return self.reconciliation_id
