@@ -156,31 +156,31 @@ class EventConsumer:
             await self._apply(ready)
             return
         except Exception as exc:
-            if len(ready) == 1:
-                first_error: Exception | None = exc
-            else:
-                first_error = None
-                log.info("batch failed, applying its messages one by one", size=len(ready), error=str(exc))
+            batch_error = exc
+        # The failed batch counts as every message's first attempt.
+        if len(ready) == 1:
+            await self._retry(ready[0], attempts=1, error=batch_error)
+            return
+        log.info("batch failed, applying its messages one by one", size=len(ready), error=str(batch_error))
         for incoming in ready:
-            await self._apply_one_with_retries(incoming, first_error)
-            first_error = None
+            await self._retry(incoming, attempts=1, error=None)
 
-    async def _apply_one_with_retries(self, incoming: Incoming, error: Exception | None) -> None:
-        attempts = 1 if error is not None else 0
-        max_attempts = self.settings.consumer_max_attempts
+    async def _retry(self, incoming: Incoming, attempts: int, error: Exception | None) -> None:
+        """Apply one message until it succeeds, at most ``consumer_max_attempts`` tries in all,
+        with exponential backoff; then dead-letter it."""
         while True:
             if error is not None:
-                if isinstance(error, PermanentError | ContractError) or attempts >= max_attempts:
+                log.warning("event handling failed", topic=incoming.topic, attempt=attempts, error=str(error))
+                if isinstance(error, PermanentError | ContractError) or attempts >= self.settings.consumer_max_attempts:
                     await self.dead_letter(incoming, error, attempts=attempts)
                     return
                 await asyncio.sleep(self.settings.consumer_backoff_seconds * 2 ** (attempts - 1))
             try:
-                attempts += 1
                 await self._apply([incoming])
                 return
             except Exception as exc:
                 error = exc
-                log.warning("event handling failed", topic=incoming.topic, attempt=attempts, error=str(exc))
+                attempts += 1
 
     async def _apply(self, batch: list[Incoming]) -> None:
         first = batch[0]
