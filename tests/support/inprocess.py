@@ -86,6 +86,8 @@ async def run_service(name: str, env: dict[str, str], database_url: str, *, migr
         data_dir=env["AGENCY_DATA_DIR"],
         consumer_backoff_seconds=0.05,
         outbox_sweep_seconds=0.5,
+        kafka_session_timeout_ms=2000,
+        kafka_heartbeat_interval_ms=500,
         log_json=True,
         **overrides,
     )
