@@ -209,6 +209,11 @@ def wait_healthy(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] 
 
 
 def main() -> int:
+    if len(sys.argv) == 3 and sys.argv[1] == "users-file":
+        password = secrets.token_urlsafe(12)
+        write_users_file(Path(sys.argv[2]), {"admin": password})
+        print(f"wrote {sys.argv[2]}; admin password: {password}")
+        return 0
     data_dir = Path(os.environ.get("AGENCY_DATA_DIR", ".data"))
     generated = prepare_data_dir(data_dir)
     admin_password = generated.pop("ADMIN_PASSWORD")

@@ -47,3 +47,17 @@ async def ensure_topics(
         return missing
     finally:
         await admin.close()
+
+
+def main() -> None:
+    """``python -m agency_common.messaging.admin``: create every topic and its DLT (deployment job)."""
+    import os
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    partitions = int(os.environ.get("AGENCY_KAFKA_TOPIC_PARTITIONS", "4"))
+    created = asyncio.run(ensure_topics(bootstrap, partitions=partitions, timeout_seconds=120))
+    print(f"topics ready on {bootstrap}; created: {', '.join(created) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
