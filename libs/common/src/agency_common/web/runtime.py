@@ -157,6 +157,8 @@ class ServiceRuntime:
             lifespan=self.lifespan,
             docs_url="/docs",
             openapi_url="/openapi.json",
+            # Neither FastAPI nor Starlette caps a request by default: every upload is bounded here.
+            max_body_size=self.settings.max_upload_bytes,
         )
         app.state.runtime = self
         install_common(app, self)
