@@ -2,18 +2,54 @@
 
 from __future__ import annotations
 
-from datetime import date
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import func, select
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 
-from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
+from agency_common.contracts.intake import PolicyCreated, PolicySessionCreated, PolicySnapshot, PolicyUpdated
 from agency_common.money import round_money
 from agency_common.outbox import Transaction
-from intake.models import Policy
+from agency_common.timeutil import utcnow
+from intake.domain.mapping import BILL_TYPES, FIELDS, MappingProfile, validate_profile
+from intake.domain.premium import TermTotals, apply_posting, policy_totals
+from intake.domain.values import normalise_name
+from intake.models import (
+    CarrierProfile,
+    Client,
+    Policy,
+    PolicySession,
+    PolicyTermPremium,
+    PolicyUpdateAudit,
+    Statement,
+    StatementLineRow,
+)
+
+CHUNK = 1000
 
 
+class UseCaseError(ValueError):
+    status_code = 422
+
+
+class NotFound(UseCaseError):
+    status_code = 404
+
+
+class Conflict(UseCaseError):
+    status_code = 409
+
+
+class DuplicatePolicy(Conflict):
+    pass
+
+
+# -- policies ---------------------------------------------------------------------------------------
 class NewPolicy(BaseModel):
     """A policy created by hand (it belongs to no Create-Policies session)."""
 
@@ -35,27 +71,45 @@ class NewPolicy(BaseModel):
         return value
 
 
-class DuplicatePolicy(ValueError):
-    pass
+POLICY_SNAPSHOT_FIELDS = (
+    "carrier", "policy_number", "client_id", "client_name", "bill_to_name", "line_of_business",
+    "business_type", "mode", "status", "effective_date", "expiration_date", "estimated_premium",
+    "annualized_premium", "billed_premium", "commission_rate", "branch", "department", "unit",
+    "servicing_agent", "session_id", "updated_at",
+)
 
 
-def snapshot(policy: Policy) -> PolicySnapshot:
-    return PolicySnapshot(
-        policy_id=policy.id,
-        version=policy.version,
-        carrier=policy.carrier,
-        policy_number=policy.policy_number,
-        client_name=policy.client_name,
-        line_of_business=policy.line_of_business,
-        status=policy.status,
-        effective_date=policy.effective_date,
-        expiration_date=policy.expiration_date,
-        estimated_premium=policy.estimated_premium,
-        annualized_premium=policy.annualized_premium,
-        billed_premium=policy.billed_premium,
-        session_id=policy.session_id,
-        updated_at=policy.updated_at,
-    )
+def snapshot(policy: Any) -> PolicySnapshot:
+    """From a Policy object or a Core row mapping."""
+    get = (lambda k: policy[k]) if isinstance(policy, dict) else (lambda k: getattr(policy, k))
+    data = {k: get(k) for k in POLICY_SNAPSHOT_FIELDS}
+    data["commission_rate_type"] = "percent" if data["commission_rate"] is not None else None
+    return PolicySnapshot(policy_id=get("id"), version=get("version"), **data)
+
+
+def policy_json(policy: Any) -> dict[str, Any]:
+    get = (lambda k: policy[k]) if isinstance(policy, dict) else (lambda k: getattr(policy, k))
+    return snapshot(policy).model_dump(mode="json") | {"created_by": get("created_by")}
+
+
+async def find_or_create_clients(tx: Transaction, names: Iterable[str]) -> dict[str, tuple[str, str]]:
+    """Normalised name → (client id, client name), creating the clients not found (executemany)."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted.setdefault(normalise_name(name), name.strip())
+    wanted.pop("", None)
+    found: dict[str, tuple[str, str]] = {}
+    keys = list(wanted)
+    for i in range(0, len(keys), 500):
+        rows = await tx.session.execute(select(Client.normalised_name, Client.id, Client.name).where(
+            Client.normalised_name.in_(keys[i:i + 500])))
+        found.update({n: (cid, name) for n, cid, name in rows.all()})
+    missing = [{"id": str(uuid.uuid4()), "name": wanted[k], "normalised_name": k, "created_by": tx.actor,
+                "created_at": utcnow()} for k in keys if k not in found]
+    for i in range(0, len(missing), CHUNK):
+        await tx.session.execute(insert(Client.__table__), missing[i:i + CHUNK])
+    found.update({row["normalised_name"]: (row["id"], row["name"]) for row in missing})
+    return found
 
 
 async def create_policy(tx: Transaction, data: NewPolicy) -> Policy:
@@ -66,8 +120,11 @@ async def create_policy(tx: Transaction, data: NewPolicy) -> Policy:
     )
     if exists:
         raise DuplicatePolicy(f"policy {data.policy_number} already exists for carrier {data.carrier}")
+    clients = await find_or_create_clients(tx, [data.client_name])
+    client = clients.get(normalise_name(data.client_name))
     policy = Policy(
         **data.model_dump(exclude={"estimated_premium"}),
+        client_id=client[0] if client else None,
         estimated_premium=round_money(data.estimated_premium) if data.estimated_premium is not None else None,
         created_by=tx.actor,
     )
@@ -75,3 +132,324 @@ async def create_policy(tx: Transaction, data: NewPolicy) -> Policy:
     await tx.session.flush()
     await tx.emit(PolicyCreated(policy=snapshot(policy)))
     return policy
+
+
+# -- carrier profiles ------------------------------------------------------------------------------
+class ProfileIn(BaseModel):
+    columns: dict[str, str] = {}
+    bill_types: dict[str, str] = {}
+    prefixes: list[str] = []
+    sheet: str | None = None
+
+
+async def load_profile(session: Any, carrier: str) -> MappingProfile:
+    row = await session.get(CarrierProfile, carrier)
+    if row is None:
+        return MappingProfile()
+    return MappingProfile.from_stored(json.loads(row.columns), json.loads(row.bill_types),
+                                      json.loads(row.prefixes), row.sheet)
+
+
+async def save_profile(tx: Transaction, carrier: str, data: ProfileIn) -> CarrierProfile:
+    carrier = carrier.strip()
+    if not carrier:
+        raise UseCaseError("carrier is required")
+    bill_types = {k.strip().upper(): v.strip() for k, v in data.bill_types.items() if k.strip()}
+    columns = {k: v.strip() for k, v in data.columns.items() if v and v.strip()}
+    problems = validate_profile(columns, bill_types)
+    if problems:
+        raise UseCaseError("; ".join(problems))
+    row = await tx.session.get(CarrierProfile, carrier)
+    if row is None:
+        row = CarrierProfile(carrier=carrier, updated_by=tx.actor)
+        tx.session.add(row)
+    row.columns = json.dumps(columns)
+    row.bill_types = json.dumps(bill_types)
+    row.prefixes = json.dumps([p.strip() for p in data.prefixes if p.strip()])
+    row.sheet = (data.sheet or "").strip() or None
+    row.updated_by, row.updated_at = tx.actor, utcnow()
+    await tx.session.flush()
+    return row
+
+
+def profile_json(carrier: str, row: CarrierProfile | None) -> dict[str, Any]:
+    if row is None:
+        return {"carrier": carrier, "columns": {}, "bill_types": {}, "prefixes": [], "sheet": None,
+                "fields": list(FIELDS), "bill_type_values": list(BILL_TYPES)}
+    return {"carrier": carrier, "columns": json.loads(row.columns), "bill_types": json.loads(row.bill_types),
+            "prefixes": json.loads(row.prefixes), "sheet": row.sheet, "updated_by": row.updated_by,
+            "updated_at": row.updated_at.isoformat(), "fields": list(FIELDS), "bill_type_values": list(BILL_TYPES)}
+
+
+# -- Create Policies (seed 000) --------------------------------------------------------------------
+POLICY_DEFAULT_FIELDS = ("line_of_business", "business_type", "mode", "status", "branch", "department", "unit",
+                         "servicing_agent")
+
+
+class PolicyDefaults(BaseModel):
+    line_of_business: str | None = Field(default=None, max_length=100)  # the policy type
+    business_type: str | None = Field(default=None, max_length=50)
+    mode: str | None = Field(default=None, max_length=50)
+    status: str | None = Field(default="active", max_length=50)
+    branch: str | None = Field(default=None, max_length=100)
+    department: str | None = Field(default=None, max_length=100)
+    unit: str | None = Field(default=None, max_length=100)
+    servicing_agent: str | None = Field(default=None, max_length=100)
+
+
+class LineOverride(PolicyDefaults):
+    status: str | None = Field(default=None, max_length=50)
+    client_name: str | None = Field(default=None, max_length=300)
+    policy_number: str | None = Field(default=None, max_length=100)
+
+
+class CreatePoliciesRequest(BaseModel):
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    defaults: PolicyDefaults = PolicyDefaults()
+    overrides: dict[int, LineOverride] = {}  # by line number
+    line_nos: list[int] | None = None  # None: every unmatched line
+
+
+async def create_policies(tx: Transaction, statement_id: str, req: CreatePoliciesRequest) -> tuple[PolicySession, bool]:
+    """One transaction: the policies of the statement's unmatched lines (one per normalised policy
+    number), their clients (found or created by normalised name), and one session. Returns the
+    session and whether it was created now (False: the idempotency key was seen before)."""
+    existing = (await tx.session.execute(
+        select(PolicySession).where(PolicySession.idempotency_key == req.idempotency_key))).scalar_one_or_none()
+    if existing is not None:
+        if existing.statement_id != statement_id:
+            raise Conflict("this idempotency key was used for another statement")
+        return existing, False
+    statement = await tx.session.get(Statement, statement_id)
+    if statement is None:
+        raise NotFound("no such statement")
+    if statement.status not in ("imported",):
+        raise Conflict(f"statement is {statement.status}: policies are created from an imported statement")
+    t = StatementLineRow.__table__
+    stmt = select(t.c.id, t.c.line_no, t.c.policy_number, t.c.normalised_number, t.c.insured_name,
+                  t.c.line_of_business, t.c.effective_date, t.c.expiration_date, t.c.premium,
+                  t.c.commission_rate).where(
+        t.c.statement_id == statement_id, t.c.valid.is_(True), t.c.match_status == "unmatched").order_by(t.c.line_no)
+    lines = [dict(r) for r in (await tx.session.execute(stmt)).mappings()]
+    if req.line_nos is not None:
+        chosen = set(req.line_nos)
+        lines = [ln for ln in lines if ln["line_no"] in chosen]
+    if not lines:
+        raise UseCaseError("no unmatched lines to create policies from")
+    defaults = req.defaults.model_dump()
+    problems: list[str] = []
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for ln in lines:
+        ov = req.overrides.get(ln["line_no"])
+        number = (ov.policy_number if ov and ov.policy_number else ln["policy_number"]) or ""
+        key = ln["normalised_number"] if not (ov and ov.policy_number) else number.strip().upper()
+        groups.setdefault(key, []).append(ln | {"_override": ov, "_number": number.strip()})
+    session_id = str(uuid.uuid4())
+    now = utcnow()
+    policies: list[dict[str, Any]] = []
+    line_updates: list[dict[str, Any]] = []
+    client_names: list[str] = []
+    for group in groups.values():
+        first = group[0]
+        ov: LineOverride | None = next((g["_override"] for g in group if g["_override"]), None)
+        name = (ov.client_name if ov and ov.client_name else first["insured_name"]) or ""
+        if not name.strip():
+            problems.append(f"line {first['line_no']}: no insured name (give a client name override)")
+            continue
+        fields = {k: (getattr(ov, k) if ov and getattr(ov, k) else defaults.get(k)) for k in POLICY_DEFAULT_FIELDS}
+        if not fields["line_of_business"]:
+            fields["line_of_business"] = first["line_of_business"]
+        pid = str(uuid.uuid4())
+        policies.append({
+            "id": pid, "version": 1, "carrier": statement.carrier, "policy_number": first["_number"],
+            "client_name": name.strip(), "bill_to_name": None, **fields,
+            "effective_date": first["effective_date"], "expiration_date": first["expiration_date"],
+            "estimated_premium": first["premium"], "annualized_premium": None, "billed_premium": None,
+            "commission_rate": first["commission_rate"], "session_id": session_id, "created_by": tx.actor,
+            "created_at": now, "updated_at": now,
+        })
+        client_names.append(name)
+        for g in group:
+            line_updates.append({"_id": g["id"], "_policy_id": pid,
+                                 "_reason": f"policy created in session {session_id}"})
+    if problems:
+        raise UseCaseError("; ".join(problems[:20]) + (f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""))
+    numbers = [p["policy_number"] for p in policies]
+    for i in range(0, len(numbers), 500):
+        clash = (await tx.session.execute(select(Policy.policy_number).where(
+            Policy.carrier == statement.carrier, Policy.policy_number.in_(numbers[i:i + 500])))).scalars().first()
+        if clash:
+            raise Conflict(f"policy {clash} already exists for carrier {statement.carrier}: re-match the statement")
+    clients = await find_or_create_clients(tx, client_names)
+    for p in policies:
+        client = clients.get(normalise_name(p["client_name"]))
+        if client:
+            p["client_id"], p["client_name"] = client
+    for i in range(0, len(policies), CHUNK):
+        await tx.session.execute(insert(Policy.__table__), policies[i:i + CHUNK])
+    upd = update(t).where(t.c.id == bindparam("_id")).values(
+        match_status="matched", policy_id=bindparam("_policy_id"), match_reason=bindparam("_reason"))
+    for i in range(0, len(line_updates), CHUNK):
+        await tx.session.execute(upd, line_updates[i:i + CHUNK], execution_options={"synchronize_session": False})
+    await refresh_match_counts(tx.session, statement_id)
+    await tx.emit_many(PolicyCreated(policy=snapshot(p)) for p in policies)
+    number = (await tx.session.scalar(select(func.max(PolicySession.number)))) or 0
+    created_at = utcnow()  # taken last: the moment the transaction commits
+    session = PolicySession(id=session_id, number=number + 1, statement_id=statement_id, carrier=statement.carrier,
+                            created_by=tx.actor, created_at=created_at, count=len(policies),
+                            idempotency_key=req.idempotency_key, defaults=req.defaults.model_dump_json())
+    tx.session.add(session)
+    await tx.session.flush()
+    await tx.emit(PolicySessionCreated(session_id=session_id, statement_id=statement_id, carrier=statement.carrier,
+                                       created_by=tx.actor, created_at=created_at, count=len(policies)))
+    return session, True
+
+
+async def refresh_match_counts(session: Any, statement_id: str) -> None:
+    t = StatementLineRow.__table__
+    rows = (await session.execute(select(t.c.match_status, func.count()).where(
+        t.c.statement_id == statement_id, t.c.valid.is_(True)).group_by(t.c.match_status))).all()
+    counts = {status: n for status, n in rows}
+    await session.execute(update(Statement.__table__).where(Statement.__table__.c.id == statement_id).values(
+        matched=counts.get("matched", 0), unmatched=counts.get("unmatched", 0),
+        ambiguous=counts.get("ambiguous", 0)))
+
+
+SESSION_SORTS = {
+    "date": PolicySession.created_at, "user": PolicySession.created_by, "count": PolicySession.count,
+    "number": PolicySession.number,
+}
+
+
+async def list_sessions(session: Any, *, user: str | None = None, date_from: date | None = None,
+                        date_to: date | None = None, sort: str = "-date", limit: int = 50,
+                        offset: int = 0) -> tuple[int, list[PolicySession]]:
+    conds = []
+    if user:
+        conds.append(PolicySession.created_by == user)
+    if date_from:
+        conds.append(PolicySession.created_at >= datetime.combine(date_from, time.min, tzinfo=UTC))
+    if date_to:
+        conds.append(PolicySession.created_at < datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=UTC))
+    desc = sort.startswith("-")
+    col = SESSION_SORTS.get(sort.lstrip("-"))
+    if col is None:
+        raise UseCaseError(f"sort must be one of {', '.join(SESSION_SORTS)} (prefix - for descending)")
+    where = and_(*conds) if conds else True
+    total = await session.scalar(select(func.count()).select_from(PolicySession).where(where))
+    order = [col.desc() if desc else col.asc(), PolicySession.number.desc() if desc else PolicySession.number.asc()]
+    rows = (await session.execute(select(PolicySession).where(where).order_by(*order).limit(limit).offset(offset))).scalars().all()
+    return total or 0, list(rows)
+
+
+def session_json(s: PolicySession) -> dict[str, Any]:
+    return {"id": s.id, "number": s.number, "statement_id": s.statement_id, "carrier": s.carrier,
+            "created_by": s.created_by, "created_at": s.created_at.isoformat(), "count": s.count}
+
+
+# -- Update Policies (by Carrier) ------------------------------------------------------------------
+class PolicyFilter(BaseModel):
+    carrier: str = Field(min_length=1, max_length=200)
+    session_id: str | None = None
+    line_of_business: str | None = None
+    status: str | None = None
+    policy_number: str | None = None  # contains
+    client_name: str | None = None  # contains
+    effective_from: date | None = None
+    effective_to: date | None = None
+
+
+class PolicyChanges(BaseModel):
+    line_of_business: str | None = Field(default=None, max_length=100)
+    business_type: str | None = Field(default=None, max_length=50)
+    mode: str | None = Field(default=None, max_length=50)
+    status: str | None = Field(default=None, max_length=50)
+    branch: str | None = Field(default=None, max_length=100)
+    department: str | None = Field(default=None, max_length=100)
+    unit: str | None = Field(default=None, max_length=100)
+    servicing_agent: str | None = Field(default=None, max_length=100)
+
+
+class UpdateByCarrierRequest(BaseModel):
+    filter: PolicyFilter
+    changes: PolicyChanges
+
+
+def policy_conditions(f: PolicyFilter) -> list[Any]:
+    p = Policy.__table__.c
+    conds = [p.carrier == f.carrier]
+    if f.session_id:
+        conds.append(p.session_id == f.session_id)
+    if f.line_of_business:
+        conds.append(p.line_of_business == f.line_of_business)
+    if f.status:
+        conds.append(p.status == f.status)
+    if f.policy_number:
+        conds.append(p.policy_number.contains(f.policy_number, autoescape=True))
+    if f.client_name:
+        conds.append(func.lower(p.client_name).contains(f.client_name.lower(), autoescape=True))
+    if f.effective_from:
+        conds.append(p.effective_date >= f.effective_from)
+    if f.effective_to:
+        conds.append(p.effective_date <= f.effective_to)
+    return conds
+
+
+async def update_policies_by_carrier(tx: Transaction, req: UpdateByCarrierRequest) -> PolicyUpdateAudit:
+    changes = {k: v for k, v in req.changes.model_dump().items() if v is not None and str(v).strip() != ""}
+    if not changes:
+        raise UseCaseError("choose at least one field to change")
+    p = Policy.__table__
+    ids = list((await tx.session.execute(select(p.c.id).where(*policy_conditions(req.filter)))).scalars())
+    now = utcnow()
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        await tx.session.execute(update(p).where(p.c.id.in_(chunk)).values(
+            **changes, version=p.c.version + 1, updated_at=now), execution_options={"synchronize_session": False})
+        rows = (await tx.session.execute(select(p).where(p.c.id.in_(chunk)))).mappings().all()
+        await tx.emit_many(PolicyUpdated(policy=snapshot(dict(r)), changed_fields=sorted(changes)) for r in rows)
+    audit = PolicyUpdateAudit(carrier=req.filter.carrier, filters=req.filter.model_dump_json(exclude_none=True),
+                              changes=json.dumps(changes), count=len(ids), updated_by=tx.actor, updated_at=now)
+    tx.session.add(audit)
+    await tx.session.flush()
+    return audit
+
+
+def audit_json(a: PolicyUpdateAudit) -> dict[str, Any]:
+    return {"id": a.id, "carrier": a.carrier, "filter": json.loads(a.filters), "changes": json.loads(a.changes),
+            "count": a.count, "updated_by": a.updated_by, "updated_at": a.updated_at.isoformat()}
+
+
+# -- postings from invoicing (seed 003) ------------------------------------------------------------
+class PolicyNotFound(NotFound):
+    pass
+
+
+async def apply_invoice_posting(tx: Transaction, policy_id: str, bill_type: str, premium: Decimal,
+                                effective_date: date | None, expiration_date: date | None) -> Policy:
+    policy = await tx.session.get(Policy, policy_id)
+    if policy is None:
+        raise PolicyNotFound(f"no policy {policy_id}")
+    rows = (await tx.session.execute(select(PolicyTermPremium).where(PolicyTermPremium.policy_id == policy_id))).scalars().all()
+    terms = tuple(TermTotals(r.term_start, r.term_end, r.annualized, r.billed) for r in rows)
+    new_terms = apply_posting(terms, bill_type, premium, effective_date=effective_date,
+                              expiration_date=expiration_date, policy_start=policy.effective_date,
+                              policy_end=policy.expiration_date)
+    await tx.session.execute(delete(PolicyTermPremium).where(PolicyTermPremium.policy_id == policy_id))
+    await tx.session.execute(insert(PolicyTermPremium.__table__), [
+        {"policy_id": policy_id, "term_start": t.start, "term_end": t.end, "annualized": t.annualized,
+         "billed": t.billed} for t in new_terms])
+    annualized, billed = policy_totals(new_terms)
+    changed = [f for f, old, new in (("annualized_premium", policy.annualized_premium, annualized),
+                                     ("billed_premium", policy.billed_premium, billed)) if old != new]
+    policy.annualized_premium, policy.billed_premium = annualized, billed
+    policy.version += 1
+    policy.updated_at = utcnow()
+    await tx.session.flush()
+    await tx.emit(PolicyUpdated(policy=snapshot(policy), changed_fields=changed))
+    return policy
+
+
+def chunks(seq: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]

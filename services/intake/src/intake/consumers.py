@@ -1,0 +1,49 @@
+"""What intake consumes: carrier statement feeds and invoicing's postings (one line per event type)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agency_common.contracts.envelope import Envelope
+from agency_common.contracts.invoicing import InvoicePosted
+from agency_common.contracts.upstream import CarrierStatementCompleted, CarrierStatementRows, CarrierStatementStarted
+from agency_common.messaging.consumer import EventConsumer, PermanentError
+from agency_common.outbox import Transaction
+from intake import imports
+from intake.usecases import NotFound, apply_invoice_posting
+
+
+async def on_statement_started(tx: Transaction, env: Envelope[Any]) -> None:
+    p: CarrierStatementStarted = env.payload
+    await imports.feed_started(tx, p.feed_statement_id, p.carrier, p.file_name, p.statement_date, p.columns)
+
+
+async def on_statement_rows(tx: Transaction, env: Envelope[Any]) -> None:
+    p: CarrierStatementRows = env.payload
+    try:
+        await imports.feed_rows(tx, p.feed_statement_id, p.first_line_no, p.rows)
+    except NotFound as exc:
+        raise PermanentError(str(exc)) from None
+
+
+async def on_statement_completed(tx: Transaction, env: Envelope[Any]) -> None:
+    p: CarrierStatementCompleted = env.payload
+    try:
+        await imports.feed_completed(tx, p.feed_statement_id, p.row_count)
+    except NotFound as exc:
+        raise PermanentError(str(exc)) from None
+
+
+async def on_invoice_posted(tx: Transaction, env: Envelope[Any]) -> None:
+    p: InvoicePosted = env.payload
+    try:
+        await apply_invoice_posting(tx, p.policy_id, p.bill_type, p.premium, p.effective_date, p.expiration_date)
+    except NotFound as exc:
+        raise PermanentError(str(exc)) from None
+
+
+def subscribe(consumer: EventConsumer) -> None:
+    consumer.on(CarrierStatementStarted, on_statement_started)
+    consumer.on(CarrierStatementRows, on_statement_rows)
+    consumer.on(CarrierStatementCompleted, on_statement_completed)
+    consumer.on(InvoicePosted, on_invoice_posted)

@@ -1,0 +1,121 @@
+"""Turning a stream of table rows into statement lines: find the header row, then validate and
+match each row, counting every one (pure: rows in, dicts out; no I/O)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from agency_common.tabular import is_blank
+from intake.domain.mapping import MappingProfile, map_header, validate_line
+from intake.domain.matching import PolicyIndex
+
+HEADER_SCAN_LINES = 50
+
+
+class NotAStatement(ValueError):
+    pass
+
+
+@dataclass
+class Counts:
+    total: int = 0
+    valid: int = 0
+    invalid: int = 0
+    blank: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    ambiguous: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class StatementParser:
+    profile: MappingProfile
+    index: PolicyIndex | None = None
+    header: list[str] | None = None
+    header_line: int | None = None
+    columns: dict[str, int] = field(default_factory=dict)
+    counts: Counts = field(default_factory=Counts)
+
+    def use_header(self, header: Sequence[str]) -> None:
+        columns = map_header(header, self.profile)
+        if columns is None:
+            raise NotAStatement(
+                "not a statement: the columns do not name a policy number and another statement field "
+                f"(columns: {', '.join(h for h in header if h)[:300] or 'none'})")
+        self.header, self.columns = list(header), columns
+
+    def find_header(self, rows: Iterator[tuple[int, list[str]]]) -> None:
+        seen = 0
+        for line_no, cells in rows:
+            if is_blank(cells):
+                continue
+            seen += 1
+            if map_header(cells, self.profile) is not None:
+                self.use_header(cells)
+                self.header_line = line_no
+                return
+            if seen >= HEADER_SCAN_LINES:
+                break
+        raise NotAStatement(
+            "not a statement: no header row naming a policy number column and another statement field "
+            f"in the first {HEADER_SCAN_LINES} lines")
+
+    def line(self, statement_id: str, line_no: int, cells: list[str]) -> dict[str, Any] | None:
+        """The row as a statement_lines row (None for a blank row, which is only counted)."""
+        assert self.header is not None
+        self.counts.total += 1
+        if is_blank(cells):
+            self.counts.blank += 1
+            return None
+        result = validate_line(cells, self.header, self.columns, self.profile)
+        v = result.values
+        row: dict[str, Any] = {
+            "statement_id": statement_id, "line_no": line_no, "valid": result.valid,
+            "errors": json.dumps(result.errors) if result.errors else None,
+            "raw": json.dumps(result.raw, ensure_ascii=False),
+            "normalised_number": result.normalised_number,
+            "match_status": None, "match_reason": None, "policy_id": None, "excluded": False,
+        }
+        for name in ("policy_number", "insured_name", "transaction_type", "bill_type", "effective_date",
+                     "expiration_date", "line_of_business", "premium", "commission_rate", "commission_amount",
+                     "producer_code"):
+            row[name] = v.get(name) if result.valid else _fits(name, v.get(name))
+        if not result.valid:
+            self.counts.invalid += 1
+            return row
+        self.counts.valid += 1
+        if self.index is not None:
+            m = self.index.match(v["policy_number"], result.normalised_number)
+            row.update(match_status=m.status, match_reason=m.reason, policy_id=m.policy_id)
+            setattr(self.counts, m.status, getattr(self.counts, m.status) + 1)
+        else:
+            row.update(match_status="unmatched", match_reason="not matched yet")
+            self.counts.unmatched += 1
+        return row
+
+    def batch(self, statement_id: str, rows: Iterator[tuple[int, list[str]]], size: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for line_no, cells in rows:
+            row = self.line(statement_id, line_no, cells)
+            if row is not None:
+                out.append(row)
+                if len(out) >= size:
+                    break
+        return out
+
+
+_LIMITS = {"policy_number": 100, "insured_name": 300, "transaction_type": 50, "line_of_business": 100,
+           "producer_code": 100, "bill_type": 20}
+
+
+def _fits(name: str, value: Any) -> Any:
+    """Parsed values of an invalid row are kept only where they fit their column."""
+    if isinstance(value, str) and len(value) > _LIMITS.get(name, 10**9):
+        return None
+    return value

@@ -1,0 +1,365 @@
+"""Importing carrier statements: uploads stored with their SHA-256, parsed, validated, stored and
+matched by a background worker in chunks (progress on the statement row); feeds arriving as events;
+re-matching; publishing a statement to invoicing in chunks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import bindparam, delete, func, insert, select, update
+
+from agency_common.contracts.intake import (
+    StatementImported,
+    StatementLine,
+    StatementLinesPublished,
+    StatementPublished,
+)
+from agency_common.logging import get_logger
+from agency_common.outbox import Transaction
+from agency_common.tabular import Limits, TabularError, TooLarge, open_table
+from agency_common.timeutil import utcnow
+from intake.domain.mapping import MappingProfile
+from intake.domain.matching import PolicyIndex
+from intake.domain.reader import NotAStatement, StatementParser
+from intake.models import Policy, Statement, StatementLineRow
+from intake.usecases import CHUNK, Conflict, NotFound, UseCaseError, load_profile, refresh_match_counts
+
+log = get_logger(__name__)
+LINES = StatementLineRow.__table__
+STATEMENTS = Statement.__table__
+IMPORT_BATCH = 2000
+PUBLISH_CHUNK = 500
+
+
+class DuplicateStatement(Conflict):
+    def __init__(self, first: Statement) -> None:
+        super().__init__(
+            f"this file was already imported for {first.carrier} on {first.created_at:%Y-%m-%d %H:%M} UTC "
+            f"by {first.imported_by} (statement {first.id}); re-import it explicitly with override")
+        self.first_id = first.id
+
+
+def statement_json(s: Statement) -> dict[str, Any]:
+    return {
+        "id": s.id, "carrier": s.carrier, "source": s.source, "file_name": s.file_name, "sha256": s.sha256,
+        "size_bytes": s.size_bytes, "status": s.status, "error": s.error, "detected": s.detected,
+        "duplicate_of": s.duplicate_of, "rows_processed": s.rows_processed,
+        "counts": {"total": s.total, "valid": s.valid, "invalid": s.invalid, "blank": s.blank,
+                   "matched": s.matched, "unmatched": s.unmatched, "ambiguous": s.ambiguous,
+                   "excluded": s.excluded},
+        "total": s.total, "valid": s.valid, "invalid": s.invalid, "blank": s.blank, "matched": s.matched,
+        "unmatched": s.unmatched, "ambiguous": s.ambiguous,
+        "imported_by": s.imported_by, "created_at": s.created_at.isoformat(),
+        "completed_at": s.completed_at.isoformat() if s.completed_at else None,
+        "published_by": s.published_by, "published_at": s.published_at.isoformat() if s.published_at else None,
+    }
+
+
+async def policy_index(session: Any, carrier: str, profile: MappingProfile) -> PolicyIndex:
+    index = PolicyIndex(profile)
+    result = await session.stream(
+        select(Policy.__table__.c.id, Policy.__table__.c.policy_number).where(Policy.__table__.c.carrier == carrier)
+        .execution_options(yield_per=5000))
+    async for part in result.partitions(5000):
+        for pid, number in part:
+            index.add(pid, number)
+    return index
+
+
+class StatementImports:
+    """Stores uploads and runs imports in the background, one at a time per process."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.db = runtime.db
+        self.dir = Path(runtime.settings.data_dir) / runtime.name / "statements"
+        self.max_bytes = runtime.settings.max_upload_bytes
+        self.limits = Limits()
+        self.wake = asyncio.Event()
+        self.current: str | None = None
+
+    # -- upload ---------------------------------------------------------------------------------
+    async def store_upload(self, stream: BinaryIO | AsyncIterator[bytes], file_name: str, carrier: str, actor: str,
+                           *, sheet: str | None = None, override: bool = False) -> Statement:
+        carrier = carrier.strip()
+        if not carrier:
+            raise UseCaseError("carrier is required")
+        file_name = os.path.basename(file_name or "statement")[:300] or "statement"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.dir / f"upload-{uuid.uuid4()}.part"
+        digest, size = hashlib.sha256(), 0
+        try:
+            with tmp.open("wb") as out:
+                while True:
+                    if hasattr(stream, "read"):
+                        block = stream.read(1 << 20)
+                        if asyncio.iscoroutine(block):
+                            block = await block
+                    else:
+                        block = await anext(stream, b"")  # type: ignore[arg-type]
+                    if not block:
+                        break
+                    size += len(block)
+                    if size > self.max_bytes:
+                        raise TooLarge(f"the file is larger than the limit of {self.max_bytes} bytes")
+                    digest.update(block)
+                    out.write(block)
+            if size == 0:
+                raise UseCaseError("the file is empty")
+            sha = digest.hexdigest()
+            async with self.runtime.uow(actor=actor) as tx:
+                first = (await tx.session.execute(
+                    select(Statement).where(Statement.carrier == carrier, Statement.sha256 == sha,
+                                            Statement.status != "failed").order_by(Statement.created_at).limit(1)
+                )).scalar_one_or_none()
+                if first is not None and not override:
+                    raise DuplicateStatement(first)
+                st = Statement(carrier=carrier, source="upload", file_name=file_name, sha256=sha, size_bytes=size,
+                               sheet=(sheet or "").strip() or None, duplicate_of=first.id if first else None,
+                               status="queued", imported_by=actor)
+                suffix = Path(file_name).suffix.lower()[:10] if Path(file_name).suffix else ""
+                final = self.dir / f"{st.id}{suffix}"
+                st.stored_path = str(final)
+                tx.session.add(st)
+                await tx.session.flush()
+                os.replace(tmp, final)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self.wake.set()
+        return st
+
+    # -- worker ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        first = True
+        while True:
+            try:
+                statuses = ("queued", "processing") if first else ("queued",)
+                first = False
+                async with self.db.session() as s:
+                    ids = list((await s.execute(select(Statement.id).where(Statement.status.in_(statuses))
+                                                .order_by(Statement.created_at))).scalars())
+                for sid in ids:
+                    await self.process(sid)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("statement worker failed; retrying")
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), 2.0)
+
+    async def process(self, statement_id: str) -> None:
+        self.current = statement_id
+        try:
+            await self._process(statement_id)
+        except (TabularError, NotAStatement) as exc:
+            await self._fail(statement_id, str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.exception("statement import failed", statement_id=statement_id)
+            await self._fail(statement_id, f"internal error while importing: {type(exc).__name__}: {exc}"[:2000])
+        finally:
+            self.current = None
+
+    async def _fail(self, statement_id: str, error: str) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(delete(LINES).where(LINES.c.statement_id == statement_id))
+            await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
+                status="failed", error=error, completed_at=utcnow()))
+        log.info("statement import refused", statement_id=statement_id, error=error)
+
+    async def _process(self, statement_id: str) -> None:
+        async with self.db.transaction() as s:
+            claimed = await s.execute(update(STATEMENTS).where(
+                STATEMENTS.c.id == statement_id, STATEMENTS.c.status.in_(("queued", "processing"))).values(
+                status="processing", rows_processed=0, error=None))
+            if claimed.rowcount != 1:
+                return
+            await s.execute(delete(LINES).where(LINES.c.statement_id == statement_id))
+            st = await s.get(Statement, statement_id)
+            assert st is not None
+            profile = await load_profile(s, st.carrier)
+            index = await policy_index(s, st.carrier, profile)
+        info, rows = open_table(st.stored_path or "", st.file_name, sheet=st.sheet or profile.sheet, limits=self.limits)
+        parser = StatementParser(profile, index)
+        try:
+            await asyncio.to_thread(parser.find_header, rows)
+            detected = f"{info.kind}" + (f", {info.encoding}" if info.encoding else "") + (
+                f", delimiter {info.delimiter!r}" if info.delimiter else "") + (
+                f", sheet {info.sheet!r}" if info.sheet else "") + f", header on line {parser.header_line}"
+            async with self.db.transaction() as s:
+                await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
+                    detected=detected[:200], header=json.dumps(parser.header, ensure_ascii=False)))
+            while True:
+                batch = await asyncio.to_thread(parser.batch, statement_id, rows, IMPORT_BATCH)
+                async with self.db.transaction() as s:
+                    if batch:
+                        await s.execute(insert(LINES), batch)
+                    await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
+                        rows_processed=parser.counts.total))
+                if not batch:
+                    break
+        finally:
+            close = getattr(rows, "close", None)
+            if close:
+                close()
+        async with self.runtime.uow(actor=st.imported_by) as tx:
+            await complete_import(tx, statement_id, parser.counts.as_dict())
+
+
+async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, int]) -> None:
+    now = utcnow()
+    await tx.session.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
+        status="imported", completed_at=now, rows_processed=counts["total"], **counts))
+    st = await tx.session.get(Statement, statement_id)
+    assert st is not None
+    await tx.session.refresh(st)
+    await tx.emit(StatementImported(
+        statement_id=st.id, carrier=st.carrier, file_name=st.file_name, imported_by=st.imported_by,
+        imported_at=now, total_rows=st.total, valid_rows=st.valid, invalid_rows=st.invalid, blank_rows=st.blank))
+    log.info("statement imported", statement_id=st.id, **counts)
+
+
+# -- feeds (upstream.carrier-statements.v1) --------------------------------------------------------
+async def feed_started(tx: Transaction, feed_id: str, carrier: str, file_name: str | None, statement_date: Any,
+                       columns: list[str]) -> None:
+    existing = (await tx.session.execute(select(Statement).where(Statement.feed_statement_id == feed_id))).scalar_one_or_none()
+    if existing is not None:
+        return  # the same statement announced again
+    st = Statement(carrier=carrier.strip(), source="feed", file_name=(file_name or f"feed {feed_id}")[:300],
+                   feed_statement_id=feed_id, statement_date=statement_date, header=json.dumps(columns),
+                   status="receiving", imported_by=tx.actor, detected="feed")
+    profile = await load_profile(tx.session, st.carrier)
+    try:
+        StatementParser(profile).use_header(columns)
+    except NotAStatement as exc:
+        st.status, st.error, st.completed_at = "failed", str(exc), utcnow()
+    tx.session.add(st)
+    await tx.session.flush()
+
+
+async def feed_rows(tx: Transaction, feed_id: str, first_line_no: int, rows: list[list[str | None]]) -> None:
+    st = (await tx.session.execute(select(Statement).where(Statement.feed_statement_id == feed_id))).scalar_one_or_none()
+    if st is None:
+        raise NotFound(f"rows for unknown feed statement {feed_id}")
+    if st.status != "receiving" or not rows:
+        return
+    last = first_line_no + len(rows) - 1
+    seen = await tx.session.scalar(select(func.count()).select_from(LINES).where(
+        LINES.c.statement_id == st.id, LINES.c.line_no.between(first_line_no, last)))
+    if seen:
+        return  # a chunk delivered twice under another event id
+    profile = await load_profile(tx.session, st.carrier)
+    parser = StatementParser(profile)
+    parser.use_header(json.loads(st.header or "[]"))
+    batch = [r for i, cells in enumerate(rows)
+             if (r := parser.line(st.id, first_line_no + i, ["" if c is None else str(c) for c in cells])) is not None]
+    if batch:
+        await tx.session.execute(insert(LINES), batch)
+    c = parser.counts
+    await tx.session.execute(update(STATEMENTS).where(STATEMENTS.c.id == st.id).values(
+        total=STATEMENTS.c.total + c.total, valid=STATEMENTS.c.valid + c.valid,
+        invalid=STATEMENTS.c.invalid + c.invalid, blank=STATEMENTS.c.blank + c.blank,
+        rows_processed=STATEMENTS.c.rows_processed + c.total))
+
+
+async def feed_completed(tx: Transaction, feed_id: str, row_count: int) -> None:
+    st = (await tx.session.execute(select(Statement).where(Statement.feed_statement_id == feed_id))).scalar_one_or_none()
+    if st is None:
+        raise NotFound(f"completion of unknown feed statement {feed_id}")
+    if st.status != "receiving":
+        return
+    await tx.session.refresh(st)
+    if st.total != row_count:
+        st.status, st.error, st.completed_at = "failed", f"the feed announced {row_count} rows but sent {st.total}", utcnow()
+        await tx.session.flush()
+        return
+    await rematch(tx.session, st.id, st.carrier)
+    await tx.session.refresh(st)
+    counts = {k: getattr(st, k) for k in ("total", "valid", "invalid", "blank")}
+    await complete_import(tx, st.id, counts)
+
+
+# -- re-matching -----------------------------------------------------------------------------------
+async def rematch(session: Any, statement_id: str, carrier: str) -> None:
+    """Match the statement's valid lines that are not matched yet (after new policies, or a changed
+    profile), in chunks; then recount."""
+    profile = await load_profile(session, carrier)
+    index = await policy_index(session, carrier, profile)
+    rows = (await session.execute(select(LINES.c.id, LINES.c.policy_number).where(
+        LINES.c.statement_id == statement_id, LINES.c.valid.is_(True),
+        (LINES.c.match_status != "matched") | LINES.c.match_status.is_(None)))).all()
+    upd = update(LINES).where(LINES.c.id == bindparam("_id")).values(
+        match_status=bindparam("_status"), match_reason=bindparam("_reason"), policy_id=bindparam("_policy_id"),
+        normalised_number=bindparam("_norm"))
+    params = []
+    for line_id, number in rows:
+        norm = profile.normalise(number)
+        m = index.match(number, norm)
+        params.append({"_id": line_id, "_status": m.status, "_reason": m.reason, "_policy_id": m.policy_id,
+                       "_norm": norm})
+    for i in range(0, len(params), CHUNK):
+        await session.execute(upd, params[i:i + CHUNK], execution_options={"synchronize_session": False})
+    await refresh_match_counts(session, statement_id)
+
+
+# -- publishing to invoicing -----------------------------------------------------------------------
+async def publish_statement(tx: Transaction, statement_id: str, exclude_unmatched: bool) -> Statement:
+    st = await tx.session.get(Statement, statement_id)
+    if st is None:
+        raise NotFound("no such statement")
+    if st.status != "imported":
+        raise Conflict(f"statement is {st.status}: only an imported statement can be published")
+    pending = st.unmatched + st.ambiguous
+    if pending and not exclude_unmatched:
+        raise Conflict(f"{pending} lines are not matched: create their policies, or publish with them excluded")
+    if pending:
+        await tx.session.execute(update(LINES).where(
+            LINES.c.statement_id == statement_id, LINES.c.valid.is_(True),
+            LINES.c.match_status != "matched").values(excluded=True), execution_options={"synchronize_session": False})
+    rows = (await tx.session.execute(select(LINES).where(
+        LINES.c.statement_id == statement_id, LINES.c.valid.is_(True), LINES.c.match_status == "matched")
+        .order_by(LINES.c.line_no))).mappings().all()
+    lines = [StatementLine(line_id=str(r["id"]), line_no=r["line_no"], policy_id=r["policy_id"],
+                           policy_number=r["policy_number"], insured_name=r["insured_name"],
+                           transaction_type=r["transaction_type"], bill_type=r["bill_type"],
+                           effective_date=r["effective_date"], expiration_date=r["expiration_date"],
+                           line_of_business=r["line_of_business"], premium=r["premium"],
+                           commission_rate=r["commission_rate"], commission_amount=r["commission_amount"],
+                           producer_code=r["producer_code"]) for r in rows]
+    chunk_count = (len(lines) + PUBLISH_CHUNK - 1) // PUBLISH_CHUNK
+    await tx.emit(StatementPublished(
+        statement_id=st.id, carrier=st.carrier, statement_date=st.statement_date, file_name=st.file_name,
+        line_count=len(lines), chunk_count=chunk_count,
+        premium_total=sum((ln.premium or Decimal("0.00") for ln in lines), Decimal("0.00")),
+        commission_total=sum((ln.commission_amount or Decimal("0.00") for ln in lines), Decimal("0.00")),
+        excluded_unmatched=pending))
+    await tx.emit_many(
+        StatementLinesPublished(statement_id=st.id, chunk_no=n + 1, chunk_count=chunk_count,
+                                lines=lines[n * PUBLISH_CHUNK:(n + 1) * PUBLISH_CHUNK])
+        for n in range(chunk_count))
+    st.status, st.published_by, st.published_at, st.excluded = "published", tx.actor, utcnow(), pending
+    await tx.session.flush()
+    return st
+
+
+def error_rows(header: list[str], lines: list[dict[str, Any]]) -> list[list[str]]:
+    out = []
+    for ln in lines:
+        raw = json.loads(ln["raw"])
+        values = [raw.get(h, "") for h in header]
+        extra = [f"{k}={v}" for k, v in raw.items() if k not in header and v]
+        reasons = json.loads(ln["errors"] or "[]")
+        out.append([*values, str(ln["line_no"]), "; ".join(reasons + ([f"extra cells: {', '.join(extra)}"] if extra else []))])
+    return out
