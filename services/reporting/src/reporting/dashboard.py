@@ -1,18 +1,110 @@
-"""reporting's dashboard pages."""
+"""reporting's dashboard pages: Team Screens (with the items behind each count) and the
+operations views (charts, tables, CSV exports)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from agency_common.web import DashboardUser, render
-from reporting.api import dead_letter_counts, event_counts
+from reporting import teamscreens
+from reporting.api import nest_counts, snapshot_items
+from reporting.charts import bar_chart
+from reporting.domain.rules import CATEGORY_LABELS, CATEGORY_STATUSES, STATUS_LABELS
+from reporting.operations import VIEWS
 
 router = APIRouter(include_in_schema=False)
 
+OPERATIONS_NAV = [(v.title, f"/operations/{v.key}") for v in VIEWS.values()]
 
-@router.get("/", response_class=HTMLResponse)
-async def home(request: Request, user: DashboardUser) -> HTMLResponse:
-    events = await event_counts(request, user)
-    dead = await dead_letter_counts(request, user)
-    return render(request, "reporting_home.html", events=events, dead=dead)
+
+def _local(value: datetime | None, tz: str) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz)).strftime("%a %b %d, %Y %I:%M %p %Z")
+
+
+@router.get("/")
+async def home(_user: DashboardUser) -> Response:
+    return RedirectResponse("/team-screens", status_code=303)
+
+
+@router.get("/team-screens", response_class=HTMLResponse)
+async def team_screens_page(request: Request, user: DashboardUser, scope: str = "user",
+                            message: str | None = None) -> HTMLResponse:
+    if scope not in ("user", "group"):
+        scope = "user"
+    rt = request.app.state.runtime
+    snap = await teamscreens.latest_snapshot(rt.db)
+    tz = rt.settings.team_screens_time_zone
+    table: dict[str, dict[str, dict[str, int]]] = {}
+    charts: dict[str, Any] = {}
+    if snap is not None and user.can("reports:view"):
+        table = nest_counts(await teamscreens.snapshot_counts(rt.db, snap["id"], scope))[scope]
+        for category in CATEGORY_STATUSES:
+            first = CATEGORY_STATUSES[category][0]
+            top = sorted(((a or "(unassigned)", c[category][first]) for a, c in table.items()),
+                         key=lambda x: (-x[1], x[0]))[:15]
+            charts[category] = bar_chart([t for t in top if t[1]], title=f"{CATEGORY_LABELS[category]}: {first}")
+    windows = None
+    if snap is not None:
+        windows = {
+            "Activities": _local(snap["activities_window_start"], tz),
+            "Submissions": _local(snap["submissions_window_start"], tz),
+            "Renewals": _local(snap["renewals_window_start"], tz),
+            "Other policy transactions": _local(snap["other_window_start"], tz),
+        }
+    return render(request, "team_screens.html", snap=snap, scope=scope, table=table, charts=charts,
+                  categories=CATEGORY_STATUSES, category_labels=CATEGORY_LABELS, status_labels=STATUS_LABELS,
+                  calculated_on=_local(snap["calculated_on"], tz) if snap else None, windows=windows,
+                  can_view=user.can("reports:view"), can_calculate=user.can("team_screens:calculate"),
+                  message=message)
+
+
+@router.post("/team-screens/calculate")
+async def calculate_from_page(request: Request, user: DashboardUser) -> Response:
+    if not user.can("team_screens:calculate"):
+        raise HTTPException(403, "missing permission: team_screens:calculate")
+    rt = request.app.state.runtime
+    try:
+        await teamscreens.calculate(rt.db, rt.uow, rt.settings, triggered_by=user.login, clock=request.app.state.clock)
+    except teamscreens.CalculationBusy:
+        return RedirectResponse("/team-screens?message=A+calculation+is+already+running.", status_code=303)
+    return RedirectResponse("/team-screens", status_code=303)
+
+
+def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
+    first = next(iter(rows), None)
+    return [k for k in (first or {}) if k not in ("version", "updated_at")]
+
+
+@router.get("/team-screens/items", response_class=HTMLResponse)
+async def team_screen_items_page(request: Request, user: DashboardUser, snapshot: str, category: str, status: str,
+                                 group: str | None = None) -> HTMLResponse:
+    if not user.can("reports:view"):
+        raise HTTPException(403, "missing permission: reports:view")
+    login = request.query_params.get("user")
+    rt = request.app.state.runtime
+    snap, rows = await snapshot_items(rt, snapshot, category, status, login, group, 1000)
+    tz = rt.settings.team_screens_time_zone
+    return render(request, "team_screen_items.html", snap=snap, rows=rows, columns=_columns(rows),
+                  category=CATEGORY_LABELS.get(category, category), status=STATUS_LABELS.get(status, status),
+                  who=("user " + login) if login is not None else ("group " + group) if group is not None else "everyone",
+                  calculated_on=_local(snap["calculated_on"], tz))
+
+
+@router.get("/operations/{view}", response_class=HTMLResponse)
+async def operations_page(request: Request, view: str, user: DashboardUser) -> HTMLResponse:
+    if not user.can("operations:view"):
+        raise HTTPException(403, "missing permission: operations:view")
+    spec = VIEWS.get(view)
+    if spec is None:
+        raise HTTPException(404, "no such view")
+    async with request.app.state.runtime.db.session() as session:
+        sections = await spec.build(session)
+    return render(request, "operations.html", view=spec, sections=sections)
