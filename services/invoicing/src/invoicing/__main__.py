@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from agency_common.cli import service_main
+
 from invoicing.app import create_app
 from invoicing.settings import InvoicingSettings
 

@@ -1,44 +1,292 @@
-"""invoicing's JSON API."""
+"""invoicing's JSON API: routes only translate (parse, call the use case, map errors)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from agency_common.auth import CurrentUser
-from invoicing.models import PolicyView
+from agency_common.auth import User, require
+from invoicing import jobs, reports
+from invoicing import usecases as uc
+from invoicing.models import PolicyView, Reconciliation
 
-router = APIRouter(prefix="/api", tags=["policies"])
+router = APIRouter(prefix="/api", tags=["invoicing"])
+
+Viewer = Annotated[User, require("reconciliations:view")]
+Editor = Annotated[User, require("reconciliations:edit")]
+Poster = Annotated[User, require("reconciliations:post")]
+Payer = Annotated[User, require("reconciliations:pay")]
+CreatePayer = Annotated[User, require("reconciliations:edit", "reconciliations:post", "reconciliations:pay")]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 
 
-def _public(p: PolicyView) -> dict[str, Any]:
-    return p.model_dump(mode="json")
+def errors_to_http(exc: Exception) -> HTTPException:
+    if isinstance(exc, uc.NotFound):
+        return HTTPException(404, str(exc))
+    if isinstance(exc, uc.Conflict):
+        return HTTPException(409, exc.detail)
+    if isinstance(exc, uc.Invalid):
+        return HTTPException(422, exc.detail)
+    raise exc
 
 
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except (uc.NotFound, uc.Conflict, uc.Invalid) as exc:
+        raise errors_to_http(exc) from None
+
+
+async def in_tx(request: Request, user: User, fn: Callable[..., Awaitable[Any]], *args: Any, **kw: Any) -> Any:
+    async with translated(), request.app.state.runtime.uow(actor=user.login) as tx:
+        return await fn(tx, *args, **kw)
+
+
+# -- policies (read model) ----------------------------------------------------------------------
 @router.get("/policies")
 async def list_policies(
-    request: Request,
-    _user: CurrentUser,
-    carrier: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    request: Request, _user: Viewer, carrier: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    runtime = request.app.state.runtime
     stmt, count = select(PolicyView), select(func.count()).select_from(PolicyView)
     if carrier:
         stmt, count = stmt.where(PolicyView.carrier == carrier), count.where(PolicyView.carrier == carrier)
-    async with runtime.db.session() as session:
+    async with request.app.state.runtime.db.session() as session:
         total = await session.scalar(count)
         rows = (await session.execute(stmt.order_by(PolicyView.policy_number).limit(limit).offset(offset))).scalars()
-        return {"total": total, "items": [_public(p) for p in rows]}
+        return {"total": total, "items": [p.model_dump(mode="json") for p in rows]}
 
 
 @router.get("/policies/{policy_id}")
-async def get_policy(request: Request, policy_id: str, _user: CurrentUser) -> dict[str, Any]:
+async def get_policy(request: Request, policy_id: str, _user: Viewer) -> dict[str, Any]:
     async with request.app.state.runtime.db.session() as session:
         policy = await session.get(PolicyView, policy_id)
     if policy is None:
         raise HTTPException(404, "policy not known to invoicing (yet)")
-    return _public(policy)
+    return policy.model_dump(mode="json")
+
+
+# -- reconciliations ----------------------------------------------------------------------------
+@router.get("/reconciliations")
+async def list_reconciliations(
+    request: Request, _user: Viewer, status: str | None = None, carrier: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    cond = []
+    if status:
+        cond.append(Reconciliation.status == status)
+    if carrier:
+        cond.append(Reconciliation.carrier == carrier)
+    async with request.app.state.runtime.db.session() as s:
+        total = await s.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
+        rows = (await s.execute(select(Reconciliation).where(*cond).order_by(
+            Reconciliation.created_at.desc()).limit(limit).offset(offset))).scalars().all()
+        return {"total": total, "items": [r.model_dump(mode="json") for r in rows]}
+
+
+@router.post("/reconciliations", status_code=201)
+async def open_reconciliation(request: Request, data: uc.NewReconciliation, user: Editor) -> dict[str, Any]:
+    return await in_tx(request, user, uc.open_reconciliation, data)
+
+
+@router.get("/reconciliations/{rec_id}")
+async def get_reconciliation(request: Request, rec_id: str, _user: Viewer) -> dict[str, Any]:
+    async with request.app.state.runtime.db.session() as s:
+        rec = await s.get(Reconciliation, rec_id)
+        if rec is None:
+            raise HTTPException(404, f"reconciliation {rec_id} not found")
+        return uc.header(rec, await uc.totals(s, rec))
+
+
+@router.patch("/reconciliations/{rec_id}")
+async def edit_reconciliation(request: Request, rec_id: str, data: uc.HeaderEdit, user: Editor) -> dict[str, Any]:
+    return await in_tx(request, user, uc.edit_header, rec_id, data)
+
+
+# -- statement entry ----------------------------------------------------------------------------
+@router.get("/reconciliations/{rec_id}/entries")
+async def list_entries(
+    request: Request, rec_id: str, _user: Viewer, filters: Annotated[uc.EntryFilters, Query()],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    async with translated(), request.app.state.runtime.db.session() as s:
+        return await uc.search_entries(s, rec_id, filters, limit, offset)
+
+
+class EntriesSave(BaseModel):
+    items: list[uc.EntryEdit] = Field(min_length=1, max_length=1000)
+
+
+@router.patch("/reconciliations/{rec_id}/entries")
+async def save_entries(request: Request, rec_id: str, body: EntriesSave, user: Editor,
+                       key: IdemKey = None) -> dict[str, Any]:
+    return await in_tx(request, user, uc.save_entries, rec_id, body.items, key)
+
+
+class SelectBody(BaseModel):
+    selected: bool = True
+    ids: list[int] | None = Field(default=None, max_length=1000)
+    all_matching: bool = False  # every row the query-string filters find
+
+
+@router.post("/reconciliations/{rec_id}/entries/select")
+async def select_entries(request: Request, rec_id: str, body: SelectBody, user: Editor,
+                         filters: Annotated[uc.EntryFilters, Query()]) -> dict[str, Any]:
+    if body.ids is None and not body.all_matching:
+        raise HTTPException(422, "give ids, or all_matching with the filters")
+    return await in_tx(request, user, uc.select_entries, rec_id, body.selected, body.ids,
+                       filters if body.all_matching else None)
+
+
+@router.post("/reconciliations/{rec_id}/entries/reset-amounts")
+async def reset_amounts(request: Request, rec_id: str, user: Editor,
+                        filters: Annotated[uc.EntryFilters, Query()]) -> dict[str, Any]:
+    return await in_tx(request, user, uc.reset_amounts, rec_id, filters)
+
+
+@router.post("/reconciliations/{rec_id}/entries/{entry_id}/other-commissions", status_code=201)
+async def add_other_commission(request: Request, rec_id: str, entry_id: int, data: uc.OtherCommissionIn,
+                               user: Editor) -> dict[str, Any]:
+    return await in_tx(request, user, uc.add_other_commission, rec_id, entry_id, data)
+
+
+@router.delete("/reconciliations/{rec_id}/other-commissions/{other_id}", status_code=204)
+async def remove_other_commission(request: Request, rec_id: str, other_id: int, user: Editor) -> None:
+    await in_tx(request, user, uc.remove_other_commission, rec_id, other_id)
+
+
+@router.put("/carriers/{carrier}/people-commission-defaults/{employee}")
+async def set_people_default(request: Request, carrier: str, employee: str, data: uc.PeopleDefaultIn,
+                             user: Editor) -> dict[str, Any]:
+    return await in_tx(request, user, uc.set_people_default, carrier, employee, data)
+
+
+# -- invoices -----------------------------------------------------------------------------------
+class ActionBody(BaseModel):
+    idempotency_key: str | None = Field(default=None, max_length=100)
+
+
+@router.post("/reconciliations/{rec_id}/create-invoices")
+async def create_invoices(request: Request, rec_id: str, user: Editor, key: IdemKey = None,
+                          body: Annotated[ActionBody | None, Body()] = None) -> JSONResponse:
+    key = key or (body.idempotency_key if body else None)
+    runtime = request.app.state.runtime
+    async with translated():
+        async with runtime.db.session() as s:
+            if await s.get(Reconciliation, rec_id) is None:
+                raise uc.NotFound(f"reconciliation {rec_id} not found")
+            _lo, _hi, pending = await uc.pending_id_bounds(s, rec_id)
+        if pending > runtime.settings.background_threshold:
+            result = await jobs.start_create_invoices(runtime, rec_id, user.login, key)
+        else:
+            result = await in_tx(request, user, uc.create_invoices, rec_id, key)
+    return JSONResponse(result, status_code=202 if result.get("background") else 200)
+
+
+@router.get("/jobs/{job_id}")
+async def get_job(request: Request, job_id: str, _user: Viewer) -> dict[str, Any]:
+    async with translated():
+        return await jobs.get_job(request.app.state.runtime, job_id)
+
+
+class CreatePayBody(ActionBody):
+    decision: Literal["create_pay", "create_pay_post", "cancel", "abort"] | None = None
+
+
+@router.post("/reconciliations/{rec_id}/create-pay-all")
+async def create_pay_all(request: Request, rec_id: str, user: CreatePayer, key: IdemKey = None,
+                         body: Annotated[CreatePayBody | None, Body()] = None) -> dict[str, Any]:
+    body = body or CreatePayBody()
+    return await in_tx(request, user, uc.create_pay_all, rec_id, body.decision, key or body.idempotency_key)
+
+
+@router.get("/reconciliations/{rec_id}/invoices")
+async def list_invoices(
+    request: Request, rec_id: str, _user: Viewer, filters: Annotated[uc.InvoiceFilters, Query()],
+    status: Literal["unposted", "posted", "paid", "all"] = "unposted",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    statuses = ("unposted", "posted", "paid") if status == "all" else (status,)
+    async with translated(), request.app.state.runtime.db.session() as s:
+        return await uc.list_invoices(s, rec_id, statuses, filters, limit, offset)
+
+
+@router.delete("/reconciliations/{rec_id}/invoices/{invoice_id}")
+async def remove_invoice(request: Request, rec_id: str, invoice_id: int, user: Editor) -> dict[str, Any]:
+    return await in_tx(request, user, uc.remove_invoice, rec_id, invoice_id)
+
+
+class PostBody(ActionBody):
+    target: Literal["invoices", "reconciliation"] = "invoices"
+    invoice_ids: list[int] | None = Field(default=None, max_length=10000)
+
+
+@router.post("/reconciliations/{rec_id}/post")
+async def post(request: Request, rec_id: str, user: Poster, key: IdemKey = None,
+               body: Annotated[PostBody | None, Body()] = None) -> dict[str, Any]:
+    body = body or PostBody()
+    key = key or body.idempotency_key
+    if body.target == "reconciliation":
+        return await in_tx(request, user, uc.close_reconciliation, rec_id, key)
+    return await in_tx(request, user, uc.post_invoices, rec_id, body.invoice_ids, key)
+
+
+# -- direct-bill transactions -------------------------------------------------------------------
+@router.get("/reconciliations/{rec_id}/transactions")
+async def list_transactions(
+    request: Request, rec_id: str, _user: Viewer, filters: Annotated[uc.InvoiceFilters, Query()],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    async with translated(), request.app.state.runtime.db.session() as s:
+        return await uc.list_invoices(s, rec_id, ("posted", "paid"), filters, limit, offset)
+
+
+class TransactionsSave(BaseModel):
+    items: list[uc.TransactionEdit] = Field(min_length=1, max_length=1000)
+
+
+@router.patch("/reconciliations/{rec_id}/transactions")
+async def edit_transactions(request: Request, rec_id: str, body: TransactionsSave, user: Payer) -> dict[str, Any]:
+    return await in_tx(request, user, uc.edit_transactions, rec_id, body.items)
+
+
+@router.post("/reconciliations/{rec_id}/transactions/select-all")
+async def select_all_transactions(request: Request, rec_id: str, user: Payer,
+                                  selected: bool = True) -> dict[str, Any]:
+    return await in_tx(request, user, uc.select_all_transactions, rec_id, selected)
+
+
+@router.post("/reconciliations/{rec_id}/pay")
+async def pay(request: Request, rec_id: str, user: Payer, key: IdemKey = None,
+              body: Annotated[ActionBody | None, Body()] = None) -> dict[str, Any]:
+    return await in_tx(request, user, uc.pay_selected, rec_id, key or (body.idempotency_key if body else None))
+
+
+@router.post("/reconciliations/{rec_id}/abort")
+async def abort(request: Request, rec_id: str, user: Editor, key: IdemKey = None,
+                body: Annotated[ActionBody | None, Body()] = None) -> dict[str, Any]:
+    return await in_tx(request, user, uc.abort, rec_id, key or (body.idempotency_key if body else None))
+
+
+# -- reports ------------------------------------------------------------------------------------
+@router.get("/reconciliations/{rec_id}/reports/{kind}", response_model=None)
+async def report(request: Request, rec_id: str, kind: Literal["summary", "exceptions", "remittance"],
+                 _user: Viewer, format: Literal["json", "csv", "html"] = "json") -> Any:
+    async with translated(), request.app.state.runtime.db.session() as s:
+        rep = await reports.build(s, rec_id, kind, row_limit=reports.HTML_ROW_LIMIT if format == "html" else None)
+    if format == "csv":
+        return StreamingResponse(reports.to_csv(rep), media_type="text/csv; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{kind}-{rec_id}.csv"'})
+    if format == "html":
+        from agency_common.web import render
+        return render(request, "report_print.html", report=rep, rec_id=rec_id, limit=reports.HTML_ROW_LIMIT)
+    return reports.to_json(rep)
+
+

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, ReconciliationChanged
 from agency_common.web import ServiceRuntime
-from invoicing import api, consumers, dashboard
+from invoicing import api, consumers, dashboard, jobs
 from invoicing.models import messaging
 from invoicing.settings import InvoicingSettings
 
@@ -17,6 +18,8 @@ HERE = Path(__file__).parent
 def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     settings = settings or InvoicingSettings()
     runtime = ServiceRuntime(settings, messaging, title="Invoicing", templates_dir=HERE / "templates",
-                             nav=[("Home", "/")])
+                             nav=[("Home", "/"), ("Reconciliations", "/reconciliations")])
     consumers.subscribe(runtime.consumer)
+    runtime.publishes(InvoicePosted, PaymentRecorded, ReconciliationChanged)
+    runtime.background(lambda: jobs.resume_jobs(runtime))
     return runtime.create_app(api.router, dashboard.router)

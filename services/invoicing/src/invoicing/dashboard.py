@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from agency_common.web import DashboardUser, render
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 
-from agency_common.web import DashboardUser, render
 from invoicing.models import PolicyView
 
 router = APIRouter(include_in_schema=False)

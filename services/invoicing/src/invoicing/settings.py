@@ -1,6 +1,5 @@
-from pydantic_settings import SettingsConfigDict
-
 from agency_common.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class InvoicingSettings(ServiceSettings):
@@ -9,3 +8,6 @@ class InvoicingSettings(ServiceSettings):
     service_name: str = "invoicing"
     port: int = 8002
     database_url: str = "sqlite+aiosqlite:///./data/invoicing.db"
+    # Create Invoices runs in the background above this many selected rows (the operator may leave).
+    background_threshold: int = 5000
+    background_chunk: int = 10000

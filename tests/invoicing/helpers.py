@@ -1,0 +1,78 @@
+"""Feeding invoicing through the real broker: intake's events as envelopes on their topics."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+
+from agency_common.contracts.envelope import EventPayload, make_envelope
+from agency_common.contracts.intake import (
+    PolicyCreated,
+    PolicySnapshot,
+    StatementLine,
+    StatementLinesPublished,
+    StatementPublished,
+)
+from tests.support.inprocess import eventually
+
+CARRIER = "Acme Mutual"
+
+
+async def publish(bootstrap: str, payloads: list[EventPayload], envelopes: list[Any] | None = None) -> list[Any]:
+    """Publish events as intake would (the same envelope may be passed again: a redelivery)."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    sent = []
+    try:
+        for env in envelopes or [make_envelope(p, producer="intake", actor="clerk",
+                                               correlation_id=str(uuid.uuid4())) for p in payloads]:
+            await producer.send_and_wait(env.payload.topic, env.to_bytes(), key=env.payload.key().encode(),
+                                         headers=[(k, v.encode()) for k, v in env.headers().items()])
+            sent.append(env)
+    finally:
+        await producer.stop()
+    return sent
+
+
+def policy(n: int, **kw: Any) -> PolicyCreated:
+    values: dict[str, Any] = dict(
+        policy_id=f"p-{n}", version=1, carrier=CARRIER, policy_number=f"POL-{n:04d}", client_name=f"Client {n}",
+        line_of_business="AUTOP", business_type="commercial", mode="new", status="active",
+        effective_date=date(2026, 1, 1), expiration_date=date(2027, 1, 1), estimated_premium=Decimal("1000.00"),
+        commission_rate_type="percent", commission_rate=Decimal("0.10"),
+        estimated_agency_commission=Decimal("100.00"), branch="North", department="PL", unit="U1",
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+    values.update(kw)
+    return PolicyCreated(policy=PolicySnapshot(**values))
+
+
+def statement(statement_id: str, lines: list[StatementLine], chunk_size: int = 2) -> list[EventPayload]:
+    chunks = [lines[i:i + chunk_size] for i in range(0, len(lines), chunk_size)]
+    head = StatementPublished(statement_id=statement_id, carrier=CARRIER, statement_date=date(2026, 3, 31),
+                              file_name="acme-march.csv", line_count=len(lines), chunk_count=len(chunks),
+                              premium_total=sum((ln.premium or 0 for ln in lines), Decimal(0)),
+                              commission_total=sum((ln.commission_amount or 0 for ln in lines), Decimal(0)))
+    return [head, *[StatementLinesPublished(statement_id=statement_id, chunk_no=i + 1, chunk_count=len(chunks),
+                                            lines=c) for i, c in enumerate(chunks)]]
+
+
+async def wait_policies(client: Any, count: int) -> None:
+    async def seen() -> bool:
+        return (await client.get("/api/policies")).json()["total"] >= count
+    await eventually(seen, message=f"{count} policies in invoicing")
+
+
+async def open_rec(client: Any, **kw: Any) -> dict[str, Any]:
+    r = await client.post("/api/reconciliations", json={"carrier": CARRIER, "address": "1 Main St", **kw})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def entries(client: Any, rec_id: str, **params: Any) -> list[dict[str, Any]]:
+    r = await client.get(f"/api/reconciliations/{rec_id}/entries", params={"limit": 500, **params})
+    assert r.status_code == 200, r.text
+    return r.json()["items"]

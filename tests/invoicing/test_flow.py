@@ -1,0 +1,51 @@
+"""Statement entry to payment through HTTP, the database and the real broker."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from tests.invoicing.helpers import entries, open_rec, policy, publish, wait_policies
+
+
+async def test_open_select_create_post_pay(start_service, token_for, kafka) -> None:
+    svc = await start_service("invoicing")
+    await publish(kafka, [policy(1), policy(2), policy(3, in_history=True)])
+    async with svc.as_user(token_for("clerk")) as c:
+        await wait_policies(c, 3)
+        rec = await open_rec(c, description="March", internal_note="n")
+        assert rec["status"] == "open" and rec["date_booked"]
+        rows = await entries(c, rec["id"])
+        assert [r["policy_number"] for r in rows] == ["POL-0001", "POL-0002"]  # history excluded
+        assert len(await entries(c, rec["id"], include_history="true")) == 3
+        r1 = rows[0]
+        save = await c.patch(f"/api/reconciliations/{rec['id']}/entries", json={"items": [
+            {"id": r1["id"], "version": r1["version"], "rate": "12%", "selected": True}]})
+        assert save.status_code == 200, save.text
+        saved = save.json()["saved"][0]
+        assert saved["commission_paid"] == "120.00" and saved["selected"] and saved["selected_at"]
+        created = await c.post(f"/api/reconciliations/{rec['id']}/create-invoices", headers={"Idempotency-Key": "k1"})
+        assert created.status_code == 200, created.text
+        assert created.json()["created"] == 1
+        again = await c.post(f"/api/reconciliations/{rec['id']}/create-invoices", headers={"Idempotency-Key": "k1"})
+        assert again.json()["replayed"] is True
+        inv = (await c.get(f"/api/reconciliations/{rec['id']}/invoices")).json()["items"]
+        assert len(inv) == 1 and inv[0]["item_id"].endswith("(S)")
+        posted = await c.post(f"/api/reconciliations/{rec['id']}/post", json={})
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["posted"] == 1
+        tx = (await c.get(f"/api/reconciliations/{rec['id']}/transactions")).json()["items"]
+        r = await c.patch(f"/api/reconciliations/{rec['id']}/transactions",
+                          json={"items": [{"invoice_id": tx[0]["id"], "selected": True}]})
+        assert r.status_code == 200, r.text
+        tx = (await c.get(f"/api/reconciliations/{rec['id']}/transactions")).json()["items"]
+        assert tx[0]["received"] == "120.00" and tx[0]["new_balance"] == "0.00"
+        paid = await c.post(f"/api/reconciliations/{rec['id']}/pay", json={})
+        assert paid.status_code == 200, paid.text
+        head = (await c.get(f"/api/reconciliations/{rec['id']}")).json()
+        assert head["status"] == "paid"
+        assert Decimal(head["received_total"]) == Decimal("120.00")
+        assert Decimal(head["difference"]) == Decimal("0.00")
+        for kind in ("summary", "exceptions", "remittance"):
+            for fmt in ("json", "csv", "html"):
+                rep = await c.get(f"/api/reconciliations/{rec['id']}/reports/{kind}", params={"format": fmt})
+                assert rep.status_code == 200, (kind, fmt, rep.text)
