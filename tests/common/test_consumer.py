@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Iterator
 from typing import Any, ClassVar
+
+import pytest
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from agency_common.contracts.envelope import Envelope, EventPayload, make_envelope
-from agency_common.contracts.registry import event
+from agency_common.contracts.registry import _REGISTRY, event
 from agency_common.messaging.admin import ensure_topics
 from agency_common.outbox import Transaction, messaging_tables
 from agency_common.settings import ServiceSettings
@@ -21,7 +24,6 @@ from tests.support.inprocess import eventually
 TOPIC = "test.things.v1"
 
 
-@event
 class ThingHappened(EventPayload):
     topic: ClassVar[str] = TOPIC
     event_type: ClassVar[str] = "test.thing.happened"
@@ -31,6 +33,14 @@ class ThingHappened(EventPayload):
 
     def key(self) -> str:
         return self.thing_id
+
+
+@pytest.fixture(autouse=True)
+def _registered_test_event() -> Iterator[None]:
+    """The test event type exists only while these tests run (the registry is process-wide)."""
+    event(ThingHappened)
+    yield
+    _REGISTRY.pop(TOPIC, None)
 
 
 metadata = MetaData()
