@@ -119,7 +119,7 @@ async def list_snapshots(request: Request, _user: Annotated[User, require("repor
     rt = _runtime(request)
     s = teamscreens.S
     async with rt.db.session() as session:
-        rows = (await session.execute(select(s).order_by(s.c.calculated_on.desc()).limit(min(limit, 500)))).mappings()
+        rows = (await session.execute(select(s).order_by(s.c.created_at.desc()).limit(min(limit, 500)))).mappings()
         return [snapshot_header(dict(r)) | {"duration_ms": r["duration_ms"]} for r in rows]
 
 

@@ -95,10 +95,11 @@ class TeamScreenSnapshot(ReportingModel, table=True):
     """One run of the Team Screens batch process: its "calculated on" time and the windows used."""
 
     __tablename__ = "team_screen_snapshots"
-    __table_args__ = (Index("ix_team_screen_snapshots_calculated_on", "calculated_on"),)
+    __table_args__ = (Index("ix_team_screen_snapshots_created_at", "created_at"),)
 
     id: str = Field(primary_key=True, max_length=36)
     calculated_on: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))  # when it was stored
     triggered_by: str = Field(max_length=100)
     time_zone: str = Field(max_length=64)
     activities_window_start: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

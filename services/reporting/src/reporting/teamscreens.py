@@ -288,7 +288,7 @@ async def calculate(
         duration_ms = int((utcnow() - started).total_seconds() * 1000)
         async with uow(actor=triggered_by) as tx:
             await tx.session.execute(insert(S).values(
-                id=snapshot_id, calculated_on=w.calculated_on, triggered_by=triggered_by,
+                id=snapshot_id, calculated_on=w.calculated_on, created_at=utcnow(), triggered_by=triggered_by,
                 time_zone=settings.team_screens_time_zone, activities_window_start=w.activities,
                 submissions_window_start=w.submissions, renewals_window_start=w.renewals,
                 other_window_start=w.other, windows=json.dumps(window_settings(settings)),
@@ -297,7 +297,7 @@ async def calculate(
             if counts:
                 await tx.session.execute(insert(C), [{"snapshot_id": snapshot_id, **c} for c in counts])
             await tx.emit(TeamScreensCalculated(
-                snapshot_id=snapshot_id, calculated_on=w.calculated_on, triggered_by=triggered_by,
+                snapshot_id=snapshot_id, calculated_on=w.calculated_on, created_at=utcnow(), triggered_by=triggered_by,
                 count_rows=len(counts), duration_ms=duration_ms,
                 window_starts={"activities": w.activities, "submissions": w.submissions,
                                "renewals": w.renewals, "other_transactions": w.other},
@@ -317,7 +317,7 @@ def snapshot_windows(snapshot: dict[str, Any]) -> Windows:
 
 async def latest_snapshot(db: Database) -> dict[str, Any] | None:
     async with db.session() as session:
-        row = (await session.execute(select(S).order_by(S.c.calculated_on.desc(), S.c.id).limit(1))).mappings().first()
+        row = (await session.execute(select(S).order_by(S.c.created_at.desc(), S.c.id).limit(1))).mappings().first()
         return dict(row) if row else None
 
 
