@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from markupsafe import Markup
-from sqlalchemy import Integer, case, cast, func, select
+from sqlalchemy import Integer, case, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting.charts import bar_chart, stacked_bar_chart
@@ -149,10 +149,11 @@ async def transactions(session: AsyncSession) -> list[Section]:
         .group_by(t.c.kind, t.c.status).order_by(t.c.kind, t.c.status)
     )).all()
     status_rows = [[k, s, _int(c), _int(b), _money(f)] for k, s, c, b, f in by_status]
+    # Grouped by output column names: a bound literal repeated in GROUP BY is a different parameter.
     by_reason = (await session.execute(
-        select(func.coalesce(t.c.eligibility_reason, "(none)"), t.c.status, func.count())
-        .group_by(func.coalesce(t.c.eligibility_reason, "(none)"), t.c.status)
-        .order_by(func.count().desc())
+        select(func.coalesce(t.c.eligibility_reason, "(none)").label("reason"), t.c.status, func.count())
+        .group_by(literal_column("reason"), t.c.status)
+        .order_by(func.count().desc(), literal_column("reason"))
     )).all()
     billable = (await session.execute(
         select(func.count(), func.sum(case((t.c.billable.is_(True), 1), else_=0)),
@@ -165,13 +166,14 @@ async def transactions(session: AsyncSession) -> list[Section]:
                func.min(t.c.turnaround_seconds), func.max(t.c.turnaround_seconds))
     )).one()
     buckets = dict((await session.execute(
-        select(bucket, func.count()).where(t.c.turnaround_seconds.is_not(None)).group_by(bucket)
+        select(bucket.label("bucket"), func.count()).where(t.c.turnaround_seconds.is_not(None))
+        .group_by(literal_column("bucket"))
     )).all())
     order = [label for _, label in TURNAROUND_BUCKETS] + ["over 1 day"]
     bucket_rows = [[label, _int(buckets.get(label))] for label in order]
     results = (await session.execute(
-        select(n.c.outcome, func.coalesce(n.c.reason, ""), func.count())
-        .group_by(n.c.outcome, func.coalesce(n.c.reason, "")).order_by(n.c.outcome, func.count().desc())
+        select(n.c.outcome, func.coalesce(n.c.reason, "").label("reason"), func.count())
+        .group_by(n.c.outcome, literal_column("reason")).order_by(n.c.outcome, func.count().desc())
     )).all()
     total, billable_n, fees = billable
     answered, avg_s, min_s, max_s = turnaround
