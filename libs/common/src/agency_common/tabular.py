@@ -69,26 +69,22 @@ def sniff_kind(head: bytes, filename: str | None = None) -> str:
 def detect_encoding(stream: BinaryIO, chunk: int = 1 << 20) -> str:
     """``utf-8-sig`` when the whole stream decodes as UTF-8 (BOM or not), UTF-16 when it has that
     BOM, else ``cp1252`` (or ``latin-1`` when bytes undefined in cp1252 occur)."""
-    stream.seek(0)
-    head = stream.read(4)
-    stream.seek(0)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        while block := stream.read(chunk):
-            decoder.decode(block)
-        decoder.decode(b"", final=True)
-        return "utf-8-sig"
-    except UnicodeDecodeError:
-        pass
-    stream.seek(0)
-    decoder = codecs.getincrementaldecoder("cp1252")()
-    try:
-        while block := stream.read(chunk):
-            decoder.decode(block)
-        return "cp1252"
-    except UnicodeDecodeError:
+        stream.seek(0)
+        head = stream.read(4)
+        stream.seek(0)
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return "utf-16"
+        for encoding in ("utf-8", "cp1252"):
+            stream.seek(0)
+            decoder = codecs.getincrementaldecoder(encoding)()
+            try:
+                while block := stream.read(chunk):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+                return "utf-8-sig" if encoding == "utf-8" else encoding
+            except UnicodeDecodeError:
+                continue
         return "latin-1"
     finally:
         stream.seek(0)

@@ -1,0 +1,199 @@
+"""Pure rules: amounts, rates, dates, header mapping, row validation, policy-number normalisation,
+matching, and the premium rule by bill type."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from intake.domain.mapping import MappingProfile, map_header, validate_line
+from intake.domain.matching import PolicyIndex
+from intake.domain.premium import TermTotals, apply_posting, policy_totals
+from intake.domain.values import (
+    ValueProblem,
+    normalise_name,
+    normalise_policy_number,
+    parse_amount,
+    parse_date,
+    parse_rate,
+)
+
+D = Decimal
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("$1,234.56", D("1234.56")), ("(123.45)", D("-123.45")), ("-123.45", D("-123.45")), ("123.45-", D("-123.45")),
+    ("1234", D("1234")), ("$ 0.10", D("0.10")), ("-$5.00", D("-5.00")), ("'-12.50", D("-12.50")), ("", None),
+    ("  ", None), ("1,234,567.89", D("1234567.89")),
+])
+def test_amounts_are_exact(raw: str, expected: Decimal | None) -> None:
+    assert parse_amount(raw) == expected
+    if expected is not None:
+        assert str(parse_amount(raw)) == str(expected)
+
+
+@pytest.mark.parametrize("raw", ["abc", "1,23", "1.234", "=1+2", "12..3", "(-5)", "1e5", "NaN", "1.2.3"])
+def test_bad_amounts_are_refused(raw: str) -> None:
+    with pytest.raises(ValueProblem):
+        parse_amount(raw)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("15%", D("0.15")), ("0.15", D("0.15")), ("15", D("0.15")), ("12.5 %", D("0.125")), ("1", D("1")),
+    ("0", D("0")), ("", None),
+])
+def test_rates(raw: str, expected: Decimal | None) -> None:
+    assert parse_rate(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["x", "150%", "15%%"])
+def test_bad_rates(raw: str) -> None:
+    with pytest.raises(ValueProblem):
+        parse_rate(raw)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("2026-01-31", date(2026, 1, 31)), ("01/31/2026", date(2026, 1, 31)), ("1/2/2026", date(2026, 1, 2)),
+    ("1-31-2026", date(2026, 1, 31)), ("01/31/26", date(2026, 1, 31)), ("20260131", date(2026, 1, 31)),
+    ("31-Jan-2026", date(2026, 1, 31)), ("Jan 31, 2026", date(2026, 1, 31)), ("2026/01/31", date(2026, 1, 31)),
+    ("2026-01-31T00:00:00", date(2026, 1, 31)), ("", None),
+])
+def test_dates(raw: str, expected: date | None) -> None:
+    assert parse_date(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["2026-02-30", "31/31/2026", "yesterday", "13/01/2026"])
+def test_bad_dates(raw: str) -> None:
+    with pytest.raises(ValueProblem):
+        parse_date(raw)
+
+
+def test_policy_number_normalisation() -> None:
+    assert normalise_policy_number(" ab-12 34 ") == "AB1234"
+    assert normalise_policy_number("ACM-AB1234", ("ACM",)) == "AB1234"
+    assert normalise_policy_number("acm ab.12/34", ("ACM-",)) == "AB1234"
+    assert normalise_policy_number("ACM", ("ACM",)) == "ACM"  # a number is never only its prefix
+    assert normalise_name("  Smith,  John ") == normalise_name("smith john") == "smith john"
+
+
+@pytest.mark.parametrize("header", [
+    ["Policy #", "Named Insured", "Eff Date", "Comm %", "Comm Amt"],
+    ["POLICY NO", "Insured Name", "Effective Date", "Commission Rate", "Commission"],
+    ["policy_number", "insured_name", "premium"],
+    ["Policy No.", "Policyholder", "Written Premium"],
+])
+def test_default_profile_recognises_common_headers(header: list[str]) -> None:
+    cols = map_header(header, MappingProfile())
+    assert cols is not None and cols["policy_number"] == 0 and len(cols) == len(header)
+
+
+def test_profile_columns_win_and_non_headers_are_refused() -> None:
+    profile = MappingProfile(columns={"policy_number": "Contract", "premium": "Amt Due"})
+    assert map_header(["Contract", "Amt Due"], profile) == {"policy_number": 0, "premium": 1}
+    assert map_header(["Contract", "Amt Due"], MappingProfile()) is None
+    assert map_header(["Acme statement for October"], MappingProfile()) is None
+    assert map_header(["Policy #"], MappingProfile()) is None  # one column is not a statement
+
+
+HEADER = ["Policy #", "Named Insured", "Trans Type", "Eff Date", "Exp Date", "Premium", "Comm %", "Comm Amt"]
+
+
+def _line(cells: list[str], profile: MappingProfile = MappingProfile()):  # noqa: ANN202
+    cols = map_header(HEADER, profile)
+    assert cols is not None
+    return validate_line(cells, HEADER, cols, profile)
+
+
+def test_valid_line_maps_transaction_type_to_bill_type() -> None:
+    r = _line(["AB-1", "Jane Roe", "XLC", "01/01/2026", "01/01/2027", "(50.00)", "15%", "(7.50)"])
+    assert r.valid, r.errors
+    assert r.values["bill_type"] == "cancellation" and r.values["premium"] == D("-50.00")
+    assert r.values["commission_rate"] == D("0.15") and r.normalised_number == "AB1"
+    custom = MappingProfile.from_stored({}, {"zz9": "audit"}, [], None)
+    assert _line(["AB-1", "J", "ZZ9", "", "", "1", "", ""], custom).values["bill_type"] == "audit"
+
+
+def test_invalid_line_reports_every_reason_and_keeps_raw_values() -> None:
+    r = _line(["=CMD()", "x" * 10_000, "ZZZ", "31/31/2026", "01/01/2020", "abc", "200%", "", "extra"])
+    assert not r.valid
+    text = " | ".join(r.errors)
+    for fragment in ("policy number has characters", "insured name is longer", "transaction type 'ZZZ'",
+                     "effective date", "premium: not an amount", "commission rate"):
+        assert fragment in text, text
+    assert r.raw["Policy #"] == "=CMD()" and r.raw["column 9"] == "extra" and len(r.raw["Named Insured"]) == 10_000
+
+
+def test_missing_policy_number_and_amounts() -> None:
+    r = _line(["", "Jane", "", "", "", "", "", ""])
+    assert "policy number is missing" in r.errors
+    assert "neither premium nor commission amount is given" in r.errors
+    r = _line(["P1", "Jane", "", "02/01/2026", "01/01/2026", "5", "", ""])
+    assert r.errors == ["expiration date is before effective date"]
+
+
+def test_embedded_newlines_are_folded_in_text_fields() -> None:
+    r = _line(["P1", "Jane\nRoe", "", "", "", "5", "", ""])
+    assert r.valid and r.values["insured_name"] == "Jane Roe"
+
+
+def test_matching_exact_normalised_ambiguous_unmatched() -> None:
+    index = PolicyIndex(MappingProfile(prefixes=("ACM",)), [("p1", "AB-100"), ("p2", "CD 200"), ("p3", "CD-200"),
+                                                           ("p4", "ACM-EF300")])
+    assert index.match("AB-100").status == "matched" and index.match("AB-100").reason == "exact policy number"
+    m = index.match("ab 100")
+    assert (m.status, m.policy_id) == ("matched", "p1") and "normalised" in m.reason
+    m = index.match("cd200")
+    assert m.status == "ambiguous" and "CD 200" in m.reason and "CD-200" in m.reason
+    assert index.match("EF300").policy_id == "p4"  # the carrier prefix is ignored
+    m = index.match("ZZ-1")
+    assert m.status == "unmatched" and "ZZ1" in m.reason
+
+
+# -- the premium rule of seed 003 ------------------------------------------------------------------------
+T0, T1 = date(2026, 1, 1), date(2027, 1, 1)
+TERM = TermTotals(T0, T1, D("1000.00"), D("600.00"))
+
+
+def test_audit_and_endorsement_add_to_annualized_and_billed() -> None:
+    for bill_type in ("audit", "endorsement"):
+        terms = apply_posting((TERM,), bill_type, D("100.00"), effective_date=date(2026, 6, 1),
+                              policy_start=T0, policy_end=T1)
+        assert policy_totals(terms) == (D("1100.00"), D("700.00"))
+
+
+def test_cancellation_adds_to_billed_only() -> None:
+    terms = apply_posting((TERM,), "cancellation", D("-250.00"), effective_date=date(2026, 6, 1),
+                          policy_start=T0, policy_end=T1)
+    assert policy_totals(terms) == (D("1000.00"), D("350.00"))
+
+
+def test_installment_adds_within_the_term_of_its_effective_date() -> None:
+    renewal = TermTotals(T1, date(2028, 1, 1), D("1200.00"), D("100.00"))
+    terms = apply_posting((TERM, renewal), "installment", D("50.00"), effective_date=date(2026, 11, 15),
+                          policy_start=T1, policy_end=date(2028, 1, 1))
+    assert [(t.start, t.annualized, t.billed) for t in terms] == [
+        (T0, D("1050.00"), D("650.00")), (T1, D("1200.00"), D("100.00"))]
+    assert policy_totals(terms) == (D("1200.00"), D("100.00"))  # the policy shows its current term
+    # no stored term yet: the policy's term shifted by whole years to contain the date
+    terms = apply_posting((), "installment", D("50.00"), effective_date=date(2029, 3, 1), policy_start=T0,
+                          policy_end=T1)
+    assert (terms[0].start, terms[0].end, terms[0].billed) == (date(2029, 1, 1), date(2030, 1, 1), D("50.00"))
+
+
+def test_term_policy_replaces_both_for_its_term() -> None:
+    terms = apply_posting((TERM,), "term_policy", D("1500.00"), effective_date=T0, expiration_date=T1,
+                          policy_start=T0, policy_end=T1)
+    assert policy_totals(terms) == (D("1500.00"), D("1500.00"))
+    renewal = apply_posting(terms, "term_policy", D("1700.00"), effective_date=T1, expiration_date=date(2028, 1, 1),
+                            policy_start=T0, policy_end=T1)
+    assert len(renewal) == 2 and policy_totals(renewal) == (D("1700.00"), D("1700.00"))
+    assert renewal[0].annualized == D("1500.00")  # the earlier term keeps its totals
+
+
+def test_premium_rounds_half_up_and_refuses_unknown_bill_types() -> None:
+    terms = apply_posting((), "audit", D("10.005"))
+    assert policy_totals(terms) == (D("10.01"), D("10.01"))
+    with pytest.raises(ValueError):
+        apply_posting((), "refund", D("1"))
