@@ -1,54 +1,385 @@
-"""appointments' JSON API."""
+"""appointments' JSON API: routes translate (parse, call the use case, map errors)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Body, File, HTTPException, Request, UploadFile
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from agency_common.auth import CurrentUser, User, require
-from appointments.models import AppointmentTransaction, TransactionBatch
-from appointments.usecases import BatchStateError, NewBatch, create_batch, submit_batch
+from agency_common.pii import mask
+from appointments import imports, portals, refdata
+from appointments import models as m
+from appointments.domain import rows as rowcheck
+from appointments.domain.rows import FileError
+from appointments.usecases import (
+    BatchStateError,
+    BulkAppoint,
+    NewBatch,
+    batch_summary,
+    bulk_appoint,
+    create_batch,
+    request_license_sync,
+    submit_batch,
+)
 
-router = APIRouter(prefix="/api", tags=["transaction batches"])
+router = APIRouter(prefix="/api")
 
 
+def runtime(request: Request) -> Any:
+    return request.app.state.runtime
+
+
+async def read_upload(request: Request, file: UploadFile) -> bytes:
+    limit = runtime(request).settings.max_upload_bytes
+    content = await file.read(limit + 1)
+    if len(content) > limit:
+        raise HTTPException(413, f"file larger than {limit} bytes")
+    return content
+
+
+def csv_response(text: str, filename: str) -> Response:
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# -- batches --------------------------------------------------------------------------------------------
 async def batch_view(request: Request, batch_id: str) -> dict[str, Any]:
-    async with request.app.state.runtime.db.session() as session:
-        batch = await session.get(TransactionBatch, batch_id)
+    async with runtime(request).db.session() as session:
+        batch = await session.get(m.TransactionBatch, batch_id)
         if batch is None:
             raise HTTPException(404, "no such batch")
-        rows = (await session.execute(select(AppointmentTransaction).where(
-            AppointmentTransaction.batch_id == batch_id).order_by(AppointmentTransaction.state))).scalars().all()
-    return batch.model_dump(mode="json") | {
-        "transactions": [r.model_dump(mode="json", exclude={"idempotency_key"}) for r in rows]
-    }
+        T = m.AppointmentTransaction
+        rows = (await session.execute(select(T).where(T.batch_id == batch_id)
+                                      .order_by(T.state, T.npn, T.line_of_authority))).scalars().all()
+        summary = await batch_summary(session, batch_id)
+    return batch.model_dump(mode="json") | summary | {
+        "transactions": [r.model_dump(mode="json", exclude={"idempotency_key"}) for r in rows]}
 
 
-@router.post("/transaction-batches", status_code=201)
-async def create_batch_route(
-    request: Request, body: NewBatch, user: Annotated[User, require("appointments:submit")]
-) -> dict[str, Any]:
-    async with request.app.state.runtime.uow(actor=user.login) as tx:
+@router.post("/transaction-batches", status_code=201, tags=["transaction batches"])
+async def create_batch_route(request: Request, body: NewBatch,
+                             user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
+    async with runtime(request).uow(actor=user.login) as tx:
         batch = await create_batch(tx, body)
     return await batch_view(request, batch.id)
 
 
-@router.get("/transaction-batches/{batch_id}")
+@router.get("/transaction-batches", tags=["transaction batches"])
+async def list_batches(request: Request, _user: CurrentUser, limit: int = 100) -> list[dict[str, Any]]:
+    async with runtime(request).db.session() as session:
+        rows = (await session.execute(select(m.TransactionBatch).order_by(
+            m.TransactionBatch.created_at.desc()).limit(min(limit, 1000)))).scalars().all()
+    return [r.model_dump(mode="json") for r in rows]
+
+
+@router.get("/transaction-batches/{batch_id}", tags=["transaction batches"])
 async def get_batch(request: Request, batch_id: str, _user: CurrentUser) -> dict[str, Any]:
     return await batch_view(request, batch_id)
 
 
-@router.post("/transaction-batches/{batch_id}/submit")
-async def submit_batch_route(
-    request: Request, batch_id: str, user: Annotated[User, require("appointments:submit")]
-) -> dict[str, Any]:
+class SubmitOptions(BaseModel):
+    include_jit: bool = False
+
+
+@router.post("/transaction-batches/{batch_id}/submit", tags=["transaction batches"])
+async def submit_batch_route(request: Request, batch_id: str, user: Annotated[User, require("appointments:submit")],
+                             body: Annotated[SubmitOptions | None, Body()] = None) -> dict[str, Any]:
     try:
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
-            await submit_batch(tx, batch_id)
+        async with runtime(request).uow(actor=user.login) as tx:
+            await submit_batch(tx, batch_id, include_jit=bool(body and body.include_jit))
     except LookupError:
         raise HTTPException(404, "no such batch") from None
     except BatchStateError as exc:
         raise HTTPException(409, str(exc)) from None
     return await batch_view(request, batch_id)
+
+
+# -- bulk appoint ---------------------------------------------------------------------------------------
+@router.post("/appointments/bulk", tags=["bulk appoint"])
+async def bulk_appoint_route(request: Request, body: BulkAppoint,
+                             user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
+    async with runtime(request).uow(actor=user.login) as tx:
+        return await bulk_appoint(tx, body.requests)
+
+
+@router.post("/appointments/bulk-file", tags=["bulk appoint"])
+async def bulk_appoint_file_route(request: Request, file: Annotated[UploadFile, File()],
+                                  user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
+    content = await read_upload(request, file)
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            return await imports.bulk_appoint_file(tx, content)
+    except FileError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+@router.get("/appointments/bulk-file/template.csv", tags=["bulk appoint"])
+async def bulk_appoint_template(_user: CurrentUser) -> Response:
+    return csv_response(rowcheck.to_csv(rowcheck.BULK_APPOINT_COLUMNS,
+                                        [["1234567", "CA;TX", "Life & Health", "60054", "true", "false"]]),
+                        "bulk_appoint_template.csv")
+
+
+# -- appointments report ---------------------------------------------------------------------------------
+REPORT_COLUMNS = ("Related Producer", "NPN", "State Code", "Line of Authority", "CoCode")
+
+
+async def report_rows(request: Request, cocode: str | None, status: str | None, line_of_authority: str | None,
+                      state: str | None, limit: int = 100_000) -> list[dict[str, Any]]:
+    A, P = m.CarrierAppointment, m.Producer
+    stmt = select(A, P.first_name, P.last_name).join(P, P.npn == A.npn, isouter=True)
+    if cocode:
+        stmt = stmt.where(A.cocode == cocode)
+    if status:
+        stmt = stmt.where(A.status == status)
+    if line_of_authority:
+        stmt = stmt.where(A.line_of_authority == line_of_authority)
+    if state:
+        stmt = stmt.where(A.state.in_([s.strip().upper() for s in state.split(";") if s.strip()]))
+    async with runtime(request).db.session() as session:
+        rows = (await session.execute(stmt.order_by(A.npn, A.state, A.line_of_authority).limit(limit))).all()
+    return [{"related_producer": f"{first or ''} {last or ''}".strip(), "npn": a.npn, "state": a.state,
+             "line_of_authority": a.line_of_authority, "cocode": a.cocode, "status": a.status,
+             "appointed_at": a.appointed_at.isoformat() if a.appointed_at else None,
+             "terminated_at": a.terminated_at.isoformat() if a.terminated_at else None}
+            for a, first, last in rows]
+
+
+@router.get("/appointments", tags=["appointments report"])
+async def appointments_report(request: Request, _user: Annotated[User, require("appointments:view")],
+                              cocode: str | None = None, status: str | None = None,
+                              line_of_authority: str | None = None, state: str | None = None,
+                              format: str = "json") -> Any:
+    rows = await report_rows(request, cocode, status, line_of_authority, state)
+    if format == "csv":
+        return csv_response(rowcheck.to_csv(REPORT_COLUMNS, [
+            [r["related_producer"], r["npn"], r["state"], r["line_of_authority"], r["cocode"]] for r in rows]),
+            "appointments.csv")
+    return rows
+
+
+# -- producers -------------------------------------------------------------------------------------------
+def producer_view(p: m.Producer, user: User, pii: Any) -> dict[str, Any]:
+    ssn = None
+    if p.ssn_encrypted and pii is not None:
+        clear = pii.decrypt(p.ssn_encrypted)
+        ssn = clear if user.can("pii:reveal") else mask(clear)
+    return p.model_dump(mode="json", exclude={"ssn_encrypted"}) | {"ssn": ssn}
+
+
+@router.get("/producers", tags=["producers"])
+async def list_producers(request: Request, user: Annotated[User, require("producers:view")],
+                         limit: int = 200) -> list[dict[str, Any]]:
+    async with runtime(request).db.session() as session:
+        rows = (await session.execute(select(m.Producer).order_by(m.Producer.last_name, m.Producer.npn)
+                                      .limit(min(limit, 5000)))).scalars().all()
+    return [producer_view(p, user, runtime(request).pii) for p in rows]
+
+
+@router.get("/producers/{npn}", tags=["producers"])
+async def get_producer(request: Request, npn: str, user: Annotated[User, require("producers:view")]) -> dict[str, Any]:
+    async with runtime(request).db.session() as session:
+        p = await session.scalar(select(m.Producer).where(m.Producer.npn == npn))
+        if p is None:
+            raise HTTPException(404, "no such producer")
+        lics = (await session.execute(select(m.License).where(m.License.producer_id == p.id)
+                                      .order_by(m.License.state))).scalars().all()
+        assigns = (await session.execute(select(m.ProducerAssignment).where(
+            m.ProducerAssignment.producer_id == p.id))).scalars().all()
+    return producer_view(p, user, runtime(request).pii) | {
+        "licenses": [lic.model_dump(mode="json", exclude={"producer_id"}) | {
+            "lines_of_authority": [x for x in lic.lines_of_authority.split(";") if x]} for lic in lics],
+        "assignments": [a.model_dump(mode="json") for a in assigns]}
+
+
+@router.post("/producers/{npn}/sync", status_code=202, tags=["producers"])
+async def sync_producer(request: Request, npn: str, user: Annotated[User, require("producers:edit")]) -> dict[str, Any]:
+    async with runtime(request).uow(actor=user.login) as tx:
+        if await tx.session.scalar(select(m.Producer.id).where(m.Producer.npn == npn)) is None:
+            raise HTTPException(404, "no such producer")
+        await request_license_sync(tx, [npn])
+    return {"npn": npn, "sync": "requested"}
+
+
+# -- producer imports (bulk onboarding) ---------------------------------------------------------------------
+async def _import_view(request: Request, import_id: str, kind: str) -> dict[str, Any]:
+    async with runtime(request).db.session() as session:
+        imp = await session.get(m.BulkImport, import_id)
+        if imp is None or imp.kind != kind:
+            raise HTTPException(404, "no such import")
+        rows = (await session.execute(select(m.BulkImportRow).where(m.BulkImportRow.import_id == import_id)
+                                      .order_by(m.BulkImportRow.line))).scalars().all()
+    return imports.import_view(imp, list(rows))
+
+
+@router.get("/producer-imports/template.csv", tags=["bulk onboarding"])
+async def producer_template(_user: CurrentUser) -> Response:
+    return csv_response(rowcheck.to_csv(rowcheck.ONBOARDING_COLUMNS, []), "agent_upload_template.csv")
+
+
+@router.get("/producer-imports/accepted-values.csv", tags=["bulk onboarding"])
+async def producer_accepted_values(request: Request, _user: CurrentUser) -> Response:
+    async with runtime(request).db.session() as session:
+        acc = await imports.accepted_values(session)
+    columns = {"Agency NPN": sorted(acc.agency_npns), "LOA Category": acc.loa_categories, "States": acc.states,
+               "Scorecard Type": acc.scorecard_types, "Agent Type": acc.agent_types, "CoCodes": acc.cocodes}
+    depth = max(len(v) for v in columns.values())
+    rows = [[(list(v)[i] if i < len(v) else "") for v in columns.values()] for i in range(depth)]
+    return csv_response(rowcheck.to_csv(columns, rows), "accepted_values.csv")
+
+
+@router.post("/producer-imports", status_code=201, tags=["bulk onboarding"])
+async def upload_producers(request: Request, file: Annotated[UploadFile, File()],
+                           user: Annotated[User, require("producers:edit")]) -> dict[str, Any]:
+    content = await read_upload(request, file)
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            imp = await imports.parse_producer_file(tx, file.filename or "upload.csv", content, runtime(request).pii)
+    except FileError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return await _import_view(request, imp.id, "producers")
+
+
+@router.get("/producer-imports/{import_id}", tags=["bulk onboarding"])
+async def get_producer_import(request: Request, import_id: str, _user: CurrentUser) -> dict[str, Any]:
+    return await _import_view(request, import_id, "producers")
+
+
+@router.get("/producer-imports/{import_id}/invalid-rows.csv", tags=["bulk onboarding"])
+async def invalid_producer_rows(request: Request, import_id: str, _user: CurrentUser) -> Response:
+    view = await _import_view(request, import_id, "producers")
+    bad = [r for r in view["rows"] if not r["valid"]]
+    return csv_response(rowcheck.to_csv(("Line", *rowcheck.ONBOARDING_COLUMNS, "Errors"), [
+        [r["line"], *[r["values"].get(c, "") for c in rowcheck.ONBOARDING_COLUMNS], " | ".join(r["errors"])]
+        for r in bad]), "invalid_rows.csv")
+
+
+@router.post("/producer-imports/{import_id}/process", tags=["bulk onboarding"])
+async def process_producers(request: Request, import_id: str,
+                            user: Annotated[User, require("producers:edit")]) -> dict[str, Any]:
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            result = await imports.process_producer_import(tx, import_id)
+    except LookupError:
+        raise HTTPException(404, "no such import") from None
+    return {"import_id": import_id, **result}
+
+
+# -- termination imports ------------------------------------------------------------------------------------
+@router.get("/termination-imports/template.csv", tags=["bulk terminate"])
+async def termination_template(_user: CurrentUser) -> Response:
+    return csv_response(rowcheck.to_csv(rowcheck.TERMINATION_COLUMNS, []), "terminate_template.csv")
+
+
+@router.get("/termination-imports/termination-reason-key.csv", tags=["bulk terminate"])
+async def termination_key(request: Request, _user: CurrentUser) -> Response:
+    async with runtime(request).db.session() as session:
+        ref = await refdata.snapshot(session)
+    rows = [[st, code, desc, "yes" if ref.default_termination.get(st) == code else ""]
+            for st, codes in sorted(ref.termination_codes.items()) for code, desc in sorted(codes.items())]
+    return csv_response(rowcheck.to_csv(("State", "Termination Reason Code", "Description", "State default"), rows),
+                        "termination_reason_key.csv")
+
+
+@router.post("/termination-imports", status_code=201, tags=["bulk terminate"])
+async def upload_terminations(request: Request, file: Annotated[UploadFile, File()],
+                              user: Annotated[User, require("appointments:terminate")]) -> dict[str, Any]:
+    content = await read_upload(request, file)
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            imp = await imports.parse_termination_file(tx, file.filename or "upload.csv", content)
+    except FileError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return await _import_view(request, imp.id, "terminations")
+
+
+@router.get("/termination-imports/{import_id}", tags=["bulk terminate"])
+async def get_termination_import(request: Request, import_id: str, _user: CurrentUser) -> dict[str, Any]:
+    return await _import_view(request, import_id, "terminations")
+
+
+class TerminationSubmit(BaseModel):
+    immediate: bool = False  # the default: batches wait for review
+    batch_size: int = Field(500, ge=1, le=10_000)
+
+
+@router.post("/termination-imports/{import_id}/submit", tags=["bulk terminate"])
+async def submit_terminations(request: Request, import_id: str,
+                              user: Annotated[User, require("appointments:terminate")],
+                              body: Annotated[TerminationSubmit | None, Body()] = None) -> dict[str, Any]:
+    body = body or TerminationSubmit()
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            result = await imports.submit_termination_import(tx, import_id, immediate=body.immediate,
+                                                             batch_size=body.batch_size)
+    except LookupError:
+        raise HTTPException(404, "no such import") from None
+    except BatchStateError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return {"import_id": import_id, **result}
+
+
+# -- reference data -----------------------------------------------------------------------------------------
+@router.get("/reference-data/{kind}", tags=["reference data"])
+async def get_reference(request: Request, kind: str, _user: CurrentUser) -> list[dict[str, Any]]:
+    if kind not in refdata.KINDS:
+        raise HTTPException(404, "unknown reference data kind")
+    async with runtime(request).db.session() as session:
+        return await refdata.listing(session, kind)
+
+
+@router.get("/reference-data/{kind}/template.csv", tags=["reference data"])
+async def reference_template(kind: str, _user: CurrentUser) -> Response:
+    if kind not in refdata.KINDS:
+        raise HTTPException(404, "unknown reference data kind")
+    return csv_response(rowcheck.to_csv(refdata.KINDS[kind].columns, []), f"{kind}.csv")
+
+
+@router.post("/reference-data/{kind}", status_code=201, tags=["reference data"])
+async def load_reference(request: Request, kind: str, user: Annotated[User, require("reference_data:edit")],
+                         file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    content = await read_upload(request, file)
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            n = await refdata.load_rows(tx, kind, refdata.parse_csv(content),
+                                        source_default=f"upload {file.filename} by {user.login}")
+    except refdata.RefDataError as exc:
+        raise HTTPException(422, {"errors": exc.errors}) from None
+    return {"kind": kind, "rows_loaded": n}
+
+
+@router.post("/reference-data/{kind}/rows", status_code=201, tags=["reference data"])
+async def add_reference_rows(request: Request, kind: str, user: Annotated[User, require("reference_data:edit")],
+                             rows: Annotated[list[dict[str, str]], Body()]) -> dict[str, Any]:
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            n = await refdata.load_rows(tx, kind, [{k.lower(): str(v) for k, v in r.items()} for r in rows])
+    except refdata.RefDataError as exc:
+        raise HTTPException(422, {"errors": exc.errors}) from None
+    return {"kind": kind, "rows_loaded": n}
+
+
+# -- portals --------------------------------------------------------------------------------------------
+@router.get("/portals", tags=["portals"])
+async def list_portals(request: Request, _user: CurrentUser) -> list[dict[str, Any]]:
+    async with runtime(request).db.session() as session:
+        return [p.model_dump(mode="json") for p in (await session.execute(select(m.Portal))).scalars()]
+
+
+class InviteBody(BaseModel):
+    portal_id: str
+    producer_ids: list[str] = Field(min_length=1, max_length=5000)
+
+
+@router.post("/portal-invites", tags=["portals"])
+async def invite_route(request: Request, body: InviteBody,
+                       user: Annotated[User, require("portals:invite")]) -> dict[str, Any]:
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            return await portals.invite(tx, body.portal_id, body.producer_ids)
+    except LookupError:
+        raise HTTPException(404, "no such portal") from None

@@ -2,23 +2,74 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
-from agency_common.contracts.appointments import TransactionBatchSubmitted
+from agency_common.contracts.appointments import (
+    LicenseSyncRequested,
+    PortalInviteRequested,
+    TransactionBatchSubmitted,
+    TransactionStatusChanged,
+)
+from agency_common.logging import get_logger
 from agency_common.web import ServiceRuntime
 from appointments import api, consumers, dashboard
 from appointments.models import messaging
+from appointments.refdata import load_dev_dataset
 from appointments.settings import AppointmentsSettings
+from appointments.usecases import producers_due_for_sync, request_license_sync
 
 HERE = Path(__file__).parent
+log = get_logger(__name__)
+
+
+def license_refresher(runtime: ServiceRuntime) -> Any:
+    s: AppointmentsSettings = runtime.settings  # type: ignore[assignment]
+
+    async def refresh() -> None:
+        """Producers never synced, or synced more than a day ago, are asked for again."""
+        while True:
+            await asyncio.sleep(s.license_sync_check_seconds)
+            with contextlib.suppress(Exception):
+                async with runtime.db.session() as session:
+                    due = await producers_due_for_sync(session, timedelta(seconds=s.license_refresh_seconds),
+                                                       timedelta(seconds=s.license_sync_retry_seconds))
+                if due:
+                    async with runtime.uow(actor="license-refresh") as tx:
+                        await request_license_sync(tx, due)
+                    log.info("license refresh requested", producers=len(due))
+
+    return refresh
 
 
 def create_app(settings: AppointmentsSettings | None = None) -> FastAPI:
     settings = settings or AppointmentsSettings()
     runtime = ServiceRuntime(settings, messaging, title="Appointments", templates_dir=HERE / "templates",
-                             nav=[("Batches", "/")])
-    runtime.publishes(TransactionBatchSubmitted)
-    consumers.subscribe(runtime.consumer)
-    return runtime.create_app(api.router, dashboard.router)
+                             nav=[("Batches", "/"), ("Producers", "/producers"), ("Onboard", "/onboarding"),
+                                  ("Appoint", "/appoint"), ("Appointments report", "/report"),
+                                  ("Terminate", "/terminations"), ("Reference data", "/reference")])
+    runtime.publishes(TransactionBatchSubmitted, TransactionStatusChanged, LicenseSyncRequested, PortalInviteRequested)
+    consumers.subscribe(runtime.consumer, settings.data_dir)
+    runtime.background(license_refresher(runtime))
+    app = runtime.create_app(api.router, dashboard.router)
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            if settings.load_dev_reference_data:
+                try:
+                    if await load_dev_dataset(runtime):
+                        log.info("dev reference dataset loaded")
+                except Exception:
+                    log.exception("dev reference dataset not loaded")
+            yield state
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from agency_common.contracts.appointments import PortalInviteRequested
 from agency_common.contracts.envelope import Envelope
-from agency_common.contracts.nipr import TransactionResultReceived
+from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
 from agency_common.messaging.consumer import EventConsumer
 from agency_common.outbox import Transaction
-from appointments.usecases import apply_nipr_result
+from appointments.portals import mail_adapter
+from appointments.usecases import apply_licenses, apply_nipr_result
 
 
 async def on_nipr_result(tx: Transaction, event: Envelope[Any]) -> None:
     await apply_nipr_result(tx, event.payload)
 
 
-def subscribe(consumer: EventConsumer) -> None:
+async def on_licenses(tx: Transaction, event: Envelope[Any]) -> None:
+    await apply_licenses(tx, event.payload)
+
+
+def subscribe(consumer: EventConsumer, data_dir: Path) -> None:
     consumer.on(TransactionResultReceived, on_nipr_result)
+    consumer.on(LicensesFetched, on_licenses)
+    consumer.on(PortalInviteRequested, mail_adapter(Path(data_dir) / "outbox-mail"))

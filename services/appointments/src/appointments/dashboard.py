@@ -1,20 +1,258 @@
-"""appointments' dashboard pages."""
+"""appointments' dashboard pages (server-rendered; actions call the same use cases as the API)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from typing import Annotated, Any
 
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import func, select
+
+from agency_common.auth import User
 from agency_common.web import DashboardUser, render
-from appointments.models import TransactionBatch
+from appointments import imports, portals, refdata
+from appointments import models as m
+from appointments.api import _import_view, batch_view, producer_view, read_upload, report_rows
+from appointments.domain.rows import FileError
+from appointments.usecases import BatchStateError, BulkRequest, bulk_appoint, submit_batch
 
 router = APIRouter(include_in_schema=False)
 
 
+def need(user: User, permission: str) -> None:
+    if not user.can(permission):
+        raise HTTPException(403, f"missing permission: {permission}")
+
+
+def rt(request: Request) -> Any:
+    return request.app.state.runtime
+
+
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
-    async with request.app.state.runtime.db.session() as session:
+    async with rt(request).db.session() as session:
         batches = (await session.execute(
-            select(TransactionBatch).order_by(TransactionBatch.created_at.desc()).limit(50))).scalars().all()
-    return render(request, "appointments_home.html", batches=batches)
+            select(m.TransactionBatch).order_by(m.TransactionBatch.created_at.desc()).limit(100))).scalars().all()
+        T = m.AppointmentTransaction
+        counts = {}
+        if batches:
+            for bid, n in (await session.execute(select(T.batch_id, func.count()).where(
+                    T.batch_id.in_([b.id for b in batches])).group_by(T.batch_id))).all():
+                counts[bid] = n
+    return render(request, "appointments_home.html", batches=batches, counts=counts)
+
+
+@router.get("/batches/{batch_id}", response_class=HTMLResponse)
+async def batch_page(request: Request, batch_id: str, user: DashboardUser, error: str | None = None) -> HTMLResponse:
+    return render(request, "batch.html", b=await batch_view(request, batch_id), error=error,
+                  can_submit=user.can("appointments:submit"))
+
+
+@router.post("/batches/{batch_id}/submit")
+async def batch_submit(request: Request, batch_id: str, user: DashboardUser,
+                       include_jit: Annotated[bool, Form()] = False) -> Response:
+    need(user, "appointments:submit")
+    try:
+        async with rt(request).uow(actor=user.login) as tx:
+            await submit_batch(tx, batch_id, include_jit=include_jit)
+    except BatchStateError as exc:
+        return await batch_page(request, batch_id, user, error=str(exc))
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)
+
+
+# -- producers and portal invites --------------------------------------------------------------------------
+async def _producers_ctx(request: Request, user: User, q: str = "") -> dict[str, Any]:
+    async with rt(request).db.session() as session:
+        stmt = select(m.Producer).order_by(m.Producer.last_name, m.Producer.npn).limit(500)
+        if q:
+            stmt = stmt.where((m.Producer.npn == q) | m.Producer.last_name.ilike(f"%{q}%"))
+        producers = (await session.execute(stmt)).scalars().all()
+        portal_list = (await session.execute(select(m.Portal).order_by(m.Portal.name))).scalars().all()
+        agencies = dict((await session.execute(select(m.Agency.id, m.Agency.name))).all())
+    views = [producer_view(p, user, rt(request).pii) | {"agency": agencies.get(p.agency_id or "", "")} for p in producers]
+    return {"producers": views, "portals": portal_list, "q": q, "invite": None,
+            "can_invite": user.can("portals:invite")}
+
+
+@router.get("/producers", response_class=HTMLResponse)
+async def producers_page(request: Request, user: DashboardUser, q: str = "") -> HTMLResponse:
+    need(user, "producers:view")
+    return render(request, "producers.html", **await _producers_ctx(request, user, q))
+
+
+@router.post("/producers/invite", response_class=HTMLResponse)
+async def producers_invite(request: Request, user: DashboardUser) -> HTMLResponse:
+    need(user, "portals:invite")
+    form = await request.form()
+    ids = [str(x) for x in form.getlist("producer_id")]
+    portal_id = str(form.get("portal_id") or "")
+    if not ids:
+        result: dict[str, Any] = {"error": "Select at least one producer."}
+    else:
+        try:
+            async with rt(request).uow(actor=user.login) as tx:
+                result = await portals.invite(tx, portal_id, ids)
+        except LookupError:
+            result = {"error": "Choose a portal."}
+    return render(request, "producers.html", **(await _producers_ctx(request, user)) | {"invite": result})
+
+
+@router.get("/producers/{npn}", response_class=HTMLResponse)
+async def producer_page(request: Request, npn: str, user: DashboardUser) -> HTMLResponse:
+    need(user, "producers:view")
+    from appointments.api import get_producer
+
+    p = await get_producer(request, npn, user)
+    async with rt(request).db.session() as session:
+        T = m.AppointmentTransaction
+        txs = (await session.execute(select(T).where(T.npn == npn).order_by(T.created_at.desc()).limit(200))).scalars().all()
+    return render(request, "producer.html", p=p, transactions=txs)
+
+
+# -- bulk onboarding -------------------------------------------------------------------------------------
+@router.get("/onboarding", response_class=HTMLResponse)
+async def onboarding_page(request: Request, user: DashboardUser, error: str | None = None) -> HTMLResponse:
+    async with rt(request).db.session() as session:
+        recent = (await session.execute(select(m.BulkImport).where(m.BulkImport.kind == "producers")
+                                        .order_by(m.BulkImport.uploaded_at.desc()).limit(20))).scalars().all()
+    return render(request, "onboarding.html", recent=recent, error=error, can_edit=user.can("producers:edit"))
+
+
+@router.post("/onboarding", response_class=HTMLResponse)
+async def onboarding_upload(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()]) -> Response:
+    need(user, "producers:edit")
+    content = await read_upload(request, file)
+    try:
+        async with rt(request).uow(actor=user.login) as tx:
+            imp = await imports.parse_producer_file(tx, file.filename or "upload.csv", content, rt(request).pii)
+    except FileError as exc:
+        return await onboarding_page(request, user, error=str(exc))
+    return RedirectResponse(f"/onboarding/{imp.id}", status_code=303)
+
+
+@router.get("/onboarding/{import_id}", response_class=HTMLResponse)
+async def onboarding_result(request: Request, import_id: str, user: DashboardUser) -> HTMLResponse:
+    view = await _import_view(request, import_id, "producers")
+    return render(request, "import.html", imp=view, kind="producers", can_act=user.can("producers:edit"))
+
+
+@router.post("/onboarding/{import_id}/process")
+async def onboarding_process(request: Request, import_id: str, user: DashboardUser) -> Response:
+    need(user, "producers:edit")
+    async with rt(request).uow(actor=user.login) as tx:
+        await imports.process_producer_import(tx, import_id)
+    return RedirectResponse(f"/onboarding/{import_id}", status_code=303)
+
+
+# -- bulk appoint ------------------------------------------------------------------------------------------
+@router.get("/appoint", response_class=HTMLResponse)
+async def appoint_page(request: Request, user: DashboardUser) -> HTMLResponse:
+    return render(request, "appoint.html", result=None, error=None, can_submit=user.can("appointments:submit"))
+
+
+@router.post("/appoint", response_class=HTMLResponse)
+async def appoint_submit(request: Request, user: DashboardUser) -> HTMLResponse:
+    need(user, "appointments:submit")
+    form = await request.form()
+    upload = form.get("file")
+    try:
+        async with rt(request).uow(actor=user.login) as tx:
+            if upload is not None and getattr(upload, "filename", ""):
+                result = await imports.bulk_appoint_file(tx, await upload.read())  # type: ignore[union-attr]
+            else:
+                req = BulkRequest(npn=str(form.get("npn", "")).strip(),
+                                  states=[s for s in str(form.get("states", "")).split(";") if s.strip()],
+                                  loa_category=str(form.get("loa_category", "")),
+                                  cocodes=[c for c in str(form.get("cocodes", "")).split(";") if c.strip()],
+                                  submit=bool(form.get("submit")), submitJustInTime=bool(form.get("submit_jit")))
+                result = await bulk_appoint(tx, [req], source="dashboard")
+    except (FileError, ValueError) as exc:
+        return render(request, "appoint.html", result=None, error=str(exc), can_submit=True)
+    return render(request, "appoint.html", result=result, error=None, can_submit=True)
+
+
+# -- appointments report and bulk terminate ----------------------------------------------------------------
+@router.get("/report", response_class=HTMLResponse)
+async def report_page(request: Request, user: DashboardUser, cocode: str = "", status: str = "Appointed",
+                      line_of_authority: str = "", state: str = "") -> HTMLResponse:
+    need(user, "appointments:view")
+    rows = await report_rows(request, cocode or None, status or None, line_of_authority or None, state or None, 2000)
+    return render(request, "report.html", rows=rows, f={"cocode": cocode, "status": status,
+                                                        "line_of_authority": line_of_authority, "state": state})
+
+
+@router.get("/terminations", response_class=HTMLResponse)
+async def terminations_page(request: Request, user: DashboardUser, error: str | None = None) -> HTMLResponse:
+    async with rt(request).db.session() as session:
+        recent = (await session.execute(select(m.BulkImport).where(m.BulkImport.kind == "terminations")
+                                        .order_by(m.BulkImport.uploaded_at.desc()).limit(20))).scalars().all()
+    return render(request, "terminations.html", recent=recent, error=error,
+                  can_edit=user.can("appointments:terminate"))
+
+
+@router.post("/terminations", response_class=HTMLResponse)
+async def terminations_upload(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()]) -> Response:
+    need(user, "appointments:terminate")
+    content = await read_upload(request, file)
+    try:
+        async with rt(request).uow(actor=user.login) as tx:
+            imp = await imports.parse_termination_file(tx, file.filename or "upload.csv", content)
+    except FileError as exc:
+        return await terminations_page(request, user, error=str(exc))
+    return RedirectResponse(f"/terminations/{imp.id}", status_code=303)
+
+
+@router.get("/terminations/{import_id}", response_class=HTMLResponse)
+async def termination_result(request: Request, import_id: str, user: DashboardUser) -> HTMLResponse:
+    view = await _import_view(request, import_id, "terminations")
+    n = sum(r.get("transactions", 0) for r in view["rows"] if r["valid"])
+    return render(request, "import.html", imp=view, kind="terminations", n=n,
+                  can_act=user.can("appointments:terminate"))
+
+
+@router.post("/terminations/{import_id}/submit")
+async def termination_submit(request: Request, import_id: str, user: DashboardUser,
+                             immediate: Annotated[bool, Form()] = False,
+                             batch_size: Annotated[int, Form()] = 500) -> Response:
+    need(user, "appointments:terminate")
+    try:
+        async with rt(request).uow(actor=user.login) as tx:
+            await imports.submit_termination_import(tx, import_id, immediate=immediate, batch_size=max(1, batch_size))
+    except BatchStateError:
+        pass
+    return RedirectResponse(f"/terminations/{import_id}", status_code=303)
+
+
+# -- reference data ----------------------------------------------------------------------------------------
+@router.get("/reference", response_class=HTMLResponse)
+async def reference_page(request: Request, user: DashboardUser, kind: str = "business_rules",
+                         error: str | None = None, loaded: int | None = None) -> HTMLResponse:
+    if kind not in refdata.KINDS:
+        kind = "business_rules"
+    async with rt(request).db.session() as session:
+        rows = await refdata.listing(session, kind)
+    return render(request, "reference.html", kinds=refdata.KINDS, kind=refdata.KINDS[kind], rows=rows,
+                  error=error, loaded=loaded, can_edit=user.can("reference_data:edit"))
+
+
+@router.post("/reference/{kind}", response_class=HTMLResponse)
+async def reference_add(request: Request, kind: str, user: DashboardUser) -> HTMLResponse:
+    need(user, "reference_data:edit")
+    if kind not in refdata.KINDS:
+        raise HTTPException(404, "unknown kind")
+    form = await request.form()
+    upload = form.get("file")
+    try:
+        async with rt(request).uow(actor=user.login) as tx:
+            if upload is not None and getattr(upload, "filename", ""):
+                rows = refdata.parse_csv(await upload.read())  # type: ignore[union-attr]
+                source = f"upload {upload.filename} by {user.login}"  # type: ignore[union-attr]
+            else:
+                rows = [{c: str(form.get(c, "")).strip() for c in refdata.KINDS[kind].columns}]
+                source = f"dashboard entry by {user.login}"
+            n = await refdata.load_rows(tx, kind, rows, source_default=source)
+    except refdata.RefDataError as exc:
+        return await reference_page(request, user, kind, error="; ".join(exc.errors))
+    return await reference_page(request, user, kind, loaded=n)
+
+

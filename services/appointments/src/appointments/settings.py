@@ -9,3 +9,10 @@ class AppointmentsSettings(ServiceSettings):
     service_name: str = "appointments"
     port: int = 8003
     database_url: str = "sqlite+aiosqlite:///./data/appointments.db"
+
+    # The shipped reference dataset (several states) is loaded into an empty database at start-up.
+    load_dev_reference_data: bool = True
+    # License sync: producers are refreshed from NIPR daily; a request without an answer is asked again.
+    license_refresh_seconds: int = 86_400
+    license_sync_retry_seconds: int = 3_600
+    license_sync_check_seconds: float = 300.0

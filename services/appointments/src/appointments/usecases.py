@@ -1,23 +1,74 @@
-"""appointments' use cases (batches and NIPR results)."""
+"""appointments' use cases: bulk appoint, batches, NIPR results, license sync."""
 
 from __future__ import annotations
 
-from typing import Literal
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency_common.contracts.appointments import GatewayTransaction, TransactionBatchSubmitted
-from agency_common.contracts.nipr import TransactionResultReceived
+from agency_common.contracts.appointments import (
+    GatewayTransaction,
+    LicenseSyncRequested,
+    TransactionBatchSubmitted,
+    TransactionStatusChanged,
+)
+from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
-from appointments.models import AppointmentTransaction, TransactionBatch
+from appointments import models as m
+from appointments import refdata
+from appointments.domain import eligibility as el
+from appointments.domain import vocabulary as v
+
+CHUNK = 2000  # rows per executemany / IN list
+EVENT_CHUNK = 500  # transactions per TransactionBatchSubmitted message
+
+
+# -- inputs --------------------------------------------------------------------------------------------
+class BulkRequest(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    npn: str = Field(pattern=r"^\d{1,10}$")
+    states: list[str] = Field(min_length=1, max_length=60)
+    loa_category: str = Field(min_length=1, max_length=150)
+    cocodes: list[str] = Field(min_length=1, max_length=20)
+    submit: bool = False
+    submit_jit: bool = Field(False, alias="submitJustInTime")
+
+    @field_validator("states")
+    @classmethod
+    def _states(cls, value: list[str]) -> list[str]:
+        out = []
+        for st in value:
+            st = st.strip().upper()
+            if len(st) != 2 or not st.isalpha():
+                raise ValueError(f"{st!r} is not a two-letter state code")
+            if st not in out:
+                out.append(st)
+        return out
+
+    @field_validator("cocodes")
+    @classmethod
+    def _cocodes(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(c.strip() for c in value if c.strip()))
+
+
+class BulkAppoint(BaseModel):
+    requests: list[BulkRequest] = Field(min_length=1, max_length=50_000)
 
 
 class NewTransaction(BaseModel):
     npn: str = Field(pattern=r"^\d{1,10}$")
     state: str = Field(pattern=r"^[A-Z]{2}$")
     line_of_authority: str = Field(min_length=1, max_length=100)
+    termination_reason_code: str | None = Field(None, max_length=50)
 
 
 class NewBatch(BaseModel):
@@ -30,55 +81,334 @@ class BatchStateError(ValueError):
     pass
 
 
-async def create_batch(tx: Transaction, data: NewBatch) -> TransactionBatch:
-    batch = TransactionBatch(cocode=data.cocode, kind=data.kind, created_by=tx.actor)
+# -- events --------------------------------------------------------------------------------------------
+def status_event(row: dict[str, Any] | m.AppointmentTransaction) -> TransactionStatusChanged:
+    g = row.get if isinstance(row, dict) else lambda k, d=None: getattr(row, k, d)
+    return TransactionStatusChanged(
+        transaction_id=g("id"), batch_id=g("batch_id"), kind=g("kind"), npn=g("npn"), state=g("state"),
+        line_of_authority=g("line_of_authority"), cocode=g("cocode"), status=g("status"),
+        eligibility_reason=g("eligibility_reason") or g("nipr_reason"), billable=bool(g("billable")),
+        fee=g("fee"), submitted_at=g("submitted_at"), answered_at=g("answered_at"),
+        changed_at=g("updated_at") or utcnow())
+
+
+def gateway_tx(row: dict[str, Any] | m.AppointmentTransaction) -> GatewayTransaction:
+    g = row.get if isinstance(row, dict) else lambda k, d=None: getattr(row, k, d)
+    return GatewayTransaction(transaction_id=g("id"), idempotency_key=g("idempotency_key"), kind=g("kind"),
+                              npn=g("npn"), state=g("state"), line_of_authority=g("line_of_authority"),
+                              cocode=g("cocode"), termination_reason_code=g("termination_reason_code"))
+
+
+async def _emit_sent(tx: Transaction, batch_id: str, cocode: str, rows: Sequence[Any]) -> None:
+    """The batch's sent transactions go to the gateway in messages of at most EVENT_CHUNK."""
+    for i in range(0, len(rows), EVENT_CHUNK):
+        await tx.emit(TransactionBatchSubmitted(batch_id=batch_id, cocode=cocode,
+                                                transactions=[gateway_tx(r) for r in rows[i:i + EVENT_CHUNK]]))
+
+
+# -- loading what the engine needs ---------------------------------------------------------------------
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+async def load_producers(s: AsyncSession, npns: Sequence[str], with_assignments: bool) -> dict[str, el.Producer]:
+    out: dict[str, el.Producer] = {}
+    ids: dict[str, str] = {}
+    for part in _chunks(npns):
+        for pid, npn, status, active in (await s.execute(select(
+                m.Producer.id, m.Producer.npn, m.Producer.sync_status, m.Producer.active)
+                .where(m.Producer.npn.in_(part)))).all():
+            out[npn] = el.Producer(npn=npn, synced=status == "synced", active=active)
+            ids[pid] = npn
+        for row in (await s.execute(select(
+                m.License.npn, m.License.state, m.License.license_number, m.License.license_class,
+                m.License.lines_of_authority, m.License.active, m.License.resident, m.License.expiration_date)
+                .where(m.License.npn.in_(part)))).all():
+            p = out.get(row[0])
+            if p is not None:
+                p.licenses.setdefault(row[1], []).append(el.License(
+                    state=row[1], license_number=row[2], license_class=row[3],
+                    lines_of_authority=frozenset(el.norm(x) for x in row[4].split(";") if x.strip()),
+                    active=row[5], resident=row[6], expiration_date=row[7]))
+    if with_assignments and ids:
+        pids = list(ids)
+        for part in _chunks(pids):
+            for pid, cat, st, cocode in (await s.execute(select(
+                    m.ProducerAssignment.producer_id, m.ProducerAssignment.loa_category, m.ProducerAssignment.state,
+                    m.ProducerAssignment.cocode).where(m.ProducerAssignment.producer_id.in_(part)))).all():
+                out[ids[pid]].assignments.add((el.norm(cat), st, cocode or ""))
+    return out
+
+
+async def open_identities(s: AsyncSession, npns: Sequence[str], kind: str = "appointment",
+                          statuses: Sequence[str] = v.OPEN_STATUSES) -> set[tuple[str, ...]]:
+    T = m.AppointmentTransaction
+    found: set[tuple[str, ...]] = set()
+    for part in _chunks(npns):
+        for npn, st, line, cocode in (await s.execute(select(T.npn, T.state, T.line_of_authority, T.cocode).where(
+                T.npn.in_(part), T.kind == kind, T.status.in_(statuses)))).all():
+            found.add(el.identity(kind, npn, st, line, cocode))
+    return found
+
+
+async def appointed_identities(s: AsyncSession, npns: Sequence[str]) -> set[tuple[str, ...]]:
+    A = m.CarrierAppointment
+    found: set[tuple[str, ...]] = set()
+    for part in _chunks(npns):
+        for npn, st, line, cocode in (await s.execute(select(A.npn, A.state, A.line_of_authority, A.cocode).where(
+                A.npn.in_(part), A.status == v.APPOINTED))).all():
+            found.add(el.identity("appointment", npn, st, line, cocode))
+    return found
+
+
+# -- bulk appoint ---------------------------------------------------------------------------------------
+def _row(t: el.Evaluated, batch_id: str, actor: str, now: datetime) -> dict[str, Any]:
+    sent = t.auto_submit
+    return {
+        "id": str(uuid.uuid4()), "batch_id": batch_id, "kind": "appointment", "npn": t.npn, "state": t.state,
+        "line_of_authority": t.line_of_authority, "cocode": t.cocode,
+        "status": v.SUBMITTED if sent else t.status, "nipr_reason": None, "nipr_reference": None,
+        "idempotency_key": str(uuid.uuid4()), "updated_at": now, "loa_category": t.loa_category,
+        "eligibility_reason": t.eligibility_reason, "billable": t.billable, "jit": t.jit, "fee": t.fee,
+        "license_number": t.license_number, "termination_reason_code": None, "created_by": actor,
+        "identity_key": el.identity_key("appointment", t.npn, t.state, t.line_of_authority, t.cocode, t.license_number),
+        "created_at": now, "submitted_at": now if sent else None, "answered_at": None,
+    }
+
+
+async def bulk_appoint(tx: Transaction, requests: Sequence[BulkRequest], *, source: str = "api",
+                       as_of: date | None = None, emit_status_events: bool = True) -> dict[str, Any]:
+    """Evaluate every request against one indexed snapshot, store every transaction with
+    executemany, one batch per CoCode, auto-submit what the flags ask for."""
+    s = tx.session
+    ref = await refdata.snapshot(s, as_of)
+    npns = list(dict.fromkeys(r.npn for r in requests))
+    producers = await load_producers(s, npns, ref.assignment_required)
+    open_ids = await open_identities(s, npns)
+    appointed = await appointed_identities(s, npns)
+    results = [el.evaluate(el.AppointRequest(r.npn, tuple(r.states), r.loa_category, tuple(r.cocodes), r.submit,
+                                             r.submit_jit), producers.get(r.npn), ref, open_ids, appointed)
+               for r in requests]
+    now = utcnow()
+    batch_of: dict[str, str] = {}
+    rows_per_request: list[list[dict[str, Any]]] = []
+    all_rows: list[dict[str, Any]] = []
+    for res in results:
+        rows = []
+        for t in res.transactions:
+            bid = batch_of.setdefault(t.cocode, str(uuid.uuid4()))
+            rows.append(_row(t, bid, tx.actor, now))
+        rows_per_request.append(rows)
+        all_rows.extend(rows)
+    sent_by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in all_rows:
+        if r["status"] == v.SUBMITTED:
+            sent_by_batch[r["batch_id"]].append(r)
+    if batch_of:
+        await s.execute(insert(m.TransactionBatch.__table__), [
+            {"id": bid, "cocode": cocode, "kind": "appointment", "source": source,
+             "status": "submitted" if sent_by_batch.get(bid) else "draft", "created_by": tx.actor, "created_at": now,
+             "submitted_by": tx.actor if sent_by_batch.get(bid) else None,
+             "submitted_at": now if sent_by_batch.get(bid) else None, "completed_at": None}
+            for cocode, bid in batch_of.items()])
+    for part in _chunks(all_rows):
+        await s.execute(insert(m.AppointmentTransaction.__table__), list(part))
+    for cocode, bid in batch_of.items():
+        if sent_by_batch.get(bid):
+            await _emit_sent(tx, bid, cocode, sent_by_batch[bid])
+    if emit_status_events and all_rows:
+        await tx.emit_many(status_event(r) for r in all_rows)
+    return {
+        "results": [_result_view(res, rows) for res, rows in zip(results, rows_per_request, strict=True)],
+        "batches": [{"cocode": c, "batch_id": b} for c, b in batch_of.items()],
+        "transactions": len(all_rows),
+    }
+
+
+def _result_view(res: el.RequestResult, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "npn": res.npn,
+        "rejected": res.rejection_reason is not None,
+        "rejection_reason": res.rejection_reason,
+        "refused": [{"state": r.state, "cocode": r.cocode, "line_of_authority": r.line_of_authority,
+                     "reason": r.reason} for r in res.refusals],
+        "transactions": [{
+            "id": r["id"], "state": r["state"], "line_of_authority": r["line_of_authority"],
+            "loa_category": r["loa_category"], "cocode": r["cocode"], "status": r["status"],
+            "eligibility_reason": r["eligibility_reason"], "batch_id": r["batch_id"], "billable": r["billable"],
+            "jit": r["jit"], "fee": str(r["fee"]) if r["fee"] is not None else None,
+            "license_number": r["license_number"]} for r in rows],
+    }
+
+
+# -- batches --------------------------------------------------------------------------------------------
+async def create_batch(tx: Transaction, data: NewBatch, source: str = "manual") -> m.TransactionBatch:
+    """A batch from explicit transactions (operators and integrations that decide lines themselves)."""
+    ref = await refdata.snapshot(tx.session)
+    batch = m.TransactionBatch(cocode=data.cocode, kind=data.kind, created_by=tx.actor, source=source)
     tx.session.add(batch)
     await tx.session.flush()
-    tx.session.add_all(
-        AppointmentTransaction(batch_id=batch.id, kind=data.kind, npn=t.npn, state=t.state,
-                               line_of_authority=t.line_of_authority, cocode=data.cocode)
-        for t in data.transactions
-    )
+    now = utcnow()
+    rows = [{
+        "id": str(uuid.uuid4()), "batch_id": batch.id, "kind": data.kind, "npn": t.npn, "state": t.state,
+        "line_of_authority": t.line_of_authority, "cocode": data.cocode, "status": v.READY,
+        "idempotency_key": str(uuid.uuid4()), "updated_at": now, "billable": True, "jit": False,
+        "fee": ref.fees.get(t.state, Decimal("0.00")) if data.kind == "appointment" else None,
+        "termination_reason_code": t.termination_reason_code, "created_by": tx.actor, "created_at": now,
+        "eligibility_reason": None,
+        "identity_key": el.identity_key(data.kind, t.npn, t.state, t.line_of_authority, data.cocode),
+    } for t in data.transactions]
+    await tx.session.execute(insert(m.AppointmentTransaction.__table__), rows)
+    await tx.emit_many(status_event(r) for r in rows)
     return batch
 
 
-async def submit_batch(tx: Transaction, batch_id: str) -> TransactionBatch:
-    batch = await tx.session.get(TransactionBatch, batch_id, with_for_update=True)
+async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False) -> m.TransactionBatch:
+    """Send the batch's Ready-to-Submit transactions (and its held JIT ones with ``include_jit``).
+    A transaction identical to one already pending at NIPR is refused, not sent."""
+    s = tx.session
+    batch = await s.get(m.TransactionBatch, batch_id, with_for_update=True)
     if batch is None:
         raise LookupError(batch_id)
-    if batch.status != "draft":
-        raise BatchStateError(f"batch is {batch.status}; only a draft batch can be submitted")
-    rows = (await tx.session.execute(
-        select(AppointmentTransaction).where(AppointmentTransaction.batch_id == batch_id,
-                                             AppointmentTransaction.status == "ready"))).scalars().all()
-    batch.status, batch.submitted_by, batch.submitted_at = "submitted", tx.actor, utcnow()
-    for row in rows:
-        row.status, row.updated_at = "submitted", utcnow()
-    await tx.emit(TransactionBatchSubmitted(
-        batch_id=batch.id,
-        cocode=batch.cocode,
-        transactions=[
-            GatewayTransaction(transaction_id=r.id, idempotency_key=r.idempotency_key, kind=r.kind, npn=r.npn,
-                               state=r.state, line_of_authority=r.line_of_authority, cocode=r.cocode)
-            for r in rows
-        ],
-    ))
+    T = m.AppointmentTransaction
+    statuses = v.SENDABLE if include_jit else (v.READY,)
+    rows = list((await s.execute(select(T).where(T.batch_id == batch_id, T.status.in_(statuses))
+                                 .order_by(T.state, T.npn, T.line_of_authority))).scalars())
+    if not rows:
+        held = await s.scalar(select(func.count()).select_from(T).where(T.batch_id == batch_id, T.status == v.JIT_HELD))
+        raise BatchStateError(f"batch is {batch.status} and has nothing ready to submit"
+                              + (f" ({held} JIT held: submit with include_jit)" if held else ""))
+    npns = list({r.npn for r in rows})
+    pending: set[str] = set()
+    for part in _chunks(npns):
+        pending.update(k for k in (await s.execute(select(T.identity_key).where(
+            T.npn.in_(part), T.kind == batch.kind, T.status == v.SUBMITTED))).scalars() if k)
+    now = utcnow()
+    sent: list[m.AppointmentTransaction] = []
+    changed: list[m.AppointmentTransaction] = []
+    for r in rows:
+        key = r.identity_key or el.identity_key(r.kind, r.npn, r.state, r.line_of_authority, r.cocode, r.license_number)
+        if key in pending:
+            r.status, r.eligibility_reason, r.billable, r.fee = v.NOT_ELIGIBLE, v.DUPLICATE_PENDING, False, None
+        else:
+            pending.add(key)
+            r.identity_key = key
+            r.status, r.submitted_at = v.SUBMITTED, now
+            sent.append(r)
+        r.updated_at = now
+        changed.append(r)
+    await s.flush()
+    if sent:
+        batch.status, batch.submitted_by, batch.submitted_at, batch.completed_at = "submitted", tx.actor, now, None
+        await _emit_sent(tx, batch.id, batch.cocode, sent)
+    await tx.emit_many(status_event(r) for r in changed)
     return batch
 
 
+async def batch_summary(s: AsyncSession, batch_id: str) -> dict[str, Any]:
+    T = m.AppointmentTransaction
+    counts = dict((await s.execute(select(T.status, func.count()).where(T.batch_id == batch_id)
+                                   .group_by(T.status))).all())
+    billable, non_billable, fee_all, fee_ready, fee_jit = (await s.execute(select(
+        func.sum(case((T.billable.is_(True), 1), else_=0)),
+        func.sum(case((T.billable.is_(True), 0), else_=1)),
+        func.sum(case((T.billable.is_(True), T.fee), else_=None)),
+        func.sum(case((T.status == v.READY, T.fee), else_=None)),
+        func.sum(case((T.status == v.JIT_HELD, T.fee), else_=None)),
+    ).where(T.batch_id == batch_id))).one()
+
+    def money(x: Any) -> str:
+        if x is None:
+            return "0.00"
+        # the sum keeps the Money column type, so it comes back as an exact Decimal on both databases
+        return str(Decimal(x).quantize(Decimal("0.01")))
+
+    return {"counts": counts, "billable": int(billable or 0), "non_billable": int(non_billable or 0),
+            "fee_estimate": money(fee_all), "fee_ready_to_submit": money(fee_ready), "fee_jit_held": money(fee_jit)}
+
+
+# -- NIPR results ---------------------------------------------------------------------------------------
 async def apply_nipr_result(tx: Transaction, result: TransactionResultReceived) -> None:
-    row = await tx.session.get(AppointmentTransaction, result.transaction_id)
-    if row is None or row.status in ("accepted", "rejected"):
-        return
-    row.status = result.outcome
+    s = tx.session
+    row = await s.get(m.AppointmentTransaction, result.transaction_id)
+    if row is None or row.status != v.SUBMITTED:
+        return  # unknown, or already answered (a redelivered answer has no second effect)
+    now = utcnow()
+    accepted = result.outcome == "accepted"
+    row.status = (v.APPOINTED if row.kind == "appointment" else v.TERMINATED) if accepted else v.REJECTED
     row.nipr_reason = result.reason
     row.nipr_reference = result.nipr_reference
-    row.updated_at = utcnow()
-    await tx.session.flush()
-    pending = await tx.session.scalar(
-        select(func.count()).select_from(AppointmentTransaction).where(
-            AppointmentTransaction.batch_id == row.batch_id, AppointmentTransaction.status == "submitted"))
+    row.answered_at = result.processed_at
+    row.updated_at = now
+    if accepted:
+        A = m.CarrierAppointment
+        appt = await s.scalar(select(A).where(A.npn == row.npn, A.state == row.state,
+                                              A.line_of_authority == row.line_of_authority, A.cocode == row.cocode))
+        if appt is None:
+            appt = A(npn=row.npn, state=row.state, line_of_authority=row.line_of_authority, cocode=row.cocode,
+                     loa_category=row.loa_category, status=v.APPOINTED)
+            s.add(appt)
+        if row.kind == "appointment":
+            appt.status, appt.appointed_at, appt.terminated_at, appt.termination_reason_code = \
+                v.APPOINTED, result.processed_at, None, None
+        else:
+            appt.status, appt.terminated_at, appt.termination_reason_code = \
+                v.TERMINATED, result.processed_at, row.termination_reason_code
+        appt.nipr_reference, appt.last_transaction_id = result.nipr_reference, row.id
+    await s.flush()
+    await tx.emit(status_event(row))
+    pending = await s.scalar(select(func.count()).select_from(m.AppointmentTransaction).where(
+        m.AppointmentTransaction.batch_id == row.batch_id, m.AppointmentTransaction.status == v.SUBMITTED))
     if pending == 0:
-        batch = await tx.session.get(TransactionBatch, row.batch_id)
+        batch = await s.get(m.TransactionBatch, row.batch_id)
         if batch is not None and batch.status == "submitted":
-            batch.status, batch.completed_at = "completed", utcnow()
+            batch.status, batch.completed_at = "completed", now
+
+
+# -- license sync ---------------------------------------------------------------------------------------
+async def request_license_sync(tx: Transaction, npns: Sequence[str]) -> int:
+    if not npns:
+        return 0
+    now = utcnow()
+    for part in _chunks(list(npns)):
+        await tx.session.execute(update(m.Producer).where(m.Producer.npn.in_(part)).values(sync_requested_at=now))
+    await tx.emit_many(LicenseSyncRequested(npn=n, request_id=str(uuid.uuid4())) for n in npns)
+    return len(npns)
+
+
+async def producers_due_for_sync(s: AsyncSession, refresh: timedelta, retry_after: timedelta,
+                                 limit: int = 1000) -> list[str]:
+    """Producers never synced (and not asked recently), or synced longer ago than ``refresh``."""
+    now = utcnow()
+    P = m.Producer
+    asked_long_ago = or_(P.sync_requested_at.is_(None), P.sync_requested_at < now - retry_after)
+    stmt = select(P.npn).where(or_(
+        and_(P.synced_at.is_(None), asked_long_ago),
+        and_(P.synced_at < now - refresh, asked_long_ago))).order_by(P.npn).limit(limit)
+    return list((await s.execute(stmt)).scalars())
+
+
+async def apply_licenses(tx: Transaction, ev: LicensesFetched) -> None:
+    s = tx.session
+    producer = await s.scalar(select(m.Producer).where(m.Producer.npn == ev.npn))
+    if producer is None:
+        return
+    if producer.synced_at is not None and producer.synced_at > ev.fetched_at:
+        return  # an older answer arriving late
+    producer.synced_at = ev.fetched_at
+    producer.sync_status = "synced" if ev.found else "not_found"
+    producer.active = bool(ev.found and ev.active)
+    if ev.first_name and not producer.first_name:
+        producer.first_name = ev.first_name
+    if ev.last_name and not producer.last_name:
+        producer.last_name = ev.last_name
+    await s.execute(delete(m.License).where(m.License.producer_id == producer.id))
+    if ev.licenses:
+        await s.execute(insert(m.License.__table__), [{
+            "producer_id": producer.id, "npn": ev.npn, "state": lic.state, "license_number": lic.license_number,
+            "license_class": lic.license_class, "lines_of_authority": ";".join(lic.lines_of_authority),
+            "active": lic.active, "resident": lic.resident, "effective_date": lic.effective_date,
+            "expiration_date": lic.expiration_date, "fetched_at": ev.fetched_at} for lic in ev.licenses])
+
+

@@ -1,0 +1,1 @@
+"""Pure appointment rules: no I/O, plain data in, plain data out."""

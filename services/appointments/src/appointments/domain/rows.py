@@ -1,0 +1,304 @@
+"""Bulk files (onboarding, terminations, bulk appoint): reading, row checks, templates. Pure.
+
+Every row keeps its line number and its errors; blank rows are skipped and counted, never errors.
+Multi-values are separated by ``;`` with no spaces and must be accepted values.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+NPN_RE = re.compile(r"^\d{1,10}$")
+COCODE_RE = re.compile(r"^\d{5}$")
+EMAIL_RE = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
+SSN_RE = re.compile(r"^(\d{3})-?(\d{2})-?(\d{4})$")
+STATE_RE = re.compile(r"^[A-Z]{2}$")
+
+SCORECARD_TYPES = ("License", "License and Appointment")
+AGENT_TYPES = ("Producer", "Captive Agent", "Independent Agent", "Employee")
+
+ONBOARDING_COLUMNS = ("Agency NPN", "First Name", "Last Name", "Agent NPN", "Agent Email", "Agent SSN",
+                      "LOA Category", "States", "Scorecard Type", "Agent Type", "CoCodes")
+ONBOARDING_REQUIRED = ("Agency NPN", "First Name", "Last Name", "Agent NPN")
+TERMINATION_COLUMNS = ("Agent NPN", "States", "Line of Authority", "CoCode", "Termination Reason Code")
+BULK_APPOINT_COLUMNS = ("NPN", "States", "LOA Category", "CoCodes", "Submit", "Submit Just In Time")
+
+# Header spellings accepted for each column (case and spacing ignored).
+ALIASES = {
+    "state(s)": "States", "state": "States", "state code": "States",
+    "cocode(s)": "CoCodes", "cocode": "CoCode", "carrier cocode": "CoCode", "carrier cocode(s)": "CoCodes",
+    "termination_reason": "Termination Reason Code", "termination reason": "Termination Reason Code",
+    "npn": "NPN", "agent npn": "Agent NPN", "loa": "LOA Category", "loa category": "LOA Category",
+    "submitjustintime": "Submit Just In Time", "auto submit": "Submit",
+}
+
+
+class FileError(ValueError):
+    """The file as a whole cannot be read (not CSV, missing columns)."""
+
+
+@dataclass
+class ParsedRow:
+    line: int
+    values: dict[str, str]
+    errors: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # normalised values for processing
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class ParsedFile:
+    rows: list[ParsedRow]
+    blank_rows: int
+
+    @property
+    def valid_rows(self) -> list[ParsedRow]:
+        return [r for r in self.rows if r.valid]
+
+    @property
+    def invalid_rows(self) -> list[ParsedRow]:
+        return [r for r in self.rows if not r.valid]
+
+
+def _canonical(header: str, columns: Iterable[str]) -> str:
+    key = " ".join(header.replace("\ufeff", "").split()).casefold()
+    for col in columns:
+        if col.casefold() == key:
+            return col
+    alias = ALIASES.get(key)
+    return alias if alias is not None else header.strip()
+
+
+def read_table(content: bytes, columns: tuple[str, ...], required: tuple[str, ...]) -> tuple[list[tuple[int, dict[str, str]]], int]:
+    """CSV bytes → [(line number, {column: value})] and the count of blank rows."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise FileError(f"the file is not UTF-8 text: {exc}") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise FileError("the file is empty") from None
+    except csv.Error as exc:
+        raise FileError(f"not a CSV file: {exc}") from None
+    names = [_canonical(h, (*columns, "CoCode")) for h in header]
+    missing = [c for c in required if c not in names]
+    if missing:
+        raise FileError(f"missing columns: {', '.join(missing)} (download the template)")
+    rows: list[tuple[int, dict[str, str]]] = []
+    blank = 0
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in record):
+                blank += 1
+                continue
+            values = {name: (record[i].strip() if i < len(record) else "") for i, name in enumerate(names)}
+            rows.append((line, values))
+    except csv.Error as exc:
+        raise FileError(f"line {reader.line_num}: {exc}") from None
+    return rows, blank
+
+
+def split_multi(raw: str, column: str, accepted: Iterable[str] | None, errors: list[str],
+                normalise: Callable[[str], str] = lambda s: s) -> list[str]:
+    """``CA;TX`` → ["CA", "TX"]; spaces or unknown values are errors on the row."""
+    if not raw:
+        return []
+    if re.search(r"\s;|;\s|^\s|\s$", raw) or ("," in raw):
+        errors.append(f"{column}: separate values with ';' and no spaces (got {raw!r})")
+    parts = [normalise(p.strip()) for p in raw.split(";") if p.strip()]
+    if accepted is not None:
+        lookup = {a.casefold(): a for a in accepted}
+        out = []
+        for p in parts:
+            if p.casefold() not in lookup:
+                errors.append(f"{column}: {p!r} is not an accepted value")
+            else:
+                out.append(lookup[p.casefold()])
+        parts = out
+    seen: list[str] = []
+    for p in parts:
+        if p not in seen:
+            seen.append(p)
+    return seen
+
+
+@dataclass(frozen=True)
+class AcceptedValues:
+    agency_npns: frozenset[str]
+    loa_categories: tuple[str, ...]
+    states: tuple[str, ...]
+    cocodes: tuple[str, ...]
+    scorecard_types: tuple[str, ...] = SCORECARD_TYPES
+    agent_types: tuple[str, ...] = AGENT_TYPES
+
+
+def check_onboarding(content: bytes, accepted: AcceptedValues) -> ParsedFile:
+    table, blank = read_table(content, ONBOARDING_COLUMNS, ONBOARDING_REQUIRED)
+    rows: list[ParsedRow] = []
+    first_line_of: dict[str, int] = {}
+    for line, values in table:
+        row = ParsedRow(line, values)
+        e = row.errors
+        agency = values.get("Agency NPN", "")
+        if not agency:
+            e.append("Agency NPN is required")
+        elif not NPN_RE.match(agency):
+            e.append(f"Agency NPN {agency!r} must be 1 to 10 digits")
+        elif agency not in accepted.agency_npns:
+            e.append(f"Agency NPN {agency} is not a known agency")
+        for col in ("First Name", "Last Name"):
+            if not values.get(col):
+                e.append(f"{col} is required")
+            elif len(values[col]) > 100:
+                e.append(f"{col} is longer than 100 characters")
+        npn = values.get("Agent NPN", "")
+        if not npn:
+            e.append("Agent NPN is required")
+        elif not NPN_RE.match(npn):
+            e.append(f"Agent NPN {npn!r} must be 1 to 10 digits")
+        elif npn in first_line_of:
+            e.append(f"Agent NPN {npn} already appears on line {first_line_of[npn]}")
+        else:
+            first_line_of[npn] = line
+        email = values.get("Agent Email", "")
+        if email and not EMAIL_RE.match(email):
+            e.append(f"Agent Email {email!r} is not an email address")
+        ssn = values.get("Agent SSN", "")
+        ssn_norm = None
+        if ssn:
+            m = SSN_RE.match(ssn)
+            if not m:
+                e.append("Agent SSN must be 9 digits (123-45-6789)")
+            else:
+                ssn_norm = "-".join(m.groups())
+        assignment_cols = ("LOA Category", "States", "Scorecard Type", "Agent Type", "CoCodes")
+        assignment = None
+        if any(values.get(c) for c in assignment_cols):
+            cats = split_multi(values.get("LOA Category", ""), "LOA Category", accepted.loa_categories, e)
+            states = split_multi(values.get("States", ""), "States", accepted.states, e, str.upper)
+            scorecard = split_multi(values.get("Scorecard Type", ""), "Scorecard Type", accepted.scorecard_types, e)
+            agent_type = split_multi(values.get("Agent Type", ""), "Agent Type", accepted.agent_types, e)
+            cocodes = split_multi(values.get("CoCodes", ""), "CoCodes", accepted.cocodes, e)
+            for col, got in (("LOA Category", values.get("LOA Category")), ("States", values.get("States")),
+                             ("Scorecard Type", values.get("Scorecard Type")),
+                             ("Agent Type", values.get("Agent Type"))):
+                if not got:
+                    e.append(f"{col} is required for a producer assignment")
+            if len(scorecard) > 1 or len(agent_type) > 1:
+                e.append("Scorecard Type and Agent Type take one value each")
+            if scorecard == ["License and Appointment"] and not values.get("CoCodes"):
+                e.append("CoCodes are required for a License and Appointment scorecard")
+            assignment = {"loa_categories": cats, "states": states,
+                          "scorecard_type": scorecard[0] if scorecard else None,
+                          "agent_type": agent_type[0] if agent_type else None, "cocodes": cocodes}
+        row.data = {"agency_npn": agency, "first_name": values.get("First Name", ""),
+                    "last_name": values.get("Last Name", ""), "npn": npn, "email": email or None,
+                    "ssn": ssn_norm, "assignment": assignment}
+        rows.append(row)
+    return ParsedFile(rows, blank)
+
+
+def check_terminations(content: bytes, *, states: Iterable[str], cocodes: Iterable[str],
+                       codes: dict[str, dict[str, str]], defaults: dict[str, str],
+                       appointed: Callable[[str, str, str, str], bool]) -> ParsedFile:
+    """Each row may name several states; each (state) becomes one termination transaction. A blank
+    reason takes the state's default; a code the state does not accept is an error on the row."""
+    table, blank = read_table(content, TERMINATION_COLUMNS, ("Agent NPN", "States", "Line of Authority"))
+    known_states = tuple(states)
+    rows: list[ParsedRow] = []
+    for line, values in table:
+        if "CoCode" not in values and "CoCodes" in values:
+            values["CoCode"] = values.pop("CoCodes")
+        row = ParsedRow(line, values)
+        e = row.errors
+        npn = values.get("Agent NPN", "")
+        if not NPN_RE.match(npn):
+            e.append(f"Agent NPN {npn!r} must be 1 to 10 digits")
+        row_states = split_multi(values.get("States", ""), "States", known_states, e, str.upper)
+        if not values.get("States"):
+            e.append("States is required")
+        loa = values.get("Line of Authority", "")
+        if not loa:
+            e.append("Line of Authority is required")
+        cocode = values.get("CoCode", "")
+        if not cocode:
+            e.append("CoCode is required")
+        elif cocode not in set(cocodes):
+            e.append(f"CoCode {cocode} is not a known CoCode")
+        code = values.get("Termination Reason Code", "").strip().upper()
+        items = []
+        for st in row_states:
+            accepted = codes.get(st, {})
+            chosen = code or defaults.get(st)
+            if not chosen:
+                e.append(f"no Termination Reason Code given and no default code for State: {st}")
+                continue
+            if chosen not in accepted:
+                e.append(f"Termination Reason Code {chosen} is not accepted in State: {st}")
+                continue
+            if not e and not appointed(npn, st, loa, cocode):
+                e.append(f"no Appointed appointment for NPN {npn}, State: {st}, {loa}, CoCode {cocode}")
+                continue
+            items.append({"npn": npn, "state": st, "line_of_authority": loa, "cocode": cocode,
+                          "termination_reason_code": chosen, "defaulted": not code})
+        row.data = {"transactions": items}
+        rows.append(row)
+    return ParsedFile(rows, blank)
+
+
+def check_bulk_appoint(content: bytes) -> ParsedFile:
+    table, blank = read_table(content, BULK_APPOINT_COLUMNS, ("NPN", "States", "LOA Category", "CoCodes"))
+    rows = []
+    for line, values in table:
+        if "CoCodes" not in values and "CoCode" in values:
+            values["CoCodes"] = values.pop("CoCode")
+        row = ParsedRow(line, values)
+        e = row.errors
+        npn = values.get("NPN", "")
+        if not NPN_RE.match(npn):
+            e.append(f"NPN {npn!r} must be 1 to 10 digits")
+        states = split_multi(values.get("States", ""), "States", None, e, str.upper)
+        for st in states:
+            if not STATE_RE.match(st):
+                e.append(f"States: {st!r} is not a state code")
+        cocodes = split_multi(values.get("CoCodes", ""), "CoCodes", None, e)
+        if not states:
+            e.append("States is required")
+        if not cocodes:
+            e.append("CoCodes is required")
+        if not values.get("LOA Category"):
+            e.append("LOA Category is required")
+        row.data = {"npn": npn, "states": states, "loa_category": values.get("LOA Category", ""),
+                    "cocodes": cocodes, "submit": _truthy(values.get("Submit", "")),
+                    "submitJustInTime": _truthy(values.get("Submit Just In Time", ""))}
+        rows.append(row)
+    return ParsedFile(rows, blank)
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().casefold() in ("true", "yes", "y", "1", "x")
+
+
+def neutralise(cell: Any) -> str:
+    text = "" if cell is None else str(cell)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow([neutralise(h) for h in header])
+    for r in rows:
+        w.writerow([neutralise(c) for c in r])
+    return out.getvalue()

@@ -1,0 +1,188 @@
+"""The submission side of the gateway: batches in, NIPR request forms out, answers published.
+
+1. ``on_batch`` (inside the consumer's inbox transaction) records every transaction of the batch as
+   a ``pending`` submission, by idempotency key; a redelivered batch records nothing new.
+2. ``SubmissionWorker`` picks due submissions, groups them into NIPR request forms (one per batch,
+   action and state), marks them ``submitting`` in a committed transaction *before* calling NIPR,
+   and then calls it. Rows that were already ``submitting`` (a crash, a timeout, a lost answer) are
+   first looked up at NIPR by key: only what NIPR never received is submitted again.
+3. Answers are stored and published on ``nipr.transaction-results.v1`` through the outbox, in one
+   transaction. Failures back off exponentially; after ``submit_max_attempts`` a form is ``failed``
+   and waits for an operator's retry (which again looks up before submitting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+
+from agency_common.contracts.appointments import LicenseSyncRequested, TransactionBatchSubmitted
+from agency_common.contracts.envelope import Envelope
+from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
+from agency_common.db.engine import insert_ignoring_conflicts
+from agency_common.logging import get_logger
+from agency_common.outbox import Transaction
+from agency_common.timeutil import utcnow
+from appointments.gateway.models import LicenseLookup, Submission
+from appointments.gateway.nipr import FormLine, NiprClient, RequestForm
+
+log = get_logger(__name__)
+
+PENDING, SUBMITTING, ANSWERED, FAILED = "pending", "submitting", "answered", "failed"
+
+
+def result_event(row: Submission) -> TransactionResultReceived:
+    return TransactionResultReceived(
+        batch_id=row.batch_id, transaction_id=row.transaction_id, idempotency_key=row.idempotency_key,
+        outcome=row.outcome, reason=row.reason, nipr_reference=row.nipr_reference,  # type: ignore[arg-type]
+        processed_at=row.answered_at or row.submitted_at or utcnow())
+
+
+def make_batch_handler(worker: SubmissionWorker | None = None) -> Any:
+    async def on_batch(tx: Transaction, event: Envelope[Any]) -> None:
+        batch: TransactionBatchSubmitted = event.payload
+        if not batch.transactions:
+            return
+        now = utcnow()
+        await tx.session.execute(insert_ignoring_conflicts(tx.session, Submission.__table__), [
+            {"idempotency_key": t.idempotency_key, "transaction_id": t.transaction_id, "batch_id": batch.batch_id,
+             "state": t.state, "kind": t.kind, "npn": t.npn, "line_of_authority": t.line_of_authority,
+             "cocode": t.cocode, "termination_reason_code": t.termination_reason_code, "status": PENDING,
+             "attempts": 0, "received_at": now, "next_attempt_at": now}
+            for t in batch.transactions])
+        # A batch delivered again after it was answered: publish the stored answers again (NIPR is
+        # never asked twice; appointments applies an answer once).
+        answered = (await tx.session.execute(select(Submission).where(
+            Submission.idempotency_key.in_([t.idempotency_key for t in batch.transactions]),
+            Submission.status == ANSWERED))).scalars().all()
+        if answered:
+            await tx.emit_many(result_event(r) for r in answered)
+        if worker is not None:
+            worker.wake_soon()
+
+    return on_batch
+
+
+def make_license_handler(client: NiprClient) -> Any:
+    async def on_sync(tx: Transaction, event: Envelope[Any]) -> None:
+        req: LicenseSyncRequested = event.payload
+        producer = await client.fetch_producer(req.npn)  # NiprUnavailable → the consumer retries
+        await tx.session.execute(insert_ignoring_conflicts(tx.session, LicenseLookup.__table__), {
+            "request_id": req.request_id, "npn": req.npn, "found": producer is not None,
+            "licenses": len(producer.licenses) if producer else 0, "fetched_at": utcnow()})
+        await tx.emit(LicensesFetched(
+            request_id=req.request_id, npn=req.npn, found=producer is not None,
+            active=bool(producer and producer.active),
+            first_name=producer.first_name if producer else None, last_name=producer.last_name if producer else None,
+            licenses=list(producer.licenses) if producer else [], fetched_at=utcnow()))
+
+    return on_sync
+
+
+class SubmissionWorker:
+    def __init__(self, runtime: Any, client: NiprClient) -> None:
+        self.runtime = runtime
+        self.client = client
+        s = runtime.settings
+        self.poll = s.worker_poll_seconds
+        self.max_attempts = s.submit_max_attempts
+        self.backoff = s.submit_backoff_seconds
+        self._wake = asyncio.Event()
+
+    def wake_soon(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, self._wake.set)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                worked = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("submission worker round failed")
+                worked = False
+            if not worked:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self, limit: int = 500) -> bool:
+        now = utcnow()
+        async with self.runtime.db.session() as session:
+            rows = (await session.execute(
+                select(Submission).where(
+                    Submission.status.in_((PENDING, SUBMITTING)),
+                    or_(Submission.next_attempt_at.is_(None), Submission.next_attempt_at <= now))
+                .order_by(Submission.received_at, Submission.idempotency_key).limit(limit))).scalars().all()
+        if not rows:
+            return False
+        forms: dict[tuple[str, str, str], list[Submission]] = defaultdict(list)
+        for r in rows:
+            forms[(r.batch_id, r.kind, r.state)].append(r)
+        for group in forms.values():
+            await self.process_form(group)
+        return True
+
+    async def process_form(self, rows: list[Submission]) -> None:
+        db = self.runtime.db
+        keys = [r.idempotency_key for r in rows]
+        uncertain = [r.idempotency_key for r in rows if r.status in (SUBMITTING, FAILED)]
+        attempts = max(r.attempts for r in rows) + 1
+        now = utcnow()
+        # The attempt is on record before NIPR hears of it: a crash from here on leaves the rows
+        # "submitting", and the next round looks them up instead of submitting blindly.
+        async with db.transaction() as session:
+            await session.execute(update(Submission).where(Submission.idempotency_key.in_(keys)).values(
+                status=SUBMITTING, attempts=attempts, submitted_at=now))
+        first = rows[0]
+        answers = {}
+        try:
+            if uncertain:
+                answers.update(await self.client.lookup(uncertain))
+            to_send = [r for r in rows if r.idempotency_key not in answers]
+            if to_send:
+                form = RequestForm(
+                    form_id=f"{first.batch_id}:{first.state}:{attempts}",
+                    action="TERMINATE" if first.kind == "termination" else "APPOINT",
+                    state=first.state, cocode=first.cocode or "", effective_date=now.date(),
+                    lines=tuple(FormLine(r.idempotency_key, r.transaction_id, r.npn or "", r.line_of_authority or "",
+                                         r.termination_reason_code) for r in to_send))
+                answers.update(await self.client.submit(form))
+        except Exception as exc:
+            failed = attempts >= self.max_attempts
+            log.warning("NIPR call failed", batch_id=first.batch_id, state=first.state, attempt=attempts,
+                        error=str(exc), gave_up=failed)
+            async with db.transaction() as session:
+                await session.execute(update(Submission).where(Submission.idempotency_key.in_(keys)).values(
+                    status=FAILED if failed else SUBMITTING, last_error=f"{type(exc).__name__}: {exc}"[:1000],
+                    next_attempt_at=utcnow() + timedelta(seconds=self.backoff * 2 ** (attempts - 1))))
+            return
+        answered_at = utcnow()
+        async with self.runtime.uow(actor="nipr-gateway", correlation_id=first.batch_id) as tx:
+            events = []
+            for r in rows:
+                a = answers.get(r.idempotency_key)
+                if a is None:  # NIPR did not answer for this line: look it up next round
+                    continue
+                values = {"status": ANSWERED, "outcome": a.outcome, "reason": a.reason,
+                          "nipr_reference": a.reference, "answered_at": answered_at, "last_error": None}
+                await tx.session.execute(update(Submission).where(
+                    Submission.idempotency_key == r.idempotency_key).values(**values))
+                for k, val in values.items():
+                    setattr(r, k, val)
+                events.append(result_event(r))
+            await tx.emit_many(events)
+
+
+async def retry_failed(runtime: Any) -> int:
+    async with runtime.db.transaction() as session:
+        result = await session.execute(update(Submission).where(Submission.status == FAILED).values(
+            status=SUBMITTING, attempts=0, next_attempt_at=utcnow()))
+    return int(result.rowcount or 0)

@@ -1,0 +1,89 @@
+"""Portal invites (Create/Update Portal User) and the email adapter that sends them."""
+
+from __future__ import annotations
+
+import uuid
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from agency_common.contracts.appointments import PortalInviteRequested
+from agency_common.contracts.envelope import Envelope
+from agency_common.outbox import Transaction
+from agency_common.timeutil import utcnow
+from appointments import models as m
+
+NO_AGENCY = "Your contact does not have an associated account"
+NO_EMAIL = "Your contact does not have an associated email"
+NO_SEATS = "You no longer have portal seats. Email support to order more seats."
+
+
+async def invite(tx: Transaction, portal_id: str, producer_ids: list[str]) -> dict[str, Any]:
+    s = tx.session
+    portal = await s.get(m.Portal, portal_id, with_for_update=True)
+    if portal is None:
+        raise LookupError(portal_id)
+    used = int(await s.scalar(select(func.count()).select_from(m.PortalUser).where(
+        m.PortalUser.portal_id == portal.id)) or 0)
+    producers = {p.id: p for p in (await s.execute(
+        select(m.Producer).where(m.Producer.id.in_(producer_ids)))).scalars()}
+    results, events = [], []
+    now = utcnow()
+    for pid in dict.fromkeys(producer_ids):
+        p = producers.get(pid)
+        if p is None:
+            results.append({"producer_id": pid, "ok": False, "error": "no such producer"})
+            continue
+        name = f"{p.first_name} {p.last_name}"
+        if not p.agency_id:
+            results.append({"producer_id": pid, "npn": p.npn, "name": name, "ok": False, "error": NO_AGENCY})
+            continue
+        if not p.email:
+            results.append({"producer_id": pid, "npn": p.npn, "name": name, "ok": False, "error": NO_EMAIL})
+            continue
+        user = await s.scalar(select(m.PortalUser).where(m.PortalUser.portal_id == portal.id,
+                                                         m.PortalUser.producer_id == pid))
+        if user is None:
+            if used >= portal.seats:
+                results.append({"producer_id": pid, "npn": p.npn, "name": name, "ok": False, "error": NO_SEATS})
+                continue
+            used += 1
+            user = m.PortalUser(producer_id=pid, portal_id=portal.id, email=p.email, invited_by=tx.actor)
+            s.add(user)
+            action = "created"
+        else:
+            user.email, user.invites_sent, user.invited_by, user.invited_at = p.email, user.invites_sent + 1, tx.actor, now
+            action = "updated"
+        invite_id = str(uuid.uuid4())
+        events.append(PortalInviteRequested(invite_id=invite_id, portal=portal.name, producer_npn=p.npn,
+                                            email=p.email, first_name=p.first_name, last_name=p.last_name))
+        results.append({"producer_id": pid, "npn": p.npn, "name": name, "ok": True, "action": action,
+                        "invite_id": invite_id})
+    await s.flush()
+    await tx.emit_many(events)
+    return {"portal": portal.name, "seats": portal.seats, "seats_used": used, "results": results}
+
+
+def mail_adapter(outbox_dir: Path) -> Any:
+    """The email adapter of the embedded run: each invitation becomes a file in ``outbox_dir``
+    (named by invite id, so a redelivered event writes nothing twice)."""
+
+    async def on_invite(_tx: Transaction, event: Envelope[Any]) -> None:
+        inv: PortalInviteRequested = event.payload
+        outbox_dir.mkdir(parents=True, exist_ok=True)
+        path = outbox_dir / f"{inv.invite_id}.eml"
+        if path.exists():
+            return
+        msg = EmailMessage()
+        msg["To"] = inv.email
+        msg["From"] = "no-reply@agency.example"
+        msg["Subject"] = f"You are invited to the {inv.portal}"
+        msg.set_content(f"Hello {inv.first_name} {inv.last_name},\n\nYou have been invited to the {inv.portal}. "
+                        "Follow the registration link to create your account.\n")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(bytes(msg))
+        tmp.replace(path)
+
+    return on_invite
