@@ -15,11 +15,12 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
+from datetime import timedelta
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency_common.db.engine import Database
@@ -54,6 +55,8 @@ class OutboxRelay:
         sweep_seconds: float = 1.0,
         max_backoff_seconds: float = 5.0,
         on_published: Callable[[Sequence[PendingEvent]], None] | None = None,
+        retention: timedelta = timedelta(days=7),
+        inbox_retention: timedelta = timedelta(days=30),
     ) -> None:
         self.db = db
         self.outbox = tables.outbox
@@ -65,6 +68,10 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._lock_key = zlib.crc32(f"outbox-relay:{name}".encode())
         self.last_error: str | None = None
+        self.tables = tables
+        self.retention = retention
+        self.inbox_retention = inbox_retention
+        self._next_purge = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -93,11 +100,28 @@ class OutboxRelay:
                 continue
             if published:
                 continue  # more may be waiting
+            await self._purge_now_and_then()
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.sweep_seconds)
             except TimeoutError:
                 pass
+
+    async def _purge_now_and_then(self) -> None:
+        """Once an hour: drop sent events past the retention, and inbox ids old enough that no
+        redelivery of them can still arrive (far beyond Kafka's retention of the topics)."""
+        now = asyncio.get_running_loop().time()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + 3600
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(delete(self.outbox).where(
+                    self.outbox.c.sent_at.is_not(None), self.outbox.c.sent_at < utcnow() - self.retention))
+                inbox = self.tables.inbox
+                await session.execute(delete(inbox).where(inbox.c.received_at < utcnow() - self.inbox_retention))
+        except Exception as exc:  # housekeeping must never stop the relay
+            log.warning("outbox/inbox purge failed", error=str(exc))
 
     async def drain(self) -> int:
         """Publish every unsent event; returns how many were published."""
