@@ -194,3 +194,23 @@ async def test_batch_with_duplicates_inside_applies_each_event_once(kafka: str, 
     assert len(applied) == 200 and len(set(applied)) == 200
     assert applied == ids, "per-key order kept within the single partition"
     assert uuid.UUID(json.loads(messages[0][1])["event_id"])
+
+
+async def test_batch_handler_gets_consecutive_events_at_once_without_duplicates(kafka: str, databases: Any) -> None:
+    probe = Probe()
+    runtime, app = await _runtime(kafka, databases, probe)
+    calls: list[int] = []
+
+    async def handle_many(tx: Transaction, envs: list[Envelope[Any]]) -> None:
+        calls.append(len(envs))
+        await tx.session.execute(insert(effects), [{"thing_id": e.payload.thing_id} for e in envs])
+
+    runtime.consumer.handlers.clear()
+    runtime.consumer.on_batch(ThingHappened, handle_many)
+    messages = [(f"m-{i}", _envelope(f"m-{i}")) for i in range(120)]
+    await _send(kafka, messages + messages[:10])
+    async with app.router.lifespan_context(app):
+        await eventually(lambda: _count_effects(runtime, 120), timeout=30)
+        await asyncio.sleep(0.5)
+    assert await _effects(runtime) == [f"m-{i}" for i in range(120)]
+    assert sum(calls) == 120 and len(calls) < 120, "events arrive in runs, each once"
