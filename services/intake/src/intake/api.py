@@ -179,7 +179,7 @@ async def get_statement(request: Request, statement_id: str,
 def line_json(r: Any) -> dict[str, Any]:
     return {
         "line_no": r["line_no"], "valid": r["valid"], "errors": json.loads(r["errors"] or "[]"),
-        "raw": json.loads(r["raw"]), "policy_number": r["policy_number"], "insured_name": r["insured_name"],
+        "raw": json.loads(r["raw"]) if r["raw"] else None, "policy_number": r["policy_number"], "insured_name": r["insured_name"],
         "transaction_type": r["transaction_type"], "bill_type": r["bill_type"],
         "effective_date": r["effective_date"].isoformat() if r["effective_date"] else None,
         "expiration_date": r["expiration_date"].isoformat() if r["expiration_date"] else None,

@@ -40,6 +40,44 @@ IMPORT_BATCH = 2000
 PUBLISH_CHUNK = 500
 
 
+LINE_COLUMNS = ("statement_id", "line_no", "valid", "errors", "raw", "policy_number", "normalised_number",
+                "insured_name", "transaction_type", "bill_type", "effective_date", "expiration_date",
+                "line_of_business", "premium", "commission_rate", "commission_amount", "producer_code",
+                "match_status", "match_reason", "policy_id", "excluded")
+_SQLITE_INSERT = (f"INSERT INTO statement_lines ({', '.join(LINE_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' for _ in LINE_COLUMNS)})")
+_HUNDRED, _MILLION = Decimal(100), Decimal(1_000_000)
+
+
+async def store_lines(session: Any, rows: list[dict[str, Any]]) -> None:
+    """The bulk path for statement lines: the driver's executemany on SQLite, COPY on PostgreSQL
+    (values converted here exactly as the column types would: cents and micro-units on SQLite)."""
+    if not rows:
+        return
+    conn = await session.connection()
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        def cents(v: Decimal | None) -> int | None:
+            return None if v is None else int(v * _HUNDRED)
+
+        params = [(
+            r["statement_id"], r["line_no"], 1 if r["valid"] else 0, r["errors"], r["raw"], r["policy_number"],
+            r["normalised_number"], r["insured_name"], r["transaction_type"], r["bill_type"],
+            r["effective_date"].isoformat() if r["effective_date"] else None,
+            r["expiration_date"].isoformat() if r["expiration_date"] else None,
+            r["line_of_business"], cents(r["premium"]),
+            None if r["commission_rate"] is None else int(r["commission_rate"] * _MILLION),
+            cents(r["commission_amount"]), r["producer_code"], r["match_status"], r["match_reason"], r["policy_id"],
+            1 if r["excluded"] else 0) for r in rows]
+        await conn.exec_driver_sql(_SQLITE_INSERT, params)
+    elif dialect == "postgresql":
+        raw = await conn.get_raw_connection()
+        records = [tuple(r[c] for c in LINE_COLUMNS) for r in rows]
+        await raw.driver_connection.copy_records_to_table("statement_lines", records=records, columns=list(LINE_COLUMNS))
+    else:
+        await session.execute(insert(LINES), rows)
+
+
 class DuplicateStatement(Conflict):
     def __init__(self, first: Statement) -> None:
         super().__init__(
@@ -201,13 +239,17 @@ class StatementImports:
             async with self.db.transaction() as s:
                 await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
                     detected=detected[:200], header=json.dumps(parser.header, ensure_ascii=False)))
+            # pipelined: the next batch is parsed in a thread while this one is written
+            pending = asyncio.ensure_future(asyncio.to_thread(parser.batch, statement_id, rows, IMPORT_BATCH))
             while True:
-                batch = await asyncio.to_thread(parser.batch, statement_id, rows, IMPORT_BATCH)
+                batch = await pending
+                processed = parser.counts.total
+                if batch:
+                    pending = asyncio.ensure_future(asyncio.to_thread(parser.batch, statement_id, rows, IMPORT_BATCH))
                 async with self.db.transaction() as s:
-                    if batch:
-                        await s.execute(insert(LINES), batch)
                     await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
-                        rows_processed=parser.counts.total))
+                        rows_processed=processed))
+                    await store_lines(s, batch)
                 if not batch:
                     break
         finally:
@@ -265,8 +307,7 @@ async def feed_rows(tx: Transaction, feed_id: str, first_line_no: int, rows: lis
     parser.use_header(json.loads(st.header or "[]"))
     batch = [r for i, cells in enumerate(rows)
              if (r := parser.line(st.id, first_line_no + i, ["" if c is None else str(c) for c in cells])) is not None]
-    if batch:
-        await tx.session.execute(insert(LINES), batch)
+    await store_lines(tx.session, batch)
     c = parser.counts
     await tx.session.execute(update(STATEMENTS).where(STATEMENTS.c.id == st.id).values(
         total=STATEMENTS.c.total + c.total, valid=STATEMENTS.c.valid + c.valid,
@@ -355,11 +396,15 @@ async def publish_statement(tx: Transaction, statement_id: str, exclude_unmatche
 
 
 def error_rows(header: list[str], lines: list[dict[str, Any]]) -> list[list[str]]:
+    """Invalid rows as they came (cells under their headers), then the line number and every reason."""
     out = []
+    width = len(header)
     for ln in lines:
-        raw = json.loads(ln["raw"])
-        values = [raw.get(h, "") for h in header]
-        extra = [f"{k}={v}" for k, v in raw.items() if k not in header and v]
+        cells = json.loads(ln["raw"] or "[]")
+        values = (cells + [""] * width)[:width]
         reasons = json.loads(ln["errors"] or "[]")
-        out.append([*values, str(ln["line_no"]), "; ".join(reasons + ([f"extra cells: {', '.join(extra)}"] if extra else []))])
+        extra = [f"column {width + i + 1}={v}" for i, v in enumerate(cells[width:]) if str(v).strip()]
+        if extra:
+            reasons.append(f"cells beyond the header: {', '.join(extra)}")
+        out.append([*values, str(ln["line_no"]), "; ".join(reasons)])
     return out

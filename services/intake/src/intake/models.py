@@ -155,7 +155,7 @@ class StatementLineRow(IntakeModel, table=True):
     line_no: int
     valid: bool
     errors: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
-    raw: str = Field(sa_column=Column(Text(), nullable=False))
+    raw: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))  # JSON list of cells
     policy_number: str | None = Field(default=None, max_length=100)
     normalised_number: str | None = Field(default=None, max_length=100)
     insured_name: str | None = Field(default=None, max_length=300)

@@ -7,11 +7,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from intake.domain.values import ValueProblem, clean, normalise_policy_number, parse_amount, parse_date, parse_rate
+from intake.domain.values import (
+    ValueProblem,
+    clean,
+    normalise_policy_number,
+    normalised_prefixes,
+    parse_amount,
+    parse_date,
+    parse_rate,
+)
 
 BILL_TYPES = ("audit", "cancellation", "endorsement", "installment", "term_policy")
 
@@ -100,8 +109,11 @@ class MappingProfile:
         return cls(columns={k: v for k, v in (columns or {}).items() if v}, bill_types=merged,
                    prefixes=tuple(p for p in (prefixes or ()) if p), sheet=sheet or None)
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_prepared", normalised_prefixes(self.prefixes))
+
     def normalise(self, number: str | None) -> str:
-        return normalise_policy_number(number, self.prefixes)
+        return normalise_policy_number(number, self._prepared, prepared=True)  # type: ignore[attr-defined]
 
 
 def validate_profile(columns: Mapping[str, str], bill_types: Mapping[str, str]) -> list[str]:
@@ -139,8 +151,13 @@ def map_header(cells: Sequence[str], profile: MappingProfile) -> dict[str, int] 
 class LineResult:
     values: dict[str, Any]
     errors: list[str]
-    raw: dict[str, str]
+    cells: Sequence[str]
+    header: Sequence[str]
     normalised_number: str | None = None
+
+    @property
+    def raw(self) -> dict[str, str]:
+        return raw_values(self.cells, self.header)
 
     @property
     def valid(self) -> bool:
@@ -158,35 +175,41 @@ def raw_values(cells: Sequence[str], header: Sequence[str]) -> dict[str, str]:
     return raw
 
 
+_PARSERS = {"amount": parse_amount, "rate": parse_rate, "date": parse_date}
+
+
+@lru_cache(maxsize=64)
+def _plan(columns: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int, Any, str, int], ...]:
+    return tuple((f, i, _PARSERS.get(FIELDS[f]), FIELD_LABELS[f], TEXT_LIMITS.get(f, 0)) for f, i in columns)
+
+
 def validate_line(cells: Sequence[str], header: Sequence[str], columns: Mapping[str, int],
                   profile: MappingProfile) -> LineResult:
     """Every problem of the row is reported, not only the first."""
     errors: list[str] = []
     values: dict[str, Any] = {}
-    for fname, index in columns.items():
-        raw = cells[index] if index < len(cells) else ""
-        kind = FIELDS[fname]
-        label = FIELD_LABELS[fname]
+    ncells = len(cells)
+    for fname, index, parse, label, limit in _plan(tuple(columns.items())):
+        raw = cells[index] if index < ncells else ""
+        if parse is None:
+            text = raw.strip()
+            if text[:1] == "'":
+                text = clean(text)
+            if "  " in text or "\n" in text or "\t" in text or "\r" in text:
+                text = _WS.sub(" ", text)
+            if len(text) > limit:
+                errors.append(f"{label} is longer than {limit} characters ({len(text)})")
+                continue
+            values[fname] = text or None
+            continue
         try:
-            if kind == "text":
-                text = _WS.sub(" ", clean(raw))
-                limit = TEXT_LIMITS[fname]
-                if len(text) > limit:
-                    errors.append(f"{label} is longer than {limit} characters ({len(text)})")
-                    continue
-                values[fname] = text or None
-            elif kind == "amount":
-                values[fname] = parse_amount(raw)
-            elif kind == "rate":
-                values[fname] = parse_rate(raw)
-            else:
-                values[fname] = parse_date(raw)
+            values[fname] = parse(raw)
         except ValueProblem as exc:
             errors.append(f"{label}: {exc}")
     number = values.get("policy_number")
     normalised = None
     if not number:
-        if "policy_number" in values or not any(e.startswith("policy number") for e in errors):
+        if "policy_number" in values or not (errors and any(e.startswith("policy number") for e in errors)):
             errors.append("policy number is missing")
     elif not _POLICY_CHARS.match(number):
         errors.append(f"policy number has characters a policy number cannot have: {number[:40]!r}")
@@ -194,8 +217,8 @@ def validate_line(cells: Sequence[str], header: Sequence[str], columns: Mapping[
         normalised = profile.normalise(number)
         if not normalised:
             errors.append(f"policy number {number!r} is only a carrier prefix")
-    if values.get("premium") is None and values.get("commission_amount") is None and not any(
-        e.startswith(("premium", "commission amount")) for e in errors
+    if values.get("premium") is None and values.get("commission_amount") is None and not (
+        errors and any(e.startswith(("premium", "commission amount")) for e in errors)
     ):
         errors.append("neither premium nor commission amount is given")
     code = values.get("transaction_type")
@@ -213,4 +236,4 @@ def validate_line(cells: Sequence[str], header: Sequence[str], columns: Mapping[
     rate: Decimal | None = values.get("commission_rate")
     if rate is not None and rate < 0:
         errors.append("commission rate is negative")
-    return LineResult(values=values, errors=errors, raw=raw_values(cells, header), normalised_number=normalised)
+    return LineResult(values=values, errors=errors, cells=cells, header=header, normalised_number=normalised)

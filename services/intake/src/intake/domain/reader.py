@@ -13,6 +13,8 @@ from intake.domain.mapping import MappingProfile, map_header, validate_line
 from intake.domain.matching import PolicyIndex
 
 HEADER_SCAN_LINES = 50
+LINE_FIELDS = ("policy_number", "insured_name", "transaction_type", "bill_type", "effective_date", "expiration_date",
+               "line_of_business", "premium", "commission_rate", "commission_amount", "producer_code")
 
 
 class NotAStatement(ValueError):
@@ -75,27 +77,30 @@ class StatementParser:
             return None
         result = validate_line(cells, self.header, self.columns, self.profile)
         v = result.values
+        valid = not result.errors
         row: dict[str, Any] = {
-            "statement_id": statement_id, "line_no": line_no, "valid": result.valid,
+            "statement_id": statement_id, "line_no": line_no, "valid": valid,
             "errors": json.dumps(result.errors) if result.errors else None,
-            "raw": json.dumps(result.raw, ensure_ascii=False),
+            # the raw cells are kept for invalid rows (valid rows are in the stored file)
+            "raw": None if valid else json.dumps(list(cells), ensure_ascii=False),
             "normalised_number": result.normalised_number,
             "match_status": None, "match_reason": None, "policy_id": None, "excluded": False,
         }
-        for name in ("policy_number", "insured_name", "transaction_type", "bill_type", "effective_date",
-                     "expiration_date", "line_of_business", "premium", "commission_rate", "commission_amount",
-                     "producer_code"):
-            row[name] = v.get(name) if result.valid else _fits(name, v.get(name))
-        if not result.valid:
+        if valid:
+            for name in LINE_FIELDS:
+                row[name] = v.get(name)
+        else:
+            for name in LINE_FIELDS:
+                row[name] = _fits(name, v.get(name))
             self.counts.invalid += 1
             return row
         self.counts.valid += 1
         if self.index is not None:
             m = self.index.match(v["policy_number"], result.normalised_number)
-            row.update(match_status=m.status, match_reason=m.reason, policy_id=m.policy_id)
+            row["match_status"], row["match_reason"], row["policy_id"] = m.status, m.reason, m.policy_id
             setattr(self.counts, m.status, getattr(self.counts, m.status) + 1)
         else:
-            row.update(match_status="unmatched", match_reason="not matched yet")
+            row["match_status"], row["match_reason"] = "unmatched", "not matched yet"
             self.counts.unmatched += 1
         return row
 

@@ -29,7 +29,13 @@ class ValueProblem(ValueError):
 
 
 def clean(raw: str | None) -> str:
-    return unneutralise((raw or "").strip()).strip()
+    text = (raw or "").strip()
+    return unneutralise(text).strip() if text[:1] == "'" else text
+
+
+_PLAIN_AMOUNT = re.compile(r"^-?\d{1,15}(?:\.\d{1,2})?$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
 
 def parse_amount(raw: str | None) -> Decimal | None:
@@ -38,6 +44,8 @@ def parse_amount(raw: str | None) -> Decimal | None:
     text = clean(raw)
     if not text:
         return None
+    if _PLAIN_AMOUNT.match(text):
+        return Decimal(text)
     negative = False
     if text.startswith("(") and text.endswith(")"):
         negative, text = True, text[1:-1].strip()
@@ -106,6 +114,12 @@ def parse_date(raw: str | None) -> date | None:
     if not text:
         return None
     try:
+        m = _ISO_DATE.match(text)
+        if m:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        m = _US_DATE.match(text)
+        if m:
+            return date(int(m.group(3)), int(m.group(1)), int(m.group(2)))
         for pattern, order in _DATE_PATTERNS:
             m = pattern.match(text)
             if not m:
@@ -139,12 +153,18 @@ def normalise_name(name: str | None) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def normalise_policy_number(number: str | None, prefixes: tuple[str, ...] = ()) -> str:
+_NUMBER_NOISE = re.compile(r"[\s\-./_]+")
+
+
+def normalised_prefixes(prefixes: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({_NUMBER_NOISE.sub("", p).upper() for p in prefixes} - {""}, key=len, reverse=True))
+
+
+def normalise_policy_number(number: str | None, prefixes: tuple[str, ...] = (), *, prepared: bool = False) -> str:
     """Upper-case, without spaces, dashes, dots and slashes, and without any configured carrier
-    prefix (compared after the same normalisation)."""
-    text = re.sub(r"[\s\-./_]+", "", clean(number)).upper()
-    for prefix in sorted((re.sub(r"[\s\-./_]+", "", p).upper() for p in prefixes), key=len, reverse=True):
-        if prefix and text.startswith(prefix) and len(text) > len(prefix):
-            text = text[len(prefix):]
-            break
+    prefix (compared after the same normalisation; ``prepared``: prefixes already normalised)."""
+    text = _NUMBER_NOISE.sub("", clean(number)).upper()
+    for prefix in prefixes if prepared else normalised_prefixes(prefixes):
+        if text.startswith(prefix) and len(text) > len(prefix):
+            return text[len(prefix):]
     return text

@@ -91,7 +91,7 @@ def upgrade() -> None:
     sa.Column('line_no', sa.Integer(), nullable=False),
     sa.Column('valid', sa.Boolean(), nullable=False),
     sa.Column('errors', sa.Text(), nullable=True),
-    sa.Column('raw', sa.Text(), nullable=False),
+    sa.Column('raw', sa.Text(), nullable=True),
     sa.Column('policy_number', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('normalised_number', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
     sa.Column('insured_name', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True),
