@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, MutableSet
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from appointments.domain import vocabulary as v
 
 
+@lru_cache(maxsize=8192)
 def norm(text: str) -> str:
     return " ".join(text.split()).casefold()
 

@@ -1,0 +1,132 @@
+"""Bulk appoint at the service: per-CoCode batches, JIT and submit flags, billing counts, the
+assignment-required setting, duplicate submissions, the bulk-appoint file, the dashboard pages."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from appointments import models as m
+from appointments.domain import vocabulary as v
+from tests.appointments.conftest import csv_bytes
+from tests.appointments.helpers import CA_LH, FL_LH, TX_LH, add_producer
+
+
+async def test_batches_flags_billing_assignment_and_duplicates(start_service, token_for) -> None:
+    svc = await start_service("appointments")
+    rt = svc.runtime
+    await add_producer(rt, "5550001", [("TX", TX_LH, True), ("CA", CA_LH, False), ("FL", FL_LH, False)],
+                       assignments=[("Life & Health", "CA", "60054")])
+    client = svc.as_user(token_for("licensing"))
+
+    # One request, two CoCodes, CA (non-JIT) and FL (JIT for 60054; 56030 appoints in neither).
+    r = (await client.post("/api/appointments/bulk", json={"requests": [
+        {"npn": "5550001", "states": ["CA", "FL"], "loa_category": "Life & Health", "cocodes": ["60054", "56030"],
+         "submit": False, "submitJustInTime": True}]})).json()
+    txs = r["results"][0]["transactions"]
+    assert len(r["batches"]) == 2 and len({t["batch_id"] for t in txs}) == 2  # one batch per CoCode
+    by = {(t["state"], t["cocode"]): set() for t in txs}
+    for t in txs:
+        by[(t["state"], t["cocode"])].add((t["status"], t["eligibility_reason"]))
+    assert by[("CA", "60054")] == {(v.READY, v.IN_GOOD_STANDING)}          # submit=false: held as Ready
+    assert by[("FL", "60054")] == {(v.SUBMITTED, v.IN_GOOD_STANDING)}      # JIT + submitJustInTime: sent
+    assert by[("CA", "56030")] == {(v.NOT_ELIGIBLE, v.company_not_in_state("Prairie Fraternal Benefit Society", "CA"))}
+    assert by[("FL", "56030")] == {(v.NOT_ELIGIBLE, v.company_not_in_state("Prairie Fraternal Benefit Society", "FL"))}
+    b30 = next(t["batch_id"] for t in txs if t["cocode"] == "56030")
+    view = (await client.get(f"/api/transaction-batches/{b30}")).json()
+    assert (view["billable"], view["non_billable"], view["fee_estimate"], view["status"]) == (0, 7, "0.00", "draft")
+    b54 = next(t["batch_id"] for t in txs if t["cocode"] == "60054")
+    view = (await client.get(f"/api/transaction-batches/{b54}")).json()
+    assert (view["billable"], view["non_billable"], view["fee_ready_to_submit"], view["status"]) == \
+        (7, 0, "96.00", "submitted")
+    assert view["counts"] == {v.READY: 4, v.SUBMITTED: 3}
+
+    # JIT held without submitJustInTime; released by submitting the batch with include_jit.
+    r2 = (await client.post("/api/appointments/bulk", json={"requests": [
+        {"npn": "5550001", "states": ["TX"], "loa_category": "Life & Health", "cocodes": ["60054"], "submit": True}]})).json()
+    assert {t["status"] for t in r2["results"][0]["transactions"]} == {v.SUBMITTED}
+    await client.post("/api/reference-data/company_state_settings/rows", json=[
+        {"cocode": "56030", "state": "FL", "appoints": "true", "jit": "true", "effective_date": "2024-01-01",
+         "source": "test: 56030 starts appointing in FL"}])
+    r3 = (await client.post("/api/appointments/bulk", json={"requests": [
+        {"npn": "5550001", "states": ["FL"], "loa_category": "Life & Health", "cocodes": ["56030"], "submit": True}]})).json()
+    held = r3["results"][0]["transactions"]
+    assert {t["status"] for t in held} == {v.JIT_HELD}  # submit only sends non-JIT ones
+    bid = held[0]["batch_id"]
+    assert (await client.post(f"/api/transaction-batches/{bid}/submit")).status_code == 409
+    sent = (await client.post(f"/api/transaction-batches/{bid}/submit", json={"include_jit": True})).json()
+    assert {t["status"] for t in sent["transactions"]} == {v.SUBMITTED}
+
+    # Duplicate: the CA 60054 lines are Ready in one batch; a second identical request is refused.
+    dup = (await client.post("/api/appointments/bulk", json={"requests": [
+        {"npn": "5550001", "states": ["CA"], "loa_category": "Life & Health", "cocodes": ["60054"]}]})).json()
+    assert dup["results"][0]["transactions"] == [] and len(dup["results"][0]["refused"]) == 4
+    # Two hand-made identical batches: the second cannot send what the first has pending at NIPR.
+    body = {"cocode": "24341", "transactions": [{"npn": "5550001", "state": "TX", "line_of_authority": "Personal Lines"}]}
+    a = (await client.post("/api/transaction-batches", json=body)).json()
+    b = (await client.post("/api/transaction-batches", json=body)).json()
+    assert (await client.post(f"/api/transaction-batches/{a['id']}/submit")).json()["transactions"][0]["status"] == v.SUBMITTED
+    second = (await client.post(f"/api/transaction-batches/{b['id']}/submit")).json()
+    assert [(t["status"], t["eligibility_reason"], t["billable"]) for t in second["transactions"]] == \
+        [(v.NOT_ELIGIBLE, v.DUPLICATE_PENDING, False)]
+    async with rt.db.session() as s:
+        out = rt.tables.outbox
+        gateway_msgs = await s.scalar(select(func.count()).select_from(out).where(
+            out.c.event_type == "appointments.transaction-batch.submitted"))
+        pending = await s.scalar(select(func.count()).select_from(m.AppointmentTransaction).where(
+            m.AppointmentTransaction.status == v.SUBMITTED))
+    assert gateway_msgs == 4 and pending == 3 + 2 + 3 + 1
+
+    # Appointment Producer Assignment Required: only CA/60054 is in this producer's assignment.
+    assert (await svc.as_user(token_for("clerk")).post("/api/reference-data/settings/rows", json=[
+        {"name": v.ASSIGNMENT_REQUIRED, "value": "true"}])).status_code == 403
+    assert (await client.post("/api/reference-data/settings/rows", json=[
+        {"name": v.ASSIGNMENT_REQUIRED, "value": "true"}])).status_code == 201
+    pa = (await client.post("/api/appointments/bulk", json={"requests": [
+        {"npn": "5550001", "states": ["CA", "NY"], "loa_category": "Life & Health", "cocodes": ["60055"]},
+        {"npn": "5550001", "states": ["NY"], "loa_category": "Life & Health", "cocodes": ["60054"]}]})).json()
+    assert {(x["state"], x["reason"]) for x in pa["results"][0]["refused"]} == \
+        {("CA", v.OUTSIDE_ASSIGNMENT), ("NY", v.OUTSIDE_ASSIGNMENT)}
+    assert pa["results"][1]["rejected"] and pa["results"][1]["rejection_reason"] == v.OUTSIDE_ASSIGNMENT
+
+
+async def test_bulk_appoint_file_and_dashboard_pages(start_service, token_for) -> None:
+    svc = await start_service("appointments")
+    await add_producer(svc.runtime, "5550002", [("TX", TX_LH, True), ("CA", "Life", False)])
+    client = svc.as_user(token_for("licensing"))
+    content = csv_bytes("NPN,State(s),LOA Category,CoCode(s),Submit,Submit Just In Time",
+                        "5550002,CA;TX,Life & Health,60054,false,false",
+                        ",,,,,",
+                        "5550002,CA; TX,Life & Health,,false,false",
+                        "abc,CA,Life & Health,60054,,")
+    r = await client.post("/api/appointments/bulk-file", files={"file": ("appoint.csv", content, "text/csv")})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["blank_rows"] == 1 and [e["line"] for e in out["row_errors"]] == [4, 5]
+    assert any("no spaces" in e for e in out["row_errors"][0]["errors"])
+    txs = out["results"][0]["transactions"]
+    assert out["results"][0]["line"] == 2 and len(txs) == 6
+    assert sum(t["billable"] for t in txs) == 3  # CA Life, TX two lines
+    bad = await client.post("/api/appointments/bulk-file", files={"file": ("x.csv", b"foo,bar\n1,2\n", "text/csv")})
+    assert bad.status_code == 422 and "missing columns" in bad.text
+    admin = svc.as_user(token_for("admin"))
+    batch_id = txs[0]["batch_id"]
+    for path in ("/", "/producers", "/producers/5550002", "/onboarding", "/appoint", "/report", "/terminations",
+                 "/reference", "/reference?kind=company_state_settings", "/reference?kind=companies",
+                 f"/batches/{batch_id}"):
+        page = await admin.get(path)
+        assert page.status_code == 200, (path, page.text[:500])
+    assert "Fee estimate" in (await admin.get(f"/batches/{batch_id}")).text
+    assert "in force" in (await admin.get("/reference?kind=state_fees")).text
+    form = await admin.post("/reference/state_fees", data={"state": "TX", "appointment_fee": "18.00",
+                                                           "effective_date": "2099-01-01", "source": ""})
+    assert form.status_code == 200 and "1 row(s) recorded" in form.text
+    fees = (await admin.get("/api/reference-data/state_fees")).json()
+    tx_rows = [f for f in fees if f["state"] == "TX"]
+    assert [(f["appointment_fee"], f["in_force"], f["future"]) for f in tx_rows] == \
+        [("16.00", True, False), ("18.00", False, True)]
+    assert tx_rows[1]["source"].startswith("dashboard entry by admin")
+    assert (await client.get("/api/reference-data/nope")).status_code == 404
+    err = await admin.post("/api/reference-data/business_rules", files={"file": (
+        "r.csv", b"state,loa_category,line_of_authority,active,effective_date,source\nTEX,L,Life,yes,2024-13-01,x\n",
+        "text/csv")})
+    assert err.status_code == 422 and len(err.json()["detail"]["errors"]) == 1

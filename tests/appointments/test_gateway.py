@@ -1,0 +1,89 @@
+"""The NIPR gateway adapter against the simulator: a crash between recording and NIPR's answer,
+failures with bounded retries and an operator's retry, the simulator's per-state rules."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, insert, select
+
+from agency_common.timeutil import utcnow
+from appointments.gateway.models import Submission
+from appointments.gateway.nipr import FormLine, RequestForm
+from appointments.gateway.simulator import NiprSimulator
+from tests.support.inprocess import eventually
+
+
+def sub(key: str, status: str, state: str = "TX", kind: str = "appointment", code: str | None = None) -> dict:
+    return {"idempotency_key": key, "transaction_id": f"t-{key}", "batch_id": "b-1", "state": state, "kind": kind,
+            "npn": "1234567", "line_of_authority": "Life Agent", "cocode": "60054", "termination_reason_code": code,
+            "status": status, "attempts": 1 if status == "submitting" else 0, "received_at": utcnow(),
+            "next_attempt_at": utcnow()}
+
+
+async def test_crash_after_recording_never_submits_twice(start_service, simulator, token_for) -> None:
+    # NIPR already received key A before the gateway crashed; key B was recorded but never reached NIPR.
+    form = RequestForm("f", "APPOINT", "TX", "60054", date.today(),
+                       (FormLine("key-A", "t-key-A", "1234567", "Life Agent"),))
+    before = await simulator.submit(form)
+    gw = await start_service("gateway", create_app_kwargs={"client": simulator}, worker_poll_seconds=0.05,
+                             submit_backoff_seconds=0.05)
+    async with gw.runtime.db.transaction() as s:
+        await s.execute(insert(Submission.__table__), [sub("key-A", "submitting"), sub("key-B", "submitting"),
+                                                       sub("key-C", "pending")])
+
+    async def answered() -> bool:
+        async with gw.runtime.db.session() as s:
+            return await s.scalar(select(func.count()).select_from(Submission).where(Submission.status == "answered")) == 3
+
+    await eventually(answered, timeout=15, message="all three answered")
+    assert simulator.submissions == {"key-A": 1, "key-B": 1, "key-C": 1}  # A looked up, not sent again
+    async with gw.runtime.db.session() as s:
+        a = await s.get(Submission, "key-A")
+        out = gw.runtime.tables.outbox
+        results = await s.scalar(select(func.count()).select_from(out).where(
+            out.c.event_type == "nipr.transaction-result.received"))
+    assert a.nipr_reference == before["key-A"].reference and results == 3
+
+
+async def test_failures_back_off_then_wait_for_an_operator(start_service, simulator, token_for) -> None:
+    gw = await start_service("gateway", create_app_kwargs={"client": simulator}, worker_poll_seconds=0.05,
+                             submit_backoff_seconds=0.01, submit_max_attempts=3)
+    simulator.fail_next(3)
+    async with gw.runtime.db.transaction() as s:
+        await s.execute(insert(Submission.__table__), [sub("key-F", "pending")])
+
+    async def status() -> str:
+        async with gw.runtime.db.session() as s:
+            return (await s.get(Submission, "key-F")).status
+
+    await eventually(lambda: _eq(status(), "failed"), timeout=15, message="gave up after 3 attempts")
+    assert simulator.submissions == {}
+    client = gw.as_user(token_for("licensing"))
+    assert (await client.post("/api/submissions/retry-failed")).json() == {"retried": 1}
+    await eventually(lambda: _eq(status(), "answered"), timeout=15, message="answered after the operator's retry")
+    assert simulator.submissions == {"key-F": 1}
+    page = await gw.as_user(token_for("admin")).get("/")
+    assert page.status_code == 200 and "submitted twice" in page.text
+
+
+async def _eq(coro, value) -> bool:  # noqa: ANN001
+    return (await coro) == value
+
+
+async def test_simulator_rules() -> None:
+    sim = NiprSimulator(delay_seconds=0, failure_rate=0, today=date(2026, 11, 23))
+    assert sim.producer("9123456") is None
+    assert sim.producer("4455667") == sim.producer("4455667")  # deterministic PDB
+    form = RequestForm("f", "TERMINATE", "TX", "60054", date.today(), (
+        FormLine("k1", "t1", "1234567", "Life Agent", "CANCELLED_FOR_CAUSE"),
+        FormLine("k2", "t2", "1234567", "Life Agent", "NOT_A_CODE"),
+        FormLine("k3", "t3", "1234567", "Life Agent", "DEATH")))
+    answers = await sim.submit(form)
+    assert answers["k1"].outcome == "rejected"  # not accepted in TX
+    assert answers["k2"].reason == "Termination reason NOT_A_CODE is not valid in TX"
+    assert answers["k3"].outcome == "accepted" and answers["k3"].reference.startswith("GT-")
+    appoint = await sim.submit(RequestForm("g", "APPOINT", "FL", "60054", date.today(), (
+        FormLine("k4", "t4", "1234567", "Life"), FormLine("k5", "t5", "9000001", "Life"))))
+    assert appoint["k4"].reason == "No active license in FL" and appoint["k5"].reason == "NPN not found in the PDB"
+    assert await sim.lookup(["k4", "zz"]) == {"k4": appoint["k4"]}
