@@ -2,11 +2,15 @@
 every dead-letter topic.
 
 The consumer applies a batch of up to 500 records in one transaction and calls a handler per event.
-Each handler does at most one statement (an upsert); the per-topic event counts and dead-letter
-counts are only tallied in memory on the session and written by one ``executemany`` upsert just
-before the batch's transaction commits (so a batch costs one statement per distinct
-(topic, type, day), not one per event). A redelivered event never reaches a handler (the inbox), so
-nothing is counted twice.
+The upstream jobs and activities (the volume) are staged in memory on the session, newest version
+per id, and written just before the batch's transaction commits by one ``executemany`` of
+``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE excluded.version > version`` per table: an older
+version never overwrites a newer one, whatever the order of arrival. The per-topic event counts and
+dead-letter counts are tallied the same way (one upsert per distinct (topic, type, day)). The other
+services' events each cost one upsert statement. If the batch fails, the consumer applies its
+events one by one (each in its own transaction, through the same path), so one bad event is
+dead-lettered alone. A redelivered event never reaches a handler (the inbox), so nothing is counted
+twice.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from reporting.settings import ReportingSettings
 OWN_TOPICS = {topics.REPORTING_TEAM_SCREENS}
 EVENT_COUNTS = "reporting.event_counts"
 DEAD_LETTER_COUNTS = "reporting.dead_letter_counts"
+UPSERTS = "reporting.upserts"
 
 Handler = Callable[[Transaction, Envelope[Any]], Awaitable[None]]
 
@@ -95,11 +100,17 @@ def upsert_statement(session: Any, table: Any, *, newer: str | None = None, igno
 
 # -- counts tallied per transaction, written once before it commits ----------------------------------
 class CountingSession(Session):
-    """The write sessions of reporting's database: they flush the tallied counts before commit."""
+    """The write sessions of reporting's database: they write what the handlers staged (upstream
+    upserts, counts) just before commit."""
 
 
 @event.listens_for(CountingSession, "before_commit")
-def _write_tallies(session: Session) -> None:
+def _write_staged(session: Session) -> None:
+    staged: dict[str, dict[str, dict[str, Any]]] | None = session.info.pop(UPSERTS, None)
+    for table in (PolicyJob.__table__, Activity.__table__):
+        rows = (staged or {}).get(table.name)
+        if rows:
+            session.execute(upsert_statement(session, table, newer="version"), list(rows.values()))
     events: Counter[tuple[str, str, Any]] | None = session.info.pop(EVENT_COUNTS, None)
     dead: Counter[str] | None = session.info.pop(DEAD_LETTER_COUNTS, None)
     if events:
@@ -149,16 +160,23 @@ def activity_row(p: ActivityUpserted, seen_at: datetime) -> dict[str, Any]:
     }
 
 
+def _stage(tx: Transaction, table: str, key: str, row: dict[str, Any]) -> None:
+    """Keep the newest version of each record seen in this transaction; written before commit."""
+    staged: dict[str, dict[str, Any]] = tx.session.info.setdefault(UPSERTS, {}).setdefault(table, {})
+    current = staged.get(key)
+    if current is None or row["version"] > current["version"]:
+        staged[key] = row
+
+
 async def on_policy_job(tx: Transaction, envelope: Envelope[PolicyJobUpserted]) -> None:
     tally_event(tx, envelope)
-    await tx.session.execute(upsert_statement(tx.session, PolicyJob.__table__, newer="version"),
-                             job_row(envelope.payload, envelope.occurred_at))
+    _stage(tx, PolicyJob.__tablename__, envelope.payload.job_id, job_row(envelope.payload, envelope.occurred_at))
 
 
 async def on_activity(tx: Transaction, envelope: Envelope[ActivityUpserted]) -> None:
     tally_event(tx, envelope)
-    await tx.session.execute(upsert_statement(tx.session, Activity.__table__, newer="version"),
-                             activity_row(envelope.payload, envelope.occurred_at))
+    _stage(tx, Activity.__tablename__, envelope.payload.activity_id,
+           activity_row(envelope.payload, envelope.occurred_at))
 
 
 # -- operations read models -------------------------------------------------------------------------

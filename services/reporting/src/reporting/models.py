@@ -54,7 +54,10 @@ class PolicyJob(ReportingModel, table=True):
 
     __tablename__ = "policy_jobs"
     __table_args__ = (
-        Index("ix_policy_jobs_user", "assigned_user"),
+        # Covers the batch process: read in (user, group, type) order from the index alone, so
+        # SQLite groups without sorting; also serves the per-user item lists.
+        Index("ix_policy_jobs_team", "assigned_user", "assigned_group", "job_type", "close_date", "create_time",
+              "has_model_number", "locked_non_renewed", "locked_not_taken"),
         Index("ix_policy_jobs_group", "assigned_group"),
     )
 
@@ -75,7 +78,7 @@ class PolicyJob(ReportingModel, table=True):
 class Activity(ReportingModel, table=True):
     __tablename__ = "activities"
     __table_args__ = (
-        Index("ix_activities_user", "assigned_user"),
+        Index("ix_activities_team", "assigned_user", "assigned_group", "status", "target_date", "close_date"),
         Index("ix_activities_group", "assigned_group"),
     )
 

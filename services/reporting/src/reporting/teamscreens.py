@@ -1,9 +1,10 @@
 """The Team Screens batch process in SQL: set-based counts, the single-runner lock, snapshots.
 
-The counts are two statements, one per source table. Each scans its table once, grouping by
-(user, group, category) with one ``SUM(CASE WHEN <rule> THEN 1 ELSE 0 END)`` per status, into a
-materialised CTE; the same statement then rolls the pairs up per user and per group
-(``UNION ALL``). Python only reshapes the few aggregate rows that come back. The rules are the
+The counts are two statements, one per source table. Each reads its table once, grouping by
+(user, group[, job type]) with one ``SUM(CASE WHEN <rule> THEN 1 ELSE 0 END)`` per status, into a
+materialised CTE; the same statement then rolls those rows up per user and per group and category
+(``UNION ALL``). A covering index in the grouping order lets SQLite aggregate from the index alone
+without sorting; PostgreSQL hash-aggregates. Python only reshapes the few aggregate rows that come back. The rules are the
 ones in ``reporting.domain.rules``, written once here as SQL expressions and shared with the item
 lists behind each count.
 """
@@ -86,10 +87,6 @@ def activity_rules(start: datetime, calc: datetime) -> dict[str, ColumnElement[b
     }
 
 
-def job_category_expr() -> ColumnElement[str]:
-    return case((J.c.job_type == "submission", SUBMISSIONS), (J.c.job_type == "renewal", RENEWALS), else_=OTHER)
-
-
 def job_category_filter(category: str) -> ColumnElement[bool]:
     if category == SUBMISSIONS:
         return J.c.job_type == "submission"
@@ -133,28 +130,31 @@ def _counted(expr: ColumnElement[bool], name: str) -> Any:
     return func.sum(case((expr, 1), else_=0)).label(name)
 
 
-def _rolled_up(pairs: Any, keys: Sequence[str], with_category: bool) -> Any:
+def _rolled_up(pairs: Any, keys: Sequence[str], category: Any) -> Any:
+    """Per user and per group ('' for none), and category, from the (user, group[, type]) rows."""
     parts = []
     for scope, col in (("user", pairs.c.u), ("group", pairs.c.g)):
-        category = pairs.c.category if with_category else literal(ACTIVITIES)
-        group_cols = [col, pairs.c.category] if with_category else [col]
+        assignee = func.coalesce(col, "")
         parts.append(
-            select(literal(scope).label("scope"), col.label("assignee"), category.label("category"),
-                   *[cast(func.sum(pairs.c[k]), Integer).label(k) for k in keys]).group_by(*group_cols)
+            select(literal(scope).label("scope"), assignee.label("assignee"), category.label("category"),
+                   *[cast(func.sum(pairs.c[k]), Integer).label(k) for k in keys])
+            .group_by(literal_column("assignee"), literal_column("category"))
         )
     return union_all(*parts)
 
 
 def activities_count_statement(w: Windows) -> Any:
     rules = activity_rules(w.activities, w.calculated_on)
+    # Grouped by the raw columns, in the order of ix_activities_team: read from the index alone,
+    # aggregated as it streams by (no sort).
     pairs = (
-        select(func.coalesce(A.c.assigned_user, "").label("u"), func.coalesce(A.c.assigned_group, "").label("g"),
+        select(A.c.assigned_user.label("u"), A.c.assigned_group.label("g"),
                *[_counted(expr, k) for k, expr in rules.items()])
-        .group_by(literal_column("u"), literal_column("g"))
+        .group_by(A.c.assigned_user, A.c.assigned_group)
         .cte("activity_pairs")
         .prefix_with("MATERIALIZED")
     )
-    return _rolled_up(pairs, list(rules), with_category=False)
+    return _rolled_up(pairs, list(rules), literal(ACTIVITIES))
 
 
 def jobs_count_statement(w: Windows) -> Any:
@@ -162,13 +162,15 @@ def jobs_count_statement(w: Windows) -> Any:
                  (J.c.job_type == "renewal", _ts(w.renewals)), else_=_ts(w.other))
     rules = job_rules(start, w.calculated_on)
     pairs = (
-        select(func.coalesce(J.c.assigned_user, "").label("u"), func.coalesce(J.c.assigned_group, "").label("g"),
-               job_category_expr().label("category"), *[_counted(expr, k) for k, expr in rules.items()])
-        .group_by(literal_column("u"), literal_column("g"), literal_column("category"))
+        select(J.c.assigned_user.label("u"), J.c.assigned_group.label("g"), J.c.job_type.label("job_type"),
+               *[_counted(expr, k) for k, expr in rules.items()])
+        .group_by(J.c.assigned_user, J.c.assigned_group, J.c.job_type)
         .cte("job_pairs")
         .prefix_with("MATERIALIZED")
     )
-    return _rolled_up(pairs, list(rules), with_category=True)
+    category = case((pairs.c.job_type == "submission", SUBMISSIONS), (pairs.c.job_type == "renewal", RENEWALS),
+                    else_=OTHER)
+    return _rolled_up(pairs, list(rules), category)
 
 
 async def compute_counts(session: AsyncSession, w: Windows) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('activities', schema=None) as batch_op:
         batch_op.create_index('ix_activities_group', ['assigned_group'], unique=False)
-        batch_op.create_index('ix_activities_user', ['assigned_user'], unique=False)
+        batch_op.create_index('ix_activities_team', ['assigned_user', 'assigned_group', 'status', 'target_date', 'close_date'], unique=False)
 
     op.create_table('batch_locks',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
@@ -153,7 +153,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('policy_jobs', schema=None) as batch_op:
         batch_op.create_index('ix_policy_jobs_group', ['assigned_group'], unique=False)
-        batch_op.create_index('ix_policy_jobs_user', ['assigned_user'], unique=False)
+        batch_op.create_index('ix_policy_jobs_team', ['assigned_user', 'assigned_group', 'job_type', 'close_date', 'create_time', 'has_model_number', 'locked_non_renewed', 'locked_not_taken'], unique=False)
 
     op.create_table('team_screen_counts',
     sa.Column('snapshot_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
@@ -193,7 +193,7 @@ def downgrade() -> None:
     op.drop_table('team_screen_snapshots')
     op.drop_table('team_screen_counts')
     with op.batch_alter_table('policy_jobs', schema=None) as batch_op:
-        batch_op.drop_index('ix_policy_jobs_user')
+        batch_op.drop_index('ix_policy_jobs_team')
         batch_op.drop_index('ix_policy_jobs_group')
 
     op.drop_table('policy_jobs')
@@ -210,7 +210,7 @@ def downgrade() -> None:
     op.drop_table('ops_invoices')
     op.drop_table('batch_locks')
     with op.batch_alter_table('activities', schema=None) as batch_op:
-        batch_op.drop_index('ix_activities_user')
+        batch_op.drop_index('ix_activities_team')
         batch_op.drop_index('ix_activities_group')
 
     op.drop_table('activities')
