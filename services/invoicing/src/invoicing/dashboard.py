@@ -1,15 +1,54 @@
-"""invoicing's dashboard pages."""
+"""invoicing's dashboard: reconciliations, statement entry, invoices, direct-bill transactions,
+the exceptions popup and the printable reports. Pages call the same use cases as the API.
+
+Forms carry an idempotency key made when the page was rendered, so a double click does the work
+once. The statement-entry grid sends each row's values with the values it was rendered with: only
+changed rows are saved (with the version they were read at), so two operators never overwrite each
+other's rows silently."""
 
 from __future__ import annotations
 
-from agency_common.web import DashboardUser, render
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+import uuid
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from invoicing.models import PolicyView
+from agency_common.auth import User
+from agency_common.web import DashboardUser, render
+from invoicing import jobs, reports
+from invoicing import usecases as uc
+from invoicing.domain.commission import BILL_TYPES, DISCREPANCY_TEXT
+from invoicing.models import PolicyView, Reconciliation
 
 router = APIRouter(include_in_schema=False)
+PAGE = 50
+
+
+def need(user: User, *permissions: str) -> None:
+    missing = [p for p in permissions if not user.can(p)]
+    if missing:
+        raise HTTPException(403, f"missing permission: {', '.join(missing)}")
+
+
+def back(url: str, **params: Any) -> RedirectResponse:
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return RedirectResponse(url + (f"?{query}" if query else ""), status_code=303)
+
+
+async def _header(request: Request, rec_id: str) -> dict[str, Any]:
+    async with request.app.state.runtime.db.session() as s:
+        rec = await s.get(Reconciliation, rec_id)
+        if rec is None:
+            raise HTTPException(404, "reconciliation not found")
+        return uc.header(rec, await uc.totals(s, rec))
+
+
+def _key() -> str:
+    return str(uuid.uuid4())
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -19,3 +58,420 @@ async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
         policies = (await session.execute(
             select(PolicyView).order_by(PolicyView.updated_at.desc()).limit(50))).scalars().all()
     return render(request, "invoicing_home.html", total=total, policies=policies)
+
+
+# -- reconciliations ----------------------------------------------------------------------------
+@router.get("/reconciliations", response_class=HTMLResponse)
+async def reconciliations(request: Request, user: DashboardUser, status: str = "", page: int = 1,
+                          error: str = "") -> HTMLResponse:
+    need(user, "reconciliations:view")
+    cond = [Reconciliation.status == status] if status else []
+    async with request.app.state.runtime.db.session() as s:
+        total = await s.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
+        recs = (await s.execute(select(Reconciliation).where(*cond).order_by(Reconciliation.created_at.desc())
+                                .limit(PAGE).offset((max(page, 1) - 1) * PAGE))).scalars().all()
+        carriers = list((await s.execute(select(PolicyView.carrier).distinct().order_by(PolicyView.carrier)
+                                         .limit(500))).scalars())
+    return render(request, "reconciliations.html", recs=recs, total=total, page=page, status=status,
+                  carriers=carriers, error=error, pages=(total + PAGE - 1) // PAGE)
+
+
+@router.post("/reconciliations/new")
+async def new_reconciliation(request: Request, user: DashboardUser, carrier: Annotated[str, Form()],
+                             subordinate_carrier: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+                             address: Annotated[str, Form()] = "", date_booked: Annotated[str, Form()] = "",
+                             description: Annotated[str, Form()] = "",
+                             internal_note: Annotated[str, Form()] = "") -> Response:
+    need(user, "reconciliations:edit")
+    try:
+        data = uc.NewReconciliation(carrier=carrier, subordinate_carrier=subordinate_carrier or None,
+                                    name=name or None, address=address or None, date_booked=date_booked or None,
+                                    description=description or None, internal_note=internal_note or None)
+    except ValidationError as exc:
+        return back("/reconciliations", error="; ".join(e["msg"] for e in exc.errors()))
+    async with request.app.state.runtime.uow(actor=user.login) as tx:
+        rec = await uc.open_reconciliation(tx, data)
+    return back(f"/reconciliations/{rec['id']}")
+
+
+@router.get("/reconciliations/{rec_id}", response_class=HTMLResponse)
+async def reconciliation(request: Request, rec_id: str, user: DashboardUser, message: str = "",
+                         error: str = "", popup: str = "") -> HTMLResponse:
+    need(user, "reconciliations:view")
+    return render(request, "reconciliation.html", rec=await _header(request, rec_id), message=message,
+                  error=error, popup=popup, key=_key())
+
+
+@router.post("/reconciliations/{rec_id}/header")
+async def save_header(request: Request, rec_id: str, user: DashboardUser, version: Annotated[int, Form()],
+                      name: Annotated[str, Form()] = "", address: Annotated[str, Form()] = "",
+                      date_booked: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
+                      internal_note: Annotated[str, Form()] = "",
+                      statement_total: Annotated[str, Form()] = "") -> Response:
+    need(user, "reconciliations:edit")
+    try:
+        data = uc.HeaderEdit(name=name or None, address=address or None, date_booked=date_booked or None,
+                             description=description or None, internal_note=internal_note or None,
+                             statement_total=statement_total or None, version=version)
+        async with request.app.state.runtime.uow(actor=user.login) as tx:
+            await uc.edit_header(tx, rec_id, data)
+    except ValidationError as exc:
+        return back(f"/reconciliations/{rec_id}", error="; ".join(e["msg"] for e in exc.errors()))
+    except uc.Conflict as exc:
+        return back(f"/reconciliations/{rec_id}", error=str(exc))
+    return back(f"/reconciliations/{rec_id}", message="Saved.")
+
+
+async def _action(request: Request, rec_id: str, user: User, fn: Any, *args: Any) -> dict[str, Any] | str:
+    try:
+        async with request.app.state.runtime.uow(actor=user.login) as tx:
+            return await fn(tx, rec_id, *args)
+    except (uc.Conflict, uc.Invalid, uc.NotFound) as exc:
+        return str(exc)
+
+
+@router.post("/reconciliations/{rec_id}/create-invoices")
+async def create_invoices(request: Request, rec_id: str, user: DashboardUser,
+                          idempotency_key: Annotated[str, Form()]) -> Response:
+    need(user, "reconciliations:edit")
+    runtime = request.app.state.runtime
+    async with runtime.db.session() as s:
+        _lo, _hi, pending = await uc.pending_id_bounds(s, rec_id)
+    if pending > runtime.settings.background_threshold:
+        try:
+            started = await jobs.start_create_invoices(runtime, rec_id, user.login, idempotency_key)
+        except uc.Conflict as exc:
+            return back(f"/reconciliations/{rec_id}", error=str(exc))
+        return back(f"/reconciliations/{rec_id}/jobs/{started['job']['id']}")
+    result = await _action(request, rec_id, user, uc.create_invoices, idempotency_key)
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}", error=result)
+    msg = (f"{result['created']} invoices created; {result['exceptions']} exceptions; "
+           f"{result['invalid']} selected rows with errors left in statement entry.")
+    return back(f"/reconciliations/{rec_id}/invoices", message=msg)
+
+
+@router.get("/reconciliations/{rec_id}/jobs/{job_id}", response_class=HTMLResponse)
+async def job_page(request: Request, rec_id: str, job_id: str, user: DashboardUser) -> HTMLResponse:
+    need(user, "reconciliations:view")
+    try:
+        job = await jobs.get_job(request.app.state.runtime, job_id)
+    except uc.NotFound:
+        raise HTTPException(404, "job not found") from None
+    return render(request, "job.html", job=job, rec_id=rec_id)
+
+
+@router.post("/reconciliations/{rec_id}/create-pay-all", response_class=HTMLResponse)
+async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
+                         idempotency_key: Annotated[str, Form()], decision: Annotated[str, Form()] = "") -> Response:
+    need(user, "reconciliations:edit", "reconciliations:post", "reconciliations:pay")
+    result = await _action(request, rec_id, user, uc.create_pay_all, decision or None,
+                           idempotency_key if decision not in ("", "cancel") else None)
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}", error=result)
+    if result["outcome"] == "exceptions":
+        return render(request, "exceptions_popup.html", rec=result["reconciliation"], result=result,
+                      key=_key(), texts=DISCREPANCY_TEXT)
+    if result["outcome"] == "cancelled":
+        return back(f"/reconciliations/{rec_id}", message="Create/Pay All cancelled.")
+    if result["outcome"] == "aborted":
+        return back(f"/reconciliations/{rec_id}", message="Reconciliation aborted; no invoices were created.")
+    msg = f"{result['created']} invoices created, posted and paid ({result['received_total']} received)."
+    if result["next"] == "post":
+        return back(f"/reconciliations/{rec_id}", message=msg, popup="post")
+    return back(f"/reconciliations/{rec_id}/transactions", message=msg)
+
+
+@router.post("/reconciliations/{rec_id}/abort")
+async def abort(request: Request, rec_id: str, user: DashboardUser, idempotency_key: Annotated[str, Form()],
+                next_page: Annotated[str, Form()] = "") -> Response:
+    need(user, "reconciliations:edit")
+    result = await _action(request, rec_id, user, uc.abort, idempotency_key)
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}", error=result)
+    msg = (f"Reconciliation aborted at stage {result.get('aborted_stage', '')}: "
+           f"{result.get('invoices_removed', 0)} unposted invoices removed, "
+           f"{result.get('invoices_kept_posted', 0)} posted invoices stay posted.")
+    return back(f"/reconciliations/{rec_id}", message=msg)
+
+
+@router.post("/reconciliations/{rec_id}/close")
+async def close(request: Request, rec_id: str, user: DashboardUser, idempotency_key: Annotated[str, Form()]) -> Response:
+    need(user, "reconciliations:post")
+    result = await _action(request, rec_id, user, uc.close_reconciliation, idempotency_key)
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}", error=result)
+    return back(f"/reconciliations/{rec_id}", message="Reconciliation posted.")
+
+
+# -- statement entry ----------------------------------------------------------------------------
+FILTER_FIELDS = list(uc.EntryFilters.model_fields)
+
+
+def _filters_from(params: dict[str, Any]) -> tuple[uc.EntryFilters, str | None]:
+    raw = {k: v for k, v in params.items() if k in FILTER_FIELDS and v not in ("", None)}
+    if params.get("searched") and "include_selected" not in params:  # an unchecked box is not sent
+        raw["include_selected"] = False
+    try:
+        return uc.EntryFilters(**raw), None
+    except ValidationError as exc:
+        return uc.EntryFilters(), "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+
+
+@router.get("/reconciliations/{rec_id}/entries", response_class=HTMLResponse)
+async def entries(request: Request, rec_id: str, user: DashboardUser, page: int = 1) -> HTMLResponse:
+    need(user, "reconciliations:view")
+    params = dict(request.query_params)
+    filters, error = _filters_from(params)
+    return await _entries_page(request, rec_id, filters, max(page, 1), params, error=error or params.get("error"),
+                               message=params.get("message"))
+
+
+async def _entries_page(request: Request, rec_id: str, filters: uc.EntryFilters, page: int, params: dict[str, Any],
+                        *, error: str | None = None, message: str | None = None,
+                        row_errors: dict[str, dict[str, str]] | None = None,
+                        submitted: dict[str, dict[str, str]] | None = None, status_code: int = 200) -> HTMLResponse:
+    rec = await _header(request, rec_id)
+    async with request.app.state.runtime.db.session() as s:
+        result = await uc.search_entries(s, rec_id, filters, PAGE, (page - 1) * PAGE)
+    query = {k: v for k, v in params.items() if k in FILTER_FIELDS or k == "searched"}
+    return render(request, "entries.html", status_code=status_code, rec=rec, result=result, f=filters,
+                  page=page, pages=(result["total"] + PAGE - 1) // PAGE, query=urlencode(query),
+                  error=error, message=message, row_errors=row_errors or {}, submitted=submitted or {},
+                  bill_types=BILL_TYPES, sort_fields=list(uc.SORT_FIELDS), key=_key())
+
+
+@router.post("/reconciliations/{rec_id}/entries/reset", response_class=HTMLResponse)
+async def reset(request: Request, rec_id: str, user: DashboardUser) -> Response:
+    """Search with "reset premium and commission to zero" (it unchecks after the search)."""
+    need(user, "reconciliations:edit")
+    form = dict(await request.form())
+    filters, error = _filters_from(form)
+    if error:
+        return back(f"/reconciliations/{rec_id}/entries", error=error)
+    result = await _action(request, rec_id, user, uc.reset_amounts, filters)
+    params = {k: v for k, v in form.items() if k in FILTER_FIELDS or k == "searched"}
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}/entries", error=result, **params)
+    return back(f"/reconciliations/{rec_id}/entries", message=f"{result['reset']} rows reset to zero.", **params)
+
+
+@router.post("/reconciliations/{rec_id}/entries/{entry_id}/select", response_class=HTMLResponse)
+async def toggle_select(request: Request, rec_id: str, entry_id: int, user: DashboardUser) -> Response:
+    """The row's checkbox: selecting saves the row at once (htmx swaps the row)."""
+    need(user, "reconciliations:edit")
+    form = dict(await request.form())
+    selected = form.get(f"sel-{entry_id}") in ("on", "true", "1")
+    edit, _changed = _edit_from_form(form, entry_id)
+    edit["selected"] = selected
+    if not selected:
+        edit = {"id": entry_id, "selected": False}
+    error = None
+    row_errors: dict[str, str] = {}
+    try:
+        async with request.app.state.runtime.uow(actor=user.login) as tx:
+            await uc.save_entries(tx, rec_id, [uc.EntryEdit(**edit)])
+    except uc.Invalid as exc:
+        row_errors = exc.detail["errors"].get(str(entry_id), {})
+        error = "Not selected: fix the errors first."
+    except uc.Conflict as exc:
+        error = f"{exc} — the row shows its current values."
+    async with request.app.state.runtime.db.session() as s:
+        (row,) = await uc.get_entries(s, rec_id, [entry_id])
+    rec = await _header(request, rec_id)
+    return render(request, "entry_row.html", r=row, rec=rec, row_error=error, errs=row_errors,
+                  sub={} if not row_errors else {k.removeprefix(f"row-{entry_id}-"): v for k, v in form.items()
+                                                 if k.startswith(f"row-{entry_id}-")},
+                  bill_types=BILL_TYPES)
+
+
+def _edit_from_form(form: dict[str, Any], entry_id: int) -> tuple[dict[str, Any], bool]:
+    edit: dict[str, Any] = {"id": entry_id, "version": int(form.get(f"version-{entry_id}", 0) or 0)}
+    changed = False
+    for field in uc.EDITABLE:
+        new, old = form.get(f"row-{entry_id}-{field}"), form.get(f"orig-{entry_id}-{field}")
+        if new is not None and (new or "") != (old or ""):
+            edit[field] = new
+            changed = True
+    add = form.get(f"row-{entry_id}-add_rows") or "0"
+    if add.strip() not in ("", "0"):
+        edit["add_rows"] = add.strip()
+        changed = True
+    return edit, changed
+
+
+@router.post("/reconciliations/{rec_id}/entries/save", response_class=HTMLResponse)
+async def save(request: Request, rec_id: str, user: DashboardUser) -> Response:
+    need(user, "reconciliations:edit")
+    form = dict(await request.form())
+    params = {k: v for k, v in form.items() if k.startswith("q-")}
+    params = {k[2:]: v for k, v in params.items()}
+    page = int(form.get("page", 1) or 1)
+    ids = sorted({int(k.split("-")[1]) for k in form if k.startswith("version-")})
+    edits, submitted = [], {}
+    for entry_id in ids:
+        edit, changed = _edit_from_form(form, entry_id)
+        if changed:
+            edits.append(edit)
+            submitted[str(entry_id)] = {f: form.get(f"row-{entry_id}-{f}", "") for f in (*uc.EDITABLE, "add_rows")}
+    filters, _ = _filters_from(params)
+    if not edits:
+        return back(f"/reconciliations/{rec_id}/entries", message="Nothing changed.", page=page, **params)
+    try:
+        parsed = [uc.EntryEdit(**e) for e in edits]
+        async with request.app.state.runtime.uow(actor=user.login) as tx:
+            result = await uc.save_entries(tx, rec_id, parsed, form.get("idempotency_key") or None)
+    except ValidationError as exc:
+        return await _entries_page(request, rec_id, filters, page, params, status_code=422, submitted=submitted,
+                                   error="Nothing saved: " + "; ".join(e["msg"] for e in exc.errors()))
+    except uc.Invalid as exc:
+        return await _entries_page(request, rec_id, filters, page, params, status_code=422, submitted=submitted,
+                                   row_errors=exc.detail["errors"],
+                                   error="Nothing saved: every error is shown on its row; your entries are kept.")
+    except uc.Conflict as exc:
+        stale = {str(r["id"]) for r in exc.detail.get("rows", [])}
+        keep = {k: v for k, v in submitted.items() if k not in stale}
+        return await _entries_page(request, rec_id, filters, page, params, status_code=409, submitted=keep,
+                                   error=f"{exc}. Rows changed by someone else now show their current values "
+                                         f"({', '.join(sorted(stale))}); your other entries are kept.")
+    msg = f"Saved {len(result['saved'])} rows" + (f", added {len(result['added_ids'])} rows." if result["added_ids"]
+                                                  else ".")
+    return back(f"/reconciliations/{rec_id}/entries", message=msg, page=page, **params)
+
+
+@router.get("/reconciliations/{rec_id}/entries/{entry_id}/others", response_class=HTMLResponse)
+async def others(request: Request, rec_id: str, entry_id: int, user: DashboardUser, error: str = "") -> HTMLResponse:
+    need(user, "reconciliations:view")
+    async with request.app.state.runtime.db.session() as s:
+        rows = await uc.get_entries(s, rec_id, [entry_id])
+    if not rows:
+        raise HTTPException(404, "row not found")
+    return render(request, "others.html", rec=await _header(request, rec_id), r=rows[0], error=error)
+
+
+@router.post("/reconciliations/{rec_id}/entries/{entry_id}/others")
+async def add_other(request: Request, rec_id: str, entry_id: int, user: DashboardUser,
+                    employee: Annotated[str, Form()], production_role: Annotated[str, Form()] = "",
+                    production_credit: Annotated[str, Form()] = "", rate_type: Annotated[str, Form()] = "",
+                    rate: Annotated[str, Form()] = "") -> Response:
+    need(user, "reconciliations:edit")
+    data = uc.OtherCommissionIn(employee=employee, production_role=production_role or None,
+                                production_credit=production_credit or None, rate_type=rate_type or None,
+                                rate=rate or None)
+    result = await _action(request, rec_id, user, uc.add_other_commission, entry_id, data)
+    url = f"/reconciliations/{rec_id}/entries/{entry_id}/others"
+    return back(url, error=result) if isinstance(result, str) else back(url)
+
+
+@router.post("/reconciliations/{rec_id}/others/{other_id}/remove")
+async def remove_other(request: Request, rec_id: str, other_id: int, user: DashboardUser,
+                       entry_id: Annotated[int, Form()]) -> Response:
+    need(user, "reconciliations:edit")
+    result = await _action(request, rec_id, user, uc.remove_other_commission, other_id)
+    url = f"/reconciliations/{rec_id}/entries/{entry_id}/others"
+    return back(url, error=result) if isinstance(result, str) else back(url)
+
+
+# -- unposted invoices and direct-bill transactions ---------------------------------------------
+def _invoice_filters(params: dict[str, Any]) -> tuple[uc.InvoiceFilters, str | None]:
+    raw = {k: v for k, v in params.items() if k in uc.InvoiceFilters.model_fields and v not in ("", None)}
+    try:
+        return uc.InvoiceFilters(**raw), None
+    except ValidationError as exc:
+        return uc.InvoiceFilters(), "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+
+
+async def _invoice_page(request: Request, rec_id: str, template: str, statuses: tuple[str, ...]) -> HTMLResponse:
+    params = dict(request.query_params)
+    filters, error = _invoice_filters(params)
+    page = max(int(params.get("page", 1) or 1), 1)
+    async with request.app.state.runtime.db.session() as s:
+        result = await uc.list_invoices(s, rec_id, statuses, filters, PAGE, (page - 1) * PAGE)
+    query = urlencode({k: v for k, v in params.items() if k in uc.InvoiceFilters.model_fields})
+    return render(request, template, rec=await _header(request, rec_id), result=result, f=filters, page=page,
+                  pages=(result["total"] + PAGE - 1) // PAGE, query=query, error=error or params.get("error"),
+                  message=params.get("message"), key=_key(), bill_types=BILL_TYPES,
+                  sorts=list(uc.INVOICE_SORTS))
+
+
+@router.get("/reconciliations/{rec_id}/invoices", response_class=HTMLResponse)
+async def invoices(request: Request, rec_id: str, user: DashboardUser) -> HTMLResponse:
+    need(user, "reconciliations:view")
+    return await _invoice_page(request, rec_id, "invoices.html", ("unposted",))
+
+
+@router.post("/reconciliations/{rec_id}/invoices/{invoice_id}/remove")
+async def remove_invoice(request: Request, rec_id: str, invoice_id: int, user: DashboardUser) -> Response:
+    need(user, "reconciliations:edit")
+    result = await _action(request, rec_id, user, uc.remove_invoice, invoice_id)
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}/invoices", error=result)
+    return back(f"/reconciliations/{rec_id}/invoices", message=f"Invoice {invoice_id}(S) removed.")
+
+
+@router.post("/reconciliations/{rec_id}/post-invoices")
+async def post_invoices(request: Request, rec_id: str, user: DashboardUser) -> Response:
+    need(user, "reconciliations:post")
+    form = await request.form()
+    ids = [int(v) for v in form.getlist("invoice")] or None
+    key = str(form.get("idempotency_key") or "") or None
+    result = await _action(request, rec_id, user, uc.post_invoices, ids, key)
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}/invoices", error=result)
+    return back(f"/reconciliations/{rec_id}/transactions", message=f"{result['posted']} invoices posted.")
+
+
+@router.get("/reconciliations/{rec_id}/transactions", response_class=HTMLResponse)
+async def transactions(request: Request, rec_id: str, user: DashboardUser) -> HTMLResponse:
+    need(user, "reconciliations:view")
+    return await _invoice_page(request, rec_id, "transactions.html", ("posted", "paid"))
+
+
+@router.post("/reconciliations/{rec_id}/transactions/save")
+async def save_transactions(request: Request, rec_id: str, user: DashboardUser) -> Response:
+    need(user, "reconciliations:pay")
+    form = await request.form()
+    ids = sorted({int(k.split("-")[1]) for k in form if k.startswith("shown-")})
+    edits = []
+    for invoice_id in ids:
+        selected = form.get(f"sel-{invoice_id}") == "on"
+        was = form.get(f"was-{invoice_id}") == "1"
+        received = str(form.get(f"received-{invoice_id}") or "")
+        old = str(form.get(f"oldreceived-{invoice_id}") or "")
+        if selected != was or (selected and received != old):
+            # a newly selected row with an unchanged (empty) Received is filled with its balance
+            edits.append(uc.TransactionEdit(invoice_id=invoice_id, selected=selected,
+                                            received=received if (selected and received != old) else None))
+    pay_now = form.get("action") == "pay"
+    if edits:
+        result = await _action(request, rec_id, user, uc.edit_transactions, edits)
+        if isinstance(result, str):
+            return back(f"/reconciliations/{rec_id}/transactions", error=result)
+    if pay_now:
+        result = await _action(request, rec_id, user, uc.pay_selected, str(form.get("idempotency_key") or "") or None)
+        if isinstance(result, str):
+            return back(f"/reconciliations/{rec_id}/transactions", error=result)
+        return back(f"/reconciliations/{rec_id}/transactions",
+                    message=f"Paid {result['paid']} invoices: {result['received_total']} received.")
+    return back(f"/reconciliations/{rec_id}/transactions", message=f"Saved {len(edits)} rows.")
+
+
+@router.post("/reconciliations/{rec_id}/transactions/select-all")
+async def select_all(request: Request, rec_id: str, user: DashboardUser) -> Response:
+    need(user, "reconciliations:pay")
+    result = await _action(request, rec_id, user, uc.select_all_transactions, True)
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}/transactions", error=result)
+    return back(f"/reconciliations/{rec_id}/transactions", message=f"{result['changed']} selected, Received = Balance.")
+
+
+# -- reports ------------------------------------------------------------------------------------
+@router.get("/reconciliations/{rec_id}/reports/{kind}", response_class=HTMLResponse)
+async def report(request: Request, rec_id: str, kind: str, user: DashboardUser) -> HTMLResponse:
+    need(user, "reconciliations:view")
+    async with request.app.state.runtime.db.session() as s:
+        try:
+            rep = await reports.build(s, rec_id, kind, row_limit=reports.HTML_ROW_LIMIT)
+        except uc.NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+    return render(request, "report_print.html", report=rep, rec_id=rec_id, limit=reports.HTML_ROW_LIMIT)
