@@ -72,6 +72,22 @@ async def test_onboarding_file_rows_errors_and_reprocessing(start_service, token
     assert svc.runtime.pii.decrypt(ssn) == "123-45-6789"
     assert syncs == 2
     assert (await client.get("/api/producers/7000001")).json()["ssn"] == "*******6789"
+    # Daily refresh: nothing is due right after the sync request; a day after the last sync it is.
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from agency_common.timeutil import utcnow
+    from appointments.usecases import producers_due_for_sync
+
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    async with svc.runtime.db.transaction() as s:
+        assert await producers_due_for_sync(s, day, hour) == []
+        await s.execute(update(m.Producer).where(m.Producer.npn == "7000001").values(
+            synced_at=utcnow() - timedelta(days=2), sync_requested_at=utcnow() - timedelta(days=2), sync_status="synced"))
+        await s.execute(update(m.Producer).where(m.Producer.npn == "7000002").values(
+            sync_requested_at=utcnow() - timedelta(hours=2)))  # asked, never answered: ask again
+        assert await producers_due_for_sync(s, day, hour) == ["7000001", "7000002"]
     assert (await svc.as_user(token_for("admin")).get("/api/producers/7000001")).json()["ssn"] == "123-45-6789"
     assert (await svc.as_user(token_for("clerk")).post(
         "/api/producer-imports", files={"file": ("a.csv", FILE, "text/csv")})).status_code == 403

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, Body, File, Header, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from agency_common.auth import CurrentUser, User, require
 from agency_common.pii import mask
@@ -99,20 +100,40 @@ async def submit_batch_route(request: Request, batch_id: str, user: Annotated[Us
 
 
 # -- bulk appoint ---------------------------------------------------------------------------------------
+async def _once(request: Request, key: str | None, user: User, work: Any) -> dict[str, Any]:
+    """Run ``work(tx)`` once per Idempotency-Key (a repeated click or a client retry gets the first
+    answer, nothing is created twice); without a key, every call runs."""
+    async with runtime(request).uow(actor=user.login) as tx:
+        if key:
+            if len(key) > 100:
+                raise HTTPException(422, "Idempotency-Key longer than 100 characters")
+            done = await tx.session.get(m.BulkAppointCall, key)
+            if done is not None:
+                return done.response | {"replayed": True}
+        out = await work(tx)
+        if key:
+            tx.session.add(m.BulkAppointCall(idempotency_key=key, created_by=user.login, response=out))
+        return out
+
+
 @router.post("/appointments/bulk", tags=["bulk appoint"])
 async def bulk_appoint_route(request: Request, body: BulkAppoint,
-                             user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
-    async with runtime(request).uow(actor=user.login) as tx:
-        return await bulk_appoint(tx, body.requests)
+                             user: Annotated[User, require("appointments:submit")],
+                             idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    try:
+        return await _once(request, idempotency_key, user, lambda tx: bulk_appoint(tx, body.requests))
+    except IntegrityError:
+        raise HTTPException(409, "a concurrent call with the same Idempotency-Key, or an identical transaction "
+                                 "submitted at the same time: retry") from None
 
 
 @router.post("/appointments/bulk-file", tags=["bulk appoint"])
 async def bulk_appoint_file_route(request: Request, file: Annotated[UploadFile, File()],
-                                  user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
+                                  user: Annotated[User, require("appointments:submit")],
+                                  idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     content = await read_upload(request, file)
     try:
-        async with runtime(request).uow(actor=user.login) as tx:
-            return await imports.bulk_appoint_file(tx, content)
+        return await _once(request, idempotency_key, user, lambda tx: imports.bulk_appoint_file(tx, content))
     except FileError as exc:
         raise HTTPException(422, str(exc)) from None
 

@@ -303,6 +303,17 @@ class BulkImportRow(AppointmentsModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # PII encrypted
 
 
+class BulkAppointCall(AppointmentsModel, table=True):
+    """A bulk-appoint call made with an Idempotency-Key: repeating it returns the first answer."""
+
+    __tablename__ = "bulk_appoint_calls"
+
+    idempotency_key: str = Field(primary_key=True, max_length=100)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()
+    response: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
 # -- portals -------------------------------------------------------------------------------------------
 class PortalUser(AppointmentsModel, table=True):
     __tablename__ = "portal_users"

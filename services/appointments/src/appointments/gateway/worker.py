@@ -28,7 +28,7 @@ from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from appointments.gateway.models import LicenseLookup, Submission
-from appointments.gateway.nipr import FormLine, NiprClient, RequestForm
+from appointments.gateway.nipr import FormLine, NiprClient, NiprUnavailable, RequestForm
 
 log = get_logger(__name__)
 
@@ -70,7 +70,16 @@ def make_batch_handler(worker: SubmissionWorker | None = None) -> Any:
 def make_license_handler(client: NiprClient) -> Any:
     async def on_sync(tx: Transaction, event: Envelope[Any]) -> None:
         req: LicenseSyncRequested = event.payload
-        producer = await client.fetch_producer(req.npn)  # NiprUnavailable → the consumer retries
+        # A read: retried here a few times (bounded) so one hiccup does not replay a whole batch of
+        # look-ups; past that the consumer's own retries and dead-letter topic take over.
+        for attempt in range(3):
+            try:
+                producer = await client.fetch_producer(req.npn)
+                break
+            except NiprUnavailable:
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.1 * 2 ** attempt)
         await tx.session.execute(insert_ignoring_conflicts(tx.session, LicenseLookup.__table__), {
             "request_id": req.request_id, "npn": req.npn, "found": producer is not None,
             "licenses": len(producer.licenses) if producer else 0, "fetched_at": utcnow()})
