@@ -222,6 +222,7 @@ class AppointmentTransaction(AppointmentsModel, table=True):
         Index("uq_transaction_pending", "identity_key", unique=True,
               sqlite_where=text("status = 'Submitted'"), postgresql_where=text("status = 'Submitted'")),
         Index("ix_transaction_identity", "npn", "state", "cocode"),
+        Index("ix_transaction_batch_status", "batch_id", "status"),  # "anything still pending in this batch?"
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)

@@ -358,9 +358,9 @@ async def apply_nipr_result(tx: Transaction, result: TransactionResultReceived) 
         appt.nipr_reference, appt.last_transaction_id = result.nipr_reference, row.id
     await s.flush()
     await tx.emit(status_event(row))
-    pending = await s.scalar(select(func.count()).select_from(m.AppointmentTransaction).where(
-        m.AppointmentTransaction.batch_id == row.batch_id, m.AppointmentTransaction.status == v.SUBMITTED))
-    if pending == 0:
+    T = m.AppointmentTransaction
+    pending = await s.scalar(select(T.id).where(T.batch_id == row.batch_id, T.status == v.SUBMITTED).limit(1))
+    if pending is None:
         batch = await s.get(m.TransactionBatch, row.batch_id)
         if batch is not None and batch.status == "submitted":
             batch.status, batch.completed_at = "completed", now
