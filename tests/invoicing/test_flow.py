@@ -49,3 +49,37 @@ async def test_open_select_create_post_pay(start_service, token_for, kafka) -> N
             for fmt in ("json", "csv", "html"):
                 rep = await c.get(f"/api/reconciliations/{rec['id']}/reports/{kind}", params={"format": fmt})
                 assert rep.status_code == 200, (kind, fmt, rep.text)
+
+
+async def test_background_create_invoices_and_late_policies(start_service, token_for, kafka) -> None:
+    from tests.support.inprocess import eventually
+
+    svc = await start_service("invoicing", background_threshold=1, background_chunk=2)
+    await publish(kafka, [policy(i) for i in range(1, 4)])
+    async with svc.as_user(token_for("clerk")) as c:
+        await wait_policies(c, 3)
+        rec = await open_rec(c)
+        rid = rec["id"]
+        # a policy intake creates later joins the open reconciliation's statement entry
+        await publish(kafka, [policy(4, policy_number="LATE-1")])
+
+        async def four() -> bool:
+            return len(await entries(c, rid)) == 4
+        await eventually(four, message="late policy in statement entry")
+        r = await c.post(f"/api/reconciliations/{rid}/entries/select", params={"policy": "POL"},
+                         json={"all_matching": True})
+        assert r.json()["changed"] == 3
+        started = await c.post(f"/api/reconciliations/{rid}/create-invoices", headers={"Idempotency-Key": "bg"})
+        assert started.status_code == 202, started.text
+        job_id = started.json()["job"]["id"]
+        again = await c.post(f"/api/reconciliations/{rid}/create-invoices", headers={"Idempotency-Key": "bg"})
+        assert again.json()["job"]["id"] == job_id
+
+        async def finished() -> dict | None:
+            job = (await c.get(f"/api/jobs/{job_id}")).json()
+            return job if job["status"] in ("done", "failed") else None
+        job = await eventually(finished, message="job done")
+        assert job["status"] == "done" and job["result"]["created"] == 3 and job["done"] == 3
+        assert (await c.get(f"/api/reconciliations/{rid}")).json()["status"] == "invoiced"
+        page = await c.get(f"/reconciliations/{rid}/jobs/{job_id}")
+        assert page.status_code == 200 and "done" in page.text

@@ -127,15 +127,15 @@ async def remember(tx: Transaction, key: str | None, rec_id: str, operation: str
 
 # -- header, totals, status ---------------------------------------------------------------------
 async def totals(session: Any, rec: Reconciliation) -> dict[str, Any]:
+    """The header's figures: one pass over the rows, one over the invoices (grouped by status)."""
     s = session
-    selected_commission = await s.scalar(select(func.sum(E.c.commission_paid)).where(
-        E.c.reconciliation_id == rec.id, E.c.selected.is_(True))) or ZERO
-    entry_count = await s.scalar(select(func.count()).where(E.c.reconciliation_id == rec.id)) or 0
-    selected_count = await s.scalar(select(func.count()).where(
-        E.c.reconciliation_id == rec.id, E.c.selected.is_(True))) or 0
+    ent = (await s.execute(select(
+        func.count(), func.sum(case((E.c.selected.is_(True), 1), else_=0)),
+        func.sum(case((E.c.selected.is_(True), E.c.commission_paid), else_=None)))
+        .where(E.c.reconciliation_id == rec.id))).one()
+    entry_count, selected_count, selected_commission = ent[0] or 0, ent[1] or 0, ent[2] or ZERO
     inv = {row.status: row for row in (await s.execute(
-        select(INV.c.status, func.count().label("n"), func.sum(INV.c.commission).label("commission"),
-               func.sum(INV.c.paid_to_date).label("paid"))
+        select(INV.c.status, func.count().label("n"), func.sum(INV.c.commission).label("commission"))
         .where(INV.c.reconciliation_id == rec.id).group_by(INV.c.status))).all()}
     exceptions = await s.scalar(select(func.count()).where(
         EXC.c.reconciliation_id == rec.id, EXC.c.status == "open")) or 0
