@@ -9,13 +9,15 @@ from agency_common.contracts.intake import (
     PolicyCreated,
     PolicySessionCreated,
     PolicyUpdated,
+    SalesRecordCreated,
     StatementImported,
     StatementLinesPublished,
     StatementPublished,
 )
 from agency_common.web import ServiceRuntime
-from intake import api, consumers, dashboard
+from intake import api, api_individuals, consumers, dashboard
 from intake.imports import StatementImports
+from intake.individuals import SalesRecordJobs
 from intake.models import messaging
 from intake.settings import IntakeSettings
 
@@ -28,10 +30,13 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
              ("Update policies", "/policies/update"), ("Carrier profiles", "/carrier-profiles")],
     )
     runtime.publishes(PolicyCreated, PolicyUpdated, StatementImported, StatementPublished, StatementLinesPublished,
-                      PolicySessionCreated)
-    consumers.subscribe(runtime.consumer)
+                      PolicySessionCreated, SalesRecordCreated)
+    consumers.subscribe(runtime.consumer, runtime)
     imports = StatementImports(runtime)
+    sales_jobs = SalesRecordJobs(runtime)
     runtime.background(imports.run)
-    app = runtime.create_app(api.router, dashboard.router)
+    runtime.background(sales_jobs.run)
+    app = runtime.create_app(api.router, api_individuals.router, dashboard.router)
     app.state.imports = imports
+    app.state.sales_jobs = sales_jobs
     return app

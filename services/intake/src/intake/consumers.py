@@ -6,11 +6,17 @@ from typing import Any
 
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.invoicing import InvoicePosted
-from agency_common.contracts.upstream import CarrierStatementCompleted, CarrierStatementRows, CarrierStatementStarted
+from agency_common.contracts.upstream import (
+    CarrierStatementCompleted,
+    CarrierStatementRows,
+    CarrierStatementStarted,
+    IndividualUpserted,
+)
 from agency_common.messaging.consumer import EventConsumer, PermanentError
 from agency_common.outbox import Transaction
 from intake import imports
-from intake.usecases import NotFound, apply_invoice_posting
+from intake.individuals import upsert_from_crm
+from intake.usecases import NotFound, UseCaseError, apply_invoice_posting
 
 
 async def on_statement_started(tx: Transaction, env: Envelope[Any]) -> None:
@@ -42,8 +48,22 @@ async def on_invoice_posted(tx: Transaction, env: Envelope[Any]) -> None:
         raise PermanentError(str(exc)) from None
 
 
-def subscribe(consumer: EventConsumer) -> None:
+def on_individual(runtime: Any) -> Any:
+    async def handler(tx: Transaction, env: Envelope[Any]) -> None:
+        p: IndividualUpserted = env.payload
+        if runtime.pii is None:
+            raise RuntimeError("PII keys are not configured: individuals cannot be stored")
+        try:
+            await upsert_from_crm(tx, p.external_id, p.version, p.fields, p.custom_fields, runtime.pii)
+        except (UseCaseError, ValueError) as exc:
+            raise PermanentError(f"individual {p.external_id}: {exc}") from None
+    return handler
+
+
+def subscribe(consumer: EventConsumer, runtime: Any = None) -> None:
     consumer.on(CarrierStatementStarted, on_statement_started)
     consumer.on(CarrierStatementRows, on_statement_rows)
     consumer.on(CarrierStatementCompleted, on_statement_completed)
     consumer.on(InvoicePosted, on_invoice_posted)
+    if runtime is not None:
+        consumer.on(IndividualUpserted, on_individual(runtime))

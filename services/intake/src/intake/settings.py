@@ -9,3 +9,5 @@ class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     port: int = 8001
     database_url: str = "sqlite+aiosqlite:///./data/intake.db"
+    # The Sales Record Types offered when creating sales records (seed 001).
+    sales_record_types: list[str] = ["Medicare", "ACA", "Renewal", "Cross-sell", "Life"]

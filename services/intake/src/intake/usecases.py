@@ -108,6 +108,9 @@ async def find_or_create_clients(tx: Transaction, names: Iterable[str]) -> dict[
                 "created_at": utcnow()} for k in keys if k not in found]
     for i in range(0, len(missing), CHUNK):
         await tx.session.execute(insert(Client.__table__), missing[i:i + CHUNK])
+    from intake.individuals import individuals_for_clients
+
+    await individuals_for_clients(tx, [(row["id"], row["name"]) for row in missing])
     found.update({row["normalised_name"]: (row["id"], row["name"]) for row in missing})
     return found
 

@@ -1,0 +1,234 @@
+"""Individuals, Individual Advanced Search, saved searches, sales-record jobs, Convert to Individual."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from agency_common.auth import User, require
+from agency_common.pii import mask
+from agency_common.tabular import csv_bytes
+from intake.individuals import (
+    IndividualIn,
+    SalesRecordJobIn,
+    SearchCriteria,
+    _cipher,
+    clear_values,
+    convert_to_individual,
+    create_individual,
+    individual_json,
+    job_json,
+    preview_counts,
+    resolve_criteria,
+    sales_record_json,
+    save_search,
+    saved_search_json,
+    search,
+    start_job,
+    update_individual,
+    update_sales_record,
+)
+from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
+from intake.usecases import UseCaseError
+
+router = APIRouter(prefix="/api", tags=["individuals"])
+REVEAL = "pii:reveal"
+
+
+def fail(exc: UseCaseError) -> HTTPException:
+    return HTTPException(exc.status_code, str(exc))
+
+
+@router.post("/individuals", status_code=201)
+async def create_individual_route(request: Request, body: IndividualIn,
+                                  user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.uow(actor=user.login) as tx:
+            ind = await create_individual(tx, body, _cipher(runtime))
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    return individual_json(ind, runtime.pii, user.can(REVEAL))
+
+
+@router.patch("/individuals/{individual_id}")
+async def patch_individual(request: Request, individual_id: str, body: IndividualIn,
+                           user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.uow(actor=user.login) as tx:
+            ind = await update_individual(tx, individual_id, body, _cipher(runtime))
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    return individual_json(ind, runtime.pii, user.can(REVEAL))
+
+
+@router.get("/individuals/{individual_id}")
+async def get_individual(request: Request, individual_id: str,
+                         user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        ind = await session.get(Individual, individual_id)
+    if ind is None:
+        raise HTTPException(404, "no such individual")
+    return individual_json(ind, _cipher(runtime), user.can(REVEAL))
+
+
+class SearchRequest(SearchCriteria):
+    sort: str = "last_name"
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+@router.post("/individuals/search")
+async def search_route(request: Request, body: SearchRequest,
+                       user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.db.session() as session:
+            total, rows = await search(session, SearchCriteria.model_validate(body.model_dump(
+                exclude={"sort", "limit", "offset"})), sort=body.sort, limit=body.limit, offset=body.offset)
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    cipher, reveal = _cipher(runtime), user.can(REVEAL)
+    return {"total": total, "limit": body.limit, "offset": body.offset,
+            "items": [individual_json(i, cipher, reveal) for i in rows]}
+
+
+EXPORT_FIELDS = ("first_name", "middle_name", "last_name", "record_status", "servicing_agent", "primary_email",
+                 "cell_phone", "address_line1", "city", "state", "zip_code", "dob", "ssn", "medicare_id",
+                 "drivers_license")
+
+
+@router.post("/individuals/search.csv")
+async def search_csv(request: Request, body: SearchCriteria,
+                     user: Annotated[User, require("individuals:view")]) -> StreamingResponse:
+    """The whole result as CSV (PII masked unless the user may reveal it; formulas neutralised)."""
+    runtime = request.app.state.runtime
+    cipher, reveal = _cipher(runtime), user.can(REVEAL)
+    async with runtime.db.session() as session:
+        _total, rows = await search(session, body, limit=1_000_000)
+    def lines():  # noqa: ANN202
+        for ind in rows:
+            v = clear_values(ind, cipher)
+            yield [ind.id, *[(v[f] if reveal or f not in ("dob", "ssn", "medicare_id", "drivers_license")
+                              else mask(v[f])) or "" for f in EXPORT_FIELDS]]
+    return StreamingResponse(csv_bytes(["id", *EXPORT_FIELDS], lines()), media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
+
+
+class SavedSearchIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    criteria: SearchCriteria
+
+
+@router.post("/saved-searches", status_code=201)
+async def create_saved_search(request: Request, body: SavedSearchIn,
+                              user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
+    async with request.app.state.runtime.uow(actor=user.login) as tx:
+        s = await save_search(tx, body.name, body.criteria)
+    return saved_search_json(s)
+
+
+@router.get("/saved-searches")
+async def list_saved_searches(request: Request, _user: Annotated[User, require("individuals:view")],
+                              owner: str | None = None) -> dict[str, Any]:
+    async with request.app.state.runtime.db.session() as session:
+        stmt = select(SavedSearch).order_by(SavedSearch.created_at.desc()).limit(500)
+        if owner:
+            stmt = stmt.where(SavedSearch.owner == owner)
+        rows = (await session.execute(stmt)).scalars().all()
+        jobs = (await session.execute(select(SalesRecordJob).where(
+            SalesRecordJob.saved_search_id.in_([s.id for s in rows])))).scalars().all()
+    by_search: dict[str, list[dict[str, Any]]] = {}
+    for j in jobs:
+        by_search.setdefault(j.saved_search_id or "", []).append(job_json(j))
+    return {"items": [saved_search_json(s) | {"jobs": by_search.get(s.id, [])} for s in rows]}
+
+
+class PreviewIn(BaseModel):
+    criteria: SearchCriteria | None = None
+    saved_search_id: str | None = None
+
+
+@router.post("/sales-record-jobs/preview")
+async def preview_job(request: Request, body: PreviewIn,
+                      _user: Annotated[User, require("individuals:edit", "sales_enablement:view")]) -> dict[str, Any]:
+    """The confirmation: how many sales records will be created and how many individuals skipped."""
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.db.session() as session:
+            c = await resolve_criteria(session, body.criteria, body.saved_search_id)
+            counts = await preview_counts(session, c)
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    return counts | {"sales_record_types": runtime.settings.sales_record_types}
+
+
+@router.post("/sales-record-jobs", status_code=202)
+async def create_job(request: Request, body: SalesRecordJobIn,
+                     user: Annotated[User, require("individuals:edit", "sales_enablement:view")]) -> JSONResponse:
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.uow(actor=user.login) as tx:
+            job, created = await start_job(tx, body, runtime.settings.sales_record_types)
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    request.app.state.sales_jobs.wake.set()
+    return JSONResponse(job_json(job), status_code=202 if created else 200)
+
+
+@router.get("/sales-record-jobs/{job_id}")
+async def get_job(request: Request, job_id: str,
+                  _user: Annotated[User, require("sales_enablement:view")]) -> dict[str, Any]:
+    async with request.app.state.runtime.db.session() as session:
+        job = await session.get(SalesRecordJob, job_id)
+    if job is None:
+        raise HTTPException(404, "no such job")
+    return job_json(job)
+
+
+@router.get("/sales-records")
+async def list_sales_records(request: Request, user: Annotated[User, require("sales_enablement:view")],
+                             individual_id: str | None = None, job_id: str | None = None,
+                             limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                             offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        stmt = select(SalesRecord).order_by(SalesRecord.created_at, SalesRecord.id).limit(limit).offset(offset)
+        if individual_id:
+            stmt = stmt.where(SalesRecord.individual_id == individual_id)
+        if job_id:
+            stmt = stmt.where(SalesRecord.job_id == job_id)
+        rows = (await session.execute(stmt)).scalars().all()
+    cipher, reveal = _cipher(runtime), user.can(REVEAL)
+    return {"items": [sales_record_json(r, cipher, reveal) for r in rows]}
+
+
+@router.patch("/sales-records/{record_id}")
+async def patch_sales_record(request: Request, record_id: str, body: dict[str, Any],
+                             user: Annotated[User, require("sales_enablement:view")]) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.uow(actor=user.login) as tx:
+            rec = await update_sales_record(tx, record_id, body, _cipher(runtime))
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    return sales_record_json(rec, runtime.pii, user.can(REVEAL))
+
+
+@router.post("/sales-records/{record_id}/convert-to-individual")
+async def convert_route(request: Request, record_id: str,
+                        user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.uow(actor=user.login) as tx:
+            ind, filled, conflicts = await convert_to_individual(tx, record_id, _cipher(runtime))
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    return {"individual": individual_json(ind, runtime.pii, user.can(REVEAL)), "filled": filled,
+            "conflicts_kept_individual": conflicts}

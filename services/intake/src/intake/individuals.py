@@ -1,0 +1,460 @@
+"""Individuals, Individual Advanced Search, saved searches, mass creation of sales records and
+Convert to Individual (seed 001)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from datetime import date
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+
+from agency_common.contracts.intake import SalesRecordCreated
+from agency_common.logging import get_logger
+from agency_common.outbox import Transaction
+from agency_common.pii import PiiCipher, mask
+from agency_common.timeutil import utcnow
+from intake.domain.individuals import (
+    CARRIED_FIELDS,
+    PII_FIELDS,
+    STANDARD_FIELDS,
+    carry_over,
+    merge_back,
+    storage_key,
+)
+from intake.models import Individual, IndividualAudit, Policy, SalesRecord, SalesRecordJob, SavedSearch
+from intake.usecases import Conflict, NotFound, UseCaseError
+
+log = get_logger(__name__)
+IND = Individual.__table__
+SR = SalesRecord.__table__
+POL = Policy.__table__
+JOB_CHUNK = 1000
+
+
+class CustomField(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    type: Literal["text", "date", "dropdown", "number", "currency", "percent", "checkbox", "checkbox_list"]
+    value: Any = None
+
+
+class IndividualIn(BaseModel):
+    first_name: str | None = Field(default=None, max_length=100)
+    middle_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    nickname: str | None = Field(default=None, max_length=100)
+    title: str | None = Field(default=None, max_length=50)
+    servicing_agent: str | None = Field(default=None, max_length=100)
+    servicing_agent_user: str | None = Field(default=None, max_length=100)
+    record_status: str | None = Field(default=None, max_length=50)
+    primary_email: str | None = Field(default=None, max_length=200)
+    secondary_email: str | None = Field(default=None, max_length=200)
+    cell_phone: str | None = Field(default=None, max_length=50)
+    home_phone: str | None = Field(default=None, max_length=50)
+    address_type: str | None = Field(default=None, max_length=50)
+    address_line1: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, max_length=100)
+    county: str | None = Field(default=None, max_length=100)
+    zip_code: str | None = Field(default=None, max_length=20)
+    state: str | None = Field(default=None, max_length=20)
+    gender: str | None = Field(default=None, max_length=20)
+    dob: date | None = None
+    lead_source: str | None = Field(default=None, max_length=100)
+    medicare_id: str | None = Field(default=None, max_length=50)
+    medicare_part_a: date | None = None
+    medicare_part_b: date | None = None
+    ssn: str | None = Field(default=None, max_length=20)
+    drivers_license: str | None = Field(default=None, max_length=50)
+    smoker_status: str | None = Field(default=None, max_length=20)
+    custom_fields: list[CustomField] = []
+
+
+def _cipher(runtime: Any) -> PiiCipher:
+    if runtime.pii is None:
+        raise UseCaseError("PII encryption keys are not configured")
+    return runtime.pii
+
+
+def encrypt_field(cipher: PiiCipher, field: str, value: Any) -> Any:
+    if field not in PII_FIELDS:
+        return value
+    if value is None or value == "":
+        return None
+    return cipher.encrypt(value.isoformat() if isinstance(value, date) else str(value))
+
+
+def storage_values(data: IndividualIn, cipher: PiiCipher, only_set: bool = False) -> dict[str, Any]:
+    raw = data.model_dump(exclude={"custom_fields"}, exclude_unset=only_set)
+    return {storage_key(f): encrypt_field(cipher, f, v) for f, v in raw.items()}
+
+
+def clear_values(row: Any, cipher: PiiCipher) -> dict[str, Any]:
+    """Field name → clear value (PII decrypted; DOB as ISO text)."""
+    get = (lambda k: row[k]) if isinstance(row, dict) else (lambda k: getattr(row, k))
+    out: dict[str, Any] = {}
+    for f in STANDARD_FIELDS:
+        v = get(storage_key(f))
+        out[f] = cipher.decrypt(v) if f in PII_FIELDS and v else v
+    return out
+
+
+def individual_json(ind: Individual, cipher: PiiCipher, reveal: bool) -> dict[str, Any]:
+    values = clear_values(ind, cipher)
+    for f in PII_FIELDS:
+        if not reveal:
+            values[f] = mask(values[f])
+    for k in ("medicare_part_a", "medicare_part_b"):
+        values[k] = values[k].isoformat() if values[k] else None
+    return {"id": ind.id, "external_id": ind.external_id, "version": ind.version, "client_id": ind.client_id,
+            **values, "custom_fields": json.loads(ind.custom_fields), "created_at": ind.created_at.isoformat(),
+            "updated_at": ind.updated_at.isoformat()}
+
+
+async def create_individual(tx: Transaction, data: IndividualIn, cipher: PiiCipher,
+                            external_id: str | None = None, version: int = 1) -> Individual:
+    ind = Individual(**storage_values(data, cipher), external_id=external_id, version=version,
+                     custom_fields=json.dumps([c.model_dump(mode="json") for c in data.custom_fields]),
+                     created_by=tx.actor)
+    tx.session.add(ind)
+    await tx.session.flush()
+    return ind
+
+
+async def update_individual(tx: Transaction, individual_id: str, data: IndividualIn, cipher: PiiCipher) -> Individual:
+    ind = await tx.session.get(Individual, individual_id)
+    if ind is None:
+        raise NotFound("no such individual")
+    for k, v in storage_values(data, cipher, only_set=True).items():
+        setattr(ind, k, v)
+    if "custom_fields" in data.model_fields_set:
+        ind.custom_fields = json.dumps([c.model_dump(mode="json") for c in data.custom_fields])
+    ind.version += 1
+    ind.updated_at = utcnow()
+    await tx.session.flush()
+    return ind
+
+
+async def upsert_from_crm(tx: Transaction, external_id: str, version: int, fields: dict[str, Any],
+                          custom: dict[str, Any], cipher: PiiCipher) -> Individual | None:
+    """An individual from the CRM; an older version never overwrites a newer one."""
+    known = set(IndividualIn.model_fields) - {"custom_fields"}
+    customs = [c if isinstance(c, dict) and "type" in c else {"name": k, "type": "text", "value": c}
+               for k, c in custom.items()] if isinstance(custom, dict) else list(custom)
+    data = IndividualIn.model_validate({**{k: v for k, v in fields.items() if k in known}, "custom_fields": customs})
+    ind = (await tx.session.execute(select(Individual).where(Individual.external_id == external_id))).scalar_one_or_none()
+    if ind is None:
+        return await create_individual(tx, data, cipher, external_id=external_id, version=version)
+    if version <= ind.version:
+        return None
+    for k, v in storage_values(data, cipher).items():
+        setattr(ind, k, v)
+    ind.custom_fields = json.dumps([c.model_dump(mode="json") for c in data.custom_fields])
+    ind.version, ind.updated_at = version, utcnow()
+    await tx.session.flush()
+    return ind
+
+
+# -- search ----------------------------------------------------------------------------------------
+class SearchCriteria(BaseModel):
+    name: str | None = None  # contains, in first, last or nickname
+    first_name: str | None = None
+    last_name: str | None = None
+    record_status: str | None = None
+    state: str | None = None
+    city: str | None = None
+    zip_code: str | None = None
+    servicing_agent: str | None = None
+    lead_source: str | None = None
+    gender: str | None = None
+    smoker_status: str | None = None
+    has_sales_record: bool | None = None
+    # policy filters: one policy of the individual meets all of them
+    policy_line_of_business: str | None = None  # coverage type
+    policy_status: str | None = None
+    policy_carrier: str | None = None
+    policy_effective_from: date | None = None
+    policy_effective_to: date | None = None
+    policy_renewal_from: date | None = None  # renewal date = the policy's expiration date
+    policy_renewal_to: date | None = None
+
+
+SORTS = {"last_name": IND.c.last_name, "first_name": IND.c.first_name, "state": IND.c.state,
+         "created_at": IND.c.created_at, "record_status": IND.c.record_status}
+
+
+def search_conditions(c: SearchCriteria) -> list[Any]:
+    conds: list[Any] = []
+    if c.name:
+        like = f"%{c.name.lower()}%"
+        conds.append(or_(func.lower(IND.c.first_name).like(like), func.lower(IND.c.last_name).like(like),
+                         func.lower(IND.c.nickname).like(like)))
+    for f in ("first_name", "last_name"):
+        if getattr(c, f):
+            conds.append(func.lower(IND.c[f]) == getattr(c, f).lower())
+    for f in ("record_status", "state", "city", "zip_code", "servicing_agent", "lead_source", "gender",
+              "smoker_status"):
+        if getattr(c, f):
+            conds.append(IND.c[f] == getattr(c, f))
+    if c.has_sales_record is not None:
+        linked = exists().where(SR.c.individual_id == IND.c.id)
+        conds.append(linked if c.has_sales_record else ~linked)
+    pconds = []
+    if c.policy_line_of_business:
+        pconds.append(POL.c.line_of_business == c.policy_line_of_business)
+    if c.policy_status:
+        pconds.append(POL.c.status == c.policy_status)
+    if c.policy_carrier:
+        pconds.append(POL.c.carrier == c.policy_carrier)
+    if c.policy_effective_from:
+        pconds.append(POL.c.effective_date >= c.policy_effective_from)
+    if c.policy_effective_to:
+        pconds.append(POL.c.effective_date <= c.policy_effective_to)
+    if c.policy_renewal_from:
+        pconds.append(POL.c.expiration_date >= c.policy_renewal_from)
+    if c.policy_renewal_to:
+        pconds.append(POL.c.expiration_date <= c.policy_renewal_to)
+    if pconds:
+        conds.append(exists().where(POL.c.client_id == IND.c.client_id, *pconds))
+    return conds
+
+
+async def search(session: Any, c: SearchCriteria, *, sort: str = "last_name", limit: int = 50,
+                 offset: int = 0) -> tuple[int, list[Individual]]:
+    desc = sort.startswith("-")
+    col = SORTS.get(sort.lstrip("-"))
+    if col is None:
+        raise UseCaseError(f"sort must be one of {', '.join(SORTS)} (prefix - for descending)")
+    conds = search_conditions(c)
+    where = and_(*conds) if conds else True
+    total = await session.scalar(select(func.count()).select_from(IND).where(where))
+    rows = (await session.execute(select(Individual).where(where).order_by(
+        col.desc() if desc else col.asc(), Individual.id).limit(limit).offset(offset))).scalars().all()
+    return total or 0, list(rows)
+
+
+async def save_search(tx: Transaction, name: str, criteria: SearchCriteria) -> SavedSearch:
+    s = SavedSearch(name=name.strip() or "search", criteria=criteria.model_dump_json(exclude_none=True), owner=tx.actor)
+    tx.session.add(s)
+    await tx.session.flush()
+    return s
+
+
+def saved_search_json(s: SavedSearch) -> dict[str, Any]:
+    return {"id": s.id, "name": s.name, "criteria": json.loads(s.criteria), "owner": s.owner,
+            "created_at": s.created_at.isoformat()}
+
+
+# -- mass creation of sales records ----------------------------------------------------------------
+class SalesRecordJobIn(BaseModel):
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    sales_record_type: str = Field(min_length=1, max_length=100)
+    criteria: SearchCriteria | None = None
+    saved_search_id: str | None = None
+
+
+async def resolve_criteria(session: Any, criteria: SearchCriteria | None, saved_search_id: str | None) -> SearchCriteria:
+    if saved_search_id:
+        saved = await session.get(SavedSearch, saved_search_id)
+        if saved is None:
+            raise NotFound("no such saved search")
+        return SearchCriteria.model_validate_json(saved.criteria)
+    if criteria is None:
+        raise UseCaseError("give search criteria or a saved search")
+    return criteria
+
+
+async def preview_counts(session: Any, c: SearchCriteria) -> dict[str, int]:
+    conds = search_conditions(c)
+    where = and_(*conds) if conds else True
+    total = await session.scalar(select(func.count()).select_from(IND).where(where)) or 0
+    linked = await session.scalar(select(func.count()).select_from(IND).where(
+        where, exists().where(SR.c.individual_id == IND.c.id))) or 0
+    return {"total": total, "will_create": total - linked, "will_skip": linked}
+
+
+async def start_job(tx: Transaction, body: SalesRecordJobIn, types: list[str]) -> tuple[SalesRecordJob, bool]:
+    existing = (await tx.session.execute(select(SalesRecordJob).where(
+        SalesRecordJob.idempotency_key == body.idempotency_key))).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    if body.sales_record_type not in types:
+        raise UseCaseError(f"sales record type must be one of {', '.join(types)}")
+    c = await resolve_criteria(tx.session, body.criteria, body.saved_search_id)
+    job = SalesRecordJob(idempotency_key=body.idempotency_key, saved_search_id=body.saved_search_id,
+                         criteria=c.model_dump_json(exclude_none=True), sales_record_type=body.sales_record_type,
+                         created_by=tx.actor)
+    tx.session.add(job)
+    await tx.session.flush()
+    return job, True
+
+
+def job_json(j: SalesRecordJob) -> dict[str, Any]:
+    return {"id": j.id, "status": j.status, "total": j.total, "created": j.created, "skipped": j.skipped,
+            "failed": j.failed, "error": j.error, "sales_record_type": j.sales_record_type,
+            "criteria": json.loads(j.criteria), "saved_search_id": j.saved_search_id, "created_by": j.created_by,
+            "created_at": j.created_at.isoformat(), "finished_at": j.finished_at.isoformat() if j.finished_at else None}
+
+
+async def create_chunk(tx: Transaction, job_id: str, record_type: str, ids: list[str]) -> int:
+    """Sales records for the individuals of ``ids`` that have none yet (executemany), one event each."""
+    rows = (await tx.session.execute(select(IND).where(
+        IND.c.id.in_(ids), ~exists().where(SR.c.individual_id == IND.c.id)))).mappings().all()
+    now = utcnow()
+    records = []
+    for r in rows:
+        fields, custom, assigned = carry_over(r, json.loads(r["custom_fields"]))
+        fields = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in fields.items()}
+        records.append({"id": str(uuid.uuid4()), "individual_id": r["id"], "sales_record_type": record_type,
+                        "assigned_user": assigned, "fields": json.dumps(fields), "custom_fields": json.dumps(custom),
+                        "job_id": job_id, "created_by": tx.actor, "created_at": now})
+    if records:
+        await tx.session.execute(insert(SR), records)
+        await tx.emit_many(SalesRecordCreated(
+            sales_record_id=r["id"], individual_id=r["individual_id"], sales_record_type=record_type,
+            assigned_user=r["assigned_user"], job_id=job_id, created_by=tx.actor, created_at=now) for r in records)
+    return len(records)
+
+
+class SalesRecordJobs:
+    """Runs sales-record jobs in the background, one at a time; progress on the job row."""
+
+    def __init__(self, runtime: Any) -> None:
+        self.runtime = runtime
+        self.wake = asyncio.Event()
+
+    async def run(self) -> None:
+        first = True
+        while True:
+            try:
+                statuses = ("queued", "running") if first else ("queued",)
+                first = False
+                async with self.runtime.db.session() as s:
+                    ids = list((await s.execute(select(SalesRecordJob.id).where(SalesRecordJob.status.in_(statuses))
+                                                .order_by(SalesRecordJob.created_at))).scalars())
+                for job_id in ids:
+                    await self.process(job_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sales record worker failed; retrying")
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), 2.0)
+
+    async def process(self, job_id: str) -> None:
+        db = self.runtime.db
+        jobs = SalesRecordJob.__table__
+        async with db.transaction() as s:
+            claimed = await s.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("queued", "running")))
+                                      .values(status="running"))
+            if claimed.rowcount != 1:
+                return
+            job = await s.get(SalesRecordJob, job_id)
+            assert job is not None
+            c = SearchCriteria.model_validate_json(job.criteria)
+            conds = search_conditions(c)
+            ids = list((await s.execute(select(IND.c.id).where(and_(*conds) if conds else True).order_by(IND.c.id))).scalars())
+            await s.execute(update(jobs).where(jobs.c.id == job_id).values(total=len(ids), created=0, skipped=0))
+        try:
+            for i in range(0, len(ids), JOB_CHUNK):
+                chunk = ids[i:i + JOB_CHUNK]
+                async with self.runtime.uow(actor=job.created_by) as tx:
+                    n = await create_chunk(tx, job_id, job.sales_record_type, chunk)
+                    await tx.session.execute(update(jobs).where(jobs.c.id == job_id).values(
+                        created=jobs.c.created + n, skipped=jobs.c.skipped + (len(chunk) - n)))
+            async with db.transaction() as s:
+                created = await s.scalar(select(func.count()).select_from(SR).where(SR.c.job_id == job_id)) or 0
+                await s.execute(update(jobs).where(jobs.c.id == job_id).values(
+                    status="done", created=created, skipped=len(ids) - created, finished_at=utcnow()))
+        except Exception as exc:
+            log.exception("sales record job failed", job_id=job_id)
+            async with db.transaction() as s:
+                await s.execute(update(jobs).where(jobs.c.id == job_id).values(
+                    status="failed", error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=utcnow()))
+
+
+# -- sales records and Convert to Individual -----------------------------------------------------------
+def sales_record_json(r: SalesRecord, cipher: PiiCipher, reveal: bool) -> dict[str, Any]:
+    stored = json.loads(r.fields)
+    fields = {}
+    for f in CARRIED_FIELDS:
+        v = stored.get(storage_key(f))
+        if f in PII_FIELDS and v:
+            v = cipher.decrypt(v)
+            v = v if reveal else mask(v)
+        fields[f] = v
+    return {"id": r.id, "individual_id": r.individual_id, "sales_record_type": r.sales_record_type,
+            "assigned_user": r.assigned_user, "fields": fields, "custom_fields": json.loads(r.custom_fields),
+            "job_id": r.job_id, "created_by": r.created_by, "created_at": r.created_at.isoformat(),
+            "converted_by": r.converted_by, "converted_at": r.converted_at.isoformat() if r.converted_at else None}
+
+
+async def update_sales_record(tx: Transaction, record_id: str, changes: dict[str, Any], cipher: PiiCipher) -> SalesRecord:
+    rec = await tx.session.get(SalesRecord, record_id)
+    if rec is None:
+        raise NotFound("no such sales record")
+    unknown = [k for k in changes if k not in CARRIED_FIELDS]
+    if unknown:
+        raise UseCaseError(f"not a sales record field: {', '.join(unknown)}")
+    stored = json.loads(rec.fields)
+    for f, v in changes.items():
+        stored[storage_key(f)] = encrypt_field(cipher, f, v)
+    rec.fields = json.dumps(stored)
+    await tx.session.flush()
+    return rec
+
+
+async def convert_to_individual(tx: Transaction, record_id: str, cipher: PiiCipher) -> tuple[Individual, list[str], list[str]]:
+    rec = await tx.session.get(SalesRecord, record_id)
+    if rec is None:
+        raise NotFound("no such sales record")
+    ind = await tx.session.get(Individual, rec.individual_id)
+    if ind is None:
+        raise Conflict("the linked individual does not exist")
+    stored = json.loads(rec.fields)
+    theirs = {f: (cipher.decrypt(stored.get(storage_key(f))) if f in PII_FIELDS and stored.get(storage_key(f))
+                  else stored.get(storage_key(f))) for f in CARRIED_FIELDS}
+    mine = clear_values(ind, cipher)
+    for k in ("medicare_part_a", "medicare_part_b"):
+        mine[k] = mine[k].isoformat() if mine[k] else None
+    changes, custom, conflicts = merge_back(mine, json.loads(ind.custom_fields), theirs, json.loads(rec.custom_fields))
+    for f, v in changes.items():
+        if f in ("medicare_part_a", "medicare_part_b"):
+            v = date.fromisoformat(v)
+        setattr(ind, storage_key(f), encrypt_field(cipher, f, v))
+    ind.custom_fields = json.dumps(custom)
+    ind.version += 1
+    ind.updated_at = utcnow()
+    rec.converted_by, rec.converted_at = tx.actor, utcnow()
+    tx.session.add(IndividualAudit(individual_id=ind.id, action="convert_to_individual", actor=tx.actor,
+                                   details=json.dumps({"sales_record_id": rec.id, "filled": sorted(changes),
+                                                       "conflicts_kept_individual": conflicts})))
+    await tx.session.flush()
+    return ind, sorted(changes), conflicts
+
+
+async def individuals_for_clients(tx: Transaction, clients: list[tuple[str, str]]) -> None:
+    """Policy clients become individuals (first/last name split from the client name)."""
+    from intake.domain.individuals import split_name
+
+    if not clients:
+        return
+    ids = [cid for cid, _ in clients]
+    have = set()
+    for i in range(0, len(ids), 500):
+        have |= set((await tx.session.execute(select(IND.c.client_id).where(IND.c.client_id.in_(ids[i:i + 500])))).scalars())
+    now = utcnow()
+    rows = []
+    for cid, name in clients:
+        if cid in have:
+            continue
+        first, last = split_name(name)
+        rows.append({"id": str(uuid.uuid4()), "version": 1, "client_id": cid, "first_name": first, "last_name": last,
+                     "record_status": "active", "custom_fields": "[]", "created_by": tx.actor, "created_at": now,
+                     "updated_at": now})
+    for i in range(0, len(rows), 1000):
+        await tx.session.execute(insert(IND), rows[i:i + 1000])

@@ -1,0 +1,76 @@
+"""Pure rules of seed 001: the carry-over list (each field, each custom-field type), the merge of
+Convert to Individual, names of policy clients."""
+
+from __future__ import annotations
+
+import pytest
+
+from intake.domain.individuals import (
+    CARRIED_FIELDS,
+    CUSTOM_FIELD_TYPES,
+    PII_FIELDS,
+    STANDARD_FIELDS,
+    carry_over,
+    merge_back,
+    split_name,
+    storage_key,
+)
+
+SEED_CARRY_OVER = {
+    "first_name", "middle_name", "last_name", "nickname", "title", "servicing_agent", "record_status",
+    "secondary_email", "cell_phone", "home_phone", "address_type", "address_line1", "city", "county", "zip_code",
+    "state", "gender", "dob", "lead_source", "medicare_id", "medicare_part_a", "medicare_part_b", "ssn",
+    "drivers_license", "smoker_status",
+}
+
+
+def _individual() -> dict:
+    return {storage_key(f): f"v-{f}" for f in STANDARD_FIELDS}
+
+
+@pytest.mark.parametrize("field", sorted(SEED_CARRY_OVER))
+def test_each_seed_field_is_carried(field: str) -> None:
+    fields, _, _ = carry_over(_individual(), [])
+    assert fields[storage_key(field)] == f"v-{field}"
+
+
+def test_exactly_the_seed_fields_are_carried() -> None:
+    assert set(CARRIED_FIELDS) == SEED_CARRY_OVER
+    fields, _, _ = carry_over(_individual(), [])
+    assert "primary_email" not in fields and "servicing_agent_user" not in fields
+    assert all(storage_key(f) in fields for f in PII_FIELDS)  # copied still encrypted
+
+
+@pytest.mark.parametrize(("ctype", "carried"), [
+    ("text", True), ("date", True), ("dropdown", True), ("number", False), ("currency", False),
+    ("percent", False), ("checkbox", False), ("checkbox_list", False),
+])
+def test_custom_field_types(ctype: str, carried: bool) -> None:
+    assert ctype in CUSTOM_FIELD_TYPES
+    _, custom, _ = carry_over(_individual(), [{"name": "x", "type": ctype, "value": 1}])
+    assert bool(custom) is carried
+
+
+def test_assigned_user_is_the_servicing_agents_linked_user() -> None:
+    ind = _individual() | {"servicing_agent": "Agent A", "servicing_agent_user": "jdoe"}
+    assert carry_over(ind, [])[2] == "jdoe"
+    assert carry_over(ind | {"servicing_agent_user": None}, [])[2] is None
+    assert carry_over(ind | {"servicing_agent": None}, [])[2] is None
+
+
+def test_merge_back_fills_empty_fields_and_keeps_the_individuals_values() -> None:
+    mine = {"first_name": "Ann", "cell_phone": None, "city": "Austin", "ssn": ""}
+    theirs = {"first_name": "Anne", "cell_phone": "555-0100", "city": "Austin", "ssn": "123-45-6789", "state": ""}
+    changes, custom, conflicts = merge_back(mine, [{"name": "a", "type": "text", "value": 1}], theirs,
+                                            [{"name": "a", "type": "text", "value": 2}, {"name": "b", "type": "date", "value": "2026-01-01"}])
+    assert changes == {"cell_phone": "555-0100", "ssn": "123-45-6789"}
+    assert conflicts == ["first_name"]
+    assert custom == [{"name": "a", "type": "text", "value": 1}, {"name": "b", "type": "date", "value": "2026-01-01"}]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Smith, John", ("John", "Smith")), ("John A Smith", ("John A", "Smith")), ("Cher", (None, "Cher")),
+    ("  Mary   Jones ", ("Mary", "Jones")),
+])
+def test_split_name(name: str, expected: tuple) -> None:
+    assert split_name(name) == expected

@@ -1,0 +1,125 @@
+"""Individuals, Advanced Search, saved searches, mass creation of sales records and Convert to
+Individual through HTTP, the database and the real broker."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from sqlalchemy import select
+
+from agency_common.contracts.upstream import IndividualUpserted
+from tests.intake.test_events_inprocess import publish
+from tests.support.inprocess import eventually
+
+
+async def test_search_save_mass_create_and_convert(start_service, token_for) -> None:
+    intake = await start_service("intake")
+    rt = intake.runtime
+    async with intake.as_user(token_for("clerk")) as clerk:
+        specs = [("Ann Lee", "AUTO", "active", "2026-01-01", "2027-01-01"),
+                 ("Bob Ray", "AUTO", "active", "2026-03-01", "2027-03-01"),
+                 ("Cy Dee", "HOME", "active", "2026-01-01", "2027-01-01"),
+                 ("Di Fox", "AUTO", "lapsed", "2026-01-01", "2027-01-01")]
+        for n, (name, lob, status, eff, exp) in enumerate(specs):
+            r = await clerk.post("/api/policies", json={"carrier": "Acme", "policy_number": f"P-{n}", "client_name": name,
+                                                        "line_of_business": lob, "status": status,
+                                                        "effective_date": eff, "expiration_date": exp})
+            assert r.status_code == 201
+    async with intake.as_user(token_for("sales")) as sales, intake.as_user(token_for("admin")) as admin:
+        everyone = (await sales.post("/api/individuals/search", json={"sort": "first_name"})).json()
+        assert everyone["total"] == 4 and [i["first_name"] for i in everyone["items"]] == ["Ann", "Bob", "Cy", "Di"]
+        ann = everyone["items"][0]
+        r = await sales.patch(f"/api/individuals/{ann['id']}", json={
+            "ssn": "123-45-6789", "dob": "1950-02-03", "state": "TX", "servicing_agent": "Agent A",
+            "servicing_agent_user": "agent.a", "secondary_email": "ann@example.com", "primary_email": "p@example.com",
+            "custom_fields": [{"name": "Plan", "type": "dropdown", "value": "Gold"},
+                              {"name": "Income", "type": "currency", "value": "1000.00"}]})
+        assert r.status_code == 200, r.text
+        assert r.json()["ssn"] == "*******6789" and r.json()["dob"] == "******2-03"
+        assert (await admin.get(f"/api/individuals/{ann['id']}")).json()["ssn"] == "123-45-6789"
+        async with rt.db.session() as s:
+            from intake.models import Individual
+            stored = (await s.execute(select(Individual.ssn_enc).where(Individual.id == ann["id"]))).scalar_one()
+        assert "6789" not in stored  # encrypted at rest
+
+        # two policy filters (coverage type + effective date range) combined with AND
+        criteria = {"policy_line_of_business": "AUTO", "policy_status": "active",
+                    "policy_effective_from": "2026-01-01", "policy_effective_to": "2026-01-31"}
+        found = (await sales.post("/api/individuals/search", json=criteria)).json()
+        assert [i["first_name"] for i in found["items"]] == ["Ann"]
+        renew = (await sales.post("/api/individuals/search", json={"policy_renewal_from": "2027-02-01"})).json()
+        assert [i["first_name"] for i in renew["items"]] == ["Bob"]
+        assert (await sales.post("/api/individuals/search", json={"state": "TX"})).json()["total"] == 1
+
+        csv_text = (await sales.post("/api/individuals/search.csv", json={"state": "TX"})).content.decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(csv_text)))
+        assert rows[0]["ssn"] == "*******6789" and "123-45" not in csv_text
+
+        saved = await sales.post("/api/saved-searches", json={"name": "AUTO Jan", "criteria": {"policy_line_of_business": "AUTO"}})
+        assert saved.status_code == 201 and saved.json()["owner"] == "sales"
+
+        # the permission pair
+        assert (await intake.as_user(token_for("clerk")).post("/api/sales-record-jobs", json={
+            "idempotency_key": "x", "sales_record_type": "Medicare", "saved_search_id": saved.json()["id"]})).status_code == 403
+
+        # the confirmation: how many will be created and how many skipped
+        preview = (await sales.post("/api/sales-record-jobs/preview", json={"saved_search_id": saved.json()["id"]})).json()
+        assert preview["total"] == 3 and preview["will_create"] == 3
+        key = str(uuid.uuid4())
+        body = {"idempotency_key": key, "sales_record_type": "Medicare", "saved_search_id": saved.json()["id"]}
+        r = await sales.post("/api/sales-record-jobs", json=body)
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+        again = await sales.post("/api/sales-record-jobs", json=body)
+        assert again.status_code == 200 and again.json()["id"] == job_id
+
+        async def done():  # noqa: ANN202
+            j = (await sales.get(f"/api/sales-record-jobs/{job_id}")).json()
+            return j if j["status"] == "done" else None
+        job = await eventually(done, message="sales record job done")
+        assert (job["total"], job["created"], job["skipped"], job["failed"]) == (3, 3, 0, 0)
+        second = await sales.post("/api/sales-record-jobs", json=body | {"idempotency_key": str(uuid.uuid4())})
+        job2 = second.json()["id"]
+
+        async def done2():  # noqa: ANN202
+            j = (await sales.get(f"/api/sales-record-jobs/{job2}")).json()
+            return j if j["status"] == "done" else None
+        assert (await eventually(done2))["skipped"] == 3
+
+        records = (await sales.get("/api/sales-records", params={"individual_id": ann["id"]})).json()["items"]
+        assert len(records) == 1
+        rec = records[0]
+        assert rec["assigned_user"] == "agent.a" and rec["fields"]["secondary_email"] == "ann@example.com"
+        assert "primary_email" not in rec["fields"] and rec["fields"]["ssn"] == "*******6789"
+        assert [c["name"] for c in rec["custom_fields"]] == ["Plan"]  # currency is not carried
+        listing = (await sales.get("/api/saved-searches")).json()["items"]
+        assert len(listing[0]["jobs"]) == 2
+
+        # Convert to Individual: the record's values fill the individual's empty fields
+        r = await sales.patch(f"/api/sales-records/{rec['id']}", json={"cell_phone": "555-0100", "first_name": "Annie"})
+        assert r.status_code == 200
+        r = await sales.post(f"/api/sales-records/{rec['id']}/convert-to-individual")
+        assert r.status_code == 200, r.text
+        assert r.json()["filled"] == ["cell_phone"] and r.json()["conflicts_kept_individual"] == ["first_name"]
+        assert r.json()["individual"]["cell_phone"] == "555-0100" and r.json()["individual"]["first_name"] == "Ann"
+
+        # individuals from the CRM; an older version never overwrites a newer one
+        for version, city in ((2, "Dallas"), (1, "Old")):
+            await publish(rt, IndividualUpserted(external_id="crm-1", version=version, fields={
+                "first_name": "Eve", "last_name": "Crm", "city": city, "ssn": "987-65-4321"},
+                custom_fields={"Hobby": "golf"}))
+
+        async def crm():  # noqa: ANN202
+            res = (await sales.post("/api/individuals/search", json={"last_name": "Crm"})).json()
+            return res["items"][0] if res["total"] == 1 else None
+        eve = await eventually(crm, message="CRM individual")
+        assert eve["city"] == "Dallas" and eve["ssn"] == "*******4321"
+
+    async def events():  # noqa: ANN202
+        async with rt.db.session() as s:
+            rows = (await s.execute(select(rt.tables.outbox.c.event_type).where(
+                rt.tables.outbox.c.event_type == "intake.sales-record.created"))).all()
+        return len(rows) == 3
+    await eventually(events, message="one event per created sales record")
