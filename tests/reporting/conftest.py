@@ -6,15 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
-
 from agency_common.contracts.envelope import EventPayload, make_envelope
 from agency_common.db.engine import Database
+from aiokafka import AIOKafkaProducer
+
 from tests.support.inprocess import migrate
 
 
 @pytest.fixture
-async def reporting_db(databases) -> AsyncIterator[Database]:  # noqa: ANN001
+async def reporting_db(databases) -> AsyncIterator[Database]:
     """A migrated reporting database, without the service (for the SQL of the batch process)."""
     url = databases.new("reporting")
     await migrate("reporting", url)

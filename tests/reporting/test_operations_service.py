@@ -10,16 +10,22 @@ from decimal import Decimal
 
 from agency_common.contracts import topics
 from agency_common.contracts.appointments import TransactionStatusChanged
-from agency_common.contracts.intake import PolicyCreated, PolicySessionCreated, PolicySnapshot, StatementImported
+from agency_common.contracts.intake import (
+    PolicyCreated,
+    PolicySessionCreated,
+    PolicySnapshot,
+    StatementImported,
+)
 from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, ReconciliationChanged
 from agency_common.contracts.nipr import TransactionResultReceived
+
 from tests.reporting.conftest import envelope, publish, utc
 from tests.support.inprocess import eventually
 
 T0 = utc(2025, 7, 11, 15, 0)
 
 
-def statement(sid: str, carrier: str, valid: int, invalid: int, blank: int, at=T0) -> StatementImported:  # noqa: ANN001
+def statement(sid: str, carrier: str, valid: int, invalid: int, blank: int, at=T0) -> StatementImported:
     return StatementImported(statement_id=sid, carrier=carrier, file_name=f"{sid}.csv", imported_by="clerk",
                              imported_at=at, total_rows=valid + invalid + blank, valid_rows=valid,
                              invalid_rows=invalid, blank_rows=blank)
@@ -30,13 +36,13 @@ def policy(pid: str, session_id: str | None) -> PolicyCreated:
                                                client_name="Client", session_id=session_id, updated_at=T0))
 
 
-def reconciliation(status: str, received: str, at) -> ReconciliationChanged:  # noqa: ANN001
+def reconciliation(status: str, received: str, at) -> ReconciliationChanged:
     return ReconciliationChanged(reconciliation_id="R-1", carrier="Acme", status=status, statement_total=Decimal("100.10"),
                                  received_total=Decimal(received), difference=Decimal("100.10") - Decimal(received),
                                  entry_count=2, changed_by="clerk", changed_at=at)
 
 
-def transaction(tid: str, status: str, *, reason: str | None = None, billable: bool = False, at=T0,  # noqa: ANN001
+def transaction(tid: str, status: str, *, reason: str | None = None, billable: bool = False, at=T0,
                 answered_after: timedelta | None = None) -> TransactionStatusChanged:
     return TransactionStatusChanged(
         transaction_id=tid, batch_id="B-1", kind="appointment", npn="1234567", state="TX", line_of_authority="Life",
@@ -45,7 +51,7 @@ def transaction(tid: str, status: str, *, reason: str | None = None, billable: b
         answered_at=T0 + answered_after if answered_after else None, changed_at=at)
 
 
-async def test_operations_views_from_the_other_services_events(start_service, token_for, kafka) -> None:  # noqa: ANN001
+async def test_operations_views_from_the_other_services_events(start_service, token_for, kafka) -> None:
     svc = await start_service("reporting", team_screens_interval_seconds=0)
     events = [
         envelope(statement("S-1", "Acme", 90, 7, 3)),

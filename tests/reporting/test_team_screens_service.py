@@ -7,27 +7,27 @@ import asyncio
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted, PolicyPeriod
 from reporting import teamscreens
 from reporting.models import Activity, PolicyJob
+from sqlalchemy import select
+
 from tests.reporting.conftest import envelope, publish
 from tests.support.inprocess import eventually
 
 CHI = ZoneInfo("America/Chicago")
-from datetime import datetime  # noqa: E402
+from datetime import datetime
 
 CALC = datetime(2025, 7, 11, 10, 54, tzinfo=CHI)
 
 
-def job(version: int, **kw) -> PolicyJobUpserted:  # noqa: ANN003
+def job(version: int, **kw) -> PolicyJobUpserted:
     base = {"job_id": "J-1", "job_type": "submission", "assigned_user": "ann", "assigned_group": "uw",
             "create_time": datetime(2025, 7, 7, 9, tzinfo=CHI)}
     return PolicyJobUpserted(version=version, **(base | kw))
 
 
-async def test_upserts_by_id_keep_the_newest_version_and_counts_follow(start_service, token_for, kafka) -> None:  # noqa: ANN001
+async def test_upserts_by_id_keep_the_newest_version_and_counts_follow(start_service, token_for, kafka) -> None:
     svc = await start_service("reporting", create_app_kwargs={"clock": lambda: CALC},
                               team_screens_interval_seconds=0)
     v1 = envelope(job(1))
@@ -96,6 +96,9 @@ async def test_upserts_by_id_keep_the_newest_version_and_counts_follow(start_ser
         items_page = await client.get(f"/team-screens/items?snapshot={second['snapshot_id']}"
                                       "&category=submissions&status=bound&user=bob")
         assert items_page.status_code == 200 and "J-1" in items_page.text
+        exported = await client.get(f"/api/team-screens/{second['snapshot_id']}/items.csv",
+                                    params={"category": "submissions", "status": "bound", "user": "bob"})
+        assert exported.status_code == 200 and "J-1" in exported.text
 
     async with svc.as_user(token_for("clerk")) as clerk:  # no team_screens:calculate, no reports:view
         assert (await clerk.post("/api/team-screens/calculate")).status_code == 403
@@ -111,7 +114,7 @@ async def test_upserts_by_id_keep_the_newest_version_and_counts_follow(start_ser
                                     ("reporting.team-screens.calculated", second["snapshot_id"])])
 
 
-async def test_one_runner_at_a_time(start_service, token_for) -> None:  # noqa: ANN001
+async def test_one_runner_at_a_time(start_service, token_for) -> None:
     one = await start_service("reporting", team_screens_interval_seconds=0)
     db = one.runtime.db
     # Concurrent takers of the lock: exactly one wins.

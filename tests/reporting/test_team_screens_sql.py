@@ -15,14 +15,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert
-
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted, PolicyPeriod
 from reporting.consumers import activity_row, job_row
-from reporting.domain.rules import ACTIVITIES, CATEGORY_STATUSES, activity_statuses, job_statuses, period_facts
+from reporting.domain.rules import (
+    ACTIVITIES,
+    CATEGORY_STATUSES,
+    activity_statuses,
+    job_statuses,
+    period_facts,
+)
 from reporting.domain.windows import BusinessCalendar, Windows
 from reporting.models import Activity, PolicyJob
 from reporting.teamscreens import compute_counts, item_statement
+from sqlalchemy import insert
 
 CHI = ZoneInfo("America/Chicago")
 CAL = BusinessCalendar.of("America/Chicago", 4, "17:00")
@@ -102,7 +107,7 @@ SEED_JOBS = [
 ]
 
 
-async def test_seed_worked_examples(reporting_db) -> None:  # noqa: ANN001
+async def test_seed_worked_examples(reporting_db) -> None:
     await load(reporting_db, SEED_ACTIVITIES, SEED_JOBS)
     w = Windows.compute(local(2025, 7, 11, 10, 54), CAL)
     c = await counts_of(reporting_db, w)
@@ -179,7 +184,7 @@ def expected_counts(w: Windows, activities: list[ActivityUpserted],
     local(2025, 11, 3, 9, 0),  # a week and a month across the fall-back change
     local(2025, 7, 11, 17, 0),  # exactly at the business-week end
 ], ids=["seed-friday", "month-end", "dst-spring-day", "dst-spring-week", "dst-fall", "at-week-end"])
-async def test_every_rule_at_its_window_boundaries(reporting_db, calc: datetime) -> None:  # noqa: ANN001
+async def test_every_rule_at_its_window_boundaries(reporting_db, calc: datetime) -> None:
     w = Windows.compute(calc, CAL)
     activities, jobs = boundary_items(w)
     await load(reporting_db, activities, jobs)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
-
 from reporting.domain.windows import BusinessCalendar, Windows, window_start
 
 CHI = ZoneInfo("America/Chicago")
@@ -99,5 +98,5 @@ def test_bad_settings_are_refused() -> None:
         window_start("fortnight", local(2025, 7, 11), CAL)
     with pytest.raises(ValueError):
         window_start("1d", datetime(2025, 7, 11), CAL)
-    with pytest.raises(Exception):
+    with pytest.raises(ZoneInfoNotFoundError):
         BusinessCalendar.of("Mars/Olympus", 4, "17:00")

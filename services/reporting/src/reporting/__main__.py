@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from agency_common.cli import service_main
+
 from reporting.app import create_app
 from reporting.settings import ReportingSettings
 

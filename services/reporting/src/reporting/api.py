@@ -6,12 +6,12 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
+from agency_common.auth import CurrentUser, User, require
+from agency_common.tabular import csv_bytes
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy import func, select
 
-from agency_common.auth import CurrentUser, User, require
-from agency_common.tabular import csv_bytes
 from reporting import teamscreens
 from reporting.domain.rules import ACTIVITIES, CATEGORY_STATUSES
 from reporting.models import DeadLetterCount, EventCount
@@ -98,9 +98,7 @@ async def latest_team_screens(request: Request, _user: Annotated[User, require("
     body = snapshot_header(snap)
     if scope is None:
         return body | {"users": nested["user"], "groups": nested["group"]}
-    counts = nested[scope].get(assignee or "") or nest_counts(
-        [{"scope": scope, "assignee": assignee, "category": ACTIVITIES, "status": "open", "count": 0}]
-    )[scope][assignee or ""]
+    counts = nested[scope].get(assignee or "") or {c: dict.fromkeys(st, 0) for c, st in CATEGORY_STATUSES.items()}
     links = {category: {status: _items_url(snap["id"], category, status, scope, assignee or "")
                         for status in statuses} for category, statuses in CATEGORY_STATUSES.items()}
     return body | {"scope": scope, "assignee": assignee, "counts": counts, "items": links}
@@ -152,6 +150,17 @@ async def team_screen_items(request: Request, snapshot_id: str, _user: Annotated
     they are now (an item changed since the calculation may have moved)."""
     snap, rows = await snapshot_items(_runtime(request), snapshot_id, category, status, user, group, limit)
     return snapshot_header(snap) | {"category": category, "status": status, "items": rows}
+
+
+@router.get("/team-screens/{snapshot_id}/items.csv", tags=["team screens"])
+async def team_screen_items_csv(request: Request, snapshot_id: str, _user: Annotated[User, require("reports:view")],
+                                category: str, status: str, user: str | None = None,
+                                group: str | None = None) -> StreamingResponse:
+    _snap, rows = await snapshot_items(_runtime(request), snapshot_id, category, status, user, group, 5000)
+    header = [k for k in (rows[0] if rows else {}) if k != "periods"]
+    return StreamingResponse(csv_bytes(header, ([r[k] for k in header] for r in rows)),
+                             media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="{category}-{status}.csv"'})
 
 
 # -- operations -----------------------------------------------------------------------------------

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from agency_common.contracts.reporting import TeamScreensCalculated
 from agency_common.logging import get_logger
 from agency_common.timeutil import utcnow
 from agency_common.web import ServiceRuntime
+from fastapi import FastAPI
+
 from reporting import api, consumers, dashboard, teamscreens
 from reporting.models import messaging
 from reporting.settings import ReportingSettings

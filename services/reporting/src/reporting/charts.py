@@ -17,7 +17,7 @@ BAR_W = 420
 VALUE_W = 110
 
 
-def _fmt(value: float | int | Decimal) -> str:
+def _fmt(value: float | Decimal) -> str:
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     if isinstance(value, float) and not value.is_integer():
@@ -29,6 +29,11 @@ def _clip(text: str, n: int = 32) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+def _open_svg(title: str, width: int, height: int) -> str:
+    return (f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>')
+
+
 def bar_chart(items: Sequence[tuple[str, float | int | Decimal]], *, title: str, unit: str = "") -> Markup:
     """Horizontal bars, one per (label, value)."""
     if not items:
@@ -36,8 +41,7 @@ def bar_chart(items: Sequence[tuple[str, float | int | Decimal]], *, title: str,
     top = max((float(v) for _, v in items), default=0.0) or 1.0
     height = ROW_H * len(items) + 8
     width = LABEL_W + BAR_W + VALUE_W
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    parts = [_open_svg(title, width, height)]
     for i, (label, value) in enumerate(items):
         y = 4 + i * ROW_H
         w = max(0.0, float(value)) / top * BAR_W
@@ -60,8 +64,7 @@ def stacked_bar_chart(rows: Sequence[tuple[str, Sequence[float | int]]], series:
     legend_h = 22
     height = legend_h + ROW_H * len(rows) + 8
     width = LABEL_W + BAR_W + VALUE_W
-    parts = [f'<svg class="chart" role="img" aria-label="{escape(title)}" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    parts = [_open_svg(title, width, height)]
     x = LABEL_W
     for j, name in enumerate(series):
         parts.append(f'<rect x="{x}" y="4" width="12" height="12" fill="{PALETTE[j % len(PALETTE)]}"/>'

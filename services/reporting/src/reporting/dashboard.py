@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+from agency_common.web import DashboardUser, render
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from agency_common.web import DashboardUser, render
 from reporting import teamscreens
 from reporting.api import nest_counts, snapshot_items
 from reporting.charts import bar_chart
@@ -92,7 +93,10 @@ async def team_screen_items_page(request: Request, user: DashboardUser, snapshot
     rt = request.app.state.runtime
     snap, rows = await snapshot_items(rt, snapshot, category, status, login, group, 1000)
     tz = rt.settings.team_screens_time_zone
-    return render(request, "team_screen_items.html", snap=snap, rows=rows, columns=_columns(rows),
+    query = {"category": category, "status": status} | ({"user": login} if login is not None else {}) | (
+        {"group": group} if group is not None else {})
+    csv_url = f"/api/team-screens/{snap['id']}/items.csv?" + urlencode(query)
+    return render(request, "team_screen_items.html", snap=snap, rows=rows, columns=_columns(rows), csv_url=csv_url,
                   category=CATEGORY_LABELS.get(category, category), status=STATUS_LABELS.get(status, status),
                   who=("user " + login) if login is not None else ("group " + group) if group is not None else "everyone",
                   calculated_on=_local(snap["calculated_on"], tz))

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from agency_common.db.types import Money, UTCDateTime
+from agency_common.outbox import messaging_tables
 from sqlalchemy import Column, Index, PrimaryKeyConstraint, Text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
-
-from agency_common.db.types import Money, UTCDateTime
-from agency_common.outbox import messaging_tables
 
 
 class ReportingModel(SQLModel, registry=registry()):

@@ -1,9 +1,8 @@
 from datetime import date
 
+from agency_common.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
-
-from agency_common.settings import ServiceSettings
 
 
 class ReportingSettings(ServiceSettings):
@@ -23,7 +22,7 @@ class ReportingSettings(ServiceSettings):
     # that day is a holiday it ends on the last business day before it.
     team_screens_week_end_weekday: int = Field(4, ge=0, le=6)
     team_screens_week_end_time: str = "17:00"
-    team_screens_holidays: list[date] = []
+    team_screens_holidays: list[date] = Field(default_factory=list)
     # The batch process runs every so many seconds (0: on demand only); Guidewire's default is hourly.
     team_screens_interval_seconds: float = 3600.0
     # How long a running batch holds its lock before another instance may take it over.

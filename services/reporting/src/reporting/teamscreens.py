@@ -20,6 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from agency_common.contracts.reporting import TeamScreensCalculated
+from agency_common.db.engine import Database, insert_ignoring_conflicts
+from agency_common.db.types import UTCDateTime
+from agency_common.logging import get_logger
+from agency_common.outbox import UnitOfWork
+from agency_common.timeutil import utcnow
 from sqlalchemy import (
     ColumnElement,
     Integer,
@@ -36,12 +42,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency_common.contracts.reporting import TeamScreensCalculated
-from agency_common.db.engine import Database, insert_ignoring_conflicts
-from agency_common.db.types import UTCDateTime
-from agency_common.logging import get_logger
-from agency_common.outbox import UnitOfWork
-from agency_common.timeutil import utcnow
 from reporting.domain.rules import (
     ACTIVITIES,
     CATEGORY_STATUSES,
