@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import and_, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency_common.contracts.appointments import (
@@ -107,6 +107,13 @@ async def _emit_sent(tx: Transaction, batch_id: str, cocode: str, rows: Sequence
 
 
 # -- loading what the engine needs ---------------------------------------------------------------------
+def in_list(column: Any, values: Sequence[str]) -> Any:
+    """``column IN (...)`` with the values rendered as literals: PostgreSQL then plans with
+    constants (a hashed IN list and the right index), where a 2,000-parameter generic plan could
+    compare every row against every parameter. Only for validated identifiers (NPNs)."""
+    return column.in_(bindparam(f"in_{column.key}", value=list(values), expanding=True, literal_execute=True))
+
+
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i:i + size]
@@ -118,13 +125,13 @@ async def load_producers(s: AsyncSession, npns: Sequence[str], with_assignments:
     for part in _chunks(npns):
         for pid, npn, status, active in (await s.execute(select(
                 m.Producer.id, m.Producer.npn, m.Producer.sync_status, m.Producer.active)
-                .where(m.Producer.npn.in_(part)))).all():
+                .where(in_list(m.Producer.npn, part)))).all():
             out[npn] = el.Producer(npn=npn, synced=status == "synced", active=active)
             ids[pid] = npn
         for row in (await s.execute(select(
                 m.License.npn, m.License.state, m.License.license_number, m.License.license_class,
                 m.License.lines_of_authority, m.License.active, m.License.resident, m.License.expiration_date)
-                .where(m.License.npn.in_(part)))).all():
+                .where(in_list(m.License.npn, part)))).all():
             p = out.get(row[0])
             if p is not None:
                 p.licenses.setdefault(row[1], []).append(el.License(
@@ -136,7 +143,7 @@ async def load_producers(s: AsyncSession, npns: Sequence[str], with_assignments:
         for part in _chunks(pids):
             for pid, cat, st, cocode in (await s.execute(select(
                     m.ProducerAssignment.producer_id, m.ProducerAssignment.loa_category, m.ProducerAssignment.state,
-                    m.ProducerAssignment.cocode).where(m.ProducerAssignment.producer_id.in_(part)))).all():
+                    m.ProducerAssignment.cocode).where(in_list(m.ProducerAssignment.producer_id, part)))).all():
                 out[ids[pid]].assignments.add((el.norm(cat), st, cocode or ""))
     return out
 
@@ -147,7 +154,7 @@ async def open_identities(s: AsyncSession, npns: Sequence[str], kind: str = "app
     found: set[tuple[str, ...]] = set()
     for part in _chunks(npns):
         for npn, st, line, cocode in (await s.execute(select(T.npn, T.state, T.line_of_authority, T.cocode).where(
-                T.npn.in_(part), T.kind == kind, T.status.in_(statuses)))).all():
+                in_list(T.npn, part), T.kind == kind, T.status.in_(statuses)))).all():
             found.add(el.identity(kind, npn, st, line, cocode))
     return found
 
@@ -157,7 +164,7 @@ async def appointed_identities(s: AsyncSession, npns: Sequence[str]) -> set[tupl
     found: set[tuple[str, ...]] = set()
     for part in _chunks(npns):
         for npn, st, line, cocode in (await s.execute(select(A.npn, A.state, A.line_of_authority, A.cocode).where(
-                A.npn.in_(part), A.status == v.APPOINTED))).all():
+                in_list(A.npn, part), A.status == v.APPOINTED))).all():
             found.add(el.identity("appointment", npn, st, line, cocode))
     return found
 
@@ -283,7 +290,7 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
     pending: set[str] = set()
     for part in _chunks(npns):
         pending.update(k for k in (await s.execute(select(T.identity_key).where(
-            T.npn.in_(part), T.kind == batch.kind, T.status == v.SUBMITTED))).scalars() if k)
+            in_list(T.npn, part), T.kind == batch.kind, T.status == v.SUBMITTED))).scalars() if k)
     now = utcnow()
     sent: list[m.AppointmentTransaction] = []
     changed: list[m.AppointmentTransaction] = []
@@ -372,7 +379,7 @@ async def request_license_sync(tx: Transaction, npns: Sequence[str]) -> int:
         return 0
     now = utcnow()
     for part in _chunks(list(npns)):
-        await tx.session.execute(update(m.Producer).where(m.Producer.npn.in_(part)).values(sync_requested_at=now))
+        await tx.session.execute(update(m.Producer).where(in_list(m.Producer.npn, part)).values(sync_requested_at=now))
     await tx.emit_many(LicenseSyncRequested(npn=n, request_id=str(uuid.uuid4())) for n in npns)
     return len(npns)
 
