@@ -38,3 +38,25 @@ async def test_dashboard_flow(start_service, token_for) -> None:
         assert "#1" in r.text
     async with intake.as_user(token_for("viewer")) as c:
         assert (await c.get("/statements")).status_code == 403
+
+
+async def test_individuals_dashboard(start_service, token_for) -> None:
+    intake = await start_service("intake")
+    async with intake.as_user(token_for("clerk")) as c:
+        await c.post("/api/policies", json={"carrier": "Acme", "policy_number": "P-1", "client_name": "Ann Lee",
+                                            "line_of_business": "AUTO"})
+    async with intake.as_user(token_for("sales")) as c:
+        r = await c.get("/individuals?run=1&policy_line_of_business=AUTO")
+        assert r.status_code == 200 and "1 individuals found" in r.text and "1</strong> will be created" in r.text
+        r = await c.post("/individuals/saved-searches", data={"name": "autos", "policy_line_of_business": "AUTO"})
+        assert r.status_code == 303
+        assert "autos" in (await c.get(r.headers["location"])).text
+        r = await c.post("/individuals/sales-records", data={"policy_line_of_business": "AUTO", "idempotency_key": "k",
+                                                             "sales_record_type": "Medicare"})
+        assert r.status_code == 303
+        job_url = r.headers["location"]
+
+        async def done() -> bool:
+            return 'id="job-status">done' in (await c.get(job_url)).text
+        await eventually(done, message="job page shows done")
+        assert 'id="job-created">1' in (await c.get(job_url)).text

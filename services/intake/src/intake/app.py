@@ -15,7 +15,7 @@ from agency_common.contracts.intake import (
     StatementPublished,
 )
 from agency_common.web import ServiceRuntime
-from intake import api, api_individuals, consumers, dashboard
+from intake import api, api_individuals, consumers, dashboard, dashboard_individuals
 from intake.imports import StatementImports
 from intake.individuals import SalesRecordJobs
 from intake.models import messaging
@@ -27,7 +27,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         settings, messaging, title="Intake", templates_dir=HERE / "templates",
         nav=[("Book of business", "/"), ("Statements", "/statements"), ("Policy sessions", "/policy-sessions"),
-             ("Update policies", "/policies/update"), ("Carrier profiles", "/carrier-profiles")],
+             ("Update policies", "/policies/update"), ("Carrier profiles", "/carrier-profiles"),
+             ("Individuals", "/individuals")],
     )
     runtime.publishes(PolicyCreated, PolicyUpdated, StatementImported, StatementPublished, StatementLinesPublished,
                       PolicySessionCreated, SalesRecordCreated)
@@ -36,7 +37,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     sales_jobs = SalesRecordJobs(runtime)
     runtime.background(imports.run)
     runtime.background(sales_jobs.run)
-    app = runtime.create_app(api.router, api_individuals.router, dashboard.router)
+    app = runtime.create_app(api.router, api_individuals.router, dashboard.router, dashboard_individuals.router)
     app.state.imports = imports
     app.state.sales_jobs = sales_jobs
     return app
