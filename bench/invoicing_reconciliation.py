@@ -30,14 +30,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
-from sqlalchemy import delete, func, insert, select
-
 from agency_common.contracts.intake import StatementLine, StatementLinesPublished, StatementPublished
 from agency_common.db.engine import Database
 from agency_common.db.migrate import upgrade
 from agency_common.outbox.unit_of_work import UnitOfWork
 from invoicing import usecases as uc
 from invoicing.models import PolicyView, StatementEntry, messaging
+from sqlalchemy import delete, func, insert, select
 
 MIGRATIONS = Path(uc.__file__).parent / "migrations"
 CHUNK = 1000
@@ -67,7 +66,7 @@ async def run(url: str, n: int) -> dict[str, tuple[float, int]]:
     uow = UnitOfWork(db, messaging, producer="invoicing")
     results: dict[str, tuple[float, int]] = {}
 
-    async def timed(name: str, coro_fn, count: int) -> None:  # noqa: ANN001
+    async def timed(name: str, coro_fn, count: int) -> None:
         t0 = time.perf_counter()
         await coro_fn()
         results[name] = (time.perf_counter() - t0, count)

@@ -7,8 +7,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from agency_common.contracts.envelope import EventPayload, make_envelope
 from agency_common.contracts.intake import (
     PolicyCreated,
@@ -17,6 +15,8 @@ from agency_common.contracts.intake import (
     StatementLinesPublished,
     StatementPublished,
 )
+from aiokafka import AIOKafkaProducer
+
 from tests.support.inprocess import eventually
 
 CARRIER = "Acme Mutual"
@@ -39,13 +39,13 @@ async def publish(bootstrap: str, payloads: list[EventPayload], envelopes: list[
 
 
 def policy(n: int, **kw: Any) -> PolicyCreated:
-    values: dict[str, Any] = dict(
-        policy_id=f"p-{n}", version=1, carrier=CARRIER, policy_number=f"POL-{n:04d}", client_name=f"Client {n}",
-        line_of_business="AUTOP", business_type="commercial", mode="new", status="active",
-        effective_date=date(2026, 1, 1), expiration_date=date(2027, 1, 1), estimated_premium=Decimal("1000.00"),
-        commission_rate_type="percent", commission_rate=Decimal("0.10"),
-        estimated_agency_commission=Decimal("100.00"), branch="North", department="PL", unit="U1",
-        updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+    values: dict[str, Any] = {
+        "policy_id": f"p-{n}", "version": 1, "carrier": CARRIER, "policy_number": f"POL-{n:04d}", "client_name": f"Client {n}",
+        "line_of_business": "AUTOP", "business_type": "commercial", "mode": "new", "status": "active",
+        "effective_date": date(2026, 1, 1), "expiration_date": date(2027, 1, 1), "estimated_premium": Decimal("1000.00"),
+        "commission_rate_type": "percent", "commission_rate": Decimal("0.10"),
+        "estimated_agency_commission": Decimal("100.00"), "branch": "North", "department": "PL", "unit": "U1",
+        "updated_at": datetime(2026, 1, 1, tzinfo=UTC)}
     values.update(kw)
     return PolicyCreated(policy=PolicySnapshot(**values))
 

@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
-
 from invoicing.domain.commission import (
     Amounts,
     CreditLine,
@@ -40,7 +39,7 @@ def test_premium_from_commission_rounds_half_up_and_refuses_zero_rate() -> None:
     assert premium_from_commission(D("0.01"), D("0.04")) == D("0.25")
     assert premium_from_commission(D("0.05"), D("0.4")) == D("0.13")  # 0.125 → 0.13
     with pytest.raises(EntryError):
-        premium_from_commission(D("10.00"), D("0"))
+        premium_from_commission(D("10.00"), D(0))
 
 
 def test_decimal_survives_addition_exactly() -> None:
@@ -128,8 +127,8 @@ def test_discrepancy_when_credit_total_differs() -> None:
 def test_discrepancy_on_opposite_sign_and_people_exceeding_agency() -> None:
     lines = [CreditLine(D("-50.00"), D("5.00")), CreditLine(D("-50.00"), D("5.00"))]
     assert production_credit_discrepancy(D("-100.00"), lines) == []
-    assert "credit_sign" in production_credit_discrepancy(D("-100.00"), [CreditLine(D("10.00"), D("0")),
-                                                                       CreditLine(D("-110.00"), D("0"))])
+    assert "credit_sign" in production_credit_discrepancy(D("-100.00"), [CreditLine(D("10.00"), D(0)),
+                                                                       CreditLine(D("-110.00"), D(0))])
     assert production_credit_discrepancy(D("100.00"), [CreditLine(D("100.00"), D("100.01"))]) == [
         "people_exceed_agency"]
 
@@ -158,7 +157,7 @@ def test_row_errors_lists_every_problem() -> None:
                         premium=None, rate_type="percent", rate=None, commission=None, bill_type="x")
     assert set(errors) == {"policy", "expiration_date", "premium_paid", "rate", "commission_paid", "bill_type"}
     assert row_errors(policy_known=True, effective_date=date(2026, 1, 1), expiration_date=None, premium=None,
-                      rate_type="flat", rate=D("5"), commission=D("5"), bill_type="audit") == {}
+                      rate_type="flat", rate=D(5), commission=D(5), bill_type="audit") == {}
 
 
 def test_status_follows_the_stage() -> None:

@@ -13,7 +13,7 @@ from tests.invoicing.helpers import entries, open_rec, policy, publish, wait_pol
 CARRIER_DEFAULT = {"production_role": "producer", "rate_type": "percent", "rate": "40%", "credit_share": "100%"}
 
 
-async def _ready(start_service, token_for, kafka, n: int = 3):  # noqa: ANN001, ANN202
+async def _ready(start_service, token_for, kafka, n: int = 3):
     svc = await start_service("invoicing")
     await publish(kafka, [policy(i) for i in range(1, n + 1)])
     async with svc.as_user(token_for("clerk")) as client:
@@ -21,7 +21,7 @@ async def _ready(start_service, token_for, kafka, n: int = 3):  # noqa: ANN001, 
     return svc, svc.as_user(token_for("clerk"))
 
 
-async def _select(c, rec_id: str, rows: list[dict]) -> None:  # noqa: ANN001
+async def _select(c, rec_id: str, rows: list[dict]) -> None:
     r = await c.post(f"/api/reconciliations/{rec_id}/entries/select", json={"ids": [x["id"] for x in rows]})
     assert r.status_code == 200, r.text
 
@@ -34,7 +34,7 @@ async def test_create_pay_all_with_production_credit_exceptions(start_service, t
         rec = await open_rec(c)
         rid = rec["id"]
         rows = await entries(c, rid)
-        good, bad, plain = rows
+        good, bad, _plain = rows
         # defaults fill role, rate and a full production credit (100.00 of the 100.00 commission)
         oc = await c.post(f"/api/reconciliations/{rid}/entries/{good['id']}/other-commissions",
                           json={"employee": "Pat Producer"})

@@ -6,19 +6,19 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select
-
 from agency_common.contracts.intake import StatementLine
 from invoicing.models import Reconciliation, StatementEntry
+from sqlalchemy import func, select
+
 from tests.invoicing.helpers import entries, policy, publish, statement, wait_policies
 from tests.support.inprocess import eventually
 
 
-def line(n: int, policy_id: str | None, **kw) -> StatementLine:  # noqa: ANN003
-    values = dict(line_id=f"L{n}", line_no=n + 1, policy_id=policy_id, policy_number=f"POL-{n:04d}",
-                  insured_name=f"Insured {n}", transaction_type="NBS", effective_date=date(2026, 1, 1),
-                  expiration_date=date(2027, 1, 1), premium=Decimal("200.00"), commission_rate=Decimal("0.15"),
-                  commission_amount=Decimal("30.00"))
+def line(n: int, policy_id: str | None, **kw) -> StatementLine:
+    values = {"line_id": f"L{n}", "line_no": n + 1, "policy_id": policy_id, "policy_number": f"POL-{n:04d}",
+                  "insured_name": f"Insured {n}", "transaction_type": "NBS", "effective_date": date(2026, 1, 1),
+                  "expiration_date": date(2027, 1, 1), "premium": Decimal("200.00"), "commission_rate": Decimal("0.15"),
+                  "commission_amount": Decimal("30.00")}
     values.update(kw)
     return StatementLine(**values)
 

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
+from agency_common.auth import User, require
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from agency_common.auth import User, require
 from invoicing import jobs, reports
 from invoicing import usecases as uc
 from invoicing.models import PolicyView, Reconciliation

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
-
 from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, ReconciliationChanged
 from agency_common.web import ServiceRuntime
+from fastapi import FastAPI
+
 from invoicing import api, consumers, dashboard, jobs
 from invoicing.models import messaging
 from invoicing.settings import InvoicingSettings

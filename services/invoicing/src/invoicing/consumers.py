@@ -16,6 +16,7 @@ from agency_common.contracts.intake import (
 from agency_common.messaging.consumer import EventConsumer
 from agency_common.money import round_money
 from agency_common.outbox import Transaction
+
 from invoicing import usecases
 from invoicing.models import PolicyView
 

@@ -12,13 +12,13 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from agency_common.auth import User
+from agency_common.web import DashboardUser, render
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from agency_common.auth import User
-from agency_common.web import DashboardUser, render
 from invoicing import jobs, reports
 from invoicing import usecases as uc
 from invoicing.domain.commission import BILL_TYPES, DISCREPANCY_TEXT

@@ -9,10 +9,10 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-
 from agency_common.logging import get_logger
 from agency_common.timeutil import utcnow
+from sqlalchemy import select
+
 from invoicing import usecases as uc
 from invoicing.models import Job
 

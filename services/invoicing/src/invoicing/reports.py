@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
-
 from agency_common.money import round_money
 from agency_common.tabular import neutralise
+from sqlalchemy import func, select
+
 from invoicing import usecases as uc
 from invoicing.models import Reconciliation
 

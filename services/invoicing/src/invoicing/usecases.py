@@ -279,7 +279,10 @@ async def edit_header(tx: Transaction, rec_id: str, data: HeaderEdit) -> dict[st
     if data.version is not None and data.version != rec.version:
         raise Conflict("reconciliation changed since you read it", current=header(rec, await totals(tx.session, rec)))
     for name in data.model_fields_set - {"version"}:
-        setattr(rec, name, getattr(data, name))
+        value = getattr(data, name)
+        if value is None and name in ("name", "date_booked"):
+            continue  # required: a blank field keeps the current value
+        setattr(rec, name, value)
     return header(rec, await refresh_status(tx, rec))
 
 
