@@ -123,3 +123,19 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
                 rt.tables.outbox.c.event_type == "intake.sales-record.created"))).all()
         return len(rows) == 3
     await eventually(events, message="one event per created sales record")
+
+
+async def test_csv_import_of_individuals(start_service, token_for) -> None:
+    intake = await start_service("intake")
+    data = ("First Name,Last Name,SSN,Date of Birth,State,custom:dropdown:Plan\r\n"
+            "Gil,Ho,111-22-3333,1960-05-06,TX,Gold\r\n,,,,,\r\nBad,Date,,31/31/1960,TX,\r\n").encode("utf-8-sig")
+    async with intake.as_user(token_for("sales")) as sales:
+        r = await sales.post("/api/individuals/import", files={"file": ("people.csv", data, "text/csv")})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert (body["total"], body["created"], body["invalid"], body["blank"]) == (3, 1, 1, 1)
+        assert body["errors"][0]["line"] == 4 and "dob" in body["errors"][0]["errors"][0]
+        found = (await sales.post("/api/individuals/search", json={"last_name": "ho"})).json()["items"][0]
+        assert found["ssn"] == "*******3333" and found["custom_fields"][0]["value"] == "Gold"
+        r = await sales.post("/api/individuals/import", files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")})
+        assert r.status_code == 422

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -20,6 +20,7 @@ from intake.individuals import (
     clear_values,
     convert_to_individual,
     create_individual,
+    import_individuals_csv,
     individual_json,
     job_json,
     preview_counts,
@@ -65,6 +66,30 @@ async def patch_individual(request: Request, individual_id: str, body: Individua
     except UseCaseError as exc:
         raise fail(exc) from None
     return individual_json(ind, runtime.pii, user.can(REVEAL))
+
+
+@router.post("/individuals/import")
+async def import_individuals(request: Request, user: Annotated[User, require("individuals:edit")],
+                             file: Annotated[UploadFile, File(description="CSV or XLSX; header row of field names")]
+                             ) -> dict[str, Any]:
+    import os
+    import tempfile
+
+    from agency_common.tabular import TabularError
+
+    runtime = request.app.state.runtime
+    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(file.filename or "")[1][:10])
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while block := await file.read(1 << 20):
+                out.write(block)
+        return await import_individuals_csv(runtime, tmp, file.filename or "individuals.csv", user.login)
+    except TabularError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    finally:
+        os.unlink(tmp)
 
 
 @router.get("/individuals/{individual_id}")

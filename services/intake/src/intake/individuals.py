@@ -33,7 +33,7 @@ log = get_logger(__name__)
 IND = Individual.__table__
 SR = SalesRecord.__table__
 POL = Policy.__table__
-JOB_CHUNK = 1000
+JOB_CHUNK = 2000
 
 
 class CustomField(BaseModel):
@@ -218,7 +218,9 @@ def search_conditions(c: SearchCriteria) -> list[Any]:
     if c.policy_renewal_to:
         pconds.append(POL.c.expiration_date <= c.policy_renewal_to)
     if pconds:
-        conds.append(exists().where(POL.c.client_id == IND.c.client_id, *pconds))
+        # set-based: the clients of the policies meeting every policy filter (an index range scan),
+        # then the individuals of those clients (unique index on individuals.client_id)
+        conds.append(IND.c.client_id.in_(select(POL.c.client_id).where(POL.c.client_id.is_not(None), *pconds)))
     return conds
 
 
@@ -301,8 +303,8 @@ def job_json(j: SalesRecordJob) -> dict[str, Any]:
 
 async def create_chunk(tx: Transaction, job_id: str, record_type: str, ids: list[str]) -> int:
     """Sales records for the individuals of ``ids`` that have none yet (executemany), one event each."""
-    rows = (await tx.session.execute(select(IND).where(
-        IND.c.id.in_(ids), ~exists().where(SR.c.individual_id == IND.c.id)))).mappings().all()
+    rows = [dict(r) for r in (await tx.session.execute(select(IND).where(
+        IND.c.id.in_(ids), ~exists().where(SR.c.individual_id == IND.c.id)))).mappings()]
     now = utcnow()
     records = []
     for r in rows:
@@ -458,3 +460,82 @@ async def individuals_for_clients(tx: Transaction, clients: list[tuple[str, str]
                      "updated_at": now})
     for i in range(0, len(rows), 1000):
         await tx.session.execute(insert(IND), rows[i:i + 1000])
+
+
+# -- CSV import of individuals ----------------------------------------------------------------------
+_HEADER_ALIASES = {
+    "dob": ("date of birth", "birth date", "dob"), "ssn": ("social security number", "ssn", "social security"),
+    "medicare_id": ("medicare beneficiary id", "medicare id", "mbi"),
+    "medicare_part_a": ("medicare effective date part a", "part a effective date", "medicare part a"),
+    "medicare_part_b": ("medicare effective date part b", "part b effective date", "medicare part b"),
+    "drivers_license": ("driver's license number", "drivers license number", "driver license", "drivers license"),
+    "address_line1": ("address line 1", "address", "address1"), "zip_code": ("zip code", "zip", "postal code"),
+    "record_status": ("record status", "individual status", "status"), "primary_email": ("primary email", "email"),
+}
+
+
+def individual_columns(header: list[str]) -> tuple[dict[str, int], dict[int, tuple[str, str]]]:
+    """Standard field → column, and custom columns (``custom:<type>:<name>``) → (type, name)."""
+    from intake.domain.mapping import header_key
+
+    keys = [header_key(h) for h in header]
+    found: dict[str, int] = {}
+    for f in STANDARD_FIELDS:
+        for alias in (f.replace("_", " "), *_HEADER_ALIASES.get(f, ())):
+            k = header_key(alias)
+            if k in keys and f not in found:
+                found[f] = keys.index(k)
+    custom: dict[int, tuple[str, str]] = {}
+    for i, h in enumerate(header):
+        parts = h.strip().split(":", 2)
+        if len(parts) == 3 and parts[0].strip().lower() == "custom":
+            custom[i] = (parts[1].strip().lower(), parts[2].strip())
+    return found, custom
+
+
+async def import_individuals_csv(runtime: Any, path: Any, file_name: str, actor: str) -> dict[str, Any]:
+    """Every row is accounted for: created, invalid (with line and reasons) or blank."""
+    from pydantic import ValidationError
+
+    from agency_common.tabular import TabularError, is_blank, open_table
+
+    cipher = _cipher(runtime)
+    _info, rows = open_table(path, file_name)
+    header: list[str] | None = None
+    columns: dict[str, int] = {}
+    custom: dict[int, tuple[str, str]] = {}
+    counts = {"total": 0, "created": 0, "invalid": 0, "blank": 0}
+    errors: list[dict[str, Any]] = []
+    batch: list[IndividualIn] = []
+    for line_no, cells in rows:
+        if header is None:
+            if is_blank(cells):
+                continue
+            columns, custom = individual_columns(cells)
+            if not columns:
+                raise TabularError("not an individuals file: no column names an individual field")
+            header = cells
+            continue
+        counts["total"] += 1
+        if is_blank(cells):
+            counts["blank"] += 1
+            continue
+        data = {f: (cells[i].strip() if i < len(cells) else "") or None for f, i in columns.items()}
+        data["custom_fields"] = [{"type": t, "name": n, "value": cells[i]} for i, (t, n) in custom.items()
+                                 if i < len(cells) and cells[i].strip()]
+        try:
+            batch.append(IndividualIn.model_validate(data))
+        except ValidationError as exc:
+            counts["invalid"] += 1
+            errors.append({"line": line_no, "errors": [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
+                                                       for e in exc.errors()]})
+    if header is None:
+        raise TabularError("the file has no header row")
+    for i in range(0, len(batch), 1000):
+        async with runtime.uow(actor=actor) as tx:
+            rows_ = [{**storage_values(d, cipher), "id": str(uuid.uuid4()), "version": 1,
+                      "custom_fields": json.dumps([c.model_dump(mode="json") for c in d.custom_fields]),
+                      "created_by": actor, "created_at": utcnow(), "updated_at": utcnow()} for d in batch[i:i + 1000]]
+            await tx.session.execute(insert(IND), rows_)
+        counts["created"] += len(rows_)
+    return counts | {"errors": errors}

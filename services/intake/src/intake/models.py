@@ -28,7 +28,11 @@ class Policy(IntakeModel, table=True):
     """A policy of the book of business. intake is its system of record."""
 
     __tablename__ = "policies"
-    __table_args__ = (UniqueConstraint("carrier", "policy_number", name="uq_policy_carrier_number"),)
+    __table_args__ = (
+        UniqueConstraint("carrier", "policy_number", name="uq_policy_carrier_number"),
+        Index("ix_policies_lob_effective", "line_of_business", "effective_date"),
+        Index("ix_policies_expiration", "expiration_date"),
+    )
 
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), primary_key=True, max_length=36)
     version: int = 1

@@ -27,6 +27,7 @@ CARRIED_FIELDS = (
     "ssn", "drivers_license", "smoker_status",
 )
 
+_CARRIED_KEYS = tuple(PII_FIELDS.get(f, f) for f in CARRIED_FIELDS)
 CUSTOM_FIELD_TYPES = ("text", "date", "dropdown", "number", "currency", "percent", "checkbox", "checkbox_list")
 NOT_CARRIED_CUSTOM_TYPES = frozenset({"number", "currency", "percent", "checkbox", "checkbox_list"})
 
@@ -39,7 +40,7 @@ def carry_over(individual: Mapping[str, Any], custom_fields: Sequence[Mapping[st
                ) -> tuple[dict[str, Any], list[dict[str, Any]], str | None]:
     """The sales record's fields (by storage column: PII stays encrypted), its custom fields (the
     supported types only) and its assigned user (the servicing agent's linked user)."""
-    fields = {storage_key(f): individual.get(storage_key(f)) for f in CARRIED_FIELDS}
+    fields = {key: individual.get(key) for key in _CARRIED_KEYS}
     custom = [dict(c) for c in custom_fields if c.get("type") not in NOT_CARRIED_CUSTOM_TYPES]
     assigned = individual.get("servicing_agent_user") if individual.get("servicing_agent") else None
     return fields, custom, assigned or None
