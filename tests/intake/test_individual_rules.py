@@ -74,3 +74,19 @@ def test_merge_back_fills_empty_fields_and_keeps_the_individuals_values() -> Non
 ])
 def test_split_name(name: str, expected: tuple) -> None:
     assert split_name(name) == expected
+
+
+async def test_a_bad_crm_individual_is_dead_lettered_without_its_pii() -> None:
+    from types import SimpleNamespace
+
+    from agency_common.contracts.upstream import IndividualUpserted
+    from agency_common.messaging.consumer import PermanentError
+    from agency_common.pii import PiiCipher
+    from intake.consumers import on_individual
+
+    handler = on_individual(SimpleNamespace(pii=PiiCipher(PiiCipher.generate_key())))
+    env = SimpleNamespace(payload=IndividualUpserted(external_id="e1", version=1,
+                                                     fields={"ssn": "123-45-6789" * 5, "dob": "not-a-date-123-45-6789"}))
+    with pytest.raises(PermanentError) as info:
+        await handler(SimpleNamespace(session=None), env)  # type: ignore[arg-type]
+    assert "6789" not in str(info.value) and "ssn" in str(info.value)

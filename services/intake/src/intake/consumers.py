@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.invoicing import InvoicePosted
 from agency_common.contracts.upstream import (
@@ -55,7 +57,11 @@ def on_individual(runtime: Any) -> Any:
             raise RuntimeError("PII keys are not configured: individuals cannot be stored")
         try:
             await upsert_from_crm(tx, p.external_id, p.version, p.fields, p.custom_fields, runtime.pii)
-        except (UseCaseError, ValueError) as exc:
+        except ValidationError as exc:
+            # only where and what, never the input values: they may be PII
+            reasons = "; ".join(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+            raise PermanentError(f"individual {p.external_id}: {reasons}") from None
+        except UseCaseError as exc:
             raise PermanentError(f"individual {p.external_id}: {exc}") from None
     return handler
 
