@@ -72,7 +72,7 @@ async def open_rec(client: Any, **kw: Any) -> dict[str, Any]:
     return r.json()
 
 
-async def entries(client: Any, rec_id: str, **params: Any) -> list[dict[str, Any]]:
-    r = await client.get(f"/api/reconciliations/{rec_id}/entries", params={"limit": 500, **params})
+async def entries(http: Any, rec_id: str, **params: Any) -> list[dict[str, Any]]:
+    r = await http.get(f"/api/reconciliations/{rec_id}/entries", params={"limit": 500, **params})
     assert r.status_code == 200, r.text
     return r.json()["items"]

@@ -17,6 +17,21 @@ async def test_open_select_create_post_pay(start_service, token_for, kafka) -> N
         rows = await entries(c, rec["id"])
         assert [r["policy_number"] for r in rows] == ["POL-0001", "POL-0002"]  # history excluded
         assert len(await entries(c, rec["id"], include_history="true")) == 3
+        # the seed's filters, sorts and quick searches
+        rid = rec["id"]
+        assert [r["policy_number"] for r in await entries(c, rid, sort1="policy_number", order1="desc")] == [
+            "POL-0002", "POL-0001"]
+        assert len(await entries(c, rid, policy="0002")) == 1
+        assert len(await entries(c, rid, client="client 1")) == 1
+        assert len(await entries(c, rid, name="CLIENT", branch="North", unit="U1", business_type="commercial",
+                                 line_of_business="AUTOP", mode="new", status="active")) == 2
+        assert len(await entries(c, rid, branch="South")) == 0
+        assert len(await entries(c, rid, amount_type="premium", amount_min="1000", amount_max="1000")) == 2
+        assert len(await entries(c, rid, amount_type="commission", amount_min="100.01")) == 0
+        assert len(await entries(c, rid, date_type="policy_effective", date_from="2026-02-01")) == 0
+        assert len(await entries(c, rid, date_type="coverage_effective", date_to="2026-01-01")) == 2
+        bad = await c.get(f"/api/reconciliations/{rid}/entries", params={"sort1": "nonsense"})
+        assert bad.status_code == 422
         r1 = rows[0]
         save = await c.patch(f"/api/reconciliations/{rec['id']}/entries", json={"items": [
             {"id": r1["id"], "version": r1["version"], "rate": "12%", "selected": True}]})
@@ -45,6 +60,12 @@ async def test_open_select_create_post_pay(start_service, token_for, kafka) -> N
         assert head["status"] == "paid"
         assert Decimal(head["received_total"]) == Decimal("120.00")
         assert Decimal(head["difference"]) == Decimal("0.00")
+        # reset premium and commission to zero: every found row but the selected (and invoiced) ones
+        reset = await c.post(f"/api/reconciliations/{rec['id']}/entries/reset-amounts")
+        assert reset.json()["reset"] == 1
+        zeroed = {r["policy_number"]: r for r in await entries(c, rec["id"])}
+        assert zeroed["POL-0002"]["premium_paid"] == "0.00" and zeroed["POL-0002"]["commission_paid"] == "0.00"
+        assert zeroed["POL-0001"]["commission_paid"] == "120.00"
         for kind in ("summary", "exceptions", "remittance"):
             for fmt in ("json", "csv", "html"):
                 rep = await c.get(f"/api/reconciliations/{rec['id']}/reports/{kind}", params={"format": fmt})

@@ -313,7 +313,8 @@ async def save(request: Request, rec_id: str, user: DashboardUser) -> Response:
         edit, changed = _edit_from_form(form, entry_id)
         if changed:
             edits.append(edit)
-            submitted[str(entry_id)] = {f: form.get(f"row-{entry_id}-{f}", "") for f in (*uc.EDITABLE, "add_rows")}
+            submitted[str(entry_id)] = {f: form[f"row-{entry_id}-{f}"] for f in (*uc.EDITABLE, "add_rows")
+                                        if f"row-{entry_id}-{f}" in form}
     filters, _ = _filters_from(params)
     if not edits:
         return back(f"/reconciliations/{rec_id}/entries", message="Nothing changed.", page=page, **params)

@@ -240,6 +240,7 @@ async def add_policy_entries(tx: Transaction, rec: Reconciliation, policy_id: st
                                           E.c.source_key == literal("policy:") + PV.c.policy_id))
     if policy_id:
         source = source.where(PV.c.policy_id == policy_id)
+    source = source.order_by(PV.c.policy_number, PV.c.policy_id)  # row ids follow the policy numbers
     result = await tx.session.execute(insert(E).from_select(_FROM_POLICY_COLS, source))
     await fill_missing_commissions(tx, rec.id)
     return result.rowcount or 0
@@ -502,11 +503,12 @@ async def search_entries(session: Any, rec_id: str, f: EntryFilters, limit: int 
     if await session.get(Reconciliation, rec_id) is None:
         raise NotFound(f"reconciliation {rec_id} not found")
     where = entry_conditions(rec_id, f)
-    total = await session.scalar(select(func.count()).select_from(_entries_from()).where(*where))
-    rows = (await session.execute(select(*_entry_columns()).select_from(_entries_from()).where(*where)
-                                  .order_by(*entry_order(f)).limit(limit).offset(offset))).all()
-    items = await _with_details(session, rec_id, rows)
-    return {"total": total, "limit": limit, "offset": offset, "items": items}
+    narrow = E.outerjoin(PV, PV.c.policy_id == E.c.policy_id)  # what the filters and sorts need
+    total = await session.scalar(select(func.count()).select_from(narrow).where(*where))
+    page_ids = list((await session.execute(select(E.c.id).select_from(narrow).where(*where)
+                                           .order_by(*entry_order(f)).limit(limit).offset(offset))).scalars())
+    by_id = {r["id"]: r for r in await get_entries(session, rec_id, page_ids)} if page_ids else {}
+    return {"total": total, "limit": limit, "offset": offset, "items": [by_id[i] for i in page_ids]}
 
 
 async def _with_details(session: Any, rec_id: str, rows: list[Any]) -> list[dict[str, Any]]:
