@@ -75,6 +75,14 @@ async def test_batches_flags_billing_assignment_and_duplicates(start_service, to
         pending = await s.scalar(select(func.count()).select_from(m.AppointmentTransaction).where(
             m.AppointmentTransaction.status == v.SUBMITTED))
     assert gateway_msgs == 4 and pending == 3 + 2 + 3 + 1
+    async with rt.db.session() as s:
+        raw = (await s.execute(select(out.c.payload).where(
+            out.c.event_type == "appointments.transaction.status-changed").limit(20))).scalars().all()
+    from agency_common.contracts.registry import decode
+
+    events = [decode("appointments.transactions.v1", r.encode()).payload for r in raw]
+    assert {e.status for e in events} >= {v.READY, v.SUBMITTED, v.NOT_ELIGIBLE}
+    assert all(e.billable == (e.fee is not None) for e in events if e.status != v.NOT_ELIGIBLE)
 
     # Appointment Producer Assignment Required: only CA/60054 is in this producer's assignment.
     assert (await svc.as_user(token_for("clerk")).post("/api/reference-data/settings/rows", json=[

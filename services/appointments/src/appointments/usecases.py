@@ -20,13 +20,16 @@ from agency_common.contracts.appointments import (
     TransactionStatusChanged,
 )
 from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
+from agency_common.contracts.envelope import Envelope
 from agency_common.outbox import Transaction
+from agency_common.outbox.unit_of_work import outbox_row
 from agency_common.timeutil import utcnow
 from appointments import models as m
 from appointments import refdata
 from appointments.domain import eligibility as el
 from appointments.domain import vocabulary as v
 
+SERVICE = "appointments"
 CHUNK = 2000  # rows per executemany / IN list
 EVENT_CHUNK = 500  # transactions per TransactionBatchSubmitted message
 
@@ -90,6 +93,31 @@ def status_event(row: dict[str, Any] | m.AppointmentTransaction) -> TransactionS
         eligibility_reason=g("eligibility_reason") or g("nipr_reason"), billable=bool(g("billable")),
         fee=g("fee"), submitted_at=g("submitted_at"), answered_at=g("answered_at"),
         changed_at=g("updated_at") or utcnow())
+
+
+async def write_status_events(tx: Transaction, rows: Sequence[dict[str, Any]]) -> None:
+    """TransactionStatusChanged for many rows this use case built itself (already valid values):
+    payloads and envelopes are constructed without a second validation and written to the outbox
+    with one executemany, in this transaction. Half the cost of ``tx.emit_many`` at 90,000 events;
+    consumers still validate what they decode."""
+    env_type = Envelope[TransactionStatusChanged]
+    now = utcnow()
+    envelopes, out = [], []
+    for r in rows:
+        payload = TransactionStatusChanged.model_construct(
+            transaction_id=r["id"], batch_id=r["batch_id"], kind=r["kind"], npn=r["npn"], state=r["state"],
+            line_of_authority=r["line_of_authority"], cocode=r["cocode"], status=r["status"],
+            eligibility_reason=r["eligibility_reason"], billable=bool(r["billable"]), fee=r["fee"],
+            submitted_at=r["submitted_at"], answered_at=r["answered_at"], changed_at=r["updated_at"])
+        env = env_type.model_construct(
+            event_id=uuid.uuid4(), type=TransactionStatusChanged.event_type, version=TransactionStatusChanged.event_version,
+            occurred_at=now, producer=SERVICE, correlation_id=tx.correlation_id, causation_id=tx.causation_id,
+            actor=tx.actor, payload=payload)
+        envelopes.append(env)
+        out.append(outbox_row(env, TransactionStatusChanged.topic, payload.key()))
+    for part in _chunks(out):
+        await tx.session.execute(insert(m.messaging.outbox), list(part))
+    tx.emitted.extend(envelopes)
 
 
 def gateway_tx(row: dict[str, Any] | m.AppointmentTransaction) -> GatewayTransaction:
@@ -225,7 +253,7 @@ async def bulk_appoint(tx: Transaction, requests: Sequence[BulkRequest], *, sour
         if sent_by_batch.get(bid):
             await _emit_sent(tx, bid, cocode, sent_by_batch[bid])
     if emit_status_events and all_rows:
-        await tx.emit_many(status_event(r) for r in all_rows)
+        await write_status_events(tx, all_rows)
     return {
         "results": [_result_view(res, rows) for res, rows in zip(results, rows_per_request, strict=True)],
         "batches": [{"cocode": c, "batch_id": b} for c, b in batch_of.items()],
