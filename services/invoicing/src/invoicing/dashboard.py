@@ -166,7 +166,7 @@ async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
                          idempotency_key: Annotated[str, Form()], decision: Annotated[str, Form()] = "") -> Response:
     need(user, "reconciliations:edit", "reconciliations:post", "reconciliations:pay")
     result = await _action(request, rec_id, user, uc.create_pay_all, decision or None,
-                           idempotency_key if decision not in ("", "cancel") else None)
+                           idempotency_key if decision != "cancel" else None)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     if result["outcome"] == "exceptions":

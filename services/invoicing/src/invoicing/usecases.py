@@ -349,6 +349,8 @@ async def on_statement_lines(tx: Transaction, chunk: StatementLinesPublished) ->
     if not first.rowcount:
         return 0
     rec = await _statement_reconciliation(tx, chunk.statement_id, None)
+    if rec.status in FINAL:
+        return 0  # a late chunk of a reconciliation already aborted or posted changes nothing
     now = utcnow()
     rows = [_entry_from_line(rec.id, line, now, tx.actor) for line in chunk.lines]
     if rows:
