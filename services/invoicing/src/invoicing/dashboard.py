@@ -256,6 +256,21 @@ async def reset(request: Request, rec_id: str, user: DashboardUser) -> Response:
     return back(f"/reconciliations/{rec_id}/entries", message=f"{result['reset']} rows reset to zero.", **params)
 
 
+@router.post("/reconciliations/{rec_id}/entries/select-found")
+async def select_found(request: Request, rec_id: str, user: DashboardUser) -> Response:
+    """Select (or unselect) every row the current search finds, in one statement."""
+    need(user, "reconciliations:edit")
+    form = dict(await request.form())
+    params = {k[2:]: v for k, v in form.items() if k.startswith("q-")}
+    filters, _ = _filters_from(params)
+    selected = form.get("selected", "1") == "1"
+    result = await _action(request, rec_id, user, uc.select_entries, selected, None, filters)
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}/entries", error=result, **params)
+    return back(f"/reconciliations/{rec_id}/entries",
+                message=f"{result['changed']} rows {'selected' if selected else 'unselected'}.", **params)
+
+
 @router.post("/reconciliations/{rec_id}/entries/{entry_id}/select", response_class=HTMLResponse)
 async def toggle_select(request: Request, rec_id: str, entry_id: int, user: DashboardUser) -> Response:
     """The row's checkbox: selecting saves the row at once (htmx swaps the row)."""
