@@ -141,3 +141,20 @@ async def test_one_runner_at_a_time(start_service, token_for) -> None:
     assert all(r is None or isinstance(r, teamscreens.CalculationBusy) for r in runs), runs
     async with db.session() as s:
         assert len((await s.execute(select(teamscreens.S.c.id))).all()) == 1
+
+
+async def test_the_schedule_runs_the_batch_process_and_the_page_runs_it_on_demand(start_service, token_for) -> None:  # noqa: ANN001
+    svc = await start_service("reporting", team_screens_interval_seconds=0.5)
+
+    async def scheduled() -> list:
+        async with svc.runtime.db.session() as s:
+            rows = (await s.execute(select(teamscreens.S.c.triggered_by))).scalars().all()
+        return rows if len(rows) >= 2 else []
+
+    assert set(await eventually(scheduled, timeout=15, message="two scheduled runs")) == {"schedule"}
+    async with svc.as_user(token_for("admin")) as admin:
+        r = await admin.post("/team-screens/calculate", follow_redirects=False)
+        assert r.status_code == 303
+        assert (await admin.get("/api/team-screens/latest")).json()["triggered_by"] in {"admin", "schedule"}
+    async with svc.as_user(token_for("clerk")) as clerk:
+        assert (await clerk.post("/team-screens/calculate", follow_redirects=False)).status_code == 403

@@ -69,11 +69,20 @@ async def statements(session: AsyncSession) -> list[Section]:
         acc[0] += v
         acc[1] += i
         acc[2] += b
+    per_carrier: dict[str, list[int]] = {}
+    for _d, c, _n, _tot, v, i, b in table:
+        acc = per_carrier.setdefault(c, [0, 0, 0])
+        acc[0] += v
+        acc[1] += i
+        acc[2] += b
     chart_rows = [(d, vals) for d, vals in sorted(per_day.items(), reverse=True)[:14]]
+    carrier_rows = sorted(per_carrier.items(), key=lambda kv: -sum(kv[1]))[:15]
+    series = ["valid", "invalid", "blank"]
     return [Section(
         "per-carrier-day", "Statements imported per carrier and day",
         ["Day", "Carrier", "Statements", "Rows", "Valid rows", "Invalid rows", "Blank rows"], table,
-        stacked_bar_chart(chart_rows, ["valid", "invalid", "blank"], title="Rows imported per day (last 14 days)"),
+        stacked_bar_chart(chart_rows, series, title="Rows imported per day (last 14 days)")
+        + stacked_bar_chart(carrier_rows, series, title="Rows imported per carrier"),
     )]
 
 
