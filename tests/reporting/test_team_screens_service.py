@@ -143,7 +143,7 @@ async def test_one_runner_at_a_time(start_service, token_for) -> None:
         assert len((await s.execute(select(teamscreens.S.c.id))).all()) == 1
 
 
-async def test_the_schedule_runs_the_batch_process_and_the_page_runs_it_on_demand(start_service, token_for) -> None:  # noqa: ANN001
+async def test_the_schedule_runs_the_batch_process_and_the_page_runs_it_on_demand(start_service, token_for) -> None:
     svc = await start_service("reporting", team_screens_interval_seconds=0.5)
 
     async def scheduled() -> list:
