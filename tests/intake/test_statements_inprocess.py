@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -99,6 +100,10 @@ async def test_import_match_create_policies_and_publish(start_service, token_for
         listing = (await client.get("/api/policy-sessions", params={"user": "clerk", "sort": "-count"})).json()
         assert listing["total"] == 1 and listing["items"][0]["count"] == 2
         assert (await client.get("/api/policy-sessions", params={"user": "nobody"})).json()["total"] == 0
+        today = datetime.now(UTC).date()
+        assert (await client.get("/api/policy-sessions", params={"date_from": str(today), "date_to": str(today)})).json()["total"] == 1
+        assert (await client.get("/api/policy-sessions", params={"date_to": str(today - timedelta(days=1))})).json()["total"] == 0
+        assert (await client.get("/api/policy-sessions", params={"sort": "bogus"})).status_code == 422
         manual = (await client.get("/api/policies", params={"carrier": "Acme"})).json()["items"]
         assert all(p["session_id"] is None for p in manual if p["policy_number"].startswith(("AC", "AMB")))
         exported = await client.get(f"/api/policy-sessions/{session['id']}/policies.csv")

@@ -233,9 +233,14 @@ async def search(session: Any, c: SearchCriteria, *, sort: str = "last_name", li
     conds = search_conditions(c)
     where = and_(*conds) if conds else True
     total = await session.scalar(select(func.count()).select_from(IND).where(where))
-    rows = (await session.execute(select(Individual).where(where).order_by(
-        col.desc() if desc else col.asc(), Individual.id).limit(limit).offset(offset))).scalars().all()
-    return total or 0, list(rows)
+    # the page's ids first (index-only where the indexes cover the filters), then their rows
+    ids = list((await session.execute(select(IND.c.id).where(where).order_by(
+        col.desc() if desc else col.asc(), IND.c.id).limit(limit).offset(offset))).scalars())
+    found: dict[str, Individual] = {}
+    for i in range(0, len(ids), 500):
+        found.update({r.id: r for r in (await session.execute(
+            select(Individual).where(Individual.id.in_(ids[i:i + 500])))).scalars()})
+    return total or 0, [found[i] for i in ids if i in found]
 
 
 async def save_search(tx: Transaction, name: str, criteria: SearchCriteria) -> SavedSearch:
@@ -301,24 +306,50 @@ def job_json(j: SalesRecordJob) -> dict[str, Any]:
             "created_at": j.created_at.isoformat(), "finished_at": j.finished_at.isoformat() if j.finished_at else None}
 
 
+def _create_chunk_sql(dialect: str) -> Any:
+    """INSERT ... SELECT ... RETURNING: the sales records of a chunk of individuals, built in the
+    database (carried fields as a JSON object, custom fields of the supported types only)."""
+    from sqlalchemy import bindparam, text
+
+    from intake.domain.individuals import NOT_CARRIED_CUSTOM_TYPES, _CARRIED_KEYS
+    from agency_common.db.types import UTCDateTime
+
+    skipped_types = ", ".join(f"'{t}'" for t in sorted(NOT_CARRIED_CUSTOM_TYPES))
+    pairs = ", ".join(f"'{k}', i.{k}" for k in _CARRIED_KEYS)
+    if dialect == "postgresql":
+        new_id = "gen_random_uuid()::text"
+        fields = f"json_build_object({pairs})::text"
+        custom = (f"(SELECT coalesce(json_agg(je.e), '[]'::json)::text FROM json_array_elements(i.custom_fields::json) "
+                  f"AS je(e) WHERE je.e->>'type' NOT IN ({skipped_types}))")
+    else:
+        new_id = "lower(hex(randomblob(16)))"
+        fields = f"json_object({pairs})"
+        custom = (f"(SELECT coalesce(json_group_array(json(je.value)), '[]') FROM json_each(i.custom_fields) AS je "
+                  f"WHERE json_extract(je.value, '$.type') NOT IN ({skipped_types}))")
+    sql = f"""
+        INSERT INTO sales_records (id, individual_id, sales_record_type, assigned_user, fields, custom_fields, job_id,
+                                   created_by, created_at)
+        SELECT {new_id}, i.id, :record_type,
+               CASE WHEN i.servicing_agent IS NOT NULL AND i.servicing_agent <> '' THEN i.servicing_agent_user END,
+               {fields}, {custom}, :job_id, :actor, :now
+        FROM individuals AS i
+        WHERE i.id IN :ids AND NOT EXISTS (SELECT 1 FROM sales_records AS s WHERE s.individual_id = i.id)
+        RETURNING id, individual_id, assigned_user"""
+    return text(sql).bindparams(bindparam("ids", expanding=True), bindparam("now", type_=UTCDateTime()))
+
+
 async def create_chunk(tx: Transaction, job_id: str, record_type: str, ids: list[str]) -> int:
-    """Sales records for the individuals of ``ids`` that have none yet (executemany), one event each."""
-    rows = [dict(r) for r in (await tx.session.execute(select(IND).where(
-        IND.c.id.in_(ids), ~exists().where(SR.c.individual_id == IND.c.id)))).mappings()]
+    """Sales records for the individuals of ``ids`` that have none yet (one set-based statement),
+    one ``SalesRecordCreated`` event each."""
     now = utcnow()
-    records = []
-    for r in rows:
-        fields, custom, assigned = carry_over(r, json.loads(r["custom_fields"]))
-        fields = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in fields.items()}
-        records.append({"id": str(uuid.uuid4()), "individual_id": r["id"], "sales_record_type": record_type,
-                        "assigned_user": assigned, "fields": json.dumps(fields), "custom_fields": json.dumps(custom),
-                        "job_id": job_id, "created_by": tx.actor, "created_at": now})
-    if records:
-        await tx.session.execute(insert(SR), records)
+    dialect = tx.session.bind.dialect.name
+    created = (await tx.session.execute(_create_chunk_sql(dialect), {
+        "ids": ids, "record_type": record_type, "job_id": job_id, "actor": tx.actor, "now": now})).all()
+    if created:
         await tx.emit_many(SalesRecordCreated(
-            sales_record_id=r["id"], individual_id=r["individual_id"], sales_record_type=record_type,
-            assigned_user=r["assigned_user"], job_id=job_id, created_by=tx.actor, created_at=now) for r in records)
-    return len(records)
+            sales_record_id=rid, individual_id=iid, sales_record_type=record_type, assigned_user=assigned,
+            job_id=job_id, created_by=tx.actor, created_at=now) for rid, iid, assigned in created)
+    return len(created)
 
 
 class SalesRecordJobs:

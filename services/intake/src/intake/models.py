@@ -30,8 +30,9 @@ class Policy(IntakeModel, table=True):
     __tablename__ = "policies"
     __table_args__ = (
         UniqueConstraint("carrier", "policy_number", name="uq_policy_carrier_number"),
-        Index("ix_policies_lob_effective", "line_of_business", "effective_date"),
-        Index("ix_policies_expiration", "expiration_date"),
+        # covering indexes for the Individual Advanced Search's policy filters
+        Index("ix_policies_lob_effective", "line_of_business", "effective_date", "client_id"),
+        Index("ix_policies_expiration", "expiration_date", "client_id"),
     )
 
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), primary_key=True, max_length=36)
@@ -213,6 +214,7 @@ class Individual(IntakeModel, table=True):
     number are stored encrypted (``*_enc``, Fernet tokens); never in clear."""
 
     __tablename__ = "individuals"
+    __table_args__ = (Index("ix_individuals_client_last", "client_id", "last_name", "id"),)
 
     id: str = Field(default_factory=_uuid, primary_key=True, max_length=36)
     external_id: str | None = Field(default=None, max_length=200, unique=True)  # the CRM's id

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-23 15:27:51.682235
+Create Date: 2026-11-23 15:35:56.961828
 """
 from collections.abc import Sequence
 
@@ -75,6 +75,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('external_id')
     )
     with op.batch_alter_table('individuals', schema=None) as batch_op:
+        batch_op.create_index('ix_individuals_client_last', ['client_id', 'last_name', 'id'], unique=False)
         batch_op.create_index(batch_op.f('ix_individuals_first_name'), ['first_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_individuals_last_name'), ['last_name'], unique=False)
         batch_op.create_index(batch_op.f('ix_individuals_record_status'), ['record_status'], unique=False)
@@ -134,8 +135,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_saved_searches_owner'), ['owner'], unique=False)
 
     with op.batch_alter_table('policies', schema=None) as batch_op:
-        batch_op.create_index('ix_policies_expiration', ['expiration_date'], unique=False)
-        batch_op.create_index('ix_policies_lob_effective', ['line_of_business', 'effective_date'], unique=False)
+        batch_op.create_index('ix_policies_expiration', ['expiration_date', 'client_id'], unique=False)
+        batch_op.create_index('ix_policies_lob_effective', ['line_of_business', 'effective_date', 'client_id'], unique=False)
 
     # ### end Alembic commands ###
 
@@ -166,6 +167,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_individuals_record_status'))
         batch_op.drop_index(batch_op.f('ix_individuals_last_name'))
         batch_op.drop_index(batch_op.f('ix_individuals_first_name'))
+        batch_op.drop_index('ix_individuals_client_last')
 
     op.drop_table('individuals')
     with op.batch_alter_table('individual_audits', schema=None) as batch_op:
