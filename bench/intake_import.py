@@ -39,17 +39,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Column, MetaData, Table, Text, func, insert, select  # noqa: E402
+from agency_common.db.engine import Database
+from intake.app import create_app
+from intake.domain.mapping import MappingProfile
+from intake.domain.reader import StatementParser
+from intake.imports import policy_index, publish_statement
+from intake.models import Policy, Statement
+from intake.settings import IntakeSettings
+from intake.usecases import CreatePoliciesRequest, create_policies
+from sqlalchemy import Column, MetaData, Table, Text, func, insert, select
 
-from agency_common.db.engine import Database  # noqa: E402
-from intake.app import create_app  # noqa: E402
-from intake.domain.mapping import MappingProfile  # noqa: E402
-from intake.domain.reader import StatementParser  # noqa: E402
-from intake.imports import policy_index, publish_statement  # noqa: E402
-from intake.models import Policy, Statement  # noqa: E402
-from intake.settings import IntakeSettings  # noqa: E402
-from intake.usecases import CreatePoliciesRequest, create_policies  # noqa: E402
-from tests.support.inprocess import migrate  # noqa: E402
+from tests.support.inprocess import migrate
 
 HEADER = ["Policy #", "Named Insured", "Trans Type", "Eff Date", "Exp Date", "LOB", "Premium", "Comm %", "Comm Amt",
           "Producer Code"]

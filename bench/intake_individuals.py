@@ -31,15 +31,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from sqlalchemy import insert, text  # noqa: E402
+from agency_common.pii import PiiCipher
+from intake.app import create_app
+from intake.individuals import SearchCriteria, search
+from intake.models import Individual, Policy, SalesRecordJob
+from intake.settings import IntakeSettings
+from intake_import import drop_database, new_database
+from sqlalchemy import insert, text
 
-from agency_common.pii import PiiCipher  # noqa: E402
-from intake.app import create_app  # noqa: E402
-from intake.individuals import SearchCriteria, search  # noqa: E402
-from intake.models import Individual, Policy, SalesRecordJob  # noqa: E402
-from intake.settings import IntakeSettings  # noqa: E402
-from intake_import import drop_database, new_database  # noqa: E402
-from tests.support.inprocess import migrate  # noqa: E402
+from tests.support.inprocess import migrate
 
 LOBS = ["AUTO", "HOME", "LIFE", "MEDSUPP", "MAPD", "UMB", "BOAT", "RENT"]
 STATES = ["TX", "FL", "CA", "NY", "OH", "GA", "IL", "PA"]
@@ -101,7 +101,7 @@ async def main() -> None:
             for _ in range(args.repeat):
                 t = time.perf_counter()
                 async with rt.db.session() as s:
-                    total, rows = await search(s, c, sort="last_name", limit=50)
+                    total, _rows = await search(s, c, sort="last_name", limit=50)
                 times.append(time.perf_counter() - t)
             print(f"| search, two policy filters ({total} found; count + first 50 by last name) | "
                   f"median {statistics.median(times) * 1000:.0f} ms, worst {max(times) * 1000:.0f} ms |")

@@ -9,12 +9,17 @@ from decimal import Decimal
 
 from agency_common.contracts.envelope import EventPayload, make_envelope
 from agency_common.contracts.invoicing import InvoicePosted
-from agency_common.contracts.upstream import CarrierStatementCompleted, CarrierStatementRows, CarrierStatementStarted
+from agency_common.contracts.upstream import (
+    CarrierStatementCompleted,
+    CarrierStatementRows,
+    CarrierStatementStarted,
+)
 from agency_common.messaging.broker import kafka_headers
+
 from tests.support.inprocess import eventually
 
 
-async def publish(runtime, payload: EventPayload, producer: str = "upstream") -> None:  # noqa: ANN001
+async def publish(runtime, payload: EventPayload, producer: str = "upstream") -> None:
     env = make_envelope(payload, producer=producer, actor="feed-bot", correlation_id=str(uuid.uuid4()))
     await runtime.broker.publish(env.model_dump_json().encode(), topic=payload.topic, key=payload.key().encode(),
                                  headers=kafka_headers(env.headers()))
@@ -40,7 +45,7 @@ async def test_feed_statement_and_invoice_postings(start_service, token_for) -> 
             ["F-9", "Bo", "XXX", "oops", ""]]))
         await publish(rt, CarrierStatementCompleted(feed_statement_id=feed, chunk_count=2, row_count=3))
 
-        async def feed_imported():  # noqa: ANN202
+        async def feed_imported():
             items = (await client.get("/api/statements")).json()["items"]
             return items[0] if items and items[0]["status"] == "imported" else None
         st = await eventually(feed_imported, message="feed statement imported")
@@ -52,9 +57,9 @@ async def test_feed_statement_and_invoice_postings(start_service, token_for) -> 
         for bill_type, premium, eff in postings:
             await publish(rt, InvoicePosted(invoice_id=str(uuid.uuid4()), reconciliation_id="r1", policy_id=policy_id,
                                             bill_type=bill_type, effective_date=eff, expiration_date=date(2027, 1, 1),
-                                            premium=Decimal(premium), commission=Decimal("0")), producer="invoicing")
+                                            premium=Decimal(premium), commission=Decimal(0)), producer="invoicing")
 
-        async def posted():  # noqa: ANN202
+        async def posted():
             p = (await client.get(f"/api/policies/{policy_id}")).json()
             return p if p["billed_premium"] == "800.00" else None
         policy = await eventually(posted, message="postings applied")

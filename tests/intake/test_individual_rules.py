@@ -4,7 +4,6 @@ Convert to Individual, names of policy clients."""
 from __future__ import annotations
 
 import pytest
-
 from intake.domain.individuals import (
     CARRIED_FIELDS,
     CUSTOM_FIELD_TYPES,

@@ -7,9 +7,9 @@ import csv
 import io
 import uuid
 
+from agency_common.contracts.upstream import IndividualUpserted
 from sqlalchemy import select
 
-from agency_common.contracts.upstream import IndividualUpserted
 from tests.intake.test_events_inprocess import publish
 from tests.support.inprocess import eventually
 
@@ -75,7 +75,7 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         again = await sales.post("/api/sales-record-jobs", json=body)
         assert again.status_code == 200 and again.json()["id"] == job_id
 
-        async def done():  # noqa: ANN202
+        async def done():
             j = (await sales.get(f"/api/sales-record-jobs/{job_id}")).json()
             return j if j["status"] == "done" else None
         job = await eventually(done, message="sales record job done")
@@ -83,7 +83,7 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         second = await sales.post("/api/sales-record-jobs", json=body | {"idempotency_key": str(uuid.uuid4())})
         job2 = second.json()["id"]
 
-        async def done2():  # noqa: ANN202
+        async def done2():
             j = (await sales.get(f"/api/sales-record-jobs/{job2}")).json()
             return j if j["status"] == "done" else None
         assert (await eventually(done2))["skipped"] == 3
@@ -111,13 +111,13 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
                 "first_name": "Eve", "last_name": "Crm", "city": city, "ssn": "987-65-4321"},
                 custom_fields={"Hobby": "golf"}))
 
-        async def crm():  # noqa: ANN202
+        async def crm():
             res = (await sales.post("/api/individuals/search", json={"last_name": "Crm"})).json()
             return res["items"][0] if res["total"] == 1 else None
         eve = await eventually(crm, message="CRM individual")
         assert eve["city"] == "Dallas" and eve["ssn"] == "*******4321"
 
-    async def events():  # noqa: ANN202
+    async def events():
         async with rt.db.session() as s:
             rows = (await s.execute(select(rt.tables.outbox.c.event_type).where(
                 rt.tables.outbox.c.event_type == "intake.sales-record.created"))).all()

@@ -7,7 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-
 from intake.domain.mapping import MappingProfile, map_header, validate_line
 from intake.domain.matching import PolicyIndex
 from intake.domain.premium import TermTotals, apply_posting, policy_totals
@@ -100,7 +99,10 @@ def test_profile_columns_win_and_non_headers_are_refused() -> None:
 HEADER = ["Policy #", "Named Insured", "Trans Type", "Eff Date", "Exp Date", "Premium", "Comm %", "Comm Amt"]
 
 
-def _line(cells: list[str], profile: MappingProfile = MappingProfile()):  # noqa: ANN202
+DEFAULT_PROFILE = MappingProfile()
+
+
+def _line(cells: list[str], profile: MappingProfile = DEFAULT_PROFILE):
     cols = map_header(HEADER, profile)
     assert cols is not None
     return validate_line(cells, HEADER, cols, profile)

@@ -8,9 +8,9 @@ import io
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from agency_common.contracts.intake import PolicySessionCreated, StatementImported, StatementLinesPublished
 from sqlalchemy import select
 
-from agency_common.contracts.intake import PolicySessionCreated, StatementImported, StatementLinesPublished
 from tests.support.inprocess import eventually
 
 STATEMENT = (

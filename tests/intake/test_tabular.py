@@ -9,11 +9,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
-
-from agency_common.tabular import Limits, TabularError, TooLarge, csv_bytes, neutralise, open_table, unneutralise
+from agency_common.tabular import (
+    Limits,
+    TabularError,
+    TooLarge,
+    csv_bytes,
+    neutralise,
+    open_table,
+    unneutralise,
+)
 from intake.domain.mapping import MappingProfile
 from intake.domain.reader import NotAStatement, StatementParser
+from openpyxl import Workbook
 
 
 def _write(tmp_path: Path, name: str, data: bytes) -> Path:
@@ -56,7 +63,7 @@ def test_embedded_newlines_keep_line_numbers_of_the_file(tmp_path: Path) -> None
 
 def test_formulas_are_data_and_exports_neutralise_them(tmp_path: Path) -> None:
     data = b'Policy #,Named Insured,Premium\r\nA-1,"=HYPERLINK(""http://evil"",""x"")",1\r\n=1+2,@SUM(A1),-3\r\n'
-    parser, lines = _parse(_write(tmp_path, "s.csv", data))
+    _parser, lines = _parse(_write(tmp_path, "s.csv", data))
     assert lines[0]["valid"] and lines[0]["insured_name"].startswith("=HYPERLINK")
     assert not lines[1]["valid"]
     exported = b"".join(csv_bytes(["a"], [["=1+2"], ["-3"], ["@x"], ["+1"], ["ok"]])).decode("utf-8-sig")
@@ -66,7 +73,7 @@ def test_formulas_are_data_and_exports_neutralise_them(tmp_path: Path) -> None:
 
 def test_ten_thousand_character_cells_are_invalid_rows_not_crashes(tmp_path: Path) -> None:
     data = ("Policy #,Named Insured,Premium\r\nA-1," + "x" * 10_000 + ",1\r\nA-2,ok,2\r\n").encode()
-    parser, lines = _parse(_write(tmp_path, "s.csv", data))
+    _parser, lines = _parse(_write(tmp_path, "s.csv", data))
     assert [ln["valid"] for ln in lines] == [False, True]
     assert "longer than 300" in lines[0]["errors"]
 

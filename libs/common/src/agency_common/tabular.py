@@ -191,7 +191,7 @@ def read_sheet_rows(stream: BinaryIO, info: TableInfo, limits: Limits = Limits()
     stream.seek(0)
     try:
         wb = CalamineWorkbook.from_filelike(stream)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for broken files
         raise TabularError(f"not a readable spreadsheet: {exc}") from None
     try:
         names = wb.sheet_names
@@ -214,7 +214,7 @@ def read_sheet_rows(stream: BinaryIO, info: TableInfo, limits: Limits = Limits()
             yield line, _check_row(cells, line, limits)
     except TabularError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure inside the workbook is the file's fault
         raise TabularError(f"not a readable spreadsheet: {exc}") from None
     finally:
         close = getattr(wb, "close", None)
@@ -271,10 +271,8 @@ def csv_bytes(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[byte
     yield codecs.BOM_UTF8 + buf.getvalue().encode()
     buf.seek(0)
     buf.truncate()
-    n = 0
-    for row in rows:
+    for n, row in enumerate(rows, start=1):
         writer.writerow([neutralise(c) for c in row])
-        n += 1
         if n % 1000 == 0:
             yield buf.getvalue().encode()
             buf.seek(0)

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from agency_common.cli import service_main
+
 from intake.app import create_app
 from intake.settings import IntakeSettings
 

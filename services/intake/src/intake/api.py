@@ -6,15 +6,22 @@ import json
 from datetime import date
 from typing import Annotated, Any
 
+from agency_common.auth import User, require
+from agency_common.tabular import TooLarge, csv_bytes
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from agency_common.auth import User, require
-from agency_common.tabular import TooLarge, csv_bytes
 from intake.imports import DuplicateStatement, error_rows, publish_statement, rematch, statement_json
-from intake.models import CarrierProfile, Policy, PolicySession, PolicyUpdateAudit, Statement, StatementLineRow
+from intake.models import (
+    CarrierProfile,
+    Policy,
+    PolicySession,
+    PolicyUpdateAudit,
+    Statement,
+    StatementLineRow,
+)
 from intake.usecases import (
     CreatePoliciesRequest,
     NewPolicy,

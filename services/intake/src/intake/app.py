@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from fastapi import FastAPI
 
 from agency_common.contracts.intake import (
     PolicyCreated,
@@ -15,6 +14,8 @@ from agency_common.contracts.intake import (
     StatementPublished,
 )
 from agency_common.web import ServiceRuntime
+from fastapi import FastAPI
+
 from intake import api, api_individuals, consumers, dashboard, dashboard_individuals
 from intake.imports import StatementImports
 from intake.individuals import SalesRecordJobs

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.invoicing import InvoicePosted
 from agency_common.contracts.upstream import (
@@ -16,6 +14,8 @@ from agency_common.contracts.upstream import (
 )
 from agency_common.messaging.consumer import EventConsumer, PermanentError
 from agency_common.outbox import Transaction
+from pydantic import ValidationError
+
 from intake import imports
 from intake.individuals import upsert_from_crm
 from intake.usecases import NotFound, UseCaseError, apply_invoice_posting

@@ -7,16 +7,23 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
+from agency_common.tabular import TooLarge
+from agency_common.web import DashboardUser, render
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from agency_common.tabular import TooLarge
-from agency_common.web import DashboardUser, render
 from intake.domain.mapping import BILL_TYPES, DEFAULT_ALIASES, DEFAULT_BILL_TYPES, FIELD_LABELS, FIELDS
 from intake.imports import DuplicateStatement, publish_statement, rematch
-from intake.models import CarrierProfile, Policy, PolicySession, PolicyUpdateAudit, Statement, StatementLineRow
+from intake.models import (
+    CarrierProfile,
+    Policy,
+    PolicySession,
+    PolicyUpdateAudit,
+    Statement,
+    StatementLineRow,
+)
 from intake.usecases import (
     POLICY_DEFAULT_FIELDS,
     CreatePoliciesRequest,

@@ -6,12 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from agency_common.web import DashboardUser, render
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from agency_common.web import DashboardUser, render
 from intake.individuals import (
     SalesRecordJobIn,
     SearchCriteria,

@@ -15,8 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
-
 from agency_common.contracts.intake import (
     StatementImported,
     StatementLine,
@@ -27,6 +25,8 @@ from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.tabular import Limits, TabularError, TooLarge, open_table
 from agency_common.timeutil import utcnow
+from sqlalchemy import bindparam, delete, func, insert, select, update
+
 from intake.domain.mapping import MappingProfile
 from intake.domain.matching import PolicyIndex
 from intake.domain.reader import NotAStatement, StatementParser

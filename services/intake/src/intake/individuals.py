@@ -10,19 +10,18 @@ import uuid
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-from sqlalchemy import and_, exists, func, insert, or_, select, update
-
 from agency_common.contracts.intake import SalesRecordCreated
 from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.pii import PiiCipher, mask
 from agency_common.timeutil import utcnow
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, exists, func, insert, or_, select, update
+
 from intake.domain.individuals import (
     CARRIED_FIELDS,
     PII_FIELDS,
     STANDARD_FIELDS,
-    carry_over,
     merge_back,
     storage_key,
 )
@@ -309,10 +308,10 @@ def job_json(j: SalesRecordJob) -> dict[str, Any]:
 def _create_chunk_sql(dialect: str) -> Any:
     """INSERT ... SELECT ... RETURNING: the sales records of a chunk of individuals, built in the
     database (carried fields as a JSON object, custom fields of the supported types only)."""
+    from agency_common.db.types import UTCDateTime
     from sqlalchemy import bindparam, text
 
-    from intake.domain.individuals import NOT_CARRIED_CUSTOM_TYPES, _CARRIED_KEYS
-    from agency_common.db.types import UTCDateTime
+    from intake.domain.individuals import _CARRIED_KEYS, NOT_CARRIED_CUSTOM_TYPES
 
     skipped_types = ", ".join(f"'{t}'" for t in sorted(NOT_CARRIED_CUSTOM_TYPES))
     pairs = ", ".join(f"'{k}', i.{k}" for k in _CARRIED_KEYS)
@@ -526,9 +525,8 @@ def individual_columns(header: list[str]) -> tuple[dict[str, int], dict[int, tup
 
 async def import_individuals_csv(runtime: Any, path: Any, file_name: str, actor: str) -> dict[str, Any]:
     """Every row is accounted for: created, invalid (with line and reasons) or blank."""
-    from pydantic import ValidationError
-
     from agency_common.tabular import TabularError, is_blank, open_table
+    from pydantic import ValidationError
 
     cipher = _cipher(runtime)
     _info, rows = open_table(path, file_name)

@@ -7,13 +7,12 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
-
 from agency_common.db.types import Money, Rate, UTCDateTime
 from agency_common.outbox import messaging_tables
 from agency_common.timeutil import utcnow
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 
 class IntakeModel(SQLModel, registry=registry()):

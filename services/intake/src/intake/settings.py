@@ -1,6 +1,5 @@
-from pydantic_settings import SettingsConfigDict
-
 from agency_common.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class IntakeSettings(ServiceSettings):
@@ -10,4 +9,4 @@ class IntakeSettings(ServiceSettings):
     port: int = 8001
     database_url: str = "sqlite+aiosqlite:///./data/intake.db"
     # The Sales Record Types offered when creating sales records (seed 001).
-    sales_record_types: list[str] = ["Medicare", "ACA", "Renewal", "Cross-sell", "Life"]
+    sales_record_types: list[str] = ["Medicare", "ACA", "Renewal", "Cross-sell", "Life"]  # noqa: RUF012

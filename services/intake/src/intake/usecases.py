@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
-
 from agency_common.contracts.intake import PolicyCreated, PolicySessionCreated, PolicySnapshot, PolicyUpdated
 from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+
 from intake.domain.mapping import BILL_TYPES, FIELDS, MappingProfile, validate_profile
 from intake.domain.premium import TermTotals, apply_posting, policy_totals
 from intake.domain.values import normalise_name

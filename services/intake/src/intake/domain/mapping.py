@@ -7,9 +7,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from intake.domain.values import (

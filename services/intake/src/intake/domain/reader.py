@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agency_common.tabular import is_blank
+
 from intake.domain.mapping import MappingProfile, map_header, validate_line
 from intake.domain.matching import PolicyIndex
 
