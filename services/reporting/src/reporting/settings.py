@@ -25,5 +25,7 @@ class ReportingSettings(ServiceSettings):
     team_screens_holidays: list[date] = Field(default_factory=list)
     # The batch process runs every so many seconds (0: on demand only); Guidewire's default is hourly.
     team_screens_interval_seconds: float = 3600.0
+    # Snapshots older than this are deleted by the next run.
+    team_screens_keep_days: int = Field(31, ge=1)
     # How long a running batch holds its lock before another instance may take it over.
     team_screens_lock_lease_seconds: float = 900.0

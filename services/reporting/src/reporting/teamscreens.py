@@ -32,10 +32,12 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    delete,
     func,
     insert,
     literal,
     literal_column,
+    or_,
     select,
     union_all,
     update,
@@ -298,6 +300,7 @@ async def calculate(
             ))
             if counts:
                 await tx.session.execute(insert(C), [{"snapshot_id": snapshot_id, **c} for c in counts])
+            await prune(tx.session, utcnow() - timedelta(days=settings.team_screens_keep_days))
             await tx.emit(TeamScreensCalculated(
                 snapshot_id=snapshot_id, calculated_on=w.calculated_on, created_at=utcnow(), triggered_by=triggered_by,
                 count_rows=len(counts), duration_ms=duration_ms,
@@ -308,6 +311,14 @@ async def calculate(
         return SnapshotResult(snapshot_id, w.calculated_on, len(counts), duration_ms)
     finally:
         await release_lock(db, holder)
+
+
+async def prune(session: AsyncSession, older_than: datetime) -> None:
+    """Drop snapshots (and their counts) stored before ``older_than``: an hourly schedule would
+    otherwise keep 7,700 count rows an hour per 500 users for ever."""
+    old = select(S.c.id).where(S.c.created_at < older_than)
+    await session.execute(delete(C).where(C.c.snapshot_id.in_(old)))
+    await session.execute(delete(S).where(S.c.created_at < older_than))
 
 
 # -- reading snapshots -------------------------------------------------------------------------------
@@ -347,6 +358,6 @@ def item_statement(category: str, status: str, w: Windows, scope: str | None, as
     stmt = select(table).where(predicate)
     if scope is not None and assignee is not None:
         col = table.c.assigned_user if scope == "user" else table.c.assigned_group
-        stmt = stmt.where(col.is_(None) if assignee == "" else col == assignee)
+        stmt = stmt.where(or_(col.is_(None), col == "") if assignee == "" else col == assignee)
     order = A.c.activity_id if category == ACTIVITIES else J.c.job_id
     return stmt.order_by(order).limit(limit)
