@@ -196,14 +196,13 @@ async def test_every_rule_at_its_window_boundaries(reporting_db, calc: datetime)
     assert hit == {(c, s) for c, statuses in CATEGORY_STATUSES.items() for s in statuses}
 
 
-async def test_a_run_stores_its_snapshot_and_old_snapshots_are_pruned(reporting_db) -> None:  # noqa: ANN001
-    from sqlalchemy import func, select
-
+async def test_a_run_stores_its_snapshot_and_old_snapshots_are_pruned(reporting_db) -> None:
     from agency_common.outbox import UnitOfWork
     from agency_common.timeutil import utcnow
     from reporting import teamscreens
     from reporting.models import messaging
     from reporting.settings import ReportingSettings
+    from sqlalchemy import func, select
 
     await load(reporting_db, SEED_ACTIVITIES, SEED_JOBS)
     settings = ReportingSettings(database_url="sqlite://", team_screens_interval_seconds=0)
