@@ -225,12 +225,14 @@ class StatementImports:
             if claimed.rowcount != 1:
                 return
             await s.execute(delete(LINES).where(LINES.c.statement_id == statement_id))
+        async with self.db.session() as s:  # a read: writers are not held up while the book loads
             st = await s.get(Statement, statement_id)
             assert st is not None
             profile = await load_profile(s, st.carrier)
             index = await policy_index(s, st.carrier, profile)
         info, rows = open_table(st.stored_path or "", st.file_name, sheet=st.sheet or profile.sheet, limits=self.limits)
         parser = StatementParser(profile, index)
+        pending: asyncio.Future[list[dict[str, Any]]] | None = None
         try:
             await asyncio.to_thread(parser.find_header, rows)
             detected = f"{info.kind}" + (f", {info.encoding}" if info.encoding else "") + (
@@ -253,9 +255,13 @@ class StatementImports:
                 if not batch:
                     break
         finally:
+            if pending is not None and not pending.done():
+                with contextlib.suppress(Exception):
+                    await pending  # the parsing thread must let go of the file before it is closed
             close = getattr(rows, "close", None)
             if close:
-                close()
+                with contextlib.suppress(Exception):
+                    close()
         async with self.runtime.uow(actor=st.imported_by) as tx:
             await complete_import(tx, statement_id, parser.counts.as_dict())
 
