@@ -34,6 +34,9 @@ async def test_batches_flags_billing_assignment_and_duplicates(start_service, to
     b30 = next(t["batch_id"] for t in txs if t["cocode"] == "56030")
     view = (await client.get(f"/api/transaction-batches/{b30}")).json()
     assert (view["billable"], view["non_billable"], view["fee_estimate"], view["status"]) == (0, 7, "0.00", "draft")
+    closed = (await client.post(f"/api/transaction-batches/{b30}/close-not-eligible")).json()
+    assert closed["closed"] == 7
+    assert (await client.get(f"/api/transaction-batches/{b30}")).json()["counts"] == {v.CLOSED: 7}
     b54 = next(t["batch_id"] for t in txs if t["cocode"] == "60054")
     view = (await client.get(f"/api/transaction-batches/{b54}")).json()
     assert (view["billable"], view["non_billable"], view["fee_ready_to_submit"], view["status"]) == \

@@ -22,6 +22,7 @@ from appointments.usecases import (
     NewBatch,
     batch_summary,
     bulk_appoint,
+    close_not_eligible,
     create_batch,
     request_license_sync,
     submit_batch,
@@ -97,6 +98,16 @@ async def submit_batch_route(request: Request, batch_id: str, user: Annotated[Us
     except BatchStateError as exc:
         raise HTTPException(409, str(exc)) from None
     return await batch_view(request, batch_id)
+
+
+@router.post("/transaction-batches/{batch_id}/close-not-eligible", tags=["transaction batches"])
+async def close_not_eligible_route(request: Request, batch_id: str,
+                                   user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
+    async with runtime(request).uow(actor=user.login) as tx:
+        if await tx.session.get(m.TransactionBatch, batch_id) is None:
+            raise HTTPException(404, "no such batch")
+        closed = await close_not_eligible(tx, batch_id)
+    return {"batch_id": batch_id, "closed": closed}
 
 
 # -- bulk appoint ---------------------------------------------------------------------------------------

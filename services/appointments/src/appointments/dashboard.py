@@ -14,7 +14,7 @@ from appointments import imports, portals, refdata
 from appointments import models as m
 from appointments.api import _import_view, batch_view, producer_view, read_upload, report_rows
 from appointments.domain.rows import FileError
-from appointments.usecases import BatchStateError, BulkRequest, bulk_appoint, submit_batch
+from appointments.usecases import BatchStateError, BulkRequest, bulk_appoint, close_not_eligible, submit_batch
 
 router = APIRouter(include_in_schema=False)
 
@@ -57,6 +57,14 @@ async def batch_submit(request: Request, batch_id: str, user: DashboardUser,
             await submit_batch(tx, batch_id, include_jit=include_jit)
     except BatchStateError as exc:
         return await batch_page(request, batch_id, user, error=str(exc))
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)
+
+
+@router.post("/batches/{batch_id}/close-not-eligible")
+async def batch_close(request: Request, batch_id: str, user: DashboardUser) -> Response:
+    need(user, "appointments:submit")
+    async with rt(request).uow(actor=user.login) as tx:
+        await close_not_eligible(tx, batch_id)
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)
 
 

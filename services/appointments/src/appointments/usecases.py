@@ -341,6 +341,20 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
     return batch
 
 
+async def close_not_eligible(tx: Transaction, batch_id: str) -> int:
+    """Close a batch's Not Eligible transactions (the seed: leave them, or close them in bulk).
+    Closing changes nothing at NIPR and bills nothing."""
+    T = m.AppointmentTransaction
+    rows = list((await tx.session.execute(select(T).where(T.batch_id == batch_id, T.status == v.NOT_ELIGIBLE)))
+                .scalars())
+    now = utcnow()
+    for r in rows:
+        r.status, r.updated_at = v.CLOSED, now
+    await tx.session.flush()
+    await tx.emit_many(status_event(r) for r in rows)
+    return len(rows)
+
+
 async def batch_summary(s: AsyncSession, batch_id: str) -> dict[str, Any]:
     T = m.AppointmentTransaction
     counts = dict((await s.execute(select(T.status, func.count()).where(T.batch_id == batch_id)

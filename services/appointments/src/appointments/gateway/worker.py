@@ -178,7 +178,12 @@ class SubmissionWorker:
             events = []
             for r in rows:
                 a = answers.get(r.idempotency_key)
-                if a is None:  # NIPR did not answer for this line: look it up next round
+                if a is None:  # NIPR did not answer for this line: look it up again after a pause
+                    await tx.session.execute(update(Submission).where(
+                        Submission.idempotency_key == r.idempotency_key).values(
+                        next_attempt_at=answered_at + timedelta(seconds=self.backoff * 2 ** (attempts - 1)),
+                        status=FAILED if attempts >= self.max_attempts else SUBMITTING,
+                        last_error="NIPR returned no answer for this transaction"))
                     continue
                 values = {"status": ANSWERED, "outcome": a.outcome, "reason": a.reason,
                           "nipr_reference": a.reference, "answered_at": answered_at, "last_error": None}
