@@ -158,3 +158,25 @@ async def test_the_schedule_runs_the_batch_process_and_the_page_runs_it_on_deman
         assert (await admin.get("/api/team-screens/latest")).json()["triggered_by"] in {"admin", "schedule"}
     async with svc.as_user(token_for("clerk")) as clerk:
         assert (await clerk.post("/team-screens/calculate", follow_redirects=False)).status_code == 403
+
+
+async def test_seed_worked_examples_through_the_broker(start_service, token_for, kafka) -> None:  # noqa: ANN001
+    from tests.reporting.test_team_screens_sql import SEED_ACTIVITIES, SEED_JOBS
+
+    svc = await start_service("reporting", create_app_kwargs={"clock": lambda: CALC}, team_screens_interval_seconds=0)
+    await publish(kafka, [envelope(p) for p in [*SEED_ACTIVITIES, *SEED_JOBS]])
+    async with svc.as_user(token_for("admin")) as client:
+        async def all_in() -> bool:
+            rows = (await client.get("/api/operations/events")).json()
+            return sum(r["count"] for r in rows) == len(SEED_ACTIVITIES) + len(SEED_JOBS)
+        await eventually(all_in, message="seed items ingested")
+        assert (await client.post("/api/team-screens/calculate")).status_code == 201
+        ann = (await client.get("/api/team-screens/latest", params={"user": "ann"})).json()
+        bob = (await client.get("/api/team-screens/latest", params={"user": "bob"})).json()
+    assert ann["window_starts"]["activities"] == "2025-07-10T15:54:00+00:00"  # July 10 10:54 CDT
+    assert ann["window_starts"]["submissions"] == "2025-07-04T22:00:00+00:00"  # Friday July 4 5:00 p.m.
+    assert ann["window_starts"]["renewals"] == "2025-07-01T05:00:00+00:00"  # July 1 12:00 a.m.
+    assert ann["counts"]["activities"] == {"open": 4, "overdue": 2, "completed": 2}
+    assert ann["counts"]["submissions"] == {"open": 3, "new": 2, "bound": 1}
+    assert bob["counts"]["renewals"] == {"open": 2, "new": 1, "renewed": 2, "non_renewed": 2, "not_taken": 1}
+    assert bob["counts"]["other_transactions"] == {"open": 2, "new": 1, "approved": 2}
