@@ -160,7 +160,7 @@ async def test_the_schedule_runs_the_batch_process_and_the_page_runs_it_on_deman
         assert (await clerk.post("/team-screens/calculate", follow_redirects=False)).status_code == 403
 
 
-async def test_seed_worked_examples_through_the_broker(start_service, token_for, kafka) -> None:  # noqa: ANN001
+async def test_seed_worked_examples_through_the_broker(start_service, token_for, kafka) -> None:
     from tests.reporting.test_team_screens_sql import SEED_ACTIVITIES, SEED_JOBS
 
     svc = await start_service("reporting", create_app_kwargs={"clock": lambda: CALC}, team_screens_interval_seconds=0)
