@@ -287,6 +287,8 @@ async def calculate(
         calculated_on = clock()
         w = windows_for(settings, calculated_on)
         async with db.session() as session:  # a read transaction: ingestion is not held up meanwhile
+            if db.dialect == "postgresql":  # both statements see one snapshot (SQLite's read txn does)
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             counts = await compute_counts(session, w)
         snapshot_id = str(uuid.uuid4())
         duration_ms = int((utcnow() - started).total_seconds() * 1000)
