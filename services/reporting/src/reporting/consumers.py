@@ -65,8 +65,9 @@ def _dialect_insert(dialect: str) -> Any:
 
 def upsert_statement(session: Any, table: Any, *, newer: str | None = None, ignore: bool = False,
                      add: tuple[str, ...] = ()) -> Any:
-    """``INSERT ... ON CONFLICT (pk) DO UPDATE SET every column WHERE excluded.<newer> > <newer>``
-    (``ignore``: DO NOTHING; ``add``: those columns are summed instead of replaced)."""
+    """``INSERT ... ON CONFLICT (pk) DO UPDATE SET every column`` guarded by
+    ``WHERE excluded.version > version`` (``newer="version"``) or ``excluded.<time> >= <time>`` (a
+    timestamp column); ``ignore``: DO NOTHING; ``add``: those columns are summed, not replaced."""
     dialect = session.bind.dialect.name
     key = (dialect, f"{table.name}:{newer}:{ignore}:{add}")
     stmt = _STATEMENTS.get(key)
