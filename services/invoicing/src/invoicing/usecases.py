@@ -25,7 +25,7 @@ from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from pydantic import BaseModel, Field, field_validator
-from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.sql import ColumnElement, Select
 
 from invoicing.domain.commission import (
@@ -243,6 +243,8 @@ async def add_policy_entries(tx: Transaction, rec: Reconciliation, policy_id: st
     source = source.order_by(PV.c.policy_number, PV.c.policy_id)  # row ids follow the policy numbers
     result = await tx.session.execute(insert(E).from_select(_FROM_POLICY_COLS, source))
     await fill_missing_commissions(tx, rec.id)
+    if (result.rowcount or 0) > 1000:
+        await analyze(tx, E)
     return result.rowcount or 0
 
 
@@ -355,7 +357,10 @@ async def on_statement_lines(tx: Transaction, chunk: StatementLinesPublished) ->
     rows = [_entry_from_line(rec.id, line, now, tx.actor) for line in chunk.lines]
     if rows:
         await tx.session.execute(insert_ignoring_conflicts(tx.session, E), rows)
-    await refresh_status(tx, rec, emit=chunk.chunk_no == chunk.chunk_count)
+    last = chunk.chunk_no == chunk.chunk_count
+    if last and (rec.statement_line_count or 0) > 1000:
+        await analyze(tx, E)
+    await refresh_status(tx, rec, emit=last)
     return len(rows)
 
 
@@ -886,8 +891,11 @@ def _not_invoiced() -> ColumnElement[bool]:
     return ~exists().where(inv.c.entry_id == E.c.id).correlate_except(inv)
 
 
-def _pending(rec_id: str, id_range: tuple[int, int] | None = None) -> list[ColumnElement[bool]]:
-    cond = [E.c.reconciliation_id == rec_id, E.c.selected.is_(True), _not_invoiced()]
+def _pending(rec_id: str, id_range: tuple[int, int] | None = None,
+             not_invoiced: bool = True) -> list[ColumnElement[bool]]:
+    cond = [E.c.reconciliation_id == rec_id, E.c.selected.is_(True)]
+    if not_invoiced:
+        cond.append(_not_invoiced())
     if id_range:
         cond += [E.c.id >= id_range[0], E.c.id <= id_range[1]]
     return cond
@@ -930,7 +938,9 @@ async def _insert_invoices(tx: Transaction, rec_id: str, id_range: tuple[int, in
     now = utcnow()
     people = select(func.coalesce(func.sum(OC.c.amount), literal(ZERO, Money()))).where(
         OC.c.entry_id == E.c.id).scalar_subquery()
-    cond = [*_pending(rec_id, id_range), _valid_row()]
+    # No anti-join against the table being filled (on PostgreSQL its heap grows under the scan):
+    # a row already invoiced is skipped by the unique entry_id instead.
+    cond = [*_pending(rec_id, id_range, not_invoiced=False), _valid_row()]
     if exclude_exceptions:
         cond.append(~exists().where(EXC.c.entry_id == E.c.id, EXC.c.reconciliation_id == rec_id,
                                     EXC.c.status == "open"))
@@ -942,12 +952,23 @@ async def _insert_invoices(tx: Transaction, rec_id: str, id_range: tuple[int, in
         literal("unposted"), literal(ZERO, Money()), literal(False), literal(run_id, INV.c.run_id.type),
         literal(now, INV.c.created_at.type), literal(tx.actor),
     ).select_from(E.outerjoin(PV, PV.c.policy_id == E.c.policy_id)).where(*cond)
-    result = await tx.session.execute(insert(INV).from_select(
+    result = await tx.session.execute(insert_ignoring_conflicts(tx.session, INV).from_select(
         ["reconciliation_id", "entry_id", "policy_id", "policy_number", "client_name", "line_of_business",
          "bill_type", "effective_date", "expiration_date", "premium", "rate_type", "rate", "commission",
          "people_commission_total", "status", "paid_to_date", "pay_selected", "run_id", "created_at",
          "created_by"], source))
-    return result.rowcount or 0
+    created = result.rowcount or 0
+    if created > 1000:
+        await analyze(tx, INV)
+    return created
+
+
+async def analyze(tx: Transaction, *tables: Any) -> None:
+    """Fresh planner statistics after a bulk change on PostgreSQL (autovacuum comes later: until
+    then the planner believes a table just filled with 100,000 rows is empty)."""
+    if tx.session.bind.dialect.name == "postgresql":
+        for table in tables:
+            await tx.session.execute(text(f"ANALYZE {table.name}"))
 
 
 async def _invalid_rows(tx: Transaction, rec_id: str, limit: int = 200) -> tuple[int, list[dict[str, Any]]]:
