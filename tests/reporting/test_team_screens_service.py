@@ -180,3 +180,22 @@ async def test_seed_worked_examples_through_the_broker(start_service, token_for,
     assert ann["counts"]["submissions"] == {"open": 3, "new": 2, "bound": 1}
     assert bob["counts"]["renewals"] == {"open": 2, "new": 1, "renewed": 2, "non_renewed": 2, "not_taken": 1}
     assert bob["counts"]["other_transactions"] == {"open": 2, "new": 1, "approved": 2}
+
+
+async def test_a_broken_upstream_event_is_dead_lettered_alone(start_service, token_for, kafka) -> None:
+    import json
+
+    from agency_common.contracts import topics
+
+    svc = await start_service("reporting", team_screens_interval_seconds=0)
+    good = envelope(job(1, job_id="J-ok"))
+    broken = json.loads(envelope(job(1, job_id="J-bad")).to_bytes())
+    broken["payload"]["job_type"] = "quote"  # not a job type of the contract
+    await publish(kafka, [good], raw=[(topics.UPSTREAM_POLICY_JOBS, json.dumps(broken).encode())])
+    async with svc.as_user(token_for("admin")) as client:
+        async def dead_lettered() -> bool:
+            dead = (await client.get("/api/operations/dead-letters")).json()
+            return dead == [{"topic": topics.UPSTREAM_POLICY_JOBS, "count": 1}]
+        await eventually(dead_lettered, message="the broken event counted on its topic's DLT")
+    async with svc.runtime.db.session() as s:
+        assert (await s.execute(select(PolicyJob.__table__.c.job_id))).scalars().all() == ["J-ok"]
