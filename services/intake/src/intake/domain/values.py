@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 
 from agency_common.tabular import unneutralise
@@ -82,6 +83,7 @@ def parse_amount(raw: str | None) -> Decimal | None:
     return -value if negative else value
 
 
+@lru_cache(maxsize=8192)  # statements repeat their rates and dates: parse each spelling once
 def parse_rate(raw: str | None) -> Decimal | None:
     """``15%`` or ``15 %`` → 0.15; ``0.15`` → 0.15; a bare number above 1 is a percentage
     (``15`` → 0.15). At most six decimals as a fraction."""
@@ -107,6 +109,7 @@ def parse_rate(raw: str | None) -> Decimal | None:
     return value
 
 
+@lru_cache(maxsize=8192)
 def parse_date(raw: str | None) -> date | None:
     """ISO (2026-01-31, 20260131), US (01/31/2026, 1-31-2026, 01/31/26), dotted day-first
     (31.01.2026), named months (31-Jan-2026, Jan 31, 2026). Empty → None."""
