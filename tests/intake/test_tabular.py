@@ -115,6 +115,7 @@ def test_xlsx_first_or_named_sheet(tmp_path: Path) -> None:
     data.append(["P-1", "Ann", 1234.56, None])
     data.append([None, None, None, None])
     data.append(["P-2", "Bob", 10, "2026-01-31"])
+    data.append(["P-3", "Cy", 0.1 + 0.2, None])  # binary noise of a computed cell
     buf = io.BytesIO()
     wb.save(buf)
     path = _write(tmp_path, "s.xlsx", buf.getvalue())
@@ -122,7 +123,7 @@ def test_xlsx_first_or_named_sheet(tmp_path: Path) -> None:
         _parse(path)  # the first sheet is not a statement
     parser, lines = _parse(path, sheet="Detail")
     assert parser.header_line == 2
-    assert [(ln["line_no"], str(ln["premium"])) for ln in lines] == [(3, "1234.56"), (5, "10")]
+    assert [(ln["line_no"], str(ln["premium"])) for ln in lines] == [(3, "1234.56"), (5, "10"), (6, "0.3")]
     assert parser.counts.blank == 1
     with pytest.raises(TabularError, match="no sheet named"):
         _parse(path, sheet="Missing")

@@ -140,6 +140,10 @@ def cell_text(value: Any) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
+        if abs(value) < 1e15:
+            # spreadsheets hold binary doubles: 0.1 + 0.2 is 0.30000000000000004; ten decimals
+            # keep every value a person typed and drop the binary noise
+            return format(value, ".10f").rstrip("0").rstrip(".")
         return repr(value)
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == time(0) else value.isoformat()
