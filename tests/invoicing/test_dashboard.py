@@ -40,6 +40,10 @@ async def test_pages_through_the_stages(start_service, token_for, kafka) -> None
         good = {**form, f"row-{a['id']}-rate": "20%", f"row-{b['id']}-add_rows": "1"}
         r = await c.post(f"{rec_url}/entries/save", data=good)
         assert r.status_code == 303, r.text
+        # the same form again (another operator's stale page): refused, nothing lost or overwritten
+        stale = await c.post(f"{rec_url}/entries/save", data={**good, f"row-{a['id']}-rate": "30%",
+                                                                "idempotency_key": "another-page"})
+        assert stale.status_code == 409 and "changed" in stale.text
         r = await c.post(f"{rec_url}/entries/select-found", data={"q-policy": "0002", "selected": "1"})
         assert r.status_code == 303 and "2+rows+selected" in r.headers["location"]
         r = await c.post(f"{rec_url}/entries/select-found", data={"q-policy": "0002", "selected": "0"})
