@@ -35,16 +35,15 @@ from types import SimpleNamespace
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, insert, select  # noqa: E402
-
-from agency_common.db.engine import Database  # noqa: E402
-from agency_common.db.migrate import upgrade  # noqa: E402
-from agency_common.outbox.unit_of_work import UnitOfWork  # noqa: E402
-from agency_common.timeutil import utcnow  # noqa: E402
-from appointments import models as m  # noqa: E402
-from appointments import refdata  # noqa: E402
-from appointments.domain import eligibility as el  # noqa: E402
-from appointments.usecases import BulkRequest, bulk_appoint, load_producers, open_identities  # noqa: E402
+from agency_common.db.engine import Database
+from agency_common.db.migrate import upgrade
+from agency_common.outbox.unit_of_work import UnitOfWork
+from agency_common.timeutil import utcnow
+from appointments import models as m
+from appointments import refdata
+from appointments.domain import eligibility as el
+from appointments.usecases import BulkRequest, bulk_appoint, load_producers, open_identities
+from sqlalchemy import func, insert, select
 
 MIGRATIONS = ROOT / "services" / "appointments" / "src" / "appointments" / "migrations"
 CA_LH = "Life;Accident & Health or Sickness (including Disability);Health and Sickness (excluding Disability);Part time fraternal"

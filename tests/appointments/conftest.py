@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-
 from appointments.gateway.simulator import NiprSimulator
 
 
@@ -12,7 +11,7 @@ def simulator() -> NiprSimulator:
 
 
 @pytest.fixture
-async def gateway(start_service, simulator):  # noqa: ANN001, ANN201
+async def gateway(start_service, simulator):
     return await start_service("gateway", create_app_kwargs={"client": simulator}, worker_poll_seconds=0.05,
                                submit_backoff_seconds=0.05)
 

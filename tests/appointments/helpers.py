@@ -3,10 +3,9 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-from sqlalchemy import insert
-
 from agency_common.timeutil import utcnow
 from appointments import models as m
+from sqlalchemy import insert
 
 
 async def add_producer(runtime, npn: str, licenses: list[tuple[str, str, bool]], *, agency_npn: str | None = "8800001",

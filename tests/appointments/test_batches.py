@@ -3,10 +3,10 @@ assignment-required setting, duplicate submissions, the bulk-appoint file, the d
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from appointments import models as m
 from appointments.domain import vocabulary as v
+from sqlalchemy import func, select
+
 from tests.appointments.conftest import csv_bytes
 from tests.appointments.helpers import CA_LH, FL_LH, TX_LH, add_producer
 

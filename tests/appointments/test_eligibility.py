@@ -8,9 +8,16 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-
 from appointments.domain import vocabulary as v
-from appointments.domain.eligibility import AppointRequest, License, Producer, RefData, effective, evaluate, norm
+from appointments.domain.eligibility import (
+    AppointRequest,
+    License,
+    Producer,
+    RefData,
+    effective,
+    evaluate,
+    norm,
+)
 
 TODAY = date(2026, 11, 23)
 CA_LH = ["Life", "Accident & Health or Sickness (including Disability)", "Health and Sickness (excluding Disability)",

@@ -4,17 +4,17 @@ twice) → results → bulk terminate."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from appointments import models as m
 from appointments.domain import vocabulary as v
+from sqlalchemy import select
+
 from tests.appointments.conftest import csv_bytes
 from tests.support.inprocess import eventually
 
 HEADER = "Agency NPN,First Name,Last Name,Agent NPN,Agent Email,Agent SSN,LOA Category,States,Scorecard Type,Agent Type,CoCodes"
 
 
-async def onboard(client, *rows: str) -> dict:  # noqa: ANN001
+async def onboard(client, *rows: str) -> dict:
     r = await client.post("/api/producer-imports", files={"file": ("agents.csv", csv_bytes(HEADER, *rows), "text/csv")})
     assert r.status_code == 201, r.text
     parsed = r.json()

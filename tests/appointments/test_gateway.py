@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, insert, select
-
 from agency_common.timeutil import utcnow
 from appointments.gateway.models import Submission
 from appointments.gateway.nipr import FormLine, RequestForm
 from appointments.gateway.simulator import NiprSimulator
+from sqlalchemy import func, insert, select
+
 from tests.support.inprocess import eventually
 
 
@@ -67,7 +67,7 @@ async def test_failures_back_off_then_wait_for_an_operator(start_service, simula
     assert page.status_code == 200 and "submitted twice" in page.text
 
 
-async def _eq(coro, value) -> bool:  # noqa: ANN001
+async def _eq(coro, value) -> bool:
     return (await coro) == value
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func, select
-
 from appointments import models as m
 from appointments.portals import NO_AGENCY, NO_EMAIL, NO_SEATS
+from sqlalchemy import func, select
+
 from tests.appointments.conftest import csv_bytes
 from tests.appointments.helpers import TX_LH, add_producer
 from tests.support.inprocess import eventually
@@ -75,10 +75,9 @@ async def test_onboarding_file_rows_errors_and_reprocessing(start_service, token
     # Daily refresh: nothing is due right after the sync request; a day after the last sync it is.
     from datetime import timedelta
 
-    from sqlalchemy import update
-
     from agency_common.timeutil import utcnow
     from appointments.usecases import producers_due_for_sync
+    from sqlalchemy import update
 
     day, hour = timedelta(days=1), timedelta(hours=1)
     async with svc.runtime.db.transaction() as s:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from agency_common.auth import CurrentUser, User, require
+from agency_common.pii import mask
 from fastapi import APIRouter, Body, File, Header, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from agency_common.auth import CurrentUser, User, require
-from agency_common.pii import mask
 from appointments import imports, portals, refdata
 from appointments import models as m
 from appointments.domain import rows as rowcheck

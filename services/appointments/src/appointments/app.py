@@ -9,8 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
-
 from agency_common.contracts.appointments import (
     LicenseSyncRequested,
     PortalInviteRequested,
@@ -19,6 +17,8 @@ from agency_common.contracts.appointments import (
 )
 from agency_common.logging import get_logger
 from agency_common.web import ServiceRuntime
+from fastapi import FastAPI
+
 from appointments import api, consumers, dashboard
 from appointments.models import messaging
 from appointments.refdata import load_dev_dataset

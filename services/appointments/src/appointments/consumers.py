@@ -10,6 +10,7 @@ from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
 from agency_common.messaging.consumer import EventConsumer
 from agency_common.outbox import Transaction
+
 from appointments.portals import mail_adapter
 from appointments.usecases import apply_licenses, apply_nipr_result
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from agency_common.auth import User
+from agency_common.web import DashboardUser, render
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
-from agency_common.auth import User
-from agency_common.web import DashboardUser, render
 from appointments import imports, portals, refdata
 from appointments import models as m
 from appointments.api import _import_view, batch_view, producer_view, read_upload, report_rows

@@ -9,19 +9,26 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import insert, select
-
 from agency_common.db.engine import insert_ignoring_conflicts
 from agency_common.outbox import Transaction
 from agency_common.pii import PiiCipher, mask
 from agency_common.timeutil import utcnow
+from sqlalchemy import insert, select
+
 from appointments import models as m
 from appointments import refdata
 from appointments.domain import eligibility as el
 from appointments.domain import rows as rowcheck
 from appointments.domain import vocabulary as v
-from appointments.usecases import BatchStateError, _emit_sent, bulk_appoint, BulkRequest, open_identities, \
-    request_license_sync, status_event
+from appointments.usecases import (
+    BatchStateError,
+    BulkRequest,
+    _emit_sent,
+    bulk_appoint,
+    open_identities,
+    request_license_sync,
+    status_event,
+)
 
 
 async def accepted_values(tx_or_session: Any) -> rowcheck.AcceptedValues:

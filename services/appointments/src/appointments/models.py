@@ -12,13 +12,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from agency_common.db.types import Money, UTCDateTime
+from agency_common.outbox import messaging_tables
+from agency_common.timeutil import utcnow
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
-from agency_common.db.types import Money, UTCDateTime
-from agency_common.outbox import messaging_tables
-from agency_common.timeutil import utcnow
 from appointments.domain import vocabulary as v
 
 

@@ -7,12 +7,12 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-
 from agency_common.contracts.appointments import PortalInviteRequested
 from agency_common.contracts.envelope import Envelope
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
+from sqlalchemy import func, select
+
 from appointments import models as m
 
 NO_AGENCY = "Your contact does not have an associated account"

@@ -9,21 +9,21 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from agency_common.contracts.appointments import (
     GatewayTransaction,
     LicenseSyncRequested,
     TransactionBatchSubmitted,
     TransactionStatusChanged,
 )
-from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
 from agency_common.contracts.envelope import Envelope
+from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
 from agency_common.outbox import Transaction
 from agency_common.outbox.unit_of_work import outbox_row
 from agency_common.timeutil import utcnow
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from appointments import models as m
 from appointments import refdata
 from appointments.domain import eligibility as el

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, MutableSet
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from appointments.domain import vocabulary as v

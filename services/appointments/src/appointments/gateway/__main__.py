@@ -1,6 +1,7 @@
 from pathlib import Path
 
 from agency_common.cli import service_main
+
 from appointments.gateway.app import create_app
 from appointments.gateway.settings import GatewaySettings
 

@@ -6,19 +6,24 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func, select
-
 from agency_common.auth import User, require
 from agency_common.contracts.appointments import LicenseSyncRequested, TransactionBatchSubmitted
 from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
 from agency_common.web import DashboardUser, ServiceRuntime, render
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func, select
+
 from appointments.gateway.models import LicenseLookup, Submission, messaging
 from appointments.gateway.nipr import NiprClient, RealNipr
 from appointments.gateway.settings import GatewaySettings
 from appointments.gateway.simulator import NiprSimulator
-from appointments.gateway.worker import SubmissionWorker, make_batch_handler, make_license_handler, retry_failed
+from appointments.gateway.worker import (
+    SubmissionWorker,
+    make_batch_handler,
+    make_license_handler,
+    retry_failed,
+)
 
 HERE = Path(__file__).parent
 

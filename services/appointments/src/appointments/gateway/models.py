@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index
-from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
-
 from agency_common.db.types import UTCDateTime
 from agency_common.outbox import messaging_tables
 from agency_common.timeutil import utcnow
+from sqlalchemy import Column, Index
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
 
 
 class GatewayModel(SQLModel, registry=registry()):

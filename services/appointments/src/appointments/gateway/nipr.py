@@ -15,7 +15,6 @@ from typing import Literal, Protocol
 from xml.etree import ElementTree as ET
 
 import httpx
-
 from agency_common.contracts.nipr import NiprLicense
 
 
@@ -153,7 +152,7 @@ def _mdy(text: str | None) -> date | None:
     return date(int(y), int(m), int(d))
 
 
-def SimulatedNipr(**kwargs: object) -> NiprClient:  # noqa: N802 - kept for callers of the foundation
+def SimulatedNipr(**kwargs: object) -> NiprClient:
     from appointments.gateway.simulator import NiprSimulator
 
     return NiprSimulator(**kwargs)  # type: ignore[arg-type]

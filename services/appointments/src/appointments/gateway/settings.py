@@ -1,7 +1,6 @@
+from agency_common.settings import ServiceSettings
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
-
-from agency_common.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from agency_common.contracts.nipr import NiprLicense
+
 from appointments.gateway.nipr import NiprAnswer, NiprUnavailable, PdbProducer, RequestForm, reference_for
 
 REFDATA = Path(__file__).resolve().parent.parent / "refdata"

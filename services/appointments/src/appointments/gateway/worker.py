@@ -18,8 +18,6 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
-
 from agency_common.contracts.appointments import LicenseSyncRequested, TransactionBatchSubmitted
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
@@ -27,6 +25,8 @@ from agency_common.db.engine import insert_ignoring_conflicts
 from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
+from sqlalchemy import or_, select, update
+
 from appointments.gateway.models import LicenseLookup, Submission
 from appointments.gateway.nipr import FormLine, NiprClient, NiprUnavailable, RequestForm
 
@@ -164,7 +164,7 @@ class SubmissionWorker:
                     lines=tuple(FormLine(r.idempotency_key, r.transaction_id, r.npn or "", r.line_of_authority or "",
                                          r.termination_reason_code) for r in to_send))
                 answers.update(await self.client.submit(form))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure leaves the lines uncertain: looked up next time
             failed = attempts >= self.max_attempts
             log.warning("NIPR call failed", batch_id=first.batch_id, state=first.state, attempt=attempts,
                         error=str(exc), gave_up=failed)

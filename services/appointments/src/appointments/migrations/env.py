@@ -1,6 +1,5 @@
-from alembic import context
-
 from agency_common.db.migrate import run_env
+from alembic import context
 from appointments.models import metadata
 
 run_env(context, metadata)

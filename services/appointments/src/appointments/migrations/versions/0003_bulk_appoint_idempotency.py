@@ -6,13 +6,10 @@ Create Date: 2026-11-23 15:20:29.214047
 """
 from collections.abc import Sequence
 
+import agency_common.db.types
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
-import agency_common.db.types
-import agency_common.db.types
-import sqlmodel
 
 revision: str = '0003'
 down_revision: str | None = '0002'

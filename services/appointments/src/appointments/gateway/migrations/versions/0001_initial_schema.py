@@ -6,13 +6,10 @@ Create Date: 2026-11-23 14:53:14.776364
 """
 from collections.abc import Sequence
 
+import agency_common.db.types
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
-import agency_common.db.types
-import agency_common.db.types
-import sqlmodel
 
 revision: str = '0001'
 down_revision: str | None = None
