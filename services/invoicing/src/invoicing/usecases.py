@@ -709,8 +709,19 @@ async def save_entries(tx: Transaction, rec_id: str, edits: list[EntryEdit], key
         if p.add_rows:
             added += await duplicate_entry(tx, p.row.id, p.add_rows)
     await refresh_status(tx, rec)
-    saved = await get_entries(tx.session, rec_id, ids)
+    saved = [_saved_json(r) for r in (await tx.session.execute(
+        select(E).where(E.c.id.in_(ids)).order_by(E.c.id))).all()]
     return await remember(tx, key, rec_id, "save", {"saved": saved, "added_ids": added})
+
+
+def _saved_json(r: Any) -> dict[str, Any]:
+    """A saved row's own values (the full row with its policy and commissions: GET .../entries)."""
+    return {"id": r.id, "version": r.version, "selected": r.selected,
+            "selected_at": r.selected_at.isoformat() if r.selected_at else None, "selected_by": r.selected_by,
+            "effective_date": r.effective_date.isoformat() if r.effective_date else None,
+            "expiration_date": r.expiration_date.isoformat() if r.expiration_date else None,
+            "premium_paid": _s(r.premium_paid), "rate_type": r.rate_type, "rate": _s(r.rate),
+            "commission_paid": _s(r.commission_paid), "bill_type": r.bill_type}
 
 
 async def duplicate_entry(tx: Transaction, entry_id: int, count: int) -> list[int]:
