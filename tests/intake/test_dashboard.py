@@ -27,6 +27,8 @@ async def test_dashboard_flow(start_service, token_for) -> None:
         assert r.status_code == 303, r.text[:2000]
         r = await c.get(r.headers["location"])
         assert r.status_code == 200 and "Bob Stone" in r.text and "X1" in r.text
+        # its only line is matched now: the statement went to invoicing by itself
+        assert (await c.get(f"/api/statements/{sid}")).json()["status"] == "published"
         r = await c.post("/policies/update", data={"f_carrier": "Acme", "c_status": "lapsed"})
         assert "1 policies updated" in r.text
         r = await c.post("/carrier-profiles", data={"carrier": "Acme", "col_premium": "Prem", "bill_types": "ZZ=audit",

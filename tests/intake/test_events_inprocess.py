@@ -47,10 +47,11 @@ async def test_feed_statement_and_invoice_postings(start_service, token_for) -> 
 
         async def feed_imported():
             items = (await client.get("/api/statements")).json()["items"]
-            return items[0] if items and items[0]["status"] == "imported" else None
+            return items[0] if items and items[0]["status"] in ("imported", "published") else None
         st = await eventually(feed_imported, message="feed statement imported")
         assert (st["total"], st["valid"], st["invalid"], st["blank"], st["matched"]) == (3, 1, 1, 1, 1)
         assert st["source"] == "feed" and st["imported_by"] == "feed-bot"
+        assert st["status"] == "published"  # every valid line matched: handed over to invoicing at once
 
         postings = [("term_policy", "1000.00", date(2026, 1, 1)), ("endorsement", "100.00", date(2026, 6, 1)),
                     ("cancellation", "-300.00", date(2026, 9, 1))]

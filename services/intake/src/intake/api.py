@@ -268,7 +268,8 @@ async def create_policies_route(request: Request, statement_id: str, body: Creat
                                 user: Annotated[User, require("policies:create")]) -> JSONResponse:
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
-            session, created = await create_policies(tx, statement_id, body)
+            session, created = await create_policies(
+                tx, statement_id, body, auto_publish=request.app.state.runtime.settings.auto_publish_when_matched)
     except UseCaseError as exc:
         raise fail(exc) from None
     return JSONResponse(session_json(session) | {"created": created}, status_code=201 if created else 200)

@@ -34,12 +34,15 @@ async def on_statement_rows(tx: Transaction, env: Envelope[Any]) -> None:
         raise PermanentError(str(exc)) from None
 
 
-async def on_statement_completed(tx: Transaction, env: Envelope[Any]) -> None:
-    p: CarrierStatementCompleted = env.payload
-    try:
-        await imports.feed_completed(tx, p.feed_statement_id, p.row_count)
-    except NotFound as exc:
-        raise PermanentError(str(exc)) from None
+def on_statement_completed(runtime: Any) -> Any:
+    async def handler(tx: Transaction, env: Envelope[Any]) -> None:
+        p: CarrierStatementCompleted = env.payload
+        auto = runtime.settings.auto_publish_when_matched if runtime is not None else False
+        try:
+            await imports.feed_completed(tx, p.feed_statement_id, p.row_count, auto_publish=auto)
+        except NotFound as exc:
+            raise PermanentError(str(exc)) from None
+    return handler
 
 
 async def on_invoice_posted(tx: Transaction, env: Envelope[Any]) -> None:
@@ -69,7 +72,7 @@ def on_individual(runtime: Any) -> Any:
 def subscribe(consumer: EventConsumer, runtime: Any = None) -> None:
     consumer.on(CarrierStatementStarted, on_statement_started)
     consumer.on(CarrierStatementRows, on_statement_rows)
-    consumer.on(CarrierStatementCompleted, on_statement_completed)
+    consumer.on(CarrierStatementCompleted, on_statement_completed(runtime))
     consumer.on(InvoicePosted, on_invoice_posted)
     if runtime is not None:
         consumer.on(IndividualUpserted, on_individual(runtime))

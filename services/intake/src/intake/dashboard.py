@@ -190,7 +190,8 @@ async def create_policies_form(request: Request, statement_id: str, user: Dashbo
         req = CreatePoliciesRequest(idempotency_key=str(form.get("idempotency_key") or uuid.uuid4()),
                                     defaults=defaults, overrides=overrides)
         async with request.app.state.runtime.uow(actor=user.login) as tx:
-            session, _ = await create_policies(tx, statement_id, req)
+            session, _ = await create_policies(
+                tx, statement_id, req, auto_publish=request.app.state.runtime.settings.auto_publish_when_matched)
     except (ValidationError, UseCaseError) as exc:
         return await create_policies_page(request, statement_id, user, error=str(exc))
     return RedirectResponse(f"/policy-sessions/{session.id}", status_code=303)

@@ -263,10 +263,12 @@ class StatementImports:
                 with contextlib.suppress(Exception):
                     close()
         async with self.runtime.uow(actor=st.imported_by) as tx:
-            await complete_import(tx, statement_id, parser.counts.as_dict())
+            await complete_import(tx, statement_id, parser.counts.as_dict(),
+                                  auto_publish=self.runtime.settings.auto_publish_when_matched)
 
 
-async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, int]) -> None:
+async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, int],
+                          auto_publish: bool = True) -> None:
     now = utcnow()
     await tx.session.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
         status="imported", completed_at=now, rows_processed=counts["total"], **counts))
@@ -277,6 +279,8 @@ async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, 
         statement_id=st.id, carrier=st.carrier, file_name=st.file_name, imported_by=st.imported_by,
         imported_at=now, total_rows=st.total, valid_rows=st.valid, invalid_rows=st.invalid, blank_rows=st.blank))
     log.info("statement imported", statement_id=st.id, **counts)
+    if auto_publish and st.valid and not (st.unmatched + st.ambiguous):
+        await publish_statement(tx, st.id, exclude_unmatched=False)
 
 
 # -- feeds (upstream.carrier-statements.v1) --------------------------------------------------------
@@ -321,7 +325,7 @@ async def feed_rows(tx: Transaction, feed_id: str, first_line_no: int, rows: lis
         rows_processed=STATEMENTS.c.rows_processed + c.total))
 
 
-async def feed_completed(tx: Transaction, feed_id: str, row_count: int) -> None:
+async def feed_completed(tx: Transaction, feed_id: str, row_count: int, auto_publish: bool = True) -> None:
     st = (await tx.session.execute(select(Statement).where(Statement.feed_statement_id == feed_id))).scalar_one_or_none()
     if st is None:
         raise NotFound(f"completion of unknown feed statement {feed_id}")
@@ -335,7 +339,7 @@ async def feed_completed(tx: Transaction, feed_id: str, row_count: int) -> None:
     await rematch(tx.session, st.id, st.carrier)
     await tx.session.refresh(st)
     counts = {k: getattr(st, k) for k in ("total", "valid", "invalid", "blank")}
-    await complete_import(tx, st.id, counts)
+    await complete_import(tx, st.id, counts, auto_publish=auto_publish)
 
 
 # -- re-matching -----------------------------------------------------------------------------------

@@ -10,3 +10,6 @@ class IntakeSettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///./data/intake.db"
     # The Sales Record Types offered when creating sales records (seed 001).
     sales_record_types: list[str] = ["Medicare", "ACA", "Renewal", "Cross-sell", "Life"]  # noqa: RUF012
+    # Publish a statement to invoicing as soon as every valid line is matched (after the import, or
+    # after Create Policies); otherwise the operator publishes it (with unmatched lines excluded).
+    auto_publish_when_matched: bool = True

@@ -213,7 +213,8 @@ class CreatePoliciesRequest(BaseModel):
     line_nos: list[int] | None = None  # None: every unmatched line
 
 
-async def create_policies(tx: Transaction, statement_id: str, req: CreatePoliciesRequest) -> tuple[PolicySession, bool]:
+async def create_policies(tx: Transaction, statement_id: str, req: CreatePoliciesRequest,
+                          auto_publish: bool = False) -> tuple[PolicySession, bool]:
     """One transaction: the policies of the statement's unmatched lines (one per normalised policy
     number), their clients (found or created by normalised name), and one session. Returns the
     session and whether it was created now (False: the idempotency key was seen before)."""
@@ -305,6 +306,12 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
     await tx.session.flush()
     await tx.emit(PolicySessionCreated(session_id=session_id, statement_id=statement_id, carrier=statement.carrier,
                                        created_by=tx.actor, created_at=created_at, count=len(policies)))
+    if auto_publish:
+        await tx.session.refresh(statement)
+        if not (statement.unmatched + statement.ambiguous):
+            from intake.imports import publish_statement
+
+            await publish_statement(tx, statement_id, exclude_unmatched=False)
     return session, True
 
 
