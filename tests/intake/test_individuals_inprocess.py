@@ -104,6 +104,9 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         assert r.status_code == 200, r.text
         assert r.json()["filled"] == ["cell_phone"] and r.json()["conflicts_kept_individual"] == ["first_name"]
         assert r.json()["individual"]["cell_phone"] == "555-0100" and r.json()["individual"]["first_name"] == "Ann"
+        audit = (await sales.get(f"/api/individuals/{ann['id']}/audit")).json()["items"]
+        assert audit[0]["action"] == "convert_to_individual" and audit[0]["actor"] == "sales"
+        assert audit[0]["details"]["conflicts_kept_individual"] == ["first_name"]
 
         # individuals from the CRM; an older version never overwrites a newer one
         for version, city in ((2, "Dallas"), (1, "Old")):
@@ -139,3 +142,44 @@ async def test_csv_import_of_individuals(start_service, token_for) -> None:
         assert found["ssn"] == "*******3333" and found["custom_fields"][0]["value"] == "Gold"
         r = await sales.post("/api/individuals/import", files={"file": ("x.csv", b"a,b\n1,2\n", "text/csv")})
         assert r.status_code == 422
+
+
+async def test_every_search_filter(start_service, token_for) -> None:
+    intake = await start_service("intake")
+    async with intake.as_user(token_for("clerk")) as clerk:
+        for number, name, carrier, lob, status, eff, exp in (
+                ("A-1", "Ann Lee", "Acme", "AUTO", "active", "2026-01-01", "2027-01-01"),
+                ("Z-1", "Bob Ray", "Zen", "HOME", "lapsed", "2025-06-01", "2026-06-01")):
+            r = await clerk.post("/api/policies", json={
+                "carrier": carrier, "policy_number": number, "client_name": name, "line_of_business": lob,
+                "status": status, "effective_date": eff, "expiration_date": exp})
+            assert r.status_code == 201
+    async with intake.as_user(token_for("sales")) as sales:
+        people = {i["first_name"]: i["id"] for i in (await sales.post("/api/individuals/search", json={})).json()["items"]}
+        await sales.patch(f"/api/individuals/{people['Ann']}", json={
+            "state": "TX", "city": "Austin", "zip_code": "78701", "record_status": "active", "servicing_agent": "A1",
+            "lead_source": "web", "gender": "F", "smoker_status": "N"})
+        await sales.patch(f"/api/individuals/{people['Bob']}", json={
+            "state": "FL", "city": "Miami", "zip_code": "33101", "record_status": "inactive", "servicing_agent": "A2",
+            "lead_source": "referral", "gender": "M", "smoker_status": "Y"})
+        r = await sales.post("/api/individuals", json={"first_name": "Cy", "last_name": "Dee", "nickname": "Cyclone"})
+        assert r.status_code == 201
+        cases = [
+            ({"name": "ann"}, {"Ann"}), ({"name": "cyclone"}, {"Cy"}), ({"first_name": "BOB"}, {"Bob"}),
+            ({"last_name": "dee"}, {"Cy"}), ({"record_status": "inactive"}, {"Bob"}), ({"state": "TX"}, {"Ann"}),
+            ({"city": "Miami"}, {"Bob"}), ({"zip_code": "78701"}, {"Ann"}), ({"servicing_agent": "A2"}, {"Bob"}),
+            ({"lead_source": "web"}, {"Ann"}), ({"gender": "M"}, {"Bob"}), ({"smoker_status": "Y"}, {"Bob"}),
+            ({"has_sales_record": False}, {"Ann", "Bob", "Cy"}), ({"has_sales_record": True}, set()),
+            ({"policy_line_of_business": "HOME"}, {"Bob"}), ({"policy_status": "active"}, {"Ann"}),
+            ({"policy_carrier": "Zen"}, {"Bob"}), ({"policy_effective_from": "2026-01-01"}, {"Ann"}),
+            ({"policy_effective_to": "2025-12-31"}, {"Bob"}), ({"policy_renewal_from": "2026-12-01"}, {"Ann"}),
+            ({"policy_renewal_to": "2026-07-01"}, {"Bob"}),
+            ({"policy_line_of_business": "AUTO", "state": "FL"}, set()),  # AND
+        ]
+        for criteria, expected in cases:
+            res = (await sales.post("/api/individuals/search", json=criteria)).json()
+            assert {i["first_name"] for i in res["items"]} == expected, criteria
+            assert res["total"] == len(expected)
+        ordered = (await sales.post("/api/individuals/search", json={"sort": "-last_name"})).json()["items"]
+        assert [i["last_name"] for i in ordered] == ["Ray", "Lee", "Dee"]
+        assert (await sales.post("/api/individuals/search", json={"sort": "nope"})).status_code == 422

@@ -109,6 +109,20 @@ class SearchRequest(SearchCriteria):
     offset: int = Field(default=0, ge=0)
 
 
+@router.get("/individuals/{individual_id}/audit")
+async def individual_audit(request: Request, individual_id: str,
+                           _user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
+    import json
+
+    from intake.models import IndividualAudit
+
+    async with request.app.state.runtime.db.session() as session:
+        rows = (await session.execute(select(IndividualAudit).where(IndividualAudit.individual_id == individual_id)
+                                      .order_by(IndividualAudit.at))).scalars().all()
+    return {"items": [{"action": a.action, "actor": a.actor, "at": a.at.isoformat(), "details": json.loads(a.details)}
+                      for a in rows]}
+
+
 @router.post("/individuals/search")
 async def search_route(request: Request, body: SearchRequest,
                        user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
