@@ -12,11 +12,11 @@ from agency_common.messaging.consumer import EventConsumer
 from agency_common.outbox import Transaction
 
 from appointments.portals import mail_adapter
-from appointments.usecases import apply_licenses, apply_nipr_result
+from appointments.usecases import apply_licenses, apply_nipr_results
 
 
-async def on_nipr_result(tx: Transaction, event: Envelope[Any]) -> None:
-    await apply_nipr_result(tx, event.payload)
+async def on_nipr_results(tx: Transaction, events: list[Envelope[Any]]) -> None:
+    await apply_nipr_results(tx, [e.payload for e in events])
 
 
 async def on_licenses(tx: Transaction, event: Envelope[Any]) -> None:
@@ -24,6 +24,6 @@ async def on_licenses(tx: Transaction, event: Envelope[Any]) -> None:
 
 
 def subscribe(consumer: EventConsumer, data_dir: Path) -> None:
-    consumer.on(TransactionResultReceived, on_nipr_result)
+    consumer.on_batch(TransactionResultReceived, on_nipr_results)
     consumer.on(LicensesFetched, on_licenses)
     consumer.on(PortalInviteRequested, mail_adapter(Path(data_dir) / "outbox-mail"))

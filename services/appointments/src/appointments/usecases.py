@@ -379,40 +379,64 @@ async def batch_summary(s: AsyncSession, batch_id: str) -> dict[str, Any]:
 
 # -- NIPR results ---------------------------------------------------------------------------------------
 async def apply_nipr_result(tx: Transaction, result: TransactionResultReceived) -> None:
+    await apply_nipr_results(tx, [result])
+
+
+async def apply_nipr_results(tx: Transaction, results: Sequence[TransactionResultReceived]) -> None:
+    """NIPR's answers, a consumed run at a time: transactions → Appointed / Terminated / Rejected,
+    carrier appointments kept, a status event each, batches completed when nothing is pending.
+    An answer for a transaction no longer Submitted (a redelivery) has no second effect."""
     s = tx.session
-    row = await s.get(m.AppointmentTransaction, result.transaction_id)
-    if row is None or row.status != v.SUBMITTED:
-        return  # unknown, or already answered (a redelivered answer has no second effect)
+    T, A = m.AppointmentTransaction, m.CarrierAppointment
+    rows: dict[str, m.AppointmentTransaction] = {}
+    ids = list(dict.fromkeys(r.transaction_id for r in results))
+    for part in _chunks(ids):
+        rows.update({r.id: r for r in (await s.execute(select(T).where(T.id.in_(part)))).scalars()})
     now = utcnow()
-    accepted = result.outcome == "accepted"
-    row.status = (v.APPOINTED if row.kind == "appointment" else v.TERMINATED) if accepted else v.REJECTED
-    row.nipr_reason = result.reason
-    row.nipr_reference = result.nipr_reference
-    row.answered_at = result.processed_at
-    row.updated_at = now
-    if accepted:
-        A = m.CarrierAppointment
-        appt = await s.scalar(select(A).where(A.npn == row.npn, A.state == row.state,
-                                              A.line_of_authority == row.line_of_authority, A.cocode == row.cocode))
-        if appt is None:
-            appt = A(npn=row.npn, state=row.state, line_of_authority=row.line_of_authority, cocode=row.cocode,
-                     loa_category=row.loa_category, status=v.APPOINTED)
-            s.add(appt)
-        if row.kind == "appointment":
-            appt.status, appt.appointed_at, appt.terminated_at, appt.termination_reason_code = \
-                v.APPOINTED, result.processed_at, None, None
-        else:
-            appt.status, appt.terminated_at, appt.termination_reason_code = \
-                v.TERMINATED, result.processed_at, row.termination_reason_code
-        appt.nipr_reference, appt.last_transaction_id = result.nipr_reference, row.id
+    changed: list[m.AppointmentTransaction] = []
+    accepted_rows: list[tuple[m.AppointmentTransaction, TransactionResultReceived]] = []
+    for result in results:
+        row = rows.get(result.transaction_id)
+        if row is None or row.status != v.SUBMITTED:
+            continue
+        accepted = result.outcome == "accepted"
+        row.status = (v.APPOINTED if row.kind == "appointment" else v.TERMINATED) if accepted else v.REJECTED
+        row.nipr_reason, row.nipr_reference = result.reason, result.nipr_reference
+        row.answered_at, row.updated_at = result.processed_at, now
+        changed.append(row)
+        if accepted:
+            accepted_rows.append((row, result))
+    if accepted_rows:
+        npns = list({r.npn for r, _ in accepted_rows})
+        existing: dict[tuple[str, str, str, str], m.CarrierAppointment] = {}
+        for part in _chunks(npns):
+            for a in (await s.execute(select(A).where(in_list(A.npn, part)))).scalars():
+                existing[(a.npn, a.state, a.line_of_authority, a.cocode)] = a
+        for row, result in accepted_rows:
+            key = (row.npn, row.state, row.line_of_authority, row.cocode)
+            appt = existing.get(key)
+            if appt is None:
+                appt = A(npn=row.npn, state=row.state, line_of_authority=row.line_of_authority, cocode=row.cocode,
+                         loa_category=row.loa_category, status=v.APPOINTED)
+                s.add(appt)
+                existing[key] = appt
+            if row.kind == "appointment":
+                appt.status, appt.appointed_at, appt.terminated_at, appt.termination_reason_code = \
+                    v.APPOINTED, result.processed_at, None, None
+            else:
+                appt.status, appt.terminated_at, appt.termination_reason_code = \
+                    v.TERMINATED, result.processed_at, row.termination_reason_code
+            appt.nipr_reference, appt.last_transaction_id = result.nipr_reference, row.id
+    if not changed:
+        return
     await s.flush()
-    await tx.emit(status_event(row))
-    T = m.AppointmentTransaction
-    pending = await s.scalar(select(T.id).where(T.batch_id == row.batch_id, T.status == v.SUBMITTED).limit(1))
-    if pending is None:
-        batch = await s.get(m.TransactionBatch, row.batch_id)
-        if batch is not None and batch.status == "submitted":
-            batch.status, batch.completed_at = "completed", now
+    await tx.emit_many(status_event(r) for r in changed)
+    for batch_id in dict.fromkeys(r.batch_id for r in changed):
+        pending = await s.scalar(select(T.id).where(T.batch_id == batch_id, T.status == v.SUBMITTED).limit(1))
+        if pending is None:
+            batch = await s.get(m.TransactionBatch, batch_id)
+            if batch is not None and batch.status == "submitted":
+                batch.status, batch.completed_at = "completed", now
 
 
 # -- license sync ---------------------------------------------------------------------------------------
