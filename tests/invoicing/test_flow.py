@@ -104,3 +104,14 @@ async def test_background_create_invoices_and_late_policies(start_service, token
         assert (await c.get(f"/api/reconciliations/{rid}")).json()["status"] == "invoiced"
         page = await c.get(f"/reconciliations/{rid}/jobs/{job_id}")
         assert page.status_code == 200 and "done" in page.text
+    # a job a stopped process left running carries on when the service starts again
+    from agency_common.timeutil import utcnow
+    from invoicing.models import Job
+    async with svc.runtime.uow(actor="clerk") as tx:
+        tx.session.add(Job(id="left-running", reconciliation_id=rid, kind="create-invoices", status="running",
+                           total=0, created_at=utcnow(), created_by="clerk"))
+    again = await start_service("invoicing", database_url=svc.settings.database_url)
+    async with again.as_user(token_for("clerk")) as c2:
+        async def resumed() -> bool:
+            return (await c2.get("/api/jobs/left-running")).json()["status"] == "done"
+        await eventually(resumed, message="left-running job resumed")

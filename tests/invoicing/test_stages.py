@@ -108,7 +108,10 @@ async def test_abort_at_each_stage(start_service, token_for, kafka) -> None:
         # unposted invoices → Abort: the invoices are removed
         rec = await open_rec(c)
         await _select(c, rec["id"], await entries(c, rec["id"]))
-        assert (await c.post(f"/api/reconciliations/{rec['id']}/create-invoices")).json()["created"] == 2
+        # two clicks at once without a key: the reconciliation's lock serialises them, nothing twice
+        first, second = await asyncio.gather(*(c.post(f"/api/reconciliations/{rec['id']}/create-invoices")
+                                               for _ in range(2)))
+        assert sorted([first.json()["created"], second.json()["created"]]) == [0, 2]
         unposted = (await c.get(f"/api/reconciliations/{rec['id']}/invoices")).json()["items"]
         removed = await c.delete(f"/api/reconciliations/{rec['id']}/invoices/{unposted[0]['id']}")
         assert removed.status_code == 200 and removed.json()["unposted_count"] == 1
@@ -126,8 +129,10 @@ async def test_abort_at_each_stage(start_service, token_for, kafka) -> None:
         r = await c.patch(f"/api/reconciliations/{rid}/transactions", json={"items": [
             {"invoice_id": tx[0]["id"], "selected": True, "received": "60.00"}]})
         assert r.status_code == 200, r.text
-        paid = (await c.post(f"/api/reconciliations/{rid}/pay", json={})).json()
+        paid = (await c.post(f"/api/reconciliations/{rid}/pay", json={"idempotency_key": "pay-1"})).json()
         assert paid["paid"] == 1 and paid["reconciliation"]["received_total"] == "60.00"
+        again = (await c.post(f"/api/reconciliations/{rid}/pay", headers={"Idempotency-Key": "pay-1"})).json()
+        assert again["replayed"] and again["reconciliation"]["received_total"] == "60.00"
         assert paid["reconciliation"]["status"] == "posted"
         tx = {t["id"]: t for t in (await c.get(f"/api/reconciliations/{rid}/transactions")).json()["items"]}
         assert tx[min(tx)]["paid_to_date"] == "60.00" and tx[min(tx)]["balance"] == "40.00"
