@@ -17,6 +17,11 @@ async def test_pages_through_the_stages(start_service, token_for, kafka) -> None
     async with svc.as_user(token_for("clerk")) as c:
         await wait_policies(c, 2)
         assert (await c.get("/reconciliations")).status_code == 200
+        r = await c.post("/people-defaults", data={"carrier": "Acme Mutual", "employee": "Pat",
+                                                   "production_role": "producer", "rate_type": "percent",
+                                                   "rate": "40%", "credit_share": "50%"})
+        assert r.status_code == 303 and "message" in r.headers["location"]
+        assert "Pat" in (await c.get("/people-defaults", params={"carrier": "Acme Mutual"})).text
         r = await c.post("/reconciliations/new", data={"carrier": "Acme Mutual", "address": "1 Main St"})
         assert r.status_code == 303
         rec_url = r.headers["location"]

@@ -18,7 +18,8 @@ HERE = Path(__file__).parent
 def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     settings = settings or InvoicingSettings()
     runtime = ServiceRuntime(settings, messaging, title="Invoicing", templates_dir=HERE / "templates",
-                             nav=[("Home", "/"), ("Reconciliations", "/reconciliations")])
+                             nav=[("Home", "/"), ("Reconciliations", "/reconciliations"),
+                                  ("People commission defaults", "/people-defaults")])
     consumers.subscribe(runtime.consumer)
     runtime.publishes(InvoicePosted, PaymentRecorded, ReconciliationChanged)
     runtime.background(lambda: jobs.resume_jobs(runtime))

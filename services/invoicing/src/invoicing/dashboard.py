@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from invoicing import jobs, reports
 from invoicing import usecases as uc
 from invoicing.domain.commission import BILL_TYPES, DISCREPANCY_TEXT
-from invoicing.models import PolicyView, Reconciliation
+from invoicing.models import PeopleCommissionDefault, PolicyView, Reconciliation
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -491,3 +491,34 @@ async def report(request: Request, rec_id: str, kind: str, user: DashboardUser) 
         except uc.NotFound as exc:
             raise HTTPException(404, str(exc)) from None
     return render(request, "report_print.html", report=rep, rec_id=rec_id, limit=reports.HTML_ROW_LIMIT)
+
+
+# -- per-carrier other-commission defaults ------------------------------------------------------
+@router.get("/people-defaults", response_class=HTMLResponse)
+async def people_defaults(request: Request, user: DashboardUser, carrier: str = "", error: str = "",
+                          message: str = "") -> HTMLResponse:
+    need(user, "reconciliations:view")
+    stmt = select(PeopleCommissionDefault).order_by(PeopleCommissionDefault.carrier, PeopleCommissionDefault.employee)
+    if carrier:
+        stmt = stmt.where(PeopleCommissionDefault.carrier == carrier)
+    async with request.app.state.runtime.db.session() as s:
+        rows = (await s.execute(stmt.limit(500))).scalars().all()
+    return render(request, "people_defaults.html", rows=rows, carrier=carrier, error=error, message=message)
+
+
+@router.post("/people-defaults")
+async def save_people_default(request: Request, user: DashboardUser, carrier: Annotated[str, Form()],
+                              employee: Annotated[str, Form()], production_role: Annotated[str, Form()],
+                              rate_type: Annotated[str, Form()], rate: Annotated[str, Form()],
+                              credit_share: Annotated[str, Form()] = "") -> Response:
+    need(user, "reconciliations:edit")
+    try:
+        data = uc.PeopleDefaultIn(production_role=production_role, rate_type=rate_type, rate=rate,
+                                  credit_share=credit_share or None)
+        async with request.app.state.runtime.uow(actor=user.login) as tx:
+            await uc.set_people_default(tx, carrier.strip(), employee.strip(), data)
+    except ValidationError as exc:
+        return back("/people-defaults", error="; ".join(e["msg"] for e in exc.errors()), carrier=carrier)
+    except uc.Invalid as exc:
+        return back("/people-defaults", error=f"{exc}: {exc.detail['errors']}", carrier=carrier)
+    return back("/people-defaults", message=f"Default saved for {employee} at {carrier}.", carrier=carrier)
