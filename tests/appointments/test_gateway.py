@@ -87,3 +87,44 @@ async def test_simulator_rules() -> None:
         FormLine("k4", "t4", "1234567", "Life"), FormLine("k5", "t5", "9000001", "Life"))))
     assert appoint["k4"].reason == "No active license in FL" and appoint["k5"].reason == "NPN not found in the PDB"
     assert await sim.lookup(["k4", "zz"]) == {"k4": appoint["k4"]}
+
+
+async def test_real_client_speaks_xml_and_maps_outages() -> None:
+    import httpx
+    from appointments.gateway.nipr import NiprUnavailable, RealNipr
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.content.decode())
+        if request.url.path == "/gateway/transactions":
+            return httpx.Response(200, text="<Results><Result key='k1'><Status>ACCEPTED</Status><Reference>GT-1</Reference>"
+                                            "</Result><Result key='k2'><Status>REJECTED</Status><Reason>No license</Reason>"
+                                            "</Result></Results>")
+        if request.url.path == "/pdb/entityinfo":
+            return httpx.Response(200, text=(
+                "<PDB><PRODUCER><INDIVIDUAL><ENTITY_BIOGRAPHIC><BIOGRAPHIC><NAME_FIRST>Dana</NAME_FIRST>"
+                "<NAME_LAST>Whitfield</NAME_LAST></BIOGRAPHIC></ENTITY_BIOGRAPHIC><PRODUCER_LICENSING><LICENSE_INFORMATION>"
+                "<STATE name='TX'><LICENSE><LICENSE_NUM>2345678</LICENSE_NUM><DATE_EXPIRE_LICENSE>12/31/2030</DATE_EXPIRE_LICENSE>"
+                "<LICENSE_CLASS>General Lines Agent</LICENSE_CLASS><RESIDENCY_STATUS>Resident</RESIDENCY_STATUS><ACTIVE>Yes</ACTIVE>"
+                "<DETAILS><DETAIL><LOA>Life Agent</LOA><STATUS>Active</STATUS></DETAIL><DETAIL><LOA>Old</LOA>"
+                "<STATUS>Inactive</STATUS></DETAIL></DETAILS></LICENSE></STATE></LICENSE_INFORMATION></PRODUCER_LICENSING>"
+                "</INDIVIDUAL></PRODUCER></PDB>"))
+        return httpx.Response(503)
+
+    client = RealNipr("https://nipr.test", "u", "p", transport=httpx.MockTransport(handler))
+    form = RequestForm("b:TX:1", "APPOINT", "TX", "60054", date(2026, 11, 23), (
+        FormLine("k1", "t1", "1234567", "Life Agent"), FormLine("k2", "t2", "7654321", "Life Agent")))
+    answers = await client.submit(form)
+    assert (answers["k1"].outcome, answers["k1"].reference) == ("accepted", "GT-1")
+    assert (answers["k2"].outcome, answers["k2"].reason) == ("rejected", "No license")
+    assert "<CompanyCoCode>60054</CompanyCoCode>" in seen[0] and "<EffectiveDate>11/23/2026</EffectiveDate>" in seen[0]
+    producer = await client.fetch_producer("1234567")
+    lic = producer.licenses[0]
+    assert (producer.first_name, lic.state, lic.resident, lic.active, lic.lines_of_authority) == \
+        ("Dana", "TX", True, True, ["Life Agent"])
+    try:
+        await client.lookup(["k1"])
+        raise AssertionError("503 must be NiprUnavailable")
+    except NiprUnavailable:
+        pass

@@ -92,9 +92,10 @@ class RealNipr:
     this client posts the form as XML and reads per-transaction results keyed like the request, which
     is the shape our integration contract with NIPR (or a reseller) has to provide."""
 
-    def __init__(self, base_url: str, username: str | None, password: str | None, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, username: str | None, password: str | None, timeout: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
         auth = (username, password) if username and password else None
-        self._client = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout)
+        self._client = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout, transport=transport)
 
     async def _post(self, path: str, body: str) -> ET.Element:
         try:
@@ -141,8 +142,9 @@ class RealNipr:
                     expiration_date=_mdy(lic.findtext("DATE_EXPIRE_LICENSE")),
                     effective_date=_mdy(lic.findtext("DATE_ISSUE_LICENSE_ORIG")),
                     resident=(lic.findtext("RESIDENCY_STATUS") or "").lower().startswith("res")))
-        return PdbProducer(npn, bio.findtext("NAME_FIRST") or "" if bio is not None else "",
-                           bio.findtext("NAME_LAST") or "" if bio is not None else "", True, tuple(licenses))
+        first = (bio.findtext("NAME_FIRST") or "") if bio is not None else ""
+        last = (bio.findtext("NAME_LAST") or "") if bio is not None else ""
+        return PdbProducer(npn, first, last, True, tuple(licenses))
 
 
 def _mdy(text: str | None) -> date | None:
