@@ -59,3 +59,16 @@ async def test_statement_chunks_open_one_reconciliation_once(start_service, toke
     assert by_no["POL-0004"]["bill_type"] == "audit" and by_no["POL-0004"]["commission_paid"] == "30.00"
     assert "policy" in by_no["UNMATCHED-3"]["errors"]
     assert by_no["POL-0001"]["errors"] == {}
+    # the operator matches the unmatched line to a policy of the carrier by its number
+    unmatched = by_no["UNMATCHED-3"]
+    async with svc.as_user(token_for("clerk")) as c:
+        url = f"/api/reconciliations/{recs[0]['id']}/entries"
+        wrong = await c.patch(url, json={"items": [{"id": unmatched["id"], "version": unmatched["version"],
+                                                    "policy_number": "NOPE-1"}]})
+        assert wrong.status_code == 422 and "policy_number" in wrong.json()["detail"]["errors"][str(unmatched["id"])]
+        right = await c.patch(url, json={"items": [{"id": unmatched["id"], "version": unmatched["version"],
+                                                    "policy_number": "pol-0002"}]})
+        assert right.status_code == 200, right.text
+        assert right.json()["saved"][0]["policy_id"] == "p-2"
+        fixed = next(r for r in await entries(c, recs[0]["id"]) if r["id"] == unmatched["id"])
+        assert fixed["errors"] == {} and fixed["policy_number"] == "POL-0002"

@@ -308,6 +308,10 @@ def _edit_from_form(form: dict[str, Any], entry_id: int) -> tuple[dict[str, Any]
         if new is not None and (new or "") != (old or ""):
             edit[field] = new
             changed = True
+    new_number, old_number = form.get(f"row-{entry_id}-policy_number"), form.get(f"orig-{entry_id}-policy_number")
+    if new_number is not None and new_number.strip() and new_number != old_number:
+        edit["policy_number"] = new_number
+        changed = True
     add = form.get(f"row-{entry_id}-add_rows") or "0"
     if add.strip() not in ("", "0"):
         edit["add_rows"] = add.strip()
@@ -328,7 +332,7 @@ async def save(request: Request, rec_id: str, user: DashboardUser) -> Response:
         edit, changed = _edit_from_form(form, entry_id)
         if changed:
             edits.append(edit)
-            submitted[str(entry_id)] = {f: form[f"row-{entry_id}-{f}"] for f in (*uc.EDITABLE, "add_rows")
+            submitted[str(entry_id)] = {f: form[f"row-{entry_id}-{f}"] for f in (*uc.EDITABLE, "add_rows", "policy_number")
                                         if f"row-{entry_id}-{f}" in form}
     filters, _ = _filters_from(params)
     if not edits:

@@ -570,6 +570,9 @@ class EntryEdit(BaseModel):
     bill_type: Any = None
     selected: bool | None = None
     add_rows: int | None = Field(default=None, ge=0, le=100)
+    # a row without a known policy (an unmatched statement line) is matched to one of the carrier's
+    # policies by its number
+    policy_number: str | None = Field(default=None, max_length=100)
 
 
 def _parse_date(value: Any, field: str) -> date | None:
@@ -658,6 +661,8 @@ async def save_entries(tx: Transaction, rec_id: str, edits: list[EntryEdit], key
     errors: dict[str, dict[str, str]] = {}
     stale: list[int] = []
     plans: list[_Planned] = []
+    matches = await _policies_by_number(tx, rec, [e.policy_number for e in edits
+                                                  if "policy_number" in e.model_fields_set and e.policy_number])
     for edit in edits:
         row = rows.get(edit.id)
         if row is None:
@@ -674,6 +679,13 @@ async def save_entries(tx: Transaction, rec_id: str, edits: list[EntryEdit], key
             errors[str(edit.id)] = {"id": f"already invoiced (item {row.invoice_id}(S)): remove the invoice first"}
             continue
         values, row_errs = plan_edit(row, edit)
+        if "policy_number" in edit.model_fields_set:
+            found = matches.get((edit.policy_number or "").strip().upper(), [])
+            if len(found) == 1:
+                values.update(found[0])
+            else:
+                row_errs["policy_number"] = (f"{len(found)} policies of {rec.carrier} have this number" if found
+                                             else f"no policy of {rec.carrier} has this number")
         if row_errs:
             errors[str(edit.id)] = row_errs
         plans.append(_Planned(row, values, edit.add_rows or 0))
@@ -685,7 +697,7 @@ async def save_entries(tx: Transaction, rec_id: str, edits: list[EntryEdit], key
     now = utcnow()
     params = []
     for p in plans:
-        full = {f: p.values.get(f, getattr(p.row, f)) for f in EDITABLE}
+        full = {f: p.values.get(f, getattr(p.row, f)) for f in (*EDITABLE, *POLICY_FIELDS)}
         selected = p.values.get("selected", p.row.selected)
         newly = selected and not p.row.selected
         params.append({
@@ -697,7 +709,7 @@ async def save_entries(tx: Transaction, rec_id: str, edits: list[EntryEdit], key
         })
     if params:
         stmt = update(E).where(E.c.id == bindparam("b_id"), E.c.version == bindparam("b_version")).values(
-            **{f: bindparam(f"b_{f}") for f in EDITABLE}, selected=bindparam("b_selected"),
+            **{f: bindparam(f"b_{f}") for f in (*EDITABLE, *POLICY_FIELDS)}, selected=bindparam("b_selected"),
             selected_at=bindparam("b_selected_at"), selected_by=bindparam("b_selected_by"),
             updated_at=bindparam("b_updated_at"), updated_by=tx.actor, version=E.c.version + 1)
         result = await tx.session.execute(stmt, params, execution_options={"synchronize_session": False})
@@ -714,9 +726,27 @@ async def save_entries(tx: Transaction, rec_id: str, edits: list[EntryEdit], key
     return await remember(tx, key, rec_id, "save", {"saved": saved, "added_ids": added})
 
 
+POLICY_FIELDS = ("policy_id", "policy_number", "client_name", "line_of_business")
+
+
+async def _policies_by_number(tx: Transaction, rec: Reconciliation, numbers: list[str]) -> dict[str, list[dict[str, Any]]]:
+    if not numbers:
+        return {}
+    wanted = {n.strip().upper() for n in numbers}
+    rows = (await tx.session.execute(select(PV.c.policy_id, PV.c.policy_number, PV.c.client_name,
+                                            PV.c.line_of_business).where(
+        PV.c.carrier.in_([c for c in (rec.carrier, rec.subordinate_carrier) if c]),
+        func.upper(PV.c.policy_number).in_(wanted)))).all()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        found.setdefault(r.policy_number.upper(), []).append(dict(r._mapping))
+    return found
+
+
 def _saved_json(r: Any) -> dict[str, Any]:
     """A saved row's own values (the full row with its policy and commissions: GET .../entries)."""
-    return {"id": r.id, "version": r.version, "selected": r.selected,
+    return {"id": r.id, "version": r.version, "selected": r.selected, "policy_id": r.policy_id,
+            "policy_number": r.policy_number,
             "selected_at": r.selected_at.isoformat() if r.selected_at else None, "selected_by": r.selected_by,
             "effective_date": r.effective_date.isoformat() if r.effective_date else None,
             "expiration_date": r.expiration_date.isoformat() if r.expiration_date else None,
