@@ -55,6 +55,13 @@ async def test_pages_through_the_stages(start_service, token_for, kafka) -> None
         assert r.status_code == 303 and "2+rows+unselected" in r.headers["location"]
         rows = await entries(c, rid)
         assert len(rows) == 3 and next(x for x in rows if x["id"] == a["id"])["commission_paid"] == "200.00"
+        # search with "reset premium and commission to zero" (one shot: the next page has it unchecked)
+        r = await c.post(f"{rec_url}/entries/reset", data={"searched": "1", "policy": "0002", "reset": "1",
+                                                           "include_selected": "true"})
+        assert r.status_code == 303 and "2+rows+reset" in r.headers["location"]
+        assert 'name="reset" value="1">' in (await c.get(r.headers["location"])).text
+        zero = [x for x in await entries(c, rid) if x["policy_number"] == "POL-0002"]
+        assert {x["commission_paid"] for x in zero} == {"0.00"}
         a = next(x for x in rows if x["id"] == a["id"])
         sel = await c.post(f"{rec_url}/entries/{a['id']}/select",
                            data={f"sel-{a['id']}": "on", f"version-{a['id']}": str(a["version"])})
