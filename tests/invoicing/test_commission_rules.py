@@ -18,7 +18,6 @@ from invoicing.domain.commission import (
     parse_rate,
     people_commission_amount,
     percent_of_agency,
-    posting_effect,
     premium_from_commission,
     production_credit_discrepancy,
     row_errors,
@@ -139,17 +138,6 @@ def test_discrepancy_on_opposite_sign_and_people_exceeding_agency() -> None:
     (None, "ZZZ", "term_policy"), (None, None, "term_policy"), ("installment", None, "installment")])
 def test_bill_type_defaults_from_the_line(bill_type: str | None, code: str | None, expected: str) -> None:
     assert default_bill_type(bill_type, code) == expected
-
-
-@pytest.mark.parametrize(("bill_type", "expected"), [
-    ("audit", (D("1100.00"), D("600.00"))),
-    ("endorsement", (D("1100.00"), D("600.00"))),
-    ("cancellation", (D("1000.00"), D("600.00"))),
-    ("installment", (D("1000.00"), D("600.00"))),
-    ("term_policy", (D("100.00"), D("100.00"))),
-])
-def test_posting_effect_by_bill_type(bill_type: str, expected: tuple[D, D]) -> None:
-    assert posting_effect(bill_type, D("100.00"), D("1000.00"), D("500.00")) == expected
 
 
 def test_row_errors_lists_every_problem() -> None:

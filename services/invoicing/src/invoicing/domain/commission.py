@@ -253,24 +253,6 @@ def row_errors(*, policy_known: bool, effective_date: date | None, expiration_da
     return errors
 
 
-# -- what posting does to the policy (applied by intake; shown in the summary) -----------------
-def posting_effect(bill_type: str, premium: Decimal, annualized: Decimal,
-                   billed: Decimal) -> tuple[Decimal, Decimal]:
-    """The policy's (annualized, billed) premium after one posted invoice, as seed 003 says:
-    audit and endorsement add to both; cancellation adds to billed only; installment adds to
-    billed within its term (the term its effective date falls in: the caller passes that term's
-    totals); term policy replaces both totals for the term."""
-    if bill_type in ("audit", "endorsement"):
-        return round_money(annualized + premium), round_money(billed + premium)
-    if bill_type == "cancellation":
-        return annualized, round_money(billed + premium)
-    if bill_type == "installment":
-        return annualized, round_money(billed + premium)
-    if bill_type == "term_policy":
-        return round_money(premium), round_money(premium)
-    raise EntryError("bill_type", f"unknown bill type {bill_type!r}")
-
-
 # -- the reconciliation's stage -----------------------------------------------------------------
 def derive_status(current: str, *, unposted: int, posted_unpaid: int, paid: int) -> str:
     """open (no invoices) → invoiced (unposted invoices) → posted (posted, not all paid) → paid
