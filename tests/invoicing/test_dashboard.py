@@ -17,6 +17,8 @@ async def test_pages_through_the_stages(start_service, token_for, kafka) -> None
     async with svc.as_user(token_for("clerk")) as c:
         await wait_policies(c, 2)
         assert (await c.get("/reconciliations")).status_code == 200
+        home = await c.get("/")
+        assert home.status_code == 200 and 'id="policy-count">2<' in home.text
         r = await c.post("/people-defaults", data={"carrier": "Acme Mutual", "employee": "Pat",
                                                    "production_role": "producer", "rate_type": "percent",
                                                    "rate": "40%", "credit_share": "50%"})

@@ -57,7 +57,9 @@ async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
         total = await session.scalar(select(func.count()).select_from(PolicyView))
         policies = (await session.execute(
             select(PolicyView).order_by(PolicyView.updated_at.desc()).limit(50))).scalars().all()
-    return render(request, "invoicing_home.html", total=total, policies=policies)
+        by_status = dict((await session.execute(select(Reconciliation.status, func.count()).group_by(
+            Reconciliation.status))).all())
+    return render(request, "invoicing_home.html", total=total, policies=policies, by_status=by_status)
 
 
 # -- reconciliations ----------------------------------------------------------------------------
