@@ -168,6 +168,8 @@ async def test_terminations_default_to_batches_for_review(start_service, token_f
     # PA has no default code in the dev dataset: a blank code there is an error on the row
     assert p["valid_rows"] == 1 and p["rows"][1]["errors"] == [
         "no Termination Reason Code given and no default code for State: PA"]
+    bad = (await client.get(f"/api/termination-imports/{p['id']}/invalid-rows.csv")).text.strip().splitlines()
+    assert len(bad) == 2 and bad[1].startswith("3,5550003,PA,Life,60054,,")
     assert (await svc.as_user(token_for("clerk")).post(f"/api/termination-imports/{p['id']}/submit")).status_code == 403
     out = (await client.post(f"/api/termination-imports/{p['id']}/submit", json={"batch_size": 1})).json()
     assert out["immediate"] is False and [b["status"] for b in out["batches"]] == ["draft", "draft"]

@@ -329,6 +329,15 @@ async def upload_terminations(request: Request, file: Annotated[UploadFile, File
     return await _import_view(request, imp.id, "terminations")
 
 
+@router.get("/termination-imports/{import_id}/invalid-rows.csv", tags=["bulk terminate"])
+async def invalid_termination_rows(request: Request, import_id: str, _user: CurrentUser) -> Response:
+    view = await _import_view(request, import_id, "terminations")
+    cols = rowcheck.TERMINATION_COLUMNS
+    return csv_response(rowcheck.to_csv(("Line", *cols, "Errors"), [
+        [r["line"], *[r["values"].get(c, "") for c in cols], " | ".join(r["errors"])]
+        for r in view["rows"] if not r["valid"]]), "invalid_rows.csv")
+
+
 @router.get("/termination-imports/{import_id}", tags=["bulk terminate"])
 async def get_termination_import(request: Request, import_id: str, _user: CurrentUser) -> dict[str, Any]:
     return await _import_view(request, import_id, "terminations")
