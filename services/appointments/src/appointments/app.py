@@ -63,7 +63,7 @@ def create_app(settings: AppointmentsSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
         async with inner(a) as state:
-            if settings.load_dev_reference_data:
+            if settings.load_dev_reference_data and settings.environment == "development":
                 try:
                     if await load_dev_dataset(runtime):
                         log.info("dev reference dataset loaded")

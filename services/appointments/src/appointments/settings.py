@@ -9,7 +9,8 @@ class AppointmentsSettings(ServiceSettings):
     port: int = 8003
     database_url: str = "sqlite+aiosqlite:///./data/appointments.db"
 
-    # The shipped reference dataset (several states) is loaded into an empty database at start-up.
+    # The shipped reference dataset (several states) is loaded into an empty database at start-up
+    # (in the development environment only).
     load_dev_reference_data: bool = True
     # License sync: producers are refreshed from NIPR daily; a request without an answer is asked again.
     license_refresh_seconds: int = 86_400
