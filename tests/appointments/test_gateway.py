@@ -65,6 +65,7 @@ async def test_failures_back_off_then_wait_for_an_operator(start_service, simula
     assert simulator.submissions == {"key-F": 1}
     page = await gw.as_user(token_for("admin")).get("/")
     assert page.status_code == 200 and "submitted twice" in page.text
+    assert "&lt;GatewayRequest" in page.text and "&lt;NPN&gt;1234567&lt;/NPN&gt;" in page.text
 
 
 async def _eq(coro, value) -> bool:

@@ -44,7 +44,8 @@ async def home(request: Request, user: DashboardUser) -> HTMLResponse:
     client = request.app.state.nipr_client
     return render(request, "gateway_home.html", counts=counts, recent=recent, lookups=lookups,
                   client=request.app.state.runtime.settings.nipr_client,
-                  double=getattr(client, "double_submissions", []), can_retry=user.can("appointments:submit"))
+                  double=getattr(client, "double_submissions", []), can_retry=user.can("appointments:submit"),
+                  forms=[f.to_xml() for f in getattr(client, "forms", [])[-3:]][::-1])
 
 
 @router.post("/retry-failed")
