@@ -154,3 +154,10 @@ def test_status_follows_the_stage() -> None:
     assert derive_status("invoiced", unposted=0, posted_unpaid=1, paid=3) == "posted"
     assert derive_status("posted", unposted=0, posted_unpaid=0, paid=3) == "paid"
     assert derive_status("aborted", unposted=0, posted_unpaid=5, paid=0) == "aborted"
+
+
+def test_today_is_taken_in_the_business_time_zone() -> None:
+    from invoicing.usecases import business_today
+
+    # UTC+14 and UTC-11 are 25 hours apart: never the same calendar day
+    assert (business_today("Pacific/Kiritimati") - business_today("Pacific/Pago_Pago")).days == 1

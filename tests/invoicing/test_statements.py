@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from agency_common.contracts.intake import StatementLine
 from invoicing.models import Reconciliation, StatementEntry
+from invoicing.usecases import business_today
 from sqlalchemy import func, select
 
 from tests.invoicing.helpers import entries, policy, publish, statement, wait_policies
@@ -52,7 +53,7 @@ async def test_statement_chunks_open_one_reconciliation_once(start_service, toke
         assert await s.scalar(select(func.count()).select_from(StatementEntry)) == 4
         rec = (await s.execute(select(Reconciliation))).scalar_one()
         assert rec.statement_total == Decimal("52.50") and rec.carrier == "Acme Mutual"
-        assert rec.date_booked == date.today()
+        assert rec.date_booked == business_today("UTC")
     by_no = {r["policy_number"]: r for r in rows}
     assert by_no["POL-0001"]["bill_type"] == "term_policy" and by_no["POL-0001"]["commission_paid"] == "30.00"
     assert by_no["POL-0002"]["bill_type"] == "cancellation"

@@ -93,7 +93,8 @@ async def list_reconciliations(
 
 @router.post("/reconciliations", status_code=201)
 async def open_reconciliation(request: Request, data: uc.NewReconciliation, user: Editor) -> dict[str, Any]:
-    return await in_tx(request, user, uc.open_reconciliation, data)
+    today = uc.business_today(request.app.state.runtime.settings.business_timezone)
+    return await in_tx(request, user, uc.open_reconciliation, data, today)
 
 
 @router.get("/reconciliations/{rec_id}")

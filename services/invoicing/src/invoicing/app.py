@@ -20,7 +20,7 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, messaging, title="Invoicing", templates_dir=HERE / "templates",
                              nav=[("Home", "/"), ("Reconciliations", "/reconciliations"),
                                   ("People commission defaults", "/people-defaults")])
-    consumers.subscribe(runtime.consumer)
+    consumers.subscribe(runtime.consumer, settings.business_timezone)
     runtime.publishes(InvoicePosted, PaymentRecorded, ReconciliationChanged)
     runtime.background(lambda: jobs.resume_jobs(runtime))
     return runtime.create_app(api.router, dashboard.router)

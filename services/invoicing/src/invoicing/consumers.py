@@ -58,15 +58,13 @@ async def on_policy_event(tx: Transaction, event: Envelope[Any]) -> None:
     await apply_policy_snapshot(tx, event.payload.policy)
 
 
-async def on_statement_published(tx: Transaction, event: Envelope[Any]) -> None:
-    await usecases.on_statement_published(tx, event.payload)
+def subscribe(consumer: EventConsumer, business_timezone: str = "UTC") -> None:
+    async def on_statement_published(tx: Transaction, event: Envelope[Any]) -> None:
+        await usecases.on_statement_published(tx, event.payload, usecases.business_today(business_timezone))
 
+    async def on_statement_lines(tx: Transaction, event: Envelope[Any]) -> None:
+        await usecases.on_statement_lines(tx, event.payload, usecases.business_today(business_timezone))
 
-async def on_statement_lines(tx: Transaction, event: Envelope[Any]) -> None:
-    await usecases.on_statement_lines(tx, event.payload)
-
-
-def subscribe(consumer: EventConsumer) -> None:
     consumer.on(PolicyCreated, on_policy_event)
     consumer.on(PolicyUpdated, on_policy_event)
     consumer.on(StatementPublished, on_statement_published)

@@ -92,7 +92,7 @@ async def new_reconciliation(request: Request, user: DashboardUser, carrier: Ann
     except ValidationError as exc:
         return back("/reconciliations", error="; ".join(e["msg"] for e in exc.errors()))
     async with request.app.state.runtime.uow(actor=user.login) as tx:
-        rec = await uc.open_reconciliation(tx, data)
+        rec = await uc.open_reconciliation(tx, data, uc.business_today(request.app.state.runtime.settings.business_timezone))
     return back(f"/reconciliations/{rec['id']}")
 
 

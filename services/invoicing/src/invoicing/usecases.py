@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from agency_common.contracts.intake import StatementLinesPublished, StatementPublished
 from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, ReconciliationChanged
@@ -262,12 +263,17 @@ async def fill_missing_commissions(tx: Transaction, rec_id: str) -> None:
             params, execution_options={"synchronize_session": False})
 
 
-async def open_reconciliation(tx: Transaction, data: NewReconciliation) -> dict[str, Any]:
+def business_today(timezone: str = "UTC") -> date:
+    """Today where the agency works (date booked defaults to it), from the service's time-zone setting."""
+    return utcnow().astimezone(ZoneInfo(timezone)).date()
+
+
+async def open_reconciliation(tx: Transaction, data: NewReconciliation, today: date | None = None) -> dict[str, Any]:
     now = utcnow()
     rec = Reconciliation(
         id=str(uuid.uuid4()), entity_type=data.entity_type, carrier=data.carrier,
         subordinate_carrier=data.subordinate_carrier, name=data.name or data.subordinate_carrier or data.carrier,
-        address=data.address, date_booked=data.date_booked or now.date(), description=data.description,
+        address=data.address, date_booked=data.date_booked or today or business_today(), description=data.description,
         internal_note=data.internal_note, statement_total=data.statement_total, created_at=now,
         created_by=tx.actor, updated_at=now, updated_by=tx.actor)
     tx.session.add(rec)
@@ -290,13 +296,14 @@ async def edit_header(tx: Transaction, rec_id: str, data: HeaderEdit) -> dict[st
 
 
 # -- statements from intake ---------------------------------------------------------------------
-async def _statement_reconciliation(tx: Transaction, statement_id: str, carrier: str | None) -> Reconciliation:
+async def _statement_reconciliation(tx: Transaction, statement_id: str, carrier: str | None,
+                                    today: date | None = None) -> Reconciliation:
     rec = (await tx.session.execute(select(Reconciliation).where(
         Reconciliation.statement_id == statement_id).with_for_update())).scalar_one_or_none()
     if rec is None:
         now = utcnow()
         rec = Reconciliation(id=str(uuid.uuid4()), carrier=carrier or "", name=carrier or "",
-                             statement_id=statement_id, date_booked=now.date(), created_at=now,
+                             statement_id=statement_id, date_booked=today or business_today(), created_at=now,
                              created_by=tx.actor, updated_at=now, updated_by=tx.actor,
                              description=f"Carrier statement {statement_id}")
         tx.session.add(rec)
@@ -304,9 +311,10 @@ async def _statement_reconciliation(tx: Transaction, statement_id: str, carrier:
     return rec
 
 
-async def on_statement_published(tx: Transaction, header_event: StatementPublished) -> None:
+async def on_statement_published(tx: Transaction, header_event: StatementPublished,
+                                 today: date | None = None) -> None:
     """The statement's header opens (or completes) its reconciliation."""
-    rec = await _statement_reconciliation(tx, header_event.statement_id, header_event.carrier)
+    rec = await _statement_reconciliation(tx, header_event.statement_id, header_event.carrier, today)
     rec.carrier = header_event.carrier
     rec.name = rec.name or header_event.carrier
     rec.statement_date = header_event.statement_date
@@ -343,14 +351,14 @@ def _entry_from_line(rec_id: str, line: Any, now: datetime, actor: str) -> dict[
     }
 
 
-async def on_statement_lines(tx: Transaction, chunk: StatementLinesPublished) -> int:
+async def on_statement_lines(tx: Transaction, chunk: StatementLinesPublished, today: date | None = None) -> int:
     """One chunk of lines as statement entries; a chunk applies once however often it arrives."""
     first = await tx.session.execute(insert_ignoring_conflicts(tx.session, StatementChunk.__table__).values(
         statement_id=chunk.statement_id, chunk_no=chunk.chunk_no, line_count=len(chunk.lines),
         received_at=utcnow()))
     if not first.rowcount:
         return 0
-    rec = await _statement_reconciliation(tx, chunk.statement_id, None)
+    rec = await _statement_reconciliation(tx, chunk.statement_id, None, today)
     if rec.status in FINAL:
         return 0  # a late chunk of a reconciliation already aborted or posted changes nothing
     now = utcnow()
