@@ -185,8 +185,8 @@ async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
 
 
 @router.post("/reconciliations/{rec_id}/abort")
-async def abort(request: Request, rec_id: str, user: DashboardUser, idempotency_key: Annotated[str, Form()],
-                next_page: Annotated[str, Form()] = "") -> Response:
+async def abort(request: Request, rec_id: str, user: DashboardUser,
+                idempotency_key: Annotated[str, Form()]) -> Response:
     need(user, "reconciliations:edit")
     result = await _action(request, rec_id, user, uc.abort, idempotency_key)
     if isinstance(result, str):

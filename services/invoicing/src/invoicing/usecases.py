@@ -607,7 +607,7 @@ def plan_edit(row: Any, edit: EntryEdit) -> tuple[dict[str, Any], dict[str, str]
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
 
-    def attempt(field: str, fn: Any) -> Any:
+    def attempt(fn: Any) -> Any:
         try:
             return fn()
         except EntryError as exc:
@@ -616,7 +616,7 @@ def plan_edit(row: Any, edit: EntryEdit) -> tuple[dict[str, Any], dict[str, str]
 
     for field in ("effective_date", "expiration_date"):
         if field in given:
-            values[field] = attempt(field, lambda f=field: _parse_date(getattr(edit, f), f))
+            values[field] = attempt(lambda f=field: _parse_date(getattr(edit, f), f))
     if "bill_type" in given:
         if edit.bill_type not in BILL_TYPES:
             errors["bill_type"] = f"must be one of {', '.join(BILL_TYPES)}"
@@ -628,14 +628,14 @@ def plan_edit(row: Any, edit: EntryEdit) -> tuple[dict[str, Any], dict[str, str]
             errors["rate_type"] = f"must be one of {', '.join(RATE_TYPES)}"
         else:
             rate_type = edit.rate_type
-    premium = attempt("premium_paid", lambda: parse_money(edit.premium_paid, "premium_paid")) \
+    premium = attempt(lambda: parse_money(edit.premium_paid, "premium_paid")) \
         if "premium_paid" in given else None
-    commission = attempt("commission_paid", lambda: parse_money(edit.commission_paid, "commission_paid")) \
+    commission = attempt(lambda: parse_money(edit.commission_paid, "commission_paid")) \
         if "commission_paid" in given else None
-    rate = attempt("rate", lambda: parse_rate(edit.rate, rate_type)) if "rate" in given else None
+    rate = attempt(lambda: parse_rate(edit.rate, rate_type)) if "rate" in given else None
     amounts_given = {"premium_paid", "commission_paid", "rate", "rate_type"} & given
     if amounts_given and not errors.keys() & {"premium_paid", "commission_paid", "rate", "rate_type"}:
-        amounts = attempt("commission_paid", lambda: apply_amount_edit(
+        amounts = attempt(lambda: apply_amount_edit(
             Amounts(row.premium_paid, row.rate_type, row.rate, row.commission_paid),
             premium=premium, rate_type=rate_type, rate=rate, commission=commission,
             premium_given="premium_paid" in given, rate_given="rate" in given,
