@@ -68,6 +68,7 @@ async def test_pages_through_the_stages(start_service, token_for, kafka) -> None
         sel = await c.post(f"{rec_url}/entries/{a['id']}/select",
                            data={f"sel-{a['id']}": "on", f"version-{a['id']}": str(a["version"])})
         assert sel.status_code == 200 and 'checked' in sel.text and f'id="row-{a["id"]}"' in sel.text
+        assert 'id="rec-figures" hx-swap-oob="true"' in sel.text and "1 selected" in sel.text
         others = await c.get(f"{rec_url}/entries/{a['id']}/others")
         assert others.status_code == 200
         r = await c.post(f"{rec_url}/entries/{a['id']}/others", data={

@@ -296,7 +296,7 @@ async def toggle_select(request: Request, rec_id: str, entry_id: int, user: Dash
     async with request.app.state.runtime.db.session() as s:
         (row,) = await uc.get_entries(s, rec_id, [entry_id])
     rec = await _header(request, rec_id)
-    return render(request, "entry_row.html", r=row, rec=rec, row_error=error, errs=row_errors,
+    return render(request, "entry_row.html", r=row, rec=rec, row_error=error, errs=row_errors, oob=True,
                   sub={} if not row_errors else {k.removeprefix(f"row-{entry_id}-"): v for k, v in form.items()
                                                  if k.startswith(f"row-{entry_id}-")},
                   bill_types=BILL_TYPES)
