@@ -126,7 +126,7 @@ async def run(args: argparse.Namespace) -> None:
                 open_ids = await open_identities(s, npns)
             t0 = time.perf_counter()
             evaluated = [el.evaluate(el.AppointRequest(r.npn, tuple(r.states), r.loa_category, tuple(r.cocodes),
-                                                       r.submit, r.submit_jit), producers.get(r.npn), ref, set(open_ids))
+                                                       r.submit, r.submit_jit), producers.get(r.npn), ref, dict(open_ids))
                          for r in reqs]
             engine_times.append(time.perf_counter() - t0)
 

@@ -63,6 +63,7 @@ async def test_batches_flags_billing_assignment_and_duplicates(start_service, to
     dup = (await client.post("/api/appointments/bulk", json={"requests": [
         {"npn": "5550001", "states": ["CA"], "loa_category": "Life & Health", "cocodes": ["60054"]}]})).json()
     assert dup["results"][0]["transactions"] == [] and len(dup["results"][0]["refused"]) == 4
+    assert {x["reason"] for x in dup["results"][0]["refused"]} == {v.DUPLICATE_OPEN}  # Ready, not yet at NIPR
     # Two hand-made identical batches: the second cannot send what the first has pending at NIPR.
     body = {"cocode": "24341", "transactions": [{"npn": "5550001", "state": "TX", "line_of_authority": "Personal Lines"}]}
     a = (await client.post("/api/transaction-batches", json=body)).json()

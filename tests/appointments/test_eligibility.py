@@ -199,6 +199,13 @@ def test_identical_open_transaction_is_refused_not_created_twice() -> None:
     assert [(r.line_of_authority, r.reason) for r in second.refusals] == [("Life", v.DUPLICATE_PENDING)]
     # not-eligible ones cost nothing and are recorded again
     assert len([t for t in second.transactions if not t.billable]) == 3
+    # with statuses known: still open here (Ready) vs pending at NIPR (Submitted)
+    by_status: dict = {}
+    evaluate(req(), prod, ref(), by_status)
+    assert [r.reason for r in evaluate(req(), prod, ref(), by_status).refusals] == [v.DUPLICATE_OPEN]
+    sent: dict = {}
+    evaluate(req(submit=True), prod, ref(), sent)
+    assert [r.reason for r in evaluate(req(), prod, ref(), sent).refusals] == [v.DUPLICATE_PENDING]
 
 
 def test_a_line_instead_of_a_category_is_recategorised_never_dropped() -> None:

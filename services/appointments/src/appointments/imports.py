@@ -141,7 +141,7 @@ async def parse_termination_file(tx: Transaction, filename: str, content: bytes)
         for npn, st, line, cocode in (await s.execute(select(A.npn, A.state, A.line_of_authority, A.cocode).where(
                 A.npn.in_(npns[i:i + 2000]), A.status == v.APPOINTED))).all():
             appointed.add(el.identity("appointment", npn, st, line, cocode))
-    pending = await open_identities(s, npns, "termination")
+    pending = set(await open_identities(s, npns, "termination"))
     states = sorted({st for st, _ in ref.lines} | set(ref.termination_codes))
     parsed = rowcheck.check_terminations(
         content, states=states, cocodes=ref.companies, codes=ref.termination_codes, defaults=ref.default_termination,

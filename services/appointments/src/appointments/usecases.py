@@ -177,13 +177,17 @@ async def load_producers(s: AsyncSession, npns: Sequence[str], with_assignments:
 
 
 async def open_identities(s: AsyncSession, npns: Sequence[str], kind: str = "appointment",
-                          statuses: Sequence[str] = v.OPEN_STATUSES) -> set[tuple[str, ...]]:
+                          statuses: Sequence[str] = v.OPEN_STATUSES) -> dict[tuple[str, ...], str]:
+    """Identities of open transactions of these NPNs → their status (Submitted wins)."""
     T = m.AppointmentTransaction
-    found: set[tuple[str, ...]] = set()
+    found: dict[tuple[str, ...], str] = {}
     for part in _chunks(npns):
-        for npn, st, line, cocode in (await s.execute(select(T.npn, T.state, T.line_of_authority, T.cocode).where(
+        for npn, st, line, cocode, status in (await s.execute(select(
+                T.npn, T.state, T.line_of_authority, T.cocode, T.status).where(
                 in_list(T.npn, part), T.kind == kind, T.status.in_(statuses)))).all():
-            found.add(el.identity(kind, npn, st, line, cocode))
+            key = el.identity(kind, npn, st, line, cocode)
+            if found.get(key) != v.SUBMITTED:
+                found[key] = status
     return found
 
 

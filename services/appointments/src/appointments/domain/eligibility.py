@@ -217,13 +217,14 @@ def _lines_for(request: AppointRequest, state: str, ref: RefData) -> tuple[list[
 
 
 def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData,
-             open_identities: MutableSet[tuple[str, ...]] | None = None,
+             open_identities: MutableSet[tuple[str, ...]] | dict[tuple[str, ...], str] | None = None,
              appointed: set[tuple[str, ...]] | frozenset[tuple[str, ...]] = frozenset()) -> RequestResult:
     """One request → a rejection, or its transactions (eligible or not) and any refused parts.
 
     ``open_identities`` holds the (kind, npn, state, line, cocode) of eligible transactions already
-    open (Ready, JIT Held, Submitted); an eligible duplicate is refused, never created twice, and
-    each created eligible transaction is added to it so a repeat inside one call is refused too.
+    open (a set, or a dict to their status: Ready, JIT Held, Submitted); an eligible duplicate is
+    refused, never created twice (pending at NIPR, or still open here), and each created eligible
+    transaction is added to it so a repeat inside one call is refused too.
     """
     result = RequestResult(npn=request.npn)
     if producer is None:
@@ -266,14 +267,20 @@ def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData,
                 eligible = reason == v.IN_GOOD_STANDING
                 jit = bool(eligible and setting and setting.jit)
                 key = ("appointment", request.npn, state, nline, cocode)
+                auto = eligible and (request.submit_jit if jit else request.submit)
                 if eligible:
                     if key in appointed:
                         result.refusals.append(Refusal(state, cocode, v.ALREADY_APPOINTED, line))
                         continue
                     if key in open_ids:
-                        result.refusals.append(Refusal(state, cocode, v.DUPLICATE_PENDING, line))
+                        held = isinstance(open_ids, dict) and open_ids[key] in (v.READY, v.JIT_HELD)
+                        result.refusals.append(Refusal(state, cocode, v.DUPLICATE_OPEN if held else v.DUPLICATE_PENDING,
+                                                       line))
                         continue
-                    open_ids.add(key)
+                    if isinstance(open_ids, dict):
+                        open_ids[key] = v.SUBMITTED if auto else (v.JIT_HELD if jit else v.READY)
+                    else:
+                        open_ids.add(key)
                 for number in license_numbers or [None]:
                     result.transactions.append(Evaluated(
                         npn=request.npn, state=state, line_of_authority=line, loa_category=category, cocode=cocode,
@@ -282,7 +289,7 @@ def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData,
                         eligibility_reason=reason, billable=eligible, jit=jit,
                         fee=ref.fees.get(state, Decimal("0.00")) if eligible else None,
                         license_number=number,
-                        auto_submit=eligible and (request.submit_jit if jit else request.submit),
+                        auto_submit=auto,
                     ))
     if not result.transactions and result.refusals and all(
             r.reason == v.OUTSIDE_ASSIGNMENT for r in result.refusals):
