@@ -134,6 +134,8 @@ async def test_bulk_appoint_file_and_dashboard_pages(start_service, token_for) -
         page = await admin.get(path)
         assert page.status_code == 200, (path, page.text[:500])
     assert "Fee estimate" in (await admin.get(f"/batches/{batch_id}")).text
+    synced = await admin.post("/producers/5550002/sync", follow_redirects=False)
+    assert synced.status_code == 303
     assert "in force" in (await admin.get("/reference?kind=state_fees")).text
     form = await admin.post("/reference/state_fees", data={"state": "TX", "appointment_fee": "18.00",
                                                            "effective_date": "2099-01-01", "source": ""})

@@ -14,7 +14,14 @@ from appointments import imports, portals, refdata
 from appointments import models as m
 from appointments.api import _import_view, batch_view, producer_view, read_upload, report_rows
 from appointments.domain.rows import FileError
-from appointments.usecases import BatchStateError, BulkRequest, bulk_appoint, close_not_eligible, submit_batch
+from appointments.usecases import (
+    BatchStateError,
+    BulkRequest,
+    bulk_appoint,
+    close_not_eligible,
+    request_license_sync,
+    submit_batch,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -115,6 +122,14 @@ async def producer_page(request: Request, npn: str, user: DashboardUser) -> HTML
         T = m.AppointmentTransaction
         txs = (await session.execute(select(T).where(T.npn == npn).order_by(T.created_at.desc()).limit(200))).scalars().all()
     return render(request, "producer.html", p=p, transactions=txs)
+
+
+@router.post("/producers/{npn}/sync")
+async def producer_sync(request: Request, npn: str, user: DashboardUser) -> Response:
+    need(user, "producers:edit")
+    async with rt(request).uow(actor=user.login) as tx:
+        await request_license_sync(tx, [npn])
+    return RedirectResponse(f"/producers/{npn}", status_code=303)
 
 
 # -- bulk onboarding -------------------------------------------------------------------------------------
