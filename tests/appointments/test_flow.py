@@ -35,7 +35,7 @@ async def test_onboard_sync_appoint_submit_retry_terminate(start_service, gatewa
         n = (await client.get("/api/producers/9000001")).json()
         return r["sync_status"] == "synced" and n["sync_status"] == "not_found"
 
-    await eventually(synced, timeout=20, message="licenses fetched through the gateway")
+    await eventually(synced, timeout=45, message="licenses fetched through the gateway")
     producer = (await client.get("/api/producers/1234567")).json()
     assert {lic["state"]: lic["resident"] for lic in producer["licenses"]} == {"TX": True, "CA": False}
     assert producer["ssn"] == "*******6789"  # masked without pii:reveal
@@ -73,7 +73,7 @@ async def test_onboard_sync_appoint_submit_retry_terminate(start_service, gatewa
         b = (await client.get(f"/api/transaction-batches/{bid}")).json()
         return b if b["status"] == "completed" else None
 
-    done = await eventually(lambda: batch_done(batch1), timeout=20, message="auto-submitted batch answered")
+    done = await eventually(lambda: batch_done(batch1), timeout=45, message="auto-submitted batch answered")
     statuses = {t["status"] for t in done["transactions"] if t["billable"]}
     assert statuses == {v.APPOINTED}
     assert all(t["nipr_reference"].startswith("GT-") for t in done["transactions"] if t["billable"])
@@ -88,7 +88,7 @@ async def test_onboard_sync_appoint_submit_retry_terminate(start_service, gatewa
     sub = await client.post(f"/api/transaction-batches/{batch2}/submit")
     assert sub.status_code == 200 and sub.json()["submitted_by"] == "licensing"
     assert (await client.post(f"/api/transaction-batches/{batch2}/submit")).status_code == 409
-    done2 = await eventually(lambda: batch_done(batch2), timeout=20, message="batch answered after a retry")
+    done2 = await eventually(lambda: batch_done(batch2), timeout=45, message="batch answered after a retry")
     assert {t["status"] for t in done2["transactions"]} == {v.APPOINTED}
     assert simulator.double_submissions == []
     assert len(simulator.submissions) == 8
@@ -119,7 +119,7 @@ async def test_onboard_sync_appoint_submit_retry_terminate(start_service, gatewa
     assert submitted.status_code == 200 and submitted.json()["transactions"] == 2
     assert (await client.post(f"/api/termination-imports/{p['id']}/submit")).status_code == 409
     tb = submitted.json()["batches"][0]["batch_id"]
-    tdone = await eventually(lambda: batch_done(tb), timeout=20, message="terminations answered")
+    tdone = await eventually(lambda: batch_done(tb), timeout=45, message="terminations answered")
     assert {(t["status"], t["termination_reason_code"]) for t in tdone["transactions"]} == \
         {(v.TERMINATED, "VOLUNTARY_TERMINATION"), (v.TERMINATED, "DEATH")}
     left = (await client.get("/api/appointments", params={"cocode": "60054", "status": "Appointed"})).json()

@@ -36,7 +36,7 @@ async def test_crash_after_recording_never_submits_twice(start_service, simulato
         async with gw.runtime.db.session() as s:
             return await s.scalar(select(func.count()).select_from(Submission).where(Submission.status == "answered")) == 3
 
-    await eventually(answered, timeout=15, message="all three answered")
+    await eventually(answered, timeout=45, message="all three answered")
     assert simulator.submissions == {"key-A": 1, "key-B": 1, "key-C": 1}  # A looked up, not sent again
     async with gw.runtime.db.session() as s:
         a = await s.get(Submission, "key-A")
@@ -57,11 +57,11 @@ async def test_failures_back_off_then_wait_for_an_operator(start_service, simula
         async with gw.runtime.db.session() as s:
             return (await s.get(Submission, "key-F")).status
 
-    await eventually(lambda: _eq(status(), "failed"), timeout=15, message="gave up after 3 attempts")
+    await eventually(lambda: _eq(status(), "failed"), timeout=45, message="gave up after 3 attempts")
     assert simulator.submissions == {}
     client = gw.as_user(token_for("licensing"))
     assert (await client.post("/api/submissions/retry-failed")).json() == {"retried": 1}
-    await eventually(lambda: _eq(status(), "answered"), timeout=15, message="answered after the operator's retry")
+    await eventually(lambda: _eq(status(), "answered"), timeout=45, message="answered after the operator's retry")
     assert simulator.submissions == {"key-F": 1}
     page = await gw.as_user(token_for("admin")).get("/")
     assert page.status_code == 200 and "submitted twice" in page.text

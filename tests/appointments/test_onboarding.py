@@ -113,7 +113,7 @@ async def test_portal_invites_errors_seats_and_mail(start_service, token_for) ->
         "/api/portal-invites", json={"portal_id": portal["id"], "producer_ids": ids})).status_code == 403
     outbox_dir = Path(rt.settings.data_dir) / "outbox-mail"
     wanted = {x["invite_id"] for x in r["results"] if x["ok"]} | {again["results"][0]["invite_id"]}
-    await eventually(lambda: wanted <= {p.stem for p in outbox_dir.glob("*.eml")}, timeout=20,
+    await eventually(lambda: wanted <= {p.stem for p in outbox_dir.glob("*.eml")}, timeout=45,
                      message="invitations written by the email adapter")
     mail = (outbox_dir / f"{again['results'][0]['invite_id']}.eml").read_text()
     assert "To: p0@example.com" in mail and "Recruiting Portal" in mail
