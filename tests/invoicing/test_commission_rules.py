@@ -161,3 +161,16 @@ def test_today_is_taken_in_the_business_time_zone() -> None:
 
     # UTC+14 and UTC-11 are 25 hours apart: never the same calendar day
     assert (business_today("Pacific/Kiritimati") - business_today("Pacific/Pago_Pago")).days == 1
+
+
+def test_rates_shown_as_typed() -> None:
+    from invoicing.usecases import rate_input
+
+    assert rate_input("percent", D("0.100000")) == "10%"
+    assert rate_input("percent", D("0.125000")) == "12.5%"
+    assert rate_input("percent", D("0.123457")) == "12.3457%"
+    assert rate_input("percent", D("0")) == "0%"
+    assert rate_input("flat", D("25.000000")) == "25.00"
+    assert rate_input("percent", None) == ""
+    for shown in ("10%", "12.5%", "12.3457%", "0%"):
+        assert rate_input("percent", parse_rate(shown, "percent")) == shown

@@ -493,6 +493,7 @@ def entry_json(row: Any, others: list[dict[str, Any]], exception: dict[str, Any]
         "effective_date": m["effective_date"].isoformat() if m["effective_date"] else None,
         "expiration_date": m["expiration_date"].isoformat() if m["expiration_date"] else None,
         "premium_paid": _s(m["premium_paid"]), "rate_type": m["rate_type"], "rate": _s(m["rate"]),
+        "rate_input": rate_input(m["rate_type"], m["rate"]),
         "commission_paid": _s(m["commission_paid"]), "bill_type": m["bill_type"],
         "agency_commission_billed": _s(m["billed_agency_commission"]),
         "agency_commission_estimated": _s(m["estimated_agency_commission"]),
@@ -500,6 +501,16 @@ def entry_json(row: Any, others: list[dict[str, Any]], exception: dict[str, Any]
         "invoice_id": m["invoice_id"], "item_id": f"{m['invoice_id']}(S)" if m["invoice_id"] else None,
         "invoice_status": m["invoice_status"], "errors": errors, "exception": exception,
     }
+
+
+def rate_input(rate_type: str | None, rate: Decimal | None) -> str:
+    """A rate as an operator types it: "12.5%" for % of premium, the amount for flat."""
+    if rate is None:
+        return ""
+    if rate_type == "flat":
+        return str(round_money(rate))
+    text = f"{rate * 100:f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
 
 
 def _s(value: Any) -> str | None:
