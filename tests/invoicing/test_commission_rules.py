@@ -169,7 +169,7 @@ def test_rates_shown_as_typed() -> None:
     assert rate_input("percent", D("0.100000")) == "10%"
     assert rate_input("percent", D("0.125000")) == "12.5%"
     assert rate_input("percent", D("0.123457")) == "12.3457%"
-    assert rate_input("percent", D("0")) == "0%"
+    assert rate_input("percent", D(0)) == "0%"
     assert rate_input("flat", D("25.000000")) == "25.00"
     assert rate_input("percent", None) == ""
     for shown in ("10%", "12.5%", "12.3457%", "0%"):
