@@ -27,6 +27,7 @@ import httpx
 import yaml
 
 from agency_common.auth import hash_password
+from agency_common.demo import load_on_first_start
 from agency_common.messaging.admin import ensure_topics
 from agency_common.pii import PiiCipher
 
@@ -237,6 +238,8 @@ def main() -> int:
             platform.start(spec, db_url, spec.port, log_file=data_dir / "logs" / f"{spec.name}.log")
         for spec in SERVICES:
             wait_healthy(f"http://127.0.0.1:{spec.port}", proc=platform.processes[spec.name])
+        # the demo dataset, on the first start only (AGENCY_DEMO_DATA=0 starts empty)
+        load_on_first_start(data_dir, {s.name: f"http://127.0.0.1:{s.port}" for s in SERVICES}, admin_password, bootstrap)
         print("\nThe platform is running:")
         for spec in SERVICES:
             print(f"  {spec.name:<13} http://127.0.0.1:{spec.port}/   {spec.title}")

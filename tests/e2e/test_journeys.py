@@ -1,0 +1,153 @@
+"""The operator journeys of issue 8, in headless Chromium, against the whole platform started as
+``make run`` starts it (one platform for this module; the tests run in order and build on each other,
+as an agency's week does). Every step checks what a person would check on the screen."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import RunningPlatform, Screens, login, reload_until, stat
+
+CARRIER = "Keystone Casualty"
+BOOK = [("KC-100", "Jane Roe", "Personal Auto"), ("KC-101", "John Smith", "Homeowners"),
+        ("KC-102", "Maria Garcia", "Personal Auto")]
+HEADER = "Policy #,Named Insured,Trans Type,Eff Date,Exp Date,LOB,Premium,Comm %,Comm Amt"
+MESSY_STATEMENT = "".join(f"{row}\r\n" for row in [
+    "Keystone Casualty commission statement",
+    "Period: 2026-10",
+    "",
+    HEADER,
+    'KC-100,Jane Roe,NBS,01/15/2026,01/15/2027,Personal Auto,"$1,200.00",15%,180.00',
+    "kc 101,John Smith,PCH,2026-02-01,2027-02-01,Homeowners,(100.00),0.15,(15.00)",
+    "KC-102,Maria Garcia,END,03/01/2026,03/01/2027,Personal Auto,210.00,12%,25.20",
+    ",,,,,,,,",
+    "KC-200,Sofia Rossi,NBS,10/01/2026,10/01/2027,Personal Auto,720.00,15%,108.00",
+    "KC-201,Daniel Park,NBS,10/05/2026,10/05/2027,Homeowners,1010.00,15%,151.50",
+    'KC-300,"=HYPERLINK(""http://x"")",ZZZ,31/31/2026,,Personal Auto,abc,15%,',
+    ",,,,,,,,",
+    ",Missing Number,NBS,10/07/2026,10/07/2027,Homeowners,500.00,15%,75.00",
+])
+
+state: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="module")
+def page(context: Any) -> Any:
+    p = context.new_page()
+    yield p
+    p.close()
+
+
+def wait_statement_done(page: Any) -> str:
+    """The statement page refreshes itself while the import runs; a person waits for the status."""
+    return reload_until(page, lambda p: p.inner_text("#status") in ("imported", "published", "failed")
+                        and p.inner_text("#status"), message="statement imported")
+
+
+def test_journey_1_statement_import_to_create_policies(platform: RunningPlatform, page: Any,
+                                                       screens: Screens) -> None:
+    intake = platform.urls["intake"]
+    with platform.api("intake", "admin") as api:  # the book of business as it stands
+        for number, client, lob in BOOK:
+            r = api.post("/api/policies", json={"carrier": CARRIER, "policy_number": number, "client_name": client,
+                                                "line_of_business": lob, "effective_date": "2026-01-01",
+                                                "expiration_date": "2027-01-01", "estimated_premium": "1000.00"})
+            assert r.status_code == 201, r.text
+
+    # log in (a wrong password first: the form says so)
+    page.goto(f"{intake}/statements")
+    assert "/login" in page.url
+    page.fill("#username", "clerk")
+    page.fill("#password", "wrong")
+    page.click("button[type=submit]")
+    assert "Wrong login or password." in page.inner_text("[role=alert]")
+    screens(page, "login")
+    login(page, intake, "clerk", "/statements")
+    assert page.url.endswith("/statements") and "(clerk)" in page.inner_text("header, nav, body")
+
+    # import a messy statement
+    page.fill("input[name=carrier]", CARRIER)
+    page.set_input_files("input[name=file]", {"name": "keystone-2026-10.csv", "mimeType": "text/csv",
+                                              "buffer": MESSY_STATEMENT.encode("utf-8-sig")})
+    page.click("form[action='/statements'] button[type=submit]")
+    page.wait_for_url("**/statements/*")
+    assert wait_statement_done(page) == "imported"
+    assert (stat(page, "total"), stat(page, "valid"), stat(page, "invalid"), stat(page, "blank")) == (9, 5, 2, 2)
+    assert (stat(page, "matched"), stat(page, "unmatched"), stat(page, "ambiguous")) == (3, 2, 0)
+    state["statement_url"] = page.url
+    body = page.inner_text("table")
+    assert "transaction type 'ZZZ' is not mapped" in body and "policy number is missing" in body
+    screens(page, "journey1-statement-imported")
+
+    # the invalid rows only, then download them
+    page.select_option("select[name=validity]", "invalid")
+    page.click("text=Filter")
+    assert page.locator("table tbody tr").count() == 2
+    with page.expect_download() as download:
+        page.click("text=Download invalid rows (CSV)")
+    rows = list(csv.reader(io.StringIO(download.value.path().read_text(encoding="utf-8-sig"))))
+    assert rows[0][-2:] == ["Error line", "Error reasons"] and len(rows) == 3, rows
+    assert rows[1][1].startswith("'=HYPERLINK"), rows[1]  # a formula is neutralised
+    assert [r[-2] for r in rows[1:]] == ["11", "13"]
+
+    # correct them and re-import
+    fixed = io.StringIO()
+    writer = csv.writer(fixed)
+    writer.writerow(rows[0][:-2])
+    writer.writerow(["KC-300", "Ethan Cole", "NBS", "03/31/2026", "03/31/2027", "Personal Auto", "480.00", "15%", "72.00"])
+    writer.writerow(["KC-301", "Missing Number", "NBS", "10/07/2026", "10/07/2027", "Homeowners", "500.00", "15%",
+                     "75.00"])
+    page.goto(f"{intake}/statements")
+    page.fill("input[name=carrier]", CARRIER)
+    page.set_input_files("input[name=file]", {"name": "keystone-2026-10-corrected.csv", "mimeType": "text/csv",
+                                              "buffer": fixed.getvalue().encode()})
+    page.click("form[action='/statements'] button[type=submit]")
+    page.wait_for_url("**/statements/*")
+    assert wait_statement_done(page) == "imported"
+    assert (stat(page, "total"), stat(page, "valid"), stat(page, "invalid"), stat(page, "blank")) == (2, 2, 0, 0)
+    assert stat(page, "unmatched") == 2
+    state["corrected_url"] = page.url
+    screens(page, "journey1-corrected-reimported")
+
+    # Create Policies for the unmatched lines of the first statement
+    page.goto(state["statement_url"])
+    page.click("text=Create policies from 2 unmatched lines")
+    assert "2 unmatched lines become policies" in page.inner_text("body")
+    page.fill("input[name=line_of_business]", "Personal Auto")
+    page.fill("input[name=branch]", "Harrisburg")
+    line_of_park = page.locator("tr", has_text="KC-201")
+    line_of_park.locator("input[name$=_line_of_business]").fill("Homeowners")
+    screens(page, "journey1-create-policies")
+    page.click("text=Create policies >> nth=-1")
+    page.wait_for_url("**/policy-sessions/*")
+    text = page.inner_text("body")
+    assert "by clerk" in text and f"for {CARRIER}: 2 policies" in text, text[:1500]
+    table = page.inner_text("table")
+    assert "Sofia Rossi" in table and "KC-200" in table and "Daniel Park" in table and "KC-201" in table
+    assert "Homeowners" in page.locator("tr", has_text="KC-201").inner_text()
+    state["session_url"] = page.url
+    screens(page, "journey1-session-preview")
+
+    # the statement: every valid line is matched now
+    page.goto(state["statement_url"])
+    assert (stat(page, "matched"), stat(page, "unmatched")) == (5, 0)
+
+    # the list of Create Policy Sessions: the right user and count; filter by user; its preview
+    page.goto(f"{intake}/policy-sessions")
+    first = page.locator("table tbody tr").first
+    cells = [c.strip() for c in first.inner_text().split("\t")]
+    assert cells[2] == "clerk" and cells[3] == CARRIER and cells[4] == "2", cells
+    page.fill("input[name=login]", "nobody")
+    page.click("text=Show")
+    assert "No sessions." in page.inner_text("table")
+    page.fill("input[name=login]", "clerk")
+    page.click("text=Show")
+    assert "1 sessions" in page.inner_text("form") or page.locator("table tbody tr").count() == 1
+    screens(page, "journey1-sessions-list")
+    page.locator("table tbody tr").first.locator("a").click()
+    assert page.url == state["session_url"]
+    assert page.locator("table tbody tr").count() == 2
