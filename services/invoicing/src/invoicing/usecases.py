@@ -243,17 +243,19 @@ async def add_policy_entries(tx: Transaction, rec: Reconciliation, policy_id: st
         source = source.where(PV.c.policy_id == policy_id)
     source = source.order_by(PV.c.policy_number, PV.c.policy_id)  # row ids follow the policy numbers
     result = await tx.session.execute(insert(E).from_select(_FROM_POLICY_COLS, source))
-    await fill_missing_commissions(tx, rec.id)
+    await fill_missing_commissions(tx, rec.id, policy_id)
     if (result.rowcount or 0) > 1000:
         await analyze(tx, E)
     return result.rowcount or 0
 
 
-async def fill_missing_commissions(tx: Transaction, rec_id: str) -> None:
-    """Rows without an estimated agency commission get premium × rate (the pure rule), in chunks."""
-    rows = (await tx.session.execute(select(E.c.id, E.c.premium_paid, E.c.rate_type, E.c.rate).where(
-        E.c.reconciliation_id == rec_id, E.c.commission_paid.is_(None), E.c.premium_paid.is_not(None),
-        E.c.rate.is_not(None)))).all()
+async def fill_missing_commissions(tx: Transaction, rec_id: str, policy_id: str | None = None) -> None:
+    """Rows without an estimated agency commission get premium × rate (the pure rule)."""
+    cond = [E.c.reconciliation_id == rec_id, E.c.commission_paid.is_(None), E.c.premium_paid.is_not(None),
+            E.c.rate.is_not(None)]
+    if policy_id:
+        cond.append(E.c.policy_id == policy_id)
+    rows = (await tx.session.execute(select(E.c.id, E.c.premium_paid, E.c.rate_type, E.c.rate).where(*cond))).all()
     params = [{"b_id": r.id, "b_commission": apply_amount_edit(
         Amounts(r.premium_paid, r.rate_type, r.rate, None), rate=r.rate, rate_given=True).commission}
         for r in rows]
