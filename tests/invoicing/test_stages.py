@@ -127,8 +127,14 @@ async def test_abort_at_each_stage(start_service, token_for, kafka) -> None:
         assert (await c.post(f"/api/reconciliations/{rid}/post", json={})).json()["posted"] == 2
         tx = (await c.get(f"/api/reconciliations/{rid}/transactions")).json()["items"]
         r = await c.patch(f"/api/reconciliations/{rid}/transactions", json={"items": [
-            {"invoice_id": tx[0]["id"], "selected": True, "received": "60.00"}]})
+            {"invoice_id": tx[0]["id"], "selected": True, "received": "60.00", "seen_selected": False,
+             "seen_received": "", "seen_paid_to_date": "0.00"}]})
         assert r.status_code == 200, r.text
+        # a second operator working from the same page: refused with the row as it is now
+        r = await c.patch(f"/api/reconciliations/{rid}/transactions", json={"items": [
+            {"invoice_id": tx[0]["id"], "selected": True, "received": "70.00", "seen_selected": False,
+             "seen_received": ""}]})
+        assert r.status_code == 409 and r.json()["detail"]["rows"][0]["received"] == "60.00"
         paid = (await c.post(f"/api/reconciliations/{rid}/pay", json={"idempotency_key": "pay-1"})).json()
         assert paid["paid"] == 1 and paid["reconciliation"]["received_total"] == "60.00"
         again = (await c.post(f"/api/reconciliations/{rid}/pay", headers={"Idempotency-Key": "pay-1"})).json()

@@ -463,7 +463,9 @@ async def save_transactions(request: Request, rec_id: str, user: DashboardUser) 
         if selected != was or (selected and received != old):
             # a newly selected row with an unchanged (empty) Received is filled with its balance
             edits.append(uc.TransactionEdit(invoice_id=invoice_id, selected=selected,
-                                            received=received if (selected and received != old) else None))
+                                            received=received if (selected and received != old) else None,
+                                            seen_selected=was, seen_received=old,
+                                            seen_paid_to_date=str(form.get(f"paid-{invoice_id}") or "") or None))
     pay_now = form.get("action") == "pay"
     if edits:
         result = await _action(request, rec_id, user, uc.edit_transactions, edits)

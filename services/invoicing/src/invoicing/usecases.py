@@ -1136,6 +1136,10 @@ class TransactionEdit(BaseModel):
     invoice_id: int
     selected: bool
     received: str | None = None  # editable; selecting without a value fills it with the balance
+    # what the operator saw: when given and no longer true, nothing is saved (409 with the rows now)
+    seen_selected: bool | None = None
+    seen_received: str | None = None  # "" for none
+    seen_paid_to_date: str | None = None
 
 
 async def edit_transactions(tx: Transaction, rec_id: str, edits: list[TransactionEdit]) -> dict[str, Any]:
@@ -1145,10 +1149,21 @@ async def edit_transactions(tx: Transaction, rec_id: str, edits: list[Transactio
         INV.c.reconciliation_id == rec_id, INV.c.id.in_([e.invoice_id for e in edits])))).all()}
     errors: dict[str, dict[str, str]] = {}
     params = []
+    stale = []
     for e in edits:
         row = rows.get(e.invoice_id)
         if row is None or row.status == "unposted":
             errors[str(e.invoice_id)] = {"invoice_id": "no posted invoice with this id here"}
+            continue
+        try:
+            changed = ((e.seen_selected is not None and e.seen_selected != row.pay_selected)
+                       or (e.seen_received is not None and parse_money(e.seen_received, "seen") != row.received)
+                       or (e.seen_paid_to_date is not None
+                           and parse_money(e.seen_paid_to_date, "seen") != row.paid_to_date))
+        except EntryError:
+            changed = True
+        if changed:
+            stale.append(row)
             continue
         received = None
         if e.selected:
@@ -1160,6 +1175,9 @@ async def edit_transactions(tx: Transaction, rec_id: str, edits: list[Transactio
             if received is None:
                 received = round_money(row.commission - row.paid_to_date)
         params.append({"b_id": row.id, "b_sel": e.selected, "b_received": received})
+    if stale:
+        raise Conflict("transactions changed since you read them: nothing was saved",
+                       rows=[invoice_json(r) for r in stale], errors=errors)
     if errors:
         raise Invalid("some transactions have errors: nothing was saved", errors)
     if params:
