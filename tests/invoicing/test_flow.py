@@ -12,6 +12,8 @@ async def test_open_select_create_post_pay(start_service, token_for, kafka) -> N
     await publish(kafka, [policy(1), policy(2), policy(3, in_history=True)])
     async with svc.as_user(token_for("clerk")) as c:
         await wait_policies(c, 3)
+        spec = (await c.get("/openapi.json")).json()
+        assert "/api/reconciliations/{rec_id}/create-pay-all" in spec["paths"]
         rec = await open_rec(c, description="March", internal_note="n")
         assert rec["status"] == "open" and rec["date_booked"]
         rows = await entries(c, rec["id"])
