@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import RunningPlatform, Screens, login, reload_until, stat
+from tests.support.services import wait_until
 
 CARRIER = "Keystone Casualty"
 BOOK = [("KC-100", "Jane Roe", "Personal Auto"), ("KC-101", "John Smith", "Homeowners"),
@@ -151,3 +152,120 @@ def test_journey_1_statement_import_to_create_policies(platform: RunningPlatform
     page.locator("table tbody tr").first.locator("a").click()
     assert page.url == state["session_url"]
     assert page.locator("table tbody tr").count() == 2
+
+
+def row(page: Any, policy_number: str) -> Any:
+    return page.locator("#grid tbody tr", has_text=policy_number)
+
+
+def cell(page: Any, policy_number: str, field: str) -> Any:
+    return row(page, policy_number).locator(f"[name$='-{field}'][name^='row-']")
+
+
+def test_journey_2_reconciliation_create_pay_post_reports(platform: RunningPlatform, page: Any,
+                                                          screens: Screens) -> None:
+    invoicing, intake = platform.urls["invoicing"], platform.urls["intake"]
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    # the statement, matched in full by journey 1, opened a reconciliation by itself
+    page.goto(f"{invoicing}/reconciliations")
+    reload_until(page, lambda p: "keystone-2026-10.csv" in p.inner_text("table"), timeout=60,
+                 message="the published statement opened a reconciliation")
+    screens(page, "journey2-reconciliations")
+    page.locator("table tbody tr", has_text="keystone-2026-10.csv").locator("a").first.click()
+    page.wait_for_selector("#rec-status")
+    assert page.inner_text("#rec-status") == "open"
+    assert "5 rows" in page.inner_text("#rec-figures")
+    state["rec_url"] = page.url
+
+    # statement entry: commission both ways, a flat rate
+    page.click("text=Statement entry")
+    page.wait_for_url("**/entries")
+    page.locator("#grid tbody tr").first.wait_for()
+    assert page.locator("#grid tbody tr").count() == 5
+    assert cell(page, "KC-200", "premium_paid").input_value() == "720.00"
+    cell(page, "KC-200", "rate").fill("10%")           # a new rate recomputes the commission
+    cell(page, "KC-201", "commission_paid").fill("202.00")  # a commission entered recomputes the premium
+    cell(page, "KC-102", "rate_type").select_option("flat")  # flat: the commission is the amount
+    cell(page, "KC-102", "rate").fill("30.00")
+    page.click("#grid button:text('Save')")
+    page.wait_for_load_state()
+    assert cell(page, "KC-200", "commission_paid").input_value() == "72.00"
+    assert cell(page, "KC-201", "premium_paid").input_value() == "1346.67"
+    assert cell(page, "KC-102", "premium_paid").input_value() == "210.00"
+    assert cell(page, "KC-102", "commission_paid").input_value() == "30.00"
+    screens(page, "journey2-statement-entry")
+
+    # an other commission whose production credit exceeds the commission paid: an exception
+    row(page, "KC-100").locator("a", has_text="…").click()
+    page.wait_for_url("**/others")
+    page.fill("input[name=employee]", "Pat Producer")
+    page.fill("input[name=production_role]", "Producer")
+    page.fill("input[name=production_credit]", "500.00")
+    page.fill("input[name=rate]", "10%")
+    page.click("form button:text('OK')")  # rate type left on "default", and Pat has no default: refused
+    page.wait_for_load_state()
+    assert "has errors" in page.inner_text("#error")  # (which field is not said: see the defects list)
+    page.fill("input[name=employee]", "Pat Producer")
+    page.fill("input[name=production_role]", "Producer")
+    page.fill("input[name=production_credit]", "500.00")
+    page.select_option("select[name=rate_type]", "percent")
+    page.fill("input[name=rate]", "10%")
+    page.click("form button:text('OK')")
+    page.wait_for_load_state()
+    assert "Pat Producer" in page.inner_text("table")
+    page.click("text=back to statement entry")
+    page.wait_for_url("**/entries")
+    assert "Pat Producer" in row(page, "KC-100").inner_text()
+
+    # select every row, then Create/Pay All: the exception is listed in the popup
+    page.click("button:text('Select all found')")
+    page.wait_for_load_state()
+    page.goto(state["rec_url"])
+    assert "5 selected" in page.inner_text("#rec-figures")
+    page.click("button:text('Create / Pay All')")
+    page.wait_for_selector("#exceptions-popup")
+    popup = page.inner_text("#exceptions-popup")
+    assert "1 selected items cannot be created" in popup and "KC-100" in popup, popup
+    screens(page, "journey2-exceptions-popup")
+
+    # handle it: create/pay the others and post
+    page.click("#exceptions-popup button:text('Create/Pay Invoices - Post')")
+    page.wait_for_selector("#post-popup")
+    assert "4 invoices created, posted and paid" in page.inner_text("#message")
+    page.click("#post-popup button:text('Post')")
+    page.wait_for_load_state()
+    assert page.inner_text("#message") == "Reconciliation posted."
+    figures = page.inner_text("#rec-figures")
+    assert "4 paid" in figures and "1 exceptions" in figures, figures
+    screens(page, "journey2-reconciliation-posted")
+
+    # the three printable reports
+    for name, kind, heading in (("Summary", "summary", "Summary"), ("Exceptions", "exceptions", "Exceptions"),
+                                ("Remittance advice", "remittance", "Remittance")):
+        page.goto(state["rec_url"])
+        page.click(f"a:text-is('{name}')")
+        page.wait_for_url(f"**/reports/{kind}")
+        text = page.inner_text("body")
+        assert heading in text, text[:800]
+        assert "Keystone" in text
+        if kind == "summary":  # term policies: KC-200 (720.00, 72.00) and KC-201 (1346.67, 202.00)
+            assert "term_policy\tpaid\t2\t2066.67\t274.00" in text, text
+        elif kind == "exceptions":
+            assert "KC-100" in text
+        else:
+            assert "KC-200" in text
+        screens(page, f"journey2-report-{kind}")
+
+    # intake applied the postings: KC-200's billed premium (term policy: replaces, 720.00)
+    with platform.api("intake", "clerk") as api:
+        def billed() -> str | None:
+            items = api.get("/api/policies", params={"carrier": CARRIER, "limit": 50}).json()["items"]
+            policy = next(p for p in items if p["policy_number"] == "KC-200")
+            return policy.get("billed_premium")
+        assert wait_until(billed, timeout=60, message="intake applied invoicing's posting") == "720.00"
+    page.goto(f"{intake}/")
+    if "720.00" not in page.inner_text("table"):
+        pytest.xfail("defect: intake's dashboard shows no billed or annualized premium anywhere (book of "
+                     "business lists carrier, number, client, LOB, created by/at only), so a person cannot "
+                     "see the posting's effect on the policy")
