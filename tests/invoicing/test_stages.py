@@ -135,7 +135,12 @@ async def test_abort_at_each_stage(start_service, token_for, kafka) -> None:
             {"invoice_id": tx[0]["id"], "selected": True, "received": "70.00", "seen_selected": False,
              "seen_received": ""}]})
         assert r.status_code == 409 and r.json()["detail"]["rows"][0]["received"] == "60.00"
+        # Received pending (not paid yet) is not on the remittance advice
+        advice = (await c.get(f"/api/reconciliations/{rid}/reports/remittance")).json()
+        assert {row[9] for row in advice["rows"]} == {"0.00"}
         paid = (await c.post(f"/api/reconciliations/{rid}/pay", json={"idempotency_key": "pay-1"})).json()
+        advice = (await c.get(f"/api/reconciliations/{rid}/reports/remittance")).json()
+        assert sorted(row[9] for row in advice["rows"]) == ["0.00", "60.00"]
         assert paid["paid"] == 1 and paid["reconciliation"]["received_total"] == "60.00"
         again = (await c.post(f"/api/reconciliations/{rid}/pay", headers={"Idempotency-Key": "pay-1"})).json()
         assert again["replayed"] and again["reconciliation"]["received_total"] == "60.00"

@@ -84,10 +84,10 @@ async def _summary(session: Any, rec: Reconciliation, head: dict[str, Any], t: d
 
 async def _remittance(session: Any, rec: Reconciliation, head: dict[str, Any], row_limit: int | None) -> Report:
     inv, pay = uc.INV, uc.PAY
-    received = (select(pay.c.invoice_id, func.sum(pay.c.amount).label("received"))
+    received = (select(pay.c.invoice_id, func.sum(pay.c.amount).label("received_paid"))
                 .where(pay.c.reconciliation_id == rec.id, pay.c.voided_at.is_(None))
                 .group_by(pay.c.invoice_id).subquery())
-    stmt = (select(inv, received.c.received).select_from(inv.outerjoin(received, received.c.invoice_id == inv.c.id))
+    stmt = (select(inv, received.c.received_paid).select_from(inv.outerjoin(received, received.c.invoice_id == inv.c.id))
             .where(inv.c.reconciliation_id == rec.id, inv.c.status.in_(("posted", "paid"))).order_by(inv.c.id))
     if row_limit:
         stmt = stmt.limit(row_limit)
@@ -95,7 +95,7 @@ async def _remittance(session: Any, rec: Reconciliation, head: dict[str, Any], r
     for r in (await session.execute(stmt)).all():
         rows.append([f"{r.id}(S)", r.effective_date.isoformat() if r.effective_date else None, r.bill_type,
                      r.client_name, r.policy_number, r.line_of_business, r.premium, r.rate, r.commission,
-                     r.received or Decimal("0.00"), r.paid_to_date, round_money(r.commission - r.paid_to_date),
+                     r.received_paid or Decimal("0.00"), r.paid_to_date, round_money(r.commission - r.paid_to_date),
                      r.people_commission_total])
     cols = ["Item ID", "Date", "Bill type", "Client", "Policy number", "LOB", "Premium", "Rate", "Commission",
             "Received (this reconciliation)", "Paid to date", "Balance", "People commission"]
