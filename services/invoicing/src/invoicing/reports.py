@@ -94,7 +94,8 @@ async def _remittance(session: Any, rec: Reconciliation, head: dict[str, Any], r
     rows = []
     for r in (await session.execute(stmt)).all():
         rows.append([f"{r.id}(S)", r.effective_date.isoformat() if r.effective_date else None, r.bill_type,
-                     r.client_name, r.policy_number, r.line_of_business, r.premium, r.rate, r.commission,
+                     r.client_name, r.policy_number, r.line_of_business, r.premium, uc.rate_input(r.rate_type, r.rate),
+                     r.commission,
                      r.received_paid or Decimal("0.00"), r.paid_to_date, round_money(r.commission - r.paid_to_date),
                      r.people_commission_total])
     cols = ["Item ID", "Date", "Bill type", "Client", "Policy number", "LOB", "Premium", "Rate", "Commission",
