@@ -269,3 +269,100 @@ def test_journey_2_reconciliation_create_pay_post_reports(platform: RunningPlatf
         pytest.xfail("defect: intake's dashboard shows no billed or annualized premium anywhere (book of "
                      "business lists carrier, number, client, LOB, created by/at only), so a person cannot "
                      "see the posting's effect on the policy")
+
+
+def test_journey_3_individual_search_saved_search_sales_records(platform: RunningPlatform, browser: Any,
+                                                                screens: Screens) -> None:
+    intake = platform.urls["intake"]
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    ctx.set_default_timeout(20_000)
+    page = ctx.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        login(page, intake, "sales", "/individuals")
+        # search individuals by policy filters: the carrier's Personal Auto policies (KC-100, KC-102, KC-200)
+        page.fill("input[name=policy_carrier]", CARRIER)
+        page.fill("input[name=policy_line_of_business]", "Personal Auto")
+        page.click("button:text('Search')")
+        page.wait_for_url("**/individuals?*run=1*")
+        assert "3 individuals found" in page.inner_text("h2:has-text('individuals found')")
+        names = page.inner_text("table >> nth=0")
+        assert "Roe, Jane" in names and "Garcia, Maria" in names and "Rossi, Sofia" in names
+        assert "Park, Daniel" not in names  # his policy is Homeowners (overridden in journey 1)
+
+        # save the search; it lists and re-runs
+        search_url = page.url
+        defects: list[str] = []
+        page.fill("form[action='/individuals/saved-searches'] input[name=name]", "Keystone personal auto")
+        page.click("form[action='/individuals/saved-searches'] button")
+        page.wait_for_url("**saved_search_id=*")
+        saved = page.locator("table", has_text="Owner").inner_text()
+        assert "Keystone personal auto" in saved and "sales" in saved
+        if "3 individuals found" not in page.inner_text("body"):
+            defects.append("intake /individuals: saving a search stores its own name as the 'name contains' "
+                           "criterion (the save form's `name` field collides with SearchCriteria.name), so the "
+                           "saved search re-runs with 0 results instead of 3")
+            page.goto(search_url)
+        card = page.inner_text(".card:has-text('Create Sales Records')").replace("\n", " ")
+        assert "3 will be created" in card and "0 skipped" in card, card
+        screens(page, "journey3-individual-search")
+
+        # create sales records for every individual found; watch the progress
+        page.click("button:text('Create sales records')")
+        page.wait_for_url("**/sales-record-jobs/*")
+        reload_until(page, lambda p: p.inner_text("#job-status") not in ("queued", "running"),
+                     timeout=60, message="sales-record job finished")
+        assert page.inner_text("#job-status") != "failed", page.inner_text("body")
+        assert (page.inner_text("#job-total"), page.inner_text("#job-created"), page.inner_text("#job-skipped")) \
+            == ("3", "3", "0")
+        assert "by sales" in page.inner_text("body")
+        screens(page, "journey3-sales-record-job")
+
+        # a second run skips them all
+        page.goto(search_url)
+        card = page.inner_text(".card:has-text('Create Sales Records')").replace("\n", " ")
+        assert "0 will be created" in card and "3 skipped" in card, card
+        page.click("button:text('Create sales records')")
+        page.wait_for_url("**/sales-record-jobs/*")
+        reload_until(page, lambda p: p.inner_text("#job-status") not in ("queued", "running"),
+                     timeout=60, message="second sales-record job finished")
+        assert (page.inner_text("#job-created"), page.inner_text("#job-skipped")) == ("0", "3")
+        if defects:
+            pytest.xfail("defect: " + "; ".join(defects))
+    finally:
+        ctx.close()
+
+
+def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: Any, screens: Screens) -> None:
+    reporting = platform.urls["reporting"]
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    ctx.set_default_timeout(20_000)
+    page = ctx.new_page()
+    try:
+        login(page, reporting, "manager", "/operations/statements")
+        # the statements of journey 1, per carrier and day, with their valid / invalid / blank rows
+        reload_until(page, lambda p: CARRIER in p.inner_text("#section-per-carrier-day table"), timeout=60,
+                     message="reporting counted the statements")
+        carrier_row = page.locator("#section-per-carrier-day tbody tr", has_text=CARRIER).inner_text().split("\t")
+        assert carrier_row[2:] == ["2", "11", "7", "2", "2"], carrier_row  # 2 statements, 11 rows, 7/2/2
+        screens(page, "journey5-operations-statements")
+        # the Create-Policies session of journey 1, by clerk, 2 policies
+        page.goto(f"{reporting}/operations/policies")
+        reload_until(page, lambda p: "clerk" in p.inner_text("#section-per-session table"), timeout=60,
+                     message="reporting saw the session")
+        session_row = page.locator("#section-per-session tbody tr", has_text="clerk").inner_text().split("\t")
+        assert session_row[3] == CARRIER and session_row[5] == "2", session_row
+        # the reconciliation of journey 2
+        page.goto(f"{reporting}/operations/reconciliations")
+        reload_until(page, lambda p: "closed" in p.inner_text("main, body"), timeout=60,
+                     message="reporting saw the posted reconciliation")
+        screens(page, "journey5-operations-reconciliations")
+        # recalculate the team screens
+        page.goto(f"{reporting}/team-screens")
+        before = page.inner_text(".card")
+        page.click("button:text('Calculate now')")
+        page.wait_for_selector("#calculated-on")
+        assert "by manager" in page.inner_text(".card") and page.inner_text(".card") != before
+        screens(page, "journey5-team-screens")
+    finally:
+        ctx.close()
