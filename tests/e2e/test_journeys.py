@@ -333,6 +333,83 @@ def test_journey_3_individual_search_saved_search_sales_records(platform: Runnin
         ctx.close()
 
 
+def test_journey_4_onboard_appoint_nipr_terminate(platform: RunningPlatform, browser: Any, screens: Screens) -> None:
+    from agency_common.demo import PRODUCERS_CSV
+
+    appointments = platform.urls["appointments"]
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    ctx.set_default_timeout(20_000)
+    page = ctx.new_page()
+    try:
+        login(page, appointments, "licensing", "/onboarding")
+        # onboard producers from a CSV: row errors shown, blank rows ignored, then Process Rows
+        page.set_input_files("input[name=file]", {"name": "agents.csv", "mimeType": "text/csv",
+                                                  "buffer": PRODUCERS_CSV.encode()})
+        page.click("button:text('Parse 1 File')")
+        page.wait_for_url("**/onboarding/*")
+        cards = [c.replace("\n", ": ") for c in page.locator(".cards .card").all_inner_texts()]
+        assert cards == ["Rows: 6", "Valid: 4", "With errors: 2", "Blank rows (ignored): 1"], cards
+        errors = page.inner_text("table")
+        assert "9999999" in errors and "not-an-email" in errors
+        screens(page, "journey4-onboarding-parsed")
+        page.click("button:text('Process Rows')")
+        page.wait_for_selector("p.ok")
+        assert "producers_created = 4" in page.inner_text("p.ok")
+
+        # the producers are synced with NIPR through the gateway (simulator); the SSN is masked
+        page.goto(f"{appointments}/producers")
+        reload_until(page, lambda p: "synced" in p.locator("tr", has_text="1234567").inner_text(), timeout=60,
+                     message="producer 1234567 synced with NIPR")
+        whitfield = page.locator("tr", has_text="1234567").inner_text()
+        assert "Dana Whitfield" in whitfield and "123-45-6789" not in whitfield and "6789" in whitfield, whitfield
+        screens(page, "journey4-producers")
+
+        # bulk-appoint across states: eligible and not-eligible lines, one batch per CoCode
+        page.goto(f"{appointments}/appoint")
+        page.fill("input[name=npn]", "1234567")
+        page.fill("input[name=states]", "CA;TX;FL")
+        page.fill("input[name=loa_category]", "Life & Health")
+        page.fill("input[name=cocodes]", "60054")
+        page.click("button:text('Create transactions')")
+        page.wait_for_selector("h2:has-text('Result')")
+        result = page.inner_text("body")
+        assert "In Good Standing" in result, result[:3000]
+        screens(page, "journey4-bulk-appoint")
+        page.click("a:has-text('Batch for CoCode 60054')")
+        page.wait_for_url("**/batches/*")
+        billable = int(page.locator(".card", has_text="Billable").first.locator(".stat").inner_text())
+        assert billable >= 1
+        page.click("button:text('Submit to NIPR')")
+        page.wait_for_load_state()
+        # the batch goes to the NIPR simulator and the answers come back
+        reload_until(page, lambda p: "Appointed" in p.inner_text("table"), timeout=90,
+                     message="NIPR answers came back to the batch")
+        screens(page, "journey4-batch-answered")
+
+        # terminate by CSV one appointed line
+        page.goto(f"{appointments}/report?status=Appointed")
+        appointed = page.locator("table tbody tr", has_text="1234567").first.inner_text().split("\t")
+        state_code = next(c for c in appointed if len(c) == 2 and c.isupper())
+        line = next(c for c in appointed if c not in ("1234567", state_code, "60054") and c.strip()
+                    and not c.strip().isdigit() and "Whitfield" not in c)
+        page.goto(f"{appointments}/terminations")
+        page.set_input_files("input[name=file]", {"name": "terminate.csv", "mimeType": "text/csv", "buffer": (
+            "Agent NPN,State(s),Line of Authority,CoCode,Termination Reason Code\r\n"
+            f"1234567,{state_code},{line},60054,\r\n").encode()})
+        page.click("form[action='/terminations'] button")
+        page.wait_for_url("**/terminations/*")
+        assert page.locator(".cards .card .stat").nth(1).inner_text() == "1", page.inner_text("body")[:2000]
+        page.check("input[name=immediate]")
+        page.click("button:text('Submit 1 Transactions')")
+        page.wait_for_selector("p.ok")
+        screens(page, "journey4-termination-submitted")
+        page.goto(f"{appointments}/report?status=Terminated")
+        reload_until(page, lambda p: "1234567" in p.inner_text("table"), timeout=90,
+                     message="the termination came back from NIPR")
+    finally:
+        ctx.close()
+
+
 def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: Any, screens: Screens) -> None:
     reporting = platform.urls["reporting"]
     ctx = browser.new_context(viewport={"width": 1366, "height": 900})
