@@ -423,6 +423,10 @@ def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: An
         carrier_row = page.locator("#section-per-carrier-day tbody tr", has_text=CARRIER).inner_text().split("\t")
         assert carrier_row[2:] == ["2", "11", "7", "2", "2"], carrier_row  # 2 statements, 11 rows, 7/2/2
         screens(page, "journey5-operations-statements")
+        with page.expect_download() as download:  # each view exports CSV
+            page.click("#section-per-carrier-day a:text('Export CSV')")
+        exported = download.value.path().read_text(encoding="utf-8-sig")
+        assert CARRIER in exported and "Invalid rows" in exported, exported
         # the Create-Policies session of journey 1, by clerk, 2 policies
         page.goto(f"{reporting}/operations/policies")
         reload_until(page, lambda p: "clerk" in p.inner_text("#section-per-session table"), timeout=60,
@@ -434,6 +438,12 @@ def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: An
         reload_until(page, lambda p: "closed" in p.inner_text("main, body"), timeout=60,
                      message="reporting saw the posted reconciliation")
         screens(page, "journey5-operations-reconciliations")
+        # the appointment transactions of journey 4, by status and eligibility reason
+        page.goto(f"{reporting}/operations/transactions")
+        reload_until(page, lambda p: "Appointed" in p.inner_text("#section-by-status table")
+                     and "In Good Standing" in p.inner_text("#section-by-eligibility-reason table"), timeout=60,
+                     message="reporting saw the appointment transactions and NIPR's answers")
+        screens(page, "journey5-operations-transactions")
         # recalculate the team screens
         page.goto(f"{reporting}/team-screens")
         before = page.inner_text(".card")
