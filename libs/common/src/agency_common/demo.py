@@ -264,8 +264,11 @@ class DemoLoader:
             for ind in found:
                 if f"{ind.get('first_name') or ''} {ind.get('last_name') or ''}".strip() == name:
                     _ok(c.patch(f"/api/individuals/{ind['id']}", json=details))
-        for person in PROSPECTS:
-            _ok(c.post("/api/individuals", json=person))
+        for person in PROSPECTS:  # a retry after a failed first start creates nobody twice
+            known = _ok(c.post("/api/individuals/search", json={
+                "first_name": person["first_name"], "last_name": person["last_name"], "limit": 1})).json()["total"]
+            if not known:
+                _ok(c.post("/api/individuals", json=person))
         files = {"file": ("acme-statement-2026-10.csv", statement_csv().encode("utf-8-sig"), "text/csv")}
         st = _ok(c.post("/api/statements", files=files, data={"carrier": DEMO_CARRIER}), 409)
         if st.status_code == 409:
