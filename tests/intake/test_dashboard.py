@@ -50,13 +50,22 @@ async def test_individuals_dashboard(start_service, token_for) -> None:
     async with intake.as_user(token_for("sales")) as c:
         r = await c.get("/individuals?run=1&policy_line_of_business=AUTO")
         assert r.status_code == 200 and "1 individuals found" in r.text and "1</strong> will be created" in r.text
-        r = await c.post("/individuals/saved-searches", data={"name": "autos", "policy_line_of_business": "AUTO"})
+        r = await c.post("/individuals/saved-searches", data={"search_name": "autos", "policy_line_of_business": "AUTO"})
         assert r.status_code == 303
-        assert "autos" in (await c.get(r.headers["location"])).text
+        saved_page = (await c.get(r.headers["location"])).text
+        # The saved search's own name is not a criterion: it re-runs with the same result.
+        assert "autos" in saved_page and "1 individuals found" in saved_page
+        saved_id = r.headers["location"].split("saved_search_id=")[1].split("&")[0]
+        assert f'name="saved_search_id" value="{saved_id}"' in saved_page
         r = await c.post("/individuals/sales-records", data={"policy_line_of_business": "AUTO", "idempotency_key": "k",
-                                                             "sales_record_type": "Medicare"})
+                                                             "sales_record_type": "Medicare",
+                                                             "saved_search_id": saved_id})
         assert r.status_code == 303
         job_url = r.headers["location"]
+        jobs = (await c.get("/api/saved-searches")).json()
+        listed = jobs["items"] if isinstance(jobs, dict) else jobs
+        assert any(j["id"] == job_url.rsplit("/", 1)[1] for s in listed if s["id"] == saved_id for j in s["jobs"]), \
+            "the job is recorded next to its saved search"
 
         async def done() -> bool:
             return 'id="job-status">done' in (await c.get(job_url)).text

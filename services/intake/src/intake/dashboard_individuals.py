@@ -47,11 +47,13 @@ async def search_page(request: Request, user: DashboardUser, error: str | None =
     page = max(int(params.get("page", "1") or 1), 1)
     items: list[dict[str, Any]] = []
     total, counts = 0, None
+    saved_search_id: str | None = None
     try:
         async with runtime.db.session() as session:
             if saved_id:
                 saved = await session.get(SavedSearch, saved_id)
                 if saved is not None:
+                    saved_search_id = saved.id  # the job is recorded next to the saved search
                     params = {**SearchCriteria.model_validate_json(saved.criteria).model_dump(exclude_none=True), **params}
             c = _criteria(params)
             if params.get("run"):
@@ -69,7 +71,7 @@ async def search_page(request: Request, user: DashboardUser, error: str | None =
                   fields=CRITERIA_FIELDS, items=items, total=total, page=page, query=query, counts=counts,
                   searches=[saved_search_json(s) for s in searches], jobs=[job_json(j) for j in jobs],
                   types=runtime.settings.sales_record_types, idempotency_key=str(uuid.uuid4()),
-                  error=error, message=message, ran=bool(params.get("run")))
+                  error=error, message=message, ran=bool(params.get("run")), saved_search_id=saved_search_id)
 
 
 @router.post("/individuals/saved-searches")
@@ -77,7 +79,8 @@ async def save_search_form(request: Request, user: DashboardUser) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
-            s = await save_search(tx, form.get("name", ""), _criteria(form))
+            # The form field is not called "name": that is a search criterion ("name contains").
+            s = await save_search(tx, form.get("search_name", ""), _criteria(form))
     except (ValidationError, UseCaseError) as exc:
         return await search_page(request, user, error=str(exc))
     return RedirectResponse(f"/individuals?saved_search_id={s.id}&run=1", status_code=303)
@@ -92,7 +95,8 @@ async def create_sales_records_form(request: Request, user: DashboardUser) -> Re
     runtime = request.app.state.runtime
     try:
         body = SalesRecordJobIn(idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()),
-                                sales_record_type=form.get("sales_record_type", ""), criteria=_criteria(form))
+                                sales_record_type=form.get("sales_record_type", ""), criteria=_criteria(form),
+                                saved_search_id=form.get("saved_search_id") or None)
         async with runtime.uow(actor=user.login) as tx:
             job, _ = await start_job(tx, body, runtime.settings.sales_record_types)
     except (ValidationError, UseCaseError) as exc:
