@@ -205,7 +205,8 @@ def test_journey_2_reconciliation_create_pay_post_reports(platform: RunningPlatf
     page.fill("input[name=rate]", "10%")
     page.click("form button:text('OK')")  # rate type left on "default", and Pat has no default: refused
     page.wait_for_load_state()
-    assert "has errors" in page.inner_text("#error")  # (which field is not said: see the defects list)
+    refused = page.inner_text("#error")
+    assert "has errors" in refused and "rate_type" in refused, f"the error names its field: {refused}"
     page.fill("input[name=employee]", "Pat Producer")
     page.fill("input[name=production_role]", "Producer")
     page.fill("input[name=production_credit]", "500.00")

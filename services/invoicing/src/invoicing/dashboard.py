@@ -128,8 +128,21 @@ async def _action(request: Request, rec_id: str, user: User, fn: Any, *args: Any
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
             return await fn(tx, rec_id, *args)
-    except (uc.Conflict, uc.Invalid, uc.NotFound) as exc:
+    except uc.Invalid as exc:
+        return _describe(exc)
+    except (uc.Conflict, uc.NotFound) as exc:
         return str(exc)
+
+
+def _describe(exc: uc.Invalid) -> str:
+    """The message and every field error (``field: reason``), so a redirect loses none of them."""
+    def flatten(errors: Any, path: str = "") -> list[str]:
+        if isinstance(errors, dict):
+            return [line for k, v in errors.items() for line in flatten(v, f"{path}{k}" if not path else f"{path}.{k}")]
+        return [f"{path}: {errors}"]
+
+    details = flatten(exc.detail.get("errors", {}))
+    return f"{exc}: " + "; ".join(details) if details else str(exc)
 
 
 @router.post("/reconciliations/{rec_id}/create-invoices")
@@ -528,5 +541,5 @@ async def save_people_default(request: Request, user: DashboardUser, carrier: An
     except ValidationError as exc:
         return back("/people-defaults", error="; ".join(e["msg"] for e in exc.errors()), carrier=carrier)
     except uc.Invalid as exc:
-        return back("/people-defaults", error=f"{exc}: {exc.detail['errors']}", carrier=carrier)
+        return back("/people-defaults", error=_describe(exc), carrier=carrier)
     return back("/people-defaults", message=f"Default saved for {employee} at {carrier}.", carrier=carrier)
