@@ -102,7 +102,7 @@ async def write_status_events(tx: Transaction, rows: Sequence[dict[str, Any]]) -
     consumers still validate what they decode."""
     env_type = Envelope[TransactionStatusChanged]
     now = utcnow()
-    envelopes, out = [], []
+    out = []
     for r in rows:
         payload = TransactionStatusChanged.model_construct(
             transaction_id=r["id"], batch_id=r["batch_id"], kind=r["kind"], npn=r["npn"], state=r["state"],
@@ -113,11 +113,10 @@ async def write_status_events(tx: Transaction, rows: Sequence[dict[str, Any]]) -
             event_id=uuid.uuid4(), type=TransactionStatusChanged.event_type, version=TransactionStatusChanged.event_version,
             occurred_at=now, producer=SERVICE, correlation_id=tx.correlation_id, causation_id=tx.causation_id,
             actor=tx.actor, payload=payload)
-        envelopes.append(env)
         out.append(outbox_row(env, TransactionStatusChanged.topic, payload.key()))
     for part in _chunks(out):
         await tx.session.execute(insert(m.messaging.outbox), list(part))
-    tx.emitted.extend(envelopes)
+    tx.emitted_count += len(out)
 
 
 def gateway_tx(row: dict[str, Any] | m.AppointmentTransaction) -> GatewayTransaction:

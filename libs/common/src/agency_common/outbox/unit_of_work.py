@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert
@@ -46,7 +46,9 @@ class Transaction:
     causation_id: str | None
     _tables: MessagingTables
     _producer: str
-    emitted: list[Envelope[Any]] = field(default_factory=list)
+    # How many events this transaction wrote: the relay is woken after the commit when > 0.
+    # A count, not the envelopes: a 100,000-event transaction need not hold them all in memory.
+    emitted_count: int = 0
 
     def envelope(self, payload: EventPayload) -> Envelope[Any]:
         return make_envelope(
@@ -70,7 +72,7 @@ class Transaction:
             rows.append(outbox_row(env, payload.topic, payload.key()))
         if rows:
             await self.session.execute(insert(self._tables.outbox), rows)
-            self.emitted.extend(envelopes)
+            self.emitted_count += len(rows)
         return envelopes
 
 
@@ -104,5 +106,5 @@ class UnitOfWork:
                 _producer=self.producer,
             )
             yield tx
-        if tx.emitted and self.on_commit is not None:
+        if tx.emitted_count and self.on_commit is not None:
             self.on_commit()
