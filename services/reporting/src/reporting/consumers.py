@@ -29,6 +29,7 @@ from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, Re
 from agency_common.contracts.nipr import TransactionResultReceived
 from agency_common.contracts.registry import registry
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted
+from agency_common.db.engine import dialect_insert
 from agency_common.messaging.consumer import EventConsumer, Incoming
 from agency_common.outbox import Transaction
 
@@ -55,14 +56,6 @@ OWN_TOPICS = {topics.REPORTING_TEAM_SCREENS}
 _STATEMENTS: dict[tuple[str, str], Any] = {}
 
 
-def _dialect_insert(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
 def upsert_statement(session: Any, table: Any, *, newer: str | None = None, ignore: bool = False,
                      add: tuple[str, ...] = ()) -> Any:
     """``INSERT ... ON CONFLICT (pk) DO UPDATE SET every column`` guarded by
@@ -72,7 +65,7 @@ def upsert_statement(session: Any, table: Any, *, newer: str | None = None, igno
     key = (dialect, f"{table.name}:{newer}:{ignore}:{add}")
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        ins = _dialect_insert(dialect)(table)
+        ins = dialect_insert(dialect)(table)
         pk = [c.name for c in table.primary_key.columns]
         if ignore:
             stmt = ins.on_conflict_do_nothing(index_elements=pk)

@@ -92,10 +92,15 @@ class Database:
             await self.write_engine.dispose()
 
 
-def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Any:
-    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect (SQLite or PostgreSQL)."""
-    if session.bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+def dialect_insert(dialect: str) -> Any:
+    """The ``insert`` construct of a dialect (SQLite or PostgreSQL): both have ``on_conflict_*``."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
     else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table).on_conflict_do_nothing()
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect."""
+    return dialect_insert(session.bind.dialect.name)(table).on_conflict_do_nothing()

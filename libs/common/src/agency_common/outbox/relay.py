@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import json
 import zlib
-from datetime import timedelta
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import timedelta
 
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -140,7 +139,7 @@ class OutboxRelay:
                 )
                 if not locked.scalar_one():
                     return 0
-                return await self._publish_and_mark(session, session)
+                return await self._publish_rows(await self._claim(session), session)
         async with self.db.session() as reader:
             rows = await self._claim(reader)
         return await self._publish_rows(rows, None)
@@ -157,10 +156,6 @@ class OutboxRelay:
             PendingEvent(id=r.id, topic=r.topic, key=r.key, payload=r.payload.encode(), headers=json.loads(r.headers))
             for r in result
         ]
-
-    async def _publish_and_mark(self, reader: AsyncSession, writer: AsyncSession) -> int:
-        rows = await self._claim(reader)
-        return await self._publish_rows(rows, writer)
 
     async def _publish_rows(self, rows: list[PendingEvent], writer: AsyncSession | None) -> int:
         if not rows:
