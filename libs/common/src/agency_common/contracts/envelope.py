@@ -50,13 +50,18 @@ class Envelope(BaseModel, Generic[P]):
         return self.model_dump_json().encode()
 
     def headers(self) -> dict[str, str]:
-        return {
-            "event_id": str(self.event_id),
-            "event_type": self.type,
-            "correlation_id": self.correlation_id,
-            "producer": self.producer,
-            "content-type": "application/json",
-        }
+        return envelope_headers(str(self.event_id), self.type, self.correlation_id, self.producer)
+
+
+def envelope_headers(event_id: str, event_type: str, correlation_id: str, producer: str) -> dict[str, str]:
+    """Kafka headers every event carries (consumers read the type and correlation id from them)."""
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "correlation_id": correlation_id,
+        "producer": producer,
+        "content-type": "application/json",
+    }
 
 
 def make_envelope(

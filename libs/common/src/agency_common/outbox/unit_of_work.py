@@ -7,15 +7,19 @@ after the commit the relay is woken to publish them.
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency_common.contracts.envelope import Envelope, EventPayload, make_envelope
+from agency_common.contracts.envelope import Envelope, EventPayload, envelope_headers
 from agency_common.db.engine import Database
 from agency_common.logging import current_correlation_id
 from agency_common.outbox.tables import MessagingTables
@@ -50,30 +54,41 @@ class Transaction:
     # A count, not the envelopes: a 100,000-event transaction need not hold them all in memory.
     emitted_count: int = 0
 
-    def envelope(self, payload: EventPayload) -> Envelope[Any]:
-        return make_envelope(
-            payload,
-            producer=self._producer,
-            actor=self.actor,
-            correlation_id=self.correlation_id,
-            causation_id=self.causation_id,
-        )
+    async def emit(self, payload: EventPayload) -> uuid.UUID:
+        return (await self.emit_many([payload]))[0]
 
-    async def emit(self, payload: EventPayload) -> Envelope[Any]:
-        envelopes = await self.emit_many([payload])
-        return envelopes[0]
+    async def emit_many(self, payloads: Iterable[EventPayload]) -> list[uuid.UUID]:
+        """Write events to the outbox in this transaction (one executemany for many events).
 
-    async def emit_many(self, payloads: Iterable[EventPayload]) -> list[Envelope[Any]]:
-        """Write events to the outbox in this transaction (one executemany for many events)."""
-        envelopes, rows = [], []
-        for payload in payloads:
-            env = self.envelope(payload)
-            envelopes.append(env)
-            rows.append(outbox_row(env, payload.topic, payload.key()))
-        if rows:
-            await self.session.execute(insert(self._tables.outbox), rows)
-            self.emitted_count += len(rows)
-        return envelopes
+        Payloads were validated when they were built, so the envelope is serialised straight from
+        its fields (the same JSON as ``Envelope.model_dump_json``, at twice the speed); consumers
+        still validate what they decode. Returns the event ids."""
+        payloads = list(payloads)
+        if not payloads:
+            return []
+        now = utcnow()
+        random = os.urandom(16 * len(payloads))  # one system call for all the event ids
+        ids, rows = [], []
+        for i, payload in enumerate(payloads):
+            event_id = uuid.UUID(bytes=random[16 * i:16 * i + 16], version=4)
+            ids.append(event_id)
+            rows.append(self._outbox_row(payload, event_id, now))
+        await self.session.execute(insert(self._tables.outbox), rows)
+        self.emitted_count += len(rows)
+        return ids
+
+    def _outbox_row(self, payload: EventPayload, event_id: uuid.UUID, now: datetime) -> dict[str, Any]:
+        envelope = {
+            "event_id": event_id, "type": payload.event_type, "version": payload.event_version,
+            "occurred_at": now, "producer": self._producer, "correlation_id": self.correlation_id,
+            "causation_id": self.causation_id, "actor": self.actor, "payload": payload,
+        }
+        headers = envelope_headers(str(event_id), payload.event_type, self.correlation_id, self._producer)
+        return {
+            "event_id": str(event_id), "topic": payload.topic, "key": payload.key(),
+            "event_type": payload.event_type, "payload": to_json(envelope).decode(),
+            "headers": json.dumps(headers), "created_at": now, "sent_at": None, "attempts": 0,
+        }
 
 
 class UnitOfWork:
