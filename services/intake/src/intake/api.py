@@ -29,7 +29,6 @@ from intake.usecases import (
     UpdateByCarrierRequest,
     UseCaseError,
     audit_json,
-    create_policies,
     create_policy,
     list_sessions,
     policy_json,
@@ -263,16 +262,32 @@ async def rematch_statement(request: Request, statement_id: str,
     return statement_json(await _statement(request, statement_id))
 
 
-@router.post("/statements/{statement_id}/create-policies", status_code=201)
+@router.post("/statements/{statement_id}/create-policies", status_code=201, responses={
+    200: {"description": "the session this idempotency key already created"},
+    202: {"description": "a large statement: a background job (poll `job.url`)"}})
 async def create_policies_route(request: Request, statement_id: str, body: CreatePoliciesRequest,
                                 user: Annotated[User, require("policies:create")]) -> JSONResponse:
+    """The session `id` and `count` (201; 200 when the idempotency key already made it). Above
+    `create_policies_background_threshold` unmatched lines: 202 with `job` (`status`, `done` of
+    `total`, `session_id` when done) at `/api/create-policies-jobs/{job id}`."""
     try:
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
-            session, created = await create_policies(
-                tx, statement_id, body, auto_publish=request.app.state.runtime.settings.auto_publish_when_matched)
+        result = await request.app.state.policy_jobs.submit(statement_id, body, user.login)
     except UseCaseError as exc:
         raise fail(exc) from None
-    return JSONResponse(session_json(session) | {"created": created}, status_code=201 if created else 200)
+    if "job" in result:
+        job = result["job"]
+        return JSONResponse({"background": True, "job": job}, status_code=202, headers={"Location": job["url"]})
+    created = result["created"]
+    return JSONResponse(session_json(result["session"]) | {"created": created}, status_code=201 if created else 200)
+
+
+@router.get("/create-policies-jobs/{job_id}")
+async def create_policies_job(request: Request, job_id: str,
+                              _user: Annotated[User, require("policies:view")]) -> dict[str, Any]:
+    try:
+        return await request.app.state.policy_jobs.get(job_id)
+    except UseCaseError as exc:
+        raise fail(exc) from None
 
 
 class PublishRequest(BaseModel):

@@ -20,6 +20,7 @@ from intake import api, api_individuals, consumers, dashboard, dashboard_individ
 from intake.imports import StatementImports
 from intake.individuals import SalesRecordJobs
 from intake.models import messaging
+from intake.policy_jobs import PolicyJobs
 from intake.settings import IntakeSettings
 
 HERE = Path(__file__).parent
@@ -36,9 +37,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     consumers.subscribe(runtime.consumer, runtime)
     imports = StatementImports(runtime)
     sales_jobs = SalesRecordJobs(runtime)
+    policy_jobs = PolicyJobs(runtime)
     runtime.background(imports.run)
     runtime.background(sales_jobs.run)
+    runtime.background(policy_jobs.run)
     app = runtime.create_app(api.router, api_individuals.router, dashboard.router, dashboard_individuals.router)
     app.state.imports = imports
     app.state.sales_jobs = sales_jobs
+    app.state.policy_jobs = policy_jobs
     return app

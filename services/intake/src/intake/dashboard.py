@@ -32,7 +32,6 @@ from intake.usecases import (
     UpdateByCarrierRequest,
     UseCaseError,
     audit_json,
-    create_policies,
     create_policy,
     list_sessions,
     save_profile,
@@ -189,12 +188,25 @@ async def create_policies_form(request: Request, statement_id: str, user: Dashbo
     try:
         req = CreatePoliciesRequest(idempotency_key=str(form.get("idempotency_key") or uuid.uuid4()),
                                     defaults=defaults, overrides=overrides)
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
-            session, _ = await create_policies(
-                tx, statement_id, req, auto_publish=request.app.state.runtime.settings.auto_publish_when_matched)
+        result = await request.app.state.policy_jobs.submit(statement_id, req, user.login)
     except (ValidationError, UseCaseError) as exc:
         return await create_policies_page(request, statement_id, user, error=str(exc))
-    return RedirectResponse(f"/policy-sessions/{session.id}", status_code=303)
+    if "job" in result:
+        return RedirectResponse(result["job"]["page"], status_code=303)
+    return RedirectResponse(f"/policy-sessions/{result['session'].id}", status_code=303)
+
+
+@router.get("/create-policies-jobs/{job_id}", response_class=HTMLResponse)
+async def create_policies_job_page(request: Request, job_id: str, user: DashboardUser) -> HTMLResponse:
+    if not user.can("policies:view"):
+        return _denied(request, "policies:view")
+    try:
+        job = await request.app.state.policy_jobs.get(job_id)
+    except UseCaseError:
+        raise HTTPException(404, "no such job") from None
+    async with request.app.state.runtime.db.session() as session:
+        st = await session.get(Statement, job["statement_id"])
+    return render(request, "intake_create_policies_job.html", job=job, st=st)
 
 
 # -- sessions -----------------------------------------------------------------------------------------

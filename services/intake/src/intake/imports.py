@@ -382,24 +382,27 @@ async def publish_statement(tx: Transaction, statement_id: str, exclude_unmatche
     rows = (await tx.session.execute(select(LINES).where(
         LINES.c.statement_id == statement_id, LINES.c.valid.is_(True), LINES.c.match_status == "matched")
         .order_by(LINES.c.line_no))).mappings().all()
-    lines = [StatementLine(line_id=str(r["id"]), line_no=r["line_no"], policy_id=r["policy_id"],
-                           policy_number=r["policy_number"], insured_name=r["insured_name"],
-                           transaction_type=r["transaction_type"], bill_type=r["bill_type"],
-                           effective_date=r["effective_date"], expiration_date=r["expiration_date"],
-                           line_of_business=r["line_of_business"], premium=r["premium"],
-                           commission_rate=r["commission_rate"], commission_amount=r["commission_amount"],
-                           producer_code=r["producer_code"]) for r in rows]
-    chunk_count = (len(lines) + PUBLISH_CHUNK - 1) // PUBLISH_CHUNK
+    chunk_count = (len(rows) + PUBLISH_CHUNK - 1) // PUBLISH_CHUNK
+    zero = Decimal("0.00")
     await tx.emit(StatementPublished(
         statement_id=st.id, carrier=st.carrier, statement_date=st.statement_date, file_name=st.file_name,
-        line_count=len(lines), chunk_count=chunk_count,
-        premium_total=sum((ln.premium or Decimal("0.00") for ln in lines), Decimal("0.00")),
-        commission_total=sum((ln.commission_amount or Decimal("0.00") for ln in lines), Decimal("0.00")),
+        line_count=len(rows), chunk_count=chunk_count,
+        premium_total=sum((r["premium"] or zero for r in rows), zero),
+        commission_total=sum((r["commission_amount"] or zero for r in rows), zero),
         excluded_unmatched=pending))
-    await tx.emit_many(
-        StatementLinesPublished(statement_id=st.id, chunk_no=n + 1, chunk_count=chunk_count,
-                                lines=lines[n * PUBLISH_CHUNK:(n + 1) * PUBLISH_CHUNK])
-        for n in range(chunk_count))
+    for n in range(chunk_count):
+        lines = [StatementLine(line_id=str(r["id"]), line_no=r["line_no"], policy_id=r["policy_id"],
+                               policy_number=r["policy_number"], insured_name=r["insured_name"],
+                               transaction_type=r["transaction_type"], bill_type=r["bill_type"],
+                               effective_date=r["effective_date"], expiration_date=r["expiration_date"],
+                               line_of_business=r["line_of_business"], premium=r["premium"],
+                               commission_rate=r["commission_rate"], commission_amount=r["commission_amount"],
+                               producer_code=r["producer_code"])
+                 for r in rows[n * PUBLISH_CHUNK:(n + 1) * PUBLISH_CHUNK]]
+        await tx.emit(StatementLinesPublished(statement_id=st.id, chunk_no=n + 1, chunk_count=chunk_count,
+                                              lines=lines))
+        if n % 10 == 9:
+            await asyncio.sleep(0)  # a large statement: other requests are served meanwhile
     st.status, st.published_by, st.published_at, st.excluded = "published", tx.actor, utcnow(), pending
     await tx.session.flush()
     return st

@@ -194,6 +194,29 @@ class PolicySession(IntakeModel, table=True):
     defaults: str = Field(default="{}", sa_column=Column(Text(), nullable=False))
 
 
+class CreatePoliciesJob(IntakeModel, table=True):
+    """A Create Policies request run in the background (a large statement): its status and the
+    session it made. The policies, clients and session are still written by one transaction;
+    ``done`` is final-state only (live progress is the worker's, in memory)."""
+
+    __tablename__ = "create_policies_jobs"
+
+    id: str = Field(default_factory=_uuid, primary_key=True, max_length=36)
+    statement_id: str = Field(max_length=36, index=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    request: str = Field(sa_column=Column(Text(), nullable=False))  # the CreatePoliciesRequest as JSON
+    status: str = Field(default="queued", max_length=20, index=True)  # queued | running | done | failed
+    total: int = 0
+    done: int = 0
+    attempts: int = 0
+    session_id: str | None = Field(default=None, max_length=36)
+    error: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
 class PolicyUpdateAudit(IntakeModel, table=True):
     """One Update Policies (by Carrier) action: who, when, which filter, what changed, how many."""
 

@@ -13,3 +13,8 @@ class IntakeSettings(ServiceSettings):
     # Publish a statement to invoicing as soon as every valid line is matched (after the import, or
     # after Create Policies); otherwise the operator publishes it (with unmatched lines excluded).
     auto_publish_when_matched: bool = True
+    # Create Policies runs in the background (202 and a job to poll) above this many unmatched
+    # lines; below it the request answers with the session. Chunk: policies written between two
+    # hand-backs of the event loop (and progress reports) inside the one transaction.
+    create_policies_background_threshold: int = 2000
+    create_policies_chunk: int = 1000

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -213,13 +214,19 @@ class CreatePoliciesRequest(BaseModel):
     line_nos: list[int] | None = None  # None: every unmatched line
 
 
+Progress = Callable[[int, int], Awaitable[None]]
+
+
 async def create_policies(tx: Transaction, statement_id: str, req: CreatePoliciesRequest,
-                          auto_publish: bool = False) -> tuple[PolicySession, bool]:
+                          auto_publish: bool = False, *, chunk: int = CHUNK,
+                          progress: Progress | None = None) -> tuple[PolicySession, bool]:
     """One transaction: the policies of the statement's unmatched lines (one per normalised policy
     number), their clients (found or created by normalised name), and one session. Returns the
-    session and whether it was created now (False: the idempotency key was seen before)."""
-    existing = (await tx.session.execute(
-        select(PolicySession).where(PolicySession.idempotency_key == req.idempotency_key))).scalar_one_or_none()
+    session and whether it was created now (False: the idempotency key was seen before).
+
+    Written in chunks of ``chunk`` policies (clients, policies, lines, events), handing the event
+    loop back between chunks; ``progress(done, total)`` is awaited after each chunk."""
+    existing = await session_for_key(tx.session, req.idempotency_key)
     if existing is not None:
         if existing.statement_id != statement_id:
             raise Conflict("this idempotency key was used for another statement")
@@ -248,11 +255,11 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
         number = (ov.policy_number if ov and ov.policy_number else ln["policy_number"]) or ""
         key = ln["normalised_number"] if not (ov and ov.policy_number) else number.strip().upper()
         groups.setdefault(key, []).append(ln | {"_override": ov, "_number": number.strip()})
+    del lines
     session_id = str(uuid.uuid4())
     now = utcnow()
     policies: list[dict[str, Any]] = []
-    line_updates: list[dict[str, Any]] = []
-    client_names: list[str] = []
+    line_ids: list[list[int]] = []  # per policy, its lines
     for group in groups.values():
         first = group[0]
         ov: LineOverride | None = next((g["_override"] for g in group if g["_override"]), None)
@@ -263,49 +270,56 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
         fields = {k: (getattr(ov, k) if ov and getattr(ov, k) else defaults.get(k)) for k in POLICY_DEFAULT_FIELDS}
         if not fields["line_of_business"]:
             fields["line_of_business"] = first["line_of_business"]
-        pid = str(uuid.uuid4())
         policies.append({
-            "id": pid, "version": 1, "carrier": statement.carrier, "policy_number": first["_number"],
-            "client_name": name.strip(), "bill_to_name": None, **fields,
+            "id": str(uuid.uuid4()), "version": 1, "carrier": statement.carrier, "policy_number": first["_number"],
+            "client_name": name.strip(), "client_id": None, "bill_to_name": None, **fields,
             "effective_date": first["effective_date"], "expiration_date": first["expiration_date"],
             "estimated_premium": first["premium"], "annualized_premium": None, "billed_premium": None,
             "commission_rate": first["commission_rate"], "session_id": session_id, "created_by": tx.actor,
             "created_at": now, "updated_at": now,
         })
-        client_names.append(name)
-        for g in group:
-            line_updates.append({"_id": g["id"], "_policy_id": pid,
-                                 "_reason": f"policy created in session {session_id}"})
+        line_ids.append([g["id"] for g in group])
+    del groups
     if problems:
         raise UseCaseError("; ".join(problems[:20]) + (f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""))
-    numbers = [p["policy_number"] for p in policies]
-    for i in range(0, len(numbers), 500):
-        clash = (await tx.session.execute(select(Policy.policy_number).where(
-            Policy.carrier == statement.carrier, Policy.policy_number.in_(numbers[i:i + 500])))).scalars().first()
-        if clash:
-            raise Conflict(f"policy {clash} already exists for carrier {statement.carrier}: re-match the statement")
-    clients = await find_or_create_clients(tx, client_names)
-    for p in policies:
-        client = clients.get(normalise_name(p["client_name"]))
-        if client:
-            p["client_id"], p["client_name"] = client
-    for i in range(0, len(policies), CHUNK):
-        await tx.session.execute(insert(Policy.__table__), policies[i:i + CHUNK])
+    total = len(policies)
+    if progress is not None:
+        await progress(0, total)
     upd = update(t).where(t.c.id == bindparam("_id")).values(
         match_status="matched", policy_id=bindparam("_policy_id"), match_reason=bindparam("_reason"))
-    for i in range(0, len(line_updates), CHUNK):
-        await tx.session.execute(upd, line_updates[i:i + CHUNK], execution_options={"synchronize_session": False})
+    reason = f"policy created in session {session_id}"
+    for start in range(0, total, chunk):
+        part = policies[start:start + chunk]
+        numbers = [p["policy_number"] for p in part]
+        for i in range(0, len(numbers), 500):
+            clash = (await tx.session.execute(select(Policy.policy_number).where(
+                Policy.carrier == statement.carrier, Policy.policy_number.in_(numbers[i:i + 500])))).scalars().first()
+            if clash:
+                raise Conflict(f"policy {clash} already exists for carrier {statement.carrier}: re-match the statement")
+        clients = await find_or_create_clients(tx, [p["client_name"] for p in part])
+        for p in part:
+            client = clients.get(normalise_name(p["client_name"]))
+            if client:
+                p["client_id"], p["client_name"] = client
+        await tx.session.execute(insert(Policy.__table__), part)
+        updates = [{"_id": line_id, "_policy_id": p["id"], "_reason": reason}
+                   for p, ids in zip(part, line_ids[start:start + chunk], strict=True) for line_id in ids]
+        await tx.session.execute(upd, updates, execution_options={"synchronize_session": False})
+        await tx.emit_many(PolicyCreated(policy=snapshot(p)) for p in part)
+        if progress is not None:
+            await progress(start + len(part), total)
+        await asyncio.sleep(0)  # other requests are served between chunks
+    del line_ids
     await refresh_match_counts(tx.session, statement_id)
-    await tx.emit_many(PolicyCreated(policy=snapshot(p)) for p in policies)
     number = (await tx.session.scalar(select(func.max(PolicySession.number)))) or 0
     created_at = utcnow()  # taken last: the moment the transaction commits
     session = PolicySession(id=session_id, number=number + 1, statement_id=statement_id, carrier=statement.carrier,
-                            created_by=tx.actor, created_at=created_at, count=len(policies),
+                            created_by=tx.actor, created_at=created_at, count=total,
                             idempotency_key=req.idempotency_key, defaults=req.defaults.model_dump_json())
     tx.session.add(session)
     await tx.session.flush()
     await tx.emit(PolicySessionCreated(session_id=session_id, statement_id=statement_id, carrier=statement.carrier,
-                                       created_by=tx.actor, created_at=created_at, count=len(policies)))
+                                       created_by=tx.actor, created_at=created_at, count=total))
     if auto_publish:
         await tx.session.refresh(statement)
         if not (statement.unmatched + statement.ambiguous):
@@ -313,6 +327,19 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
 
             await publish_statement(tx, statement_id, exclude_unmatched=False)
     return session, True
+
+
+async def session_for_key(session: Any, key: str) -> PolicySession | None:
+    return (await session.execute(
+        select(PolicySession).where(PolicySession.idempotency_key == key))).scalar_one_or_none()
+
+
+async def selected_line_count(session: Any, statement_id: str, line_nos: list[int] | None) -> int:
+    """How many unmatched lines a Create Policies request would take (an upper bound of its policies)."""
+    t = StatementLineRow.__table__
+    conds = [t.c.statement_id == statement_id, t.c.valid.is_(True), t.c.match_status == "unmatched"]
+    count = await session.scalar(select(func.count()).select_from(t).where(*conds)) or 0
+    return count if line_nos is None else min(count, len(set(line_nos)))
 
 
 async def refresh_match_counts(session: Any, statement_id: str) -> None:
