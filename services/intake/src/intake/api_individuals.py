@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from agency_common.auth import User, require
-from agency_common.pii import mask
 from agency_common.tabular import csv_bytes
 from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -13,23 +12,28 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from intake.individuals import (
+    EXPORT_FIELDS,
     IndividualIn,
     SalesRecordJobIn,
     SearchCriteria,
     _cipher,
-    clear_values,
+    audits_of,
     convert_to_individual,
     create_individual,
+    export_rows,
     import_individuals_csv,
     individual_json,
     job_json,
+    list_sales_records,
     preview_counts,
     resolve_criteria,
     sales_record_json,
     save_search,
+    save_upload,
     saved_search_json,
     search,
     start_job,
+    template_columns,
     update_individual,
     update_sales_record,
 )
@@ -73,23 +77,31 @@ async def import_individuals(request: Request, user: Annotated[User, require("in
                              file: Annotated[UploadFile, File(description="CSV or XLSX; header row of field names")]
                              ) -> dict[str, Any]:
     import os
-    import tempfile
 
     from agency_common.tabular import TabularError
 
     runtime = request.app.state.runtime
-    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(file.filename or "")[1][:10])
     try:
-        with os.fdopen(fd, "wb") as out:
-            while block := await file.read(1 << 20):
-                out.write(block)
-        return await import_individuals_csv(runtime, tmp, file.filename or "individuals.csv", user.login)
+        tmp = await save_upload(file, runtime.settings.max_upload_bytes)
+    except TabularError as exc:
+        raise HTTPException(413, str(exc)) from None
+    try:
+        out = await import_individuals_csv(runtime, tmp, file.filename or "individuals.csv", user.login)
+        # the invalid rows' cells may hold PII: the API answers with lines and reasons only
+        return {k: out[k] for k in ("total", "created", "updated", "invalid", "blank", "errors", "results")}
     except TabularError as exc:
         raise HTTPException(422, str(exc)) from None
     except UseCaseError as exc:
         raise fail(exc) from None
     finally:
         os.unlink(tmp)
+
+
+@router.get("/individuals/import-template.csv")
+async def import_template(_user: Annotated[User, require("individuals:edit")]) -> StreamingResponse:
+    """The CSV import's columns (keys, every standard field, one custom column per type)."""
+    return StreamingResponse(csv_bytes(template_columns(), []), media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="individuals-template.csv"'})
 
 
 @router.get("/individuals/{individual_id}")
@@ -112,15 +124,8 @@ class SearchRequest(SearchCriteria):
 @router.get("/individuals/{individual_id}/audit")
 async def individual_audit(request: Request, individual_id: str,
                            _user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
-    import json
-
-    from intake.models import IndividualAudit
-
     async with request.app.state.runtime.db.session() as session:
-        rows = (await session.execute(select(IndividualAudit).where(IndividualAudit.individual_id == individual_id)
-                                      .order_by(IndividualAudit.at))).scalars().all()
-    return {"items": [{"action": a.action, "actor": a.actor, "at": a.at.isoformat(), "details": json.loads(a.details)}
-                      for a in rows]}
+        return {"items": await audits_of(session, individual_id)}
 
 
 @router.post("/individuals/search")
@@ -138,26 +143,15 @@ async def search_route(request: Request, body: SearchRequest,
             "items": [individual_json(i, cipher, reveal) for i in rows]}
 
 
-EXPORT_FIELDS = ("first_name", "middle_name", "last_name", "record_status", "servicing_agent", "primary_email",
-                 "cell_phone", "address_line1", "city", "state", "zip_code", "dob", "ssn", "medicare_id",
-                 "drivers_license")
-
-
 @router.post("/individuals/search.csv")
 async def search_csv(request: Request, body: SearchCriteria,
                      user: Annotated[User, require("individuals:view")]) -> StreamingResponse:
     """The whole result as CSV (PII masked unless the user may reveal it; formulas neutralised)."""
     runtime = request.app.state.runtime
-    cipher, reveal = _cipher(runtime), user.can(REVEAL)
     async with runtime.db.session() as session:
         _total, rows = await search(session, body, limit=1_000_000)
-    def lines():
-        for ind in rows:
-            v = clear_values(ind, cipher)
-            yield [ind.id, *[(v[f] if reveal or f not in ("dob", "ssn", "medicare_id", "drivers_license")
-                              else mask(v[f])) or "" for f in EXPORT_FIELDS]]
-    return StreamingResponse(csv_bytes(["id", *EXPORT_FIELDS], lines()), media_type="text/csv",
-                             headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
+    return StreamingResponse(csv_bytes(["id", *EXPORT_FIELDS], export_rows(rows, _cipher(runtime), user.can(REVEAL))),
+                             media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
 
 
 class SavedSearchIn(BaseModel):
@@ -232,20 +226,29 @@ async def get_job(request: Request, job_id: str,
 
 
 @router.get("/sales-records")
-async def list_sales_records(request: Request, user: Annotated[User, require("sales_enablement:view")],
-                             individual_id: str | None = None, job_id: str | None = None,
-                             limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                             offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+async def list_sales_records_route(request: Request, user: Annotated[User, require("sales_enablement:view")],
+                                   individual_id: str | None = None, job_id: str | None = None,
+                                   sales_record_type: str | None = None,
+                                   limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
     runtime = request.app.state.runtime
     async with runtime.db.session() as session:
-        stmt = select(SalesRecord).order_by(SalesRecord.created_at, SalesRecord.id).limit(limit).offset(offset)
-        if individual_id:
-            stmt = stmt.where(SalesRecord.individual_id == individual_id)
-        if job_id:
-            stmt = stmt.where(SalesRecord.job_id == job_id)
-        rows = (await session.execute(stmt)).scalars().all()
+        total, rows = await list_sales_records(session, sales_record_type=sales_record_type, job_id=job_id,
+                                               individual_id=individual_id, limit=limit, offset=offset)
     cipher, reveal = _cipher(runtime), user.can(REVEAL)
-    return {"items": [sales_record_json(r, cipher, reveal) for r in rows]}
+    return {"total": total, "limit": limit, "offset": offset,
+            "items": [sales_record_json(r, cipher, reveal) for r in rows]}
+
+
+@router.get("/sales-records/{record_id}")
+async def get_sales_record(request: Request, record_id: str,
+                           user: Annotated[User, require("sales_enablement:view")]) -> dict[str, Any]:
+    runtime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        rec = await session.get(SalesRecord, record_id)
+    if rec is None:
+        raise HTTPException(404, "no such sales record")
+    return sales_record_json(rec, _cipher(runtime), user.can(REVEAL))
 
 
 @router.patch("/sales-records/{record_id}")

@@ -3,31 +3,49 @@ and the job's progress."""
 
 from __future__ import annotations
 
+import base64
+import os
 import uuid
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
+from agency_common.tabular import TabularError, csv_bytes
 from agency_common.web import DashboardUser, render
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import APIRouter, File, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from intake.domain.individuals import CARRIED_FIELDS, FIELD_LABELS, STANDARD_FIELDS
 from intake.individuals import (
+    EXPORT_FIELDS,
     SalesRecordJobIn,
     SearchCriteria,
     _cipher,
+    audits_of,
+    convert_to_individual,
+    export_rows,
+    import_individuals_csv,
     individual_json,
+    invalid_rows_csv,
     job_json,
+    list_sales_records,
     preview_counts,
+    results_csv,
+    sales_record_json,
     save_search,
+    save_upload,
     saved_search_json,
     search,
     start_job,
+    template_columns,
 )
-from intake.models import SalesRecordJob, SavedSearch
+from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
 from intake.usecases import UseCaseError
 
 router = APIRouter(include_in_schema=False)
+PAGE = 50
+IMPORT_ROWS_SHOWN = 2000  # the rest is in the results CSV
 CRITERIA_FIELDS = list(SearchCriteria.model_fields)
 
 
@@ -66,12 +84,28 @@ async def search_page(request: Request, user: DashboardUser, error: str | None =
             jobs = (await session.execute(select(SalesRecordJob).order_by(SalesRecordJob.created_at.desc()).limit(20))).scalars().all()
     except (ValidationError, UseCaseError, ValueError) as exc:
         c, searches, jobs, error = SearchCriteria(), [], [], str(exc)
-    query = "&".join(f"{k}={v}" for k, v in c.model_dump(exclude_none=True, mode="json").items())
+    query = urlencode(c.model_dump(exclude_none=True, mode="json"))
     return render(request, "intake_individuals.html", criteria=c.model_dump(exclude_none=True, mode="json"),
                   fields=CRITERIA_FIELDS, items=items, total=total, page=page, query=query, counts=counts,
                   searches=[saved_search_json(s) for s in searches], jobs=[job_json(j) for j in jobs],
                   types=runtime.settings.sales_record_types, idempotency_key=str(uuid.uuid4()),
                   error=error, message=message, ran=bool(params.get("run")), saved_search_id=saved_search_id)
+
+
+@router.get("/individuals/export.csv")
+async def export_csv(request: Request, user: DashboardUser) -> Response:
+    """The search's whole result as CSV (PII masked unless the user may reveal it)."""
+    if not user.can("individuals:view"):
+        return _denied(request, "individuals:view")
+    runtime = request.app.state.runtime
+    try:
+        c = _criteria(dict(request.query_params))
+    except ValidationError as exc:
+        return render(request, "intake_message.html", status_code=422, message=str(exc))
+    async with runtime.db.session() as session:
+        _total, rows = await search(session, c, limit=1_000_000)
+    return StreamingResponse(csv_bytes(["id", *EXPORT_FIELDS], export_rows(rows, _cipher(runtime), user.can("pii:reveal"))),
+                             media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
 
 
 @router.post("/individuals/saved-searches")
@@ -112,3 +146,125 @@ async def job_page(request: Request, job_id: str, user: DashboardUser) -> HTMLRe
     if job is None:
         return render(request, "intake_message.html", status_code=404, message="No such job.")
     return render(request, "intake_sales_job.html", job=job_json(job))
+
+
+# -- CSV import of individuals ----------------------------------------------------------------------
+def _denied(request: Request, *permissions: str) -> HTMLResponse:
+    return render(request, "intake_message.html", status_code=403,
+                  message=f"This page needs the {' and '.join(permissions)} permission{'s' if len(permissions) > 1 else ''}.")
+
+
+def _csv_data_uri(header: list[str], rows: list[list[str]]) -> str:
+    """A CSV the browser downloads from the page itself: the import keeps no file of its results."""
+    return "data:text/csv;base64," + base64.b64encode(b"".join(csv_bytes(header, rows))).decode()
+
+
+@router.get("/individuals/import/template.csv")
+async def import_template_csv(request: Request, user: DashboardUser) -> Response:
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    return StreamingResponse(csv_bytes(template_columns(), []), media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="individuals-template.csv"'})
+
+
+@router.get("/individuals/import", response_class=HTMLResponse)
+async def import_page(request: Request, user: DashboardUser) -> HTMLResponse:
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    return render(request, "intake_individuals_import.html", columns=template_columns(), result=None)
+
+
+@router.post("/individuals/import", response_class=HTMLResponse)
+async def import_form(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()]) -> HTMLResponse:
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    runtime = request.app.state.runtime
+    ctx: dict[str, Any] = {"columns": template_columns(), "result": None, "file_name": file.filename}
+    try:
+        tmp = await save_upload(file, runtime.settings.max_upload_bytes)
+    except TabularError as exc:
+        return render(request, "intake_individuals_import.html", status_code=413, error=str(exc), **ctx)
+    try:
+        result = await import_individuals_csv(runtime, tmp, file.filename or "individuals.csv", user.login)
+    except (TabularError, UseCaseError) as exc:
+        return render(request, "intake_individuals_import.html", status_code=422, error=str(exc), **ctx)
+    finally:
+        os.unlink(tmp)
+    shown = result["results"][:IMPORT_ROWS_SHOWN]
+    invalid_uri = _csv_data_uri(*invalid_rows_csv(result, user.can("pii:reveal"))) if result["invalid"] else None
+    return render(request, "intake_individuals_import.html", **(ctx | {
+        "result": result, "rows": shown, "more": len(result["results"]) - len(shown), "invalid_uri": invalid_uri,
+        "results_uri": _csv_data_uri(*results_csv(result))}))
+
+
+# -- an individual, sales records, Convert to Individual --------------------------------------------
+@router.get("/individuals/{individual_id}", response_class=HTMLResponse)
+async def individual_page(request: Request, individual_id: str, user: DashboardUser) -> HTMLResponse:
+    if not user.can("individuals:view"):
+        return _denied(request, "individuals:view")
+    runtime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        ind = await session.get(Individual, individual_id)
+        if ind is None:
+            return render(request, "intake_message.html", status_code=404, message="No such individual.")
+        _, records = await list_sales_records(session, individual_id=individual_id, limit=10)
+        audits = await audits_of(session, individual_id)
+    return render(request, "intake_individual.html", ind=individual_json(ind, _cipher(runtime), user.can("pii:reveal")),
+                  labels=FIELD_LABELS, fields=STANDARD_FIELDS, records=[r.id for r in records], audits=audits,
+                  can_see_records=user.can("sales_enablement:view"))
+
+
+@router.get("/sales-records", response_class=HTMLResponse)
+async def sales_records_page(request: Request, user: DashboardUser, sales_record_type: str = "", job_id: str = "",
+                             page: int = 1) -> HTMLResponse:
+    if not user.can("sales_enablement:view"):
+        return _denied(request, "sales_enablement:view")
+    runtime = request.app.state.runtime
+    page = max(page, 1)
+    async with runtime.db.session() as session:
+        total, rows = await list_sales_records(session, sales_record_type=sales_record_type or None,
+                                               job_id=job_id or None, limit=PAGE, offset=(page - 1) * PAGE)
+        job = await session.get(SalesRecordJob, job_id) if job_id else None
+    cipher, reveal = _cipher(runtime), user.can("pii:reveal")
+    query = urlencode({k: v for k, v in (("sales_record_type", sales_record_type), ("job_id", job_id)) if v})
+    return render(request, "intake_sales_records.html", items=[sales_record_json(r, cipher, reveal) for r in rows],
+                  total=total, page=page, pages=max((total + PAGE - 1) // PAGE, 1), query=query,
+                  types=runtime.settings.sales_record_types, sales_record_type=sales_record_type, job_id=job_id,
+                  job=job_json(job) if job else None)
+
+
+async def _record_page(request: Request, user: Any, record_id: str, message: str | None = None,
+                       error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    runtime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        rec = await session.get(SalesRecord, record_id)
+        if rec is None:
+            return render(request, "intake_message.html", status_code=404, message="No such sales record.")
+        ind = await session.get(Individual, rec.individual_id)
+        audits = [a for a in await audits_of(session, rec.individual_id)
+                  if a["action"] == "convert_to_individual" and a["details"].get("sales_record_id") == rec.id]
+    reveal = user.can("pii:reveal")
+    return render(request, "intake_sales_record.html", status_code=status_code,
+                  rec=sales_record_json(rec, _cipher(runtime), reveal), labels=FIELD_LABELS, fields=CARRIED_FIELDS,
+                  individual_name=", ".join(x for x in (ind.last_name, ind.first_name) if x) if ind else None,
+                  audits=audits, can_convert=user.can("individuals:edit"), message=message, error=error)
+
+
+@router.get("/sales-records/{record_id}", response_class=HTMLResponse)
+async def sales_record_page(request: Request, record_id: str, user: DashboardUser) -> HTMLResponse:
+    if not user.can("sales_enablement:view"):
+        return _denied(request, "sales_enablement:view")
+    return await _record_page(request, user, record_id)
+
+
+@router.post("/sales-records/{record_id}/convert-to-individual")
+async def convert_form(request: Request, record_id: str, user: DashboardUser) -> Response:
+    if not (user.can("individuals:edit") and user.can("sales_enablement:view")):
+        return _denied(request, "individuals:edit", "sales_enablement:view")
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.uow(actor=user.login) as tx:
+            await convert_to_individual(tx, record_id, _cipher(runtime))
+    except UseCaseError as exc:
+        return await _record_page(request, user, record_id, error=str(exc), status_code=exc.status_code)
+    return RedirectResponse(f"/sales-records/{record_id}?converted=1", status_code=303)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import date
 from typing import Any, Literal
 
@@ -15,13 +16,15 @@ from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.pii import PiiCipher, mask
 from agency_common.timeutil import utcnow
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import and_, exists, func, insert, or_, select, update
 
 from intake.domain.individuals import (
     CARRIED_FIELDS,
     PII_FIELDS,
     STANDARD_FIELDS,
+    custom_type,
+    custom_value,
     merge_back,
     storage_key,
 )
@@ -39,6 +42,16 @@ class CustomField(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     type: Literal["text", "date", "dropdown", "number", "currency", "percent", "checkbox", "checkbox_list"]
     value: Any = None
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _type(cls, v: Any) -> str:
+        return custom_type(v)
+
+    @model_validator(mode="after")
+    def _value(self) -> CustomField:
+        self.value = custom_value(self.type, self.value)
+        return self
 
 
 class IndividualIn(BaseModel):
@@ -242,6 +255,18 @@ async def search(session: Any, c: SearchCriteria, *, sort: str = "last_name", li
     return total or 0, [found[i] for i in ids if i in found]
 
 
+EXPORT_FIELDS = ("first_name", "middle_name", "last_name", "record_status", "servicing_agent", "primary_email",
+                 "cell_phone", "address_line1", "city", "state", "zip_code", "dob", "ssn", "medicare_id",
+                 "drivers_license")
+
+
+def export_rows(rows: list[Individual], cipher: PiiCipher, reveal: bool) -> Iterator[list[Any]]:
+    """Search results as CSV rows (id, then EXPORT_FIELDS), PII masked unless the user may reveal it."""
+    for ind in rows:
+        v = clear_values(ind, cipher)
+        yield [ind.id, *[(v[f] if reveal or f not in PII_FIELDS else mask(v[f])) or "" for f in EXPORT_FIELDS]]
+
+
 async def save_search(tx: Transaction, name: str, criteria: SearchCriteria) -> SavedSearch:
     s = SavedSearch(name=name.strip() or "search", criteria=criteria.model_dump_json(exclude_none=True), owner=tx.actor)
     tx.session.add(s)
@@ -354,9 +379,13 @@ async def create_chunk(tx: Transaction, job_id: str, record_type: str, ids: list
 class SalesRecordJobs:
     """Runs sales-record jobs in the background, one at a time; progress on the job row."""
 
-    def __init__(self, runtime: Any) -> None:
+    def __init__(self, runtime: Any, chunk_size: int = JOB_CHUNK) -> None:
         self.runtime = runtime
         self.wake = asyncio.Event()
+        self.chunk_size = chunk_size
+        # Awaited after each chunk's commit with (job id, rows done so far): lets a test hold a job
+        # mid-run and observe its progress without sleeping.
+        self.after_chunk: Callable[[str, int], Awaitable[None]] | None = None
 
     async def run(self) -> None:
         first = True
@@ -392,12 +421,15 @@ class SalesRecordJobs:
             ids = list((await s.execute(select(IND.c.id).where(and_(*conds) if conds else True).order_by(IND.c.id))).scalars())
             await s.execute(update(jobs).where(jobs.c.id == job_id).values(total=len(ids), created=0, skipped=0))
         try:
-            for i in range(0, len(ids), JOB_CHUNK):
-                chunk = ids[i:i + JOB_CHUNK]
+            step = self.chunk_size
+            for i in range(0, len(ids), step):
+                chunk = ids[i:i + step]
                 async with self.runtime.uow(actor=job.created_by) as tx:
                     n = await create_chunk(tx, job_id, job.sales_record_type, chunk)
                     await tx.session.execute(update(jobs).where(jobs.c.id == job_id).values(
                         created=jobs.c.created + n, skipped=jobs.c.skipped + (len(chunk) - n)))
+                if self.after_chunk is not None:
+                    await self.after_chunk(job_id, i + len(chunk))
             async with db.transaction() as s:
                 created = await s.scalar(select(func.count()).select_from(SR).where(SR.c.job_id == job_id)) or 0
                 await s.execute(update(jobs).where(jobs.c.id == job_id).values(
@@ -422,7 +454,27 @@ def sales_record_json(r: SalesRecord, cipher: PiiCipher, reveal: bool) -> dict[s
     return {"id": r.id, "individual_id": r.individual_id, "sales_record_type": r.sales_record_type,
             "assigned_user": r.assigned_user, "fields": fields, "custom_fields": json.loads(r.custom_fields),
             "job_id": r.job_id, "created_by": r.created_by, "created_at": r.created_at.isoformat(),
-            "converted_by": r.converted_by, "converted_at": r.converted_at.isoformat() if r.converted_at else None}
+            "converted_by": r.converted_by, "converted_at": r.converted_at.isoformat() if r.converted_at else None,
+            "status": "converted" if r.converted_at else "open"}
+
+
+async def list_sales_records(session: Any, *, sales_record_type: str | None = None, job_id: str | None = None,
+                             individual_id: str | None = None, limit: int = 50, offset: int = 0
+                             ) -> tuple[int, list[SalesRecord]]:
+    conds = [c for c in (SR.c.sales_record_type == sales_record_type if sales_record_type else None,
+                         SR.c.job_id == job_id if job_id else None,
+                         SR.c.individual_id == individual_id if individual_id else None) if c is not None]
+    where = and_(*conds) if conds else True
+    total = await session.scalar(select(func.count()).select_from(SR).where(where)) or 0
+    rows = (await session.execute(select(SalesRecord).where(where).order_by(SalesRecord.created_at, SalesRecord.id)
+                                  .limit(limit).offset(offset))).scalars().all()
+    return total, list(rows)
+
+
+async def audits_of(session: Any, individual_id: str) -> list[dict[str, Any]]:
+    rows = (await session.execute(select(IndividualAudit).where(IndividualAudit.individual_id == individual_id)
+                                  .order_by(IndividualAudit.at, IndividualAudit.id))).scalars().all()
+    return [{"action": a.action, "actor": a.actor, "at": a.at.isoformat(), "details": json.loads(a.details)} for a in rows]
 
 
 async def update_sales_record(tx: Transaction, record_id: str, changes: dict[str, Any], cipher: PiiCipher) -> SalesRecord:
@@ -453,7 +505,9 @@ async def convert_to_individual(tx: Transaction, record_id: str, cipher: PiiCiph
     mine = clear_values(ind, cipher)
     for k in ("medicare_part_a", "medicare_part_b"):
         mine[k] = mine[k].isoformat() if mine[k] else None
-    changes, custom, conflicts = merge_back(mine, json.loads(ind.custom_fields), theirs, json.loads(rec.custom_fields))
+    own_custom = json.loads(ind.custom_fields)
+    changes, custom, conflicts = merge_back(mine, own_custom, theirs, json.loads(rec.custom_fields))
+    custom_added = [c.get("name") for c in custom[len(own_custom):]]
     for f, v in changes.items():
         if f in ("medicare_part_a", "medicare_part_b"):
             v = date.fromisoformat(v)
@@ -464,6 +518,7 @@ async def convert_to_individual(tx: Transaction, record_id: str, cipher: PiiCiph
     rec.converted_by, rec.converted_at = tx.actor, utcnow()
     tx.session.add(IndividualAudit(individual_id=ind.id, action="convert_to_individual", actor=tx.actor,
                                    details=json.dumps({"sales_record_id": rec.id, "filled": sorted(changes),
+                                                       "custom_fields_added": custom_added,
                                                        "conflicts_kept_individual": conflicts})))
     await tx.session.flush()
     return ind, sorted(changes), conflicts
@@ -501,16 +556,33 @@ _HEADER_ALIASES = {
     "drivers_license": ("driver's license number", "drivers license number", "driver license", "drivers license"),
     "address_line1": ("address line 1", "address", "address1"), "zip_code": ("zip code", "zip", "postal code"),
     "record_status": ("record status", "individual status", "status"), "primary_email": ("primary email", "email"),
+    # keys: a row naming an existing individual updates it
+    "id": ("individual id", "id"), "external_id": ("external id", "crm id"),
 }
+KEY_COLUMNS = ("id", "external_id")
+DATE_FIELDS = ("dob", "medicare_part_a", "medicare_part_b")
+IMPORT_CHUNK = 1000
+
+
+def template_columns() -> list[str]:
+    """The CSV template's header: the keys, every standard field, one custom column per type."""
+    from intake.domain.individuals import CUSTOM_FIELD_TYPES, FIELD_LABELS
+
+    examples = {"text": "Notes", "date": "Follow-up date", "dropdown": "Plan", "number": "Household size",
+                "currency": "Income", "percent": "Discount", "checkbox": "Newsletter", "checkbox_list": "Interests"}
+    return ["Individual ID", "External ID", *(FIELD_LABELS[f] for f in STANDARD_FIELDS),
+            *(f"custom:{t}:{examples[t]}" for t in CUSTOM_FIELD_TYPES)]
 
 
 def individual_columns(header: list[str]) -> tuple[dict[str, int], dict[int, tuple[str, str]]]:
-    """Standard field → column, and custom columns (``custom:<type>:<name>``) → (type, name)."""
+    """Standard field (and key) → column, and custom columns (``custom:<type>:<name>``) → (type, name)."""
+    from agency_common.tabular import TabularError
+
     from intake.domain.mapping import header_key
 
     keys = [header_key(h) for h in header]
     found: dict[str, int] = {}
-    for f in STANDARD_FIELDS:
+    for f in (*KEY_COLUMNS, *STANDARD_FIELDS):
         for alias in (f.replace("_", " "), *_HEADER_ALIASES.get(f, ())):
             k = header_key(alias)
             if k in keys and f not in found:
@@ -519,29 +591,150 @@ def individual_columns(header: list[str]) -> tuple[dict[str, int], dict[int, tup
     for i, h in enumerate(header):
         parts = h.strip().split(":", 2)
         if len(parts) == 3 and parts[0].strip().lower() == "custom":
-            custom[i] = (parts[1].strip().lower(), parts[2].strip())
+            try:
+                custom[i] = (custom_type(parts[1]), parts[2].strip())
+            except ValueError as exc:
+                raise TabularError(f"column {h.strip()!r}: {exc}") from None
     return found, custom
 
 
-async def import_individuals_csv(runtime: Any, path: Any, file_name: str, actor: str) -> dict[str, Any]:
-    """Every row is accounted for: created, invalid (with line and reasons) or blank."""
-    from agency_common.tabular import TabularError, is_blank, open_table
+def _row_input(cells: list[str], columns: dict[str, int], custom: dict[int, tuple[str, str]]
+               ) -> tuple[IndividualIn | None, dict[str, str], list[str]]:
+    """One row → (the validated individual or None, its keys, the reasons it is invalid).
+    Reasons name the field, never its value (it may be PII). A masked PII value (from a masked
+    export) is treated as not given: it never overwrites the real one."""
     from pydantic import ValidationError
 
+    from intake.domain.values import ValueProblem, parse_date
+
+    def cell(i: int) -> str:
+        return cells[i].strip() if i < len(cells) else ""
+
+    reasons: list[str] = []
+    data: dict[str, Any] = {}
+    for f, i in columns.items():
+        v = cell(i)
+        if not v or (f in PII_FIELDS and v.startswith("***")):
+            continue
+        if f in DATE_FIELDS:
+            try:
+                data[f] = parse_date(v)
+            except ValueProblem:
+                reasons.append(f"{f}: not a date")
+                continue
+        else:
+            data[f] = v
+    keys = {k: data.pop(k) for k in KEY_COLUMNS if k in data}
+    customs: list[CustomField] = []
+    for i, (ctype, cname) in custom.items():
+        if not cell(i):
+            continue
+        try:
+            customs.append(CustomField(name=cname, type=ctype, value=cell(i)))  # type: ignore[arg-type]
+        except ValidationError as exc:
+            reasons.extend(f"{cname}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+    try:
+        ind = IndividualIn.model_validate({**data, "custom_fields": customs})
+    except ValidationError as exc:
+        reasons.extend(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}" for e in exc.errors())
+        ind = None
+    return (None if reasons else ind), keys, reasons
+
+
+def _merge_custom(old: list[dict[str, Any]], new: list[CustomField]) -> list[dict[str, Any]]:
+    given = {c.name: c.model_dump(mode="json") for c in new}
+    kept = [c if c.get("name") not in given else given.pop(c["name"]) for c in old]
+    return kept + list(given.values())
+
+
+Pending = list[tuple[int, IndividualIn, dict[str, str], list[str]]]  # line, input, keys, cells
+
+
+async def _write_import_chunk(runtime: Any, actor: str, file_name: str, pending: Pending, results: list[dict[str, Any]],
+                              invalid_cells: dict[int, list[str]], touched: dict[str, int]) -> None:
+    """Creates and updates of one chunk in one transaction: executemany, never an ORM object per row."""
+    from sqlalchemy import bindparam
+
     cipher = _cipher(runtime)
+    ids = [k["id"] for _, _, k, _ in pending if "id" in k]
+    exts = [k["external_id"] for _, _, k, _ in pending if "external_id" in k and "id" not in k]
+    async with runtime.uow(actor=actor) as tx:
+        by_id: dict[str, str] = {}
+        by_ext: dict[str, str] = {}
+        if ids:
+            by_id = {r.id: r.custom_fields for r in (await tx.session.execute(
+                select(IND.c.id, IND.c.custom_fields).where(IND.c.id.in_(ids)))).all()}
+        if exts:
+            for r in (await tx.session.execute(select(IND.c.id, IND.c.external_id, IND.c.custom_fields)
+                                               .where(IND.c.external_id.in_(exts)))).all():
+                by_ext[r.external_id], by_id[r.id] = r.id, r.custom_fields
+        now = utcnow()
+        creates: list[dict[str, Any]] = []
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        audits: list[dict[str, Any]] = []
+        for line, d, keys, cells in pending:
+            name = ", ".join(x for x in (d.last_name, d.first_name) if x)
+            target = keys.get("id") or by_ext.get(keys.get("external_id", ""))
+            reason = ("id: no individual has this id" if "id" in keys and target not in by_id else
+                      f"this individual is already on line {touched[target]} of this file" if target in touched else None)
+            if reason:
+                invalid_cells[line] = cells
+                results.append({"line": line, "outcome": "invalid", "id": None, "name": name, "reasons": [reason]})
+                continue
+            if target is not None:
+                touched[target] = line  # a second row for it would make the outcome depend on row order
+            if target is None:
+                new_id = str(uuid.uuid4())
+                creates.append({**storage_values(d, cipher), "id": new_id, "external_id": keys.get("external_id"),
+                                "version": 1, "custom_fields": json.dumps([c.model_dump(mode="json") for c in d.custom_fields]),
+                                "created_by": actor, "created_at": now, "updated_at": now})
+                results.append({"line": line, "outcome": "created", "id": new_id, "name": name, "reasons": []})
+                continue
+            # blank cells leave the individual's value alone; custom fields merge by name
+            values = {storage_key(f): encrypt_field(cipher, f, v) for f, v in d.model_dump(
+                exclude={"custom_fields"}, exclude_none=True).items()}
+            values["custom_fields"] = json.dumps(_merge_custom(json.loads(by_id[target]), d.custom_fields))
+            updates.setdefault(tuple(sorted(values)), []).append({**values, "_id": target})
+            audits.append({"id": str(uuid.uuid4()), "individual_id": target, "action": "csv_import_update",
+                           "actor": actor, "at": now, "details": json.dumps({
+                               "file": file_name, "line": line,
+                               "fields": sorted(f for f in d.model_dump(exclude_none=True) if f != "custom_fields"),
+                               "custom_fields": [c.name for c in d.custom_fields]})})
+            results.append({"line": line, "outcome": "updated", "id": target, "name": name, "reasons": []})
+        if creates:
+            await tx.session.execute(insert(IND), creates)
+        for cols, rows in updates.items():
+            stmt = update(IND).where(IND.c.id == bindparam("_id")).values(
+                {c: bindparam(c) for c in cols} | {"version": IND.c.version + 1, "updated_at": now})
+            await tx.session.execute(stmt, rows)
+        if audits:
+            await tx.session.execute(insert(IndividualAudit.__table__), audits)
+
+
+async def import_individuals_csv(runtime: Any, path: Any, file_name: str, actor: str) -> dict[str, Any]:
+    """Every row is accounted for: created, updated (a row whose Individual ID or External ID names
+    an existing individual), invalid (with line and reasons) or blank (counted, not an error).
+    Also returns what a screen needs to offer the invalid rows back: the header, the invalid rows'
+    cells and which columns hold PII."""
+    from agency_common.tabular import TabularError, is_blank, open_table
+
+    _cipher(runtime)
     _info, rows = open_table(path, file_name)
     header: list[str] | None = None
     columns: dict[str, int] = {}
     custom: dict[int, tuple[str, str]] = {}
-    counts = {"total": 0, "created": 0, "invalid": 0, "blank": 0}
-    errors: list[dict[str, Any]] = []
-    batch: list[IndividualIn] = []
+    counts = {"total": 0, "created": 0, "updated": 0, "invalid": 0, "blank": 0}
+    results: list[dict[str, Any]] = []
+    invalid_cells: dict[int, list[str]] = {}
+    pending: Pending = []
+    seen: dict[tuple[str, str], int] = {}
+    touched: dict[str, int] = {}
     for line_no, cells in rows:
         if header is None:
             if is_blank(cells):
                 continue
             columns, custom = individual_columns(cells)
-            if not columns:
+            if not set(columns) - set(KEY_COLUMNS):
                 raise TabularError("not an individuals file: no column names an individual field")
             header = cells
             continue
@@ -549,22 +742,69 @@ async def import_individuals_csv(runtime: Any, path: Any, file_name: str, actor:
         if is_blank(cells):
             counts["blank"] += 1
             continue
-        data = {f: (cells[i].strip() if i < len(cells) else "") or None for f, i in columns.items()}
-        data["custom_fields"] = [{"type": t, "name": n, "value": cells[i]} for i, (t, n) in custom.items()
-                                 if i < len(cells) and cells[i].strip()]
-        try:
-            batch.append(IndividualIn.model_validate(data))
-        except ValidationError as exc:
-            counts["invalid"] += 1
-            errors.append({"line": line_no, "errors": [f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}"
-                                                       for e in exc.errors()]})
+        ind, keys, reasons = _row_input(cells, columns, custom)
+        for k, v in keys.items():
+            if (k, v) in seen:
+                reasons.append(f"{k}: already on line {seen[k, v]} of this file")
+            else:
+                seen[k, v] = line_no
+        if reasons or ind is None:
+            invalid_cells[line_no] = cells
+            results.append({"line": line_no, "outcome": "invalid", "id": None, "reasons": reasons,
+                            "name": ", ".join(cells[columns[f]].strip() for f in ("last_name", "first_name")
+                                              if f in columns and columns[f] < len(cells) and cells[columns[f]].strip())})
+            continue
+        pending.append((line_no, ind, keys, cells))
+        if len(pending) >= IMPORT_CHUNK:
+            await _write_import_chunk(runtime, actor, file_name, pending, results, invalid_cells, touched)
+            pending = []
     if header is None:
         raise TabularError("the file has no header row")
-    for i in range(0, len(batch), 1000):
-        async with runtime.uow(actor=actor) as tx:
-            rows_ = [{**storage_values(d, cipher), "id": str(uuid.uuid4()), "version": 1,
-                      "custom_fields": json.dumps([c.model_dump(mode="json") for c in d.custom_fields]),
-                      "created_by": actor, "created_at": utcnow(), "updated_at": utcnow()} for d in batch[i:i + 1000]]
-            await tx.session.execute(insert(IND), rows_)
-        counts["created"] += len(rows_)
-    return counts | {"errors": errors}
+    if pending:
+        await _write_import_chunk(runtime, actor, file_name, pending, results, invalid_cells, touched)
+    results.sort(key=lambda r: r["line"])
+    for r in results:
+        counts[r["outcome"]] += 1
+    invalid = [r for r in results if r["outcome"] == "invalid"]
+    return counts | {"errors": [{"line": r["line"], "errors": r["reasons"]} for r in invalid], "results": results,
+                     "header": header, "pii_columns": sorted(columns[f] for f in PII_FIELDS if f in columns),
+                     "invalid_rows": [(r["line"], invalid_cells[r["line"]], r["reasons"]) for r in invalid]}
+
+
+async def save_upload(file: Any, max_bytes: int) -> str:
+    """An uploaded file to a temporary path, refused past ``max_bytes`` (nothing caps a request
+    body for us). The caller removes the file."""
+    import os
+    import tempfile
+
+    from agency_common.tabular import TooLarge
+
+    fd, tmp = tempfile.mkstemp(suffix=os.path.splitext(file.filename or "")[1][:10])
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while block := await file.read(1 << 20):
+                size += len(block)
+                if size > max_bytes:
+                    raise TooLarge(f"the file is larger than {max_bytes // (1024 * 1024)} MiB")
+                out.write(block)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
+
+
+def invalid_rows_csv(result: dict[str, Any], reveal: bool) -> tuple[list[str], list[list[str]]]:
+    """The invalid rows offered back (line, reasons, then the file's own columns) so they can be
+    fixed and re-imported; PII cells masked unless the user may reveal them (a masked cell is
+    ignored on re-import, it never overwrites the real value)."""
+    pii = set(result["pii_columns"])
+    rows = [[str(line), "; ".join(reasons),
+             *[(c if reveal or i not in pii or not c.strip() else mask(c.strip()) or "") for i, c in enumerate(cells)]]
+            for line, cells, reasons in result["invalid_rows"]]
+    return ["line", "errors", *result["header"]], rows
+
+
+def results_csv(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    return ["line", "outcome", "individual_id", "name", "reasons"], [
+        [str(r["line"]), r["outcome"], r["id"] or "", r["name"], "; ".join(r["reasons"])] for r in result["results"]]

@@ -4,7 +4,11 @@ record merges back into its individual, names of policy clients (pure, no I/O)."
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from intake.domain.values import ValueProblem, parse_amount, parse_date, parse_rate
 
 # PII: the field as users see it → the encrypted column.
 PII_FIELDS = {"dob": "dob_enc", "medicare_id": "medicare_id_enc", "ssn": "ssn_enc",
@@ -30,6 +34,68 @@ CARRIED_FIELDS = (
 _CARRIED_KEYS = tuple(PII_FIELDS.get(f, f) for f in CARRIED_FIELDS)
 CUSTOM_FIELD_TYPES = ("text", "date", "dropdown", "number", "currency", "percent", "checkbox", "checkbox_list")
 NOT_CARRIED_CUSTOM_TYPES = frozenset({"number", "currency", "percent", "checkbox", "checkbox_list"})
+
+
+# What an operator sees and what the CSV template names each field (the seed's wording).
+FIELD_LABELS = {
+    "first_name": "First Name", "middle_name": "Middle Name", "last_name": "Last Name", "nickname": "Nickname",
+    "title": "Title", "servicing_agent": "Servicing Agent", "servicing_agent_user": "Servicing Agent User",
+    "record_status": "Record Status", "primary_email": "Primary Email", "secondary_email": "Secondary Email",
+    "cell_phone": "Cell Phone", "home_phone": "Home Phone", "address_type": "Address Type",
+    "address_line1": "Address Line 1", "city": "City", "county": "County", "zip_code": "Zip Code", "state": "State",
+    "gender": "Gender", "dob": "Date of Birth", "lead_source": "Lead Source", "medicare_id": "Medicare Beneficiary ID",
+    "medicare_part_a": "Medicare Effective Date Part A", "medicare_part_b": "Medicare Effective Date Part B",
+    "ssn": "SSN", "drivers_license": "Driver's License Number", "smoker_status": "Smoker Status",
+}
+_TYPE_ALIASES = {"checkbox list": "checkbox_list", "checkbox-list": "checkbox_list", "checkboxlist": "checkbox_list",
+                 "drop down": "dropdown", "drop-down": "dropdown", "picklist": "dropdown", "money": "currency",
+                 "percentage": "percent"}
+_TRUE = {"true", "yes", "y", "1", "x", "on", "checked"}
+_FALSE = {"false", "no", "n", "0", "off", "unchecked", ""}
+
+
+def custom_type(raw: str) -> str:
+    """A custom-field type as spelled by a person or a CRM ("Checkbox List") → ours ("checkbox_list")."""
+    t = " ".join(str(raw).strip().lower().split())
+    t = _TYPE_ALIASES.get(t, t)
+    if t not in CUSTOM_FIELD_TYPES:
+        raise ValueError(f"custom field type must be one of {', '.join(CUSTOM_FIELD_TYPES)}")
+    return t
+
+
+def custom_value(ctype: str, value: Any) -> Any:
+    """A custom field's value checked against its type, as stored in JSON: text and dropdown as
+    text, date as ISO text, number/currency/percent as exact decimal text (percent as a fraction,
+    15% → 0.15), checkbox as a boolean, checkbox list as a list of text. Errors never repeat the
+    value (it may be personal)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        if ctype in ("text", "dropdown"):
+            return str(value).strip()
+        if ctype == "date":
+            return (value if isinstance(value, date) else parse_date(str(value))).isoformat()  # type: ignore[union-attr]
+        if ctype == "number":
+            number = Decimal(str(value).strip().replace(",", ""))
+            if not number.is_finite():
+                raise ValueError
+            return str(number)
+        if ctype == "currency":
+            return str(value if isinstance(value, Decimal) else parse_amount(str(value)))
+        if ctype == "percent":
+            return str(parse_rate(str(value)))
+        if ctype == "checkbox":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise ValueError
+        # checkbox list: a JSON list, or semicolon-separated text as in every other import
+        items = value if isinstance(value, list | tuple) else str(value).split(";")
+        return [str(i).strip() for i in items if str(i).strip()]
+    except (ValueProblem, ValueError, InvalidOperation, TypeError, AttributeError):
+        raise ValueError(f"not a valid {ctype.replace('_', ' ')} value") from None
 
 
 def storage_key(field: str) -> str:
