@@ -194,7 +194,19 @@ def test_journey_2_reconciliation_create_pay_post_reports(platform: RunningPlatf
     assert cell(page, "KC-201", "premium_paid").input_value() == "1346.67"
     assert cell(page, "KC-102", "premium_paid").input_value() == "210.00"
     assert cell(page, "KC-102", "commission_paid").input_value() == "30.00"
+
+    # on a 1,366 × 768 laptop screen the whole grid is in view, its Status column too
+    page.set_viewport_size({"width": 1366, "height": 768})
+    status_box = page.locator("#grid th.status").bounding_box()
+    grid_width, shown_width = page.evaluate(
+        "[document.querySelector('#grid table').scrollWidth, document.querySelector('#grid .grid-wrap').clientWidth]")
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert status_box["x"] >= 0 and status_box["x"] + status_box["width"] <= 1366, status_box
+    assert page_width <= 1366, f"the page scrolls sideways: {page_width}px wide"
+    assert grid_width <= shown_width, f"the grid ({grid_width}px) is wider than its {shown_width}px"
+    assert page.locator("#grid th abbr[title='Commission paid']").count() == 1  # abbreviations keep their name
     screens(page, "journey2-statement-entry")
+    page.set_viewport_size({"width": 1366, "height": 900})
 
     # an other commission whose production credit exceeds the commission paid: an exception
     row(page, "KC-100").locator("a", has_text="…").click()
