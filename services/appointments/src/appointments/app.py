@@ -19,7 +19,7 @@ from agency_common.logging import get_logger
 from agency_common.web import ServiceRuntime
 from fastapi import FastAPI
 
-from appointments import api, consumers, dashboard
+from appointments import api, consumers, dashboard, jobs
 from appointments.models import messaging
 from appointments.refdata import load_dev_dataset
 from appointments.settings import AppointmentsSettings
@@ -57,6 +57,7 @@ def create_app(settings: AppointmentsSettings | None = None) -> FastAPI:
     runtime.publishes(TransactionBatchSubmitted, TransactionStatusChanged, LicenseSyncRequested, PortalInviteRequested)
     consumers.subscribe(runtime.consumer, settings.data_dir)
     runtime.background(license_refresher(runtime))
+    runtime.background(jobs.supervisor(runtime))
     app = runtime.create_app(api.router, dashboard.router)
     inner = app.router.lifespan_context
 

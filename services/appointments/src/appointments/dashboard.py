@@ -10,7 +10,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
-from appointments import imports, portals, refdata
+from appointments import imports, jobs, portals, refdata
 from appointments import models as m
 from appointments.api import _import_view, batch_view, producer_view, read_upload, report_rows
 from appointments.domain.rows import FileError
@@ -168,30 +168,53 @@ async def onboarding_process(request: Request, import_id: str, user: DashboardUs
 
 
 # -- bulk appoint ------------------------------------------------------------------------------------------
+async def _appoint_page(request: Request, user: User, result: Any = None, error: str | None = None) -> HTMLResponse:
+    return render(request, "appoint.html", result=result, error=error, can_submit=user.can("appointments:submit"),
+                  jobs=await jobs.list_jobs(rt(request), 20),
+                  threshold=rt(request).settings.bulk_background_threshold)
+
+
 @router.get("/appoint", response_class=HTMLResponse)
 async def appoint_page(request: Request, user: DashboardUser) -> HTMLResponse:
-    return render(request, "appoint.html", result=None, error=None, can_submit=user.can("appointments:submit"))
+    return await _appoint_page(request, user)
 
 
 @router.post("/appoint", response_class=HTMLResponse)
-async def appoint_submit(request: Request, user: DashboardUser) -> HTMLResponse:
+async def appoint_submit(request: Request, user: DashboardUser) -> Response:
     need(user, "appointments:submit")
     form = await request.form()
     upload = form.get("file")
+    runtime = rt(request)
     try:
-        async with rt(request).uow(actor=user.login) as tx:
-            if upload is not None and getattr(upload, "filename", ""):
-                result = await imports.bulk_appoint_file(tx, await upload.read())  # type: ignore[union-attr]
-            else:
-                req = BulkRequest(npn=str(form.get("npn", "")).strip(),
-                                  states=[s for s in str(form.get("states", "")).split(";") if s.strip()],
-                                  loa_category=str(form.get("loa_category", "")),
-                                  cocodes=[c for c in str(form.get("cocodes", "")).split(";") if c.strip()],
-                                  submit=bool(form.get("submit")), submitJustInTime=bool(form.get("submit_jit")))
+        if upload is not None and getattr(upload, "filename", ""):
+            parsed = imports.parse_bulk_appoint_file(await upload.read())  # type: ignore[union-attr]
+            if len(parsed.requests) > runtime.settings.bulk_background_threshold:
+                started = await jobs.start_job(runtime, user.login, parsed.requests, source="file",
+                                               lines=parsed.lines, row_errors=parsed.row_errors,
+                                               blank_rows=parsed.blank_rows)
+                return RedirectResponse(started["job"]["page"], status_code=303)
+            async with runtime.uow(actor=user.login) as tx:
+                result = await imports.bulk_appoint_file(tx, parsed)
+        else:
+            req = BulkRequest(npn=str(form.get("npn", "")).strip(),
+                              states=[s for s in str(form.get("states", "")).split(";") if s.strip()],
+                              loa_category=str(form.get("loa_category", "")),
+                              cocodes=[c for c in str(form.get("cocodes", "")).split(";") if c.strip()],
+                              submit=bool(form.get("submit")), submitJustInTime=bool(form.get("submit_jit")))
+            async with runtime.uow(actor=user.login) as tx:
                 result = await bulk_appoint(tx, [req], source="dashboard")
     except (FileError, ValueError) as exc:
-        return render(request, "appoint.html", result=None, error=str(exc), can_submit=True)
-    return render(request, "appoint.html", result=result, error=None, can_submit=True)
+        return await _appoint_page(request, user, error=str(exc))
+    return await _appoint_page(request, user, result=result)
+
+
+@router.get("/appoint/jobs/{job_id}", response_class=HTMLResponse)
+async def appoint_job_page(request: Request, job_id: str, _user: DashboardUser, offset: int = 0) -> HTMLResponse:
+    try:
+        job = await jobs.get_job(rt(request), job_id, max(0, offset), 100)
+    except jobs.NotFound:
+        raise HTTPException(404, "no such job") from None
+    return render(request, "appoint_job.html", job=job)
 
 
 # -- appointments report and bulk terminate ----------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 from agency_common.db.engine import insert_ignoring_conflicts
 from agency_common.outbox import Transaction
@@ -202,17 +202,31 @@ async def submit_termination_import(tx: Transaction, import_id: str, *, immediat
     return result
 
 
-async def bulk_appoint_file(tx: Transaction, content: bytes) -> dict[str, Any]:
+class BulkAppointFile(NamedTuple):
+    requests: list[BulkRequest]
+    lines: list[int]
+    row_errors: list[dict[str, Any]]
+    blank_rows: int
+
+
+def parse_bulk_appoint_file(content: bytes) -> BulkAppointFile:
     parsed = rowcheck.check_bulk_appoint(content)
     requests, lines = [], []
     for r in parsed.valid_rows:
         requests.append(BulkRequest.model_validate(r.data))
         lines.append(r.line)
-    out = await bulk_appoint(tx, requests, source="file") if requests else {"results": [], "batches": [], "transactions": 0}
-    for line, res in zip(lines, out["results"], strict=True):
+    return BulkAppointFile(requests, lines, [{"line": r.line, "errors": r.errors} for r in parsed.invalid_rows],
+                           parsed.blank_rows)
+
+
+async def bulk_appoint_file(tx: Transaction, content: bytes | BulkAppointFile) -> dict[str, Any]:
+    f = content if isinstance(content, BulkAppointFile) else parse_bulk_appoint_file(content)
+    out = (await bulk_appoint(tx, f.requests, source="file") if f.requests
+           else {"results": [], "batches": [], "transactions": 0})
+    for line, res in zip(f.lines, out["results"], strict=True):
         res["line"] = line
-    out["row_errors"] = [{"line": r.line, "errors": r.errors} for r in parsed.invalid_rows]
-    out["blank_rows"] = parsed.blank_rows
+    out["row_errors"] = f.row_errors
+    out["blank_rows"] = f.blank_rows
     return out
 
 

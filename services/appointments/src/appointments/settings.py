@@ -16,3 +16,7 @@ class AppointmentsSettings(ServiceSettings):
     license_refresh_seconds: int = 86_400
     license_sync_retry_seconds: int = 3_600
     license_sync_check_seconds: float = 300.0
+    # Bulk appoint: above this many requests the API answers 202 with a job processed in the
+    # background, in chunks of ``bulk_job_chunk`` requests (each chunk one transaction).
+    bulk_background_threshold: int = 1000
+    bulk_job_chunk: int = 200

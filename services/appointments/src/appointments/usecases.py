@@ -216,9 +216,13 @@ def _row(t: el.Evaluated, batch_id: str, actor: str, now: datetime) -> dict[str,
 
 
 async def bulk_appoint(tx: Transaction, requests: Sequence[BulkRequest], *, source: str = "api",
-                       as_of: date | None = None, emit_status_events: bool = True) -> dict[str, Any]:
+                       as_of: date | None = None, emit_status_events: bool = True,
+                       batches: dict[str, str] | None = None) -> dict[str, Any]:
     """Evaluate every request against one indexed snapshot, store every transaction with
-    executemany, one batch per CoCode, auto-submit what the flags ask for."""
+    executemany, one batch per CoCode, auto-submit what the flags ask for.
+
+    ``batches`` (CoCode → batch id, updated in place) lets a background job's chunks share one
+    batch per CoCode: a batch already in it is reused, not created."""
     s = tx.session
     ref = await refdata.snapshot(s, as_of)
     npns = list(dict.fromkeys(r.npn for r in requests))
@@ -229,13 +233,16 @@ async def bulk_appoint(tx: Transaction, requests: Sequence[BulkRequest], *, sour
                                              r.submit_jit), producers.get(r.npn), ref, open_ids, appointed)
                for r in requests]
     now = utcnow()
-    batch_of: dict[str, str] = {}
+    batch_of: dict[str, str] = batches if batches is not None else {}
+    existing = set(batch_of.values())
+    used: dict[str, str] = {}
     rows_per_request: list[list[dict[str, Any]]] = []
     all_rows: list[dict[str, Any]] = []
     for res in results:
         rows = []
         for t in res.transactions:
             bid = batch_of.setdefault(t.cocode, str(uuid.uuid4()))
+            used[t.cocode] = bid
             rows.append(_row(t, bid, tx.actor, now))
         rows_per_request.append(rows)
         all_rows.extend(rows)
@@ -243,23 +250,29 @@ async def bulk_appoint(tx: Transaction, requests: Sequence[BulkRequest], *, sour
     for r in all_rows:
         if r["status"] == v.SUBMITTED:
             sent_by_batch[r["batch_id"]].append(r)
-    if batch_of:
+    new_batches = [(c, b) for c, b in used.items() if b not in existing]
+    if new_batches:
         await s.execute(insert(m.TransactionBatch.__table__), [
             {"id": bid, "cocode": cocode, "kind": "appointment", "source": source,
              "status": "submitted" if sent_by_batch.get(bid) else "draft", "created_by": tx.actor, "created_at": now,
              "submitted_by": tx.actor if sent_by_batch.get(bid) else None,
              "submitted_at": now if sent_by_batch.get(bid) else None, "completed_at": None}
-            for cocode, bid in batch_of.items()])
+            for cocode, bid in new_batches])
+    # a reused batch that sends more is pending again (it may have completed since the last chunk)
+    resent = [b for b in used.values() if b in existing and sent_by_batch.get(b)]
+    if resent:
+        await s.execute(update(m.TransactionBatch).where(m.TransactionBatch.id.in_(resent)).values(
+            status="submitted", submitted_by=tx.actor, submitted_at=now, completed_at=None))
     for part in _chunks(all_rows):
         await s.execute(insert(m.AppointmentTransaction.__table__), list(part))
-    for cocode, bid in batch_of.items():
+    for cocode, bid in used.items():
         if sent_by_batch.get(bid):
             await _emit_sent(tx, bid, cocode, sent_by_batch[bid])
     if emit_status_events and all_rows:
         await write_status_events(tx, all_rows)
     return {
         "results": [_result_view(res, rows) for res, rows in zip(results, rows_per_request, strict=True)],
-        "batches": [{"cocode": c, "batch_id": b} for c, b in batch_of.items()],
+        "batches": [{"cocode": c, "batch_id": b} for c, b in used.items()],
         "transactions": len(all_rows),
     }
 
