@@ -8,7 +8,6 @@ import csv
 import io
 import re
 
-
 HEADER = "Individual ID,External ID,First Name,Last Name,SSN,Date of Birth,State,custom:Checkbox List:Interests,custom:number:Kids"
 
 
@@ -38,13 +37,9 @@ async def test_import_page_results_masking_and_updates(start_service, token_for)
         assert {"Individual ID", "External ID", "SSN", "Date of Birth", "Medicare Beneficiary ID",
                 "custom:checkbox_list:Interests", "custom:currency:Income"} <= set(columns)
 
-        data = "\r\n".join([
-            HEADER,
-            ",crm-9,Gil,Ho,111-22-3333,05/06/1960,TX,golf; tennis,2",
-            ",,,,,,,,",
-            ",,Bad,Row,222-33-4444,31/31/1960,TX,,many",
-            "nope,,Who,Ever,,,FL,,",
-        ]) + "\r\n"
+        rows = [HEADER, ",crm-9,Gil,Ho,111-22-3333,05/06/1960,TX,golf; tennis,2", ",,,,,,,,",
+                ",,Bad,Row,222-33-4444,31/31/1960,TX,,many", "nope,,Who,Ever,,,FL,,"]
+        data = "".join(f"{row}\r\n" for row in rows)
         r = await sales.post("/individuals/import", files=_upload(data))
         assert r.status_code == 200, r.text[:2000]
         page = r.text

@@ -243,6 +243,10 @@ async def _record_page(request: Request, user: Any, record_id: str, message: str
         ind = await session.get(Individual, rec.individual_id)
         audits = [a for a in await audits_of(session, rec.individual_id)
                   if a["action"] == "convert_to_individual" and a["details"].get("sales_record_id") == rec.id]
+    for a in audits:  # field names as the operator knows them
+        for k in ("filled", "conflicts_kept_individual"):
+            a[k] = [FIELD_LABELS.get(f, f) for f in a["details"].get(k, [])]
+        a["custom_added"] = a["details"].get("custom_fields_added", [])
     reveal = user.can("pii:reveal")
     return render(request, "intake_sales_record.html", status_code=status_code,
                   rec=sales_record_json(rec, _cipher(runtime), reveal), labels=FIELD_LABELS, fields=CARRIED_FIELDS,
