@@ -282,6 +282,172 @@ def test_journey_2_reconciliation_create_pay_post_reports(platform: RunningPlatf
     assert "720.00" in kc200, f"the book of business shows the posting's billed premium: {kc200}"
 
 
+STATEMENT_NOV = "".join(f"{row}\r\n" for row in [
+    HEADER,
+    "KC-100,Jane Roe,END,11/01/2026,01/15/2027,Personal Auto,100.00,15%,15.00",
+    "KC-101,John Smith,END,11/01/2026,02/01/2027,Homeowners,200.00,15%,30.00",
+])
+STATEMENT_DEC = "".join(f"{row}\r\n" for row in [
+    HEADER,
+    "KC-102,Maria Garcia,END,12/01/2026,03/01/2027,Personal Auto,50.00,15%,7.50",
+    "KC-201,Daniel Park,NBS,10/05/2026,10/05/2027,Homeowners,1500.00,15%,225.00",
+])
+
+
+def open_reconciliation(page: Any, invoicing: str, filename: str) -> str:
+    page.goto(f"{invoicing}/reconciliations")
+    reload_until(page, lambda p: filename in p.inner_text("table"), timeout=60,
+                 message=f"the published statement {filename} opened a reconciliation")
+    page.locator("table tbody tr", has_text=filename).locator("a").first.click()
+    page.wait_for_selector("#rec-status")
+    return page.url
+
+
+def add_other_commission(page: Any, policy_number: str, credit: str) -> None:
+    """An other commission whose production credit exceeds the row's commission: an exception."""
+    row(page, policy_number).locator("a", has_text="…").click()
+    page.wait_for_url("**/others")
+    page.fill("input[name=employee]", "Pat Producer")
+    page.fill("input[name=production_role]", "Producer")
+    page.fill("input[name=production_credit]", credit)
+    page.select_option("select[name=rate_type]", "percent")
+    page.fill("input[name=rate]", "10%")
+    page.click("form button:text('OK')")
+    page.wait_for_load_state()
+    assert "Pat Producer" in page.inner_text("table")
+    page.click("text=back to statement entry")
+    page.wait_for_url("**/entries")
+
+
+def figures(page: Any) -> str:
+    return " ".join(page.inner_text("#rec-figures").split())
+
+
+def book_row(page: Any, intake: str, policy_number: str) -> str:
+    page.goto(f"{intake}/")
+    return page.locator("table tr", has_text=policy_number).inner_text()
+
+
+def test_journey_2b_exception_choices_and_create_post_pay(platform: RunningPlatform, browser: Any,
+                                                          screens: Screens) -> None:
+    """The popup's other choices (Cancel, Abort, Create/Pay Invoices) and the step-by-step path:
+    Create Invoices, Post Invoices, Pay, Post reconciliation; then the reports and intake's billed premium."""
+    invoicing, intake = platform.urls["invoicing"], platform.urls["intake"]
+    with platform.api("intake", "clerk") as api:  # two more statements of the carrier, every line matched
+        for name, body in (("keystone-2026-11.csv", STATEMENT_NOV), ("keystone-2026-12.csv", STATEMENT_DEC)):
+            r = api.post("/api/statements", data={"carrier": CARRIER},
+                         files={"file": (name, body.encode(), "text/csv")})
+            assert r.status_code == 202, r.text
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    ctx.set_default_timeout(20_000)
+    page = ctx.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+    try:
+        login(page, invoicing, "clerk", "/reconciliations")
+        before = book_row(page, intake, "KC-201")
+        assert "1346.67" in before, f"KC-201's billed premium from journey 2: {before}"
+
+        # November: an exception, then Cancel (nothing changes), then Abort (no invoice is ever created)
+        nov = open_reconciliation(page, invoicing, "keystone-2026-11.csv")
+        page.goto(f"{nov}/entries")
+        add_other_commission(page, "KC-101", "100.00")
+        page.click("button:text('Select all found')")
+        page.wait_for_load_state()
+        page.goto(nov)
+        page.click("button:text('Create / Pay All')")
+        page.wait_for_selector("#exceptions-popup")
+        popup = page.inner_text("#exceptions-popup")
+        assert "1 selected items cannot be created" in popup and "KC-101" in popup and "KC-100" not in popup, popup
+        page.click("#exceptions-popup button:text-is('Cancel')")
+        page.wait_for_selector("#message")
+        assert page.inner_text("#message") == "Create/Pay All cancelled."
+        assert page.inner_text("#rec-status") == "open"
+        assert "2 selected · 0 unposted, 0 posted, 0 paid" in figures(page), figures(page)
+        page.click("button:text('Create / Pay All')")
+        page.wait_for_selector("#exceptions-popup")
+        page.click("#exceptions-popup button:text-is('Abort')")
+        page.wait_for_selector("#message")
+        assert page.inner_text("#message") == "Reconciliation aborted; no invoices were created."
+        assert page.inner_text("#rec-status") == "aborted"
+        assert "0 unposted, 0 posted, 0 paid" in figures(page), figures(page)
+        assert page.locator("button:text('Create Invoices')").count() == 0, "an aborted reconciliation is read-only"
+        screens(page, "journey2b-reconciliation-aborted")
+
+        # December: an exception on KC-201; Create/Pay Invoices pays the other row and leaves it
+        dec = open_reconciliation(page, invoicing, "keystone-2026-12.csv")
+        page.goto(f"{dec}/entries")
+        add_other_commission(page, "KC-201", "500.00")
+        page.click("button:text('Select all found')")
+        page.wait_for_load_state()
+        page.goto(dec)
+        page.click("button:text('Create / Pay All')")
+        page.wait_for_selector("#exceptions-popup")
+        assert "KC-201" in page.inner_text("#exceptions-popup")
+        page.click("#exceptions-popup button:text-is('Create/Pay Invoices')")
+        page.wait_for_url("**/transactions*")
+        assert page.inner_text("#message") == "1 invoices created, posted and paid (7.50 received)."
+        paid = page.locator("#pay-form tbody tr", has_text="KC-102").inner_text()
+        assert "7.50" in paid and "KC-201" not in page.inner_text("#pay-form table"), paid
+        assert "0 unposted, 0 posted, 1 paid · 1 exceptions" in figures(page), figures(page)
+
+        # the exception resolved (the other commission removed), then the step-by-step path
+        page.goto(f"{dec}/entries")
+        row(page, "KC-201").locator("a", has_text="…").click()
+        page.wait_for_url("**/others")
+        page.click("button:text('Remove')")
+        page.wait_for_load_state()
+        assert "Pat Producer" not in page.inner_text("body")
+        page.goto(dec)
+        page.click("button:text('Create Invoices')")
+        page.wait_for_url("**/invoices*")
+        assert page.inner_text("#message").startswith("1 invoices created; 0 exceptions"), page.inner_text("#message")
+        unposted = page.locator("#post-form tbody tr", has_text="KC-201").inner_text()
+        assert "1500.00 / 15% / 225.00" in unposted, unposted
+        screens(page, "journey2b-unposted-invoices")
+        page.click("#post-form button:text('Post Invoices')")
+        page.wait_for_url("**/transactions*")
+        assert page.inner_text("#message") == "1 invoices posted."
+        kc201 = page.locator("#pay-form tbody tr", has_text="KC-201")
+        assert "225.00" in kc201.inner_text()
+        kc201.locator("input[type=checkbox]").check()
+        assert kc201.locator("input[name^=received-]").input_value() == "225.00", "Received = Balance when selected"
+        screens(page, "journey2b-direct-bill-transactions")
+        page.click("#pay-form button:text('Pay All Selected')")
+        page.wait_for_url("**/transactions*")
+        assert page.inner_text("#message") == "Paid 1 invoices: 225.00 received."
+        assert "0 unposted, 0 posted, 2 paid · 0 exceptions" in figures(page), figures(page)
+        page.goto(dec)
+        page.click("button:text('Post reconciliation')")
+        page.wait_for_selector("#message")
+        assert page.inner_text("#message") == "Reconciliation posted."
+        assert page.inner_text("#rec-status") == "closed"
+        assert "Received 232.50 · Difference 0.00" in figures(page), figures(page)
+
+        # the three reports, with their figures
+        page.click("a:text-is('Summary')")
+        page.wait_for_url("**/reports/summary")
+        summary = page.inner_text("body")
+        assert "endorsement\tpaid\t1\t50.00\t7.50" in summary, summary
+        assert "term_policy\tpaid\t1\t1500.00\t225.00" in summary, summary
+        assert "Paid invoices\t2" in summary and "Open exceptions\t0" in summary, summary
+        page.goto(f"{dec}/reports/exceptions")
+        assert "Nothing to report." in page.inner_text("body"), "the resolved exception is not reported"
+        page.goto(f"{dec}/reports/remittance")
+        remittance = {r.split("\t")[4]: r.split("\t") for r in page.locator("table >> nth=-1").locator(
+            "tbody tr").all_inner_texts()}
+        assert set(remittance) == {"KC-102", "KC-201"}, remittance
+        assert remittance["KC-201"][6:12] == ["1500.00", "15%", "225.00", "225.00", "225.00", "0.00"], remittance
+        assert remittance["KC-102"][8:12] == ["7.50", "7.50", "7.50", "0.00"], remittance
+        screens(page, "journey2b-report-remittance")
+
+        # intake: KC-201's billed premium is the new term policy's premium
+        page.goto(f"{intake}/")
+        reload_until(page, lambda p: "1500.00" in p.locator("table tr", has_text="KC-201").inner_text(),
+                     timeout=60, message="intake shows KC-201's new billed premium")
+    finally:
+        ctx.close()
+
+
 def test_journey_3_individual_search_saved_search_sales_records(platform: RunningPlatform, browser: Any,
                                                                 screens: Screens) -> None:
     intake = platform.urls["intake"]
