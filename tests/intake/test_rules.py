@@ -153,6 +153,89 @@ def test_matching_exact_normalised_ambiguous_unmatched() -> None:
     assert m.status == "unmatched" and "ZZ1" in m.reason
 
 
+# -- real carrier layouts (DOMAIN-FACTS 1.6) ------------------------------------------------------------
+EZLYNX = ["Agency ID", "Producer Subcode", "Policy Number", "Transaction Date", "Transaction Type Code", "Premium",
+          "Comm Percent", "Comm Amount", "LOB Code", "Policy Holder Name", "LOB Subcode", "Policy Eff Date",
+          "Policy Exp Date"]
+
+
+def test_ezlynx_template_maps_every_statement_field() -> None:
+    cols = map_header(EZLYNX, MappingProfile())
+    assert cols == {
+        "policy_number": 2, "insured_name": 9, "transaction_type": 4, "effective_date": 11, "expiration_date": 12,
+        "line_of_business": 8, "premium": 5, "commission_rate": 6, "commission_amount": 7, "producer_code": 1,
+    }  # the policy's effective date wins over the transaction date; Agency ID and LOB Subcode stay unmapped
+    r = validate_line(["AG1", "P07", "HO-123", "03/01/2026", "NBS", "$1,200.00", "15%", "180.00", "HOME", "Jane Roe",
+                       "", "03/01/2026", "03/01/2027"], EZLYNX, cols, MappingProfile())
+    assert r.valid, r.errors
+    assert (r.values["bill_type"], r.values["effective_date"], r.values["commission_rate"]) == (
+        "term_policy", date(2026, 3, 1), D("0.15"))
+
+
+def test_agentero_and_open_source_statement_layouts() -> None:
+    agentero = ["Agent", "Policyholder", "Policy Number", "Effective Date", "Written Premium",
+                "Fees & Taxes", "Commissionable Amount", "Rate", "Commission", "Transaction Type"]
+    cols = map_header(agentero, MappingProfile())
+    assert cols is not None
+    assert (cols["producer_code"], cols["insured_name"], cols["policy_number"], cols["effective_date"]) == (0, 1, 2, 3)
+    # the written premium is the policy's premium; fees & taxes and the commissionable amount are not
+    assert (cols["premium"], cols["commission_rate"], cols["commission_amount"], cols["transaction_type"]) == (
+        4, 7, 8, 9)
+    assert 5 not in cols.values() and 6 not in cols.values()
+    # without a written premium column, the commissionable amount is the premium
+    only = map_header(["Policy Number", "Commissionable Amount", "Commission"], MappingProfile())
+    assert only == {"policy_number": 0, "premium": 1, "commission_amount": 2}
+    anonymised = map_header(["Insured Name", "Policy", "Eff Date", "Premium", "Commission"], MappingProfile())
+    assert anonymised == {"insured_name": 0, "policy_number": 1, "effective_date": 2, "premium": 3,
+                          "commission_amount": 4}
+
+
+@pytest.mark.parametrize(("code", "bill_type"), [
+    ("NBS", "term_policy"), ("RWL", "term_policy"), ("RIX", "term_policy"), ("PCH", "endorsement"),
+    ("ADJ", "endorsement"), ("XLC", "cancellation"), ("REI", "cancellation"), ("AUD", "audit"),
+    ("rwl", "term_policy"), (" xlc ", "cancellation"),
+])
+def test_carrier_transaction_codes_map_to_seed_003_bill_types(code: str, bill_type: str) -> None:
+    r = _line(["AB-1", "Jane Roe", code, "01/01/2026", "01/01/2027", "100.00", "", ""])
+    assert r.valid, r.errors
+    assert r.values["bill_type"] == bill_type and r.values["transaction_type"] == code.strip()
+
+
+def test_a_carrier_profile_can_remap_a_default_code() -> None:
+    custom = MappingProfile.from_stored({}, {"rei": "term_policy"}, [], None)
+    assert _line(["AB-1", "J", "REI", "", "", "1", "", ""], custom).values["bill_type"] == "term_policy"
+    assert _line(["AB-1", "J", "XLC", "", "", "1", "", ""], custom).values["bill_type"] == "cancellation"
+
+
+# -- the right policy term (DOMAIN-FACTS 1.6: "prevent reconciling the wrong policy term") -----------------
+Y25, Y26, Y27 = date(2025, 3, 1), date(2026, 3, 1), date(2027, 3, 1)
+
+
+def test_the_effective_date_picks_the_term_among_policies_sharing_a_number() -> None:
+    index = PolicyIndex(MappingProfile(), [("old", "HO-123", Y25, Y26), ("new", "HO 123", Y26, Y27),
+                                           ("other", "AU-9", Y25, Y26)])
+    m = index.match("HO123", effective_date=date(2026, 7, 4))
+    assert (m.status, m.policy_id) == ("matched", "new")
+    assert m.reason.startswith("policy term by effective date") and "HO 123 (2026-03-01 to 2027-03-01)" in m.reason
+    assert index.match("HO-123", effective_date=Y25).policy_id == "old"
+    assert index.match("HO 123", effective_date=Y26).policy_id == "new"  # a term ends the day the next starts
+    # no date, or a date in neither term: ambiguous, naming the candidates with their terms
+    for day in (None, date(2024, 1, 1), Y27):
+        m = index.match("HO123", effective_date=day)
+        assert (m.status, m.policy_id) == ("ambiguous", None), day
+        assert "HO-123 (2025-03-01 to 2026-03-01)" in m.reason and "HO 123 (2026-03-01 to 2027-03-01)" in m.reason
+    assert "picks no single term" in index.match("HO123", effective_date=Y27).reason
+    # a single policy matches whatever the date
+    assert index.match("AU9", effective_date=date(2030, 1, 1)).policy_id == "other"
+
+
+def test_overlapping_or_open_terms_fall_back_to_the_term_starting_that_day() -> None:
+    index = PolicyIndex(MappingProfile(), [("a", "P-1", Y25, None), ("b", "P1", Y26, None), ("c", "p 1", None, None)])
+    assert index.match("P1", effective_date=Y26).policy_id == "b"
+    assert index.match("P1", effective_date=date(2026, 6, 1)).status == "ambiguous"  # both open terms cover it
+    assert index.match("P1", effective_date=date(2025, 6, 1)).policy_id == "a"
+
+
 # -- the premium rule of seed 003 ------------------------------------------------------------------------
 T0, T1 = date(2026, 1, 1), date(2027, 1, 1)
 TERM = TermTotals(T0, T1, D("1000.00"), D("600.00"))

@@ -104,12 +104,13 @@ def statement_json(s: Statement) -> dict[str, Any]:
 
 async def policy_index(session: Any, carrier: str, profile: MappingProfile) -> PolicyIndex:
     index = PolicyIndex(profile)
+    p = Policy.__table__.c
     result = await session.stream(
-        select(Policy.__table__.c.id, Policy.__table__.c.policy_number).where(Policy.__table__.c.carrier == carrier)
+        select(p.id, p.policy_number, p.effective_date, p.expiration_date).where(p.carrier == carrier)
         .execution_options(yield_per=5000))
     async for part in result.partitions(5000):
-        for pid, number in part:
-            index.add(pid, number)
+        for pid, number, start, end in part:
+            index.add(pid, number, start, end)
     return index
 
 
@@ -348,16 +349,16 @@ async def rematch(session: Any, statement_id: str, carrier: str) -> None:
     profile), in chunks; then recount."""
     profile = await load_profile(session, carrier)
     index = await policy_index(session, carrier, profile)
-    rows = (await session.execute(select(LINES.c.id, LINES.c.policy_number).where(
+    rows = (await session.execute(select(LINES.c.id, LINES.c.policy_number, LINES.c.effective_date).where(
         LINES.c.statement_id == statement_id, LINES.c.valid.is_(True),
         (LINES.c.match_status != "matched") | LINES.c.match_status.is_(None)))).all()
     upd = update(LINES).where(LINES.c.id == bindparam("_id")).values(
         match_status=bindparam("_status"), match_reason=bindparam("_reason"), policy_id=bindparam("_policy_id"),
         normalised_number=bindparam("_norm"))
     params = []
-    for line_id, number in rows:
+    for line_id, number, effective in rows:
         norm = profile.normalise(number)
-        m = index.match(number, norm)
+        m = index.match(number, norm, effective)
         params.append({"_id": line_id, "_status": m.status, "_reason": m.reason, "_policy_id": m.policy_id,
                        "_norm": norm})
     for i in range(0, len(params), CHUNK):

@@ -77,8 +77,10 @@ DEFAULT_BILL_TYPES: dict[str, str] = {
     "ADJ": "endorsement", "POLICY CHANGE": "endorsement",
     "INS": "installment", "INST": "installment", "INSTALLMENT": "installment", "INSTALMENT": "installment",
     "NBS": "term_policy", "NEW": "term_policy", "RWL": "term_policy", "REN": "term_policy",
-    "REI": "term_policy", "RIX": "term_policy", "TERM": "term_policy", "TERM POLICY": "term_policy",
-    "NEW BUSINESS": "term_policy", "RENEWAL": "term_policy", "REINSTATEMENT": "term_policy",
+    "RIX": "term_policy", "REISSUE": "term_policy", "TERM": "term_policy", "TERM POLICY": "term_policy",
+    "NEW BUSINESS": "term_policy", "RENEWAL": "term_policy",
+    # a reinstatement reverses a cancellation's return premium: like it, it moves billed only
+    "REI": "cancellation", "REINSTATEMENT": "cancellation", "ADJUSTMENT": "endorsement",
 }
 
 _HEADER_KEY = re.compile(r"[^a-z0-9%#]+")

@@ -97,7 +97,7 @@ class StatementParser:
             return row
         self.counts.valid += 1
         if self.index is not None:
-            m = self.index.match(v["policy_number"], result.normalised_number)
+            m = self.index.match(v["policy_number"], result.normalised_number, v.get("effective_date"))
             row["match_status"], row["match_reason"], row["policy_id"] = m.status, m.reason, m.policy_id
             setattr(self.counts, m.status, getattr(self.counts, m.status) + 1)
         else:
