@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 import pytest
@@ -576,6 +577,103 @@ def test_journey_4_onboard_appoint_nipr_terminate(platform: RunningPlatform, bro
         page.goto(f"{appointments}/report?status=Terminated")
         reload_until(page, lambda p: "1234567" in p.inner_text("table"), timeout=90,
                      message="the termination came back from NIPR")
+    finally:
+        ctx.close()
+
+
+def test_journey_4b_jit_release_portal_invites_review_batches(platform: RunningPlatform, browser: Any,
+                                                              screens: Screens) -> None:
+    """A JIT appointment held then released; portal invites up to the seat limit; terminations in batches
+    for review, one of them submitted."""
+    appointments = platform.urls["appointments"]
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900})
+    ctx.set_default_timeout(20_000)
+    page = ctx.new_page()
+    try:
+        login(page, appointments, "licensing", "/producers")
+        # Riley (6677889) holds a resident Illinois license; Illinois appointments of 60054 are just-in-time
+        reload_until(page, lambda p: "synced" in p.locator("tr", has_text="6677889").inner_text(), timeout=60,
+                     message="producer 6677889 synced with NIPR")
+        page.goto(f"{appointments}/appoint")
+        page.fill("input[name=npn]", "6677889")
+        page.fill("input[name=states]", "IL")
+        page.fill("input[name=loa_category]", "Life & Health")
+        page.fill("input[name=cocodes]", "60054")
+        page.click("button:text('Create transactions')")
+        page.wait_for_selector("h2:has-text('Result')")
+        statuses = {c.split("\t")[3] for c in page.locator("table tbody tr").all_inner_texts()}
+        assert statuses == {"JIT Held"}, statuses
+        page.click("a:has-text('Batch for CoCode 60054')")
+        page.wait_for_url("**/batches/*")
+        held = int(page.locator(".card").filter(has=page.locator(".muted", has_text=re.compile("^JIT Held$")))
+                   .locator(".stat").inner_text())
+        assert held >= 1
+        # submitted without the JIT ones: nothing is sent, and the page says why
+        page.click("button:text('Submit to NIPR')")
+        page.wait_for_selector("p.error")
+        assert "JIT held" in page.inner_text("p.error"), page.inner_text("p.error")
+        assert page.locator("table tbody tr", has_text="JIT Held").count() == held
+        screens(page, "journey4b-jit-held")
+        # released: the held transactions go to NIPR and come back appointed
+        page.check("input[name=include_jit]")
+        page.click("button:text('Submit to NIPR')")
+        page.wait_for_load_state()
+        reload_until(page, lambda p: p.locator("table tbody tr", has_text="Appointed").count() == held, timeout=90,
+                     message="the released JIT transactions came back appointed")
+        assert "JIT Held" not in page.inner_text("table") and "by licensing" in page.inner_text("body")
+
+        # portal invites: the Recruiting Portal has 2 seats, three producers are invited
+        page.goto(f"{appointments}/producers")
+        for npn in ("1234567", "4455667", "6677889"):
+            page.locator("tr", has_text=npn).locator("input[name=producer_id]").check()
+        page.select_option("select[name=portal_id]", label="Recruiting Portal (2 seats)")
+        page.click("button:text('Create/Update Portal User')")
+        page.wait_for_load_state()
+        invite = page.locator(".card", has_text="seats used").inner_text()
+        assert "Portal Recruiting Portal: 2 of 2 seats used." in invite, invite
+        assert invite.count("invited (created)") == 2, invite
+        assert "You no longer have portal seats. Email support to order more seats." in invite, invite
+        screens(page, "journey4b-portal-invites")
+        # the invitations are written by the mail adapter (a file per invitation in the embedded run)
+        mail = platform.root / "data" / "outbox-mail"
+        sent = wait_until(lambda: len(list(mail.glob("*.eml"))) == 2 and sorted(mail.glob("*.eml")), timeout=60,
+                          message="two invitation emails written")
+        recipients = sorted(line for f in sent for line in f.read_text().splitlines() if line.startswith("To: "))
+        assert len(recipients) == 2 and all("@example.com" in r for r in recipients), recipients
+        assert all("Subject: You are invited to the Recruiting Portal" in f.read_text() for f in sent)
+
+        # terminations in batches for review: every appointed 60054 line, one per batch; one batch submitted
+        page.goto(f"{appointments}/report?status=Appointed&cocode=60054")
+        lines = [r.split("\t")[1:5] for r in page.locator("table tbody tr").all_inner_texts()]
+        lines = [x for x in lines if len(x) == 4][:3]
+        assert len(lines) >= 2, lines
+        page.goto(f"{appointments}/terminations")
+        page.set_input_files("input[name=file]", {"name": "terminate-review.csv", "mimeType": "text/csv", "buffer": (
+            "Agent NPN,State(s),Line of Authority,CoCode,Termination Reason Code\r\n"
+            + "".join(f"{npn},{st},{loa},{cocode},\r\n" for npn, st, loa, cocode in lines)).encode()})
+        page.click("form[action='/terminations'] button")
+        page.wait_for_url("**/terminations/*")
+        page.fill("input[name=batch_size]", "1")
+        page.click(f"button:text('Submit {len(lines)} Transactions')")
+        page.wait_for_selector("p.ok")
+        links = page.locator("p.ok a")
+        assert links.count() == len(lines), page.inner_text("p.ok")
+        assert "immediate = False" in page.inner_text("p.ok")
+        screens(page, "journey4b-termination-review-batches")
+        first = links.first.get_attribute("href")
+        page.goto(f"{appointments}/")
+        drafts = page.locator("#batches tbody tr", has_text="termination-import").all_inner_texts()
+        assert sum("draft" in d for d in drafts) >= len(lines), drafts
+        page.goto(f"{appointments}{first}")
+        assert "draft" in page.inner_text("h1") and "Ready to Submit" in page.inner_text("table")
+        page.click("button:text('Submit to NIPR')")
+        page.wait_for_load_state()
+        reload_until(page, lambda p: "Terminated" in p.inner_text("table"), timeout=90,
+                     message="the reviewed termination batch came back from NIPR")
+        assert "submitted by licensing" in page.inner_text("body")
+        page.goto(f"{appointments}/")
+        drafts_after = page.locator("#batches tbody tr", has_text="termination-import").all_inner_texts()
+        assert sum("draft" in d for d in drafts_after) == sum("draft" in d for d in drafts) - 1, drafts_after
     finally:
         ctx.close()
 
