@@ -201,11 +201,30 @@ class CreatePayBody(ActionBody):
     decision: Literal["create_pay", "create_pay_post", "cancel", "abort"] | None = None
 
 
+def answered(result: dict[str, Any]) -> JSONResponse:
+    """200 with the result, or 202 with the background job that will produce it."""
+    return JSONResponse(result, status_code=202 if result.get("background") else 200)
+
+
+async def in_background(request: Request, kind: str, rec_id: str) -> bool:
+    runtime = request.app.state.runtime
+    async with translated():
+        return await jobs.pending_count(runtime, rec_id, kind) > runtime.settings.background_threshold
+
+
 @router.post("/reconciliations/{rec_id}/create-pay-all")
 async def create_pay_all(request: Request, rec_id: str, user: CreatePayer, key: IdemKey = None,
-                         body: Annotated[CreatePayBody | None, Body()] = None) -> dict[str, Any]:
+                         body: Annotated[CreatePayBody | None, Body()] = None) -> JSONResponse:
+    """Create, post and pay the selected rows; above the background threshold a job does it (202)
+    once there are no exceptions or the operator has decided about them."""
     body = body or CreatePayBody()
-    return await in_tx(request, user, uc.create_pay_all, rec_id, body.decision, key or body.idempotency_key)
+    key = key or body.idempotency_key
+    if body.decision in (None, "create_pay", "create_pay_post") and await in_background(
+            request, "create-pay-all", rec_id):
+        async with translated():
+            return answered(await jobs.start_create_pay_all(request.app.state.runtime, rec_id, user.login,
+                                                            body.decision, key))
+    return answered(await in_tx(request, user, uc.create_pay_all, rec_id, body.decision, key))
 
 
 @router.get("/reconciliations/{rec_id}/invoices")
@@ -231,12 +250,17 @@ class PostBody(ActionBody):
 
 @router.post("/reconciliations/{rec_id}/post")
 async def post(request: Request, rec_id: str, user: Poster, key: IdemKey = None,
-               body: Annotated[PostBody | None, Body()] = None) -> dict[str, Any]:
+               body: Annotated[PostBody | None, Body()] = None) -> JSONResponse:
+    """Post the unposted invoices (or the reconciliation); every unposted invoice above the
+    background threshold is posted by a job (202)."""
     body = body or PostBody()
     key = key or body.idempotency_key
     if body.target == "reconciliation":
-        return await in_tx(request, user, uc.close_reconciliation, rec_id, key)
-    return await in_tx(request, user, uc.post_invoices, rec_id, body.invoice_ids, key)
+        return answered(await in_tx(request, user, uc.close_reconciliation, rec_id, key))
+    if body.invoice_ids is None and await in_background(request, "post", rec_id):
+        async with translated():
+            return answered(await jobs.start(request.app.state.runtime, "post", rec_id, user.login, key))
+    return answered(await in_tx(request, user, uc.post_invoices, rec_id, body.invoice_ids, key))
 
 
 # -- direct-bill transactions -------------------------------------------------------------------
@@ -266,8 +290,13 @@ async def select_all_transactions(request: Request, rec_id: str, user: Payer,
 
 @router.post("/reconciliations/{rec_id}/pay")
 async def pay(request: Request, rec_id: str, user: Payer, key: IdemKey = None,
-              body: Annotated[ActionBody | None, Body()] = None) -> dict[str, Any]:
-    return await in_tx(request, user, uc.pay_selected, rec_id, key or (body.idempotency_key if body else None))
+              body: Annotated[ActionBody | None, Body()] = None) -> JSONResponse:
+    """Pay All Selected; above the background threshold a job pays in chunks (202)."""
+    key = key or (body.idempotency_key if body else None)
+    if await in_background(request, "pay", rec_id):
+        async with translated():
+            return answered(await jobs.start(request.app.state.runtime, "pay", rec_id, user.login, key))
+    return answered(await in_tx(request, user, uc.pay_selected, rec_id, key))
 
 
 @router.post("/reconciliations/{rec_id}/abort")

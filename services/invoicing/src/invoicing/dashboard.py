@@ -145,6 +145,23 @@ def _describe(exc: uc.Invalid) -> str:
     return f"{exc}: " + "; ".join(details) if details else str(exc)
 
 
+async def _large(request: Request, rec_id: str, kind: str) -> bool:
+    """Above the background threshold the action runs as a job (the operator may leave)."""
+    runtime = request.app.state.runtime
+    try:
+        return await jobs.pending_count(runtime, rec_id, kind) > runtime.settings.background_threshold
+    except uc.NotFound:
+        return False  # the action itself answers "not found"
+
+
+async def _job(request: Request, rec_id: str, user: User, kind: str, key: str | None) -> Response:
+    try:
+        started = await jobs.start(request.app.state.runtime, kind, rec_id, user.login, key)
+    except (uc.Conflict, uc.NotFound) as exc:
+        return back(f"/reconciliations/{rec_id}", error=str(exc))
+    return back(f"/reconciliations/{rec_id}/jobs/{started['job']['id']}")
+
+
 @router.post("/reconciliations/{rec_id}/create-invoices")
 async def create_invoices(request: Request, rec_id: str, user: DashboardUser,
                           idempotency_key: Annotated[str, Form()]) -> Response:
@@ -180,10 +197,19 @@ async def job_page(request: Request, rec_id: str, job_id: str, user: DashboardUs
 async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
                          idempotency_key: Annotated[str, Form()], decision: Annotated[str, Form()] = "") -> Response:
     need(user, "reconciliations:edit", "reconciliations:post", "reconciliations:pay")
-    result = await _action(request, rec_id, user, uc.create_pay_all, decision or None,
-                           idempotency_key if decision != "cancel" else None)
+    if decision in ("", "create_pay", "create_pay_post") and await _large(request, rec_id, "create-pay-all"):
+        try:
+            result = await jobs.start_create_pay_all(request.app.state.runtime, rec_id, user.login,
+                                                     decision or None, idempotency_key)
+        except (uc.Conflict, uc.NotFound) as exc:
+            result = str(exc)
+    else:
+        result = await _action(request, rec_id, user, uc.create_pay_all, decision or None,
+                               idempotency_key if decision != "cancel" else None)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
+    if result.get("background"):
+        return back(f"/reconciliations/{rec_id}/jobs/{result['job']['id']}")
     if result["outcome"] == "exceptions":
         return render(request, "exceptions_popup.html", rec=result["reconciliation"], result=result,
                       key=_key(), texts=DISCREPANCY_TEXT)
@@ -450,6 +476,8 @@ async def post_invoices(request: Request, rec_id: str, user: DashboardUser) -> R
     form = await request.form()
     ids = [int(v) for v in form.getlist("invoice")] or None
     key = str(form.get("idempotency_key") or "") or None
+    if ids is None and await _large(request, rec_id, "post"):
+        return await _job(request, rec_id, user, "post", key)
     result = await _action(request, rec_id, user, uc.post_invoices, ids, key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/invoices", error=result)
@@ -485,7 +513,10 @@ async def save_transactions(request: Request, rec_id: str, user: DashboardUser) 
         if isinstance(result, str):
             return back(f"/reconciliations/{rec_id}/transactions", error=result)
     if pay_now:
-        result = await _action(request, rec_id, user, uc.pay_selected, str(form.get("idempotency_key") or "") or None)
+        key = str(form.get("idempotency_key") or "") or None
+        if await _large(request, rec_id, "pay"):
+            return await _job(request, rec_id, user, "pay", key)
+        result = await _action(request, rec_id, user, uc.pay_selected, key)
         if isinstance(result, str):
             return back(f"/reconciliations/{rec_id}/transactions", error=result)
         return back(f"/reconciliations/{rec_id}/transactions",

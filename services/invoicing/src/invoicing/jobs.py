@@ -1,52 +1,197 @@
-"""Background Create Invoices for large statements: a job row with progress, idempotent by the
-request's idempotency key, run in chunks of statement-entry ids (each chunk its own transaction,
-safe to re-run: a row already invoiced is never invoiced again), resumed after a restart."""
+"""Background jobs for large reconciliations: Create Invoices, Post, Pay All Selected and Create/Pay
+All above ``background_threshold`` rows. A job row holds the progress; the request is idempotent by
+its idempotency key; the work runs in chunks of ids (each chunk its own transaction, safe to re-run:
+a row already invoiced, posted or paid is never handled again), and resumes after a restart.
+
+The operator (or API client) gets 202 with the job at once and follows ``/api/jobs/{id}``; a
+request never holds 100,000 invoices and their events in one transaction for the whole run."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from agency_common.logging import get_logger
+from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from invoicing import usecases as uc
-from invoicing.models import Job
+from invoicing.models import Job, Reconciliation
 
 log = get_logger(__name__)
+
+Bounds = Callable[[Any, str], Awaitable[tuple[int, int, int]]]
+Chunk = Callable[[Transaction, Reconciliation, "Job", tuple[int, int]], Awaitable[dict[str, Any]]]
+Finish = Callable[[Transaction, Reconciliation, "Job", dict[str, Any]], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    operation: str  # the idempotency operation, the same as the request answered at once
+    bounds: Bounds  # (lowest id, highest id, count) still to do
+    chunk: Chunk  # one id range in one transaction; returns tallies with "done"
+    finish: Finish  # the job's result
 
 
 def job_json(job: Job) -> dict[str, Any]:
     data = job.model_dump(mode="json")
-    data["result"] = json.loads(job.result) if job.result else None
+    data["result"] = json.loads(job.result) if job.result and job.status == "done" else None
     return data
 
 
-async def start_create_invoices(runtime: Any, rec_id: str, actor: str, key: str | None) -> dict[str, Any]:
+# -- the kinds ------------------------------------------------------------------------------------
+async def _entry_bounds(s: Any, rec_id: str) -> tuple[int, int, int]:
+    return await uc.pending_id_bounds(s, rec_id)
+
+
+async def _unposted_bounds(s: Any, rec_id: str) -> tuple[int, int, int]:
+    return await uc.invoice_id_bounds(s, uc._unposted(rec_id))
+
+
+async def _selected_bounds(s: Any, rec_id: str) -> tuple[int, int, int]:
+    return await uc.invoice_id_bounds(s, uc._pay_selection(rec_id))
+
+
+async def _create_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
+    result = await uc.create_invoices(tx, rec.id, id_range=r, remember_key=False)
+    return {"created": result["created"], "exceptions": result["exceptions"],
+            "done": result["created"] + result["exceptions"]}
+
+
+async def _create_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
+    invalid_count, invalid = await uc._invalid_rows(tx, rec.id)
+    return {"created": tally.get("created", 0), "exceptions": tally.get("exceptions", 0), "invalid": invalid_count,
+            "invalid_rows": invalid}
+
+
+async def _post_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
+    posted = await uc._post(tx, rec.id, None, id_range=r)
+    return {"posted": posted, "done": posted}
+
+
+async def _post_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
+    return {"posted": tally.get("posted", 0)}
+
+
+async def _pay_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
+    paid = await uc._pay(tx, rec, id_range=r)
+    return {"paid": paid["paid"], "received_total": Decimal(paid["received_total"]), "done": paid["paid"]}
+
+
+async def _pay_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
+    return {"paid": tally.get("paid", 0), "received_total": str(Decimal(tally.get("received_total", "0.00")))}
+
+
+async def _create_pay_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
+    """Create/Pay All on one range of entry ids; the job's id is the run id, so exactly the invoices
+    this run made are posted and paid in full (the same as the request answered at once)."""
+    exceptions = await uc.detect_exceptions(tx, rec.id, r)
+    created = await uc._insert_invoices(tx, rec.id, r, exclude_exceptions=True, run_id=job.id)
+    posted = await uc._post(tx, rec.id, None, run_id=job.id)
+    paid = await uc._pay(tx, rec, run_id=job.id)
+    return {"created": created, "posted": posted, "paid": paid["paid"],
+            "received_total": Decimal(paid["received_total"]), "done": created + len(exceptions)}
+
+
+async def _create_pay_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
+    invalid_count, invalid = await uc._invalid_rows(tx, rec.id)
+    exceptions = await tx.session.scalar(select(func.count()).where(
+        uc.EXC.c.reconciliation_id == rec.id, uc.EXC.c.status == "open")) or 0
+    return {"outcome": "done", "created": tally.get("created", 0), "posted": tally.get("posted", 0),
+            "paid": tally.get("paid", 0), "received_total": str(Decimal(tally.get("received_total", "0.00"))),
+            "exception_count": exceptions, "invalid": invalid_count, "invalid_rows": invalid,
+            "next": "post" if job.kind == "create-pay-post" else "direct_bill"}
+
+
+KINDS: dict[str, Kind] = {
+    "create-invoices": Kind("create-invoices", _entry_bounds, _create_chunk, _create_finish),
+    "post": Kind("post", _unposted_bounds, _post_chunk, _post_finish),
+    "pay": Kind("pay", _selected_bounds, _pay_chunk, _pay_finish),
+    "create-pay-all": Kind("create-pay-all", _entry_bounds, _create_pay_chunk, _create_pay_finish),
+    "create-pay-post": Kind("create-pay-all", _entry_bounds, _create_pay_chunk, _create_pay_finish),
+}
+
+
+# -- starting -------------------------------------------------------------------------------------
+async def pending_count(runtime: Any, rec_id: str, kind: str) -> int:
+    """How many rows the job would handle (for the threshold); NotFound for an unknown reconciliation."""
+    async with runtime.db.session() as s:
+        if await s.get(Reconciliation, rec_id) is None:
+            raise uc.NotFound(f"reconciliation {rec_id} not found")
+        return (await KINDS[kind].bounds(s, rec_id))[2]
+
+
+async def start(runtime: Any, kind: str, rec_id: str, actor: str, key: str | None) -> dict[str, Any]:
+    """Record the job (and the answer to the idempotency key) in one transaction, then run it."""
+    spec = KINDS[kind]
     async with runtime.uow(actor=actor) as tx:
         rec = await uc.lock(tx, rec_id)
-        if (done := await uc.replay(tx, key, rec_id, "create-invoices")) is not None:
+        if (done := await uc.replay(tx, key, rec_id, spec.operation)) is not None:
             return done
         uc.require_live(rec)
-        _lo, _hi, count = await uc.pending_id_bounds(tx.session, rec_id)
-        job = Job(id=str(uuid.uuid4()), reconciliation_id=rec_id, kind="create-invoices", total=count,
-                  created_at=utcnow(), created_by=actor)
-        tx.session.add(job)
-        await tx.session.flush()
+        job = await _new_job(tx, rec_id, kind, actor)
         response = {"background": True, "job": job_json(job)}
-        await uc.remember(tx, key, rec_id, "create-invoices", response)
+        await uc.remember(tx, key, rec_id, spec.operation, response)
     launch(runtime, job.id)
     return response
 
 
+async def _new_job(tx: Transaction, rec_id: str, kind: str, actor: str) -> Job:
+    _lo, _hi, count = await KINDS[kind].bounds(tx.session, rec_id)
+    job = Job(id=str(uuid.uuid4()), reconciliation_id=rec_id, kind=kind, total=count, created_at=utcnow(),
+              created_by=actor)
+    tx.session.add(job)
+    await tx.session.flush()
+    return job
+
+
+async def start_create_invoices(runtime: Any, rec_id: str, actor: str, key: str | None) -> dict[str, Any]:
+    return await start(runtime, "create-invoices", rec_id, actor, key)
+
+
+async def start_create_pay_all(runtime: Any, rec_id: str, actor: str, decision: str | None,
+                               key: str | None) -> dict[str, Any]:
+    """Create/Pay All of a large selection: exceptions first (the popup, answered at once, nothing
+    created), then a job that creates, posts and pays in chunks."""
+    async with runtime.uow(actor=actor) as tx:
+        rec = await uc.lock(tx, rec_id)
+        if (done := await uc.replay(tx, key, rec_id, "create-pay-all")) is not None:
+            return done
+        uc.require_live(rec)
+        exceptions = await uc.detect_exceptions(tx, rec_id)
+        if exceptions and decision is None:
+            rows = await uc.exception_rows(tx.session, rec_id, limit=500)
+            return {"outcome": "exceptions", "exception_count": len(exceptions), "exceptions": rows,
+                    "options": ["create_pay", "create_pay_post", "cancel", "abort"],
+                    "reconciliation": uc.header(rec, await uc.totals(tx.session, rec))}
+        job = await _new_job(tx, rec_id, "create-pay-post" if decision == "create_pay_post" else "create-pay-all",
+                             actor)
+        response = {"outcome": "background", "background": True, "job": job_json(job)}
+        await uc.remember(tx, key, rec_id, "create-pay-all", response)
+    launch(runtime, job.id)
+    return response
+
+
+# -- running --------------------------------------------------------------------------------------
 def launch(runtime: Any, job_id: str) -> None:
     tasks: set[asyncio.Task[Any]] = runtime.__dict__.setdefault("invoicing_jobs", set())
     task = asyncio.create_task(run_job(runtime, job_id), name=f"job-{job_id}")
     tasks.add(task)
     task.add_done_callback(tasks.discard)
+
+
+def _add(tally: dict[str, Any], part: dict[str, Any]) -> None:
+    for name, value in part.items():
+        if name == "received_total":
+            tally[name] = str(Decimal(tally.get(name, "0.00")) + value)
+        else:
+            tally[name] = tally.get(name, 0) + value
 
 
 async def run_job(runtime: Any, job_id: str) -> None:
@@ -56,29 +201,31 @@ async def run_job(runtime: Any, job_id: str) -> None:
             job = await s.get(Job, job_id)
             if job is None or job.status in ("done", "failed"):
                 return
-            lo, hi, _count = await uc.pending_id_bounds(s, job.reconciliation_id)
+            spec = KINDS[job.kind]
+            lo, hi, _count = await spec.bounds(s, job.reconciliation_id)
             rec_id, actor = job.reconciliation_id, job.created_by
         async with runtime.uow(actor=actor) as tx:
             (await tx.session.get(Job, job_id)).status = "running"
-        created = exceptions = 0
-        start = lo
-        while lo and start <= hi:
-            end = start + chunk - 1
+        start_id = lo
+        while lo and start_id <= hi:
+            end = start_id + chunk - 1
             async with runtime.uow(actor=actor) as tx:
-                result = await uc.create_invoices(tx, rec_id, id_range=(start, end), remember_key=False)
-                created += result["created"]
-                exceptions += result["exceptions"]
+                rec = await uc.lock(tx, rec_id)
+                uc.require_live(rec)  # aborted meanwhile: the job stops (failed, with the reason)
                 job = await tx.session.get(Job, job_id)
-                job.done = created + exceptions
-            start = end + 1
+                part = await spec.chunk(tx, rec, job, (start_id, end))
+                # the running tallies live on the job row, so a resumed job reports the whole run
+                tally = json.loads(job.result) if job.result else {}
+                _add(tally, part)
+                job.result, job.done = json.dumps(tally), tally.get("done", 0)
+            start_id = end + 1
         async with runtime.uow(actor=actor) as tx:
-            invalid_count, invalid = await uc._invalid_rows(tx, rec_id)
             rec = await uc.lock(tx, rec_id)
-            t = await uc.refresh_status(tx, rec)
             job = await tx.session.get(Job, job_id)
+            result = await spec.finish(tx, rec, job, json.loads(job.result) if job.result else {})
+            t = await uc.refresh_status(tx, rec)
             job.status, job.finished_at = "done", utcnow()
-            job.result = json.dumps({"created": created, "exceptions": exceptions, "invalid": invalid_count,
-                                     "invalid_rows": invalid, "reconciliation": uc.header(rec, t)}, default=str)
+            job.result = json.dumps({**result, "reconciliation": uc.header(rec, t)}, default=str)
     except asyncio.CancelledError:
         raise
     except Exception as exc:

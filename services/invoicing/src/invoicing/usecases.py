@@ -233,28 +233,32 @@ _FROM_POLICY_COLS = ["reconciliation_id", "source_key", "policy_id", "policy_num
                      "rate_type", "rate", "commission_paid", "bill_type", "version", "updated_at", "updated_by"]
 
 
-async def add_policy_entries(tx: Transaction, rec: Reconciliation, policy_id: str | None = None) -> int:
-    """The carrier's policies as statement-entry rows (set-based; a policy already there is kept)."""
+async def add_policy_entries(tx: Transaction, rec: Reconciliation, policy_id: str | None = None,
+                             policy_ids: list[str] | None = None) -> int:
+    """The carrier's policies (or only these) as statement-entry rows (set-based; a policy already
+    there is kept)."""
     carriers = [c for c in (rec.carrier, rec.subordinate_carrier) if c]
     source = _entry_from_policy_select(rec.id, carriers, utcnow(), tx.actor)
     source = source.where(~exists().where(E.c.reconciliation_id == rec.id,
                                           E.c.source_key == literal("policy:") + PV.c.policy_id))
     if policy_id:
-        source = source.where(PV.c.policy_id == policy_id)
+        policy_ids = [policy_id]
+    if policy_ids is not None:
+        source = source.where(PV.c.policy_id.in_(policy_ids))
     source = source.order_by(PV.c.policy_number, PV.c.policy_id)  # row ids follow the policy numbers
     result = await tx.session.execute(insert(E).from_select(_FROM_POLICY_COLS, source))
-    await fill_missing_commissions(tx, rec.id, policy_id)
+    await fill_missing_commissions(tx, rec.id, policy_ids=policy_ids)
     if (result.rowcount or 0) > 1000:
         await analyze(tx, E)
     return result.rowcount or 0
 
 
-async def fill_missing_commissions(tx: Transaction, rec_id: str, policy_id: str | None = None) -> None:
+async def fill_missing_commissions(tx: Transaction, rec_id: str, policy_ids: list[str] | None = None) -> None:
     """Rows without an estimated agency commission get premium × rate (the pure rule)."""
     cond = [E.c.reconciliation_id == rec_id, E.c.commission_paid.is_(None), E.c.premium_paid.is_not(None),
             E.c.rate.is_not(None)]
-    if policy_id:
-        cond.append(E.c.policy_id == policy_id)
+    if policy_ids is not None:
+        cond.append(E.c.policy_id.in_(policy_ids))
     rows = (await tx.session.execute(select(E.c.id, E.c.premium_paid, E.c.rate_type, E.c.rate).where(*cond))).all()
     params = [{"b_id": r.id, "b_commission": apply_amount_edit(
         Amounts(r.premium_paid, r.rate_type, r.rate, None), rate=r.rate, rate_given=True).commission}
@@ -1096,12 +1100,29 @@ async def post_invoices(tx: Transaction, rec_id: str, invoice_ids: list[int] | N
     return await remember(tx, key, rec_id, "post", {"posted": posted, "reconciliation": header(rec, t)})
 
 
-async def _post(tx: Transaction, rec_id: str, invoice_ids: list[int] | None, run_id: str | None = None) -> int:
-    cond = [INV.c.reconciliation_id == rec_id, INV.c.status == "unposted"]
+def _unposted(rec_id: str) -> list[ColumnElement[bool]]:
+    return [INV.c.reconciliation_id == rec_id, INV.c.status == "unposted"]
+
+
+def _pay_selection(rec_id: str) -> list[ColumnElement[bool]]:
+    return [INV.c.reconciliation_id == rec_id, INV.c.pay_selected.is_(True), INV.c.received.is_not(None),
+            INV.c.status.in_(("posted", "paid"))]
+
+
+async def invoice_id_bounds(session: Any, cond: list[ColumnElement[bool]]) -> tuple[int, int, int]:
+    row = (await session.execute(select(func.min(INV.c.id), func.max(INV.c.id), func.count()).where(*cond))).one()
+    return row[0] or 0, row[1] or 0, row[2] or 0
+
+
+async def _post(tx: Transaction, rec_id: str, invoice_ids: list[int] | None, run_id: str | None = None,
+                id_range: tuple[int, int] | None = None) -> int:
+    cond = _unposted(rec_id)
     if invoice_ids is not None:
         cond.append(INV.c.id.in_(invoice_ids))
     if run_id is not None:
         cond.append(INV.c.run_id == run_id)
+    if id_range is not None:
+        cond += [INV.c.id >= id_range[0], INV.c.id <= id_range[1]]
     rows = (await tx.session.execute(select(INV.c.id, INV.c.reconciliation_id, INV.c.policy_id, INV.c.bill_type,
                                             INV.c.effective_date, INV.c.expiration_date, INV.c.premium,
                                             INV.c.commission).where(*cond).order_by(INV.c.id))).all()
@@ -1209,17 +1230,19 @@ async def pay_selected(tx: Transaction, rec_id: str, key: str | None = None) -> 
     return await remember(tx, key, rec_id, "pay", {**paid, "reconciliation": header(rec, t)})
 
 
-async def _pay(tx: Transaction, rec: Reconciliation, run_id: str | None = None) -> dict[str, Any]:
+async def _pay(tx: Transaction, rec: Reconciliation, run_id: str | None = None,
+               id_range: tuple[int, int] | None = None) -> dict[str, Any]:
     """Pay the selected received amounts; with ``run_id`` (Create/Pay All) exactly that run's new
-    invoices, each received in full (Received = Balance), leaving other pending selections alone."""
+    invoices, each received in full (Received = Balance), leaving other pending selections alone.
+    ``id_range`` limits it to those invoice ids (a background job's chunk)."""
+    within = [INV.c.id >= id_range[0], INV.c.id <= id_range[1]] if id_range else []
     if run_id is not None:
-        cond = [INV.c.reconciliation_id == rec.id, INV.c.run_id == run_id, INV.c.status == "posted"]
+        cond = [INV.c.reconciliation_id == rec.id, INV.c.run_id == run_id, INV.c.status == "posted", *within]
         await tx.session.execute(update(INV).where(*cond).values(received=INV.c.commission - INV.c.paid_to_date),
                                  execution_options={"synchronize_session": False})
         cond.append(INV.c.received.is_not(None))
     else:
-        cond = [INV.c.reconciliation_id == rec.id, INV.c.pay_selected.is_(True), INV.c.received.is_not(None),
-                INV.c.status.in_(("posted", "paid"))]
+        cond = [*_pay_selection(rec.id), *within]
     now = utcnow()
     total = await tx.session.scalar(select(func.sum(INV.c.received)).where(*cond)) or ZERO
     ids = list((await tx.session.execute(select(INV.c.id).where(*cond).order_by(INV.c.id))).scalars())
@@ -1437,11 +1460,15 @@ def invoice_json(r: Any) -> dict[str, Any]:
 
 
 # -- policy read model hooks --------------------------------------------------------------------
-async def on_policy_known(tx: Transaction, policy: PolicyView) -> None:
-    """A new policy of a carrier joins the statement entry of that carrier's open reconciliations
-    (the ones opened by hand: a statement's reconciliation holds its lines only)."""
+async def on_policies_known(tx: Transaction, policies: list[tuple[str, str]]) -> None:
+    """New policies ``(carrier, policy id)`` join the statement entry of their carrier's open
+    reconciliations (the ones opened by hand: a statement's reconciliation holds its lines only);
+    one query finds those reconciliations for a whole batch, usually none."""
+    carriers = sorted({carrier for carrier, _ in policies})
     recs = (await tx.session.execute(select(Reconciliation).where(
-        or_(Reconciliation.carrier == policy.carrier, Reconciliation.subordinate_carrier == policy.carrier),
+        or_(Reconciliation.carrier.in_(carriers), Reconciliation.subordinate_carrier.in_(carriers)),
         Reconciliation.statement_id.is_(None), Reconciliation.status.not_in(FINAL)))).scalars().all()
     for rec in recs:
-        await add_policy_entries(tx, rec, policy.policy_id)
+        mine = {rec.carrier, rec.subordinate_carrier}
+        await add_policy_entries(tx, rec, policy_ids=[pid for carrier, pid in policies if carrier in mine])
+
