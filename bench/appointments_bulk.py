@@ -13,10 +13,17 @@ Measured, median of ``--repeat`` runs (each on fresh producers' requests, same d
   stored with executemany, one batch per CoCode, the non-JIT eligible ones auto-submitted (gateway
   messages of 500 through the outbox) and a TransactionStatusChanged event per transaction.
 - **engine only**: the pure evaluation of the same requests against the same snapshot.
+- **background job**: the same N requests (on other fresh producers) through ``jobs.start_job``
+  as the API runs them above the threshold: stored, then processed in chunks of ``--chunk``
+  requests, each chunk one transaction with its claim, progress and per-request results. Measured
+  from the call to the job's end, and meanwhile, every 50 ms, the event loop's lag (how late a
+  timer fires) and the latency of a small write transaction on the same database (what any other
+  request of the service waits).
 - **baseline**: inserting the same number of transaction rows with one ``executemany`` (one
   INSERT statement, same table, one transaction) in the same run. Reported: bulk / baseline.
 
     .venv/bin/python bench/appointments_bulk.py [--producers 10000] [--database postgresql] [--repeat 3]
+        [--chunk 100] [--no-job]
 """
 
 from __future__ import annotations
@@ -39,11 +46,11 @@ from agency_common.db.engine import Database
 from agency_common.db.migrate import upgrade
 from agency_common.outbox.unit_of_work import UnitOfWork
 from agency_common.timeutil import utcnow
+from appointments import jobs, refdata
 from appointments import models as m
-from appointments import refdata
 from appointments.domain import eligibility as el
 from appointments.usecases import BulkRequest, bulk_appoint, load_producers, open_identities
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 MIGRATIONS = ROOT / "services" / "appointments" / "src" / "appointments" / "migrations"
 CA_LH = "Life;Accident & Health or Sickness (including Disability);Health and Sickness (excluding Disability);Part time fraternal"
@@ -107,6 +114,60 @@ def requests_for(npns: list[str]) -> list[BulkRequest]:
                         submit=True) for n in npns]
 
 
+async def probe(db: Database, stop: asyncio.Event, lags: list[float], writes: list[float]) -> None:
+    """Every 50 ms, how late the timer fired (event-loop lag); every 100 ms, in another task, how long
+    a one-row write transaction takes (what another request of the service waits)."""
+    loop = asyncio.get_running_loop()
+
+    async def ticker() -> None:
+        while not stop.is_set():
+            t = loop.time()
+            await asyncio.sleep(0.05)
+            lags.append(loop.time() - t - 0.05)
+
+    async def writer() -> None:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            async with db.transaction() as s:
+                await s.execute(update(m.ServiceSetting).where(m.ServiceSetting.name == "bench-probe")
+                                .values(value="x"))
+            writes.append(time.perf_counter() - t0)
+            await asyncio.sleep(0.1)
+
+    await asyncio.gather(ticker(), writer())
+
+
+async def run_job(db: Database, uow: UnitOfWork, reqs: list[BulkRequest], chunk: int) -> tuple[float, dict, list, list]:
+    runtime = SimpleNamespace(db=db, uow=uow, settings=SimpleNamespace(bulk_job_chunk=chunk, bulk_job_pause_seconds=0.1))
+    stop, lags, writes = asyncio.Event(), [], []
+    prober = asyncio.create_task(probe(db, stop, lags, writes))
+    t0 = time.perf_counter()
+    out = await jobs.start_job(runtime, "bench", reqs, source="bench")
+    await asyncio.gather(*runtime.appointment_jobs)
+    elapsed = time.perf_counter() - t0
+    stop.set()
+    await prober
+    async with db.session() as s:
+        job = await s.get(m.AppointJob, out["job"]["id"])
+    assert job.status == "done", job.error
+    return elapsed, {"transactions": job.transactions, "processed": job.processed}, lags, writes
+
+
+async def idle_probe(db: Database, seconds: float = 2.0) -> tuple[list[float], list[float]]:
+    """The same probes with nothing else running: the machine's own noise (other processes)."""
+    stop, lags, writes = asyncio.Event(), [], []
+    task = asyncio.create_task(probe(db, stop, lags, writes))
+    await asyncio.sleep(seconds)
+    stop.set()
+    await task
+    return lags, writes
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else 0.0
+
+
 async def run(args: argparse.Namespace) -> None:
     url, drop = await make_database(args.database)
     await asyncio.to_thread(upgrade, MIGRATIONS, url)
@@ -114,6 +175,7 @@ async def run(args: argparse.Namespace) -> None:
     uow = UnitOfWork(db, m.messaging, producer="appointments")
     await refdata.load_dev_dataset(SimpleNamespace(uow=uow))
     bulk_times, engine_times, base_times, counts = [], [], [], []
+    job_times, job_base_ratios, all_lags, all_writes, idle_lags, idle_writes = [], [], [], [], [], []
     try:
         for rep in range(args.repeat):
             npns = await seed_producers(db, rep * args.producers, args.producers)
@@ -158,6 +220,20 @@ async def run(args: argparse.Namespace) -> None:
             base_times.append(time.perf_counter() - t0)
             print(f"run {rep + 1}: {n} transactions; bulk appoint {bulk_times[-1]:.2f}s, engine {engine_times[-1]:.2f}s, "
                   f"executemany {base_times[-1]:.2f}s", flush=True)
+            if not args.no_job:
+                job_npns = await seed_producers(db, (args.repeat + rep) * args.producers, args.producers)
+                lags, writes = await idle_probe(db)
+                idle_lags += lags
+                idle_writes += writes
+                elapsed, job, lags, writes = await run_job(db, uow, requests_for(job_npns), args.chunk)
+                assert job["transactions"] == n, (job, n)
+                job_times.append(elapsed)
+                job_base_ratios.append(elapsed / base_times[-1])
+                all_lags += lags
+                all_writes += writes
+                print(f"run {rep + 1}: background job {elapsed:.2f}s ({job['processed']} requests, chunks of "
+                      f"{args.chunk}); loop lag max {max(lags) * 1000:.0f} ms, write p99 {pct(writes, .99) * 1000:.0f} ms"
+                      f" max {max(writes) * 1000:.0f} ms", flush=True)
         async with db.session() as s:
             statuses = dict((await s.execute(select(m.AppointmentTransaction.eligibility_reason, func.count())
                                              .where(m.AppointmentTransaction.created_by == "bench",
@@ -181,6 +257,18 @@ async def run(args: argparse.Namespace) -> None:
     ratios = [b / e for b, e in zip(bulk_times, base_times, strict=True)]
     print(f"ratio bulk appoint / executemany (median of per-run ratios): {statistics.median(ratios):.1f}× "
           f"(runs: {', '.join(f'{r:.1f}×' for r in ratios)})")
+    if job_times:
+        job = statistics.median(job_times)
+        print(f"background job (chunks of {args.chunk}): {job:.2f} s → {n / job:,.0f} transactions/s; "
+              f"job / executemany {statistics.median(job_base_ratios):.1f}× "
+              f"(runs: {', '.join(f'{r:.1f}×' for r in job_base_ratios)})")
+        print(f"during the jobs: event-loop lag p50 {pct(all_lags, .5) * 1000:.0f} ms, p99 {pct(all_lags, .99) * 1000:.0f} ms, "
+              f"max {max(all_lags) * 1000:.0f} ms; one-row write p50 {pct(all_writes, .5) * 1000:.0f} ms, "
+              f"p99 {pct(all_writes, .99) * 1000:.0f} ms, max {max(all_writes) * 1000:.0f} ms "
+              f"({len(all_writes)} probes)")
+        print(f"idle reference (same probes, no job): event-loop lag p50 {pct(idle_lags, .5) * 1000:.0f} ms, "
+              f"p99 {pct(idle_lags, .99) * 1000:.0f} ms, max {max(idle_lags) * 1000:.0f} ms; one-row write p50 "
+              f"{pct(idle_writes, .5) * 1000:.0f} ms, max {max(idle_writes) * 1000:.0f} ms")
 
 
 def main() -> None:
@@ -188,6 +276,8 @@ def main() -> None:
     p.add_argument("--producers", type=int, default=10_000)
     p.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite")
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--chunk", type=int, default=100, help="requests per chunk of the background job")
+    p.add_argument("--no-job", action="store_true", help="leave out the background-job run")
     p.add_argument("--no-status-events", action="store_true",
                    help="leave out the TransactionStatusChanged outbox rows (to see their share of the time)")
     asyncio.run(run(p.parse_args()))

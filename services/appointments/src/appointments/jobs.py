@@ -143,11 +143,14 @@ async def run_job(runtime: Any, job_id: str) -> None:
             if job.status == "queued":
                 job.status, job.started_at = "running", utcnow()
         hook: JobHook | None = getattr(runtime, "appointment_job_hook", None)
+        # Between chunks other requests get the loop; on SQLite also the write lock, which a waiting
+        # writer (polling on its busy timeout) would otherwise keep losing to the next chunk.
+        pause = getattr(runtime.settings, "bulk_job_pause_seconds", 0.1) if runtime.db.url.startswith("sqlite") else 0
         for k in range(chunks):
             await run_chunk(runtime, job_id, k)
             if hook is not None:
                 await hook(job_id, k)
-            await asyncio.sleep(0)  # other requests get the loop between chunks
+            await asyncio.sleep(pause)
         async with runtime.uow(actor=actor) as tx:
             job = await tx.session.get(m.AppointJob, job_id, with_for_update=True)
             if job.status in ("queued", "running"):

@@ -344,7 +344,7 @@ class AppointJob(AppointmentsModel, table=True):
     processed: int = 0
     rejected: int = 0  # requests rejected (NPN not found / not synced / not active, outside the assignment)
     transactions: int = 0  # transactions created
-    chunk_size: int = 200
+    chunk_size: int = 100
     batches: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # cocode → batch
     row_errors: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # file rows
     blank_rows: int = 0

@@ -19,4 +19,6 @@ class AppointmentsSettings(ServiceSettings):
     # Bulk appoint: above this many requests the API answers 202 with a job processed in the
     # background, in chunks of ``bulk_job_chunk`` requests (each chunk one transaction).
     bulk_background_threshold: int = 1000
-    bulk_job_chunk: int = 200
+    bulk_job_chunk: int = 100
+    # On SQLite, the pause between chunks that lets other writers take the database's write lock.
+    bulk_job_pause_seconds: float = 0.1

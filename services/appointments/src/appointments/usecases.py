@@ -98,10 +98,16 @@ def status_event(row: dict[str, Any] | m.AppointmentTransaction) -> TransactionS
 async def write_status_events(tx: Transaction, rows: Sequence[dict[str, Any]]) -> None:
     """TransactionStatusChanged for many rows this use case built itself (already valid values):
     payloads and envelopes are constructed without a second validation and written to the outbox
-    with one executemany, in this transaction. Half the cost of ``tx.emit_many`` at 90,000 events;
+    with an executemany per 500, in this transaction. Half the cost of ``tx.emit_many`` at 90,000 events;
     consumers still validate what they decode."""
     env_type = Envelope[TransactionStatusChanged]
     now = utcnow()
+    for part in _chunks(rows, EVENT_CHUNK):  # built and written a part at a time: the loop gets turns
+        await tx.session.execute(insert(m.messaging.outbox), _status_rows(tx, env_type, now, part))
+    tx.emitted_count += len(rows)
+
+
+def _status_rows(tx: Transaction, env_type: Any, now: datetime, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
         payload = TransactionStatusChanged.model_construct(
@@ -114,9 +120,7 @@ async def write_status_events(tx: Transaction, rows: Sequence[dict[str, Any]]) -
             occurred_at=now, producer=SERVICE, correlation_id=tx.correlation_id, causation_id=tx.causation_id,
             actor=tx.actor, payload=payload)
         out.append(outbox_row(env, TransactionStatusChanged.topic, payload.key()))
-    for part in _chunks(out):
-        await tx.session.execute(insert(m.messaging.outbox), list(part))
-    tx.emitted_count += len(out)
+    return out
 
 
 def gateway_tx(row: dict[str, Any] | m.AppointmentTransaction) -> GatewayTransaction:
