@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from agency_common.contracts import topics
+from agency_common.contracts.envelope import make_envelope
+from agency_common.demo import publish_upstream, run_coroutine, upstream_events
 
 from tests.e2e.conftest import RunningPlatform, Screens, login, reload_until, stat
 from tests.support.services import wait_until
@@ -678,6 +683,25 @@ def test_journey_4b_jit_release_portal_invites_review_batches(platform: RunningP
         ctx.close()
 
 
+async def publish_broken_job(bootstrap: str) -> None:
+    """An upstream job event the contract refuses (an unknown job type): it is dead-lettered."""
+    from agency_common.contracts.upstream import PolicyJobUpserted
+    from aiokafka import AIOKafkaProducer
+
+    env = make_envelope(PolicyJobUpserted(job_id="BROKEN-1", version=1, job_type="submission",
+                                          create_time=datetime.now(UTC)),
+                        producer="e2e-upstream", actor="policy-admin", correlation_id="e2e-broken")
+    body = json.loads(env.to_bytes())
+    body["payload"]["job_type"] = "quote"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topics.UPSTREAM_POLICY_JOBS, json.dumps(body).encode(), key=b"BROKEN-1",
+                                     headers=[(k, v.encode()) for k, v in env.headers().items()])
+    finally:
+        await producer.stop()
+
+
 def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: Any, screens: Screens) -> None:
     reporting = platform.urls["reporting"]
     ctx = browser.new_context(viewport={"width": 1366, "height": 900})
@@ -686,10 +710,12 @@ def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: An
     try:
         login(page, reporting, "manager", "/operations/statements")
         # the statements of journey 1, per carrier and day, with their valid / invalid / blank rows
-        reload_until(page, lambda p: CARRIER in p.inner_text("#section-per-carrier-day table"), timeout=60,
-                     message="reporting counted the statements")
-        carrier_row = page.locator("#section-per-carrier-day tbody tr", has_text=CARRIER).inner_text().split("\t")
-        assert carrier_row[2:] == ["2", "11", "7", "2", "2"], carrier_row  # 2 statements, 11 rows, 7/2/2
+        def carrier_row(p: Any) -> list[str]:
+            rows = p.locator("#section-per-carrier-day tbody tr", has_text=CARRIER)
+            return rows.inner_text().split("\t") if rows.count() else []
+        # journey 1's two statements (11 rows: 7 valid, 2 invalid, 2 blank) and journey 2b's two (4 valid rows)
+        reload_until(page, lambda p: carrier_row(p)[2:3] == ["4"], timeout=60, message="reporting counted the statements")
+        assert carrier_row(page)[2:] == ["4", "15", "11", "2", "2"], carrier_row(page)
         screens(page, "journey5-operations-statements")
         with page.expect_download() as download:  # each view exports CSV
             page.click("#section-per-carrier-day a:text('Export CSV')")
@@ -712,6 +738,20 @@ def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: An
                      and "In Good Standing" in p.inner_text("#section-by-eligibility-reason table"), timeout=60,
                      message="reporting saw the appointment transactions and NIPR's answers")
         screens(page, "journey5-operations-transactions")
+        # the upstream policy system's feed arrives (jobs and activities), with one broken job event
+        upstream = upstream_events()
+        run_coroutine(publish_upstream(platform.bootstrap, upstream))
+        run_coroutine(publish_broken_job(platform.bootstrap))
+        page.goto(f"{reporting}/operations/events")
+        reload_until(page, lambda p: topics.UPSTREAM_POLICY_JOBS in p.inner_text("#section-dead-letters table")
+                     and "upstream.activity.upserted" in p.inner_text("#section-events table"), timeout=60,
+                     message="reporting counted the upstream feed and its dead letter")
+        dead = page.locator("#section-dead-letters tbody tr", has_text=topics.UPSTREAM_POLICY_JOBS).inner_text()
+        assert dead.split("\t")[-1].strip() == "1", dead
+        activities = page.locator("#section-events tbody tr", has_text="upstream.activity.upserted").inner_text()
+        assert activities.split("\t")[-1].strip() == str(sum(type(e).__name__ == "ActivityUpserted" for e in upstream))
+        screens(page, "journey5-operations-events")
+
         # recalculate the team screens
         page.goto(f"{reporting}/team-screens")
         before = page.inner_text(".card")
@@ -719,5 +759,23 @@ def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: An
         page.wait_for_selector("#calculated-on")
         assert "by manager" in page.inner_text(".card") and page.inner_text(".card") != before
         screens(page, "journey5-team-screens")
+
+        # drill down: a person's count of submissions links to exactly those items
+        link, assignee, count = None, "", 0
+        for r in page.locator("#ts-submissions tbody tr").all():
+            assignee = r.locator("td").first.inner_text().strip()
+            counts = [a for a in r.locator("a").all() if int(a.inner_text()) > 0]
+            if counts and assignee != "(unassigned)":
+                link, count = counts[0], int(counts[0].inner_text())
+                break
+        assert link is not None, page.inner_text("#ts-submissions")
+        link.click()
+        page.wait_for_url("**/team-screens/items?*")
+        assert f"user {assignee}" in page.inner_text("h1") and "Submissions" in page.inner_text("h1")
+        assert f"{count} item(s)" in page.inner_text("main"), page.inner_text("main")[:800]
+        items = page.locator("#items tbody tr").all_inner_texts()
+        assert len(items) == count and all(assignee in i for i in items), items
+        assert all("submission" in i for i in items), items
+        screens(page, "journey5-team-screen-items")
     finally:
         ctx.close()

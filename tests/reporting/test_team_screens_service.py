@@ -96,6 +96,10 @@ async def test_upserts_by_id_keep_the_newest_version_and_counts_follow(start_ser
         items_page = await client.get(f"/team-screens/items?snapshot={second['snapshot_id']}"
                                       "&category=submissions&status=bound&user=bob")
         assert items_page.status_code == 200 and "J-1" in items_page.text
+        # read as a person reads it: labelled columns, local times, one line per policy period
+        assert "<th>Has model number</th>" in items_page.text and "has_model_number" not in items_page.text
+        assert "model 3, unlocked" in items_page.text and "{'model_number'" not in items_page.text
+        assert "Jul 09, 2025" in items_page.text and "T00:00:00" not in items_page.text
         exported = await client.get(f"/api/team-screens/{second['snapshot_id']}/items.csv",
                                     params={"category": "submissions", "status": "bound", "user": "bob"})
         assert exported.status_code == 200 and "J-1" in exported.text

@@ -79,9 +79,42 @@ async def calculate_from_page(request: Request, user: DashboardUser) -> Response
     return RedirectResponse("/team-screens", status_code=303)
 
 
+ITEM_LABELS = {"job_id": "Job", "activity_id": "Activity", "job_type": "Job type", "subject": "Subject",
+               "assigned_user": "User", "assigned_group": "Group", "status": "Status", "create_time": "Created",
+               "target_date": "Target date", "close_date": "Closed", "has_model_number": "Has model number",
+               "locked_non_renewed": "Locked non-renewed", "locked_not_taken": "Locked not-taken",
+               "periods": "Policy periods"}
+
+
 def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
     first = next(iter(rows), None)
     return [k for k in (first or {}) if k not in ("version", "updated_at")]
+
+
+def _period(p: dict[str, Any]) -> str:
+    parts = [f"model {p['model_number']}" if p.get("model_number") is not None else "no model",
+             "locked" if p.get("locked") else "unlocked"]
+    if p.get("status"):
+        parts.append(str(p["status"]).replace("_", " "))
+    return ", ".join(parts)
+
+
+def _item_cell(value: Any, tz: str) -> str:
+    """What a person reads: local times, yes/no, one line per policy period (not the stored form)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return "; ".join(_period(p) if isinstance(p, dict) else str(p) for p in value)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        if moment.tzinfo is not None:
+            return moment.astimezone(ZoneInfo(tz)).strftime("%b %d, %Y %I:%M %p")
+    return str(value)
 
 
 @router.get("/team-screens/items", response_class=HTMLResponse)
@@ -96,7 +129,10 @@ async def team_screen_items_page(request: Request, user: DashboardUser, snapshot
     query = {"category": category, "status": status} | ({"user": login} if login is not None else {}) | (
         {"group": group} if group is not None else {})
     csv_url = f"/api/team-screens/{snap['id']}/items.csv?" + urlencode(query)
-    return render(request, "team_screen_items.html", snap=snap, rows=rows, columns=_columns(rows), csv_url=csv_url,
+    columns = _columns(rows)
+    shown = [[_item_cell(row[c], tz) for c in columns] for row in rows]
+    return render(request, "team_screen_items.html", snap=snap, rows=shown, columns=columns, csv_url=csv_url,
+                  labels=ITEM_LABELS, time_zone=ZoneInfo(tz).key,
                   category=CATEGORY_LABELS.get(category, category), status=STATUS_LABELS.get(status, status),
                   who=("user " + login) if login is not None else ("group " + group) if group is not None else "everyone",
                   calculated_on=_local(snap["calculated_on"], tz))
