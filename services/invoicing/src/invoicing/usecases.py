@@ -371,10 +371,16 @@ async def on_statement_lines(tx: Transaction, chunk: StatementLinesPublished, to
     rows = [_entry_from_line(rec.id, line, now, tx.actor) for line in chunk.lines]
     if rows:
         await tx.session.execute(insert_ignoring_conflicts(tx.session, E), rows)
-    last = chunk.chunk_no == chunk.chunk_count
-    if last and (rec.statement_line_count or 0) > 1000:
+    received = await tx.session.scalar(select(func.count()).where(
+        StatementChunk.__table__.c.statement_id == chunk.statement_id)) or 0
+    if received < chunk.chunk_count:
+        # more to come: new rows change no stage, so no pass over the totals (100 chunks × 100,000 rows)
+        rec.version += 1
+        rec.updated_at, rec.updated_by = now, tx.actor
+        return len(rows)
+    if (rec.statement_line_count or 0) > 1000:
         await analyze(tx, E)
-    await refresh_status(tx, rec, emit=last)
+    await refresh_status(tx, rec)  # every chunk is in (in whatever order they came): the header
     return len(rows)
 
 
