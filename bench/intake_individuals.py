@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
+import pstats
 import random
 import statistics
 import sys
@@ -51,6 +53,7 @@ async def main() -> None:
     ap.add_argument("--policies", type=int, default=400_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--profile", action="store_true", help="cProfile the mass creation, print the top 25")
     args = ap.parse_args()
     rng = random.Random(11)
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -129,9 +132,16 @@ async def main() -> None:
                                  sales_record_type="Medicare", created_by="bench")
             async with rt.db.transaction() as s:
                 s.add(job)
+            profiler = cProfile.Profile() if args.profile else None
             t = time.perf_counter()
+            if profiler:
+                profiler.enable()
             await jobs.process(job.id)
             t_job = time.perf_counter() - t
+            if profiler:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
             async with rt.db.session() as s:
                 done = await s.get(SalesRecordJob, job.id)
             assert done is not None and done.status == "done", done.error if done else None
