@@ -129,3 +129,63 @@ async def test_real_client_speaks_xml_and_maps_outages() -> None:
         raise AssertionError("503 must be NiprUnavailable")
     except NiprUnavailable:
         pass
+
+
+async def test_two_gateway_instances_claim_each_transaction_once(start_service, simulator) -> None:
+    """Two gateway workers (own engines, as two processes would have) on one database: every
+    submission is claimed by exactly one of them and NIPR hears of each key once."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from agency_common.db.engine import Database
+    from agency_common.outbox.unit_of_work import UnitOfWork
+    from appointments.gateway.models import messaging
+    from appointments.gateway.worker import SubmissionWorker
+
+    gw = await start_service("gateway", create_app_kwargs={"client": simulator}, worker_poll_seconds=300,
+                             submit_backoff_seconds=0.05)
+    db2 = Database(gw.settings.database_url)
+    try:
+        other = SimpleNamespace(db=db2, settings=gw.settings, uow=UnitOfWork(db2, messaging, producer="gateway"))
+        one, two = SubmissionWorker(gw.runtime, simulator, "gw-1"), SubmissionWorker(other, simulator, "gw-2")
+        rows = [sub(f"k-{st}-{i}", "pending", state=st) | {"batch_id": f"b-{i % 3}"}
+                for st in ("TX", "CA", "FL") for i in range(8)]
+        async with gw.runtime.db.transaction() as s:
+            await s.execute(insert(Submission.__table__), rows)
+
+        # the claim itself, raced: disjoint, and together everything that was due
+        a, b = await asyncio.gather(one.claim(limit=10), two.claim(limit=10))
+        ka, kb = {r.idempotency_key for r in a}, {r.idempotency_key for r in b}
+        assert ka and kb and not ka & kb and len(ka | kb) == 20
+        # a claimed row is leased: neither instance takes it again while the lease runs
+        rest = await asyncio.gather(one.claim(), two.claim())
+        assert {r.idempotency_key for r in rest[0] + rest[1]} == {r["idempotency_key"] for r in rows} - ka - kb
+        for group, worker in ((a, one), (b, two), (rest[0], one), (rest[1], two)):
+            for st in {r.state for r in group}:
+                await worker.process_form([r for r in group if r.state == st])
+
+        # and running side by side, on new work, until everything is answered
+        more = [sub(f"m-{i}", "pending", state=("TX", "CA", "FL")[i % 3]) | {"batch_id": f"c-{i % 4}"}
+                for i in range(30)]
+        async with gw.runtime.db.transaction() as s:
+            await s.execute(insert(Submission.__table__), more)
+
+        async def both_rounds() -> bool:
+            await asyncio.gather(one.run_once(limit=4), two.run_once(limit=4))
+            async with gw.runtime.db.session() as s:
+                return await s.scalar(select(func.count()).select_from(Submission).where(
+                    Submission.status != "answered")) == 0
+        await eventually(both_rounds, timeout=60, interval=0, message="everything answered")
+        assert simulator.double_submissions == []
+        assert set(simulator.submissions) == {r["idempotency_key"] for r in rows + more}
+        assert set(simulator.submissions.values()) == {1}
+        async with gw.runtime.db.session() as s:
+            by = dict((await s.execute(select(Submission.claimed_by, func.count()).where(
+                Submission.idempotency_key.like("m-%")).group_by(Submission.claimed_by))).all())
+            out = gw.runtime.tables.outbox
+            results = await s.scalar(select(func.count()).select_from(out).where(
+                out.c.event_type == "nipr.transaction-result.received"))
+        assert set(by) == {"gw-1", "gw-2"}  # both instances did part of the work
+        assert results == len(rows) + len(more)  # one answer published per transaction
+    finally:
+        await db2.dispose()

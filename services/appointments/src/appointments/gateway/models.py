@@ -1,7 +1,8 @@
 """The gateway's own tables: every transaction it was given, by idempotency key.
 
 A row is recorded (``pending``) in the same transaction as the inbox row of the batch that brought
-it, and marked ``submitting`` in a committed transaction *before* NIPR is called; a row found
+it, and claimed (``submitting``, ``claimed_by``, leased until ``next_attempt_at``) in a committed
+transaction *before* NIPR is called, by exactly one gateway instance; a row found
 ``submitting`` after a crash or a failed call is first looked up at NIPR by its key, and only
 submitted again if NIPR never received it. So a retry never submits twice.
 """
@@ -49,6 +50,8 @@ class Submission(GatewayModel, table=True):
     nipr_reference: str | None = Field(default=None, max_length=100)
     submitted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # The gateway instance that claimed the row last (its lease is ``next_attempt_at``).
+    claimed_by: str | None = Field(default=None, max_length=100)
 
 
 class LicenseLookup(GatewayModel, table=True):

@@ -16,6 +16,9 @@ class GatewaySettings(ServiceSettings):
     worker_poll_seconds: float = 0.5
     submit_max_attempts: int = 5
     submit_backoff_seconds: float = 1.0
+    # A claimed submission is leased to its gateway instance for this long; another instance takes
+    # it over (looking it up at NIPR first) only after that. Longer than a NIPR call can take.
+    submit_lease_seconds: float = 120.0
 
     # The simulator: delays (seconds, per form; a state factor applies), failure rate (0..1) and seed.
     simulator_delay_seconds: float = 0.2

@@ -2,10 +2,16 @@
 
 1. ``on_batch`` (inside the consumer's inbox transaction) records every transaction of the batch as
    a ``pending`` submission, by idempotency key; a redelivered batch records nothing new.
-2. ``SubmissionWorker`` picks due submissions, groups them into NIPR request forms (one per batch,
-   action and state), marks them ``submitting`` in a committed transaction *before* calling NIPR,
-   and then calls it. Rows that were already ``submitting`` (a crash, a timeout, a lost answer) are
-   first looked up at NIPR by key: only what NIPR never received is submitted again.
+2. ``SubmissionWorker`` claims due submissions and groups them into NIPR request forms (one per
+   batch, action and state). The claim is a database-level one, committed *before* NIPR is called:
+   one transaction selects the due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's single
+   writer serialises it) and a conditional ``UPDATE ... WHERE <still due> RETURNING`` marks them
+   ``submitting``, records the instance in ``claimed_by`` and leases them until
+   ``now + submit_lease_seconds``. So when several gateway instances run on one database, each
+   transaction is claimed by exactly one of them; another instance touches it again only after the
+   lease ran out (its holder crashed), and then looks it up first. Rows that were already
+   ``submitting`` (a crash, a timeout, a lost answer) are first looked up at NIPR by key: only what
+   NIPR never received is submitted again.
 3. Answers are stored and published on ``nipr.transaction-results.v1`` through the outbox, in one
    transaction. Failures back off exponentially; after ``submit_max_attempts`` a form is ``failed``
    and waits for an operator's retry (which again looks up before submitting).
@@ -14,6 +20,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
@@ -25,7 +34,7 @@ from agency_common.db.engine import insert_ignoring_conflicts
 from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from appointments.gateway.models import LicenseLookup, Submission
 from appointments.gateway.nipr import FormLine, NiprClient, NiprUnavailable, RequestForm
@@ -92,14 +101,22 @@ def make_license_handler(client: NiprClient) -> Any:
     return on_sync
 
 
+def due(now: Any) -> Any:
+    """Waiting to be sent, or sent without an answer, and not leased to a worker (or its lease ran out)."""
+    return and_(Submission.status.in_((PENDING, SUBMITTING)),
+                or_(Submission.next_attempt_at.is_(None), Submission.next_attempt_at <= now))
+
+
 class SubmissionWorker:
-    def __init__(self, runtime: Any, client: NiprClient) -> None:
+    def __init__(self, runtime: Any, client: NiprClient, instance: str | None = None) -> None:
         self.runtime = runtime
         self.client = client
         s = runtime.settings
         self.poll = s.worker_poll_seconds
         self.max_attempts = s.submit_max_attempts
         self.backoff = s.submit_backoff_seconds
+        self.lease = timedelta(seconds=s.submit_lease_seconds)
+        self.instance = (instance or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")[:100]
         self._wake = asyncio.Event()
 
     def wake_soon(self) -> None:
@@ -123,13 +140,7 @@ class SubmissionWorker:
                     pass
 
     async def run_once(self, limit: int = 500) -> bool:
-        now = utcnow()
-        async with self.runtime.db.session() as session:
-            rows = (await session.execute(
-                select(Submission).where(
-                    Submission.status.in_((PENDING, SUBMITTING)),
-                    or_(Submission.next_attempt_at.is_(None), Submission.next_attempt_at <= now))
-                .order_by(Submission.received_at, Submission.idempotency_key).limit(limit))).scalars().all()
+        rows = await self.claim(limit)
         if not rows:
             return False
         forms: dict[tuple[str, str, str], list[Submission]] = defaultdict(list)
@@ -139,17 +150,34 @@ class SubmissionWorker:
             await self.process_form(group)
         return True
 
+    async def claim(self, limit: int = 500) -> list[Submission]:
+        """Due rows, claimed for this instance in one committed transaction (see the module's notes).
+        The rows come back as they were before the claim: their status says which are uncertain."""
+        now = utcnow()
+        async with self.runtime.db.transaction() as session:
+            stmt = select(Submission).where(due(now)).order_by(
+                Submission.received_at, Submission.idempotency_key).limit(limit)
+            if session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = list((await session.execute(stmt)).scalars())
+            if not rows:
+                return []
+            table = Submission.__table__
+            won = set((await session.execute(
+                update(table).where(table.c.idempotency_key.in_([r.idempotency_key for r in rows]), due(now))
+                .values(status=SUBMITTING, attempts=table.c.attempts + 1, submitted_at=now,
+                        next_attempt_at=now + self.lease, claimed_by=self.instance)
+                .returning(table.c.idempotency_key))).scalars())
+            session.expunge_all()
+        return [r for r in rows if r.idempotency_key in won]
+
     async def process_form(self, rows: list[Submission]) -> None:
         db = self.runtime.db
         keys = [r.idempotency_key for r in rows]
         uncertain = [r.idempotency_key for r in rows if r.status in (SUBMITTING, FAILED)]
         attempts = max(r.attempts for r in rows) + 1
         now = utcnow()
-        # The attempt is on record before NIPR hears of it: a crash from here on leaves the rows
-        # "submitting", and the next round looks them up instead of submitting blindly.
-        async with db.transaction() as session:
-            await session.execute(update(Submission).where(Submission.idempotency_key.in_(keys)).values(
-                status=SUBMITTING, attempts=attempts, submitted_at=now))
+        mine = and_(Submission.idempotency_key.in_(keys), Submission.claimed_by == self.instance)
         first = rows[0]
         answers = {}
         try:
@@ -169,7 +197,7 @@ class SubmissionWorker:
             log.warning("NIPR call failed", batch_id=first.batch_id, state=first.state, attempt=attempts,
                         error=str(exc), gave_up=failed)
             async with db.transaction() as session:
-                await session.execute(update(Submission).where(Submission.idempotency_key.in_(keys)).values(
+                await session.execute(update(Submission).where(mine).values(
                     status=FAILED if failed else SUBMITTING, last_error=f"{type(exc).__name__}: {exc}"[:1000],
                     next_attempt_at=utcnow() + timedelta(seconds=self.backoff * 2 ** (attempts - 1))))
             return
@@ -180,15 +208,18 @@ class SubmissionWorker:
                 a = answers.get(r.idempotency_key)
                 if a is None:  # NIPR did not answer for this line: look it up again after a pause
                     await tx.session.execute(update(Submission).where(
-                        Submission.idempotency_key == r.idempotency_key).values(
+                        Submission.idempotency_key == r.idempotency_key, Submission.claimed_by == self.instance).values(
                         next_attempt_at=answered_at + timedelta(seconds=self.backoff * 2 ** (attempts - 1)),
                         status=FAILED if attempts >= self.max_attempts else SUBMITTING,
                         last_error="NIPR returned no answer for this transaction"))
                     continue
                 values = {"status": ANSWERED, "outcome": a.outcome, "reason": a.reason,
                           "nipr_reference": a.reference, "answered_at": answered_at, "last_error": None}
-                await tx.session.execute(update(Submission).where(
-                    Submission.idempotency_key == r.idempotency_key).values(**values))
+                stored = await tx.session.execute(update(Submission).where(
+                    Submission.idempotency_key == r.idempotency_key, Submission.claimed_by == self.instance,
+                    Submission.status != ANSWERED).values(**values))
+                if stored.rowcount != 1:
+                    continue  # our lease ran out and another instance has taken the row over
                 for k, val in values.items():
                     setattr(r, k, val)
                 events.append(result_event(r))
