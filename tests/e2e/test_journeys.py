@@ -509,6 +509,68 @@ def test_journey_3_individual_search_saved_search_sales_records(platform: Runnin
         ctx.close()
 
 
+def test_journey_3b_pii_masked_or_revealed_and_convert_to_individual(platform: RunningPlatform, browser: Any,
+                                                                     screens: Screens) -> None:
+    """An individual's PII is masked for a user without ``pii:reveal`` and shown to one with it; a sales
+    record changed in the sales system is merged back with Convert to Individual."""
+    intake = platform.urls["intake"]
+    contexts = [browser.new_context(viewport={"width": 1366, "height": 900}) for _ in range(2)]
+    sales, admin = (c.new_page() for c in contexts)
+    for c in contexts:
+        c.set_default_timeout(20_000)
+    sales.on("dialog", lambda dialog: dialog.accept())
+    try:
+        login(sales, intake, "sales", "/individuals")
+        sales.fill("input[name=policy_carrier]", CARRIER)
+        sales.fill("input[name=policy_line_of_business]", "Personal Auto")
+        sales.click("button:text('Search')")
+        sales.wait_for_url("**/individuals?*run=1*")
+        sales.click("a:text('Roe, Jane')")
+        sales.wait_for_url("**/individuals/*")
+        jane_url = sales.url
+        # the CRM sends Jane's identity data (an API client with the edit permission)
+        with platform.api("intake", "admin") as api:
+            r = api.patch(f"/api/individuals/{jane_url.rsplit('/', 1)[1]}",
+                          json={"ssn": "078-05-1120", "dob": "1980-04-12", "drivers_license": "D1234-56789"})
+            assert r.status_code == 200, r.text
+        sales.reload()
+        shown = {f: sales.inner_text(f"#f-{f}") for f in ("ssn", "dob", "drivers_license")}
+        assert shown == {"ssn": "*******1120", "dob": "******4-12", "drivers_license": "*******6789"}, shown
+        assert "078-05-1120" not in sales.content() and "1980-04-12" not in sales.content()
+        screens(sales, "journey3b-individual-masked")
+        login(admin, intake, "admin", jane_url.removeprefix(intake))
+        revealed = {f: admin.inner_text(f"#f-{f}") for f in ("ssn", "dob", "drivers_license")}
+        assert revealed == {"ssn": "078-05-1120", "dob": "1980-04-12", "drivers_license": "D1234-56789"}, revealed
+
+        # the sales record, changed in the sales system, merged back into Jane
+        sales.locator("a[href^='/sales-records/']").first.click()
+        sales.wait_for_url("**/sales-records/*")
+        record_id = sales.url.rsplit("/", 1)[1]
+        with platform.api("intake", "sales") as api:
+            r = api.patch(f"/api/sales-records/{record_id}", json={"nickname": "Janie", "cell_phone": "555-0100",
+                                                                   "last_name": "Roe-Smith"})
+            assert r.status_code == 200, r.text
+        sales.reload()
+        assert "Not converted yet." in sales.inner_text("#conversions")
+        sales.click("button:text('Convert to Individual')")
+        sales.wait_for_url("**converted=1*")
+        assert "Converted" in sales.inner_text("[role=status]")
+        conversion = sales.locator("#conversions tbody tr").first.inner_text().split("\t")
+        assert conversion[1] == "sales", conversion
+        assert conversion[2] == "Cell Phone, Nickname", conversion  # empty on Jane: filled
+        assert conversion[4] == "Last Name", "the individual keeps its own last name: a conflict, reported"
+        screens(sales, "journey3b-sales-record-converted")
+        sales.goto(jane_url)
+        assert sales.inner_text("#f-nickname") == "Janie" and sales.inner_text("#f-cell_phone") == "555-0100"
+        assert sales.inner_text("#f-last_name") == "Roe"
+        audit = sales.locator("table").last.inner_text()  # the audit trail
+        assert "convert to individual" in audit and "sales" in audit, audit
+        assert sales.inner_text("#f-ssn") == "*******1120", "still masked after the merge"
+    finally:
+        for c in contexts:
+            c.close()
+
+
 def test_journey_4_onboard_appoint_nipr_terminate(platform: RunningPlatform, browser: Any, screens: Screens) -> None:
     from agency_common.demo import PRODUCERS_CSV
 
@@ -776,6 +838,7 @@ def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: An
         items = page.locator("#items tbody tr").all_inner_texts()
         assert len(items) == count and all(assignee in i for i in items), items
         assert all("submission" in i for i in items), items
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1366, "the items fit the screen's width"
         screens(page, "journey5-team-screen-items")
     finally:
         ctx.close()
