@@ -102,9 +102,12 @@ async def test_real_client_speaks_xml_and_maps_outages() -> None:
             return httpx.Response(200, text="<Results><Result key='k1'><Status>ACCEPTED</Status><Reference>GT-1</Reference>"
                                             "</Result><Result key='k2'><Status>REJECTED</Status><Reason>No license</Reason>"
                                             "</Result></Results>")
-        if request.url.path == "/pdb/entityinfo":
+        if request.url.path == "/pdb-xml-reports/entityinfo_xml.cgi":
+            assert request.method == "GET" and request.url.params["id_entity"] == "0012345"  # leading zeros kept
+            assert (request.url.params["customer_number"], request.url.params["report_type"]) == ("u", "1")
             return httpx.Response(200, text=(
-                "<PDB><PRODUCER><INDIVIDUAL><ENTITY_BIOGRAPHIC><BIOGRAPHIC><NAME_FIRST>Dana</NAME_FIRST>"
+                "<PDB><TRANSACTION_TYPE><TYPE>INDIVIDUAL</TYPE></TRANSACTION_TYPE>"
+                "<PRODUCER><INDIVIDUAL><ENTITY_BIOGRAPHIC><BIOGRAPHIC><NAME_FIRST>Dana</NAME_FIRST>"
                 "<NAME_LAST>Whitfield</NAME_LAST></BIOGRAPHIC></ENTITY_BIOGRAPHIC><PRODUCER_LICENSING><LICENSE_INFORMATION>"
                 "<STATE name='TX'><LICENSE><LICENSE_NUM>2345678</LICENSE_NUM><DATE_EXPIRE_LICENSE>12/31/2030</DATE_EXPIRE_LICENSE>"
                 "<LICENSE_CLASS>General Lines Agent</LICENSE_CLASS><RESIDENCY_STATUS>Resident</RESIDENCY_STATUS><ACTIVE>Yes</ACTIVE>"
@@ -120,7 +123,7 @@ async def test_real_client_speaks_xml_and_maps_outages() -> None:
     assert (answers["k1"].outcome, answers["k1"].reference) == ("accepted", "GT-1")
     assert (answers["k2"].outcome, answers["k2"].reason) == ("rejected", "No license")
     assert "<CompanyCoCode>60054</CompanyCoCode>" in seen[0] and "<EffectiveDate>11/23/2026</EffectiveDate>" in seen[0]
-    producer = await client.fetch_producer("1234567")
+    producer = await client.fetch_producer("0012345")
     lic = producer.licenses[0]
     assert (producer.first_name, lic.state, lic.resident, lic.active, lic.lines_of_authority) == \
         ("Dana", "TX", True, True, ["Life Agent"])

@@ -4,18 +4,34 @@ A batch becomes one request form per (action, state): NIPR's uniform appointment
 appointments or all terminations, for one company (CoCode) and one state. Every line carries the
 transaction's idempotency key, by which NIPR's answer can be looked up later (after a crash or a
 lost answer) instead of submitting the line again.
+
+What is and is not NIPR's real format:
+- The Gateway **transaction layout is not public**: NIPR hands its Transaction Layout Document
+  only to companies that program to it, on request (DOMAIN-FACTS §1.3). ``RequestForm.to_xml``
+  and the ``<Results>`` answer read by ``RealNipr`` are therefore *our* shape, modelled on the
+  NAIC uniform appointment form (NPN, line(s) of authority, NAIC CoCode, state, effective date
+  MM/DD/YYYY; a form is all appointments or all terminations). Deploying against NIPR (or a
+  reseller) means mapping this form to the layout they provide; the rest of the gateway
+  (claims, look-up before resubmission, answers) does not change.
+- The **PDB entity report** (license sync) follows the structure three independent open-source
+  parsers agree on; see ``gateway/pdb.py``. The request is the ``entityinfo_xml.cgi`` report by
+  NPN those clients call (``customer_number``/``pin_number`` are the username and password).
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Literal, Protocol
 from xml.etree import ElementTree as ET
 
 import httpx
-from agency_common.contracts.nipr import NiprLicense
+from defusedxml import ElementTree as SafeET
+
+from appointments.gateway.pdb import PdbProducer, check_npn, parse_entity_report
+
+__all__ = ["FormLine", "NiprAnswer", "NiprClient", "NiprUnavailable", "PdbProducer", "RealNipr", "RequestForm"]
 
 
 class NiprUnavailable(Exception):
@@ -64,15 +80,6 @@ class RequestForm:
         return ET.tostring(root, encoding="unicode")
 
 
-@dataclass(frozen=True)
-class PdbProducer:
-    npn: str
-    first_name: str
-    last_name: str
-    active: bool
-    licenses: tuple[NiprLicense, ...] = field(default_factory=tuple)
-
-
 class NiprClient(Protocol):
     async def submit(self, form: RequestForm) -> dict[str, NiprAnswer]: ...
 
@@ -88,13 +95,17 @@ def reference_for(key: str) -> str:
 
 
 class RealNipr:
-    """The NIPR Gateway over HTTPS (deployment). NIPR's Transaction Layout Document is not public;
-    this client posts the form as XML and reads per-transaction results keyed like the request, which
-    is the shape our integration contract with NIPR (or a reseller) has to provide."""
+    """NIPR over HTTPS (deployment). NIPR's Transaction Layout Document is not public: this client
+    posts the form as XML and reads per-transaction results keyed like the request, which is the
+    shape our integration contract with NIPR (or a reseller) has to provide. License sync reads the
+    PDB entity report (``gateway/pdb.py``)."""
+
+    PDB_REPORT = "/pdb-xml-reports/entityinfo_xml.cgi"
 
     def __init__(self, base_url: str, username: str | None, password: str | None, timeout: float = 30.0,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
         auth = (username, password) if username and password else None
+        self._username, self._password = username, password
         self._client = httpx.AsyncClient(base_url=base_url, auth=auth, timeout=timeout, transport=transport)
 
     async def _post(self, path: str, body: str) -> ET.Element:
@@ -105,7 +116,7 @@ class RealNipr:
         if r.status_code >= 500 or r.status_code == 429:
             raise NiprUnavailable(f"NIPR answered HTTP {r.status_code}")
         r.raise_for_status()
-        return ET.fromstring(r.text)
+        return SafeET.fromstring(r.text)  # NIPR's answer is outside input: no entity expansion
 
     @staticmethod
     def _answers(doc: ET.Element) -> dict[str, NiprAnswer]:
@@ -126,32 +137,17 @@ class RealNipr:
         return self._answers(await self._post("/gateway/status", ET.tostring(root, encoding="unicode")))
 
     async def fetch_producer(self, npn: str) -> PdbProducer | None:
-        doc = await self._post("/pdb/entityinfo", f"<PdbRequest><NPN>{int(npn)}</NPN></PdbRequest>")
-        if (doc.findtext(".//TRANSACTION_TYPE/TYPE") or "").upper() == "ERROR":
-            return None
-        bio = doc.find(".//BIOGRAPHIC")
-        licenses = []
-        for st in doc.iterfind(".//LICENSE_INFORMATION/STATE"):
-            for lic in st.iterfind("LICENSE"):
-                licenses.append(NiprLicense(
-                    state=st.get("name", ""), license_number=lic.findtext("LICENSE_NUM") or "",
-                    license_class=lic.findtext("LICENSE_CLASS") or "",
-                    lines_of_authority=[d.findtext("LOA") or "" for d in lic.iterfind("DETAILS/DETAIL")
-                                        if (d.findtext("STATUS") or "Active").lower() == "active"],
-                    active=(lic.findtext("ACTIVE") or "").strip().lower() in ("yes", "y", "true"),
-                    expiration_date=_mdy(lic.findtext("DATE_EXPIRE_LICENSE")),
-                    effective_date=_mdy(lic.findtext("DATE_ISSUE_LICENSE_ORIG")),
-                    resident=(lic.findtext("RESIDENCY_STATUS") or "").lower().startswith("res")))
-        first = (bio.findtext("NAME_FIRST") or "") if bio is not None else ""
-        last = (bio.findtext("NAME_LAST") or "") if bio is not None else ""
-        return PdbProducer(npn, first, last, True, tuple(licenses))
-
-
-def _mdy(text: str | None) -> date | None:
-    if not text:
-        return None
-    m, d, y = text.strip().split("/")
-    return date(int(y), int(m), int(d))
+        check_npn(npn)  # a string of digits, sent as it is (leading zeros kept)
+        try:
+            r = await self._client.get(self.PDB_REPORT, params={
+                "customer_number": self._username or "", "pin_number": self._password or "",
+                "report_type": "1", "id_entity": npn})
+        except httpx.HTTPError as exc:
+            raise NiprUnavailable(str(exc)) from exc
+        if r.status_code >= 500 or r.status_code == 429:
+            raise NiprUnavailable(f"the PDB answered HTTP {r.status_code}")
+        r.raise_for_status()
+        return parse_entity_report(r.content, npn)
 
 
 def SimulatedNipr(**kwargs: object) -> NiprClient:
