@@ -10,6 +10,8 @@ from intake.domain.individuals import (
     PII_FIELDS,
     STANDARD_FIELDS,
     carry_over,
+    custom_type,
+    custom_value,
     merge_back,
     split_name,
     storage_key,
@@ -89,3 +91,38 @@ async def test_a_bad_crm_individual_is_dead_lettered_without_its_pii() -> None:
     with pytest.raises(PermanentError) as info:
         await handler(SimpleNamespace(session=None), env)  # type: ignore[arg-type]
     assert "6789" not in str(info.value) and "ssn" in str(info.value)
+
+
+@pytest.mark.parametrize(("spelled", "ours"), [
+    ("Text", "text"), ("Date", "date"), ("Dropdown", "dropdown"), ("Drop-down", "dropdown"), ("Number", "number"),
+    ("Currency", "currency"), ("Percent", "percent"), ("Checkbox", "checkbox"), ("Checkbox list", "checkbox_list"),
+    ("checkbox_list", "checkbox_list"),
+])
+def test_custom_field_types_as_the_seed_spells_them(spelled: str, ours: str) -> None:
+    assert custom_type(spelled) == ours
+
+
+@pytest.mark.parametrize(("ctype", "given", "stored"), [
+    ("text", " a note ", "a note"), ("dropdown", "Gold", "Gold"), ("date", "05/06/2026", "2026-05-06"),
+    ("date", "2026-05-06", "2026-05-06"), ("number", "1,234.5", "1234.5"), ("currency", "$1,000.10", "1000.10"),
+    ("currency", "(5.00)", "-5.00"), ("percent", "15%", "0.15"), ("percent", "0.15", "0.15"),
+    ("checkbox", "Yes", True), ("checkbox", "no", False), ("checkbox", True, True),
+    ("checkbox_list", "golf; tennis", ["golf", "tennis"]), ("checkbox_list", ["a", " b "], ["a", "b"]),
+    ("number", "", None),
+])
+def test_custom_field_values_are_checked_by_type(ctype: str, given: object, stored: object) -> None:
+    assert custom_value(ctype, given) == stored
+
+
+@pytest.mark.parametrize(("ctype", "given"), [
+    ("date", "31/31/2026"), ("number", "many"), ("currency", "1.234"), ("percent", "lots"), ("checkbox", "maybe"),
+])
+def test_a_bad_custom_value_is_refused_without_repeating_it(ctype: str, given: str) -> None:
+    with pytest.raises(ValueError, match=f"not a valid {ctype}") as info:
+        custom_value(ctype, given)
+    assert given not in str(info.value)
+
+
+def test_an_unknown_custom_type_is_refused() -> None:
+    with pytest.raises(ValueError, match="custom field type must be one of"):
+        custom_type("signature")

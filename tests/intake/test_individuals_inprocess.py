@@ -112,13 +112,15 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         for version, city in ((2, "Dallas"), (1, "Old")):
             await publish(rt, IndividualUpserted(external_id="crm-1", version=version, fields={
                 "first_name": "Eve", "last_name": "Crm", "city": city, "ssn": "987-65-4321"},
-                custom_fields={"Hobby": "golf"}))
+                custom_fields={"Hobby": "golf", "Kids": {"type": "Number", "value": 2}}))
 
         async def crm():
             res = (await sales.post("/api/individuals/search", json={"last_name": "Crm"})).json()
             return res["items"][0] if res["total"] == 1 else None
         eve = await eventually(crm, message="CRM individual")
         assert eve["city"] == "Dallas" and eve["ssn"] == "*******4321"
+        assert eve["custom_fields"] == [{"name": "Hobby", "type": "text", "value": "golf"},
+                                        {"name": "Kids", "type": "number", "value": "2"}]
 
     async def events():
         async with rt.db.session() as s:

@@ -155,7 +155,8 @@ async def upsert_from_crm(tx: Transaction, external_id: str, version: int, field
                           custom: dict[str, Any], cipher: PiiCipher) -> Individual | None:
     """An individual from the CRM; an older version never overwrites a newer one."""
     known = set(IndividualIn.model_fields) - {"custom_fields"}
-    customs = [c if isinstance(c, dict) and "type" in c else {"name": k, "type": "text", "value": c}
+    # {name: value} (text), {name: {type, value}} or [{name, type, value}]
+    customs = [{"name": k, **c} if isinstance(c, dict) and "type" in c else {"name": k, "type": "text", "value": c}
                for k, c in custom.items()] if isinstance(custom, dict) else list(custom)
     data = IndividualIn.model_validate({**{k: v for k, v in fields.items() if k in known}, "custom_fields": customs})
     ind = (await tx.session.execute(select(Individual).where(Individual.external_id == external_id))).scalar_one_or_none()
