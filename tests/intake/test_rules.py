@@ -153,6 +153,13 @@ def test_matching_exact_normalised_ambiguous_unmatched() -> None:
     assert m.status == "unmatched" and "ZZ1" in m.reason
 
 
+@pytest.mark.parametrize("prefixes", [(), ("ACM", "AC-"), ("ac",)])
+def test_profile_normalisation_is_the_rule_of_values(prefixes: tuple[str, ...]) -> None:
+    profile = MappingProfile(prefixes=prefixes)
+    for number in ("AC-100", " ac 100 ", "'-AC/1.0_0", "ACM", "acm-7", "", None, "\tX-1\n", "'=1"):
+        assert profile.normalise(number) == normalise_policy_number(number, prefixes), number
+
+
 # -- real carrier layouts (DOMAIN-FACTS 1.6) ------------------------------------------------------------
 EZLYNX = ["Agency ID", "Producer Subcode", "Policy Number", "Transaction Date", "Transaction Type Code", "Premium",
           "Comm Percent", "Comm Amount", "LOB Code", "Policy Holder Name", "LOB Subcode", "Policy Eff Date",

@@ -36,7 +36,7 @@ from intake.usecases import CHUNK, Conflict, NotFound, UseCaseError, load_profil
 log = get_logger(__name__)
 LINES = StatementLineRow.__table__
 STATEMENTS = Statement.__table__
-IMPORT_BATCH = 2000
+IMPORT_BATCH = 5000
 PUBLISH_CHUNK = 500
 
 
@@ -106,11 +106,19 @@ async def policy_index(session: Any, carrier: str, profile: MappingProfile) -> P
     index = PolicyIndex(profile)
     p = Policy.__table__.c
     result = await session.stream(
-        select(p.id, p.policy_number, p.effective_date, p.expiration_date).where(p.carrier == carrier)
-        .execution_options(yield_per=5000))
-    async for part in result.partitions(5000):
-        for pid, number, start, end in part:
-            index.add(pid, number, start, end)
+        select(p.id, p.policy_number).where(p.carrier == carrier).execution_options(yield_per=10_000))
+    add = index.add
+    async for part in result.partitions(10_000):
+        for pid, number in part:
+            add(pid, number)
+    # the terms only of the policies that share a normalised number (rare): they pick by date
+    shared = index.shared()
+    terms = {}
+    for i in range(0, len(shared), 500):
+        rows = await session.execute(select(p.id, p.effective_date, p.expiration_date).where(
+            p.id.in_(shared[i:i + 500])))
+        terms.update({pid: (start, end) for pid, start, end in rows.all()})
+    index.set_terms(terms)
     return index
 
 

@@ -13,9 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 from intake.domain.values import (
+    _NUMBER_NOISE,
     ValueProblem,
     clean,
-    normalise_policy_number,
     normalised_prefixes,
     parse_amount,
     parse_date,
@@ -115,7 +115,15 @@ class MappingProfile:
         object.__setattr__(self, "_prepared", normalised_prefixes(self.prefixes))
 
     def normalise(self, number: str | None) -> str:
-        return normalise_policy_number(number, self._prepared, prepared=True)  # type: ignore[attr-defined]
+        """As :func:`normalise_policy_number` (run once per line and per policy of the book: inlined)."""
+        text = number.lstrip() if number else ""
+        if text[:1] == "'":
+            text = clean(text)
+        text = _NUMBER_NOISE.sub("", text).upper()
+        for prefix in self._prepared:  # type: ignore[attr-defined]
+            if text.startswith(prefix) and len(text) > len(prefix):
+                return text[len(prefix):]
+        return text
 
 
 def validate_profile(columns: Mapping[str, str], bill_types: Mapping[str, str]) -> list[str]:
@@ -188,16 +196,29 @@ def _plan(columns: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int, Any, st
 def validate_line(cells: Sequence[str], header: Sequence[str], columns: Mapping[str, int],
                   profile: MappingProfile) -> LineResult:
     """Every problem of the row is reported, not only the first."""
+    values, errors, normalised = validate_cells(cells, _plan(tuple(columns.items())), profile)
+    return LineResult(values=values, errors=errors, cells=cells, header=header, normalised_number=normalised)
+
+
+def column_plan(columns: Mapping[str, int]) -> tuple[tuple[str, int, Any, str, int], ...]:
+    """What :func:`validate_cells` does per column, computed once per header."""
+    return _plan(tuple(columns.items()))
+
+
+def validate_cells(cells: Sequence[str], plan: tuple[tuple[str, int, Any, str, int], ...],
+                   profile: MappingProfile) -> tuple[dict[str, Any], list[str], str | None]:
+    """The row's values, every problem of it, and its normalised policy number (the hot path of
+    an import: plain code, no objects per row)."""
     errors: list[str] = []
     values: dict[str, Any] = {}
     ncells = len(cells)
-    for fname, index, parse, label, limit in _plan(tuple(columns.items())):
+    for fname, index, parse, label, limit in plan:
         raw = cells[index] if index < ncells else ""
         if parse is None:
             text = raw.strip()
             if text[:1] == "'":
                 text = clean(text)
-            if "  " in text or "\n" in text or "\t" in text or "\r" in text:
+            if "  " in text or not text.isprintable():  # newlines, tabs, runs of spaces
                 text = _WS.sub(" ", text)
             if len(text) > limit:
                 errors.append(f"{label} is longer than {limit} characters ({len(text)})")
@@ -225,7 +246,7 @@ def validate_line(cells: Sequence[str], header: Sequence[str], columns: Mapping[
         errors.append("neither premium nor commission amount is given")
     code = values.get("transaction_type")
     if code:
-        bill_type = profile.bill_types.get(code.strip().upper())
+        bill_type = profile.bill_types.get(code) or profile.bill_types.get(code.strip().upper())
         if bill_type is None:
             errors.append(f"transaction type {code[:40]!r} is not mapped to a bill type in the carrier profile")
         values["bill_type"] = bill_type
@@ -238,4 +259,4 @@ def validate_line(cells: Sequence[str], header: Sequence[str], columns: Mapping[
     rate: Decimal | None = values.get("commission_rate")
     if rate is not None and rate < 0:
         errors.append("commission rate is negative")
-    return LineResult(values=values, errors=errors, cells=cells, header=header, normalised_number=normalised)
+    return values, errors, normalised

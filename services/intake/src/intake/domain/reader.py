@@ -10,7 +10,7 @@ from typing import Any
 
 from agency_common.tabular import is_blank
 
-from intake.domain.mapping import MappingProfile, map_header, validate_line
+from intake.domain.mapping import MappingProfile, column_plan, map_header, validate_cells
 from intake.domain.matching import PolicyIndex
 
 HEADER_SCAN_LINES = 50
@@ -43,6 +43,7 @@ class StatementParser:
     header: list[str] | None = None
     header_line: int | None = None
     columns: dict[str, int] = field(default_factory=dict)
+    plan: tuple[Any, ...] = ()
     counts: Counts = field(default_factory=Counts)
 
     def use_header(self, header: Sequence[str]) -> None:
@@ -52,6 +53,7 @@ class StatementParser:
                 "not a statement: the columns do not name a policy number and another statement field "
                 f"(columns: {', '.join(h for h in header if h)[:300] or 'none'})")
         self.header, self.columns = list(header), columns
+        self.plan = column_plan(columns)
 
     def find_header(self, rows: Iterator[tuple[int, list[str]]]) -> None:
         seen = 0
@@ -72,37 +74,31 @@ class StatementParser:
     def line(self, statement_id: str, line_no: int, cells: list[str]) -> dict[str, Any] | None:
         """The row as a statement_lines row (None for a blank row, which is only counted)."""
         assert self.header is not None
-        self.counts.total += 1
-        if is_blank(cells):
-            self.counts.blank += 1
+        counts = self.counts
+        counts.total += 1
+        if not "".join(cells).strip():  # blank (as is_blank, one string op)
+            counts.blank += 1
             return None
-        result = validate_line(cells, self.header, self.columns, self.profile)
-        v = result.values
-        valid = not result.errors
-        row: dict[str, Any] = {
-            "statement_id": statement_id, "line_no": line_no, "valid": valid,
-            "errors": json.dumps(result.errors) if result.errors else None,
-            # the raw cells are kept for invalid rows (valid rows are in the stored file)
-            "raw": None if valid else json.dumps(list(cells), ensure_ascii=False),
-            "normalised_number": result.normalised_number,
-            "match_status": None, "match_reason": None, "policy_id": None, "excluded": False,
-        }
-        if valid:
-            for name in LINE_FIELDS:
-                row[name] = v.get(name)
-        else:
-            for name in LINE_FIELDS:
-                row[name] = _fits(name, v.get(name))
-            self.counts.invalid += 1
+        v, errors, normalised = validate_cells(cells, self.plan, self.profile)
+        if errors:
+            counts.invalid += 1
+            row = {name: _fits(name, v.get(name)) for name in LINE_FIELDS}
+            row.update(statement_id=statement_id, line_no=line_no, valid=False, errors=json.dumps(errors),
+                       # the raw cells are kept for invalid rows (valid rows are in the stored file)
+                       raw=json.dumps(list(cells), ensure_ascii=False), normalised_number=normalised,
+                       match_status=None, match_reason=None, policy_id=None, excluded=False)
             return row
-        self.counts.valid += 1
+        counts.valid += 1
+        row = _EMPTY_VALID.copy()
+        row.update(v)
+        row["statement_id"], row["line_no"], row["normalised_number"] = statement_id, line_no, normalised
         if self.index is not None:
-            m = self.index.match(v["policy_number"], result.normalised_number, v.get("effective_date"))
+            m = self.index.match(v["policy_number"], normalised, v.get("effective_date"))
             row["match_status"], row["match_reason"], row["policy_id"] = m.status, m.reason, m.policy_id
-            setattr(self.counts, m.status, getattr(self.counts, m.status) + 1)
+            setattr(counts, m.status, getattr(counts, m.status) + 1)
         else:
-            row["match_status"], row["match_reason"] = "unmatched", "not matched yet"
-            self.counts.unmatched += 1
+            row["match_status"], row["match_reason"], row["policy_id"] = "unmatched", "not matched yet", None
+            counts.unmatched += 1
         return row
 
     def batch(self, statement_id: str, rows: Iterator[tuple[int, list[str]]], size: int) -> list[dict[str, Any]]:
@@ -116,6 +112,8 @@ class StatementParser:
         return out
 
 
+_EMPTY_VALID: dict[str, Any] = dict.fromkeys(LINE_FIELDS) | {"valid": True, "errors": None, "raw": None,
+                                                               "excluded": False}
 _LIMITS = {"policy_number": 100, "insured_name": 300, "transaction_type": 50, "line_of_business": 100,
            "producer_code": 100, "bill_type": 20}
 

@@ -35,6 +35,7 @@ def clean(raw: str | None) -> str:
 
 
 _PLAIN_AMOUNT = re.compile(r"^-?\d{1,15}(?:\.\d{1,2})?$")
+_COMMON_AMOUNT = re.compile(r"^\$?(\d{1,3}(?:,\d{3}){1,4}|\d{1,15})(\.\d{1,2})?$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 
@@ -42,11 +43,20 @@ _US_DATE = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
 def parse_amount(raw: str | None) -> Decimal | None:
     """``$1,234.56``, ``(123.45)``, ``-123.45``, ``123.45-``, ``1234`` → Decimal (exact, at most
     two decimals). Empty → None."""
-    text = clean(raw)
+    text = raw.strip() if raw else ""
     if not text:
         return None
+    if text[0] == "'":
+        text = clean(text)
     if _PLAIN_AMOUNT.match(text):
         return Decimal(text)
+    # the usual statement spellings ($1,234.56 and (1,234.56)) in one regex; the rest below
+    negative = text[0] == "(" and text[-1] == ")"
+    m = _COMMON_AMOUNT.match(text[1:-1] if negative else text)
+    if m:
+        whole, frac = m.groups()
+        value = Decimal(whole.replace(",", "") + (frac or ""))
+        return -value if negative else value
     negative = False
     if text.startswith("(") and text.endswith(")"):
         negative, text = True, text[1:-1].strip()
