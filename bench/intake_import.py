@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import os
 import random
 import resource
 import statistics
@@ -248,7 +249,8 @@ async def main() -> None:
             await db.dispose()
         finally:
             await drop_database(pg_name)
-    print(f"\n| step ({args.database}, {date.today()}) | result |\n| --- | --- |")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\n| step ({args.database}, {date.today()}, load average {load}) | result |\n| --- | --- |")
     for k, v in results.items():
         print(f"| {k} | {v} |")
 

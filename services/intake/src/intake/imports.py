@@ -388,9 +388,13 @@ async def publish_statement(tx: Transaction, statement_id: str, exclude_unmatche
         await tx.session.execute(update(LINES).where(
             LINES.c.statement_id == statement_id, LINES.c.valid.is_(True),
             LINES.c.match_status != "matched").values(excluded=True), execution_options={"synchronize_session": False})
-    rows = (await tx.session.execute(select(LINES).where(
+    rows: list[Any] = []
+    result = await tx.session.stream(select(LINES).where(
         LINES.c.statement_id == statement_id, LINES.c.valid.is_(True), LINES.c.match_status == "matched")
-        .order_by(LINES.c.line_no))).mappings().all()
+        .order_by(LINES.c.line_no).execution_options(yield_per=5000))
+    async for part in result.mappings().partitions(5000):
+        rows.extend(part)
+        await asyncio.sleep(0)  # a large statement: other requests are served meanwhile
     chunk_count = (len(rows) + PUBLISH_CHUNK - 1) // PUBLISH_CHUNK
     zero = Decimal("0.00")
     await tx.emit(StatementPublished(

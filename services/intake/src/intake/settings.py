@@ -17,4 +17,4 @@ class IntakeSettings(ServiceSettings):
     # lines; below it the request answers with the session. Chunk: policies written between two
     # hand-backs of the event loop (and progress reports) inside the one transaction.
     create_policies_background_threshold: int = 2000
-    create_policies_chunk: int = 1000
+    create_policies_chunk: int = 500

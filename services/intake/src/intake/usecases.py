@@ -241,26 +241,30 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
                   t.c.line_of_business, t.c.effective_date, t.c.expiration_date, t.c.premium,
                   t.c.commission_rate).where(
         t.c.statement_id == statement_id, t.c.valid.is_(True), t.c.match_status == "unmatched").order_by(t.c.line_no)
-    lines = [dict(r) for r in (await tx.session.execute(stmt)).mappings()]
-    if req.line_nos is not None:
-        chosen = set(req.line_nos)
-        lines = [ln for ln in lines if ln["line_no"] in chosen]
-    if not lines:
+    chosen = set(req.line_nos) if req.line_nos is not None else None
+    groups: dict[str, list[dict[str, Any]]] = {}
+    # read in partitions, handing the event loop back between them (a large statement)
+    result = await tx.session.stream(stmt.execution_options(yield_per=chunk))
+    async for part in result.mappings().partitions(chunk):
+        for r in part:
+            if chosen is not None and r["line_no"] not in chosen:
+                continue
+            ov = req.overrides.get(r["line_no"])
+            number = (ov.policy_number if ov and ov.policy_number else r["policy_number"]) or ""
+            key = r["normalised_number"] if not (ov and ov.policy_number) else number.strip().upper()
+            groups.setdefault(key, []).append(dict(r) | {"_override": ov, "_number": number.strip()})
+        await asyncio.sleep(0)
+    if not groups:
         raise UseCaseError("no unmatched lines to create policies from")
     defaults = req.defaults.model_dump()
     problems: list[str] = []
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for ln in lines:
-        ov = req.overrides.get(ln["line_no"])
-        number = (ov.policy_number if ov and ov.policy_number else ln["policy_number"]) or ""
-        key = ln["normalised_number"] if not (ov and ov.policy_number) else number.strip().upper()
-        groups.setdefault(key, []).append(ln | {"_override": ov, "_number": number.strip()})
-    del lines
     session_id = str(uuid.uuid4())
     now = utcnow()
     policies: list[dict[str, Any]] = []
     line_ids: list[list[int]] = []  # per policy, its lines
-    for group in groups.values():
+    for n, group in enumerate(groups.values()):
+        if n % chunk == chunk - 1:
+            await asyncio.sleep(0)
         first = group[0]
         ov: LineOverride | None = next((g["_override"] for g in group if g["_override"]), None)
         name = (ov.client_name if ov and ov.client_name else first["insured_name"]) or ""
