@@ -162,7 +162,7 @@ async def test_terminations_default_to_batches_for_review(start_service, token_f
             for st in ("CA", "NY", "PA")])
     client = svc.as_user(token_for("licensing"))
     template = (await client.get("/api/termination-imports/template.csv")).text
-    assert template.strip() == "Agent NPN,States,Line of Authority,CoCode,Termination Reason Code"
+    assert template.strip() == "Agent NPN,States,Line of Authority,CoCode,Termination Reason Code,For Cause"
     key = (await client.get("/api/termination-imports/termination-reason-key.csv")).text
     assert "TX,INADEQUATE_PRODUCTION,Lack of production,yes" in key
     content = csv_bytes("Agent NPN,State(s),Line of Authority,CoCode,Termination Reason Code",
@@ -185,3 +185,49 @@ async def test_terminations_default_to_batches_for_review(start_service, token_f
             out_t.c.event_type == "appointments.transaction-batch.submitted")) == 0
     sent = (await client.post(f"/api/transaction-batches/{b['id']}/submit")).json()
     assert sent["status"] == "submitted"
+
+
+async def test_for_cause_terminations_in_a_state_that_refuses_them_become_manual_tasks(start_service,
+                                                                                      token_for) -> None:
+    """DOMAIN-FACTS §1.3: Texas takes for-cause terminations in writing, not online. That is
+    reference data (termination filing rules), and such a row becomes a task for the operator."""
+    from sqlalchemy import insert
+
+    svc = await start_service("appointments")
+    async with svc.runtime.db.transaction() as s:
+        await s.execute(insert(m.CarrierAppointment.__table__), [
+            {"npn": "5550005", "state": st, "line_of_authority": line, "cocode": "60054", "status": v.APPOINTED}
+            for st, line in (("TX", "Life Agent"), ("CA", "Life"), ("NY", "Life"))])
+    client = svc.as_user(token_for("licensing"))
+    rules = (await client.get("/api/reference-data/termination_filing")).json()
+    assert [(r["state"], r["for_cause_electronic"], r["in_force"]) for r in rules] == [("TX", False, True)]
+    content = csv_bytes("Agent NPN,States,Line of Authority,CoCode,Termination Reason Code,For Cause",
+                        "5550005,TX,Life Agent,60054,,Yes",   # for cause in TX: a manual task
+                        "5550005,CA,Life,60054,,Y",           # for cause in CA: a Gateway transaction
+                        "5550005,NY,Life,60054,,",            # not for cause
+                        "5550006,NY,Life,60054,,maybe")
+    p = (await client.post("/api/termination-imports", files={"file": ("t.csv", content, "text/csv")})).json()
+    assert p["valid_rows"] == 3 and p["rows"][3]["errors"] == ["For Cause 'maybe' must be Yes or No (blank = No)"]
+    assert [(r["transactions"], r["manual_tasks"]) for r in p["rows"][:3]] == [(0, 1), (1, 0), (1, 0)]
+    page = await svc.as_user(token_for("admin")).get(f"/terminations/{p['id']}")
+    assert "will become manual tasks" in page.text and "Submit 2 Transactions" in page.text
+    out = (await client.post(f"/api/termination-imports/{p['id']}/submit", json={"immediate": True})).json()
+    assert out["transactions"] == 2 and [(t["npn"], t["state"]) for t in out["manual_tasks"]] == [("5550005", "TX")]
+    assert "Texas Department of Insurance" in out["manual_tasks"][0]["instructions"]
+    async with svc.runtime.db.session() as s:
+        T = m.AppointmentTransaction
+        sent = dict((await s.execute(select(T.state, T.for_cause).where(T.kind == "termination"))).all())
+        out_t = svc.runtime.tables.outbox
+        gateway_msgs = (await s.execute(select(out_t.c.payload).where(
+            out_t.c.event_type == "appointments.transaction-batch.submitted"))).scalars().all()
+    assert sent == {"CA": True, "NY": False}  # nothing for TX goes to the Gateway
+    assert gateway_msgs and all('"TX"' not in str(msg) for msg in gateway_msgs)
+    tasks = (await client.get("/api/manual-tasks")).json()
+    assert [(t["state"], t["status"], t["termination_reason_code"]) for t in tasks] == \
+        [("TX", "open", "INADEQUATE_PRODUCTION")]
+    assert (await svc.as_user(token_for("clerk")).post(f"/api/manual-tasks/{tasks[0]['id']}/done")).status_code == 403
+    done = (await client.post(f"/api/manual-tasks/{tasks[0]['id']}/done", json={"note": "letter to TDI sent"})).json()
+    assert (done["status"], done["done_by"], done["note"]) == ("done", "licensing", "letter to TDI sent")
+    assert (await client.get("/api/manual-tasks")).json() == []
+    listing = await svc.as_user(token_for("admin")).get("/tasks?status=done")
+    assert listing.status_code == 200 and "letter to TDI sent" in listing.text

@@ -23,7 +23,9 @@ from appointments.usecases import (
     batch_summary,
     bulk_appoint,
     close_not_eligible,
+    complete_task,
     create_batch,
+    list_tasks,
     request_license_sync,
     submit_batch,
 )
@@ -411,6 +413,30 @@ async def submit_terminations(request: Request, import_id: str,
     except BatchStateError as exc:
         raise HTTPException(409, str(exc)) from None
     return {"import_id": import_id, **result}
+
+
+# -- manual tasks ---------------------------------------------------------------------------------------------
+@router.get("/manual-tasks", tags=["bulk terminate"])
+async def manual_tasks(request: Request, _user: Annotated[User, require("appointments:view")],
+                       status: Annotated[str | None, Query(pattern="^(open|done)$")] = "open") -> list[dict[str, Any]]:
+    """Work the Gateway cannot do (a for-cause termination in a state that refuses it electronically)."""
+    async with runtime(request).db.session() as session:
+        return [t.model_dump(mode="json") for t in await list_tasks(session, status)]
+
+
+class TaskDone(BaseModel):
+    note: str | None = Field(None, max_length=1000)
+
+
+@router.post("/manual-tasks/{task_id}/done", tags=["bulk terminate"])
+async def manual_task_done(request: Request, task_id: str, user: Annotated[User, require("appointments:terminate")],
+                           body: Annotated[TaskDone | None, Body()] = None) -> dict[str, Any]:
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            task = await complete_task(tx, task_id, body.note if body else None)
+            return task.model_dump(mode="json")
+    except LookupError:
+        raise HTTPException(404, "no such task") from None
 
 
 # -- reference data -----------------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def create_app(settings: AppointmentsSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, messaging, title="Appointments", templates_dir=HERE / "templates",
                              nav=[("Batches", "/"), ("Producers", "/producers"), ("Onboard", "/onboarding"),
                                   ("Appoint", "/appoint"), ("Appointments report", "/report"),
-                                  ("Terminate", "/terminations"), ("Reference data", "/reference")])
+                                  ("Terminate", "/terminations"), ("Manual tasks", "/tasks"),
+                                  ("Reference data", "/reference")])
     runtime.publishes(TransactionBatchSubmitted, TransactionStatusChanged, LicenseSyncRequested, PortalInviteRequested)
     consumers.subscribe(runtime.consumer, settings.data_dir)
     runtime.background(license_refresher(runtime))

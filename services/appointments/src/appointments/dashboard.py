@@ -19,6 +19,8 @@ from appointments.usecases import (
     BulkRequest,
     bulk_appoint,
     close_not_eligible,
+    complete_task,
+    list_tasks,
     request_license_sync,
     submit_batch,
 )
@@ -252,7 +254,8 @@ async def terminations_upload(request: Request, user: DashboardUser, file: Annot
 async def termination_result(request: Request, import_id: str, user: DashboardUser) -> HTMLResponse:
     view = await _import_view(request, import_id, "terminations")
     n = sum(r.get("transactions", 0) for r in view["rows"] if r["valid"])
-    return render(request, "import.html", imp=view, kind="terminations", n=n,
+    manual = sum(r.get("manual_tasks", 0) for r in view["rows"] if r["valid"])
+    return render(request, "import.html", imp=view, kind="terminations", n=n, m=manual,
                   can_act=user.can("appointments:terminate"))
 
 
@@ -267,6 +270,27 @@ async def termination_submit(request: Request, import_id: str, user: DashboardUs
     except BatchStateError:
         pass
     return RedirectResponse(f"/terminations/{import_id}", status_code=303)
+
+
+# -- manual tasks ------------------------------------------------------------------------------------------
+@router.get("/tasks", response_class=HTMLResponse)
+async def tasks_page(request: Request, user: DashboardUser, status: str = "open") -> HTMLResponse:
+    need(user, "appointments:view")
+    async with rt(request).db.session() as session:
+        tasks = await list_tasks(session, status if status in ("open", "done") else None)
+    return render(request, "tasks.html", tasks=tasks, status=status, can_edit=user.can("appointments:terminate"))
+
+
+@router.post("/tasks/{task_id}/done")
+async def task_done(request: Request, task_id: str, user: DashboardUser,
+                    note: Annotated[str, Form()] = "") -> Response:
+    need(user, "appointments:terminate")
+    try:
+        async with rt(request).uow(actor=user.login) as tx:
+            await complete_task(tx, task_id, note.strip()[:1000] or None)
+    except LookupError:
+        raise HTTPException(404, "no such task") from None
+    return RedirectResponse("/tasks", status_code=303)
 
 
 # -- reference data ----------------------------------------------------------------------------------------

@@ -148,6 +148,8 @@ async def parse_termination_file(tx: Transaction, filename: str, content: bytes)
         appointed=lambda npn, st, line, cocode: el.identity("appointment", npn, st, line, cocode) in appointed)
     for r in parsed.rows:
         for t in r.data.get("transactions", []):
+            if t.get("for_cause") and t["state"] in ref.for_cause_manual:
+                t["manual"] = ref.for_cause_manual[t["state"]]  # a task for the operator, not a transaction
             key = el.identity("termination", t["npn"], t["state"], t["line_of_authority"], t["cocode"])
             if key in pending:
                 r.errors.append(f"a termination for NPN {t['npn']} in {t['state']} is already open")
@@ -159,7 +161,10 @@ async def parse_termination_file(tx: Transaction, filename: str, content: bytes)
 async def submit_termination_import(tx: Transaction, import_id: str, *, immediate: bool = False,
                                     batch_size: int = 500) -> dict[str, Any]:
     """Termination transactions of the valid rows, in batches per CoCode (at most ``batch_size``
-    each). By default the batches wait for review; ``immediate`` sends them to NIPR now."""
+    each). By default the batches wait for review; ``immediate`` sends them to NIPR now.
+
+    A for-cause row in a state that refuses for-cause terminations electronically (reference data
+    ``termination_filing``, read when the file is submitted) becomes a manual task instead."""
     s = tx.session
     imp = await s.get(m.BulkImport, import_id, with_for_update=True)
     if imp is None or imp.kind != "terminations":
@@ -168,11 +173,22 @@ async def submit_termination_import(tx: Transaction, import_id: str, *, immediat
         raise BatchStateError("this file's transactions were already created")
     rows = (await s.execute(select(m.BulkImportRow).where(
         m.BulkImportRow.import_id == import_id, m.BulkImportRow.valid.is_(True)).order_by(m.BulkImportRow.line))).scalars()
+    ref = await refdata.snapshot(s)
     by_cocode: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    tasks: list[dict[str, Any]] = []
+    now = utcnow()
     for r in rows:
         for t in r.data.get("transactions", []):
-            by_cocode[t["cocode"]].append(t)
-    now = utcnow()
+            if t.get("for_cause") and t["state"] in ref.for_cause_manual:
+                tasks.append({"id": str(uuid.uuid4()), "kind": "for-cause termination", "status": "open",
+                              "npn": t["npn"], "state": t["state"], "line_of_authority": t["line_of_authority"],
+                              "cocode": t["cocode"], "termination_reason_code": t["termination_reason_code"],
+                              "instructions": ref.for_cause_manual[t["state"]], "import_id": import_id,
+                              "line": r.line, "created_by": tx.actor, "created_at": now})
+            else:
+                by_cocode[t["cocode"]].append(t)
+    if tasks:
+        await s.execute(insert(m.ManualTask.__table__), tasks)
     batches = []
     for cocode, items in sorted(by_cocode.items()):
         for i in range(0, len(items), max(1, batch_size)):
@@ -188,7 +204,7 @@ async def submit_termination_import(tx: Transaction, import_id: str, *, immediat
                     "updated_at": now, "billable": True, "jit": False, "fee": None,
                     "termination_reason_code": t["termination_reason_code"], "created_by": tx.actor,
                     "created_at": now, "submitted_at": now if immediate else None,
-                    "eligibility_reason": None,
+                    "eligibility_reason": None, "for_cause": bool(t.get("for_cause")),
                     "identity_key": el.identity_key("termination", t["npn"], t["state"], t["line_of_authority"], cocode),
                     } for t in part]
             await s.execute(insert(m.AppointmentTransaction.__table__), txs)
@@ -197,7 +213,10 @@ async def submit_termination_import(tx: Transaction, import_id: str, *, immediat
             await tx.emit_many(status_event(t) for t in txs)
             batches.append({"batch_id": bid, "cocode": cocode, "transactions": len(txs),
                             "status": "submitted" if immediate else "draft"})
-    result = {"immediate": immediate, "transactions": sum(b["transactions"] for b in batches), "batches": batches}
+    result = {"immediate": immediate, "transactions": sum(b["transactions"] for b in batches), "batches": batches,
+              "manual_tasks": [{"id": t["id"], "npn": t["npn"], "state": t["state"], "cocode": t["cocode"],
+                                "line_of_authority": t["line_of_authority"], "instructions": t["instructions"]}
+                               for t in tasks]}
     imp.status, imp.processed_by, imp.processed_at, imp.result = "submitted", tx.actor, now, result
     return result
 
@@ -230,8 +249,14 @@ async def bulk_appoint_file(tx: Transaction, content: bytes | BulkAppointFile) -
     return out
 
 
+def _termination_counts(r: m.BulkImportRow) -> dict[str, Any]:
+    items = r.data.get("transactions", [])
+    manual = [t["manual"] for t in items if t.get("manual")]
+    return {"transactions": len(items) - len(manual), "manual_tasks": len(manual), "manual": manual}
+
+
 def import_view(imp: m.BulkImport, rows: list[m.BulkImportRow]) -> dict[str, Any]:
     return imp.model_dump(mode="json") | {
         "rows": [{"line": r.line, "valid": r.valid, "errors": r.errors, "values": r.display,
-                  **({"transactions": len(r.data.get("transactions", []))} if imp.kind == "terminations" else {})}
+                  **(_termination_counts(r) if imp.kind == "terminations" else {})}
                  for r in rows]}

@@ -127,6 +127,22 @@ class StateFee(AppointmentsModel, table=True):
     recorded_at: datetime = _ts()
 
 
+class TerminationFilingRule(AppointmentsModel, table=True):
+    """How a state takes for-cause terminations: electronically through the Gateway, or not (Texas:
+    written to the department), in which case such a row becomes a manual task, not a transaction."""
+
+    __tablename__ = "termination_filing_rules"
+
+    id: int | None = Field(default=None, primary_key=True)
+    state: str = Field(max_length=2, index=True)
+    for_cause_electronic: bool = True
+    instructions: str | None = Field(default=None, max_length=500)
+    effective_date: date
+    source: str = Field(max_length=300)
+    recorded_by: str = Field(default="system", max_length=100)
+    recorded_at: datetime = _ts()
+
+
 class ServiceSetting(AppointmentsModel, table=True):
     __tablename__ = "service_settings"
 
@@ -250,6 +266,7 @@ class AppointmentTransaction(AppointmentsModel, table=True):
     created_at: datetime | None = _ts(nullable=True)
     submitted_at: datetime | None = _ts(nullable=True)
     answered_at: datetime | None = _ts(nullable=True)
+    for_cause: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})  # terminations
 
 
 class CarrierAppointment(AppointmentsModel, table=True):
@@ -365,3 +382,28 @@ class AppointJobItem(AppointmentsModel, table=True):
     line: int | None = None  # the file's line
     request: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+# -- manual tasks --------------------------------------------------------------------------------------
+class ManualTask(AppointmentsModel, table=True):
+    """Work the Gateway cannot do, shown to the operator: a for-cause termination in a state that
+    refuses it electronically (filed in writing with the department instead)."""
+
+    __tablename__ = "manual_tasks"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    kind: str = Field(default="for-cause termination", max_length=50)
+    status: str = Field(default="open", max_length=20, index=True)  # open | done
+    npn: str = Field(max_length=10, index=True)
+    state: str = Field(max_length=2)
+    line_of_authority: str = Field(max_length=100)
+    cocode: str = Field(max_length=10)
+    termination_reason_code: str | None = Field(default=None, max_length=50)
+    instructions: str = Field(max_length=500)
+    import_id: str | None = Field(default=None, max_length=36, index=True)
+    line: int | None = None
+    created_by: str = Field(max_length=100)
+    created_at: datetime = _ts()
+    done_by: str | None = Field(default=None, max_length=100)
+    done_at: datetime | None = _ts(nullable=True)
+    note: str | None = Field(default=None, max_length=1000)

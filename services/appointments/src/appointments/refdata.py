@@ -53,11 +53,14 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          ("state", "code", "effective_date", "source"), True),
     Kind("state_fees", "State appointment fees", ("state", "appointment_fee", "effective_date", "source"),
          ("state", "appointment_fee", "effective_date", "source"), True),
+    Kind("termination_filing", "Termination filing rules",
+         ("state", "for_cause_electronic", "instructions", "effective_date", "source"),
+         ("state", "for_cause_electronic", "effective_date", "source"), True),
     Kind("settings", "Settings", ("name", "value"), ("name", "value"), False),
     Kind("portals", "Portals", ("name", "seats"), ("name", "seats"), False),
 )}
 LOAD_ORDER = ("agencies", "companies", "company_state_settings", "business_rules", "termination_reasons",
-              "state_fees", "settings", "portals")
+              "state_fees", "termination_filing", "settings", "portals")
 SETTINGS = {v.ASSIGNMENT_REQUIRED: "Appointment Producer Assignment Required"}
 
 
@@ -134,6 +137,9 @@ async def load_rows(tx: Transaction, kind_name: str, rows: list[dict[str, str]],
             elif kind_name == "termination_reasons":
                 rec |= {"code": row["code"].upper(), "description": row.get("description") or row["code"],
                         "accepted": _bool(row.get("accepted", ""), True), "is_default": _bool(row.get("is_default", ""), False)}
+            elif kind_name == "termination_filing":
+                rec |= {"for_cause_electronic": _bool(row["for_cause_electronic"], True),
+                        "instructions": (row.get("instructions") or None) and row["instructions"][:500]}
             elif kind_name == "state_fees":
                 try:
                     fee = Decimal(row["appointment_fee"].replace("$", "").replace(",", ""))
@@ -166,7 +172,8 @@ async def _store(s: AsyncSession, kind_name: str, recs: list[dict[str, Any]]) ->
     if not recs:
         return
     table = {"company_state_settings": m.CompanyStateSetting, "business_rules": m.BusinessRule,
-             "termination_reasons": m.TerminationReason, "state_fees": m.StateFee}.get(kind_name)
+             "termination_reasons": m.TerminationReason, "state_fees": m.StateFee,
+             "termination_filing": m.TerminationFilingRule}.get(kind_name)
     if table is not None:
         await s.execute(insert(table.__table__), recs)
         return
@@ -240,7 +247,7 @@ async def snapshot(s: AsyncSession, as_of: date | None = None) -> RefData:
         as_of, companies=await rows(m.Company), cocodes=await rows(m.CompanyCocode),
         state_settings=await rows(m.CompanyStateSetting), business_rules=await rows(m.BusinessRule),
         fees=await rows(m.StateFee), termination_reasons=await rows(m.TerminationReason),
-        assignment_required=await setting(s, v.ASSIGNMENT_REQUIRED))
+        assignment_required=await setting(s, v.ASSIGNMENT_REQUIRED), filing_rules=await rows(m.TerminationFilingRule))
 
 
 async def listing(s: AsyncSession, kind_name: str, as_of: date | None = None) -> list[dict[str, Any]]:
@@ -254,14 +261,15 @@ async def listing(s: AsyncSession, kind_name: str, as_of: date | None = None) ->
                 for r in (await s.execute(select(m.Company).order_by(m.Company.name))).scalars()]
     model = {"agencies": m.Agency, "settings": m.ServiceSetting, "portals": m.Portal,
              "company_state_settings": m.CompanyStateSetting, "business_rules": m.BusinessRule,
-             "termination_reasons": m.TerminationReason, "state_fees": m.StateFee}[kind_name]
+             "termination_reasons": m.TerminationReason, "state_fees": m.StateFee,
+             "termination_filing": m.TerminationFilingRule}[kind_name]
     records = list((await s.execute(select(model))).scalars())
     if not KINDS[kind_name].dated:
         return [r.model_dump(mode="json") for r in records]
     keyfn = {"company_state_settings": lambda r: (r.company_id, r.state),
              "business_rules": lambda r: (r.state, r.loa_category.casefold(), r.line_of_authority.casefold()),
              "termination_reasons": lambda r: (r.state, r.code),
-             "state_fees": lambda r: r.state}[kind_name]
+             "state_fees": lambda r: r.state, "termination_filing": lambda r: r.state}[kind_name]
     in_force = {id(r) for r in effective(records, keyfn, as_of).values()}
     extra: dict[str, str] = {}
     if kind_name == "company_state_settings":

@@ -505,3 +505,21 @@ async def apply_licenses(tx: Transaction, ev: LicensesFetched) -> None:
             "expiration_date": lic.expiration_date, "fetched_at": ev.fetched_at} for lic in ev.licenses])
 
 
+
+
+# -- manual tasks ---------------------------------------------------------------------------------------
+async def complete_task(tx: Transaction, task_id: str, note: str | None) -> m.ManualTask:
+    """The operator did it outside the system (e.g. wrote to the department): recorded with who and when."""
+    task = await tx.session.get(m.ManualTask, task_id, with_for_update=True)
+    if task is None:
+        raise LookupError(task_id)
+    if task.status != "done":
+        task.status, task.done_by, task.done_at, task.note = "done", tx.actor, utcnow(), (note or None)
+    return task
+
+
+async def list_tasks(s: AsyncSession, status: str | None = "open", limit: int = 500) -> list[m.ManualTask]:
+    stmt = select(m.ManualTask).order_by(m.ManualTask.created_at.desc(), m.ManualTask.npn).limit(limit)
+    if status:
+        stmt = stmt.where(m.ManualTask.status == status)
+    return list((await s.execute(stmt)).scalars())

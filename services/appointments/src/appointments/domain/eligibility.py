@@ -75,12 +75,14 @@ class RefData:
     fees: dict[str, Decimal] = field(default_factory=dict)
     termination_codes: dict[str, dict[str, str]] = field(default_factory=dict)  # state → code → description
     default_termination: dict[str, str] = field(default_factory=dict)
+    # states that refuse for-cause terminations electronically → what to do instead
+    for_cause_manual: dict[str, str] = field(default_factory=dict)
     assignment_required: bool = False
 
     @classmethod
     def build(cls, as_of: date, *, companies: Iterable[Any], cocodes: Iterable[Any], state_settings: Iterable[Any],
               business_rules: Iterable[Any], fees: Iterable[Any], termination_reasons: Iterable[Any],
-              assignment_required: bool) -> RefData:
+              assignment_required: bool, filing_rules: Iterable[Any] = ()) -> RefData:
         ref = cls(as_of=as_of, assignment_required=assignment_required)
         by_id = {}
         for c in companies:
@@ -114,6 +116,11 @@ class RefData:
                 ref.termination_codes.setdefault(state, {})[code] = _get(r, "description")
                 if _get(r, "is_default"):
                     ref.default_termination[state] = code
+        for state, r in effective(filing_rules, lambda r: _get(r, "state"), as_of).items():
+            if not _get(r, "for_cause_electronic"):
+                ref.for_cause_manual[state] = (_get(r, "instructions")
+                                               or f"{state} does not accept for-cause terminations electronically: "
+                                                  "file it in writing with the state's insurance department")
         return ref
 
 

@@ -25,7 +25,7 @@ AGENT_TYPES = ("Producer", "Captive Agent", "Independent Agent", "Employee")
 ONBOARDING_COLUMNS = ("Agency NPN", "First Name", "Last Name", "Agent NPN", "Agent Email", "Agent SSN",
                       "LOA Category", "States", "Scorecard Type", "Agent Type", "CoCodes")
 ONBOARDING_REQUIRED = ("Agency NPN", "First Name", "Last Name", "Agent NPN")
-TERMINATION_COLUMNS = ("Agent NPN", "States", "Line of Authority", "CoCode", "Termination Reason Code")
+TERMINATION_COLUMNS = ("Agent NPN", "States", "Line of Authority", "CoCode", "Termination Reason Code", "For Cause")
 BULK_APPOINT_COLUMNS = ("NPN", "States", "LOA Category", "CoCodes", "Submit", "Submit Just In Time")
 
 # Header spellings accepted for each column (case and spacing ignored).
@@ -35,7 +35,10 @@ ALIASES = {
     "termination_reason": "Termination Reason Code", "termination reason": "Termination Reason Code",
     "npn": "NPN", "agent npn": "Agent NPN", "loa": "LOA Category", "loa category": "LOA Category",
     "submitjustintime": "Submit Just In Time", "auto submit": "Submit",
+    "for_cause": "For Cause", "c": "For Cause",  # the uniform appointment form's "C" column
 }
+YES_NO = {"yes": True, "y": True, "true": True, "1": True, "x": True,
+          "no": False, "n": False, "false": False, "0": False, "": False}
 
 
 class FileError(ValueError):
@@ -237,6 +240,9 @@ def check_terminations(content: bytes, *, states: Iterable[str], cocodes: Iterab
         elif cocode not in set(cocodes):
             e.append(f"CoCode {cocode} is not a known CoCode")
         code = values.get("Termination Reason Code", "").strip().upper()
+        for_cause = YES_NO.get(values.get("For Cause", "").strip().casefold())
+        if for_cause is None:
+            e.append(f"For Cause {values.get('For Cause')!r} must be Yes or No (blank = No)")
         items = []
         for st in row_states:
             accepted = codes.get(st, {})
@@ -251,7 +257,7 @@ def check_terminations(content: bytes, *, states: Iterable[str], cocodes: Iterab
                 e.append(f"no Appointed appointment for NPN {npn}, State: {st}, {loa}, CoCode {cocode}")
                 continue
             items.append({"npn": npn, "state": st, "line_of_authority": loa, "cocode": cocode,
-                          "termination_reason_code": chosen, "defaulted": not code})
+                          "termination_reason_code": chosen, "defaulted": not code, "for_cause": bool(for_cause)})
         row.data = {"transactions": items}
         rows.append(row)
     return ParsedFile(rows, blank)
