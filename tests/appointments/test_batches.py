@@ -231,3 +231,16 @@ async def test_for_cause_terminations_in_a_state_that_refuses_them_become_manual
     assert (await client.get("/api/manual-tasks")).json() == []
     listing = await svc.as_user(token_for("admin")).get("/tasks?status=done")
     assert listing.status_code == 200 and "letter to TDI sent" in listing.text
+
+
+async def test_agency_placeholder_npn_and_cocode_format_at_the_api(start_service, token_for) -> None:
+    svc = await start_service("appointments")
+    client = svc.as_user(token_for("admin"))
+    ok = await client.post("/api/reference-data/agencies/rows", json=[{"npn": "PENDING-1", "name": "New agency"}])
+    assert ok.status_code == 201, ok.text
+    assert "PENDING-1" in {a["npn"] for a in (await client.get("/api/reference-data/agencies")).json()}
+    bad = await client.post("/api/reference-data/companies/rows", json=[{"name": "X", "cocodes": "6054"}])
+    assert bad.status_code == 422 and "6054" in bad.text
+    r = await client.post("/api/appointments/bulk", json={"requests": [
+        {"npn": "0012345", "states": ["TX"], "loa_category": "Life & Health", "cocodes": ["6054"]}]})
+    assert r.status_code == 422 and "is not a CoCode" in r.text

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appointments import models as m
 from appointments.domain import vocabulary as v
 from appointments.domain.eligibility import RefData, effective
-from appointments.domain.rows import COCODE_RE, NPN_RE, STATE_RE
+from appointments.domain.rows import AGENCY_NPN_RE, COCODE_RE, COCODE_RULE, STATE_RE
 
 DEV_DATA = Path(__file__).parent / "refdata"
 
@@ -116,14 +116,15 @@ async def load_rows(tx: Transaction, kind_name: str, rows: list[dict[str, str]],
                     raise ValueError(f"state {row['state']!r} is not a two-letter code")
                 rec["state"] = st
             if kind_name == "agencies":
-                if not NPN_RE.match(row["npn"]):
-                    raise ValueError(f"agency NPN {row['npn']!r} must be 1 to 10 digits")
+                if not AGENCY_NPN_RE.match(row["npn"]):
+                    raise ValueError(f"agency NPN {row['npn']!r} must be 1 to 10 digits, or a placeholder "
+                                     "(a capital letter then up to 9 capitals, digits or '-')")
                 rec |= {"npn": row["npn"], "name": row["name"]}
             elif kind_name == "companies":
                 codes = [c for c in row["cocodes"].split(";") if c]
                 bad = [c for c in codes if not COCODE_RE.match(c)]
                 if bad:
-                    raise ValueError(f"CoCodes must be 5 digits: {bad}")
+                    raise ValueError(f"not CoCodes ({COCODE_RULE}): {bad}")
                 rec |= {"name": row["name"], "fein": row.get("fein") or None, "cocodes": codes,
                         "loa_categories": ";".join(c.strip() for c in row.get("loa_categories", "").split(";") if c.strip())}
             elif kind_name == "company_state_settings":

@@ -28,6 +28,7 @@ from appointments import models as m
 from appointments import refdata
 from appointments.domain import eligibility as el
 from appointments.domain import vocabulary as v
+from appointments.domain.rows import COCODE_RE, COCODE_RULE
 
 SERVICE = "appointments"
 CHUNK = 2000  # rows per executemany / IN list
@@ -60,7 +61,11 @@ class BulkRequest(BaseModel):
     @field_validator("cocodes")
     @classmethod
     def _cocodes(cls, value: list[str]) -> list[str]:
-        return list(dict.fromkeys(c.strip() for c in value if c.strip()))
+        out = list(dict.fromkeys(c.strip() for c in value if c.strip()))
+        for c in out:
+            if not COCODE_RE.match(c):  # "6054" is not "06054": never padded or guessed
+                raise ValueError(f"{c!r} is not a CoCode ({COCODE_RULE})")
+        return out
 
 
 class BulkAppoint(BaseModel):
@@ -75,7 +80,7 @@ class NewTransaction(BaseModel):
 
 
 class NewBatch(BaseModel):
-    cocode: str = Field(pattern=r"^\d{5}$")
+    cocode: str = Field(pattern=COCODE_RE.pattern)
     kind: Literal["appointment", "termination"] = "appointment"
     transactions: list[NewTransaction] = Field(min_length=1, max_length=10_000)
 

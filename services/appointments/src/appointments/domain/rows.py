@@ -13,8 +13,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+# NPN: a string of 1 to 10 digits, never a number (leading zeros are part of it). An agency may
+# have no NPN yet: its record then carries a placeholder (AgentSync's advice: a dummy agency NPN).
 NPN_RE = re.compile(r"^\d{1,10}$")
-COCODE_RE = re.compile(r"^\d{5}$")
+AGENCY_NPN_RE = re.compile(r"^(\d{1,10}|[A-Z][A-Z0-9-]{0,9})$")
+# NAIC company code: 5 digits, leading zeros kept; an alien insurer has an NAIC alien number instead.
+COCODE_RE = re.compile(r"^(\d{5}|AA-\d{7})$")
+COCODE_RULE = "a CoCode is 5 digits with its leading zeros (or an NAIC alien number AA-1234567)"
 EMAIL_RE = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
 SSN_RE = re.compile(r"^(\d{3})-?(\d{2})-?(\d{4})$")
 STATE_RE = re.compile(r"^[A-Z]{2}$")
@@ -156,8 +161,8 @@ def check_onboarding(content: bytes, accepted: AcceptedValues) -> ParsedFile:
         agency = values.get("Agency NPN", "")
         if not agency:
             e.append("Agency NPN is required")
-        elif not NPN_RE.match(agency):
-            e.append(f"Agency NPN {agency!r} must be 1 to 10 digits")
+        elif not AGENCY_NPN_RE.match(agency):
+            e.append(f"Agency NPN {agency!r} must be 1 to 10 digits (or the agency's placeholder)")
         elif agency not in accepted.agency_npns:
             e.append(f"Agency NPN {agency} is not a known agency")
         for col in ("First Name", "Last Name"):
@@ -279,6 +284,9 @@ def check_bulk_appoint(content: bytes) -> ParsedFile:
             if not STATE_RE.match(st):
                 e.append(f"States: {st!r} is not a state code")
         cocodes = split_multi(values.get("CoCodes", ""), "CoCodes", None, e)
+        for c in cocodes:
+            if not COCODE_RE.match(c):
+                e.append(f"CoCodes: {c!r} is not a CoCode ({COCODE_RULE})")
         if not states:
             e.append("States is required")
         if not cocodes:
