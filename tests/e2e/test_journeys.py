@@ -377,6 +377,7 @@ def test_journey_2b_exception_choices_and_create_post_pay(platform: RunningPlatf
         assert page.inner_text("#rec-status") == "aborted"
         assert "0 unposted, 0 posted, 0 paid" in figures(page), figures(page)
         assert page.locator("button:text('Create Invoices')").count() == 0, "an aborted reconciliation is read-only"
+        assert page.locator("input[name=name]").is_disabled() and page.locator("textarea[name=internal_note]").is_disabled()
         screens(page, "journey2b-reconciliation-aborted")
 
         # December: an exception on KC-201; Create/Pay Invoices pays the other row and leaves it
