@@ -403,19 +403,19 @@ async def publish_statement(tx: Transaction, statement_id: str, exclude_unmatche
         premium_total=sum((r["premium"] or zero for r in rows), zero),
         commission_total=sum((r["commission_amount"] or zero for r in rows), zero),
         excluded_unmatched=pending))
-    for n in range(chunk_count):
-        lines = [StatementLine(line_id=str(r["id"]), line_no=r["line_no"], policy_id=r["policy_id"],
-                               policy_number=r["policy_number"], insured_name=r["insured_name"],
-                               transaction_type=r["transaction_type"], bill_type=r["bill_type"],
-                               effective_date=r["effective_date"], expiration_date=r["expiration_date"],
-                               line_of_business=r["line_of_business"], premium=r["premium"],
-                               commission_rate=r["commission_rate"], commission_amount=r["commission_amount"],
-                               producer_code=r["producer_code"])
-                 for r in rows[n * PUBLISH_CHUNK:(n + 1) * PUBLISH_CHUNK]]
-        await tx.emit(StatementLinesPublished(statement_id=st.id, chunk_no=n + 1, chunk_count=chunk_count,
-                                              lines=lines))
-        if n % 10 == 9:
-            await asyncio.sleep(0)  # a large statement: other requests are served meanwhile
+    for first in range(0, chunk_count, 10):  # ten chunks per executemany, the loop handed back between
+        await tx.emit_many(
+            StatementLinesPublished(statement_id=st.id, chunk_no=n + 1, chunk_count=chunk_count, lines=[
+                StatementLine(line_id=str(r["id"]), line_no=r["line_no"], policy_id=r["policy_id"],
+                              policy_number=r["policy_number"], insured_name=r["insured_name"],
+                              transaction_type=r["transaction_type"], bill_type=r["bill_type"],
+                              effective_date=r["effective_date"], expiration_date=r["expiration_date"],
+                              line_of_business=r["line_of_business"], premium=r["premium"],
+                              commission_rate=r["commission_rate"], commission_amount=r["commission_amount"],
+                              producer_code=r["producer_code"])
+                for r in rows[n * PUBLISH_CHUNK:(n + 1) * PUBLISH_CHUNK]])
+            for n in range(first, min(first + 10, chunk_count)))
+        await asyncio.sleep(0)
     st.status, st.published_by, st.published_at, st.excluded = "published", tx.actor, utcnow(), pending
     await tx.session.flush()
     return st
