@@ -269,7 +269,7 @@ def test_journey_2_reconciliation_create_pay_post_reports(platform: RunningPlatf
         assert heading in text, text[:800]
         assert "Keystone" in text
         if kind == "summary":  # term policies: KC-200 (720.00, 72.00) and KC-201 (1346.67, 202.00)
-            assert "term_policy\tpaid\t2\t2066.67\t274.00" in text, text
+            assert "term policy\tpaid\t2\t2066.67\t274.00" in text, text
         elif kind == "exceptions":
             assert "KC-100" in text
         else:
@@ -435,7 +435,9 @@ def test_journey_2b_exception_choices_and_create_post_pay(platform: RunningPlatf
         page.wait_for_url("**/reports/summary")
         summary = page.inner_text("body")
         assert "endorsement\tpaid\t1\t50.00\t7.50" in summary, summary
-        assert "term_policy\tpaid\t1\t1500.00\t225.00" in summary, summary
+        assert "term policy\tpaid\t1\t1500.00\t225.00" in summary, summary
+        totals = page.inner_text("#totals").split("\t")
+        assert totals[:5] == ["Total", "", "2", "1550.00", "232.50"], totals
         assert "Paid invoices\t2" in summary and "Open exceptions\t0" in summary, summary
         page.goto(f"{dec}/reports/exceptions")
         assert "Nothing to report." in page.inner_text("body"), "the resolved exception is not reported"
@@ -445,6 +447,10 @@ def test_journey_2b_exception_choices_and_create_post_pay(platform: RunningPlatf
         assert set(remittance) == {"KC-102", "KC-201"}, remittance
         assert remittance["KC-201"][6:12] == ["1500.00", "15%", "225.00", "225.00", "225.00", "0.00"], remittance
         assert remittance["KC-102"][8:12] == ["7.50", "7.50", "7.50", "0.00"], remittance
+        totals = page.inner_text("#totals").split("\t")
+        assert totals[0] == "Total" and totals[6] == "1550.00" and totals[8:12] == ["232.50", "232.50", "232.50", "0.00"], \
+            totals
+        assert page.locator("#totals th").nth(8).evaluate("e => getComputedStyle(e).textAlign") == "right"
         screens(page, "journey2b-report-remittance")
 
         # intake: KC-201's billed premium is the new term policy's premium
