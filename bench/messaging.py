@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
-
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
 from agency_common.launcher import free_port, start_broker
@@ -26,6 +24,7 @@ from agency_common.messaging.admin import ensure_topics
 from agency_common.outbox import Transaction, messaging_tables
 from agency_common.settings import ServiceSettings
 from agency_common.web.runtime import ServiceRuntime
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 
 def _runtime(name: str, url: str, bootstrap: str, md: MetaData, tables: Any) -> ServiceRuntime:

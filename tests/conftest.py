@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from agency_common.auth import TokenService, UserDirectory
 from agency_common.launcher import DEFAULT_GROUPS, free_port, start_broker, write_users_file
 from agency_common.messaging.admin import ensure_topics
 from agency_common.pii import PiiCipher
+
 from tests.support.databases import DatabaseFactory, using_postgres
 from tests.support.services import ServiceHarness
 
@@ -60,7 +60,7 @@ def user_directory(users_file: Path) -> UserDirectory:
 
 
 @pytest.fixture(scope="session")
-def token_for(user_directory: UserDirectory):  # noqa: ANN201
+def token_for(user_directory: UserDirectory):
     """token_for("clerk") → a bearer token for that user, signed like the services expect."""
     service = TokenService(JWT_SECRET)
     cache: dict[str, str] = {}
@@ -120,14 +120,14 @@ def harness(platform_env: dict[str, str], databases: DatabaseFactory, tmp_path: 
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
 
 
 @pytest.fixture
-async def start_service(platform_env: dict[str, str], databases: DatabaseFactory):  # noqa: ANN201
+async def start_service(platform_env: dict[str, str], databases: DatabaseFactory):
     """``svc = await start_service("intake")``: the service in this process, migrated, on this
     test's broker and a fresh database; stopped at the end of the test."""
     from contextlib import AsyncExitStack
@@ -136,7 +136,7 @@ async def start_service(platform_env: dict[str, str], databases: DatabaseFactory
 
     stack = AsyncExitStack()
 
-    async def start(name: str, database_url: str | None = None, **kwargs):  # noqa: ANN202
+    async def start(name: str, database_url: str | None = None, **kwargs):
         url = database_url or databases.new(name)
         return await stack.enter_async_context(
             run_service(name, platform_env, url, migrate_first=database_url is None, **kwargs))

@@ -9,16 +9,15 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
-
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
-
 from agency_common.contracts.envelope import Envelope, EventPayload, make_envelope
 from agency_common.contracts.registry import _REGISTRY, event
 from agency_common.messaging.admin import ensure_topics
 from agency_common.outbox import Transaction, messaging_tables
 from agency_common.settings import ServiceSettings
 from agency_common.web.runtime import ServiceRuntime
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+
 from tests.support.inprocess import eventually
 
 TOPIC = "test.things.v1"

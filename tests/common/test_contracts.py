@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
-
 from agency_common.contracts import ContractError, decode, make_envelope, topics
 from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
 from agency_common.contracts.registry import registry
+from pydantic import ValidationError
 
 
 def _policy_event() -> PolicyCreated:

@@ -7,7 +7,6 @@ import json
 import jwt
 import pytest
 import structlog
-
 from agency_common.auth import TokenService, User, UserDirectory, hash_password
 from agency_common.logging import configure_logging, scrub_text
 from agency_common.pii import PiiCipher, mask

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from agency_common.db.engine import make_engine
+from agency_common.db.migrate import _render_item
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from agency_common.db.engine import make_engine
-from agency_common.db.migrate import _render_item
 from tests.support.inprocess import migrate, service_defs
 
 SERVICES = ["intake", "invoicing", "appointments", "reporting", "gateway"]
 
 
-def _metadata(name: str):  # noqa: ANN202
+def _metadata(name: str):
     module = {"gateway": "appointments.gateway.models"}.get(name, f"{name}.models")
     return __import__(module, fromlist=["metadata"]).metadata
 
@@ -30,7 +28,7 @@ async def test_migrations_match_models(name: str, databases) -> None:
     engine = make_engine(url)
     try:
         async with engine.connect() as conn:
-            def diff(sync_conn):  # noqa: ANN001, ANN202
+            def diff(sync_conn):
                 ctx = MigrationContext.configure(sync_conn, opts={"compare_type": False, "render_item": _render_item})
                 return compare_metadata(ctx, metadata), set(inspect(sync_conn).get_table_names())
             changes, tables = await conn.run_sync(diff)

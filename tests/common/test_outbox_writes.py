@@ -6,12 +6,11 @@ import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from sqlalchemy import MetaData, select
-
 from agency_common.contracts import decode, make_envelope, topics
 from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
 from agency_common.db.engine import Database
 from agency_common.outbox import UnitOfWork, messaging_tables
+from sqlalchemy import MetaData, select
 
 
 def _policy(n: int) -> PolicyCreated:
@@ -21,7 +20,7 @@ def _policy(n: int) -> PolicyCreated:
         updated_at=datetime(2026, 1, 1, 12, 30, tzinfo=UTC)))
 
 
-async def test_emit_many_writes_the_envelope_json_the_contract_decodes(databases) -> None:  # noqa: ANN001
+async def test_emit_many_writes_the_envelope_json_the_contract_decodes(databases) -> None:
     metadata = MetaData()
     tables = messaging_tables(metadata)
     db = Database(databases.new("outbox"))

@@ -27,7 +27,7 @@ async def test_correlation_id_travels_from_http_into_the_event_and_metrics_count
         assert r.headers["x-correlation-id"] == "trace-me-42"
     outbox = intake.runtime.tables.outbox
 
-    async def sent_row():  # noqa: ANN202
+    async def sent_row():
         async with intake.runtime.db.session() as s:
             return (await s.execute(select(outbox).where(outbox.c.sent_at.is_not(None)))).mappings().first()
 

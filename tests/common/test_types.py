@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select
-
 from agency_common.db import Database, Money, Rate, UTCDateTime
 from agency_common.money import round_money
+from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select
 
 metadata = MetaData()
 amounts = Table(
@@ -22,7 +21,7 @@ amounts = Table(
 
 
 @pytest.fixture
-async def db(databases):  # noqa: ANN201
+async def db(databases):
     database = Database(databases.new("types"))
     async with database.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
@@ -36,7 +35,7 @@ async def test_decimal_round_trip_is_exact(db: Database) -> None:
         await s.execute(insert(amounts), [
             {"id": 1, "amount": total, "rate": Decimal("0.125"), "at": datetime(2026, 7, 11, 10, 54, tzinfo=UTC)},
             {"id": 2, "amount": Decimal("-123.45"), "rate": Decimal("0.15"), "at": None},
-            {"id": 3, "amount": Decimal("9999999999999.99"), "rate": Decimal("1"), "at": None},
+            {"id": 3, "amount": Decimal("9999999999999.99"), "rate": Decimal(1), "at": None},
         ])
     async with db.session() as s:
         rows = dict((await s.execute(select(amounts.c.id, amounts.c.amount))).all())

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
-
 from agency_common.contracts import topics
 from agency_common.contracts.envelope import make_envelope
 from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
 from agency_common.launcher import free_port, start_broker
 from agency_common.messaging.admin import ensure_topics
+from aiokafka import AIOKafkaProducer
+
 from tests.support.proxy import TcpProxy
 from tests.support.services import ServiceHarness, api, wait_until
 
@@ -137,10 +137,9 @@ def test_consumer_killed_mid_stream_resumes_without_loss_or_double_effect(harnes
 
 
 def _events_in_db(database_url: str) -> int:
-    from sqlalchemy import func, select
-
     from agency_common.db import Database
     from reporting.models import EventCount
+    from sqlalchemy import func, select
 
     async def count() -> int:
         db = Database(database_url)

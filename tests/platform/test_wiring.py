@@ -7,11 +7,11 @@ import uuid
 from datetime import UTC, datetime
 
 import httpx
-from aiokafka import AIOKafkaProducer
-
 from agency_common.contracts import topics
 from agency_common.contracts.envelope import make_envelope
 from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
+from aiokafka import AIOKafkaProducer
+
 from tests.support.services import ServiceHarness, api, wait_until
 
 

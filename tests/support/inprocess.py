@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
-
 from agency_common.db.migrate import upgrade
 from agency_common.settings import ServiceSettings
 from agency_common.web.runtime import ServiceRuntime
+from fastapi import FastAPI
 
 
 @dataclass(frozen=True)

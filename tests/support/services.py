@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-
 from agency_common.launcher import SERVICES, Platform, ServiceSpec, free_port, wait_healthy
 
 

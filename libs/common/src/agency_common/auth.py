@@ -18,6 +18,7 @@ import jwt
 import yaml
 from fastapi import Depends, HTTPException, Request, status
 from pwdlib import PasswordHash
+from pwdlib.exceptions import PwdlibError
 
 from agency_common.timeutil import utcnow
 
@@ -32,7 +33,7 @@ def hash_password(password: str) -> str:
 def verify_password(password: str, password_hash: str) -> bool:
     try:
         return _hasher.verify(password, password_hash)
-    except Exception:
+    except PwdlibError:  # a malformed or unknown hash never matches
         return False
 
 

@@ -70,7 +70,7 @@ class ServiceSettings(BaseSettings):
             raise ValueError("JWT secret must be at least 32 characters")
         return value
 
-    def model_post_init(self, __context: object) -> None:
+    def model_post_init(self, context: object, /) -> None:
         if self.environment != "development" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
             raise ValueError("refusing the development JWT secret outside development")
 

@@ -19,8 +19,8 @@ __all__ = [
     "invoicing",
     "make_envelope",
     "nipr",
-    "reporting",
     "payload_type",
+    "reporting",
     "topics",
     "upstream",
 ]

@@ -59,12 +59,12 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return Decimal
 
 
-def Money() -> ExactDecimal:  # noqa: N802 - reads like a type in column declarations
+def Money() -> ExactDecimal:
     """Currency amounts: two decimals."""
     return ExactDecimal(scale=2)
 
 
-def Rate() -> ExactDecimal:  # noqa: N802
+def Rate() -> ExactDecimal:
     """Rates as decimals (0.15 for 15 %), six decimals."""
     return ExactDecimal(scale=6)
 

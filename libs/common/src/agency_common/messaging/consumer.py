@@ -164,7 +164,7 @@ class EventConsumer:
         try:
             await self._apply(ready)
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any handler error is retried, then dead-lettered
             batch_error = exc
         # The failed batch counts as every message's first attempt.
         if len(ready) == 1:
@@ -187,7 +187,7 @@ class EventConsumer:
             try:
                 await self._apply([incoming])
                 return
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any handler error is retried, then dead-lettered
                 error = exc
                 attempts += 1
 
@@ -319,7 +319,7 @@ class EventConsumer:
                 continue
             try:
                 position = await consumer.position(tp)
-            except Exception:
+            except Exception:  # noqa: BLE001, S112 - a partition revoked meanwhile: no lag to report
                 continue
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
 

@@ -91,7 +91,7 @@ class OutboxRelay:
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # broker or database unreachable: keep the rows, back off
+            except Exception as exc:  # noqa: BLE001 - broker or database unreachable: keep the rows, back off
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("outbox relay pass failed", error=self.last_error, retry_in=backoff)
                 await asyncio.sleep(backoff)
@@ -119,7 +119,7 @@ class OutboxRelay:
                     self.outbox.c.sent_at.is_not(None), self.outbox.c.sent_at < utcnow() - self.retention))
                 inbox = self.tables.inbox
                 await session.execute(delete(inbox).where(inbox.c.received_at < utcnow() - self.inbox_retention))
-        except Exception as exc:  # housekeeping must never stop the relay
+        except Exception as exc:  # noqa: BLE001 - housekeeping must never stop the relay
             log.warning("outbox/inbox purge failed", error=str(exc))
 
     async def drain(self) -> int:
@@ -184,5 +184,5 @@ class OutboxRelay:
                     .where(self.outbox.c.id.in_(ids))
                     .values(attempts=self.outbox.c.attempts + 1, last_error=f"{type(exc).__name__}: {exc}"[:2000])
                 )
-        except Exception:  # the failure itself is already being reported by the caller
+        except Exception:  # noqa: BLE001 - the failure itself is already being reported by the caller
             log.debug("could not record outbox failure")

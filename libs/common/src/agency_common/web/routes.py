@@ -8,6 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
+import jwt
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -38,7 +39,7 @@ def dashboard_user(request: Request) -> User:
             user = runtime.tokens.verify(token)
             request.state.user = user
             return user
-        except Exception:
+        except jwt.PyJWTError:  # expired or forged: log in again
             pass
     raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
 
@@ -118,7 +119,7 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         try:
             await runtime.db.ping()
             checks["database"] = "ok"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - reported, never raised
             checks["database"] = f"error: {type(exc).__name__}"
         ok_broker = runtime.broker_connected.is_set() and await runtime.broker.ping(timeout=2.0)
         checks["broker"] = "ok" if ok_broker else "unreachable"

@@ -110,7 +110,7 @@ class ServiceRuntime:
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - reported, never raised
                 log.warning("broker not reachable yet", error=str(exc), retry_in=delay)
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
