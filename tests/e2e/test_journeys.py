@@ -168,6 +168,18 @@ def cell(page: Any, policy_number: str, field: str) -> Any:
     return row(page, policy_number).locator(f"[name$='-{field}'][name^='row-']")
 
 
+def assert_grid_fits_laptop(page: Any) -> None:
+    """On a 1,366 × 768 laptop screen the whole statement entry grid is in view, its Status column too."""
+    page.set_viewport_size({"width": 1366, "height": 768})
+    status_box = page.locator("#grid th.status").bounding_box()
+    grid_width, shown_width = page.evaluate(
+        "[document.querySelector('#grid table').scrollWidth, document.querySelector('#grid .grid-wrap').clientWidth]")
+    page_width = page.evaluate("document.documentElement.scrollWidth")
+    assert status_box["x"] >= 0 and status_box["x"] + status_box["width"] <= 1366, status_box
+    assert page_width <= 1366, f"the page scrolls sideways: {page_width}px wide"
+    assert grid_width <= shown_width, f"the grid ({grid_width}px) is wider than its {shown_width}px"
+
+
 def test_journey_2_reconciliation_create_pay_post_reports(platform: RunningPlatform, page: Any,
                                                           screens: Screens) -> None:
     invoicing, intake = platform.urls["invoicing"], platform.urls["intake"]
@@ -201,15 +213,7 @@ def test_journey_2_reconciliation_create_pay_post_reports(platform: RunningPlatf
     assert cell(page, "KC-102", "premium_paid").input_value() == "210.00"
     assert cell(page, "KC-102", "commission_paid").input_value() == "30.00"
 
-    # on a 1,366 × 768 laptop screen the whole grid is in view, its Status column too
-    page.set_viewport_size({"width": 1366, "height": 768})
-    status_box = page.locator("#grid th.status").bounding_box()
-    grid_width, shown_width = page.evaluate(
-        "[document.querySelector('#grid table').scrollWidth, document.querySelector('#grid .grid-wrap').clientWidth]")
-    page_width = page.evaluate("document.documentElement.scrollWidth")
-    assert status_box["x"] >= 0 and status_box["x"] + status_box["width"] <= 1366, status_box
-    assert page_width <= 1366, f"the page scrolls sideways: {page_width}px wide"
-    assert grid_width <= shown_width, f"the grid ({grid_width}px) is wider than its {shown_width}px"
+    assert_grid_fits_laptop(page)
     assert page.locator("#grid th abbr[title='Commission paid']").count() == 1  # abbreviations keep their name
     screens(page, "journey2-statement-entry")
     page.set_viewport_size({"width": 1366, "height": 900})
@@ -392,6 +396,14 @@ def test_journey_2b_exception_choices_and_create_post_pay(platform: RunningPlatf
         paid = page.locator("#pay-form tbody tr", has_text="KC-102").inner_text()
         assert "7.50" in paid and "KC-201" not in page.inner_text("#pay-form table"), paid
         assert "0 unposted, 0 posted, 1 paid · 1 exceptions" in figures(page), figures(page)
+        # statement entry: the paid row locked with its item, the exception named on its row; still one screen wide
+        page.goto(f"{dec}/entries")
+        assert "exception:" in row(page, "KC-201").locator("td.status").inner_text()
+        assert "paid" in row(page, "KC-102").locator("td.status").inner_text()
+        assert cell(page, "KC-102", "premium_paid").is_disabled()
+        assert_grid_fits_laptop(page)
+        screens(page, "journey2b-statement-entry-exception")
+        page.set_viewport_size({"width": 1366, "height": 900})
 
         # the exception resolved (the other commission removed), then the step-by-step path
         page.goto(f"{dec}/entries")
