@@ -806,8 +806,20 @@ def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: An
         assert session_row[3] == CARRIER and session_row[5] == "2", session_row
         # the reconciliation of journey 2
         page.goto(f"{reporting}/operations/reconciliations")
-        reload_until(page, lambda p: "closed" in p.inner_text("main, body"), timeout=60,
-                     message="reporting saw the posted reconciliation")
+        def by_status(p: Any) -> dict[str, list[str]]:
+            return {r.split("\t")[0]: r.split("\t")[1:] for r in
+                    p.locator("#section-by-status tbody tr").all_inner_texts()}
+        # journey 2's reconciliation (449.70; 289.00 received) and December's (232.50, all received) posted;
+        # November's aborted
+        expected = {"closed": ["2", "682.20", "521.50", "160.70", "1"], "aborted": ["1", "45.00", "0.00", "45.00", "1"]}
+        reload_until(page, lambda p: by_status(p) == expected, timeout=60,
+                     message="reporting saw the posted and the aborted reconciliations")
+        invoices = {r.split("\t")[0]: r.split("\t")[1:] for r in
+                    page.locator("#section-invoices tbody tr").all_inner_texts()}
+        assert invoices == {"endorsement": ["3", "160.00", "22.50"], "term_policy": ["3", "3566.67", "499.00"]}, \
+            invoices
+        payments = page.locator("#section-payments tbody tr").first.inner_text().split("\t")
+        assert payments[1:] == ["3", "6", "521.50"], payments
         screens(page, "journey5-operations-reconciliations")
         # the appointment transactions of journey 4, by status and eligibility reason
         page.goto(f"{reporting}/operations/transactions")
