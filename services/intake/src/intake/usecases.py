@@ -292,14 +292,17 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
     upd = update(t).where(t.c.id == bindparam("_id")).values(
         match_status="matched", policy_id=bindparam("_policy_id"), match_reason=bindparam("_reason"))
     reason = f"policy created in session {session_id}"
+    # every number checked before anything is written (reading while inserting made PostgreSQL
+    # pick a scan of the carrier's whole book for each chunk)
+    numbers = [p["policy_number"] for p in policies]
+    for i in range(0, len(numbers), 500):
+        clash = (await tx.session.execute(select(Policy.policy_number).where(
+            Policy.carrier == statement.carrier, Policy.policy_number.in_(numbers[i:i + 500])))).scalars().first()
+        if clash:
+            raise Conflict(f"policy {clash} already exists for carrier {statement.carrier}: re-match the statement")
+    del numbers
     for start in range(0, total, chunk):
         part = policies[start:start + chunk]
-        numbers = [p["policy_number"] for p in part]
-        for i in range(0, len(numbers), 500):
-            clash = (await tx.session.execute(select(Policy.policy_number).where(
-                Policy.carrier == statement.carrier, Policy.policy_number.in_(numbers[i:i + 500])))).scalars().first()
-            if clash:
-                raise Conflict(f"policy {clash} already exists for carrier {statement.carrier}: re-match the statement")
         clients = await find_or_create_clients(tx, [p["client_name"] for p in part])
         for p in part:
             client = clients.get(normalise_name(p["client_name"]))
