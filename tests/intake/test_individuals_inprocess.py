@@ -57,6 +57,8 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         rows = list(csv.DictReader(io.StringIO(csv_text)))
         assert rows[0]["ssn"] == "*******6789" and "123-45" not in csv_text
 
+        assert (await intake.as_user(token_for("viewer")).post("/api/saved-searches", json={
+            "name": "x", "criteria": {}})).status_code == 403
         saved = await sales.post("/api/saved-searches", json={"name": "AUTO Jan", "criteria": {"policy_line_of_business": "AUTO"}})
         assert saved.status_code == 201 and saved.json()["owner"] == "sales"
 

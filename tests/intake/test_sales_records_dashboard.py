@@ -89,6 +89,8 @@ async def test_sales_record_pages_and_convert(start_service, token_for) -> None:
         assert (await clerk.post(f"/sales-records/{rec['id']}/convert-to-individual")).status_code == 403
     async with intake.as_user(token_for("viewer")) as viewer:
         assert (await viewer.get(f"/individuals/{rec['individual_id']}")).status_code == 403
+        r = await viewer.post("/individuals/saved-searches", data={"search_name": "x", "state": "TX"})
+        assert r.status_code == 403 and "searches:save" in r.text
 
 
 async def test_a_running_job_shows_its_progress(start_service, token_for) -> None:

@@ -161,7 +161,7 @@ class SavedSearchIn(BaseModel):
 
 @router.post("/saved-searches", status_code=201)
 async def create_saved_search(request: Request, body: SavedSearchIn,
-                              user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
+                              user: Annotated[User, require("individuals:view", "searches:save")]) -> dict[str, Any]:
     async with request.app.state.runtime.uow(actor=user.login) as tx:
         s = await save_search(tx, body.name, body.criteria)
     return saved_search_json(s)

@@ -110,6 +110,8 @@ async def export_csv(request: Request, user: DashboardUser) -> Response:
 
 @router.post("/individuals/saved-searches")
 async def save_search_form(request: Request, user: DashboardUser) -> Response:
+    if not (user.can("individuals:view") and user.can("searches:save")):
+        return _denied(request, "individuals:view", "searches:save")
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
