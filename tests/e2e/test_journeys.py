@@ -816,7 +816,7 @@ def test_journey_5_reporting_shows_it_all(platform: RunningPlatform, browser: An
                      message="reporting saw the posted and the aborted reconciliations")
         invoices = {r.split("\t")[0]: r.split("\t")[1:] for r in
                     page.locator("#section-invoices tbody tr").all_inner_texts()}
-        assert invoices == {"endorsement": ["3", "160.00", "22.50"], "term_policy": ["3", "3566.67", "499.00"]}, \
+        assert invoices == {"endorsement": ["3", "160.00", "22.50"], "term policy": ["3", "3566.67", "499.00"]}, \
             invoices
         payments = page.locator("#section-payments tbody tr").first.inner_text().split("\t")
         assert payments[1:] == ["3", "6", "521.50"], payments

@@ -3,7 +3,9 @@ operations views (charts, tables, CSV exports)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -21,6 +23,7 @@ from reporting.operations import VIEWS
 
 router = APIRouter(include_in_schema=False)
 
+CODE = re.compile(r"[a-z]+(?:_[a-z]+)+")
 OPERATIONS_NAV = [(v.title, f"/operations/{v.key}") for v in VIEWS.values()]
 
 
@@ -147,4 +150,10 @@ async def operations_page(request: Request, view: str, user: DashboardUser) -> H
         raise HTTPException(404, "no such view")
     async with request.app.state.runtime.db.session() as session:
         sections = await spec.build(session)
-    return render(request, "operations.html", view=spec, sections=sections)
+    shown = [replace(s, rows=[[_words(c) for c in row] for row in s.rows]) for s in sections]
+    return render(request, "operations.html", view=spec, sections=shown)
+
+
+def _words(value: Any) -> Any:
+    """A stored code (``term_policy``) as words on screen; the CSV export keeps the code."""
+    return value.replace("_", " ") if isinstance(value, str) and CODE.fullmatch(value) else value
