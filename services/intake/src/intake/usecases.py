@@ -93,8 +93,11 @@ def policy_json(policy: Any) -> dict[str, Any]:
     return snapshot(policy).model_dump(mode="json") | {"created_by": get("created_by")}
 
 
-async def find_or_create_clients(tx: Transaction, names: Iterable[str]) -> dict[str, tuple[str, str]]:
-    """Normalised name → (client id, client name), creating the clients not found (executemany)."""
+async def find_or_create_clients(tx: Transaction, names: Iterable[str],
+                                 created: list[tuple[str, str]] | None = None) -> dict[str, tuple[str, str]]:
+    """Normalised name → (client id, client name), creating the clients not found (executemany).
+    ``created``: the new clients are appended there and their individuals left to the caller (a
+    caller working in chunks makes them once, at the end)."""
     wanted: dict[str, str] = {}
     for name in names:
         wanted.setdefault(normalise_name(name), name.strip())
@@ -109,9 +112,12 @@ async def find_or_create_clients(tx: Transaction, names: Iterable[str]) -> dict[
                 "created_at": utcnow()} for k in keys if k not in found]
     for i in range(0, len(missing), CHUNK):
         await tx.session.execute(insert(Client.__table__), missing[i:i + CHUNK])
-    from intake.individuals import individuals_for_clients
+    if created is not None:
+        created.extend((row["id"], row["name"]) for row in missing)
+    else:
+        from intake.individuals import individuals_for_clients
 
-    await individuals_for_clients(tx, [(row["id"], row["name"]) for row in missing])
+        await individuals_for_clients(tx, [(row["id"], row["name"]) for row in missing])
     found.update({row["normalised_name"]: (row["id"], row["name"]) for row in missing})
     return found
 
@@ -301,9 +307,10 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
         if clash:
             raise Conflict(f"policy {clash} already exists for carrier {statement.carrier}: re-match the statement")
     del numbers
+    new_clients: list[tuple[str, str]] = []
     for start in range(0, total, chunk):
         part = policies[start:start + chunk]
-        clients = await find_or_create_clients(tx, [p["client_name"] for p in part])
+        clients = await find_or_create_clients(tx, [p["client_name"] for p in part], new_clients)
         for p in part:
             client = clients.get(normalise_name(p["client_name"]))
             if client:
@@ -317,6 +324,11 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
             await progress(start + len(part), total)
         await asyncio.sleep(0)  # other requests are served between chunks
     del line_ids
+    # the new clients' individuals in one go: checked per chunk, PostgreSQL would scan the
+    # individuals this transaction keeps adding (no statistics for them yet) once per chunk
+    from intake.individuals import individuals_for_clients
+
+    await individuals_for_clients(tx, new_clients)
     await refresh_match_counts(tx.session, statement_id)
     number = (await tx.session.scalar(select(func.max(PolicySession.number)))) or 0
     created_at = utcnow()  # taken last: the moment the transaction commits
