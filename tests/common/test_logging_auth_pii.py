@@ -68,3 +68,5 @@ def test_pii_is_encrypted_rotatable_and_masked() -> None:
         PiiCipher(PiiCipher.generate_key()).decrypt(token)
     assert cipher.encrypt("") is None and cipher.encrypt(None) is None
     assert mask("123-45-6789") == "*******6789" and mask("12") == "**" and mask(None) is None
+    # a date of birth keeps nothing: its last four characters would be the month and day
+    assert mask("1980-04-12") == "**********" and mask("4/12/1980") == "*********"

@@ -57,7 +57,7 @@ async def test_import_page_results_masking_and_updates(start_service, token_for)
         assert revealed[0]["SSN"] == "222-33-4444"
 
         gil = (await sales.post("/api/individuals/search", json={"last_name": "ho"})).json()["items"][0]
-        assert gil["ssn"] == "*******3333" and gil["dob"] == "******5-06"
+        assert gil["ssn"] == "*******3333" and gil["dob"] == "**********"
         assert {c["name"]: c["value"] for c in gil["custom_fields"]} == {"Interests": ["golf", "tennis"], "Kids": "2"}
 
         # a row naming an existing individual updates it: blank cells keep its values, custom

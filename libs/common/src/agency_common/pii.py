@@ -3,7 +3,12 @@ new key), masked on the server to the last four characters unless the user may r
 
 from __future__ import annotations
 
+import re
+
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+# A date's last four characters would give away a birth month and day: dates are masked whole.
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}/\d{1,2}/\d{2,4}")
 
 
 class PiiCipher:
@@ -35,9 +40,9 @@ class PiiCipher:
 
 
 def mask(value: str | None, visible: int = 4) -> str | None:
-    """``123-45-6789`` → ``*******6789``; short values are masked whole."""
+    """``123-45-6789`` → ``*******6789``; short values and dates are masked whole."""
     if value is None:
         return None
-    if len(value) <= visible:
+    if len(value) <= visible or _DATE.fullmatch(value.strip()):
         return "*" * len(value)
     return "*" * (len(value) - visible) + value[-visible:]
