@@ -107,8 +107,12 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         assert r.json()["filled"] == ["cell_phone"] and r.json()["conflicts_kept_individual"] == ["first_name"]
         assert r.json()["individual"]["cell_phone"] == "555-0100" and r.json()["individual"]["first_name"] == "Ann"
         audit = (await sales.get(f"/api/individuals/{ann['id']}/audit")).json()["items"]
-        assert audit[0]["action"] == "convert_to_individual" and audit[0]["actor"] == "sales"
-        assert audit[0]["details"]["conflicts_kept_individual"] == ["first_name"]
+        # every change has its user: the PATCH, the sales record's edit, the conversion
+        assert [(a["action"], a["actor"]) for a in audit] == [
+            ("update", "sales"), ("sales_record_update", "sales"), ("convert_to_individual", "sales")]
+        assert "ssn" in audit[0]["details"]["fields"] and "6789" not in str(audit)  # names, never values
+        assert audit[1]["details"] == {"sales_record_id": rec["id"], "fields": ["cell_phone", "first_name"]}
+        assert audit[2]["details"]["conflicts_kept_individual"] == ["first_name"]
 
         # individuals from the CRM; an older version never overwrites a newer one
         for version, city in ((2, "Dallas"), (1, "Old")):

@@ -147,6 +147,9 @@ async def update_individual(tx: Transaction, individual_id: str, data: Individua
         ind.custom_fields = json.dumps([c.model_dump(mode="json") for c in data.custom_fields])
     ind.version += 1
     ind.updated_at = utcnow()
+    # who changed which fields; the names only, never the (possibly PII) values
+    tx.session.add(IndividualAudit(individual_id=ind.id, action="update", actor=tx.actor,
+                                   details=json.dumps({"fields": sorted(data.model_fields_set)})))
     await tx.session.flush()
     return ind
 
@@ -496,6 +499,9 @@ async def update_sales_record(tx: Transaction, record_id: str, changes: dict[str
     for f, v in changes.items():
         stored[storage_key(f)] = encrypt_field(cipher, f, v)
     rec.fields = json.dumps(stored)
+    # a sales record belongs to its individual: its edits join the individual's trail (field names only)
+    tx.session.add(IndividualAudit(individual_id=rec.individual_id, action="sales_record_update", actor=tx.actor,
+                                   details=json.dumps({"sales_record_id": rec.id, "fields": sorted(changes)})))
     await tx.session.flush()
     return rec
 
