@@ -100,6 +100,8 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         assert len(listing[0]["jobs"]) == 2
 
         # Convert to Individual: the record's values fill the individual's empty fields
+        assert (await intake.as_user(token_for("clerk")).patch(
+            f"/api/sales-records/{rec['id']}", json={"cell_phone": "1"})).status_code == 403  # no sales_enablement:edit
         r = await sales.patch(f"/api/sales-records/{rec['id']}", json={"cell_phone": "555-0100", "first_name": "Annie"})
         assert r.status_code == 200
         r = await sales.post(f"/api/sales-records/{rec['id']}/convert-to-individual")

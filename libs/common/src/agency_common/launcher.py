@@ -59,7 +59,8 @@ DEFAULT_GROUPS: dict[str, list[str]] = {
         "operations:view",
     ],
     "sales_ops": [
-        "individuals:view", "individuals:edit", "sales_enablement:view", "policies:view", "searches:save",
+        "individuals:view", "individuals:edit", "sales_enablement:view", "sales_enablement:edit", "policies:view",
+        "searches:save",
     ],
     "licensing": [
         "producers:view", "producers:edit", "appointments:view", "appointments:submit",

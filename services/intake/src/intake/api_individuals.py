@@ -253,7 +253,7 @@ async def get_sales_record(request: Request, record_id: str,
 
 @router.patch("/sales-records/{record_id}")
 async def patch_sales_record(request: Request, record_id: str, body: dict[str, Any],
-                             user: Annotated[User, require("sales_enablement:view")]) -> dict[str, Any]:
+                             user: Annotated[User, require("sales_enablement:edit")]) -> dict[str, Any]:
     runtime = request.app.state.runtime
     try:
         async with runtime.uow(actor=user.login) as tx:
