@@ -307,14 +307,24 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
         if clash:
             raise Conflict(f"policy {clash} already exists for carrier {statement.carrier}: re-match the statement")
     del numbers
+    # every client found (or created) before any is written, and their individuals in one go:
+    # looked up chunk by chunk, PostgreSQL scanned the tables this transaction keeps growing (no
+    # statistics for those rows yet) once per chunk
     new_clients: list[tuple[str, str]] = []
+    clients = await find_or_create_clients(tx, [p["client_name"] for p in policies], new_clients)
+    from intake.individuals import individuals_for_clients
+
+    await individuals_for_clients(tx, new_clients)
+    del new_clients
+    for n, p in enumerate(policies):
+        client = clients.get(normalise_name(p["client_name"]))
+        if client:
+            p["client_id"], p["client_name"] = client
+        if n % chunk == chunk - 1:
+            await asyncio.sleep(0)
+    del clients
     for start in range(0, total, chunk):
         part = policies[start:start + chunk]
-        clients = await find_or_create_clients(tx, [p["client_name"] for p in part], new_clients)
-        for p in part:
-            client = clients.get(normalise_name(p["client_name"]))
-            if client:
-                p["client_id"], p["client_name"] = client
         await tx.session.execute(insert(Policy.__table__), part)
         updates = [{"_id": line_id, "_policy_id": p["id"], "_reason": reason}
                    for p, ids in zip(part, line_ids[start:start + chunk], strict=True) for line_id in ids]
@@ -324,11 +334,6 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
             await progress(start + len(part), total)
         await asyncio.sleep(0)  # other requests are served between chunks
     del line_ids
-    # the new clients' individuals in one go: checked per chunk, PostgreSQL would scan the
-    # individuals this transaction keeps adding (no statistics for them yet) once per chunk
-    from intake.individuals import individuals_for_clients
-
-    await individuals_for_clients(tx, new_clients)
     await refresh_match_counts(tx.session, statement_id)
     number = (await tx.session.scalar(select(func.max(PolicySession.number)))) or 0
     created_at = utcnow()  # taken last: the moment the transaction commits
