@@ -67,6 +67,8 @@ async def test_large_create_policies_runs_as_a_job_with_progress(start_service, 
         assert (await client.get("/api/policy-sessions")).json()["total"] == 0
         page = await client.get(f"/create-policies-jobs/{job['id']}")
         assert page.status_code == 200 and "<strong>2</strong> of 7" in page.text
+        page = await client.get(f"/statements/{sid}")  # the way back to a job one has left
+        assert f'href="/create-policies-jobs/{job["id"]}"' in page.text and "running (2 of 7)" in page.text
         # the same request while the job runs: the same job, nothing started twice
         again = await client.post(f"/api/statements/{sid}/create-policies", json=req)
         assert again.status_code == 202 and again.json()["job"]["id"] == job["id"]

@@ -18,6 +18,7 @@ from intake.domain.mapping import BILL_TYPES, DEFAULT_ALIASES, DEFAULT_BILL_TYPE
 from intake.imports import DuplicateStatement, publish_statement, rematch
 from intake.models import (
     CarrierProfile,
+    CreatePoliciesJob,
     Policy,
     PolicySession,
     PolicyUpdateAudit,
@@ -126,10 +127,15 @@ async def statement_page(request: Request, statement_id: str, user: DashboardUse
         total = await session.scalar(select(func.count()).select_from(LINES).where(*conds))
         rows = (await session.execute(select(LINES).where(*conds).order_by(LINES.c.line_no).limit(PAGE)
                                       .offset((page - 1) * PAGE))).mappings().all()
+        jobs = (await session.execute(select(CreatePoliciesJob).where(CreatePoliciesJob.statement_id == statement_id)
+                                      .order_by(CreatePoliciesJob.created_at.desc()).limit(10))).scalars().all()
+    policy_jobs = request.app.state.policy_jobs
     return render(request, "intake_statement.html", st=st, lines=[line_json(r) for r in rows], total=total,
+                  jobs=[policy_jobs.json(j) for j in jobs],
                   validity=validity, match=match, page=page, pages=max(1, -(-(total or 0) // PAGE)), error=error,
                   can_import=user.can("statements:import"), can_create=user.can("policies:create"),
-                  running=st.status in ("queued", "processing", "receiving"))
+                  running=st.status in ("queued", "processing", "receiving")
+                  or any(j.status in ("queued", "running") for j in jobs))
 
 
 @router.post("/statements/{statement_id}/rematch")
