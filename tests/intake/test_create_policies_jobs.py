@@ -72,6 +72,9 @@ async def test_large_create_policies_runs_as_a_job_with_progress(start_service, 
         # the same request while the job runs: the same job, nothing started twice
         again = await client.post(f"/api/statements/{sid}/create-policies", json=req)
         assert again.status_code == 202 and again.json()["job"]["id"] == job["id"]
+        # another request for the same statement meanwhile is refused, naming the running job
+        other = await client.post(f"/api/statements/{sid}/create-policies", json={"idempotency_key": "other"})
+        assert other.status_code == 409 and job["id"] in other.json()["detail"]
         release.set()
 
         async def finished():

@@ -38,11 +38,11 @@ MAX_ATTEMPTS = 3
 
 
 def job_json(job: CreatePoliciesJob, live: dict[str, Any] | None = None) -> dict[str, Any]:
-    done = job.done
+    done, total = job.done, job.total
     if live and job.status == "running":
-        done = live["done"]
+        done, total = live["done"], live["total"] or job.total  # policies (lines sharing a number: one)
     return {
-        "id": job.id, "statement_id": job.statement_id, "status": job.status, "total": job.total, "done": done,
+        "id": job.id, "statement_id": job.statement_id, "status": job.status, "total": total, "done": done,
         "phase": (live or {}).get("phase") if job.status == "running" else job.status,
         "session_id": job.session_id, "error": job.error, "attempts": job.attempts,
         "created_by": job.created_by, "created_at": job.created_at.isoformat(),
@@ -84,6 +84,11 @@ class PolicyJobs:
             st = await s.get(Statement, statement_id)
             if st is None:
                 raise NotFound("no such statement")
+            busy = (await s.execute(select(JOBS.c.id).where(
+                JOBS.c.statement_id == statement_id, JOBS.c.status.in_(("queued", "running"))))).scalars().first()
+            if busy is not None:
+                raise Conflict(f"Create Policies is already running for this statement (job {busy}): "
+                               "wait for it, then create the policies of any lines still unmatched")
             if st.status != "imported":
                 raise Conflict(f"statement is {st.status}: policies are created from an imported statement")
             count = await selected_line_count(s, statement_id, req.line_nos)
