@@ -6,6 +6,9 @@ licenses (a resident TX license, non-resident CA and FL licenses; a share of the
 license, with an inactive FL license or with an expired resident license, so every branch of the
 engine runs).
 
+On PostgreSQL the set-up ends with ``ANALYZE`` (as autovacuum would soon after a load), so the
+planner knows the tables' sizes; see docs/benchmarks.md for what happens without it.
+
 Measured, median of ``--repeat`` runs (each on fresh producers' requests, same database):
 - **bulk appoint**: ``usecases.bulk_appoint`` with N requests (CA;TX;FL, "Life & Health", CoCode
   60054, ``submit: true``) in one unit of work: the indexed reference snapshot, producers and
@@ -50,7 +53,7 @@ from appointments import jobs, refdata
 from appointments import models as m
 from appointments.domain import eligibility as el
 from appointments.usecases import BulkRequest, bulk_appoint, load_producers, open_identities
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 
 MIGRATIONS = ROOT / "services" / "appointments" / "src" / "appointments" / "migrations"
 CA_LH = "Life;Accident & Health or Sickness (including Disability);Health and Sickness (excluding Disability);Part time fraternal"
@@ -106,6 +109,11 @@ async def seed_producers(db: Database, first: int, n: int) -> list[str]:
             await s.execute(insert(m.Producer.__table__), producers[j:j + 5000])
         for j in range(0, len(licenses), 5000):
             await s.execute(insert(m.License.__table__), licenses[j:j + 5000])
+    if db.url.startswith("postgresql"):
+        # What autovacuum does within a minute in a running system: statistics for the rows this
+        # benchmark just loaded (without them the planner takes a 100,000-row table for a tiny one).
+        async with db.engine.connect() as conn:
+            await (await conn.execution_options(isolation_level="AUTOCOMMIT")).execute(text("ANALYZE"))
     return npns
 
 

@@ -231,6 +231,10 @@ async def test_for_cause_terminations_in_a_state_that_refuses_them_become_manual
     assert (await client.get("/api/manual-tasks")).json() == []
     listing = await svc.as_user(token_for("admin")).get("/tasks?status=done")
     assert listing.status_code == 200 and "letter to TDI sent" in listing.text
+    rules_page = await svc.as_user(token_for("admin")).get("/reference?kind=termination_filing")
+    assert "tdi.texas.gov" in rules_page.text and "in force" in rules_page.text
+    batch_page = await svc.as_user(token_for("admin")).get(f"/batches/{out['batches'][0]['batch_id']}")
+    assert "for cause" in batch_page.text
 
 
 async def test_agency_placeholder_npn_and_cocode_format_at_the_api(start_service, token_for) -> None:
