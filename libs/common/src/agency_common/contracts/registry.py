@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
+from functools import cache
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agency_common.contracts.envelope import Envelope, EventPayload
 
@@ -42,16 +42,31 @@ def registry() -> dict[str, dict[str, type[EventPayload]]]:
     return {topic: dict(types) for topic, types in _REGISTRY.items()}
 
 
+class _EnvelopeHead(BaseModel):
+    """Just the envelope's type: read first to pick the payload class, the rest is ignored."""
+
+    type: str
+
+
+@cache
+def _envelope_of(cls: type[EventPayload]) -> type[Envelope[Any]]:
+    return Envelope[cls]  # type: ignore[valid-type]
+
+
 def decode(topic: str, raw: bytes) -> Envelope[Any]:
-    """Parse and validate an envelope and its payload; ContractError on anything malformed."""
+    """Parse and validate an envelope and its payload; ContractError on anything malformed.
+
+    Validated from the raw JSON by pydantic (no intermediate dicts): the type first, then the
+    envelope of that type's payload class."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ContractError(f"message is not JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
-        raise ContractError("message is not an event envelope (no 'type')")
-    cls = payload_type(topic, data["type"])
-    try:
-        return Envelope[cls].model_validate(data)  # type: ignore[valid-type]
+        head = _EnvelopeHead.model_validate_json(raw)
     except ValidationError as exc:
-        raise ContractError(f"invalid {data['type']}: {exc.errors(include_url=False)}") from None
+        kind = exc.errors(include_url=False)[0]["type"]
+        if kind in ("json_invalid", "json_type"):
+            raise ContractError(f"message is not JSON: {exc.errors(include_url=False)[0]['msg']}") from None
+        raise ContractError("message is not an event envelope (no 'type')") from None
+    cls = payload_type(topic, head.type)
+    try:
+        return _envelope_of(cls).model_validate_json(raw)
+    except ValidationError as exc:
+        raise ContractError(f"invalid {head.type}: {exc.errors(include_url=False)}") from None
