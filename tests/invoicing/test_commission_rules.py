@@ -135,6 +135,7 @@ def test_discrepancy_on_opposite_sign_and_people_exceeding_agency() -> None:
 @pytest.mark.parametrize(("bill_type", "code", "expected"), [
     ("audit", "NBS", "audit"), (None, "NBS", "term_policy"), (None, "RWL", "term_policy"),
     (None, "PCH", "endorsement"), (None, "XLC", "cancellation"), (None, "AUD", "audit"),
+    (None, "REI", "cancellation"), (None, "rei", "cancellation"),
     (None, "ZZZ", "term_policy"), (None, None, "term_policy"), ("installment", None, "installment")])
 def test_bill_type_defaults_from_the_line(bill_type: str | None, code: str | None, expected: str) -> None:
     assert default_bill_type(bill_type, code) == expected

@@ -209,10 +209,13 @@ DISCREPANCY_TEXT = {
 
 # -- bill type ----------------------------------------------------------------------------------
 TRANSACTION_BILL_TYPES = {
-    "NBS": "term_policy", "RWL": "term_policy", "REI": "term_policy", "RIX": "term_policy",
+    "NBS": "term_policy", "RWL": "term_policy", "RIX": "term_policy",
     "REN": "term_policy", "NEW": "term_policy",
     "PCH": "endorsement", "END": "endorsement", "ADJ": "endorsement",
     "XLC": "cancellation", "CAN": "cancellation",
+    # a reinstatement reverses a cancellation's return premium: like it, it adds to billed only; as a
+    # term policy it would replace the term's totals (the same as intake's default profile)
+    "REI": "cancellation",
     "AUD": "audit",
     "INS": "installment", "INST": "installment",
 }
