@@ -47,6 +47,11 @@ async def _header(request: Request, rec_id: str) -> dict[str, Any]:
         return uc.header(rec, await uc.totals(s, rec))
 
 
+def plural(count: Any, noun: str) -> str:
+    """ "1 invoice", "2 invoices": a flash message reads as a sentence."""
+    return f"{count} {noun}{'' if str(count) == '1' else 's'}"
+
+
 def _key() -> str:
     return str(uuid.uuid4())
 
@@ -178,9 +183,14 @@ async def create_invoices(request: Request, rec_id: str, user: DashboardUser,
     result = await _action(request, rec_id, user, uc.create_invoices, idempotency_key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
-    msg = (f"{result['created']} invoices created; {result['exceptions']} exceptions; "
-           f"{result['invalid']} selected rows with errors left in statement entry.")
+    msg = (f"{plural(result['created'], 'invoice')} created; {plural(result['exceptions'], 'exception')}; "
+           f"{plural(result['invalid'], 'selected row')} with errors left in statement entry.")
     return back(f"/reconciliations/{rec_id}/invoices", message=msg)
+
+
+# a job's kind in the words of the button that started it
+JOB_TITLES = {"create-invoices": "Create Invoices", "post": "Post Invoices", "pay": "Pay All Selected",
+              "create-pay-all": "Create/Pay Invoices", "create-pay-post": "Create/Pay Invoices - Post"}
 
 
 @router.get("/reconciliations/{rec_id}/jobs/{job_id}", response_class=HTMLResponse)
@@ -190,7 +200,8 @@ async def job_page(request: Request, rec_id: str, job_id: str, user: DashboardUs
         job = await jobs.get_job(request.app.state.runtime, job_id)
     except uc.NotFound:
         raise HTTPException(404, "job not found") from None
-    return render(request, "job.html", job=job, rec_id=rec_id)
+    return render(request, "job.html", job=job, rec_id=rec_id, plural=plural,
+                  title=JOB_TITLES.get(job["kind"], job["kind"]))
 
 
 @router.post("/reconciliations/{rec_id}/create-pay-all", response_class=HTMLResponse)
@@ -217,7 +228,7 @@ async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
         return back(f"/reconciliations/{rec_id}", message="Create/Pay All cancelled.")
     if result["outcome"] == "aborted":
         return back(f"/reconciliations/{rec_id}", message="Reconciliation aborted; no invoices were created.")
-    msg = f"{result['created']} invoices created, posted and paid ({result['received_total']} received)."
+    msg = f"{plural(result['created'], 'invoice')} created, posted and paid ({result['received_total']} received)."
     if result["next"] == "post":
         return back(f"/reconciliations/{rec_id}", message=msg, popup="post")
     return back(f"/reconciliations/{rec_id}/transactions", message=msg)
@@ -231,8 +242,9 @@ async def abort(request: Request, rec_id: str, user: DashboardUser,
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     msg = (f"Reconciliation aborted at stage {result.get('aborted_stage', '')}: "
-           f"{result.get('invoices_removed', 0)} unposted invoices removed, "
-           f"{result.get('invoices_kept_posted', 0)} posted invoices stay posted.")
+           f"{plural(result.get('invoices_removed', 0), 'unposted invoice')} removed, "
+           f"{plural(result.get('invoices_kept_posted', 0), 'posted invoice')} "
+           f"{'stays' if result.get('invoices_kept_posted', 0) == 1 else 'stay'} posted.")
     return back(f"/reconciliations/{rec_id}", message=msg)
 
 
@@ -294,7 +306,7 @@ async def reset(request: Request, rec_id: str, user: DashboardUser) -> Response:
     params = {k: v for k, v in form.items() if k in FILTER_FIELDS or k == "searched"}
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/entries", error=result, **params)
-    return back(f"/reconciliations/{rec_id}/entries", message=f"{result['reset']} rows reset to zero.", **params)
+    return back(f"/reconciliations/{rec_id}/entries", message=f"{plural(result['reset'], 'row')} reset to zero.", **params)
 
 
 @router.post("/reconciliations/{rec_id}/entries/select-found")
@@ -309,7 +321,7 @@ async def select_found(request: Request, rec_id: str, user: DashboardUser) -> Re
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/entries", error=result, **params)
     return back(f"/reconciliations/{rec_id}/entries",
-                message=f"{result['changed']} rows {'selected' if selected else 'unselected'}.", **params)
+                message=f"{plural(result['changed'], 'row')} {'selected' if selected else 'unselected'}.", **params)
 
 
 @router.post("/reconciliations/{rec_id}/entries/{entry_id}/select", response_class=HTMLResponse)
@@ -395,8 +407,8 @@ async def save(request: Request, rec_id: str, user: DashboardUser) -> Response:
         return await _entries_page(request, rec_id, filters, page, params, status_code=409, submitted=keep,
                                    error=f"{exc}. Rows changed by someone else now show their current values "
                                          f"({', '.join(sorted(stale))}); your other entries are kept.")
-    msg = f"Saved {len(result['saved'])} rows" + (f", added {len(result['added_ids'])} rows." if result["added_ids"]
-                                                  else ".")
+    msg = f"Saved {plural(len(result['saved']), 'row')}" + (
+        f", added {plural(len(result['added_ids']), 'row')}." if result["added_ids"] else ".")
     return back(f"/reconciliations/{rec_id}/entries", message=msg, page=page, **params)
 
 
@@ -481,7 +493,7 @@ async def post_invoices(request: Request, rec_id: str, user: DashboardUser) -> R
     result = await _action(request, rec_id, user, uc.post_invoices, ids, key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/invoices", error=result)
-    return back(f"/reconciliations/{rec_id}/transactions", message=f"{result['posted']} invoices posted.")
+    return back(f"/reconciliations/{rec_id}/transactions", message=f"{plural(result['posted'], 'invoice')} posted.")
 
 
 @router.get("/reconciliations/{rec_id}/transactions", response_class=HTMLResponse)
@@ -520,8 +532,8 @@ async def save_transactions(request: Request, rec_id: str, user: DashboardUser) 
         if isinstance(result, str):
             return back(f"/reconciliations/{rec_id}/transactions", error=result)
         return back(f"/reconciliations/{rec_id}/transactions",
-                    message=f"Paid {result['paid']} invoices: {result['received_total']} received.")
-    return back(f"/reconciliations/{rec_id}/transactions", message=f"Saved {len(edits)} rows.")
+                    message=f"Paid {plural(result['paid'], 'invoice')}: {result['received_total']} received.")
+    return back(f"/reconciliations/{rec_id}/transactions", message=f"Saved {plural(len(edits), 'row')}.")
 
 
 @router.post("/reconciliations/{rec_id}/transactions/select-all")
