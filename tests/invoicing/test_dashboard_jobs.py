@@ -49,6 +49,8 @@ async def test_create_invoices_message_counts_in_words(start_service, token_for,
         assert _message(r).startswith("2 invoices created; 0 exceptions;")
         r = await c.post(f"/reconciliations/{rid}/post-invoices", data={"idempotency_key": "post"})
         assert _message(r) == "3 invoices posted."
+        r = await c.post(f"/reconciliations/{rid}/abort", data={"idempotency_key": "abort"})
+        assert _message(r).endswith(": 0 unposted invoices removed, 3 posted invoices stay posted.")
 
 
 async def test_job_page_names_the_kind_and_shows_its_figures(start_service, token_for, kafka) -> None:

@@ -253,7 +253,8 @@ class StatementChunk(InvoicingModel, table=True):
 
 
 class Job(InvoicingModel, table=True):
-    """A background job (Create Invoices on a large statement) with its progress."""
+    """A background job on a large reconciliation with its progress; kind: create-invoices, post, pay,
+    create-pay-all or create-pay-post (see jobs.KINDS)."""
 
     __tablename__ = "job"
 
