@@ -3,6 +3,8 @@ assignment-required setting, duplicate submissions, the bulk-appoint file, the d
 
 from __future__ import annotations
 
+import json
+
 from appointments import models as m
 from appointments.domain import vocabulary as v
 from sqlalchemy import func, select
@@ -55,7 +57,8 @@ async def test_batches_flags_billing_assignment_and_duplicates(start_service, to
     held = r3["results"][0]["transactions"]
     assert {t["status"] for t in held} == {v.JIT_HELD}  # submit only sends non-JIT ones
     bid = held[0]["batch_id"]
-    assert (await client.post(f"/api/transaction-batches/{bid}/submit")).status_code == 409
+    refused = await client.post(f"/api/transaction-batches/{bid}/submit")
+    assert refused.status_code == 409 and "also submit the JIT held transactions" in refused.text  # the page's words
     sent = (await client.post(f"/api/transaction-batches/{bid}/submit", json={"include_jit": True})).json()
     assert {t["status"] for t in sent["transactions"]} == {v.SUBMITTED}
 
@@ -176,6 +179,11 @@ async def test_terminations_default_to_batches_for_review(start_service, token_f
     assert (await svc.as_user(token_for("clerk")).post(f"/api/termination-imports/{p['id']}/submit")).status_code == 403
     out = (await client.post(f"/api/termination-imports/{p['id']}/submit", json={"batch_size": 1})).json()
     assert out["immediate"] is False and [b["status"] for b in out["batches"]] == ["draft", "draft"]
+    # the file says its batches wait for review: nothing went to NIPR yet
+    page = (await svc.as_user(token_for("admin")).get(f"/terminations/{p['id']}")).text
+    assert '<span class="badge">awaiting review</span>' in page
+    again = await client.post(f"/api/termination-imports/{p['id']}/submit", json={"batch_size": 1})
+    assert again.status_code == 409, again.text  # its transactions exist: never twice
     b = (await client.get(f"/api/transaction-batches/{out['batches'][0]['batch_id']}")).json()
     assert b["kind"] == "termination" and b["transactions"][0]["status"] == v.READY
     assert b["transactions"][0]["termination_reason_code"] == "VOLUNTARY_TERMINATION"  # CA and NY default
@@ -222,6 +230,8 @@ async def test_for_cause_terminations_in_a_state_that_refuses_them_become_manual
             out_t.c.event_type == "appointments.transaction-batch.submitted"))).scalars().all()
     assert sent == {"CA": True, "NY": False}  # nothing for TX goes to the Gateway
     assert gateway_msgs and all('"TX"' not in str(msg) for msg in gateway_msgs)
+    handed = {t["state"]: t["for_cause"] for msg in gateway_msgs for t in json.loads(msg)["payload"]["transactions"]}
+    assert handed == {"CA": True, "NY": False}  # the Gateway form carries the for-cause flag
     tasks = (await client.get("/api/manual-tasks")).json()
     assert [(t["state"], t["status"], t["termination_reason_code"]) for t in tasks] == \
         [("TX", "open", "INADEQUATE_PRODUCTION")]

@@ -117,8 +117,12 @@ async def test_real_client_speaks_xml_and_maps_outages() -> None:
         return httpx.Response(503)
 
     client = RealNipr("https://nipr.test", "u", "p", transport=httpx.MockTransport(handler))
+    terminate = RequestForm("b:TX:2", "TERMINATE", "TX", "60054", date(2026, 11, 23), (
+        FormLine("k3", "t3", "1234567", "Life Agent", "CANCELLED_FOR_CAUSE", for_cause=True),))
+    assert "<TerminationReason>CANCELLED_FOR_CAUSE</TerminationReason><ForCause>Y</ForCause>" in terminate.to_xml()
     form = RequestForm("b:TX:1", "APPOINT", "TX", "60054", date(2026, 11, 23), (
         FormLine("k1", "t1", "1234567", "Life Agent"), FormLine("k2", "t2", "7654321", "Life Agent")))
+    assert "ForCause" not in form.to_xml()
     answers = await client.submit(form)
     assert (answers["k1"].outcome, answers["k1"].reference) == ("accepted", "GT-1")
     assert (answers["k2"].outcome, answers["k2"].reason) == ("rejected", "No license")

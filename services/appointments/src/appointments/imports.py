@@ -169,7 +169,7 @@ async def submit_termination_import(tx: Transaction, import_id: str, *, immediat
     imp = await s.get(m.BulkImport, import_id, with_for_update=True)
     if imp is None or imp.kind != "terminations":
         raise LookupError(import_id)
-    if imp.status == "submitted":
+    if imp.status != "parsed":
         raise BatchStateError("this file's transactions were already created")
     rows = (await s.execute(select(m.BulkImportRow).where(
         m.BulkImportRow.import_id == import_id, m.BulkImportRow.valid.is_(True)).order_by(m.BulkImportRow.line))).scalars()
@@ -217,7 +217,9 @@ async def submit_termination_import(tx: Transaction, import_id: str, *, immediat
               "manual_tasks": [{"id": t["id"], "npn": t["npn"], "state": t["state"], "cocode": t["cocode"],
                                 "line_of_authority": t["line_of_authority"], "instructions": t["instructions"]}
                                for t in tasks]}
-    imp.status, imp.processed_by, imp.processed_at, imp.result = "submitted", tx.actor, now, result
+    # "submitted" only when the transactions went to NIPR; otherwise their batches wait for review
+    imp.status = "submitted" if immediate else "awaiting review"
+    imp.processed_by, imp.processed_at, imp.result = tx.actor, now, result
     return result
 
 

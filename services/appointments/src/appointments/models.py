@@ -297,7 +297,7 @@ class BulkImport(AppointmentsModel, table=True):
     kind: str = Field(max_length=20)  # producers | terminations
     filename: str = Field(max_length=300)
     sha256: str = Field(max_length=64, index=True)
-    status: str = Field(default="parsed", max_length=20)  # parsed | processed | submitted
+    status: str = Field(default="parsed", max_length=20)  # parsed | processed | submitted | awaiting review
     total_rows: int = 0
     valid_rows: int = 0
     invalid_rows: int = 0

@@ -24,6 +24,7 @@ class GatewayTransaction(BaseModel):
     line_of_authority: str
     cocode: str
     termination_reason_code: str | None = None
+    for_cause: bool = False  # a termination for cause (NAIC form's "C" column)
 
 
 @event

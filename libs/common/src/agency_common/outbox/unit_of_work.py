@@ -19,25 +19,11 @@ from pydantic_core import to_json
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency_common.contracts.envelope import Envelope, EventPayload, envelope_headers
+from agency_common.contracts.envelope import EventPayload, envelope_headers
 from agency_common.db.engine import Database
 from agency_common.logging import current_correlation_id
 from agency_common.outbox.tables import MessagingTables
 from agency_common.timeutil import utcnow
-
-
-def outbox_row(envelope: Envelope[Any], topic: str, key: str) -> dict[str, Any]:
-    return {
-        "event_id": str(envelope.event_id),
-        "topic": topic,
-        "key": key,
-        "event_type": envelope.type,
-        "payload": envelope.model_dump_json(),
-        "headers": json.dumps(envelope.headers()),
-        "created_at": utcnow(),
-        "sent_at": None,
-        "attempts": 0,
-    }
 
 
 @dataclass

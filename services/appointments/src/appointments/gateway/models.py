@@ -14,7 +14,7 @@ from datetime import datetime
 from agency_common.db.types import UTCDateTime
 from agency_common.outbox import messaging_tables
 from agency_common.timeutil import utcnow
-from sqlalchemy import Column, Index
+from sqlalchemy import Column, Index, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -40,6 +40,7 @@ class Submission(GatewayModel, table=True):
     line_of_authority: str | None = Field(default=None, max_length=150)
     cocode: str | None = Field(default=None, max_length=10)
     termination_reason_code: str | None = Field(default=None, max_length=50)
+    for_cause: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     status: str = Field(default="answered", max_length=20)  # pending | submitting | answered | failed
     attempts: int = 0
     last_error: str | None = Field(default=None, max_length=1000)

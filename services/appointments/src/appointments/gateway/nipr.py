@@ -52,6 +52,7 @@ class FormLine:
     npn: str
     line_of_authority: str
     termination_reason_code: str | None = None
+    for_cause: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ class RequestForm:
             ET.SubElement(t, "LineOfAuthority").text = line.line_of_authority
             if line.termination_reason_code:
                 ET.SubElement(t, "TerminationReason").text = line.termination_reason_code
+            if line.for_cause:
+                ET.SubElement(t, "ForCause").text = "Y"
         return ET.tostring(root, encoding="unicode")
 
 

@@ -60,7 +60,7 @@ def make_batch_handler(worker: SubmissionWorker | None = None) -> Any:
         await tx.session.execute(insert_ignoring_conflicts(tx.session, Submission.__table__), [
             {"idempotency_key": t.idempotency_key, "transaction_id": t.transaction_id, "batch_id": batch.batch_id,
              "state": t.state, "kind": t.kind, "npn": t.npn, "line_of_authority": t.line_of_authority,
-             "cocode": t.cocode, "termination_reason_code": t.termination_reason_code, "status": PENDING,
+             "cocode": t.cocode, "termination_reason_code": t.termination_reason_code, "for_cause": t.for_cause, "status": PENDING,
              "attempts": 0, "received_at": now, "next_attempt_at": now}
             for t in batch.transactions])
         # A batch delivered again after it was answered: publish the stored answers again (NIPR is
@@ -190,7 +190,7 @@ class SubmissionWorker:
                     action="TERMINATE" if first.kind == "termination" else "APPOINT",
                     state=first.state, cocode=first.cocode or "", effective_date=now.date(),
                     lines=tuple(FormLine(r.idempotency_key, r.transaction_id, r.npn or "", r.line_of_authority or "",
-                                         r.termination_reason_code) for r in to_send))
+                                         r.termination_reason_code, r.for_cause) for r in to_send))
                 answers.update(await self.client.submit(form))
         except Exception as exc:  # noqa: BLE001 - any failure leaves the lines uncertain: looked up next time
             failed = attempts >= self.max_attempts
