@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from intake import imports
 from intake.individuals import upsert_from_crm
-from intake.usecases import NotFound, UseCaseError, apply_invoice_posting
+from intake.usecases import NotFound, Posting, UseCaseError, apply_invoice_postings
 
 
 async def on_statement_started(tx: Transaction, env: Envelope[Any]) -> None:
@@ -45,10 +45,13 @@ def on_statement_completed(runtime: Any) -> Any:
     return handler
 
 
-async def on_invoice_posted(tx: Transaction, env: Envelope[Any]) -> None:
-    p: InvoicePosted = env.payload
+async def on_invoices_posted(tx: Transaction, events: list[Envelope[Any]]) -> None:
+    """A consumed run of postings at once. An unknown policy fails the batch: the consumer then
+    applies the events one by one and dead-letters only that one."""
+    postings = [Posting(p.policy_id, p.bill_type, p.premium, p.effective_date, p.expiration_date)
+                for p in (e.payload for e in events)]
     try:
-        await apply_invoice_posting(tx, p.policy_id, p.bill_type, p.premium, p.effective_date, p.expiration_date)
+        await apply_invoice_postings(tx, postings)
     except NotFound as exc:
         raise PermanentError(str(exc)) from None
 
@@ -73,6 +76,6 @@ def subscribe(consumer: EventConsumer, runtime: Any = None) -> None:
     consumer.on(CarrierStatementStarted, on_statement_started)
     consumer.on(CarrierStatementRows, on_statement_rows)
     consumer.on(CarrierStatementCompleted, on_statement_completed(runtime))
-    consumer.on(InvoicePosted, on_invoice_posted)
+    consumer.on_batch(InvoicePosted, on_invoices_posted)
     if runtime is not None:
         consumer.on(IndividualUpserted, on_individual(runtime))

@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -486,29 +487,74 @@ class PolicyNotFound(NotFound):
     pass
 
 
-async def apply_invoice_posting(tx: Transaction, policy_id: str, bill_type: str, premium: Decimal,
-                                effective_date: date | None, expiration_date: date | None) -> Policy:
-    policy = await tx.session.get(Policy, policy_id)
-    if policy is None:
-        raise PolicyNotFound(f"no policy {policy_id}")
-    rows = (await tx.session.execute(select(PolicyTermPremium).where(PolicyTermPremium.policy_id == policy_id))).scalars().all()
-    terms = tuple(TermTotals(r.term_start, r.term_end, r.annualized, r.billed) for r in rows)
-    new_terms = apply_posting(terms, bill_type, premium, effective_date=effective_date,
-                              expiration_date=expiration_date, policy_start=policy.effective_date,
-                              policy_end=policy.expiration_date)
-    await tx.session.execute(delete(PolicyTermPremium).where(PolicyTermPremium.policy_id == policy_id))
-    await tx.session.execute(insert(PolicyTermPremium.__table__), [
-        {"policy_id": policy_id, "term_start": t.start, "term_end": t.end, "annualized": t.annualized,
-         "billed": t.billed} for t in new_terms])
-    annualized, billed = policy_totals(new_terms)
-    changed = [f for f, old, new in (("annualized_premium", policy.annualized_premium, annualized),
-                                     ("billed_premium", policy.billed_premium, billed)) if old != new]
-    policy.annualized_premium, policy.billed_premium = annualized, billed
-    policy.version += 1
-    policy.updated_at = utcnow()
-    await tx.session.flush()
-    await tx.emit(PolicyUpdated(policy=snapshot(policy), changed_fields=changed))
-    return policy
+@dataclass(frozen=True)
+class Posting:
+    """One posted invoice as intake applies it (from ``InvoicePosted``)."""
+
+    policy_id: str
+    bill_type: str
+    premium: Decimal
+    effective_date: date | None = None
+    expiration_date: date | None = None
+
+
+TOTAL_FIELDS = ("annualized_premium", "billed_premium")
+
+
+async def apply_invoice_postings(tx: Transaction, postings: Sequence[Posting]) -> int:
+    """A consumed batch of postings, in order, with the same rule and result as one at a time (each
+    posting bumps the policy's version): the policies and their term rows read with ``IN`` per
+    chunk, the rule applied in memory, the terms replaced and the policies updated by executemany,
+    and one ``PolicyUpdated`` per policy (its last version). Returns how many policies changed."""
+    if not postings:
+        return 0
+    p, tp = Policy.__table__, PolicyTermPremium.__table__
+    ids = list(dict.fromkeys(x.policy_id for x in postings))
+    policies: dict[str, dict[str, Any]] = {}
+    terms: dict[str, tuple[TermTotals, ...]] = {pid: () for pid in ids}
+    for chunk in chunks(ids, CHUNK):
+        rows = await tx.session.execute(select(p.c.id, p.c.effective_date, p.c.expiration_date, *(p.c[f] for f in TOTAL_FIELDS))
+                                        .where(p.c.id.in_(chunk)))
+        policies.update((r["id"], dict(r)) for r in rows.mappings())
+        # in insertion order, as the rule scans the terms in the order it left them
+        for r in await tx.session.execute(select(tp).where(tp.c.policy_id.in_(chunk)).order_by(tp.c.id)):
+            terms[r.policy_id] += (TermTotals(r.term_start, r.term_end, r.annualized, r.billed),)
+    missing = next((pid for pid in ids if pid not in policies), None)
+    if missing is not None:
+        raise PolicyNotFound(f"no policy {missing}")
+    applied: dict[str, int] = dict.fromkeys(ids, 0)
+    changed: dict[str, set[str]] = {pid: set() for pid in ids}
+    for x in postings:
+        pol = policies[x.policy_id]
+        terms[x.policy_id] = apply_posting(terms[x.policy_id], x.bill_type, x.premium, effective_date=x.effective_date,
+                                           expiration_date=x.expiration_date, policy_start=pol["effective_date"],
+                                           policy_end=pol["expiration_date"])
+        for field, value in zip(TOTAL_FIELDS, policy_totals(terms[x.policy_id]), strict=True):
+            if pol[field] != value:
+                changed[x.policy_id].add(field)
+                pol[field] = value
+        applied[x.policy_id] += 1
+    now = utcnow()
+    for chunk in chunks(ids, CHUNK):
+        await tx.session.execute(delete(tp).where(tp.c.policy_id.in_(chunk)))
+    new_terms = [{"policy_id": pid, "term_start": t.start, "term_end": t.end, "annualized": t.annualized,
+                  "billed": t.billed} for pid in ids for t in terms[pid]]
+    if new_terms:
+        await tx.session.execute(insert(tp), new_terms)
+    await tx.session.execute(
+        update(p).where(p.c.id == bindparam("b_id")).values(
+            annualized_premium=bindparam("b_annualized", type_=p.c.annualized_premium.type),
+            billed_premium=bindparam("b_billed", type_=p.c.billed_premium.type),
+            version=p.c.version + bindparam("b_applied"), updated_at=now),
+        [{"b_id": pid, "b_annualized": policies[pid]["annualized_premium"],
+          "b_billed": policies[pid]["billed_premium"], "b_applied": applied[pid]} for pid in ids],
+        execution_options={"synchronize_session": False})
+    for chunk in chunks(ids, CHUNK):
+        rows = {r["id"]: dict(r) for r in (await tx.session.execute(select(p).where(p.c.id.in_(chunk)))).mappings()}
+        await tx.emit_many(PolicyUpdated(policy=snapshot(rows[pid]), changed_fields=[f for f in TOTAL_FIELDS
+                                                                                     if f in changed[pid]])
+                           for pid in chunk)
+    return len(ids)
 
 
 def chunks(seq: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
