@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from intake.individuals import (
-    EXPORT_FIELDS,
     IndividualIn,
     SalesRecordJobIn,
     SearchCriteria,
@@ -20,7 +19,6 @@ from intake.individuals import (
     audits_of,
     convert_to_individual,
     create_individual,
-    export_rows,
     import_individuals_csv,
     individual_json,
     job_json,
@@ -32,6 +30,7 @@ from intake.individuals import (
     save_upload,
     saved_search_json,
     search,
+    search_export_csv,
     start_job,
     template_columns,
     update_individual,
@@ -148,9 +147,7 @@ async def search_csv(request: Request, body: SearchCriteria,
                      user: Annotated[User, require("individuals:view")]) -> StreamingResponse:
     """The whole result as CSV (PII masked unless the user may reveal it; formulas neutralised)."""
     runtime = request.app.state.runtime
-    async with runtime.db.session() as session:
-        _total, rows = await search(session, body, limit=1_000_000)
-    return StreamingResponse(csv_bytes(["id", *EXPORT_FIELDS], export_rows(rows, _cipher(runtime), user.can(REVEAL))),
+    return StreamingResponse(search_export_csv(runtime.db, body, _cipher(runtime), user.can(REVEAL)),
                              media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
 
 

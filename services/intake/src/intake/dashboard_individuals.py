@@ -18,13 +18,11 @@ from sqlalchemy import select
 
 from intake.domain.individuals import CARRIED_FIELDS, FIELD_LABELS, STANDARD_FIELDS
 from intake.individuals import (
-    EXPORT_FIELDS,
     SalesRecordJobIn,
     SearchCriteria,
     _cipher,
     audits_of,
     convert_to_individual,
-    export_rows,
     import_individuals_csv,
     individual_json,
     invalid_rows_csv,
@@ -37,6 +35,7 @@ from intake.individuals import (
     save_upload,
     saved_search_json,
     search,
+    search_export_csv,
     start_job,
     template_columns,
 )
@@ -102,9 +101,7 @@ async def export_csv(request: Request, user: DashboardUser) -> Response:
         c = _criteria(dict(request.query_params))
     except ValidationError as exc:
         return render(request, "intake_message.html", status_code=422, message=str(exc))
-    async with runtime.db.session() as session:
-        _total, rows = await search(session, c, limit=1_000_000)
-    return StreamingResponse(csv_bytes(["id", *EXPORT_FIELDS], export_rows(rows, _cipher(runtime), user.can("pii:reveal"))),
+    return StreamingResponse(search_export_csv(runtime.db, c, _cipher(runtime), user.can("pii:reveal")),
                              media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
 
 

@@ -8,7 +8,7 @@ import contextlib
 import functools
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import date
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from agency_common.contracts.intake import SalesRecordCreated
 from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.pii import PiiCipher, mask
+from agency_common.tabular import csv_bytes_paged
 from agency_common.timeutil import utcnow
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import and_, exists, func, insert, or_, select, update
@@ -250,14 +251,28 @@ async def search(session: Any, c: SearchCriteria, *, sort: str = "last_name", li
     conds = search_conditions(c)
     where = and_(*conds) if conds else True
     total = await session.scalar(select(func.count()).select_from(IND).where(where))
+    return total or 0, await _page(session, where, col.desc() if desc else col.asc(), limit, offset)
+
+
+async def search_pages(session: Any, c: SearchCriteria, page_size: int = 2000) -> AsyncIterator[list[Individual]]:
+    """Every individual the search finds, a page at a time in the search's order (exports)."""
+    conds = search_conditions(c)
+    where = and_(*conds) if conds else True
+    offset = 0
+    while rows := await _page(session, where, SORTS["last_name"].asc(), page_size, offset):
+        yield rows
+        offset += page_size
+
+
+async def _page(session: Any, where: Any, order: Any, limit: int, offset: int) -> list[Individual]:
     # the page's ids first (index-only where the indexes cover the filters), then their rows
     ids = list((await session.execute(select(IND.c.id).where(where).order_by(
-        col.desc() if desc else col.asc(), IND.c.id).limit(limit).offset(offset))).scalars())
+        order, IND.c.id).limit(limit).offset(offset))).scalars())
     found: dict[str, Individual] = {}
     for i in range(0, len(ids), 500):
         found.update({r.id: r for r in (await session.execute(
             select(Individual).where(Individual.id.in_(ids[i:i + 500])))).scalars()})
-    return total or 0, [found[i] for i in ids if i in found]
+    return [found[i] for i in ids if i in found]
 
 
 EXPORT_FIELDS = ("first_name", "middle_name", "last_name", "record_status", "servicing_agent", "primary_email",
@@ -270,6 +285,15 @@ def export_rows(rows: list[Individual], cipher: PiiCipher, reveal: bool) -> Iter
     for ind in rows:
         v = clear_values(ind, cipher)
         yield [ind.id, *[(v[f] if reveal or f not in PII_FIELDS else mask(v[f])) or "" for f in EXPORT_FIELDS]]
+
+
+def search_export_csv(db: Any, c: SearchCriteria, cipher: PiiCipher, reveal: bool) -> AsyncIterator[bytes]:
+    """The whole result as CSV, read page by page while it streams (one read session for the export)."""
+    async def pages() -> AsyncIterator[list[list[Any]]]:
+        async with db.session() as session:
+            async for rows in search_pages(session, c):
+                yield list(export_rows(rows, cipher, reveal))
+    return csv_bytes_paged(["id", *EXPORT_FIELDS], pages())
 
 
 async def save_search(tx: Transaction, name: str, criteria: SearchCriteria) -> SavedSearch:
