@@ -69,15 +69,19 @@ class PolicyIndex:
         return self.count
 
     def match(self, number: str, normalised: str | None = None, effective_date: date | None = None) -> MatchResult:
+        return MatchResult(*self.match_fields(number, normalised, effective_date))
+
+    def match_fields(self, number: str, normalised: str | None = None, effective_date: date | None = None
+                     ) -> tuple[str, str | None, str]:
+        """As :meth:`match`, as a plain (status, policy id, reason) (once per line of an import)."""
         normalised = normalised if normalised is not None else self.profile.normalise(number)
         found = self.normalised.get(normalised)
         if found is None:
-            return MatchResult(UNMATCHED, None, f"no policy of this carrier has number {normalised}")
+            return UNMATCHED, None, f"no policy of this carrier has number {normalised}"
         if not isinstance(found, list):
             if number.strip().upper() == found[1].strip().upper():
-                return MatchResult(MATCHED, found[0], "exact policy number")
-            return MatchResult(MATCHED, found[0],
-                               f"normalised policy number {normalised} (case, spaces, dashes, prefixes ignored)")
+                return MATCHED, found[0], "exact policy number"
+            return MATCHED, found[0], f"normalised policy number {normalised} (case, spaces, dashes, prefixes ignored)"
         # several policies (terms) share the number: the line's effective date may pick one
         if effective_date is not None:
             picked = [c for c in found if covers(c, effective_date)]
@@ -85,9 +89,9 @@ class PolicyIndex:
                 picked = [c for c in picked if c[2] == effective_date]
             if len(picked) == 1:
                 c = picked[0]
-                return MatchResult(MATCHED, c[0],
-                                   f"policy term by effective date: {effective_date} falls in the term of "
-                                   f"{label(c)}, one of {len(found)} policies numbered {normalised}")
+                why = (f"policy term by effective date: {effective_date} falls in the term of {label(c)}, "
+                       f"one of {len(found)} policies numbered {normalised}")
+                return MATCHED, c[0], why
         names = ", ".join(sorted(label(c) for c in found)[:10])
         why = f"; effective date {effective_date} picks no single term" if effective_date else ""
-        return MatchResult(AMBIGUOUS, None, f"{len(found)} policies normalise to {normalised}: {names}{why}")
+        return AMBIGUOUS, None, f"{len(found)} policies normalise to {normalised}: {names}{why}"

@@ -93,9 +93,10 @@ class StatementParser:
         row.update(v)
         row["statement_id"], row["line_no"], row["normalised_number"] = statement_id, line_no, normalised
         if self.index is not None:
-            m = self.index.match(v["policy_number"], normalised, v.get("effective_date"))
-            row["match_status"], row["match_reason"], row["policy_id"] = m.status, m.reason, m.policy_id
-            setattr(counts, m.status, getattr(counts, m.status) + 1)
+            status, row["policy_id"], row["match_reason"] = self.index.match_fields(
+                v["policy_number"], normalised, v.get("effective_date"))
+            row["match_status"] = status
+            setattr(counts, status, getattr(counts, status) + 1)
         else:
             row["match_status"], row["match_reason"], row["policy_id"] = "unmatched", "not matched yet", None
             counts.unmatched += 1
