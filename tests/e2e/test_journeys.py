@@ -392,7 +392,7 @@ def test_journey_2b_exception_choices_and_create_post_pay(platform: RunningPlatf
         assert "KC-201" in page.inner_text("#exceptions-popup")
         page.click("#exceptions-popup button:text-is('Create/Pay Invoices')")
         page.wait_for_url("**/transactions*")
-        assert page.inner_text("#message") == "1 invoices created, posted and paid (7.50 received)."
+        assert page.inner_text("#message") == "1 invoice created, posted and paid (7.50 received)."
         paid = page.locator("#pay-form tbody tr", has_text="KC-102").inner_text()
         assert "7.50" in paid and "KC-201" not in page.inner_text("#pay-form table"), paid
         assert "0 unposted, 0 posted, 1 paid · 1 exceptions" in figures(page), figures(page)
@@ -415,13 +415,13 @@ def test_journey_2b_exception_choices_and_create_post_pay(platform: RunningPlatf
         page.goto(dec)
         page.click("button:text('Create Invoices')")
         page.wait_for_url("**/invoices*")
-        assert page.inner_text("#message").startswith("1 invoices created; 0 exceptions"), page.inner_text("#message")
+        assert page.inner_text("#message").startswith("1 invoice created; 0 exceptions"), page.inner_text("#message")
         unposted = page.locator("#post-form tbody tr", has_text="KC-201").inner_text()
         assert "1500.00 / 15% / 225.00" in unposted, unposted
         screens(page, "journey2b-unposted-invoices")
         page.click("#post-form button:text('Post Invoices')")
         page.wait_for_url("**/transactions*")
-        assert page.inner_text("#message") == "1 invoices posted."
+        assert page.inner_text("#message") == "1 invoice posted."
         kc201 = page.locator("#pay-form tbody tr", has_text="KC-201")
         assert "225.00" in kc201.inner_text()
         kc201.locator("input[type=checkbox]").check()
@@ -429,7 +429,7 @@ def test_journey_2b_exception_choices_and_create_post_pay(platform: RunningPlatf
         screens(page, "journey2b-direct-bill-transactions")
         page.click("#pay-form button:text('Pay All Selected')")
         page.wait_for_url("**/transactions*")
-        assert page.inner_text("#message") == "Paid 1 invoices: 225.00 received."
+        assert page.inner_text("#message") == "Paid 1 invoice: 225.00 received."
         assert "0 unposted, 0 posted, 2 paid · 0 exceptions" in figures(page), figures(page)
         page.goto(dec)
         page.click("button:text('Post reconciliation')")
