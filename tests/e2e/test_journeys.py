@@ -229,16 +229,7 @@ def test_journey_2_reconciliation_create_pay_post_reports(platform: RunningPlatf
     page.wait_for_load_state()
     refused = page.inner_text("#error")
     assert "has errors" in refused and "rate_type" in refused, f"the error names its field: {refused}"
-    page.fill("input[name=employee]", "Pat Producer")
-    page.fill("input[name=production_role]", "Producer")
-    page.fill("input[name=production_credit]", "500.00")
-    page.select_option("select[name=rate_type]", "percent")
-    page.fill("input[name=rate]", "10%")
-    page.click("form button:text('OK')")
-    page.wait_for_load_state()
-    assert "Pat Producer" in page.inner_text("table")
-    page.click("text=back to statement entry")
-    page.wait_for_url("**/entries")
+    fill_other_commission(page, "500.00")
     assert "Pat Producer" in row(page, "KC-100").inner_text()
 
     # select every row, then Create/Pay All: the exception is listed in the popup
@@ -317,6 +308,11 @@ def add_other_commission(page: Any, policy_number: str, credit: str) -> None:
     """An other commission whose production credit exceeds the row's commission: an exception."""
     row(page, policy_number).locator("a", has_text="…").click()
     page.wait_for_url("**/others")
+    fill_other_commission(page, credit)
+
+
+def fill_other_commission(page: Any, credit: str) -> None:
+    """On a row's other-commissions page: Pat Producer at 10 % with this production credit."""
     page.fill("input[name=employee]", "Pat Producer")
     page.fill("input[name=production_role]", "Producer")
     page.fill("input[name=production_credit]", credit)
