@@ -4,7 +4,7 @@ when two policies share a normalised number. Through HTTP, the database and the 
 
 from __future__ import annotations
 
-from tests.support.inprocess import eventually
+from tests.intake.test_statements_inprocess import wait_imported
 
 EZLYNX_CSV = (
     "Agency ID,Producer Subcode,Policy Number,Transaction Date,Transaction Type Code,Premium,Comm Percent,"
@@ -31,10 +31,7 @@ async def test_ezlynx_statement_matches_the_right_policy_term(start_service, tok
         assert r.status_code == 202, r.text
         sid = r.json()["id"]
 
-        async def imported():
-            body = (await client.get(f"/api/statements/{sid}")).json()
-            return body if body["status"] in ("imported", "failed") else None
-        body = await eventually(imported, timeout=20, message="statement imported")
+        body = await wait_imported(client, sid)
         assert body["status"] == "imported" and (body["valid"], body["invalid"]) == (4, 0), body
         assert (body["matched"], body["unmatched"], body["ambiguous"]) == (2, 1, 1)
 

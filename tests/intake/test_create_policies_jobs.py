@@ -11,6 +11,7 @@ import uuid
 from intake.models import CreatePoliciesJob
 from intake.usecases import CreatePoliciesRequest
 
+from tests.intake.test_statements_inprocess import wait_imported
 from tests.support.inprocess import eventually
 
 HEADER = "Policy #,Named Insured,Trans Type,Eff Date,Exp Date,LOB,Premium,Comm %,Comm Amt\r\n"
@@ -27,10 +28,7 @@ async def import_statement(client, n: int, prefix: str = "BG") -> str:
     assert r.status_code == 202, r.text
     sid = r.json()["id"]
 
-    async def imported():
-        body = (await client.get(f"/api/statements/{sid}")).json()
-        return body if body["status"] in ("imported", "failed") else None
-    body = await eventually(imported, timeout=20, message="statement imported")
+    body = await wait_imported(client, sid)
     assert body["status"] == "imported" and body["unmatched"] == n, body
     return sid
 
