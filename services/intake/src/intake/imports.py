@@ -7,14 +7,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import io
 import json
 import os
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import polars as pl
 from agency_common.contracts.intake import (
     StatementImported,
     StatementLine,
@@ -27,8 +30,8 @@ from agency_common.tabular import Limits, TabularError, TooLarge, open_table
 from agency_common.timeutil import utcnow
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
+from intake.domain.columnar import FRAME_COLUMNS, Book
 from intake.domain.mapping import MappingProfile
-from intake.domain.matching import PolicyIndex
 from intake.domain.reader import NotAStatement, StatementParser
 from intake.models import Policy, Statement, StatementLineRow
 from intake.usecases import CHUNK, Conflict, NotFound, UseCaseError, load_profile, refresh_match_counts
@@ -36,7 +39,7 @@ from intake.usecases import CHUNK, Conflict, NotFound, UseCaseError, load_profil
 log = get_logger(__name__)
 LINES = StatementLineRow.__table__
 STATEMENTS = Statement.__table__
-IMPORT_BATCH = 5000
+IMPORT_BATCH = 10_000
 PUBLISH_CHUNK = 500
 
 
@@ -78,6 +81,61 @@ async def store_lines(session: Any, rows: list[dict[str, Any]]) -> None:
         await session.execute(insert(LINES), rows)
 
 
+def _cents_text(c: pl.Expr, scale: int) -> pl.Expr:
+    """A scaled integer as the NUMERIC text PostgreSQL reads (exact: integer arithmetic)."""
+    unit = 10 ** scale
+    return pl.when(c.is_null()).then(None).otherwise(pl.format(
+        "{}{}.{}", pl.when(c < 0).then(pl.lit("-")).otherwise(pl.lit("")), c.abs() // unit,
+        (c.abs() % unit).cast(pl.String).str.zfill(scale)))
+
+
+@dataclass
+class PreparedLines:
+    """A batch of the fast path's valid lines made ready for the database (in the parsing thread,
+    off the event loop): executemany parameters on SQLite, COPY's CSV on PostgreSQL."""
+
+    sql: str = ""
+    params: list[tuple[Any, ...]] = field(default_factory=list)
+    csv: bytes = b""
+
+
+def prepare_lines(dialect: str, statement_id: str, frame: pl.DataFrame | None) -> PreparedLines | None:
+    """Amounts are in cents and rates in millionths in the frame: on SQLite that is what the Money
+    and Rate columns store; PostgreSQL gets their exact NUMERIC text."""
+    if frame is None or not frame.height:
+        return None
+    if dialect == "postgresql":
+        constants = {"statement_id": statement_id, "valid": True, "errors": None, "raw": None, "excluded": False}
+        out = frame.with_columns(premium=_cents_text(pl.col("premium"), 2),
+                                 commission_amount=_cents_text(pl.col("commission_amount"), 2),
+                                 commission_rate=_cents_text(pl.col("commission_rate"), 6))
+        out = out.with_columns(**{k: pl.lit(v, dtype=pl.Boolean if isinstance(v, bool) else pl.String)
+                                  for k, v in constants.items()}).select(LINE_COLUMNS)
+        return PreparedLines(csv=out.write_csv(include_header=False).encode())
+    if dialect != "sqlite":
+        raise NotImplementedError(f"statement lines are not stored on {dialect}")
+    # the values every line of the batch shares are written into the statement, not bound per
+    # row (binding is most of executemany's cost); the statement id is checked to be a UUID
+    sid = str(uuid.UUID(statement_id))
+    sql = (f"INSERT INTO statement_lines (statement_id, valid, excluded, {', '.join(FRAME_COLUMNS)}) "
+           f"VALUES ('{sid}', 1, 0, {', '.join('?' for _ in FRAME_COLUMNS)})")
+    values = [frame[name].cast(pl.String).to_list() if name in ("effective_date", "expiration_date")
+              else frame[name].to_list() for name in FRAME_COLUMNS]
+    return PreparedLines(sql=sql, params=list(zip(*values, strict=True)))
+
+
+async def store_prepared(session: Any, prepared: PreparedLines | None) -> None:
+    if prepared is None:
+        return
+    conn = await session.connection()
+    if prepared.csv:
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.copy_to_table("statement_lines", source=io.BytesIO(prepared.csv),
+                                                  columns=list(LINE_COLUMNS), format="csv")
+    else:
+        await conn.exec_driver_sql(prepared.sql, prepared.params)
+
+
 class DuplicateStatement(Conflict):
     def __init__(self, first: Statement) -> None:
         super().__init__(
@@ -102,24 +160,21 @@ def statement_json(s: Statement) -> dict[str, Any]:
     }
 
 
-async def policy_index(session: Any, carrier: str, profile: MappingProfile) -> PolicyIndex:
-    index = PolicyIndex(profile)
+async def load_book(session: Any, carrier: str, profile: MappingProfile) -> Book:
+    """The carrier's policies for matching (numbers only; the terms of the few policies that share
+    a normalised number, which a line's date tells apart)."""
     p = Policy.__table__.c
-    result = await session.stream(
-        select(p.id, p.policy_number).where(p.carrier == carrier).execution_options(yield_per=10_000))
-    add = index.add
-    async for part in result.partitions(10_000):
-        for pid, number in part:
-            add(pid, number)
-    # the terms only of the policies that share a normalised number (rare): they pick by date
-    shared = index.shared()
-    terms = {}
+    conn = await session.connection()
+    rows = (await conn.execute(select(p.id, p.policy_number).where(p.carrier == carrier))).all()
+    ids, numbers = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [])
+    del rows
+    book = Book(profile, ids, numbers)
+    shared, terms = book.shared_ids(), {}
     for i in range(0, len(shared), 500):
-        rows = await session.execute(select(p.id, p.effective_date, p.expiration_date).where(
-            p.id.in_(shared[i:i + 500])))
-        terms.update({pid: (start, end) for pid, start, end in rows.all()})
-    index.set_terms(terms)
-    return index
+        found = await session.execute(select(p.id, p.effective_date, p.expiration_date).where(p.id.in_(shared[i:i + 500])))
+        terms.update({pid: (start, stop) for pid, start, stop in found.all()})
+    book.set_terms(terms)
+    return book
 
 
 class StatementImports:
@@ -238,10 +293,10 @@ class StatementImports:
             st = await s.get(Statement, statement_id)
             assert st is not None
             profile = await load_profile(s, st.carrier)
-            index = await policy_index(s, st.carrier, profile)
+            book = await load_book(s, st.carrier, profile)
         info, rows = open_table(st.stored_path or "", st.file_name, sheet=st.sheet or profile.sheet, limits=self.limits)
-        parser = StatementParser(profile, index)
-        pending: asyncio.Future[list[dict[str, Any]]] | None = None
+        parser = StatementParser(profile)
+        pending: asyncio.Future[tuple[PreparedLines | None, list[dict[str, Any]], bool]] | None = None
         try:
             await asyncio.to_thread(parser.find_header, rows)
             detected = f"{info.kind}" + (f", {info.encoding}" if info.encoding else "") + (
@@ -250,18 +305,27 @@ class StatementImports:
             async with self.db.transaction() as s:
                 await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
                     detected=detected[:200], header=json.dumps(parser.header, ensure_ascii=False)))
-            # pipelined: the next batch is parsed in a thread while this one is written
-            pending = asyncio.ensure_future(asyncio.to_thread(parser.batch, statement_id, rows, IMPORT_BATCH))
+
+            dialect = self.db.dialect
+
+            def parse_batch() -> tuple[PreparedLines | None, list[dict[str, Any]], bool]:
+                frame, one_by_one = parser.columnar_batch(statement_id, rows, IMPORT_BATCH, book)
+                return prepare_lines(dialect, statement_id, frame), one_by_one, frame is not None or bool(one_by_one)
+
+            # pipelined: the next batch is parsed and made ready in a thread (polars works off the
+            # GIL) while this one is written
+            pending = asyncio.ensure_future(asyncio.to_thread(parse_batch))
             while True:
-                batch = await pending
+                prepared, one_by_one, more = await pending
                 processed = parser.counts.total
-                if batch:
-                    pending = asyncio.ensure_future(asyncio.to_thread(parser.batch, statement_id, rows, IMPORT_BATCH))
+                if more:
+                    pending = asyncio.ensure_future(asyncio.to_thread(parse_batch))
                 async with self.db.transaction() as s:
                     await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
                         rows_processed=processed))
-                    await store_lines(s, batch)
-                if not batch:
+                    await store_prepared(s, prepared)
+                    await store_lines(s, one_by_one)
+                if not more:
                     break
         finally:
             if pending is not None and not pending.done():
@@ -356,18 +420,19 @@ async def rematch(session: Any, statement_id: str, carrier: str) -> None:
     """Match the statement's valid lines that are not matched yet (after new policies, or a changed
     profile), in chunks; then recount."""
     profile = await load_profile(session, carrier)
-    index = await policy_index(session, carrier, profile)
+    book = await load_book(session, carrier, profile)
     rows = (await session.execute(select(LINES.c.id, LINES.c.policy_number, LINES.c.effective_date).where(
         LINES.c.statement_id == statement_id, LINES.c.valid.is_(True),
         (LINES.c.match_status != "matched") | LINES.c.match_status.is_(None)))).all()
+    normalised = [profile.normalise(number) for _, number, _ in rows]
+    index = book.index_for(normalised)
     upd = update(LINES).where(LINES.c.id == bindparam("_id")).values(
         match_status=bindparam("_status"), match_reason=bindparam("_reason"), policy_id=bindparam("_policy_id"),
         normalised_number=bindparam("_norm"))
     params = []
-    for line_id, number, effective in rows:
-        norm = profile.normalise(number)
-        m = index.match(number, norm, effective)
-        params.append({"_id": line_id, "_status": m.status, "_reason": m.reason, "_policy_id": m.policy_id,
+    for (line_id, number, effective), norm in zip(rows, normalised, strict=True):
+        status, policy_id, reason = index.match_fields(number, norm, effective)
+        params.append({"_id": line_id, "_status": status, "_reason": reason, "_policy_id": policy_id,
                        "_norm": norm})
     for i in range(0, len(params), CHUNK):
         await session.execute(upd, params[i:i + CHUNK], execution_options={"synchronize_session": False})

@@ -148,10 +148,8 @@ class StatementLineRow(IntakeModel, table=True):
     and match."""
 
     __tablename__ = "statement_lines"
-    __table_args__ = (
-        UniqueConstraint("statement_id", "line_no", name="uq_statement_line_no"),
-        Index("ix_statement_lines_match", "statement_id", "match_status"),
-    )
+    # one index: every query names the statement (migration 0005 says why there is no second)
+    __table_args__ = (UniqueConstraint("statement_id", "line_no", name="uq_statement_line_no"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
                                                           primary_key=True, autoincrement=True))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable, Iterable
 from functools import partial
 from pathlib import Path
@@ -36,6 +37,15 @@ from agency_common.settings import ServiceSettings
 
 COMMON_WEB = Path(__file__).parent
 log = get_logger(__name__)
+
+
+def freeze_startup_objects() -> None:
+    """What start-up built (modules, models, routes, mappers) lives as long as the process: moved
+    out of the collector's sight (``gc.freeze``), so the full collections that a bulk job's
+    allocations trigger do not walk it again each time (a third of a 100,000-line import's time
+    went to them)."""
+    gc.collect()
+    gc.freeze()
 
 
 class ServiceRuntime:
@@ -135,6 +145,7 @@ class ServiceRuntime:
             asyncio.create_task(self._lag_loop(), name="consumer-lag"),
         ]
         self._tasks += [asyncio.create_task(f(), name=getattr(f, "__name__", "background")) for f in self._background]
+        freeze_startup_objects()
         log.info("service started", port=self.settings.port)
         try:
             yield

@@ -1,5 +1,6 @@
 """Turning a stream of table rows into statement lines: find the header row, then validate and
-match each row, counting every one (pure: rows in, dicts out; no I/O)."""
+match each row, counting every one (pure: rows in; dicts, or frames from the columnar fast path, out;
+no I/O)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import polars as pl
 from agency_common.tabular import is_blank
 
+from intake.domain.columnar import Book, validate_rows
 from intake.domain.mapping import MappingProfile, column_plan, map_header, validate_cells
 from intake.domain.matching import PolicyIndex
 
@@ -79,6 +82,13 @@ class StatementParser:
         if not "".join(cells).strip():  # blank (as is_blank, one string op)
             counts.blank += 1
             return None
+        row = self._validated(statement_id, line_no, cells)
+        if row["valid"]:
+            self._match(row, self.index)
+        return row
+
+    def _validated(self, statement_id: str, line_no: int, cells: list[str]) -> dict[str, Any]:
+        counts = self.counts
         v, errors, normalised = validate_cells(cells, self.plan, self.profile)
         if errors:
             counts.invalid += 1
@@ -92,15 +102,18 @@ class StatementParser:
         row = _EMPTY_VALID.copy()
         row.update(v)
         row["statement_id"], row["line_no"], row["normalised_number"] = statement_id, line_no, normalised
-        if self.index is not None:
-            status, row["policy_id"], row["match_reason"] = self.index.match_fields(
-                v["policy_number"], normalised, v.get("effective_date"))
+        return row
+
+    def _match(self, row: dict[str, Any], index: PolicyIndex | None) -> None:
+        counts = self.counts
+        if index is not None:
+            status, row["policy_id"], row["match_reason"] = index.match_fields(
+                row["policy_number"], row["normalised_number"], row["effective_date"])
             row["match_status"] = status
             setattr(counts, status, getattr(counts, status) + 1)
         else:
             row["match_status"], row["match_reason"], row["policy_id"] = "unmatched", "not matched yet", None
             counts.unmatched += 1
-        return row
 
     def batch(self, statement_id: str, rows: Iterator[tuple[int, list[str]]], size: int) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -111,6 +124,48 @@ class StatementParser:
                 if len(out) >= size:
                     break
         return out
+
+    def take(self, rows: Iterator[tuple[int, list[str]]], size: int) -> list[tuple[int, list[str]]]:
+        """The next ``size`` rows that are not blank (blank ones are counted)."""
+        counts = self.counts
+        out: list[tuple[int, list[str]]] = []
+        for row in rows:
+            counts.total += 1
+            if not "".join(row[1]).strip():
+                counts.blank += 1
+                continue
+            out.append(row)
+            if len(out) >= size:
+                break
+        return out
+
+    def columnar_batch(self, statement_id: str, rows: Iterator[tuple[int, list[str]]], size: int,
+                       book: Book) -> tuple[pl.DataFrame | None, list[dict[str, Any]]]:
+        """The next ``size`` non-blank rows: those the fast path accepts as a frame (matched by
+        the book's join), the others validated and matched one by one (as :meth:`line`)."""
+        assert self.header is not None
+        taken = self.take(rows, size)
+        if not taken:
+            return None, []
+        frame, rejected = validate_rows(taken, self.columns, self.profile)
+        frame, shared = book.match(frame)
+        one_by_one = [self._validated(statement_id, *taken[i]) for i in rejected]
+        valid = [r for r in one_by_one if r["valid"]]
+        index = book.index_for([r["normalised_number"] for r in valid] + shared["normalised_number"].to_list())
+        for row in valid:
+            self._match(row, index)
+        if shared.height:  # numbers several policies share: the line's date picks the term
+            picked = [index.match_fields(number, normalised, effective) for number, normalised, effective in
+                      shared.select("policy_number", "normalised_number", "effective_date").iter_rows()]
+            shared = shared.with_columns(pl.DataFrame(picked, schema=["match_status", "policy_id", "match_reason"],
+                                                      orient="row", schema_overrides=dict.fromkeys(
+                                                          ["match_status", "policy_id", "match_reason"], pl.String)))
+            frame = pl.concat([frame, shared.select(frame.columns)])
+        counts = self.counts
+        counts.valid += frame.height
+        for status, n in frame.group_by("match_status").len().iter_rows():
+            setattr(counts, status, getattr(counts, status) + n)
+        return frame, one_by_one
 
 
 _EMPTY_VALID: dict[str, Any] = dict.fromkeys(LINE_FIELDS) | {"valid": True, "errors": None, "raw": None,
