@@ -5,6 +5,7 @@ re-matching; publishing a statement to invoicing in chunks."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import io
@@ -289,15 +290,25 @@ class StatementImports:
             if claimed.rowcount != 1:
                 return
             await s.execute(delete(LINES).where(LINES.c.statement_id == statement_id))
-        async with self.db.session() as s:  # a read: writers are not held up while the book loads
+        async with self.db.session() as s:
             st = await s.get(Statement, statement_id)
             assert st is not None
             profile = await load_profile(s, st.carrier)
-            book = await load_book(s, st.carrier, profile)
-        info, rows = open_table(st.stored_path or "", st.file_name, sheet=st.sheet or profile.sheet, limits=self.limits)
+
+        async def read_book() -> Book:  # a read: writers are not held up while the book loads
+            async with self.db.session() as s:
+                return await load_book(s, st.carrier, profile)
+
+        # the book loads while the file is opened and the first batch validated (which needs no book)
+        book_task = asyncio.ensure_future(read_book())
+        book_ready: concurrent.futures.Future[Book] = concurrent.futures.Future()
+        book_task.add_done_callback(lambda task: _hand_over(task, book_ready))
         parser = StatementParser(profile)
+        rows: Any = None
         pending: asyncio.Future[tuple[PreparedLines | None, list[dict[str, Any]], bool]] | None = None
         try:
+            info, rows = open_table(st.stored_path or "", st.file_name, sheet=st.sheet or profile.sheet,
+                                    limits=self.limits)
             await asyncio.to_thread(parser.find_header, rows)
             detected = f"{info.kind}" + (f", {info.encoding}" if info.encoding else "") + (
                 f", delimiter {info.delimiter!r}" if info.delimiter else "") + (
@@ -305,11 +316,11 @@ class StatementImports:
             async with self.db.transaction() as s:
                 await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
                     detected=detected[:200], header=json.dumps(parser.header, ensure_ascii=False)))
-
             dialect = self.db.dialect
 
             def parse_batch() -> tuple[PreparedLines | None, list[dict[str, Any]], bool]:
-                frame, one_by_one = parser.columnar_batch(statement_id, rows, IMPORT_BATCH, book)
+                validated = parser.columnar_validate(statement_id, rows, IMPORT_BATCH)
+                frame, one_by_one = parser.columnar_match(validated, book_ready.result())
                 return prepare_lines(dialect, statement_id, frame), one_by_one, frame is not None or bool(one_by_one)
 
             # pipelined: the next batch is parsed and made ready in a thread (polars works off the
@@ -328,6 +339,8 @@ class StatementImports:
                 if not more:
                     break
         finally:
+            book_task.cancel()
+            await asyncio.wait([book_task])  # its failure, if any, is the parsing thread's to raise
             if pending is not None and not pending.done():
                 with contextlib.suppress(Exception):
                     await pending  # the parsing thread must let go of the file before it is closed
@@ -338,6 +351,16 @@ class StatementImports:
         async with self.runtime.uow(actor=st.imported_by) as tx:
             await complete_import(tx, statement_id, parser.counts.as_dict(),
                                   auto_publish=self.runtime.settings.auto_publish_when_matched)
+
+
+def _hand_over(task: asyncio.Future[Book], to: concurrent.futures.Future[Book]) -> None:
+    """The loaded book (or why it is not there) to the parsing thread, which waits for it."""
+    if task.cancelled():
+        to.cancel()
+    elif task.exception() is not None:
+        to.set_exception(task.exception())  # type: ignore[arg-type]
+    else:
+        to.set_result(task.result())
 
 
 async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, int],

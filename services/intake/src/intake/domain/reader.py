@@ -143,13 +143,27 @@ class StatementParser:
                        book: Book) -> tuple[pl.DataFrame | None, list[dict[str, Any]]]:
         """The next ``size`` non-blank rows: those the fast path accepts as a frame (matched by
         the book's join), the others validated and matched one by one (as :meth:`line`)."""
+        return self.columnar_match(self.columnar_validate(statement_id, rows, size), book)
+
+    def columnar_validate(self, statement_id: str, rows: Iterator[tuple[int, list[str]]], size: int
+                          ) -> tuple[pl.DataFrame | None, list[dict[str, Any]]]:
+        """The first half of :meth:`columnar_batch`, which needs no book: the accepted rows as a
+        frame, the others validated one by one (not matched yet)."""
         assert self.header is not None
         taken = self.take(rows, size)
         if not taken:
             return None, []
         frame, rejected = validate_rows(taken, self.columns, self.profile)
+        return frame, [self._validated(statement_id, *taken[i]) for i in rejected]
+
+    def columnar_match(self, validated: tuple[pl.DataFrame | None, list[dict[str, Any]]], book: Book
+                       ) -> tuple[pl.DataFrame | None, list[dict[str, Any]]]:
+        """The second half: the frame matched by the book's join, lines whose number several
+        policies share and the rows validated one by one matched as :meth:`line` does."""
+        frame, one_by_one = validated
+        if frame is None:
+            return None, one_by_one
         frame, shared = book.match(frame)
-        one_by_one = [self._validated(statement_id, *taken[i]) for i in rejected]
         valid = [r for r in one_by_one if r["valid"]]
         index = book.index_for([r["normalised_number"] for r in valid] + shared["normalised_number"].to_list())
         for row in valid:
