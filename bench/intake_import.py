@@ -41,18 +41,22 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agency_common.db.engine import Database
-from agency_common.web.runtime import freeze_startup_objects
-from intake.app import create_app
-from intake.domain.mapping import MappingProfile
-from intake.domain.reader import StatementParser
-from intake.imports import load_book, publish_statement
-from intake.models import Policy, Statement
-from intake.settings import IntakeSettings
-from intake.usecases import CreatePoliciesRequest, create_policies
-from sqlalchemy import Column, MetaData, Table, Text, func, insert, select
+# The import reads the file in a child forked from a fork server; on CPython 3.11 each child imports
+# this script again (the server is not given the main path), and needs none of what follows.
+if __name__ == "__main__":
+    from agency_common.db.engine import Database
+    from agency_common.web.runtime import freeze_startup_objects
+    from intake.app import create_app
+    from intake.domain.mapping import MappingProfile
+    from intake.domain.reader import StatementParser
+    from intake.imports import load_book, publish_statement
+    from intake.models import Policy, Statement
+    from intake.parse_worker import start_fork_server
+    from intake.settings import IntakeSettings
+    from intake.usecases import CreatePoliciesRequest, create_policies
+    from sqlalchemy import Column, MetaData, Table, Text, func, insert, select
 
-from tests.support.inprocess import migrate
+    from tests.support.inprocess import migrate
 
 HEADER = ["Policy #", "Named Insured", "Trans Type", "Eff Date", "Exp Date", "LOB", "Premium", "Comm %", "Comm Amt",
           "Producer Code"]
@@ -165,6 +169,7 @@ async def main() -> None:
             if db.dialect == "postgresql":  # a real book has planner statistics; a bulk-loaded one not yet
                 async with db.engine.begin() as conn:
                     await conn.exec_driver_sql("ANALYZE policies")
+            start_fork_server()  # as the service does at start-up
             freeze_startup_objects()  # as the service does once started (the floor runs after it too)
             print(f"book: {args.policies} policies; statement: {args.lines} lines, {size_mb:.1f} MB; {args.database}")
             rss0 = rss_mb()

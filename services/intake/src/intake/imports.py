@@ -5,7 +5,6 @@ re-matching; publishing a statement to invoicing in chunks."""
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import hashlib
 import io
@@ -27,7 +26,7 @@ from agency_common.contracts.intake import (
 )
 from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
-from agency_common.tabular import Limits, TabularError, TooLarge, open_table
+from agency_common.tabular import Limits, TooLarge
 from agency_common.timeutil import utcnow
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
@@ -35,6 +34,7 @@ from intake.domain.columnar import FRAME_COLUMNS, Book
 from intake.domain.mapping import MappingProfile
 from intake.domain.reader import NotAStatement, StatementParser
 from intake.models import Policy, Statement, StatementLineRow
+from intake.parse_worker import Batch, Header, ParseProcess, Refused, start_fork_server
 from intake.usecases import CHUNK, Conflict, NotFound, UseCaseError, load_profile, refresh_match_counts
 
 log = get_logger(__name__)
@@ -166,8 +166,17 @@ async def load_book(session: Any, carrier: str, profile: MappingProfile) -> Book
     a normalised number, which a line's date tells apart)."""
     p = Policy.__table__.c
     conn = await session.connection()
-    rows = (await conn.execute(select(p.id, p.policy_number).where(p.carrier == carrier))).all()
-    ids, numbers = (list(c) for c in zip(*rows, strict=True)) if rows else ([], [])
+    # the driver's own rows (plain tuples): the whole book is read, a row object each would cost a third more
+    driver = (await conn.get_raw_connection()).driver_connection
+    if conn.dialect.name == "sqlite":
+        cursor = await driver.execute("SELECT id, policy_number FROM policies WHERE carrier = ?", (carrier,))
+        rows = await cursor.fetchall()
+        await cursor.close()
+    elif conn.dialect.name == "postgresql":
+        rows = await driver.fetch("SELECT id, policy_number FROM policies WHERE carrier = $1", carrier)
+    else:
+        rows = (await conn.execute(select(p.id, p.policy_number).where(p.carrier == carrier))).all()
+    ids, numbers = zip(*rows, strict=True) if rows else ((), ())
     del rows
     book = Book(profile, ids, numbers)
     shared, terms = book.shared_ids(), {}
@@ -243,6 +252,7 @@ class StatementImports:
 
     # -- worker ---------------------------------------------------------------------------------
     async def run(self) -> None:
+        await asyncio.to_thread(start_fork_server)  # now, so that no import waits for it
         first = True
         while True:
             try:
@@ -265,7 +275,7 @@ class StatementImports:
         self.current = statement_id
         try:
             await self._process(statement_id)
-        except (TabularError, NotAStatement) as exc:
+        except Refused as exc:
             await self._fail(statement_id, str(exc))
         except asyncio.CancelledError:
             raise
@@ -294,73 +304,46 @@ class StatementImports:
             st = await s.get(Statement, statement_id)
             assert st is not None
             profile = await load_profile(s, st.carrier)
-
-        async def read_book() -> Book:  # a read: writers are not held up while the book loads
-            async with self.db.session() as s:
-                return await load_book(s, st.carrier, profile)
-
-        # the book loads while the file is opened and the first batch validated (which needs no book)
-        book_task = asyncio.ensure_future(read_book())
-        book_ready: concurrent.futures.Future[Book] = concurrent.futures.Future()
-        book_task.add_done_callback(lambda task: _hand_over(task, book_ready))
-        parser = StatementParser(profile)
-        rows: Any = None
-        pending: asyncio.Future[tuple[PreparedLines | None, list[dict[str, Any]], bool]] | None = None
+        # the file is read and validated in a child process while this one loads the carrier's
+        # book, then matches and writes each batch while the child reads the next
+        await asyncio.to_thread(start_fork_server)
+        reading = ParseProcess(st.stored_path or "", st.file_name, st.sheet or profile.sheet, profile, self.limits,
+                               statement_id, IMPORT_BATCH)
+        pending: asyncio.Future[Any] | None = None
         try:
-            info, rows = open_table(st.stored_path or "", st.file_name, sheet=st.sheet or profile.sheet,
-                                    limits=self.limits)
-            await asyncio.to_thread(parser.find_header, rows)
-            detected = f"{info.kind}" + (f", {info.encoding}" if info.encoding else "") + (
-                f", delimiter {info.delimiter!r}" if info.delimiter else "") + (
-                f", sheet {info.sheet!r}" if info.sheet else "") + f", header on line {parser.header_line}"
+            async def header_and_first_batch() -> tuple[Header, Batch]:
+                return await reading.header(), await reading.batch()
+
+            pending = asyncio.ensure_future(header_and_first_batch())  # received while the book loads
+            async with self.db.session() as s:  # a read: writers are not held up while the book loads
+                book = await load_book(s, st.carrier, profile)
+            header, batch = await pending
             async with self.db.transaction() as s:
                 await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
-                    detected=detected[:200], header=json.dumps(parser.header, ensure_ascii=False)))
+                    detected=header.detected[:200], header=json.dumps(header.cells, ensure_ascii=False)))
+            matcher = StatementParser(profile)  # counts what it matches; the child counted the rest
+            matcher.use_header(header.cells)
             dialect = self.db.dialect
-
-            def parse_batch() -> tuple[PreparedLines | None, list[dict[str, Any]], bool]:
-                validated = parser.columnar_validate(statement_id, rows, IMPORT_BATCH)
-                frame, one_by_one = parser.columnar_match(validated, book_ready.result())
-                return prepare_lines(dialect, statement_id, frame), one_by_one, frame is not None or bool(one_by_one)
-
-            # pipelined: the next batch is parsed and made ready in a thread (polars works off the
-            # GIL) while this one is written
-            pending = asyncio.ensure_future(asyncio.to_thread(parse_batch))
             while True:
-                prepared, one_by_one, more = await pending
-                processed = parser.counts.total
-                if more:
-                    pending = asyncio.ensure_future(asyncio.to_thread(parse_batch))
+                if not batch.last:
+                    pending = asyncio.ensure_future(reading.batch())
+                frame, one_by_one = matcher.columnar_match((batch.frame, batch.one_by_one), book)
                 async with self.db.transaction() as s:
                     await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
-                        rows_processed=processed))
-                    await store_prepared(s, prepared)
+                        rows_processed=batch.counts.total))
+                    await store_prepared(s, prepare_lines(dialect, statement_id, frame))
                     await store_lines(s, one_by_one)
-                if not more:
+                if batch.last:
                     break
+                batch = await pending
         finally:
-            book_task.cancel()
-            await asyncio.wait([book_task])  # its failure, if any, is the parsing thread's to raise
             if pending is not None and not pending.done():
-                with contextlib.suppress(Exception):
-                    await pending  # the parsing thread must let go of the file before it is closed
-            close = getattr(rows, "close", None)
-            if close:
-                with contextlib.suppress(Exception):
-                    close()
+                pending.cancel()
+            await reading.close()
+        counts = matcher.counts.plus(batch.counts)
         async with self.runtime.uow(actor=st.imported_by) as tx:
-            await complete_import(tx, statement_id, parser.counts.as_dict(),
+            await complete_import(tx, statement_id, counts.as_dict(),
                                   auto_publish=self.runtime.settings.auto_publish_when_matched)
-
-
-def _hand_over(task: asyncio.Future[Book], to: concurrent.futures.Future[Book]) -> None:
-    """The loaded book (or why it is not there) to the parsing thread, which waits for it."""
-    if task.cancelled():
-        to.cancel()
-    elif task.exception() is not None:
-        to.set_exception(task.exception())  # type: ignore[arg-type]
-    else:
-        to.set_result(task.result())
 
 
 async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, int],

@@ -38,6 +38,9 @@ class Counts:
     def as_dict(self) -> dict[str, int]:
         return dict(self.__dict__)
 
+    def plus(self, other: Counts) -> Counts:
+        return Counts(**{k: v + getattr(other, k) for k, v in self.__dict__.items()})
+
 
 @dataclass
 class StatementParser:
