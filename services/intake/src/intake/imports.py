@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import os
 import uuid
@@ -92,12 +93,14 @@ def _cents_text(c: pl.Expr, scale: int) -> pl.Expr:
 
 @dataclass
 class PreparedLines:
-    """A batch of the fast path's valid lines made ready for the database (in the parsing thread,
-    off the event loop): executemany parameters on SQLite, COPY's CSV on PostgreSQL."""
+    """A batch of the fast path's valid lines made ready for the database: executemany statements
+    on SQLite, COPY's CSV on PostgreSQL."""
 
-    sql: str = ""
-    params: list[tuple[Any, ...]] = field(default_factory=list)
+    statements: list[tuple[str, list[tuple[Any, ...]]]] = field(default_factory=list)
     csv: bytes = b""
+
+
+ROWS_PER_INSERT = 50  # SQLite: one INSERT of 50 rows costs a fifth less than 50 of one row
 
 
 def prepare_lines(dialect: str, statement_id: str, frame: pl.DataFrame | None) -> PreparedLines | None:
@@ -117,12 +120,18 @@ def prepare_lines(dialect: str, statement_id: str, frame: pl.DataFrame | None) -
         raise NotImplementedError(f"statement lines are not stored on {dialect}")
     # the values every line of the batch shares are written into the statement, not bound per
     # row (binding is most of executemany's cost); the statement id is checked to be a UUID
-    sid = str(uuid.UUID(statement_id))
-    sql = (f"INSERT INTO statement_lines (statement_id, valid, excluded, {', '.join(FRAME_COLUMNS)}) "
-           f"VALUES ('{sid}', 1, 0, {', '.join('?' for _ in FRAME_COLUMNS)})")
+    one = f"('{uuid.UUID(statement_id)}', 1, 0, {', '.join('?' for _ in FRAME_COLUMNS)})"
+    insert_into = f"INSERT INTO statement_lines (statement_id, valid, excluded, {', '.join(FRAME_COLUMNS)}) VALUES "
     values = [frame[name].cast(pl.String).to_list() if name in ("effective_date", "expiration_date")
               else frame[name].to_list() for name in FRAME_COLUMNS]
-    return PreparedLines(sql=sql, params=list(zip(*values, strict=True)))
+    rows = list(zip(*values, strict=True))
+    whole = len(rows) - len(rows) % ROWS_PER_INSERT
+    statements = [(insert_into + ", ".join([one] * ROWS_PER_INSERT),
+                   [tuple(itertools.chain.from_iterable(rows[i:i + ROWS_PER_INSERT]))
+                    for i in range(0, whole, ROWS_PER_INSERT)])] if whole else []
+    if whole < len(rows):
+        statements.append((insert_into + one, rows[whole:]))
+    return PreparedLines(statements=statements)
 
 
 async def store_prepared(session: Any, prepared: PreparedLines | None) -> None:
@@ -133,8 +142,8 @@ async def store_prepared(session: Any, prepared: PreparedLines | None) -> None:
         raw = await conn.get_raw_connection()
         await raw.driver_connection.copy_to_table("statement_lines", source=io.BytesIO(prepared.csv),
                                                   columns=list(LINE_COLUMNS), format="csv")
-    else:
-        await conn.exec_driver_sql(prepared.sql, prepared.params)
+    for sql, params in prepared.statements:
+        await conn.exec_driver_sql(sql, params)
 
 
 class DuplicateStatement(Conflict):
@@ -198,6 +207,7 @@ class StatementImports:
         self.limits = Limits()
         self.wake = asyncio.Event()
         self.current: str | None = None
+        self.last_reading_cpu_seconds = 0.0  # CPU of the last import's reading process (not in this one's)
 
     # -- upload ---------------------------------------------------------------------------------
     async def store_upload(self, stream: BinaryIO | AsyncIterator[bytes], file_name: str, carrier: str, actor: str,
@@ -340,7 +350,9 @@ class StatementImports:
             if pending is not None and not pending.done():
                 pending.cancel()
             await reading.close()
+        self.last_reading_cpu_seconds = reading.cpu_seconds
         counts = matcher.counts.plus(batch.counts)
+        log.info("statement read", statement_id=statement_id, reading_cpu_seconds=round(reading.cpu_seconds, 3))
         async with self.runtime.uow(actor=st.imported_by) as tx:
             await complete_import(tx, statement_id, counts.as_dict(),
                                   auto_publish=self.runtime.settings.auto_publish_when_matched)
