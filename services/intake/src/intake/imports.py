@@ -262,7 +262,10 @@ class StatementImports:
 
     # -- worker ---------------------------------------------------------------------------------
     async def run(self) -> None:
-        await asyncio.to_thread(start_fork_server)  # now, so that no import waits for it
+        try:
+            await asyncio.to_thread(start_fork_server)  # now, so that no import waits for it
+        except Exception:  # each import tries again, and fails with the reason if it cannot
+            log.exception("the statement reading server did not start")
         first = True
         while True:
             try:
