@@ -320,8 +320,9 @@ class StatementImports:
         # the file is read and validated in a child process while this one loads the carrier's
         # book, then matches and writes each batch while the child reads the next
         await asyncio.to_thread(start_fork_server)
-        reading = ParseProcess(st.stored_path or "", st.file_name, st.sheet or profile.sheet, profile, self.limits,
-                               statement_id, IMPORT_BATCH)
+        # started off the loop: a fork server still importing (just after start-up) would hold it
+        reading = await asyncio.to_thread(ParseProcess, st.stored_path or "", st.file_name, st.sheet or profile.sheet,
+                                          profile, self.limits, statement_id, IMPORT_BATCH)
         pending: asyncio.Future[Any] | None = None
         try:
             async def header_and_first_batch() -> tuple[Header, Batch]:
