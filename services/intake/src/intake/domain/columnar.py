@@ -48,7 +48,6 @@ _POLICY_CHARS = r"^[A-Za-z0-9][A-Za-z0-9 \-./_]*$"
 # the row path's two quick amount spellings: plain (-1234.56), and $1,234.56 / (1,234.56)
 _PLAIN_AMOUNT = r"^-?\d{1,15}(?:\.\d{1,2})?$"
 _COMMON_AMOUNT = r"^\$?(?:\d{1,3}(?:,\d{3}){1,4}|\d{1,15})(?:\.\d{1,2})?$"
-_AMOUNT_PARTS = r"^-?\$?([\d,]+)(?:\.(\d{1,2}))?$"
 
 col = pl.col
 
