@@ -63,6 +63,11 @@ HEADER = ["Policy #", "Named Insured", "Trans Type", "Eff Date", "Exp Date", "LO
 TYPES = ["NBS", "RWL", "PCH", "XLC", "AUD", "INS"]
 
 
+def latency_summary(latencies: list[float]) -> str:
+    return (f"p95 {statistics.quantiles(latencies, n=20)[-1] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
+            f"({len(latencies)} queries)")
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -223,15 +228,13 @@ async def main() -> None:
             results["import / floor"] = f"{t_import / t_floor:.2f}x"
             # how much the import adds to the parse alone, in the same run (less moved by the load)
             results["import / parse in memory (same run)"] = f"{t_import / t_parse:.2f}x"
-            # CPU seconds of this process (all threads): steadier than wall time on a shared machine;
-            # on PostgreSQL the server's own work is not in it
-            # the reading process's CPU counted too (it is not a child of this process: the fork server's)
+            # CPU seconds (steadier than wall time on a shared machine): this process's threads and the
+            # reading process (a child of the fork server, not of this process); on PostgreSQL the
+            # server's own work is not in it
             cpu_reading = getattr(imports, "last_reading_cpu_seconds", 0.0)
             results["import / floor, CPU time (this process + the reading process)"] = (
                 f"{(cpu_import + cpu_reading) / cpu_floor:.2f}x ({cpu_import:.2f} s + {cpu_reading:.2f} s / {cpu_floor:.2f} s)")
-            results["reader latency during import"] = (
-                f"p95 {statistics.quantiles(latencies, n=20)[-1] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
-                f"({len(latencies)} queries)")
+            results["reader latency during import"] = latency_summary(latencies)
             rss2 = rss_mb()
 
             if args.import_only:
@@ -251,9 +254,7 @@ async def main() -> None:
                 await probe
                 results["create policies (one session, one transaction)"] = (
                     f"{session.count / t_create:,.0f} policies/s ({session.count} in {t_create:.2f} s)")
-                results["reader latency during create policies"] = (
-                    f"p95 {statistics.quantiles(latencies, n=20)[-1] * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms "
-                    f"({len(latencies)} queries)")
+                results["reader latency during create policies"] = latency_summary(latencies)
                 rss3 = rss_mb()
 
                 t0 = time.perf_counter()

@@ -52,10 +52,6 @@ _COMMON_AMOUNT = r"^\$?(?:\d{1,3}(?:,\d{3}){1,4}|\d{1,15})(?:\.\d{1,2})?$"
 col = pl.col
 
 
-def _cell(values: Sequence[str] | None, n: int) -> pl.Series:
-    return pl.Series(values if values is not None else [""] * n, dtype=pl.String)
-
-
 def _text(c: pl.Expr, limit: int) -> tuple[pl.Expr, pl.Expr]:
     """(value, accepted): stripped, empty → null."""
     t = c.str.strip_chars()
@@ -118,7 +114,7 @@ def validate_rows(rows: Sequence[tuple[int, Sequence[str]]], columns: dict[str, 
         cells = [c if len(c) >= width else [*c, *[""] * (width - len(c))] for c in cells]
     by_column = list(zip(*cells, strict=False)) if cells else [()] * width
     frame = pl.DataFrame({"line_no": pl.Series([r[0] for r in rows], dtype=pl.Int64), "_pos": pl.int_range(n, eager=True),
-                          **{f: _cell(by_column[i] if i < len(by_column) else None, n) for f, i in columns.items()}})
+                          **{f: pl.Series(by_column[i], dtype=pl.String) for f, i in columns.items()}})
     exprs: dict[str, pl.Expr] = {}
     oks: list[pl.Expr] = [~pl.any_horizontal(col(f).str.contains(_NOT_PRINTABLE) for f in columns)]
     for f in FIELDS:
