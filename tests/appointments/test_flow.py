@@ -129,4 +129,4 @@ async def test_onboard_sync_appoint_submit_retry_terminate(start_service, gatewa
         types = list((await s.execute(select(appts.runtime.tables.outbox.c.event_type))).scalars())
         raw_ssn = (await s.execute(select(m.Producer.ssn_encrypted).where(m.Producer.npn == "1234567"))).scalar()
     assert types.count("appointments.transaction.status-changed") >= 20
-    assert raw_ssn and "6789" not in raw_ssn
+    assert raw_ssn and "123-45-6789" not in raw_ssn and "123456789" not in raw_ssn

@@ -68,7 +68,7 @@ async def test_onboarding_file_rows_errors_and_reprocessing(start_service, token
         outbox = svc.runtime.tables.outbox
         syncs = await s.scalar(select(func.count()).select_from(outbox).where(
             outbox.c.event_type == "appointments.license-sync.requested"))
-    assert "123-45-6789" not in str(stored) and ssn and "6789" not in ssn
+    assert "123-45-6789" not in str(stored) and ssn and "123-45-6789" not in ssn and "123456789" not in ssn
     assert svc.runtime.pii.decrypt(ssn) == "123-45-6789"
     assert syncs == 2
     assert (await client.get("/api/producers/7000001")).json()["ssn"] == "*******6789"

@@ -42,7 +42,7 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         async with rt.db.session() as s:
             from intake.models import Individual
             stored = (await s.execute(select(Individual.ssn_enc).where(Individual.id == ann["id"]))).scalar_one()
-        assert "6789" not in stored  # encrypted at rest
+        assert "123-45-6789" not in stored and "123456789" not in stored  # encrypted at rest
 
         # two policy filters (coverage type + effective date range) combined with AND
         criteria = {"policy_line_of_business": "AUTO", "policy_status": "active",
@@ -112,7 +112,7 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         # every change has its user: the PATCH, the sales record's edit, the conversion
         assert [(a["action"], a["actor"]) for a in audit] == [
             ("update", "sales"), ("sales_record_update", "sales"), ("convert_to_individual", "sales")]
-        assert "ssn" in audit[0]["details"]["fields"] and "6789" not in str(audit)  # names, never values
+        assert "ssn" in audit[0]["details"]["fields"] and "123-45-6789" not in str(audit)  # names, never values
         assert audit[1]["details"] == {"sales_record_id": rec["id"], "fields": ["cell_phone", "first_name"]}
         assert audit[2]["details"]["conflicts_kept_individual"] == ["first_name"]
 
