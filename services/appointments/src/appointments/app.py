@@ -58,7 +58,7 @@ def create_app(settings: AppointmentsSettings | None = None) -> FastAPI:
     runtime.publishes(TransactionBatchSubmitted, TransactionStatusChanged, LicenseSyncRequested, PortalInviteRequested)
     consumers.subscribe(runtime.consumer, settings.data_dir)
     runtime.background(license_refresher(runtime))
-    runtime.background(jobs.supervisor(runtime))
+    jobs.register(runtime)
     app = runtime.create_app(api.router, dashboard.router)
     inner = app.router.lifespan_context
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 from agency_common.logging import get_logger
@@ -74,12 +75,18 @@ async def start_job(runtime: Any, actor: str, requests: Sequence[BulkRequest], *
     return response
 
 
+RUNNER = "bulk-appoint"
+
+
+def register(runtime: Any) -> None:
+    """Run this process's jobs in the background. At start-up, jobs a stopped process left queued
+    or running carry on (chunks are claimed, so nothing is done twice); at shutdown running jobs
+    stop between awaits and resume later."""
+    runtime.job_runner(RUNNER, m.AppointJob.__table__, partial(run_job, runtime))
+
+
 def launch(runtime: Any, job_id: str) -> asyncio.Task[Any]:
-    tasks: set[asyncio.Task[Any]] = runtime.__dict__.setdefault("appointment_jobs", set())
-    task = asyncio.create_task(run_job(runtime, job_id), name=f"appointment-job-{job_id}")
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
-    return task
+    return runtime.jobs[RUNNER].launch(job_id)
 
 
 async def run_chunk(runtime: Any, job_id: str, chunk_no: int) -> bool:
@@ -133,59 +140,29 @@ async def _run_chunk(runtime: Any, job_id: str, chunk_no: int) -> bool:
 
 
 async def run_job(runtime: Any, job_id: str) -> None:
-    try:
-        async with runtime.db.session() as s:
-            job = await s.get(m.AppointJob, job_id)
-            if job is None or job.status in ("done", "failed"):
-                return
-            chunks, actor = math.ceil(job.total / job.chunk_size), job.created_by
-        async with runtime.uow(actor=actor) as tx:
-            job = await tx.session.get(m.AppointJob, job_id)
-            if job.status == "queued":
-                job.status, job.started_at = "running", utcnow()
-        hook: JobHook | None = getattr(runtime, "appointment_job_hook", None)
-        # Between chunks other requests get the loop; on SQLite also the write lock, which a waiting
-        # writer (polling on its busy timeout) would otherwise keep losing to the next chunk.
-        pause = getattr(runtime.settings, "bulk_job_pause_seconds", 0.1) if runtime.db.url.startswith("sqlite") else 0
-        for k in range(chunks):
-            await run_chunk(runtime, job_id, k)
-            if hook is not None:
-                await hook(job_id, k)
-            await asyncio.sleep(pause)
-        async with runtime.uow(actor=actor) as tx:
-            job = await tx.session.get(m.AppointJob, job_id, with_for_update=True)
-            if job.status in ("queued", "running"):
-                job.status, job.finished_at = "done", utcnow()
-        log.info("bulk appoint job done", job_id=job_id)
-    except asyncio.CancelledError:
-        raise  # stopping: the job resumes at the next start
-    except Exception as exc:
-        log.exception("bulk appoint job failed", job_id=job_id)
-        async with runtime.uow(actor="system") as tx:
-            job = await tx.session.get(m.AppointJob, job_id)
-            if job is not None:
-                job.status, job.error, job.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:4000], utcnow()
-
-
-def supervisor(runtime: Any) -> Callable[[], Awaitable[None]]:
-    async def supervise() -> None:
-        """At start-up: jobs a stopped process left queued or running carry on (chunks are claimed,
-        so nothing is done twice). At shutdown: running jobs stop between awaits and resume later."""
-        try:
-            async with runtime.db.session() as s:
-                ids = list((await s.execute(select(m.AppointJob.id).where(
-                    m.AppointJob.status.in_(("queued", "running"))).order_by(m.AppointJob.created_at))).scalars())
-            for job_id in ids:
-                log.info("bulk appoint job resumed", job_id=job_id)
-                launch(runtime, job_id)
-            await asyncio.Event().wait()
-        finally:
-            tasks = list(runtime.__dict__.get("appointment_jobs", ()))
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    return supervise
+    async with runtime.db.session() as s:
+        job = await s.get(m.AppointJob, job_id)
+        if job is None or job.status in ("done", "failed"):
+            return
+        chunks, actor = math.ceil(job.total / job.chunk_size), job.created_by
+    async with runtime.uow(actor=actor) as tx:
+        job = await tx.session.get(m.AppointJob, job_id)
+        if job.status == "queued":
+            job.status, job.started_at = "running", utcnow()
+    hook: JobHook | None = getattr(runtime, "appointment_job_hook", None)
+    # Between chunks other requests get the loop; on SQLite also the write lock, which a waiting
+    # writer (polling on its busy timeout) would otherwise keep losing to the next chunk.
+    pause = getattr(runtime.settings, "bulk_job_pause_seconds", 0.1) if runtime.db.url.startswith("sqlite") else 0
+    for k in range(chunks):
+        await run_chunk(runtime, job_id, k)
+        if hook is not None:
+            await hook(job_id, k)
+        await asyncio.sleep(pause)
+    async with runtime.uow(actor=actor) as tx:
+        job = await tx.session.get(m.AppointJob, job_id, with_for_update=True)
+        if job.status in ("queued", "running"):
+            job.status, job.finished_at = "done", utcnow()
+    log.info("bulk appoint job done", job_id=job_id)
 
 
 async def get_job(runtime: Any, job_id: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:

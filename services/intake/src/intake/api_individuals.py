@@ -208,7 +208,8 @@ async def create_job(request: Request, body: SalesRecordJobIn,
             job, created = await start_job(tx, body, runtime.settings.sales_record_types)
     except UseCaseError as exc:
         raise fail(exc) from None
-    request.app.state.sales_jobs.wake.set()
+    if created:
+        request.app.state.sales_jobs.launch(job.id)
     return JSONResponse(job_json(job), status_code=202 if created else 200)
 
 

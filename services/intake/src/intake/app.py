@@ -39,8 +39,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     sales_jobs = SalesRecordJobs(runtime)
     policy_jobs = PolicyJobs(runtime)
     runtime.background(imports.run)
-    runtime.background(sales_jobs.run)
-    runtime.background(policy_jobs.run)
     app = runtime.create_app(api.router, api_individuals.router, dashboard.router, dashboard_individuals.router)
     app.state.imports = imports
     app.state.sales_jobs = sales_jobs

@@ -131,10 +131,11 @@ async def create_sales_records_form(request: Request, user: DashboardUser) -> Re
                                 sales_record_type=form.get("sales_record_type", ""), criteria=_criteria(form),
                                 saved_search_id=form.get("saved_search_id") or None)
         async with runtime.uow(actor=user.login) as tx:
-            job, _ = await start_job(tx, body, runtime.settings.sales_record_types)
+            job, created = await start_job(tx, body, runtime.settings.sales_record_types)
     except (ValidationError, UseCaseError) as exc:
         return await search_page(request, user, error=str(exc))
-    request.app.state.sales_jobs.wake.set()
+    if created:
+        request.app.state.sales_jobs.launch(job.id)
     return RedirectResponse(f"/sales-record-jobs/{job.id}", status_code=303)
 
 

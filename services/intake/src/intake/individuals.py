@@ -3,8 +3,6 @@ Convert to Individual (seed 001)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import json
 import uuid
@@ -412,34 +410,19 @@ async def create_chunk(tx: Transaction, job_id: str, record_type: str, ids: list
 
 
 class SalesRecordJobs:
-    """Runs sales-record jobs in the background, one at a time; progress on the job row."""
+    """Runs sales-record jobs in the background, one at a time (``agency_common.jobs``: resumed after a
+    restart, failures shown); progress on the job row."""
 
     def __init__(self, runtime: Any, chunk_size: int = JOB_CHUNK) -> None:
         self.runtime = runtime
-        self.wake = asyncio.Event()
         self.chunk_size = chunk_size
         # Awaited after each chunk's commit with (job id, rows done so far): lets a test hold a job
         # mid-run and observe its progress without sleeping.
         self.after_chunk: Callable[[str, int], Awaitable[None]] | None = None
+        self.runner = runtime.job_runner("sales-records", SalesRecordJob.__table__, self.process, one_at_a_time=True)
 
-    async def run(self) -> None:
-        first = True
-        while True:
-            try:
-                statuses = ("queued", "running") if first else ("queued",)
-                first = False
-                async with self.runtime.db.session() as s:
-                    ids = list((await s.execute(select(SalesRecordJob.id).where(SalesRecordJob.status.in_(statuses))
-                                                .order_by(SalesRecordJob.created_at))).scalars())
-                for job_id in ids:
-                    await self.process(job_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("sales record worker failed; retrying")
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), 2.0)
+    def launch(self, job_id: str) -> None:
+        self.runner.launch(job_id)
 
     async def process(self, job_id: str) -> None:
         db = self.runtime.db
@@ -455,25 +438,19 @@ class SalesRecordJobs:
             conds = search_conditions(c)
             ids = list((await s.execute(select(IND.c.id).where(and_(*conds) if conds else True).order_by(IND.c.id))).scalars())
             await s.execute(update(jobs).where(jobs.c.id == job_id).values(total=len(ids), created=0, skipped=0))
-        try:
-            step = self.chunk_size
-            for i in range(0, len(ids), step):
-                chunk = ids[i:i + step]
-                async with self.runtime.uow(actor=job.created_by) as tx:
-                    n = await create_chunk(tx, job_id, job.sales_record_type, chunk)
-                    await tx.session.execute(update(jobs).where(jobs.c.id == job_id).values(
-                        created=jobs.c.created + n, skipped=jobs.c.skipped + (len(chunk) - n)))
-                if self.after_chunk is not None:
-                    await self.after_chunk(job_id, i + len(chunk))
-            async with db.transaction() as s:
-                created = await s.scalar(select(func.count()).select_from(SR).where(SR.c.job_id == job_id)) or 0
-                await s.execute(update(jobs).where(jobs.c.id == job_id).values(
-                    status="done", created=created, skipped=len(ids) - created, finished_at=utcnow()))
-        except Exception as exc:
-            log.exception("sales record job failed", job_id=job_id)
-            async with db.transaction() as s:
-                await s.execute(update(jobs).where(jobs.c.id == job_id).values(
-                    status="failed", error=f"{type(exc).__name__}: {exc}"[:2000], finished_at=utcnow()))
+        step = self.chunk_size
+        for i in range(0, len(ids), step):
+            chunk = ids[i:i + step]
+            async with self.runtime.uow(actor=job.created_by) as tx:
+                n = await create_chunk(tx, job_id, job.sales_record_type, chunk)
+                await tx.session.execute(update(jobs).where(jobs.c.id == job_id).values(
+                    created=jobs.c.created + n, skipped=jobs.c.skipped + (len(chunk) - n)))
+            if self.after_chunk is not None:
+                await self.after_chunk(job_id, i + len(chunk))
+        async with db.transaction() as s:
+            created = await s.scalar(select(func.count()).select_from(SR).where(SR.c.job_id == job_id)) or 0
+            await s.execute(update(jobs).where(jobs.c.id == job_id).values(
+                status="done", created=created, skipped=len(ids) - created, finished_at=utcnow()))
 
 
 # -- sales records and Convert to Individual -----------------------------------------------------------

@@ -5,13 +5,12 @@ The domain rule stays: ONE transaction creates the policies, clients and the ses
 job done. So the job row only says queued / running (committed before that transaction) and done /
 failed (after); the live progress while the transaction runs is the worker's, in memory (on SQLite
 nothing else could write it meanwhile: the transaction holds the single write lock). A job a
-stopped process left queued or running had written nothing (its transaction never committed): it is
-run again at start-up, and marked failed after ``MAX_ATTEMPTS`` interrupted attempts."""
+stopped process left queued or running had written nothing (its transaction never committed): the
+runner (``agency_common.jobs``) runs it again at start-up; it is marked failed after ``MAX_ATTEMPTS``
+interrupted attempts."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,7 +57,9 @@ class PolicyJobs:
     def __init__(self, runtime: Any) -> None:
         self.runtime = runtime
         self.progress: dict[str, dict[str, Any]] = {}
-        self.tasks: dict[str, asyncio.Task[None]] = {}
+        # resumes the jobs a stopped process left (they had written nothing: one transaction)
+        self.runner = runtime.job_runner("create-policies", JOBS, self.run_job, describe=_reason,
+                                         expected=(UseCaseError,))
         # awaited after each chunk with (job id, done, total): lets a test look at a job mid-run
         self.hook: Callable[[str, int, int], Awaitable[None]] | None = None
 
@@ -134,17 +135,16 @@ class PolicyJobs:
         return data
 
     def launch(self, job_id: str) -> None:
-        if job_id in self.tasks:
-            return
-        task = asyncio.create_task(self.run_job(job_id), name=f"create-policies-{job_id}")
-        self.tasks[job_id] = task
-        task.add_done_callback(lambda _t: self.tasks.pop(job_id, None))
+        self.runner.launch(job_id)
 
     async def run_job(self, job_id: str) -> None:
         async with self.runtime.db.transaction() as s:
             job = await s.get(CreatePoliciesJob, job_id)
             if job is None or job.status in ("done", "failed"):
                 return
+            if job.status == "running" and job.attempts >= MAX_ATTEMPTS:  # interrupted each time
+                raise UseCaseError(f"interrupted {job.attempts} times by a restart of the service; "
+                                   "nothing was created: start Create Policies again")
             job.status, job.started_at, job.attempts = "running", utcnow(), job.attempts + 1
             actor, statement_id = job.created_by, job.statement_id
             req = CreatePoliciesRequest.model_validate_json(job.request)
@@ -166,45 +166,9 @@ class PolicyJobs:
                     status="done", session_id=session.id, total=session.count, done=session.count,
                     finished_at=utcnow()))
             log.info("create policies job done", job_id=job_id, session_id=session.id, count=session.count)
-        except asyncio.CancelledError:
-            raise  # shutting down: the job stays running and is run again at the next start
-        except Exception as exc:
-            if not isinstance(exc, UseCaseError):
-                log.exception("create policies job failed", job_id=job_id)
-            await self._fail(job_id, str(exc) if isinstance(exc, UseCaseError)
-                             else f"internal error: {type(exc).__name__}: {exc}")
         finally:
             self.progress.pop(job_id, None)
 
-    async def _fail(self, job_id: str, error: str) -> None:
-        async with self.runtime.db.transaction() as s:
-            await s.execute(update(JOBS).where(JOBS.c.id == job_id).values(
-                status="failed", error=error[:4000], finished_at=utcnow()))
 
-    async def resume(self) -> None:
-        """Jobs a stopped process left queued or running wrote nothing: run them again (or give up
-        after ``MAX_ATTEMPTS`` interrupted attempts, saying so)."""
-        async with self.runtime.db.session() as s:
-            rows = (await s.execute(select(JOBS.c.id, JOBS.c.attempts).where(
-                JOBS.c.status.in_(("queued", "running"))))).all()
-        for job_id, attempts in rows:
-            if job_id in self.tasks:
-                continue
-            if attempts >= MAX_ATTEMPTS:
-                await self._fail(job_id, f"interrupted {attempts} times by a restart of the service; "
-                                         "nothing was created: start Create Policies again")
-            else:
-                log.info("resuming create policies job", job_id=job_id, attempts=attempts)
-                self.launch(job_id)
-
-    async def run(self) -> None:
-        """The app's lifetime: resume interrupted jobs, then wait; at shutdown stop the running ones."""
-        try:
-            await self.resume()
-            await asyncio.Event().wait()
-        finally:
-            for task in list(self.tasks.values()):
-                task.cancel()
-            for task in list(self.tasks.values()):
-                with contextlib.suppress(BaseException):
-                    await task
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, UseCaseError) else f"internal error: {type(exc).__name__}: {exc}"

@@ -22,5 +22,5 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
                                   ("People commission defaults", "/people-defaults")])
     consumers.subscribe(runtime.consumer, settings.business_timezone)
     runtime.publishes(InvoicePosted, PaymentRecorded, ReconciliationChanged)
-    runtime.background(lambda: jobs.resume_jobs(runtime))
+    jobs.register(runtime)
     return runtime.create_app(api.router, dashboard.router)

@@ -8,23 +8,20 @@ request never holds 100,000 invoices and their events in one transaction for the
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import func, select
 
 from invoicing import usecases as uc
 from invoicing.models import Job, Reconciliation
-
-log = get_logger(__name__)
 
 Bounds = Callable[[Any, str], Awaitable[tuple[int, int, int]]]
 Chunk = Callable[[Transaction, Reconciliation, "Job", tuple[int, int]], Awaitable[dict[str, Any]]]
@@ -179,11 +176,17 @@ async def start_create_pay_all(runtime: Any, rec_id: str, actor: str, decision: 
 
 
 # -- running --------------------------------------------------------------------------------------
+RUNNER = "reconciliation-jobs"
+
+
+def register(runtime: Any) -> None:
+    """Run this process's jobs in the background and resume interrupted ones at start-up (chunks
+    are idempotent); at shutdown they stop and resume at the next start."""
+    runtime.job_runner(RUNNER, Job.__table__, partial(run_job, runtime))
+
+
 def launch(runtime: Any, job_id: str) -> None:
-    tasks: set[asyncio.Task[Any]] = runtime.__dict__.setdefault("invoicing_jobs", set())
-    task = asyncio.create_task(run_job(runtime, job_id), name=f"job-{job_id}")
-    tasks.add(task)
-    task.add_done_callback(tasks.discard)
+    runtime.jobs[RUNNER].launch(job_id)
 
 
 def _add(tally: dict[str, Any], part: dict[str, Any]) -> None:
@@ -196,58 +199,35 @@ def _add(tally: dict[str, Any], part: dict[str, Any]) -> None:
 
 async def run_job(runtime: Any, job_id: str) -> None:
     chunk = runtime.settings.background_chunk
-    try:
-        async with runtime.db.session() as s:
-            job = await s.get(Job, job_id)
-            if job is None or job.status in ("done", "failed"):
-                return
-            spec = KINDS[job.kind]
-            lo, hi, _count = await spec.bounds(s, job.reconciliation_id)
-            rec_id, actor = job.reconciliation_id, job.created_by
-        async with runtime.uow(actor=actor) as tx:
-            (await tx.session.get(Job, job_id)).status = "running"
-        start_id = lo
-        while lo and start_id <= hi:
-            end = start_id + chunk - 1
-            async with runtime.uow(actor=actor) as tx:
-                rec = await uc.lock(tx, rec_id)
-                uc.require_live(rec)  # aborted meanwhile: the job stops (failed, with the reason)
-                job = await tx.session.get(Job, job_id)
-                part = await spec.chunk(tx, rec, job, (start_id, end))
-                # the running tallies live on the job row, so a resumed job reports the whole run
-                tally = json.loads(job.result) if job.result else {}
-                _add(tally, part)
-                job.result, job.done = json.dumps(tally), tally.get("done", 0)
-            start_id = end + 1
+    async with runtime.db.session() as s:
+        job = await s.get(Job, job_id)
+        if job is None or job.status in ("done", "failed"):
+            return
+        spec = KINDS[job.kind]
+        lo, hi, _count = await spec.bounds(s, job.reconciliation_id)
+        rec_id, actor = job.reconciliation_id, job.created_by
+    async with runtime.uow(actor=actor) as tx:
+        (await tx.session.get(Job, job_id)).status = "running"
+    start_id = lo
+    while lo and start_id <= hi:
+        end = start_id + chunk - 1
         async with runtime.uow(actor=actor) as tx:
             rec = await uc.lock(tx, rec_id)
+            uc.require_live(rec)  # aborted meanwhile: the job stops (failed, with the reason)
             job = await tx.session.get(Job, job_id)
-            result = await spec.finish(tx, rec, job, json.loads(job.result) if job.result else {})
-            t = await uc.refresh_status(tx, rec)
-            job.status, job.finished_at = "done", utcnow()
-            job.result = json.dumps({**result, "reconciliation": uc.header(rec, t)}, default=str)
-    except asyncio.CancelledError:
-        raise
-    except Exception as exc:
-        log.exception("background job failed", job_id=job_id)
-        async with runtime.uow(actor="system") as tx:
-            job = await tx.session.get(Job, job_id)
-            if job is not None:
-                job.status, job.error, job.finished_at = "failed", f"{type(exc).__name__}: {exc}"[:4000], utcnow()
-
-
-async def resume_jobs(runtime: Any) -> None:
-    """At start-up: jobs a stopped process left queued or running carry on (chunks are idempotent)."""
-    await asyncio.sleep(0.5)
-    async with runtime.db.session() as s:
-        ids = list((await s.execute(select(Job.id).where(Job.status.in_(("queued", "running"))))).scalars())
-    for job_id in ids:
-        launch(runtime, job_id)
-    try:
-        await asyncio.Event().wait()
-    finally:  # shutting down: stop the jobs (they resume at the next start)
-        for task in list(runtime.__dict__.get("invoicing_jobs", ())):
-            task.cancel()
+            part = await spec.chunk(tx, rec, job, (start_id, end))
+            # the running tallies live on the job row, so a resumed job reports the whole run
+            tally = json.loads(job.result) if job.result else {}
+            _add(tally, part)
+            job.result, job.done = json.dumps(tally), tally.get("done", 0)
+        start_id = end + 1
+    async with runtime.uow(actor=actor) as tx:
+        rec = await uc.lock(tx, rec_id)
+        job = await tx.session.get(Job, job_id)
+        result = await spec.finish(tx, rec, job, json.loads(job.result) if job.result else {})
+        t = await uc.refresh_status(tx, rec)
+        job.status, job.finished_at = "done", utcnow()
+        job.result = json.dumps({**result, "reconciliation": uc.header(rec, t)}, default=str)
 
 
 async def get_job(runtime: Any, job_id: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,12 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from faststream.kafka import KafkaBroker
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import Table
 
 from agency_common.auth import TokenService, UserDirectory
 from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.db.engine import Database
+from agency_common.jobs import JobRunner
 from agency_common.logging import configure_logging, get_logger
 from agency_common.messaging.broker import make_broker, publish_pending
 from agency_common.messaging.consumer import EventConsumer
@@ -89,6 +91,7 @@ class ServiceRuntime:
         self.broker_connected = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: list[Callable[[], Any]] = []
+        self.jobs: dict[str, JobRunner] = {}
 
     # -- wiring ---------------------------------------------------------------------------------
     def publishes(self, *payload_types: type[EventPayload]) -> None:
@@ -104,6 +107,15 @@ class ServiceRuntime:
     def background(self, factory: Callable[[], Any]) -> None:
         """A coroutine factory run for the app's lifetime (schedulers, pollers)."""
         self._background.append(factory)
+
+    def job_runner(self, name: str, table: Table, work: Callable[[str], Awaitable[None]],
+                   **options: Any) -> JobRunner:
+        """A kind of background job of this service, run (and resumed) for the app's lifetime;
+        ``self.jobs[name]`` launches one. Options: see ``JobRunner``."""
+        runner = JobRunner(self.db, table, work, name=name, **options)
+        self.jobs[name] = runner
+        self.background(runner.run)
+        return runner
 
     def _count_published(self, events: Iterable[PendingEvent]) -> None:
         for ev in events:

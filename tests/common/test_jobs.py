@@ -1,0 +1,90 @@
+"""The background job runner every service uses: a failure is shown on the job, unfinished jobs
+resume at start-up oldest first, shutdown leaves a running job to resume, one-at-a-time means one."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from agency_common.db.engine import Database
+from agency_common.jobs import JobRunner
+from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, insert, select, update
+
+metadata = MetaData()
+JOBS = Table("jobs", metadata, Column("id", String(36), primary_key=True), Column("status", String(20)),
+             Column("error", Text), Column("created_at", DateTime(timezone=True)),
+             Column("finished_at", DateTime(timezone=True)))
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class Refused(Exception):
+    pass
+
+
+async def _database(databases, rows: list[tuple[str, str]]) -> Database:
+    db = Database(databases.new("jobs"))
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        if rows:
+            await conn.execute(insert(JOBS), [{"id": i, "status": st, "created_at": T0 + timedelta(minutes=n)}
+                                              for n, (i, st) in enumerate(rows)])
+    return db
+
+
+async def _jobs(db: Database) -> dict[str, tuple[str, str | None, bool]]:
+    async with db.session() as s:
+        rows = (await s.execute(select(JOBS.c.id, JOBS.c.status, JOBS.c.error, JOBS.c.finished_at))).all()
+    return {i: (st, err, fin is not None) for i, st, err, fin in rows}
+
+
+async def test_failures_are_shown_with_their_reason(databases) -> None:
+    db = await _database(databases, [("crash", "queued"), ("refused", "queued"), ("fine", "queued")])
+
+    async def work(job_id: str) -> None:
+        if job_id == "crash":
+            raise RuntimeError("disk full")
+        if job_id == "refused":
+            raise Refused("the statement was aborted")
+        async with db.transaction() as s:
+            await s.execute(update(JOBS).where(JOBS.c.id == job_id).values(status="done"))
+
+    runner = JobRunner(db, JOBS, work, name="test", describe=lambda e: str(e) if isinstance(e, Refused)
+                       else f"internal error: {e}", expected=(Refused,))
+    try:
+        await asyncio.gather(*(runner.launch(i) for i in ("crash", "refused", "fine")))
+        assert await _jobs(db) == {"crash": ("failed", "internal error: disk full", True),
+                                   "refused": ("failed", "the statement was aborted", True),
+                                   "fine": ("done", None, False)}
+        assert runner.tasks == {}
+    finally:
+        await db.dispose()
+
+
+async def test_unfinished_jobs_resume_oldest_first_and_shutdown_leaves_them_to_resume(databases) -> None:
+    db = await _database(databases, [("old", "running"), ("done-already", "done"), ("new", "queued"),
+                                     ("gave-up", "failed")])
+    started: list[str] = []
+    first = asyncio.Event()
+
+    async def work(job_id: str) -> None:
+        started.append(job_id)
+        first.set()
+        await asyncio.Event().wait()  # still at work when the service stops
+
+    runner = JobRunner(db, JOBS, work, name="test", one_at_a_time=True)
+    lifetime = asyncio.create_task(runner.run())
+    try:
+        await asyncio.wait_for(first.wait(), 10)
+        await asyncio.sleep(0.05)  # time enough for a second job to start, were it allowed to
+        assert started == ["old"]  # one at a time: "new" waits its turn
+        assert set(runner.tasks) == {"old", "new"}
+        assert runner.launch("old") is runner.tasks["old"]  # never started twice
+        lifetime.cancel()
+        await asyncio.gather(lifetime, return_exceptions=True)
+        assert runner.tasks == {} and started == ["old"]
+        # stopped, not failed: both resume at the next start
+        assert {i: st for i, (st, _e, _f) in (await _jobs(db)).items()} == {
+            "old": "running", "done-already": "done", "new": "queued", "gave-up": "failed"}
+        assert await runner.unfinished() == ["old", "new"]
+    finally:
+        await db.dispose()
