@@ -39,6 +39,7 @@ import tempfile
 import time
 import uuid
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -47,6 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from agency_common.db.engine import Database
 from agency_common.db.migrate import upgrade
+from agency_common.jobs import JobRunner
 from agency_common.outbox.unit_of_work import UnitOfWork
 from agency_common.timeutil import utcnow
 from appointments import jobs, refdata
@@ -147,11 +149,13 @@ async def probe(db: Database, stop: asyncio.Event, lags: list[float], writes: li
 
 async def run_job(db: Database, uow: UnitOfWork, reqs: list[BulkRequest], chunk: int) -> tuple[float, dict, list, list]:
     runtime = SimpleNamespace(db=db, uow=uow, settings=SimpleNamespace(bulk_job_chunk=chunk, bulk_job_pause_seconds=0.1))
+    runner = JobRunner(db, m.AppointJob.__table__, partial(jobs.run_job, runtime), name=jobs.RUNNER)
+    runtime.jobs = {jobs.RUNNER: runner}
     stop, lags, writes = asyncio.Event(), [], []
     prober = asyncio.create_task(probe(db, stop, lags, writes))
     t0 = time.perf_counter()
     out = await jobs.start_job(runtime, "bench", reqs, source="bench")
-    await asyncio.gather(*runtime.appointment_jobs)
+    await asyncio.gather(*runner.tasks.values())
     elapsed = time.perf_counter() - t0
     stop.set()
     await prober
