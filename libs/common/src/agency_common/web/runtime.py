@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.db.engine import Database
 from agency_common.jobs import JobRunner
 from agency_common.logging import configure_logging, get_logger
-from agency_common.messaging.broker import make_broker, publish_pending
+from agency_common.messaging.broker import OutboxPublisher, make_broker
 from agency_common.messaging.consumer import EventConsumer
 from agency_common.metrics import ServiceMetrics
 from agency_common.outbox.relay import OutboxRelay, PendingEvent
@@ -68,10 +67,11 @@ class ServiceRuntime:
         self.db = Database(settings.database_url)
         self.tables = tables
         self.broker: KafkaBroker = make_broker(settings)
+        self.outbox_publisher = OutboxPublisher(settings)
         self.relay = OutboxRelay(
             self.db,
             tables,
-            partial(publish_pending, self.broker),
+            self.outbox_publisher,
             name=self.name,
             batch_size=settings.outbox_batch_size,
             sweep_seconds=settings.outbox_sweep_seconds,
@@ -169,6 +169,8 @@ class ServiceRuntime:
                     await task
             with contextlib.suppress(Exception):
                 await self.broker.stop()
+            with contextlib.suppress(Exception):
+                await self.outbox_publisher.stop()
             await self.db.dispose()
             log.info("service stopped")
 
