@@ -6,11 +6,12 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.tabular import csv_bytes
-from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
+from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from intake.individual_imports import job_json as import_job_json
 from intake.individuals import (
     IndividualIn,
     SalesRecordJobIn,
@@ -19,7 +20,6 @@ from intake.individuals import (
     audits_of,
     convert_to_individual,
     create_individual,
-    import_individuals_csv,
     individual_json,
     job_json,
     list_sales_records,
@@ -71,29 +71,88 @@ async def patch_individual(request: Request, individual_id: str, body: Individua
     return individual_json(ind, runtime.pii, user.can(REVEAL))
 
 
-@router.post("/individuals/import")
+@router.post("/individuals/import", responses={
+    202: {"description": "a large file: a background job (poll `job.url`)"}})
 async def import_individuals(request: Request, user: Annotated[User, require("individuals:edit")],
-                             file: Annotated[UploadFile, File(description="CSV or XLSX; header row of field names")]
-                             ) -> dict[str, Any]:
+                             file: Annotated[UploadFile, File(description="CSV or XLSX; header row of field names")],
+                             idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
+    """Every row's result (`total`, `created`, `updated`, `invalid`, `blank`, `errors`, `results`).
+    Above `individuals_import_background_threshold` data rows: 202 `{"background": true, "job"}`,
+    the job at `/api/individual-imports/{id}`; with an `Idempotency-Key`, a repeat answers the job
+    that key started (200) and starts nothing."""
+    import contextlib
     import os
 
     from agency_common.tabular import TabularError
 
     runtime = request.app.state.runtime
+    imports = request.app.state.individual_imports
+    if (job := await imports.for_key(idempotency_key)) is not None:
+        return JSONResponse({"background": True, "job": job}, headers={"Location": job["url"]})
     try:
         tmp = await save_upload(file, runtime.settings.max_upload_bytes)
     except TabularError as exc:
         raise HTTPException(413, str(exc)) from None
     try:
-        out = await import_individuals_csv(runtime, tmp, file.filename or "individuals.csv", user.login)
-        # the invalid rows' cells may hold PII: the API answers with lines and reasons only
-        return {k: out[k] for k in ("total", "created", "updated", "invalid", "blank", "errors", "results")}
+        out = await imports.submit(tmp, file.filename or "individuals.csv", user.login, idempotency_key)
     except TabularError as exc:
         raise HTTPException(422, str(exc)) from None
     except UseCaseError as exc:
         raise fail(exc) from None
     finally:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):  # a job took the file away
+            os.unlink(tmp)
+    if "job" in out:
+        job = out["job"]
+        return JSONResponse({"background": True, "job": job}, status_code=202 if out["created"] else 200,
+                            headers={"Location": job["url"]})
+    # the invalid rows' cells may hold PII: the API answers with lines and reasons only
+    result = out["result"]
+    return JSONResponse({k: result[k] for k in ("total", "created", "updated", "invalid", "blank", "errors", "results")})
+
+
+@router.get("/individual-imports/{import_id}")
+async def individual_import(request: Request, import_id: str,
+                            _user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
+    """A background import: `status` (queued | running | done | failed), `error`, `total` data
+    rows, `rows_done` and `progress` (0..1), the counts, who started it and when."""
+    try:
+        return import_job_json(await request.app.state.individual_imports.get(import_id))
+    except UseCaseError as exc:
+        raise fail(exc) from None
+
+
+@router.get("/individual-imports/{import_id}/results")
+async def individual_import_results(request: Request, import_id: str,
+                                    _user: Annotated[User, require("individuals:edit")],
+                                    offset: Annotated[int, Query(ge=0)] = 0,
+                                    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                                    outcome: Annotated[str | None, Query(pattern="^(created|updated|invalid)$")] = None,
+                                    ) -> dict[str, Any]:
+    """Each non-blank row's outcome in line order (line, outcome, individual id, name, reasons;
+    never the cells), a page at a time."""
+    imports = request.app.state.individual_imports
+    try:
+        await imports.get(import_id)
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    total, items = await imports.results(import_id, offset, limit, outcome)
+    return {"total": total, "offset": offset, "limit": limit, "items": items,
+            "next_offset": offset + len(items) if offset + len(items) < total else None}
+
+
+@router.get("/individual-imports/{import_id}/errors.csv")
+async def individual_import_errors(request: Request, import_id: str,
+                                   user: Annotated[User, require("individuals:edit")]) -> StreamingResponse:
+    """The invalid rows as uploaded, to fix and import again: line, reasons, the file's columns
+    (PII masked unless the user may reveal it; formulas neutralised)."""
+    imports = request.app.state.individual_imports
+    try:
+        job = await imports.get(import_id)
+    except UseCaseError as exc:
+        raise fail(exc) from None
+    return StreamingResponse(imports.errors_csv(job, user.can(REVEAL)), media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="invalid-individuals.csv"'})
 
 
 @router.get("/individuals/import-template.csv")

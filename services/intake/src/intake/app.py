@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from intake import api, api_individuals, consumers, dashboard, dashboard_individuals
 from intake.imports import StatementImports
+from intake.individual_imports import IndividualImports
 from intake.individuals import SalesRecordJobs
 from intake.models import messaging
 from intake.policy_jobs import PolicyJobs
@@ -38,9 +39,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     imports = StatementImports(runtime)
     sales_jobs = SalesRecordJobs(runtime)
     policy_jobs = PolicyJobs(runtime)
+    individual_imports = IndividualImports(runtime)
     runtime.background(imports.run)
     app = runtime.create_app(api.router, api_individuals.router, dashboard.router, dashboard_individuals.router)
     app.state.imports = imports
     app.state.sales_jobs = sales_jobs
     app.state.policy_jobs = policy_jobs
+    app.state.individual_imports = individual_imports
     return app

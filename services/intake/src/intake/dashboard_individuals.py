@@ -4,6 +4,7 @@ and the job's progress."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import uuid
 from typing import Annotated, Any
@@ -11,19 +12,19 @@ from urllib.parse import urlencode
 
 from agency_common.tabular import TabularError, csv_bytes
 from agency_common.web import DashboardUser, render
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
 from intake.domain.individuals import CARRIED_FIELDS, FIELD_LABELS, STANDARD_FIELDS
+from intake.individual_imports import job_json as import_job_json
 from intake.individuals import (
     SalesRecordJobIn,
     SearchCriteria,
     _cipher,
     audits_of,
     convert_to_individual,
-    import_individuals_csv,
     individual_json,
     invalid_rows_csv,
     job_json,
@@ -171,30 +172,92 @@ async def import_template_csv(request: Request, user: DashboardUser) -> Response
 async def import_page(request: Request, user: DashboardUser) -> HTMLResponse:
     if not user.can("individuals:edit"):
         return _denied(request, "individuals:edit")
-    return render(request, "intake_individuals_import.html", columns=template_columns(), result=None)
+    return render(request, "intake_individuals_import.html", columns=template_columns(), result=None,
+                  **await _import_form_context(request))
+
+
+async def _import_form_context(request: Request) -> dict[str, Any]:
+    # a new key per form shown: a second click on the same form answers the job the first started
+    return {"idempotency_key": str(uuid.uuid4()), "jobs": await request.app.state.individual_imports.recent()}
 
 
 @router.post("/individuals/import", response_class=HTMLResponse)
-async def import_form(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()]) -> HTMLResponse:
+async def import_form(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()],
+                      idempotency_key: Annotated[str | None, Form(max_length=200)] = None) -> Response:
     if not user.can("individuals:edit"):
         return _denied(request, "individuals:edit")
     runtime = request.app.state.runtime
-    ctx: dict[str, Any] = {"columns": template_columns(), "result": None, "file_name": file.filename}
+    imports = request.app.state.individual_imports
+    if (job := await imports.for_key(idempotency_key)) is not None:
+        return RedirectResponse(job["page"], status_code=303)
+    ctx: dict[str, Any] = {"columns": template_columns(), "result": None, "file_name": file.filename,
+                           **await _import_form_context(request)}
     try:
         tmp = await save_upload(file, runtime.settings.max_upload_bytes)
     except TabularError as exc:
         return render(request, "intake_individuals_import.html", status_code=413, error=str(exc), **ctx)
     try:
-        result = await import_individuals_csv(runtime, tmp, file.filename or "individuals.csv", user.login)
+        out = await imports.submit(tmp, file.filename or "individuals.csv", user.login, idempotency_key)
     except (TabularError, UseCaseError) as exc:
         return render(request, "intake_individuals_import.html", status_code=422, error=str(exc), **ctx)
     finally:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):  # a background job took the file away
+            os.unlink(tmp)
+    if "job" in out:
+        return RedirectResponse(out["job"]["page"], status_code=303)
+    result = out["result"]
     shown = result["results"][:IMPORT_ROWS_SHOWN]
     invalid_uri = _csv_data_uri(*invalid_rows_csv(result, user.can("pii:reveal"))) if result["invalid"] else None
     return render(request, "intake_individuals_import.html", **(ctx | {
         "result": result, "rows": shown, "more": len(result["results"]) - len(shown), "invalid_uri": invalid_uri,
         "results_uri": _csv_data_uri(*results_csv(result))}))
+
+
+async def _import_job(request: Request, import_id: str) -> Any:
+    try:
+        return await request.app.state.individual_imports.get(import_id)
+    except UseCaseError:
+        return None
+
+
+@router.get("/individuals/import/jobs/{import_id}", response_class=HTMLResponse)
+async def import_job_page(request: Request, import_id: str, user: DashboardUser) -> HTMLResponse:
+    """A background import: its progress while it runs (the page refreshes itself), then the same
+    result view as an import done at once, downloads served from the stored outcomes."""
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    job = await _import_job(request, import_id)
+    if job is None:
+        return render(request, "intake_message.html", status_code=404, message="No such import.")
+    ctx: dict[str, Any] = {"job": import_job_json(job), "file_name": job.file_name, "result": None}
+    if job.status == "done":
+        count, rows = await request.app.state.individual_imports.results(job.id, 0, IMPORT_ROWS_SHOWN)
+        base = f"/individuals/import/jobs/{job.id}"
+        ctx |= {"result": ctx["job"], "rows": rows, "more": count - len(rows), "results_uri": f"{base}/results.csv",
+                "invalid_uri": f"{base}/invalid.csv" if job.invalid else None}
+    return render(request, "intake_individuals_import_job.html", **ctx)
+
+
+@router.get("/individuals/import/jobs/{import_id}/results.csv")
+async def import_job_results_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    if (job := await _import_job(request, import_id)) is None:
+        return render(request, "intake_message.html", status_code=404, message="No such import.")
+    return StreamingResponse(request.app.state.individual_imports.results_csv(job), media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="import-results.csv"'})
+
+
+@router.get("/individuals/import/jobs/{import_id}/invalid.csv")
+async def import_job_invalid_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
+    """The invalid rows to fix and import again (PII masked unless the user may reveal it)."""
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    if (job := await _import_job(request, import_id)) is None:
+        return render(request, "intake_message.html", status_code=404, message="No such import.")
+    return StreamingResponse(request.app.state.individual_imports.errors_csv(job, user.can("pii:reveal")),
+                             media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="invalid-individuals.csv"'})
 
 
 # -- an individual, sales records, Convert to Individual --------------------------------------------

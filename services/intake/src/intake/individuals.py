@@ -7,6 +7,7 @@ import functools
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
@@ -613,6 +614,12 @@ def individual_columns(header: list[str]) -> tuple[dict[str, int], dict[int, tup
     return found, custom
 
 
+def _row_keys(cells: list[str], columns: dict[str, int]) -> dict[str, str]:
+    """The row's Individual ID and External ID, those given."""
+    given = {k: cells[columns[k]].strip() for k in KEY_COLUMNS if k in columns and columns[k] < len(cells)}
+    return {k: v for k, v in given.items() if v}
+
+
 def _row_input(cells: list[str], columns: dict[str, int], custom: dict[int, tuple[str, str]]
                ) -> tuple[IndividualIn | None, dict[str, str], list[str]]:
     """One row → (the validated individual or None, its keys, the reasons it is invalid).
@@ -627,9 +634,10 @@ def _row_input(cells: list[str], columns: dict[str, int], custom: dict[int, tupl
 
     reasons: list[str] = []
     data: dict[str, Any] = {}
+    keys = _row_keys(cells, columns)
     for f, i in columns.items():
         v = cell(i)
-        if not v or (f in PII_FIELDS and v.startswith("***")):
+        if f in KEY_COLUMNS or not v or (f in PII_FIELDS and v.startswith("***")):
             continue
         if f in DATE_FIELDS:
             try:
@@ -639,7 +647,6 @@ def _row_input(cells: list[str], columns: dict[str, int], custom: dict[int, tupl
                 continue
         else:
             data[f] = v
-    keys = {k: data.pop(k) for k in KEY_COLUMNS if k in data}
     customs: list[CustomField] = []
     for i, (ctype, cname) in custom.items():
         if not cell(i):
@@ -665,124 +672,218 @@ def _merge_custom(old: list[dict[str, Any]], new: list[CustomField]) -> list[dic
 Pending = list[tuple[int, IndividualIn, dict[str, str], list[str]]]  # line, input, keys, cells
 
 
-async def _write_import_chunk(runtime: Any, actor: str, file_name: str, pending: Pending, results: list[dict[str, Any]],
-                              invalid_cells: dict[int, list[str]], touched: dict[str, int]) -> None:
-    """Creates and updates of one chunk in one transaction: executemany, never an ORM object per row."""
+@dataclass
+class ImportChunk:
+    """Consecutive data rows of a file, read and validated: the valid ones to write, the results of
+    the invalid ones, how many rows (blank included) and the last line they cover."""
+
+    pending: Pending = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    invalid_cells: dict[int, list[str]] = field(default_factory=dict)
+    rows: int = 0
+    blank: int = 0
+    last_line: int = 0
+
+
+class ImportReader:
+    """Reads an individuals file chunk by chunk: the header, then each row parsed and validated,
+    with the "already on line N of this file" check on its keys. ``read_chunk`` is blocking (it
+    reads the file): call it in a worker thread. ``resume_after``: the rows up to this line were
+    done by an earlier run; they are not returned again, but their keys are still remembered, so
+    the duplicate check spans the whole file."""
+
+    def __init__(self, path: Any, file_name: str, chunk_rows: int = IMPORT_CHUNK, resume_after: int = 0) -> None:
+        from agency_common.tabular import open_table
+
+        _info, self._rows = open_table(path, file_name)
+        self.chunk_rows = max(chunk_rows, 1)
+        self.resume_after = resume_after
+        self.header: list[str] | None = None
+        self.columns: dict[str, int] = {}
+        self.custom: dict[int, tuple[str, str]] = {}
+        self.seen: dict[tuple[str, str], int] = {}
+        self.finished = False
+
+    @property
+    def pii_columns(self) -> list[int]:
+        return sorted(self.columns[f] for f in PII_FIELDS if f in self.columns)
+
+    def _take_header(self, cells: list[str]) -> None:
+        from agency_common.tabular import TabularError
+
+        self.columns, self.custom = individual_columns(cells)
+        if not set(self.columns) - set(KEY_COLUMNS):
+            raise TabularError("not an individuals file: no column names an individual field")
+        self.header = cells
+
+    def _remember_keys(self, line_no: int, keys: dict[str, str]) -> list[str]:
+        reasons = []
+        for k, v in keys.items():
+            if (k, v) in self.seen:
+                reasons.append(f"{k}: already on line {self.seen[k, v]} of this file")
+            else:
+                self.seen[k, v] = line_no
+        return reasons
+
+    def read_chunk(self) -> ImportChunk | None:
+        """The next ``chunk_rows`` data rows, or None at the end of the file."""
+        from agency_common.tabular import TabularError, is_blank
+
+        if self.finished:
+            return None
+        chunk = ImportChunk()
+        for line_no, cells in self._rows:
+            if self.header is None:
+                if not is_blank(cells):
+                    self._take_header(cells)
+                continue
+            blank = is_blank(cells)
+            if line_no <= self.resume_after:
+                if not blank:
+                    self._remember_keys(line_no, _row_keys(cells, self.columns))
+                continue
+            chunk.rows += 1
+            chunk.last_line = line_no
+            if blank:
+                chunk.blank += 1
+            else:
+                ind, keys, reasons = _row_input(cells, self.columns, self.custom)
+                reasons += self._remember_keys(line_no, keys)
+                if reasons or ind is None:
+                    chunk.invalid_cells[line_no] = cells
+                    chunk.invalid.append({"line": line_no, "outcome": "invalid", "id": None, "reasons": reasons,
+                                          "name": ", ".join(cells[self.columns[f]].strip() for f in ("last_name", "first_name")
+                                                            if f in self.columns and self.columns[f] < len(cells)
+                                                            and cells[self.columns[f]].strip())})
+                else:
+                    chunk.pending.append((line_no, ind, keys, cells))
+            if chunk.rows >= self.chunk_rows:
+                return chunk
+        self.finished = True
+        if self.header is None:
+            raise TabularError("the file has no header row")
+        return chunk if chunk.rows else None
+
+
+def count_data_rows(path: Any, file_name: str) -> int:
+    """The data rows of a file (after its first non-blank row; blank ones included), read with the
+    same reader as the import, so quoted line breaks and spreadsheets count right. A file the
+    reader refuses part-way counts the rows before the refusal: the import reports the reason."""
+    from agency_common.tabular import TabularError, is_blank, open_table
+
+    count, header_seen = 0, False
+    try:
+        _info, rows = open_table(path, file_name)
+        for _line, cells in rows:
+            if header_seen:
+                count += 1
+            elif not is_blank(cells):
+                header_seen = True
+    except TabularError:
+        pass
+    return count
+
+
+async def read_import_chunks(reader: ImportReader) -> AsyncIterator[ImportChunk]:
+    """The file's chunks, each read in a worker thread: the event loop serves requests meanwhile."""
+    import asyncio
+
+    while (chunk := await asyncio.to_thread(reader.read_chunk)) is not None:
+        yield chunk
+
+
+async def write_import_chunk(tx: Transaction, cipher: PiiCipher, file_name: str, chunk: ImportChunk,
+                             touched: dict[str, int]) -> list[dict[str, Any]]:
+    """Creates and updates of one chunk in the caller's transaction (executemany, never an ORM
+    object per row); returns every non-blank row's result. ``touched``: the individuals already
+    updated by earlier lines of the file (individual id → line), kept up to date."""
     from sqlalchemy import bindparam
 
-    cipher = _cipher(runtime)
+    actor = tx.actor
+    pending = chunk.pending
+    results = list(chunk.invalid)
     ids = [k["id"] for _, _, k, _ in pending if "id" in k]
     exts = [k["external_id"] for _, _, k, _ in pending if "external_id" in k and "id" not in k]
-    async with runtime.uow(actor=actor) as tx:
-        by_id: dict[str, str] = {}
-        by_ext: dict[str, str] = {}
-        if ids:
-            by_id = {r.id: r.custom_fields for r in (await tx.session.execute(
-                select(IND.c.id, IND.c.custom_fields).where(IND.c.id.in_(ids)))).all()}
-        if exts:
-            for r in (await tx.session.execute(select(IND.c.id, IND.c.external_id, IND.c.custom_fields)
-                                               .where(IND.c.external_id.in_(exts)))).all():
-                by_ext[r.external_id], by_id[r.id] = r.id, r.custom_fields
-        now = utcnow()
-        creates: list[dict[str, Any]] = []
-        updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-        audits: list[dict[str, Any]] = []
-        for line, d, keys, cells in pending:
-            name = ", ".join(x for x in (d.last_name, d.first_name) if x)
-            target = keys.get("id") or by_ext.get(keys.get("external_id", ""))
-            reason = ("id: no individual has this id" if "id" in keys and target not in by_id else
-                      f"this individual is already on line {touched[target]} of this file" if target in touched else None)
-            if reason:
-                invalid_cells[line] = cells
-                results.append({"line": line, "outcome": "invalid", "id": None, "name": name, "reasons": [reason]})
-                continue
-            if target is not None:
-                touched[target] = line  # a second row for it would make the outcome depend on row order
-            if target is None:
-                new_id = str(uuid.uuid4())
-                creates.append({**storage_values(d, cipher), "id": new_id, "external_id": keys.get("external_id"),
-                                "version": 1, "custom_fields": json.dumps([c.model_dump(mode="json") for c in d.custom_fields]),
-                                "created_by": actor, "created_at": now, "updated_at": now})
-                results.append({"line": line, "outcome": "created", "id": new_id, "name": name, "reasons": []})
-                continue
-            # blank cells leave the individual's value alone; custom fields merge by name
-            values = {storage_key(f): encrypt_field(cipher, f, v) for f, v in d.model_dump(
-                exclude={"custom_fields"}, exclude_none=True).items()}
-            values["custom_fields"] = json.dumps(_merge_custom(json.loads(by_id[target]), d.custom_fields))
-            updates.setdefault(tuple(sorted(values)), []).append({**values, "_id": target})
-            audits.append({"id": str(uuid.uuid4()), "individual_id": target, "action": "csv_import_update",
-                           "actor": actor, "at": now, "details": json.dumps({
-                               "file": file_name, "line": line,
-                               "fields": sorted(f for f in d.model_dump(exclude_none=True) if f != "custom_fields"),
-                               "custom_fields": [c.name for c in d.custom_fields]})})
-            results.append({"line": line, "outcome": "updated", "id": target, "name": name, "reasons": []})
-        if creates:
-            await tx.session.execute(insert(IND), creates)
-        for cols, rows in updates.items():
-            stmt = update(IND).where(IND.c.id == bindparam("_id")).values(
-                {c: bindparam(c) for c in cols} | {"version": IND.c.version + 1, "updated_at": now})
-            await tx.session.execute(stmt, rows)
-        if audits:
-            await tx.session.execute(insert(IndividualAudit.__table__), audits)
+    by_id: dict[str, str] = {}
+    by_ext: dict[str, str] = {}
+    if ids:
+        by_id = {r.id: r.custom_fields for r in (await tx.session.execute(
+            select(IND.c.id, IND.c.custom_fields).where(IND.c.id.in_(ids)))).all()}
+    if exts:
+        for r in (await tx.session.execute(select(IND.c.id, IND.c.external_id, IND.c.custom_fields)
+                                           .where(IND.c.external_id.in_(exts)))).all():
+            by_ext[r.external_id], by_id[r.id] = r.id, r.custom_fields
+    now = utcnow()
+    creates: list[dict[str, Any]] = []
+    updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    audits: list[dict[str, Any]] = []
+    for line, d, keys, cells in pending:
+        name = ", ".join(x for x in (d.last_name, d.first_name) if x)
+        target = keys.get("id") or by_ext.get(keys.get("external_id", ""))
+        reason = ("id: no individual has this id" if "id" in keys and target not in by_id else
+                  f"this individual is already on line {touched[target]} of this file" if target in touched else None)
+        if reason:
+            chunk.invalid_cells[line] = cells
+            results.append({"line": line, "outcome": "invalid", "id": None, "name": name, "reasons": [reason]})
+            continue
+        if target is not None:
+            touched[target] = line  # a second row for it would make the outcome depend on row order
+        if target is None:
+            new_id = str(uuid.uuid4())
+            creates.append({**storage_values(d, cipher), "id": new_id, "external_id": keys.get("external_id"),
+                            "version": 1, "custom_fields": json.dumps([c.model_dump(mode="json") for c in d.custom_fields]),
+                            "created_by": actor, "created_at": now, "updated_at": now})
+            results.append({"line": line, "outcome": "created", "id": new_id, "name": name, "reasons": []})
+            continue
+        # blank cells leave the individual's value alone; custom fields merge by name
+        values = {storage_key(f): encrypt_field(cipher, f, v) for f, v in d.model_dump(
+            exclude={"custom_fields"}, exclude_none=True).items()}
+        values["custom_fields"] = json.dumps(_merge_custom(json.loads(by_id[target]), d.custom_fields))
+        updates.setdefault(tuple(sorted(values)), []).append({**values, "_id": target})
+        audits.append({"id": str(uuid.uuid4()), "individual_id": target, "action": "csv_import_update",
+                       "actor": actor, "at": now, "details": json.dumps({
+                           "file": file_name, "line": line,
+                           "fields": sorted(f for f in d.model_dump(exclude_none=True) if f != "custom_fields"),
+                           "custom_fields": [c.name for c in d.custom_fields]})})
+        results.append({"line": line, "outcome": "updated", "id": target, "name": name, "reasons": []})
+    if creates:
+        await tx.session.execute(insert(IND), creates)
+    for cols, rows in updates.items():
+        stmt = update(IND).where(IND.c.id == bindparam("_id")).values(
+            {c: bindparam(c) for c in cols} | {"version": IND.c.version + 1, "updated_at": now})
+        await tx.session.execute(stmt, rows)
+    if audits:
+        await tx.session.execute(insert(IndividualAudit.__table__), audits)
+    return results
 
 
 async def import_individuals_csv(runtime: Any, path: Any, file_name: str, actor: str) -> dict[str, Any]:
     """Every row is accounted for: created, updated (a row whose Individual ID or External ID names
     an existing individual), invalid (with line and reasons) or blank (counted, not an error).
     Also returns what a screen needs to offer the invalid rows back: the header, the invalid rows'
-    cells and which columns hold PII."""
-    from agency_common.tabular import TabularError, is_blank, open_table
-
-    _cipher(runtime)
-    _info, rows = open_table(path, file_name)
-    header: list[str] | None = None
-    columns: dict[str, int] = {}
-    custom: dict[int, tuple[str, str]] = {}
+    cells and which columns hold PII. The synchronous path: a background import
+    (``intake.individual_imports``) runs the same reader and chunk writer."""
+    cipher = _cipher(runtime)
+    reader = ImportReader(path, file_name, runtime.settings.individuals_import_chunk)
     counts = {"total": 0, "created": 0, "updated": 0, "invalid": 0, "blank": 0}
     results: list[dict[str, Any]] = []
     invalid_cells: dict[int, list[str]] = {}
-    pending: Pending = []
-    seen: dict[tuple[str, str], int] = {}
     touched: dict[str, int] = {}
-    for line_no, cells in rows:
-        if header is None:
-            if is_blank(cells):
-                continue
-            columns, custom = individual_columns(cells)
-            if not set(columns) - set(KEY_COLUMNS):
-                raise TabularError("not an individuals file: no column names an individual field")
-            header = cells
-            continue
-        counts["total"] += 1
-        if is_blank(cells):
-            counts["blank"] += 1
-            continue
-        ind, keys, reasons = _row_input(cells, columns, custom)
-        for k, v in keys.items():
-            if (k, v) in seen:
-                reasons.append(f"{k}: already on line {seen[k, v]} of this file")
-            else:
-                seen[k, v] = line_no
-        if reasons or ind is None:
-            invalid_cells[line_no] = cells
-            results.append({"line": line_no, "outcome": "invalid", "id": None, "reasons": reasons,
-                            "name": ", ".join(cells[columns[f]].strip() for f in ("last_name", "first_name")
-                                              if f in columns and columns[f] < len(cells) and cells[columns[f]].strip())})
-            continue
-        pending.append((line_no, ind, keys, cells))
-        if len(pending) >= IMPORT_CHUNK:
-            await _write_import_chunk(runtime, actor, file_name, pending, results, invalid_cells, touched)
-            pending = []
-    if header is None:
-        raise TabularError("the file has no header row")
-    if pending:
-        await _write_import_chunk(runtime, actor, file_name, pending, results, invalid_cells, touched)
+    async for chunk in read_import_chunks(reader):
+        counts["total"] += chunk.rows
+        counts["blank"] += chunk.blank
+        if chunk.pending:
+            async with runtime.uow(actor=actor) as tx:
+                results += await write_import_chunk(tx, cipher, file_name, chunk, touched)
+        else:
+            results += chunk.invalid
+        invalid_cells |= chunk.invalid_cells
     results.sort(key=lambda r: r["line"])
     for r in results:
         counts[r["outcome"]] += 1
     invalid = [r for r in results if r["outcome"] == "invalid"]
     return counts | {"errors": [{"line": r["line"], "errors": r["reasons"]} for r in invalid], "results": results,
-                     "header": header, "pii_columns": sorted(columns[f] for f in PII_FIELDS if f in columns),
+                     "header": reader.header, "pii_columns": reader.pii_columns,
                      "invalid_rows": [(r["line"], invalid_cells[r["line"]], r["reasons"]) for r in invalid]}
 
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 from agency_common.db.types import Money, Rate, UTCDateTime
 from agency_common.outbox import messaging_tables
 from agency_common.timeutil import utcnow
-from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import registry
 from sqlmodel import Field, SQLModel
 
@@ -333,3 +333,46 @@ class IndividualAudit(IntakeModel, table=True):
     details: str = Field(sa_column=Column(Text(), nullable=False))
     actor: str = Field(max_length=100)
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class IndividualImport(IntakeModel, table=True):
+    """An import of individuals from a file run in the background (above the threshold): its stored
+    file until it ends, its progress and counts. ``line_done`` is the last line of the file whose
+    outcome is committed: a resumed job reads on from there."""
+
+    __tablename__ = "individual_imports"
+
+    id: str = Field(default_factory=_uuid, primary_key=True, max_length=36)
+    file_name: str = Field(max_length=300)
+    stored_path: str | None = Field(default=None, max_length=500)  # removed when the job ends
+    status: str = Field(default="queued", max_length=20, index=True)  # queued | running | done | failed
+    error: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    header: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))  # JSON list of header cells
+    pii_columns: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))  # JSON list of indexes
+    total: int = 0  # data rows of the file (blank ones included), counted when it was uploaded
+    rows_done: int = 0
+    line_done: int = 0
+    created: int = 0
+    updated: int = 0
+    invalid: int = 0
+    blank: int = 0
+    idempotency_key: str | None = Field(default=None, max_length=200, unique=True)
+    created_by: str = Field(max_length=100)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+
+
+class IndividualImportRow(IntakeModel, table=True):
+    """The outcome of one non-blank row of a background import (created | updated | invalid). An
+    invalid row keeps its cells to be offered back, encrypted (they may hold SSN or DOB)."""
+
+    __tablename__ = "individual_import_rows"
+
+    import_id: str = Field(sa_column=Column(String(36), primary_key=True))
+    line: int = Field(sa_column=Column(Integer(), primary_key=True, autoincrement=False))
+    outcome: str = Field(max_length=20)
+    individual_id: str | None = Field(default=None, max_length=36)
+    name: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    reasons: str = Field(default="[]", sa_column=Column(Text(), nullable=False))  # JSON list; never cell values
+    cells_enc: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))  # Fernet token of JSON cells
