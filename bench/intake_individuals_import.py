@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import csv
+import pstats
 import shutil
 import sys
 import tempfile
@@ -43,7 +45,7 @@ def write_file(path: Path, rows: int) -> None:
             elif n % 50 == 1:
                 w.writerow([f"NEW-{n}", f"F{n}", f"L{n}", "", "31/31/1960", "TX", ""])
             elif n % 10 == 2:
-                w.writerow([f"OLD-{n % EXISTING}", "", "", "", "", "FL", f"new{n}@example.com"])
+                w.writerow([f"OLD-{n // 10 % EXISTING}", "", "", "", "", "FL", f"new{n}@example.com"])
             else:
                 w.writerow([f"NEW-{n}", f"F{n}", f"L{n}", f"123-45-{n % 10_000:04d}", "1950-02-03", "TX",
                             f"p{n}@example.com"])
@@ -80,6 +82,7 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    ap.add_argument("--profile", action="store_true", help="cProfile the job, print the top 30")
     args = ap.parse_args()
 
     from agency_common.pii import PiiCipher
@@ -111,12 +114,18 @@ async def main() -> None:
             shutil.copy(source, upload)
 
             stop, lags = asyncio.Event(), []
+            profiler = cProfile.Profile() if args.profile else None
+            if profiler:
+                profiler.enable()
             t0 = time.perf_counter()
             out = await imports.submit(str(upload), "individuals.csv", "bench")
             t_answer = time.perf_counter() - t0
             probe = asyncio.create_task(lag_probe(stop, lags))
             await imports.runner.tasks[out["job"]["id"]]
             t_job = time.perf_counter() - t0
+            if profiler:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
             stop.set()
             await probe
             async with rt.db.session() as s:

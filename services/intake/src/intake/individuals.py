@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any, Literal
 
 from agency_common.contracts.intake import SalesRecordCreated
+from agency_common.db.engine import one_of
 from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.pii import PiiCipher, mask
@@ -808,10 +809,10 @@ async def write_import_chunk(tx: Transaction, cipher: PiiCipher, file_name: str,
     by_ext: dict[str, str] = {}
     if ids:
         by_id = {r.id: r.custom_fields for r in (await tx.session.execute(
-            select(IND.c.id, IND.c.custom_fields).where(IND.c.id.in_(ids)))).all()}
+            select(IND.c.id, IND.c.custom_fields).where(one_of(tx.session, IND.c.id, ids)))).all()}
     if exts:
         for r in (await tx.session.execute(select(IND.c.id, IND.c.external_id, IND.c.custom_fields)
-                                           .where(IND.c.external_id.in_(exts)))).all():
+                                           .where(one_of(tx.session, IND.c.external_id, exts)))).all():
             by_ext[r.external_id], by_id[r.id] = r.id, r.custom_fields
     now = utcnow()
     creates: list[dict[str, Any]] = []

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import any_, bindparam, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
@@ -104,3 +104,16 @@ def dialect_insert(dialect: str) -> Any:
 def insert_ignoring_conflicts(session: AsyncSession, table: Any) -> Any:
     """``INSERT ... ON CONFLICT DO NOTHING`` in the session's dialect."""
     return dialect_insert(session.bind.dialect.name)(table).on_conflict_do_nothing()
+
+
+def one_of(session: AsyncSession, column: Any, values: Sequence[Any]) -> Any:
+    """``column IN values`` for a chunk-sized list of values. On PostgreSQL the list is ONE array
+    parameter: as a list of parameters, a statement prepared for one chunk size and run chunk
+    after chunk may switch to PostgreSQL's generic plan, which cannot hash the list and is costed
+    from estimates that a growing table leaves behind (a lookup of 1,000 keys went from 5 ms to
+    2.3 s for the rest of a 100,000-row import). With an array the plan stays an index look-up."""
+    if session.bind.dialect.name != "postgresql":
+        return column.in_(values)
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
