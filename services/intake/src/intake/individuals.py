@@ -578,7 +578,6 @@ _HEADER_ALIASES = {
 }
 KEY_COLUMNS = ("id", "external_id")
 DATE_FIELDS = ("dob", "medicare_part_a", "medicare_part_b")
-IMPORT_CHUNK = 1000
 
 
 def template_columns() -> list[str]:
@@ -693,7 +692,7 @@ class ImportReader:
     done by an earlier run; they are not returned again, but their keys are still remembered, so
     the duplicate check spans the whole file."""
 
-    def __init__(self, path: Any, file_name: str, chunk_rows: int = IMPORT_CHUNK, resume_after: int = 0) -> None:
+    def __init__(self, path: Any, file_name: str, chunk_rows: int, resume_after: int = 0) -> None:
         from agency_common.tabular import open_table
 
         _info, self._rows = open_table(path, file_name)
