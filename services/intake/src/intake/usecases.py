@@ -15,7 +15,8 @@ from agency_common.contracts.intake import PolicyCreated, PolicySessionCreated, 
 from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
-from pydantic import BaseModel, Field, field_validator
+from agency_common.validation import NonBlankStr
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 
 from intake.domain.mapping import BILL_TYPES, FIELDS, MappingProfile, validate_profile
@@ -55,22 +56,14 @@ class DuplicatePolicy(Conflict):
 class NewPolicy(BaseModel):
     """A policy created by hand (it belongs to no Create-Policies session)."""
 
-    carrier: str = Field(min_length=1, max_length=200)
-    policy_number: str = Field(min_length=1, max_length=100)
-    client_name: str = Field(min_length=1, max_length=300)
+    carrier: NonBlankStr = Field(min_length=1, max_length=200)
+    policy_number: NonBlankStr = Field(min_length=1, max_length=100)
+    client_name: NonBlankStr = Field(min_length=1, max_length=300)
     line_of_business: str | None = Field(default=None, max_length=100)
     status: str | None = Field(default="active", max_length=50)
     effective_date: date | None = None
     expiration_date: date | None = None
     estimated_premium: Decimal | None = Field(default=None, max_digits=16, decimal_places=2)
-
-    @field_validator("carrier", "policy_number", "client_name")
-    @classmethod
-    def _stripped(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        return value
 
 
 POLICY_SNAPSHOT_FIELDS = (

@@ -25,7 +25,8 @@ from agency_common.db.types import Money
 from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
-from pydantic import BaseModel, Field, field_validator
+from agency_common.validation import NonBlankStr
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.sql import ColumnElement, Select
 
@@ -182,7 +183,7 @@ def header(rec: Reconciliation, t: dict[str, Any]) -> dict[str, Any]:
 # -- opening ------------------------------------------------------------------------------------
 class NewReconciliation(BaseModel):
     entity_type: str = Field(default="carrier", pattern="^carrier$")
-    carrier: str = Field(min_length=1, max_length=200)
+    carrier: NonBlankStr = Field(min_length=1, max_length=200)
     subordinate_carrier: str | None = Field(default=None, max_length=200)
     name: str | None = Field(default=None, max_length=300)
     address: str | None = Field(default=None, max_length=500)
@@ -190,14 +191,6 @@ class NewReconciliation(BaseModel):
     description: str | None = Field(default=None, max_length=4000)
     internal_note: str | None = Field(default=None, max_length=4000)
     statement_total: Decimal | None = Field(default=None, max_digits=16, decimal_places=2)
-
-    @field_validator("carrier")
-    @classmethod
-    def _stripped(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must not be blank")
-        return value
 
 
 class HeaderEdit(BaseModel):
