@@ -37,10 +37,14 @@ def make_engine(url: str, *, sqlite_immediate: bool = False, **kwargs: Any) -> A
         # SQLAlchemy's "begin" event below owns the transaction start, not the driver.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        # Migrated databases are already in WAL (set by the migration); switching needs the file
+        # to itself, so it is only tried on a file that is not, e.g. one a test built by hand.
+        cur.execute("PRAGMA journal_mode")
+        if cur.fetchone()[0].lower() != "wal":
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
 
     @event.listens_for(engine.sync_engine, "begin")

@@ -76,6 +76,11 @@ def run_env(context: Any, metadata: MetaData) -> None:
     async def run_async() -> None:
         engine = create_async_engine(url, poolclass=pool.NullPool)
         async with engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                # WAL is a property of the file: set here, once, by the only connection, so the
+                # service's connections never race each other to switch it at start-up (a switch
+                # needs the file to itself and fails with "database is locked" when it has not).
+                await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
             await connection.run_sync(do_run)
             await connection.commit()
         await engine.dispose()
