@@ -213,22 +213,23 @@ async def import_form(request: Request, user: DashboardUser, file: Annotated[Upl
         "results_uri": _csv_data_uri(*results_csv(result))}))
 
 
-async def _import_job(request: Request, import_id: str) -> Any:
+async def _import_job(request: Request, import_id: str, user: Any) -> Any:
+    """The background import for its pages, or the page refusing it (permission, unknown id)."""
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
     try:
         return await request.app.state.individual_imports.get(import_id)
     except UseCaseError:
-        return None
+        return render(request, "intake_message.html", status_code=404, message="No such import.")
 
 
 @router.get("/individuals/import/jobs/{import_id}", response_class=HTMLResponse)
-async def import_job_page(request: Request, import_id: str, user: DashboardUser) -> HTMLResponse:
+async def import_job_page(request: Request, import_id: str, user: DashboardUser) -> Response:
     """A background import: its progress while it runs (the page refreshes itself), then the same
     result view as an import done at once, downloads served from the stored outcomes."""
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
-    job = await _import_job(request, import_id)
-    if job is None:
-        return render(request, "intake_message.html", status_code=404, message="No such import.")
+    job = await _import_job(request, import_id, user)
+    if isinstance(job, Response):
+        return job
     ctx: dict[str, Any] = {"job": import_job_json(job), "file_name": job.file_name, "result": None}
     if job.status == "done":
         count, rows = await request.app.state.individual_imports.results(job.id, 0, IMPORT_ROWS_SHOWN)
@@ -240,10 +241,8 @@ async def import_job_page(request: Request, import_id: str, user: DashboardUser)
 
 @router.get("/individuals/import/jobs/{import_id}/results.csv")
 async def import_job_results_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
-    if (job := await _import_job(request, import_id)) is None:
-        return render(request, "intake_message.html", status_code=404, message="No such import.")
+    if isinstance(job := await _import_job(request, import_id, user), Response):
+        return job
     return StreamingResponse(request.app.state.individual_imports.results_csv(job), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="import-results.csv"'})
 
@@ -251,10 +250,8 @@ async def import_job_results_csv(request: Request, import_id: str, user: Dashboa
 @router.get("/individuals/import/jobs/{import_id}/invalid.csv")
 async def import_job_invalid_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
     """The invalid rows to fix and import again (PII masked unless the user may reveal it)."""
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
-    if (job := await _import_job(request, import_id)) is None:
-        return render(request, "intake_message.html", status_code=404, message="No such import.")
+    if isinstance(job := await _import_job(request, import_id, user), Response):
+        return job
     return StreamingResponse(request.app.state.individual_imports.errors_csv(job, user.can("pii:reveal")),
                              media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="invalid-individuals.csv"'})
