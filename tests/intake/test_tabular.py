@@ -67,7 +67,7 @@ def test_formulas_are_data_and_exports_neutralise_them(tmp_path: Path) -> None:
     assert lines[0]["valid"] and lines[0]["insured_name"].startswith("=HYPERLINK")
     assert not lines[1]["valid"]
     exported = b"".join(csv_bytes(["a"], [["=1+2"], ["-3"], ["@x"], ["+1"], ["ok"]])).decode("utf-8-sig")
-    assert exported.splitlines() == ["a", "'=1+2", "'-3", "'@x", "'+1", "ok"]
+    assert exported.splitlines() == ["a", "'=1+2", "-3", "'@x", "+1", "ok"]
     assert unneutralise(neutralise("-12.50")) == "-12.50"
 
 

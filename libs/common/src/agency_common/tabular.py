@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
@@ -252,10 +253,15 @@ def is_blank(cells: Iterable[str]) -> bool:
 
 
 # -- writing --------------------------------------------------------------------------------------
+# A plain number ("-120.00", "+1.5", "-1,234.56", "1e3") is what a spreadsheet reads as a number,
+# never as a formula: it keeps its sign and stays a number. "-1+1" or "-2+cmd|..." is not one of them.
+PLAIN_NUMBER = re.compile(r"[+-]?(?:(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
 def neutralise(value: Any) -> str:
-    """A cell a spreadsheet will show as text, never run as a formula."""
+    """A cell a spreadsheet will show as text, never run as a formula; numbers stay numbers."""
     text = "" if value is None else str(value)
-    if text.startswith(FORMULA_PREFIXES):
+    if text.startswith(FORMULA_PREFIXES) and not PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
 

@@ -113,32 +113,25 @@ def to_json(report: Report) -> dict[str, Any]:
                          for t, c, rows in report.sections]}
 
 
-def _csv_cell(value: Any) -> Any:
-    """Numbers stay numbers; text that a spreadsheet would run as a formula gets a leading '."""
-    if isinstance(value, Decimal | int) and not isinstance(value, bool):
-        return str(value)
-    return neutralise(value)
-
-
 def to_csv(report: Report) -> Iterator[bytes]:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([neutralise(report.title)])
     for k, v in report.header.items():
-        w.writerow([neutralise(k), _csv_cell(v)])
+        w.writerow([neutralise(k), neutralise(v)])
     for title, cols, rows in report.sections:
         w.writerow([])
         w.writerow([neutralise(title)])
         w.writerow([neutralise(c) for c in cols])
         for r in rows:
-            w.writerow([_csv_cell(c) for c in r])
+            w.writerow([neutralise(c) for c in r])
     w.writerow([])
     w.writerow([neutralise(c) for c in report.columns])
     yield codecs.BOM_UTF8 + buf.getvalue().encode()
     buf.seek(0)
     buf.truncate()
     for i, row in enumerate(report.rows, 1):
-        w.writerow([_csv_cell(c) for c in row])
+        w.writerow([neutralise(c) for c in row])
         if i % 1000 == 0:
             yield buf.getvalue().encode()
             buf.seek(0)

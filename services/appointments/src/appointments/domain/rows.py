@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agency_common.tabular import neutralise
+
 # NPN: a string of 1 to 10 digits, never a number (leading zeros are part of it). An agency may
 # have no NPN yet: its record then carries a placeholder (AgentSync's advice: a dummy agency NPN).
 NPN_RE = re.compile(r"^\d{1,10}$")
@@ -302,11 +304,6 @@ def check_bulk_appoint(content: bytes) -> ParsedFile:
 
 def _truthy(value: str) -> bool:
     return value.strip().casefold() in ("true", "yes", "y", "1", "x")
-
-
-def neutralise(cell: Any) -> str:
-    text = "" if cell is None else str(cell)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def to_csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
