@@ -122,9 +122,9 @@ async def test_large_import_runs_as_a_job_like_the_synchronous_import(start_serv
     assert (mid["status"], mid["rows_done"], mid["total"], mid["created"], mid["updated"]) == ("running", 2, 11, 1, 1)
     assert 0 < mid["progress"] < 1 and mid["started_at"] and mid["finished_at"] is None
     assert (await sales.get(f"/api/individual-imports/{job['id']}/results")).json()["total"] == 2
-    # the same request again: the same job (200), nothing started twice; a small file still imports at once
+    # the same request again: the first answer (the same job), nothing started twice; a small file still imports
     again = await sales.post("/api/individuals/import", files=upload(data), headers={"Idempotency-Key": "imp-1"})
-    assert again.status_code == 200 and again.json()["job"]["id"] == job["id"]
+    assert again.status_code == 202 and again.json()["job"]["id"] == job["id"] and again.json()["replayed"] is True
     small = await sales.post("/api/individuals/import", files=upload(csv_text(HEADER, ",,Sam,Small,,,TX")))
     assert small.status_code == 200 and small.json()["created"] == 1
     async with svc.runtime.db.session() as s:

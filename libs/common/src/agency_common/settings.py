@@ -46,6 +46,8 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_seconds: float = Field(0.2, validation_alias=_shared("CONSUMER_BACKOFF_SECONDS"))
     outbox_batch_size: int = Field(500, validation_alias=_shared("OUTBOX_BATCH_SIZE"))
     outbox_sweep_seconds: float = Field(1.0, validation_alias=_shared("OUTBOX_SWEEP_SECONDS"))
+    # How long a request's idempotency key (and its answer) is kept: a retry within it changes nothing.
+    idempotency_retention_hours: float = Field(72, validation_alias=_shared("IDEMPOTENCY_RETENTION_HOURS"))
 
     jwt_secret: SecretStr = Field(SecretStr(DEV_JWT_SECRET), validation_alias=_shared("JWT_SECRET"))
     jwt_ttl_minutes: int = Field(480, validation_alias=_shared("JWT_TTL_MINUTES"))

@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 
 from agency_common.db.types import UTCDateTime
+from agency_common.idempotency import MAX_KEY_LENGTH
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
 AutoId = BigInteger().with_variant(Integer(), "sqlite")
@@ -33,6 +34,7 @@ class MessagingTables:
     outbox: Table
     inbox: Table
     dead_letters: Table
+    idempotency_keys: Table  # agency_common.idempotency
 
 
 def messaging_tables(metadata: MetaData) -> MessagingTables:
@@ -88,4 +90,25 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         Column("replayed_by", String(100), nullable=True),
         UniqueConstraint("consumer", "topic", "partition", "offset", "event_id", name="uq_dead_letter_message"),
     )
-    return MessagingTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters)
+    return MessagingTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters,
+                           idempotency_keys=idempotency_table(metadata))
+
+
+def idempotency_table(metadata: MetaData) -> Table:
+    table = Table(
+        "idempotency_keys",
+        metadata,
+        Column("key", String(MAX_KEY_LENGTH), primary_key=True),
+        Column("login", String(100), nullable=False),
+        Column("fingerprint", String(64), nullable=False),
+        Column("method", String(10), nullable=False),
+        Column("path", String(500), nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("status_code", Integer, nullable=True),
+        Column("headers", String(4000), nullable=True),
+        Column("body", LargeBinary, nullable=True),
+        Column("answered_at", UTCDateTime(), nullable=True),
+    )
+    Index("ix_idempotency_keys_created_at", table.c.created_at)
+    return table
+

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency_common.contracts.envelope import EventPayload, envelope_headers
 from agency_common.db.engine import Database
+from agency_common.idempotency import claim_in, claim_settled
 from agency_common.logging import current_correlation_id
 from agency_common.outbox.tables import MessagingTables
 from agency_common.timeutil import utcnow
@@ -97,15 +98,23 @@ class UnitOfWork:
         correlation_id: str | None = None,
         causation_id: str | None = None,
     ) -> AsyncIterator[Transaction]:
-        async with self.db.transaction() as session:
-            tx = Transaction(
-                session=session,
-                actor=actor,
-                correlation_id=correlation_id or current_correlation_id(),
-                causation_id=causation_id,
-                _tables=self.tables,
-                _producer=self.producer,
-            )
-            yield tx
+        claim = None
+        try:
+            async with self.db.transaction() as session:
+                # A request's idempotency key is recorded in its first write transaction, beside its effect.
+                claim = await claim_in(session, self.tables.idempotency_keys, self.db.dialect)
+                tx = Transaction(
+                    session=session,
+                    actor=actor,
+                    correlation_id=correlation_id or current_correlation_id(),
+                    causation_id=causation_id,
+                    _tables=self.tables,
+                    _producer=self.producer,
+                )
+                yield tx
+        except BaseException:
+            claim_settled(claim, committed=False)
+            raise
+        claim_settled(claim, committed=True)
         if tx.emitted_count and self.on_commit is not None:
             self.on_commit()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from faststream.kafka import KafkaBroker
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Table
 
+from agency_common import idempotency
 from agency_common.auth import TokenService, UserDirectory
 from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.db.engine import Database
@@ -139,6 +141,13 @@ class ServiceRuntime:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
+    async def _purge_idempotency_keys(self) -> None:
+        keep = timedelta(hours=self.settings.idempotency_retention_hours)
+        while True:
+            with contextlib.suppress(Exception):
+                await idempotency.purge(self.db, self.tables.idempotency_keys, keep)
+            await asyncio.sleep(3600)
+
     async def _lag_loop(self) -> None:
         while True:
             await asyncio.sleep(5)
@@ -155,6 +164,7 @@ class ServiceRuntime:
             asyncio.create_task(self._connect_broker(), name="broker-connect"),
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self._lag_loop(), name="consumer-lag"),
+            asyncio.create_task(self._purge_idempotency_keys(), name="idempotency-purge"),
         ]
         self._tasks += [asyncio.create_task(f(), name=getattr(f, "__name__", "background")) for f in self._background]
         freeze_startup_objects()
@@ -186,6 +196,9 @@ class ServiceRuntime:
             max_body_size=self.settings.max_upload_bytes,
         )
         app.state.runtime = self
+        # Added before the common middleware, so it runs inside it: in the task that runs the route.
+        app.add_middleware(idempotency.IdempotencyMiddleware, db=self.db, table=self.tables.idempotency_keys,
+                           login_of=idempotency.login_from_token(self.tokens.verify))
         install_common(app, self)
         for router in routers:
             app.include_router(router)
