@@ -7,6 +7,7 @@ import asyncio
 
 from agency_common.idempotency import IdempotencyMiddleware
 
+from tests.support.carriers import register_carriers
 from tests.support.inprocess import service_defs
 
 ANN = {"first_name": "Ann", "last_name": "Idem", "state": "TX"}
@@ -59,6 +60,7 @@ async def test_a_refused_request_is_not_remembered(start_service, token_for) -> 
     """An error changed nothing: the corrected request with the same key runs."""
     intake = await start_service("intake")
     async with intake.as_user(token_for("clerk")) as clerk:
+        await register_carriers(clerk, "Acme")
         bad = {"carrier": "Acme", "policy_number": " ", "client_name": "Zed"}
         assert (await clerk.post("/api/policies", json=bad, headers={"Idempotency-Key": "k-pol"})).status_code == 422
         good = {**bad, "policy_number": "P-1"}
@@ -69,6 +71,7 @@ async def test_a_refused_request_is_not_remembered(start_service, token_for) -> 
 async def test_update_policies_by_carrier_applies_once(start_service, token_for) -> None:
     intake = await start_service("intake")
     async with intake.as_user(token_for("admin")) as admin:
+        await register_carriers(admin, "Acme")
         for n in ("U-1", "U-2"):
             assert (await admin.post("/api/policies", json={
                 "carrier": "Acme", "policy_number": n, "client_name": "Zed"})).status_code == 201
@@ -84,6 +87,7 @@ async def test_a_dashboard_form_resubmitted_creates_once(start_service, token_fo
     """Every dashboard form carries a hidden idempotency_key (forms.js); a resubmitted form is replayed."""
     intake = await start_service("intake")
     async with intake.as_user(token_for("clerk")) as clerk:
+        await register_carriers(clerk, "Acme")
         form = {"carrier": "Acme", "policy_number": "F-1", "client_name": "Form Co", "idempotency_key": "k-form"}
         first = await clerk.post("/policies", data=form)
         again = await clerk.post("/policies", data=form)

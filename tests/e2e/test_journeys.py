@@ -58,7 +58,9 @@ def wait_statement_done(page: Any) -> str:
 def test_journey_1_statement_import_to_create_policies(platform: RunningPlatform, page: Any,
                                                        screens: Screens) -> None:
     intake = platform.urls["intake"]
-    with platform.api("intake", "admin") as api:  # the book of business as it stands
+    with platform.api("intake", "admin") as api:  # the carrier, registered; the book of business as it stands
+        r = api.post("/api/carriers", json={"name": CARRIER, "aliases": ["Keystone Cas."]})
+        assert r.status_code in (201, 409), r.text
         for number, client, lob in BOOK:
             r = api.post("/api/policies", json={"carrier": CARRIER, "policy_number": number, "client_name": client,
                                                 "line_of_business": lob, "effective_date": "2026-01-01",
@@ -77,7 +79,7 @@ def test_journey_1_statement_import_to_create_policies(platform: RunningPlatform
     assert page.url.endswith("/statements") and "(clerk)" in page.inner_text("header, nav, body")
 
     # import a messy statement
-    page.fill("input[name=carrier]", CARRIER)
+    page.select_option("select[name=carrier]", CARRIER)
     page.set_input_files("input[name=file]", {"name": "keystone-2026-10.csv", "mimeType": "text/csv",
                                               "buffer": MESSY_STATEMENT.encode("utf-8-sig")})
     page.click("form[action='/statements'] button[type=submit]")
@@ -109,7 +111,7 @@ def test_journey_1_statement_import_to_create_policies(platform: RunningPlatform
     writer.writerow(["KC-301", "Missing Number", "NBS", "10/07/2026", "10/07/2027", "Homeowners", "500.00", "15%",
                      "75.00"])
     page.goto(f"{intake}/statements")
-    page.fill("input[name=carrier]", CARRIER)
+    page.select_option("select[name=carrier]", CARRIER)
     page.set_input_files("input[name=file]", {"name": "keystone-2026-10-corrected.csv", "mimeType": "text/csv",
                                               "buffer": fixed.getvalue().encode()})
     page.click("form[action='/statements'] button[type=submit]")

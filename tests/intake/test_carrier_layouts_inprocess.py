@@ -5,6 +5,7 @@ when two policies share a normalised number. Through HTTP, the database and the 
 from __future__ import annotations
 
 from tests.intake.test_statements_inprocess import wait_imported
+from tests.support.carriers import register_carriers
 
 EZLYNX_CSV = (
     "Agency ID,Producer Subcode,Policy Number,Transaction Date,Transaction Type Code,Premium,Comm Percent,"
@@ -19,6 +20,7 @@ EZLYNX_CSV = (
 async def test_ezlynx_statement_matches_the_right_policy_term(start_service, token_for, kafka) -> None:
     intake = await start_service("intake", auto_publish_when_matched=False)
     async with intake.as_user(token_for("clerk")) as client:
+        await register_carriers(client, "EZ Mutual")
         ids = {}
         for number, start, end in (("HO-123", "2025-03-01", "2026-03-01"), ("HO 123", "2026-03-01", "2027-03-01")):
             r = await client.post("/api/policies", json={"carrier": "EZ Mutual", "policy_number": number,

@@ -12,6 +12,7 @@ from intake.models import CreatePoliciesJob
 from intake.usecases import CreatePoliciesRequest
 
 from tests.intake.test_statements_inprocess import wait_imported
+from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 
 HEADER = "Policy #,Named Insured,Trans Type,Eff Date,Exp Date,LOB,Premium,Comm %,Comm Amt\r\n"
@@ -23,6 +24,7 @@ def statement(n: int, prefix: str = "BG") -> bytes:
 
 
 async def import_statement(client, n: int, prefix: str = "BG") -> str:
+    await register_carriers(client, "Acme")
     r = await client.post("/api/statements", files={"file": (f"{prefix}.csv", statement(n, prefix), "text/csv")},
                           data={"carrier": "Acme"})
     assert r.status_code == 202, r.text

@@ -3,12 +3,14 @@ carrier profiles."""
 
 from __future__ import annotations
 
+from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 
 
 async def test_dashboard_flow(start_service, token_for) -> None:
     intake = await start_service("intake")
     async with intake.as_user(token_for("clerk")) as c:
+        await register_carriers(c, "Acme")
         r = await c.post("/statements", files={"file": ("a.csv", b"Policy #,Named Insured,Premium\nX1,Ann Lee,10\n", "text/csv")},
                          data={"carrier": "Acme"})
         assert r.status_code == 303, r.text
@@ -45,6 +47,7 @@ async def test_dashboard_flow(start_service, token_for) -> None:
 async def test_individuals_dashboard(start_service, token_for) -> None:
     intake = await start_service("intake")
     async with intake.as_user(token_for("clerk")) as c:
+        await register_carriers(c, "Acme")
         await c.post("/api/policies", json={"carrier": "Acme", "policy_number": "P-1", "client_name": "Ann Lee",
                                             "line_of_business": "AUTO"})
     async with intake.as_user(token_for("sales")) as c:

@@ -16,6 +16,7 @@ from agency_common.contracts.upstream import (
 )
 from agency_common.messaging.broker import kafka_headers
 
+from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 
 
@@ -29,6 +30,7 @@ async def test_feed_statement_and_invoice_postings(start_service, token_for) -> 
     intake = await start_service("intake")
     rt = intake.runtime
     async with intake.as_user(token_for("clerk")) as client:
+        await register_carriers(client, "Feedco")
         r = await client.post("/api/policies", json={"carrier": "Feedco", "policy_number": "F-1", "client_name": "Ann",
                                                      "effective_date": "2026-01-01", "expiration_date": "2027-01-01"})
         policy_id = r.json()["policy_id"]

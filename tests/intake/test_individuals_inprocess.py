@@ -11,6 +11,7 @@ from agency_common.contracts.upstream import IndividualUpserted
 from sqlalchemy import select
 
 from tests.intake.test_events_inprocess import publish
+from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 
 
@@ -18,6 +19,7 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
     intake = await start_service("intake")
     rt = intake.runtime
     async with intake.as_user(token_for("clerk")) as clerk:
+        await register_carriers(clerk, "Acme", "Zen")
         specs = [("Ann Lee", "AUTO", "active", "2026-01-01", "2027-01-01"),
                  ("Bob Ray", "AUTO", "active", "2026-03-01", "2027-03-01"),
                  ("Cy Dee", "HOME", "active", "2026-01-01", "2027-01-01"),
@@ -157,6 +159,7 @@ async def test_csv_import_of_individuals(start_service, token_for) -> None:
 async def test_every_search_filter(start_service, token_for) -> None:
     intake = await start_service("intake")
     async with intake.as_user(token_for("clerk")) as clerk:
+        await register_carriers(clerk, "Acme", "Zen")
         for number, name, carrier, lob, status, eff, exp in (
                 ("A-1", "Ann Lee", "Acme", "AUTO", "active", "2026-01-01", "2027-01-01"),
                 ("Z-1", "Bob Ray", "Zen", "HOME", "lapsed", "2025-06-01", "2026-06-01")):

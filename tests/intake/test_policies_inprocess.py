@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 
 
@@ -9,6 +10,7 @@ async def test_hand_made_policy_reaches_invoicing_with_its_user(start_service, t
     intake = await start_service("intake")
     invoicing = await start_service("invoicing")
     async with intake.as_user(token_for("clerk")) as client:
+        await register_carriers(client, "Acme")
         r = await client.post("/api/policies", json={"carrier": "Acme", "policy_number": "H-1",
                                                      "client_name": "Hand Made", "estimated_premium": "10.05"})
         assert r.status_code == 201, r.text

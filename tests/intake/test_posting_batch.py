@@ -13,6 +13,7 @@ import pytest
 from agency_common.contracts.envelope import make_envelope
 from agency_common.contracts.invoicing import InvoicePosted
 from agency_common.messaging.consumer import PermanentError
+from intake.carriers.registry import CarrierIn, find_carrier, register_carrier
 from intake.consumers import on_invoices_posted
 from intake.domain.premium import TermTotals, apply_posting, policy_totals
 from intake.models import Policy, PolicyTermPremium
@@ -49,6 +50,8 @@ POSTINGS = [
 async def make_policies(svc: Any, tag: str) -> dict[str, str]:
     ids = {}
     async with svc.runtime.uow(actor="clerk") as tx:
+        if await find_carrier(tx.session, "Batchco") is None:
+            await register_carrier(tx, CarrierIn(name="Batchco"))
         for name, (start, end) in POLICIES.items():
             policy = await create_policy(tx, NewPolicy(carrier="Batchco", policy_number=f"{tag}-{name}",
                                                        client_name=f"Client {name}", effective_date=start,

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from agency_common.contracts.intake import PolicySessionCreated, StatementImported, StatementLinesPublished
 from sqlalchemy import select
 
+from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 
 STATEMENT = (
@@ -38,6 +39,7 @@ async def wait_imported(client, sid: str) -> dict:
 async def test_import_match_create_policies_and_publish(start_service, token_for, kafka) -> None:
     intake = await start_service("intake")
     async with intake.as_user(token_for("clerk")) as client:
+        await register_carriers(client, "Acme")
         for number in ("AC100", "AC-101", "AMB-7", "AMB7"):
             r = await client.post("/api/policies", json={"carrier": "Acme", "policy_number": number,
                                                          "client_name": f"Holder {number}"})
@@ -143,6 +145,7 @@ async def test_permissions_and_hostile_uploads(start_service, token_for) -> None
         r = await client.post("/api/statements", files={"file": ("a.csv", b"x", "text/csv")}, data={"carrier": "A"})
         assert r.status_code == 403
     async with intake.as_user(token_for("clerk")) as client:
+        await register_carriers(client, "A")
         r = await client.post("/api/statements", files={"file": ("a.csv", b"", "text/csv")}, data={"carrier": "A"})
         assert r.status_code == 422 and "empty" in r.text
         r = await client.post("/api/statements", files={"file": ("a.csv", b"x" * 200_000, "text/csv")},

@@ -76,3 +76,18 @@ async def entries(http: Any, rec_id: str, **params: Any) -> list[dict[str, Any]]
     r = await http.get(f"/api/reconciliations/{rec_id}/entries", params={"limit": 500, **params})
     assert r.status_code == 200, r.text
     return r.json()["items"]
+
+
+async def known_carrier(svc: Any, name: str = CARRIER) -> None:
+    """intake's registry event for a carrier, applied to invoicing's read model (no intake running)."""
+    import uuid
+
+    from agency_common.contracts.envelope import make_envelope
+    from agency_common.contracts.intake import CarrierRegistered, CarrierSnapshot
+    from agency_common.timeutil import utcnow
+    from invoicing.carriers import on_carrier_events
+
+    event = CarrierRegistered(carrier=CarrierSnapshot(carrier_id=str(uuid.uuid4()), version=1, name=name,
+                                                      updated_at=utcnow()))
+    async with svc.runtime.uow(actor="intake") as tx:
+        await on_carrier_events(tx, [make_envelope(event, producer="intake", actor="intake", correlation_id="test")])

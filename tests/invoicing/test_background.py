@@ -11,7 +11,7 @@ from typing import Any
 from agency_common.contracts.intake import PolicySnapshot
 from sqlalchemy import select
 
-from tests.invoicing.helpers import entries, open_rec, policy, publish, wait_policies
+from tests.invoicing.helpers import entries, known_carrier, open_rec, policy, publish, wait_policies
 from tests.support.inprocess import eventually
 
 
@@ -142,6 +142,7 @@ async def test_read_model_takes_a_batch_of_snapshots_newest_version_wins(start_s
     from invoicing.models import PolicyView
 
     svc = await start_service("invoicing")
+    await known_carrier(svc)
     async with svc.as_user(token_for("clerk")) as c:
         rid = (await open_rec(c))["id"]  # opened by hand: new policies of its carrier join it
     async with svc.runtime.uow(actor="intake") as tx:

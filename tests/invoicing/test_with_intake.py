@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from tests.invoicing.helpers import entries, open_rec, wait_policies
+from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 
 BILL_TYPES = ["audit", "cancellation", "endorsement", "installment", "term_policy"]
@@ -16,6 +17,7 @@ async def test_each_bill_type_posted_through_intake(start_service, token_for) ->
     intake = await start_service("intake")
     invoicing = await start_service("invoicing")
     async with intake.as_user(token_for("clerk")) as ic:
+        await register_carriers(ic, "Acme Mutual")
         for i, _bill_type in enumerate(BILL_TYPES):
             r = await ic.post("/api/policies", json={
                 "carrier": "Acme Mutual", "policy_number": f"E2E-{i}", "client_name": f"End To End {i}",

@@ -17,6 +17,7 @@ from agency_common.launcher import free_port, start_broker
 from agency_common.messaging.admin import ensure_topics
 from aiokafka import AIOKafkaProducer
 
+from tests.support.carriers import register_carriers_sync
 from tests.support.proxy import TcpProxy
 from tests.support.services import ServiceHarness, api, wait_until
 
@@ -71,6 +72,9 @@ def test_broker_outage_loses_nothing_and_doubles_nothing(proxied_harness: Servic
     proxy.cut()
     wait_until(lambda: httpx.get(f"{intake.url}/readyz").status_code == 503, timeout=30,
                message="intake notices the broker is gone")
+
+    with api(intake.url, token) as client:
+        register_carriers_sync(client, "Outage Mutual")
 
     async def create_all() -> list[int]:
         sem = asyncio.Semaphore(8)

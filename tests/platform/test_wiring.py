@@ -12,6 +12,7 @@ from agency_common.contracts.envelope import make_envelope
 from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
 from aiokafka import AIOKafkaProducer
 
+from tests.support.carriers import register_carriers_sync
 from tests.support.services import ServiceHarness, api, wait_until
 
 
@@ -33,6 +34,7 @@ def test_event_from_intake_outbox_reaches_invoicing_process_once(harness: Servic
     token = token_for("clerk")
 
     with api(intake.url, token) as client:
+        register_carriers_sync(client, "Acme Mutual")
         created = client.post("/api/policies", json={
             "carrier": "Acme Mutual", "policy_number": "AM-1001", "client_name": "Dana Whitfield",
             "estimated_premium": "1234.50"})

@@ -34,6 +34,14 @@ import httpx
 
 DEMO_CARRIER = "Acme Mutual"
 SECOND_CARRIER = "Harbor P&C"
+# The carrier registry: carriers are registered explicitly before statements or policies name them.
+DEMO_CARRIERS: list[dict[str, Any]] = [
+    {"name": DEMO_CARRIER, "naic_code": "12345", "aliases": ["Acme Mutual Insurance Co", "AMIC"],
+     "subordinates": ["Acme Casualty"],
+     "addresses": ["100 Insurance Way\nHartford, CT 06103", "PO Box 4400\nHartford, CT 06101"]},
+    {"name": SECOND_CARRIER, "naic_code": "23456", "aliases": ["Harbor Property & Casualty"],
+     "addresses": ["1 Harbor Plaza\nBoston, MA 02110"]},
+]
 
 # (policy number, client, line of business, effective date, premium)
 BOOK: list[tuple[str, str, str, str, str]] = [
@@ -248,6 +256,8 @@ class DemoLoader:
 
     def load_intake(self) -> dict[str, Any]:
         c = self.http["intake"]
+        for carrier in DEMO_CARRIERS:
+            _ok(c.post("/api/carriers", json=carrier), 409)
         _ok(c.put(f"/api/carrier-profiles/{DEMO_CARRIER}", json={"prefixes": [], "bill_types": {"AUD": "audit"}}))
         _ok(c.put(f"/api/carrier-profiles/{SECOND_CARRIER}", json={"prefixes": ["HP"], "bill_types": {"NEW": "term_policy"}}))
         created = 0

@@ -56,17 +56,17 @@ DEFAULT_GROUPS: dict[str, list[str]] = {
     "accounting": [
         "statements:import", "statements:view", "policies:create", "policies:edit", "policies:view",
         "reconciliations:view", "reconciliations:edit", "reconciliations:post", "reconciliations:pay",
-        "operations:view",
+        "operations:view", "carriers:view", "carriers:edit",
     ],
     "sales_ops": [
         "individuals:view", "individuals:edit", "sales_enablement:view", "sales_enablement:edit", "policies:view",
-        "searches:save",
+        "searches:save", "carriers:view",
     ],
     "licensing": [
         "producers:view", "producers:edit", "appointments:view", "appointments:submit",
         "appointments:terminate", "portals:invite", "reference_data:edit",
     ],
-    "managers": ["reports:view", "team_screens:calculate", "operations:view", "policies:view"],
+    "managers": ["reports:view", "team_screens:calculate", "operations:view", "policies:view", "carriers:view"],
 }
 
 

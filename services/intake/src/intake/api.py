@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from intake.carriers.registry import canonical_name
 from intake.imports import DuplicateStatement, error_rows, publish_statement, rematch, statement_json
 from intake.models import (
     CarrierProfile,
@@ -71,11 +72,11 @@ async def list_policies(
 ) -> dict[str, Any]:
     runtime = request.app.state.runtime
     conds = []
-    if carrier:
-        conds.append(Policy.carrier == carrier)
     if session_id:
         conds.append(Policy.session_id == session_id)
     async with runtime.db.session() as session:
+        if carrier:
+            conds.append(Policy.carrier == await canonical_name(session, carrier))
         total = await session.scalar(select(func.count()).select_from(Policy).where(*conds))
         rows = (await session.execute(select(Policy).where(*conds).order_by(Policy.created_at.desc(), Policy.id)
                                       .limit(limit).offset(offset))).scalars()
@@ -109,7 +110,7 @@ async def list_update_audits(request: Request, _user: Annotated[User, require("p
     async with request.app.state.runtime.db.session() as session:
         stmt = select(PolicyUpdateAudit).order_by(PolicyUpdateAudit.updated_at.desc()).limit(200)
         if carrier:
-            stmt = stmt.where(PolicyUpdateAudit.carrier == carrier)
+            stmt = stmt.where(PolicyUpdateAudit.carrier == await canonical_name(session, carrier))
         rows = (await session.execute(stmt)).scalars().all()
     return {"items": [audit_json(a) for a in rows]}
 

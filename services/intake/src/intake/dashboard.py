@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
+from intake.carriers.registry import carrier_names
 from intake.domain.mapping import BILL_TYPES, DEFAULT_ALIASES, DEFAULT_BILL_TYPES, FIELD_LABELS, FIELDS
 from intake.imports import DuplicateStatement, publish_statement, rematch
 from intake.models import (
@@ -51,13 +52,15 @@ def _denied(request: Request, permission: str) -> HTMLResponse:
 
 # -- book of business ---------------------------------------------------------------------------------
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, user: DashboardUser, error: str | None = None) -> HTMLResponse:
+async def home(request: Request, user: DashboardUser, error: str | None = None,
+               values: dict[str, str] | None = None) -> HTMLResponse:
     runtime = request.app.state.runtime
     async with runtime.db.session() as session:
         total = await session.scalar(select(func.count()).select_from(Policy))
         recent = (await session.execute(select(Policy).order_by(Policy.created_at.desc()).limit(50))).scalars().all()
-    return render(request, "intake_home.html", total=total, policies=recent, error=error,
-                  can_create=user.can("policies:create"))
+        carriers = await carrier_names(session)
+    return render(request, "intake_home.html", total=total, policies=recent, error=error, carriers=carriers,
+                  values=values or {}, can_create=user.can("policies:create"))
 
 
 @router.post("/policies")
@@ -78,20 +81,23 @@ async def create_policy_form(
         async with runtime.uow(actor=user.login) as tx:
             await create_policy(tx, data)
     except (ValidationError, UseCaseError) as exc:
-        return await home(request, user, error=str(exc))
+        return await home(request, user, error=str(exc), values={"carrier": carrier, "policy_number": policy_number,
+                                                                 "client_name": client_name,
+                                                                 "line_of_business": line_of_business})
     return RedirectResponse("/", status_code=303)
 
 
 # -- statements ---------------------------------------------------------------------------------------
 @router.get("/statements", response_class=HTMLResponse)
 async def statements_page(request: Request, user: DashboardUser, error: str | None = None,
-                          first_import: str | None = None) -> HTMLResponse:
+                          first_import: str | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
     if not user.can("statements:view"):
         return _denied(request, "statements:view")
     async with request.app.state.runtime.db.session() as session:
         rows = (await session.execute(select(Statement).order_by(Statement.created_at.desc()).limit(100))).scalars().all()
-        carriers = (await session.execute(select(CarrierProfile.carrier).order_by(CarrierProfile.carrier))).scalars().all()
+        carriers = await carrier_names(session)
     return render(request, "intake_statements.html", statements=rows, carriers=carriers, error=error,
+                  values=values or {},
                   first_import=first_import, can_import=user.can("statements:import"))
 
 
@@ -105,9 +111,10 @@ async def upload_form(request: Request, user: DashboardUser, file: Annotated[Upl
         st = await request.app.state.imports.store_upload(file, file.filename or "statement", carrier, user.login,
                                                           sheet=sheet or None, override=override)
     except DuplicateStatement as exc:
-        return await statements_page(request, user, error=str(exc), first_import=exc.first_id)
+        return await statements_page(request, user, error=str(exc), first_import=exc.first_id,
+                                     values={"carrier": carrier})
     except (TooLarge, UseCaseError) as exc:
-        return await statements_page(request, user, error=str(exc))
+        return await statements_page(request, user, error=str(exc), values={"carrier": carrier})
     return RedirectResponse(f"/statements/{st.id}", status_code=303)
 
 
@@ -260,7 +267,9 @@ async def update_page(request: Request, user: DashboardUser, message: str | None
         audits = (await session.execute(select(PolicyUpdateAudit).order_by(PolicyUpdateAudit.updated_at.desc())
                                         .limit(50))).scalars().all()
         sessions = (await session.execute(select(PolicySession).order_by(PolicySession.number.desc()).limit(100))).scalars().all()
+        carriers = await carrier_names(session, active_only=False)
     return render(request, "intake_update.html", audits=[audit_json(a) for a in audits], sessions=sessions,
+                  carriers=carriers,
                   filters=UPDATE_FILTERS, changes=POLICY_DEFAULT_FIELDS, values=values or dict(request.query_params),
                   message=message, error=error, can_edit=user.can("policies:edit"))
 
@@ -290,7 +299,8 @@ async def profiles_page(request: Request, user: DashboardUser, carrier: str = ""
     async with request.app.state.runtime.db.session() as session:
         profiles = (await session.execute(select(CarrierProfile).order_by(CarrierProfile.carrier))).scalars().all()
         current = await session.get(CarrierProfile, carrier) if carrier else None
-    return render(request, "intake_profiles.html", profiles=profiles, carrier=carrier,
+        carriers = await carrier_names(session, active_only=False)
+    return render(request, "intake_profiles.html", profiles=profiles, carrier=carrier, carriers=carriers,
                   columns=json.loads(current.columns) if current else {},
                   bill_types="\n".join(f"{k}={v}" for k, v in json.loads(current.bill_types).items()) if current else "",
                   prefixes=", ".join(json.loads(current.prefixes)) if current else "",

@@ -31,6 +31,8 @@ from agency_common.tabular import Limits, TooLarge
 from agency_common.timeutil import utcnow
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
+from intake.carriers.registry import UnknownCarrier, carrier_names, find_carrier, require_carrier
+from intake.carriers.rules import closest, tidy_name
 from intake.domain.columnar import FRAME_COLUMNS, Book
 from intake.domain.mapping import MappingProfile
 from intake.domain.reader import NotAStatement, StatementParser
@@ -212,9 +214,8 @@ class StatementImports:
     # -- upload ---------------------------------------------------------------------------------
     async def store_upload(self, stream: BinaryIO | AsyncIterator[bytes], file_name: str, carrier: str, actor: str,
                            *, sheet: str | None = None, override: bool = False) -> Statement:
-        carrier = carrier.strip()
-        if not carrier:
-            raise UseCaseError("carrier is required")
+        async with self.runtime.db.session() as s:  # before reading the file: an unknown carrier is refused at once
+            carrier = (await require_carrier(s, carrier)).name
         file_name = os.path.basename(file_name or "statement")[:300] or "statement"
         self.dir.mkdir(parents=True, exist_ok=True)
         tmp = self.dir / f"upload-{uuid.uuid4()}.part"
@@ -384,9 +385,13 @@ async def feed_started(tx: Transaction, feed_id: str, carrier: str, file_name: s
     existing = (await tx.session.execute(select(Statement).where(Statement.feed_statement_id == feed_id))).scalar_one_or_none()
     if existing is not None:
         return  # the same statement announced again
-    st = Statement(carrier=carrier.strip(), source="feed", file_name=(file_name or f"feed {feed_id}")[:300],
+    registered = await find_carrier(tx.session, carrier)
+    st = Statement(carrier=registered.name if registered else tidy_name(carrier), source="feed",
+                   file_name=(file_name or f"feed {feed_id}")[:300],
                    feed_statement_id=feed_id, statement_date=statement_date, header=json.dumps(columns),
                    status="receiving", imported_by=tx.actor, detected="feed")
+    if registered is None:  # its lines are kept: once the carrier (or this alias) is registered, re-match
+        st.error = str(UnknownCarrier(st.carrier, closest(st.carrier, await carrier_names(tx.session))))
     profile = await load_profile(tx.session, st.carrier)
     try:
         StatementParser(profile).use_header(columns)
@@ -441,6 +446,7 @@ async def feed_completed(tx: Transaction, feed_id: str, row_count: int, auto_pub
 async def rematch(session: Any, statement_id: str, carrier: str) -> None:
     """Match the statement's valid lines that are not matched yet (after new policies, or a changed
     profile), in chunks; then recount."""
+    carrier = await adopt_registered_carrier(session, statement_id, carrier)
     profile = await load_profile(session, carrier)
     book = await load_book(session, carrier, profile)
     rows = (await session.execute(select(LINES.c.id, LINES.c.policy_number, LINES.c.effective_date).where(
@@ -461,6 +467,17 @@ async def rematch(session: Any, statement_id: str, carrier: str) -> None:
     await refresh_match_counts(session, statement_id)
 
 
+async def adopt_registered_carrier(session: Any, statement_id: str, carrier: str) -> str:
+    """A feed's statement named a carrier the registry did not know: once it does (registered, or the name
+    added as an alias), the statement takes the registered name, and its lines can match that carrier's book."""
+    registered = await find_carrier(session, carrier)
+    if registered is None or registered.name == carrier:
+        return carrier
+    await session.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
+        carrier=registered.name, error=None))
+    return registered.name
+
+
 # -- publishing to invoicing -----------------------------------------------------------------------
 async def publish_statement(tx: Transaction, statement_id: str, exclude_unmatched: bool) -> Statement:
     st = await tx.session.get(Statement, statement_id)
@@ -468,6 +485,7 @@ async def publish_statement(tx: Transaction, statement_id: str, exclude_unmatche
         raise NotFound("no such statement")
     if st.status != "imported":
         raise Conflict(f"statement is {st.status}: only an imported statement can be published")
+    await require_carrier(tx.session, st.carrier)
     pending = st.unmatched + st.ambiguous
     if pending and not exclude_unmatched:
         raise Conflict(f"{pending} lines are not matched: create their policies, or publish with them excluded")

@@ -21,6 +21,7 @@ from agency_common.timeutil import utcnow
 from pydantic import BaseModel, Field, field_validator, model_validator
 from sqlalchemy import and_, exists, func, insert, or_, select, update
 
+from intake.carriers.rules import carrier_key
 from intake.domain.individuals import (
     CARRIED_FIELDS,
     PII_FIELDS,
@@ -226,7 +227,7 @@ def search_conditions(c: SearchCriteria) -> list[Any]:
     if c.policy_status:
         pconds.append(POL.c.status == c.policy_status)
     if c.policy_carrier:
-        pconds.append(POL.c.carrier == c.policy_carrier)
+        pconds.append(func.lower(POL.c.carrier) == carrier_key(c.policy_carrier))  # names are kept tidy
     if c.policy_effective_from:
         pconds.append(POL.c.effective_date >= c.policy_effective_from)
     if c.policy_effective_to:

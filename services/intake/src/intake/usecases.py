@@ -19,9 +19,11 @@ from agency_common.validation import NonBlankStr
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 
+from intake.carriers.registry import require_carrier
 from intake.domain.mapping import BILL_TYPES, FIELDS, MappingProfile, validate_profile
 from intake.domain.premium import TermTotals, apply_posting, policy_totals
 from intake.domain.values import normalise_name
+from intake.errors import Conflict, NotFound, UseCaseError
 from intake.models import (
     CarrierProfile,
     Client,
@@ -34,18 +36,6 @@ from intake.models import (
 )
 
 CHUNK = 1000
-
-
-class UseCaseError(ValueError):
-    status_code = 422
-
-
-class NotFound(UseCaseError):
-    status_code = 404
-
-
-class Conflict(UseCaseError):
-    status_code = 409
 
 
 class DuplicatePolicy(Conflict):
@@ -117,6 +107,7 @@ async def find_or_create_clients(tx: Transaction, names: Iterable[str],
 
 
 async def create_policy(tx: Transaction, data: NewPolicy) -> Policy:
+    data = data.model_copy(update={"carrier": (await require_carrier(tx.session, data.carrier)).name})
     exists = await tx.session.scalar(
         select(func.count()).select_from(Policy).where(
             Policy.carrier == data.carrier, Policy.policy_number == data.policy_number
@@ -155,9 +146,7 @@ async def load_profile(session: Any, carrier: str) -> MappingProfile:
 
 
 async def save_profile(tx: Transaction, carrier: str, data: ProfileIn) -> CarrierProfile:
-    carrier = carrier.strip()
-    if not carrier:
-        raise UseCaseError("carrier is required")
+    carrier = (await require_carrier(tx.session, carrier, for_new_work=False)).name
     bill_types = {k.strip().upper(): v.strip() for k, v in data.bill_types.items() if k.strip()}
     columns = {k: v.strip() for k, v in data.columns.items() if v and v.strip()}
     problems = validate_profile(columns, bill_types)
@@ -236,6 +225,7 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
         raise NotFound("no such statement")
     if statement.status not in ("imported",):
         raise Conflict(f"statement is {statement.status}: policies are created from an imported statement")
+    await require_carrier(tx.session, statement.carrier)  # a feed's unknown carrier: never a policy by accident
     t = StatementLineRow.__table__
     stmt = select(t.c.id, t.c.line_no, t.c.policy_number, t.c.normalised_number, t.c.insured_name,
                   t.c.line_of_business, t.c.effective_date, t.c.expiration_date, t.c.premium,
@@ -454,8 +444,12 @@ async def update_policies_by_carrier(tx: Transaction, req: UpdateByCarrierReques
     changes = {k: v for k, v in req.changes.model_dump().items() if v is not None and str(v).strip() != ""}
     if not changes:
         raise UseCaseError("choose at least one field to change")
+    carrier = await require_carrier(tx.session, req.filter.carrier, for_new_work=False)
+    req = req.model_copy(update={"filter": req.filter.model_copy(update={"carrier": carrier.name})})
     p = Policy.__table__
     ids = list((await tx.session.execute(select(p.c.id).where(*policy_conditions(req.filter)))).scalars())
+    if not ids:
+        raise UseCaseError(f"no policy of {carrier.name} matches these filters: nothing was changed")
     now = utcnow()
     for i in range(0, len(ids), 500):
         chunk = ids[i:i + 500]

@@ -8,7 +8,7 @@ from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, Re
 from agency_common.web import ServiceRuntime
 from fastapi import FastAPI
 
-from invoicing import api, consumers, dashboard, jobs
+from invoicing import api, carriers, consumers, dashboard, jobs
 from invoicing.models import messaging
 from invoicing.settings import InvoicingSettings
 
@@ -23,4 +23,4 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     consumers.subscribe(runtime.consumer, settings.business_timezone)
     runtime.publishes(InvoicePosted, PaymentRecorded, ReconciliationChanged)
     jobs.register(runtime)
-    return runtime.create_app(api.router, dashboard.router)
+    return runtime.create_app(api.router, carriers.router, dashboard.router)

@@ -7,6 +7,8 @@ from typing import Any
 
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import (
+    CarrierRegistered,
+    CarrierUpdated,
     PolicyCreated,
     PolicySnapshot,
     PolicyUpdated,
@@ -19,6 +21,7 @@ from agency_common.outbox import Transaction
 from sqlalchemy import bindparam, insert, select, update
 
 from invoicing import usecases
+from invoicing.carriers import on_carrier_events
 from invoicing.models import PolicyView
 
 PV = PolicyView.__table__  # type: ignore[attr-defined]
@@ -81,6 +84,8 @@ def subscribe(consumer: EventConsumer, business_timezone: str = "UTC") -> None:
     async def on_statement_lines(tx: Transaction, event: Envelope[Any]) -> None:
         await usecases.on_statement_lines(tx, event.payload, usecases.business_today(business_timezone))
 
+    consumer.on_batch(CarrierRegistered, on_carrier_events)
+    consumer.on_batch(CarrierUpdated, on_carrier_events)
     consumer.on_batch(PolicyCreated, on_policy_events)
     consumer.on_batch(PolicyUpdated, on_policy_events)
     consumer.on(StatementPublished, on_statement_published)

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from invoicing import jobs, reports
 from invoicing import usecases as uc
+from invoicing.carriers import pick_list
 from invoicing.domain.commission import BILL_TYPES, DISCREPANCY_TEXT
 from invoicing.models import PeopleCommissionDefault, PolicyView, Reconciliation
 
@@ -70,17 +71,16 @@ async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
 # -- reconciliations ----------------------------------------------------------------------------
 @router.get("/reconciliations", response_class=HTMLResponse)
 async def reconciliations(request: Request, user: DashboardUser, status: str = "", page: int = 1,
-                          error: str = "") -> HTMLResponse:
+                          error: str = "", carrier: str = "") -> HTMLResponse:
     need(user, "reconciliations:view")
     cond = [Reconciliation.status == status] if status else []
     async with request.app.state.runtime.db.session() as s:
         total = await s.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
         recs = (await s.execute(select(Reconciliation).where(*cond).order_by(Reconciliation.created_at.desc())
                                 .limit(PAGE).offset((max(page, 1) - 1) * PAGE))).scalars().all()
-        carriers = list((await s.execute(select(PolicyView.carrier).distinct().order_by(PolicyView.carrier)
-                                         .limit(500))).scalars())
+        carriers = await pick_list(s)
     return render(request, "reconciliations.html", recs=recs, total=total, page=page, status=status,
-                  carriers=carriers, error=error, pages=(total + PAGE - 1) // PAGE)
+                  carriers=carriers, carrier=carrier, error=error, pages=(total + PAGE - 1) // PAGE)
 
 
 @router.post("/reconciliations/new")
@@ -95,9 +95,13 @@ async def new_reconciliation(request: Request, user: DashboardUser, carrier: Ann
                                     name=name or None, address=address or None, date_booked=date_booked or None,
                                     description=description or None, internal_note=internal_note or None)
     except ValidationError as exc:
-        return back("/reconciliations", error="; ".join(e["msg"] for e in exc.errors()))
-    async with request.app.state.runtime.uow(actor=user.login) as tx:
-        rec = await uc.open_reconciliation(tx, data, uc.business_today(request.app.state.runtime.settings.business_timezone))
+        return back("/reconciliations", error="; ".join(e["msg"] for e in exc.errors()), carrier=carrier)
+    try:
+        async with request.app.state.runtime.uow(actor=user.login) as tx:
+            rec = await uc.open_reconciliation(
+                tx, data, uc.business_today(request.app.state.runtime.settings.business_timezone))
+    except uc.Invalid as exc:
+        return back("/reconciliations", error=_describe(exc), carrier=carrier)
     return back(f"/reconciliations/{rec['id']}")
 
 
@@ -567,7 +571,9 @@ async def people_defaults(request: Request, user: DashboardUser, carrier: str = 
         stmt = stmt.where(PeopleCommissionDefault.carrier == carrier)
     async with request.app.state.runtime.db.session() as s:
         rows = (await s.execute(stmt.limit(500))).scalars().all()
-    return render(request, "people_defaults.html", rows=rows, carrier=carrier, error=error, message=message)
+        carriers = [c["name"] for c in await pick_list(s)]
+    return render(request, "people_defaults.html", rows=rows, carrier=carrier, carriers=carriers, error=error,
+                  message=message)
 
 
 @router.post("/people-defaults")

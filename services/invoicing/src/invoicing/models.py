@@ -69,6 +69,31 @@ class PolicyView(InvoicingModel, table=True):
     updated_at: datetime = Field(sa_column=_ts(False))
 
 
+class CarrierView(InvoicingModel, table=True):
+    """Read model of intake's carrier registry, built from ``intake.carriers.v1``: the carriers a
+    reconciliation is opened against, with their subordinates and addresses (JSON lists)."""
+
+    __tablename__ = "carrier_view"
+
+    carrier_id: str = Field(primary_key=True, max_length=36)
+    version: int
+    name: str = Field(max_length=200, index=True)
+    naic_code: str | None = Field(default=None, max_length=5)
+    subordinates: str = Field(default="[]", sa_column=Column(Text(), nullable=False))
+    addresses: str = Field(default="[]", sa_column=Column(Text(), nullable=False))
+    active: bool = True
+    updated_at: datetime = Field(sa_column=_ts(False))
+
+
+class CarrierKey(InvoicingModel, table=True):
+    """How a typed name finds a carrier of ``carrier_view``: the key of its name and of each alias."""
+
+    __tablename__ = "carrier_keys"
+
+    key: str = Field(primary_key=True, max_length=200)
+    carrier_id: str = Field(max_length=36, index=True)
+
+
 class Reconciliation(InvoicingModel, table=True):
     """A direct-bill reconciliation against a carrier (seed 003): its header and stage."""
 

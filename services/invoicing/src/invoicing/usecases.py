@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agency_common.contracts.intake import StatementLinesPublished, StatementPublished
+from agency_common.contracts.intake import StatementLinesPublished, StatementPublished, carrier_key
 from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, ReconciliationChanged
 from agency_common.db.engine import insert_ignoring_conflicts
 from agency_common.db.types import Money
@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, literal, or_, select, text, update
 from sqlalchemy.sql import ColumnElement, Select
 
+from invoicing.carriers import find_carrier
 from invoicing.domain.commission import (
     BILL_TYPES,
     DISCREPANCY_TEXT,
@@ -268,6 +269,7 @@ def business_today(timezone: str = "UTC") -> date:
 
 
 async def open_reconciliation(tx: Transaction, data: NewReconciliation, today: date | None = None) -> dict[str, Any]:
+    data = await _registered(tx.session, data)
     now = utcnow()
     rec = Reconciliation(
         id=str(uuid.uuid4()), entity_type=data.entity_type, carrier=data.carrier,
@@ -279,6 +281,36 @@ async def open_reconciliation(tx: Transaction, data: NewReconciliation, today: d
     await tx.session.flush()
     await add_policy_entries(tx, rec)
     return header(rec, await refresh_status(tx, rec))
+
+
+async def _registered(session: Any, data: NewReconciliation) -> NewReconciliation:
+    """The carrier, subordinate and address as the registry spells them; refused when the registry
+    does not know them (a reconciliation never invents a carrier)."""
+    carrier = await find_carrier(session, data.carrier)
+    if carrier is None or not carrier.active:
+        why = "is inactive" if carrier is not None else "is not registered"
+        raise Invalid(f"carrier {data.carrier!r} {why}", {
+            "carrier": f"{data.carrier!r} {why}: pick a carrier registered under intake's Carriers"})
+    changes: dict[str, Any] = {"carrier": carrier.name}
+    if data.subordinate_carrier:
+        sub = _one_of(data.subordinate_carrier, carrier.subordinates)
+        if sub is None:
+            known = ", ".join(carrier.subordinates) or "none registered"
+            raise Invalid(f"{data.subordinate_carrier!r} is not a subordinate of {carrier.name}", {
+                "subordinate_carrier": f"not a subordinate carrier of {carrier.name} (its subordinates: {known})"})
+        changes["subordinate_carrier"] = sub
+    if data.address and carrier.addresses:
+        address = _one_of(data.address, carrier.addresses)
+        if address is None:
+            raise Invalid(f"not an address of {carrier.name}", {
+                "address": f"not one of {carrier.name}'s addresses: choose one from the list"})
+        changes["address"] = address
+    return data.model_copy(update=changes)
+
+
+def _one_of(typed: str, choices: list[str]) -> str | None:
+    wanted = carrier_key(typed)
+    return next((c for c in choices if carrier_key(c) == wanted), None)
 
 
 async def edit_header(tx: Transaction, rec_id: str, data: HeaderEdit) -> dict[str, Any]:
@@ -920,6 +952,11 @@ class PeopleDefaultIn(BaseModel):
 
 
 async def set_people_default(tx: Transaction, carrier: str, employee: str, data: PeopleDefaultIn) -> dict[str, Any]:
+    known = await find_carrier(tx.session, carrier)
+    if known is None:
+        raise Invalid(f"carrier {carrier!r} is not registered", {
+            "carrier": f"{carrier!r} is not registered: pick a carrier registered under intake's Carriers"})
+    carrier = known.name
     try:
         rate = parse_rate(data.rate, data.rate_type)
         share = parse_rate(data.credit_share, "percent", "credit_share") if data.credit_share else None

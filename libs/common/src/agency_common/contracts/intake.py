@@ -47,6 +47,52 @@ class PolicySnapshot(BaseModel):
     updated_at: datetime
 
 
+def carrier_key(name: str) -> str:
+    """Part of the carrier contract: a typed name means the carrier whose name or alias has the same key
+    (case and extra spaces ignored: "  acme   MUTUAL " means "Acme Mutual")."""
+    return " ".join(name.split()).casefold()
+
+
+class CarrierSnapshot(BaseModel):
+    """A carrier of the registry (intake owns it): its canonical name is what policies and statements
+    carry; the other services pick carriers from it and match typed names through its aliases."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    carrier_id: str
+    version: int
+    name: str
+    aliases: list[str] = []
+    naic_code: str | None = None  # the NAIC company code (5 digits), where known
+    subordinates: list[str] = []  # subordinate (writing) companies' names
+    addresses: list[str] = []  # one postal address per entry, lines separated by newlines
+    active: bool = True
+    updated_at: datetime
+
+
+@event
+class CarrierRegistered(EventPayload):
+    topic = topics.INTAKE_CARRIERS
+    event_type = "intake.carrier.registered"
+
+    carrier: CarrierSnapshot
+
+    def key(self) -> str:
+        return self.carrier.carrier_id
+
+
+@event
+class CarrierUpdated(EventPayload):
+    topic = topics.INTAKE_CARRIERS
+    event_type = "intake.carrier.updated"
+
+    carrier: CarrierSnapshot
+    changed_fields: list[str] = []
+
+    def key(self) -> str:
+        return self.carrier.carrier_id
+
+
 @event
 class PolicyCreated(EventPayload):
     topic = topics.INTAKE_POLICIES

@@ -13,6 +13,7 @@ INTAKE_POLICIES = "intake.policies.v1"
 INTAKE_STATEMENTS = "intake.statements.v1"
 INTAKE_POLICY_SESSIONS = "intake.policy-sessions.v1"
 INTAKE_SALES_RECORDS = "intake.sales-records.v1"
+INTAKE_CARRIERS = "intake.carriers.v1"
 
 # invoicing
 INVOICING_RECONCILIATIONS = "invoicing.reconciliations.v1"
@@ -40,6 +41,7 @@ ALL_TOPICS: tuple[str, ...] = (
     INTAKE_STATEMENTS,
     INTAKE_POLICY_SESSIONS,
     INTAKE_SALES_RECORDS,
+    INTAKE_CARRIERS,
     INVOICING_RECONCILIATIONS,
     INVOICING_POSTINGS,
     APPOINTMENTS_TRANSACTION_BATCHES,
