@@ -124,6 +124,8 @@ async def test_termination_submit_judges_every_row_again(start_service, token_fo
     assert again["transactions"] == 0 and again["batches"] == []
     assert [(r["line"], r["reason"], [x["id"] for x in r["matches"]]) for r in again["refused"]] == \
         [(2, v.termination_already_open("5560002", "CA", "Life", "60054"), [tid["id"]])]
+    page = await svc.as_user(token_for("admin")).get(f"/terminations/{second['id']}")
+    assert "Refused when submitted: line 2, CA: a termination for NPN 5560002 in CA" in page.text
 
     async with rt.db.transaction() as s:  # NIPR answered another termination of NY meanwhile
         await s.execute(update(m.CarrierAppointment).where(m.CarrierAppointment.state == "NY").values(

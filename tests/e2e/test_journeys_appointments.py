@@ -58,9 +58,9 @@ def test_journey_appointments_garbage_refused_and_not_eligible_reasons_shown(pla
 
         # the bulk-appoint file: the same refusals, on their lines
         page.set_input_files("input[name=file]", {"name": "appoint.csv", "mimeType": "text/csv", "buffer": (
-            "NPN,States,LOA Category,CoCodes,Submit\r\n"
-            "9999999,ZZ,Anything at all,60054,true\r\n"
-            "1234567,TX,Anything at all,60054,true\r\n").encode()})
+            b"NPN,States,LOA Category,CoCodes,Submit\r\n"
+            b"9999999,ZZ,Anything at all,60054,true\r\n"
+            b"1234567,TX,Anything at all,60054,true\r\n")})
         page.click("form[enctype='multipart/form-data'] button")
         page.wait_for_selector("h2:has-text('Result')")
         text = page.inner_text("main")
@@ -71,9 +71,9 @@ def test_journey_appointments_garbage_refused_and_not_eligible_reasons_shown(pla
         # a termination file of garbage: every row an error in words, nothing to submit
         page.goto(f"{appointments}/terminations")
         page.set_input_files("input[name=file]", {"name": "terminate.csv", "mimeType": "text/csv", "buffer": (
-            "Agent NPN,State(s),Line of Authority,CoCode,Termination Reason Code\r\n"
-            "9999999,ZZ,Anything at all,60054,\r\n"
-            "1234567,TX,Anything at all,60054,\r\n").encode()})
+            b"Agent NPN,State(s),Line of Authority,CoCode,Termination Reason Code\r\n"
+            b"9999999,ZZ,Anything at all,60054,\r\n"
+            b"1234567,TX,Anything at all,60054,\r\n")})
         page.click("form[action='/terminations'] button")
         page.wait_for_url("**/terminations/*")
         errors = page.inner_text("table")

@@ -104,7 +104,7 @@ async def close_not_eligible_route(request: Request, batch_id: str,
     async with runtime(request).uow(actor=user.login) as tx:
         if await tx.session.get(m.TransactionBatch, batch_id) is None:
             raise HTTPException(404, "no such batch")
-        closed = await close_not_eligible(tx, batch_id, *([body.reason] if body else []))
+        closed = await close_not_eligible(tx, batch_id, body.reason if body else None)
     return {"batch_id": batch_id, "closed": closed}
 
 

@@ -284,12 +284,12 @@ async def close_transactions(tx: Transaction, transaction_ids: Sequence[str], re
     return {"closed": [r.id for r in closed], "refused": refused}
 
 
-async def close_not_eligible(tx: Transaction, batch_id: str, reason: str = v.CLOSED_NOT_ELIGIBLE) -> int:
+async def close_not_eligible(tx: Transaction, batch_id: str, reason: str | None = None) -> int:
     """Close a batch's Not Eligible transactions in bulk (the seed: leave them, or close them)."""
     T = m.AppointmentTransaction
     ids = list((await tx.session.execute(select(T.id).where(T.batch_id == batch_id, T.status == v.NOT_ELIGIBLE)))
                .scalars())
-    return len((await close_transactions(tx, ids, reason))["closed"])
+    return len((await close_transactions(tx, ids, reason or v.CLOSED_NOT_ELIGIBLE))["closed"])
 
 
 async def batch_summary(s: AsyncSession, batch_id: str) -> dict[str, Any]:
