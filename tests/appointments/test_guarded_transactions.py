@@ -243,8 +243,10 @@ async def test_a_later_request_releases_held_transactions_and_transactions_close
     for bad in ({"transaction_ids": [ready["id"]]}, {"transaction_ids": [ready["id"]], "reason": "  "},
                 {"transaction_ids": [], "reason": "x"}):
         assert (await client.post("/api/transactions/close", json=bad)).status_code == 422
-    out = (await client.post("/api/transactions/close", json=ask)).json()
+    out = (await client.post("/api/transactions/close", json=ask, headers={"Idempotency-Key": "close-1"})).json()
     assert out["closed"] == [ready["id"], not_eligible[0]["id"]]
+    clicked_twice = await client.post("/api/transactions/close", json=ask, headers={"Idempotency-Key": "close-1"})
+    assert clicked_twice.json() == out | {"replayed": True}  # the first answer again, nothing done twice
     assert [(r["id"], r["reason"]) for r in out["refused"]] == [
         (held[0]["id"], "pending at NIPR: it can be closed once NIPR has answered"), ("nope", "no such transaction")]
     view = (await client.get(f"/api/transaction-batches/{ready['batch_id']}")).json()
