@@ -10,7 +10,7 @@ On PostgreSQL the set-up ends with ``ANALYZE`` (as autovacuum would soon after a
 planner knows the tables' sizes; see docs/benchmarks.md for what happens without it.
 
 Measured, median of ``--repeat`` runs (each on fresh producers' requests, same database):
-- **bulk appoint**: ``usecases.bulk_appoint`` with N requests (CA;TX;FL, "Life & Health", CoCode
+- **bulk appoint**: ``transactions.appoint`` with N requests (CA;TX;FL, "Life & Health", CoCode
   60054, ``submit: true``) in one unit of work: the indexed reference snapshot, producers and
   licenses loaded in chunks, every transaction evaluated (one per active line: CA 4, TX 2, FL 3),
   stored with executemany, one batch per CoCode, the non-JIT eligible ones auto-submitted (gateway
@@ -54,7 +54,8 @@ from agency_common.timeutil import utcnow
 from appointments import jobs, refdata
 from appointments import models as m
 from appointments.domain import eligibility as el
-from appointments.usecases import BulkRequest, bulk_appoint, load_producers, open_identities
+from appointments.transactions import appoint, known_transactions
+from appointments.usecases import BulkRequest, load_producers
 from sqlalchemy import func, insert, select, text, update
 
 MIGRATIONS = ROOT / "services" / "appointments" / "src" / "appointments" / "migrations"
@@ -197,7 +198,7 @@ async def run(args: argparse.Namespace) -> None:
             async with db.session() as s:
                 ref = await refdata.snapshot(s)
                 producers = await load_producers(s, npns, ref.assignment_required)
-                open_ids = await open_identities(s, npns)
+                open_ids = await known_transactions(s, npns, "appointment")
             t0 = time.perf_counter()
             evaluated = [el.evaluate(el.AppointRequest(r.npn, tuple(r.states), r.loa_category, tuple(r.cocodes),
                                                        r.submit, r.submit_jit), producers.get(r.npn), ref, dict(open_ids))
@@ -206,7 +207,7 @@ async def run(args: argparse.Namespace) -> None:
 
             t0 = time.perf_counter()
             async with uow(actor="bench") as tx:
-                out = await bulk_appoint(tx, reqs, source="bench", emit_status_events=not args.no_status_events)
+                out = await appoint(tx, reqs, source="bench", emit_status_events=not args.no_status_events)
             bulk_times.append(time.perf_counter() - t0)
             n = out["transactions"]
             counts.append(n)

@@ -11,11 +11,14 @@ import pytest
 from appointments.domain import vocabulary as v
 from appointments.domain.eligibility import (
     AppointRequest,
+    Existing,
     License,
     Producer,
     RefData,
+    TerminateRequest,
     effective,
     evaluate,
+    evaluate_termination,
     norm,
 )
 
@@ -134,8 +137,15 @@ def test_dictionary(name, prod, request_, expected) -> None:
 def test_company_not_appointing_in_state_uses_company_name_and_state() -> None:
     result = evaluate(req(states=("TX",), category="Property & Casualty", cocodes=("24341",)),
                       producer(RESIDENT_TX), ref())
-    # TX has no P&C lines in this reference data: the state is refused, not silently dropped
-    assert result.refusals[0].reason == v.no_active_lines("Property & Casualty", "TX")
+    # TX has no P&C lines in this reference data: a Not Eligible transaction says so, never billed
+    assert [(t.line_of_authority, t.status, t.eligibility_reason, t.billable, t.fee) for t in result.transactions] == \
+        [("Property & Casualty", v.NOT_ELIGIBLE, "Harbor P&C does not appoint in the requested State: TX", False, None)]
+    assert result.refusals == []
+    # no line in the state and the company lacks the category, or the CoCode is unknown: company first
+    for cocode, reason in (("60054", v.COMPANY_NO_LOAS), ("99999", v.COCODE_NOT_FOUND)):
+        other = evaluate(req(states=("TX",), category="Property & Casualty", cocodes=(cocode,)), producer(RESIDENT_TX),
+                         ref())
+        assert [t.eligibility_reason for t in other.transactions] == [reason]
     ca = evaluate(req(states=("CA",), category="Life & Health", cocodes=("60054",)), producer(RESIDENT_TX), ref())
     assert ca.transactions
     harbor_tx = evaluate(AppointRequest("1234567", ("CA",), "Property & Casualty", ("24341",)),
@@ -191,21 +201,67 @@ def test_assignment_required_rejects_requests_outside_the_assignment() -> None:
 
 def test_identical_open_transaction_is_refused_not_created_twice() -> None:
     prod = producer(RESIDENT_TX, lic("CA", ["Life"]))
-    open_ids: set = set()
-    first = evaluate(req(), prod, ref(), open_ids)
-    second = evaluate(req(), prod, ref(), open_ids)
+    known: dict = {}
+    first = evaluate(req(), prod, ref(), known)
+    second = evaluate(req(), prod, ref(), known)
     assert [t.line_of_authority for t in first.transactions if t.billable] == ["Life"]
-    assert [t.line_of_authority for t in second.transactions if t.billable] == []
-    assert [(r.line_of_authority, r.reason) for r in second.refusals] == [("Life", v.DUPLICATE_PENDING)]
-    # not-eligible ones cost nothing and are recorded again
-    assert len([t for t in second.transactions if not t.billable]) == 3
-    # with statuses known: still open here (Ready) vs pending at NIPR (Submitted)
-    by_status: dict = {}
-    evaluate(req(), prod, ref(), by_status)
-    assert [r.reason for r in evaluate(req(), prod, ref(), by_status).refusals] == [v.DUPLICATE_OPEN]
+    assert second.transactions == [] and second.identical  # nothing twice, eligible or not
+    by_reason = {(r.line_of_authority, r.reason): [e.id for e in r.matches] for r in second.refusals}
+    assert by_reason == {(t.line_of_authority, v.DUPLICATE_OPEN if t.billable else v.DUPLICATE_NOT_ELIGIBLE): [t.id]
+                         for t in first.transactions}
+    # pending at NIPR (auto-submitted) vs still open here (Ready)
     sent: dict = {}
     evaluate(req(submit=True), prod, ref(), sent)
-    assert [r.reason for r in evaluate(req(), prod, ref(), sent).refusals] == [v.DUPLICATE_PENDING]
+    assert [r.reason for r in evaluate(req(), prod, ref(), sent).refusals if r.line_of_authority == "Life"] == \
+        [v.DUPLICATE_PENDING]
+    # a Not Eligible line on record for another reason is recorded again (the facts changed)
+    key = ("appointment", "1234567", "CA", norm(CA_LH[1]), "60054")
+    changed = {key: [Existing("old", v.NOT_ELIGIBLE, "b", v.COCODE_NOT_FOUND)]}
+    assert [t.line_of_authority for t in evaluate(req(), prod, ref(), changed).transactions
+            if t.line_of_authority == CA_LH[1]] == [CA_LH[1]]
+
+
+def test_a_later_request_releases_what_it_matches_when_it_asks_to_send() -> None:
+    prod = producer(RESIDENT_TX, lic("FL", ["Life", "Health"]), lic("CA", ["Life"]))
+    known: dict = {}
+    held = evaluate(req(states=("FL", "CA")), prod, ref(), known)
+    assert {(t.state, t.status) for t in held.transactions} == {("FL", v.JIT_HELD), ("CA", v.READY)} | {
+        ("CA", v.NOT_ELIGIBLE)}
+    jit_only = evaluate(req(states=("FL", "CA"), jit=True), prod, ref(), known)
+    assert sorted(e.id for e in jit_only.released) == sorted(t.id for t in held.transactions if t.state == "FL")
+    assert [r.reason for r in jit_only.refusals if r.state == "CA" and r.line_of_authority == "Life"] == \
+        [v.DUPLICATE_OPEN]  # submitJustInTime does not send a non-JIT Ready one
+    both = evaluate(req(states=("FL", "CA"), submit=True), prod, ref(), known)
+    assert [e.id for e in both.released] == [t.id for t in held.transactions if t.status == v.READY]
+    assert {r.reason for r in both.refusals if r.state == "FL"} == {v.DUPLICATE_PENDING}  # released: pending now
+
+
+def test_termination_engine() -> None:
+    r = ref()
+    r.termination_codes = {"CA": {"VOLUNTARY_TERMINATION": "Voluntary"}, "TX": {"DEATH": "Death"}}
+    r.default_termination = {"CA": "VOLUNTARY_TERMINATION"}
+    r.for_cause_manual = {"CA": "write to the department"}
+    appointed = {("appointment", "1234567", "CA", "life", "60054"): "Life"}
+    known: dict = {}
+    tasks: set = set()
+
+    def judge(state="CA", line="LIFE", code=None, for_cause=False, cocode="60054"):
+        return evaluate_termination(TerminateRequest("1234567", state, line, cocode, code, for_cause), r, appointed,
+                                    known, tasks)
+
+    assert judge(state="TX").refusal == "no Termination Reason Code given and no default code for State: TX"
+    assert judge(code="DEATH").refusal == "Termination Reason Code DEATH is not accepted in State: CA"
+    assert judge(cocode="99999").refusal == "CoCode 99999 is not a known CoCode"
+    assert judge(line="Health").refusal == "no Appointed appointment for NPN 1234567, State: CA, Health, CoCode 60054"
+    manual = judge(for_cause=True)
+    assert (manual.manual, manual.transaction, manual.code) == ("write to the department", None, "VOLUNTARY_TERMINATION")
+    assert judge().refusal == v.termination_already_open("1234567", "CA", "Life", "60054")  # the task is open
+    tasks.clear()
+    made = judge()
+    assert (made.transaction.line_of_authority, made.transaction.status, made.transaction.billable) == \
+        ("Life", v.READY, True)
+    again = judge()
+    assert again.refusal and [e.id for e in again.matches] == [made.transaction.id]
 
 
 def test_a_line_instead_of_a_category_is_recategorised_never_dropped() -> None:
@@ -214,7 +270,8 @@ def test_a_line_instead_of_a_category_is_recategorised_never_dropped() -> None:
     assert [(t.line_of_authority, t.loa_category, t.status) for t in result.transactions] == \
         [("Bail", "Miscellaneous", v.READY)]
     partly = evaluate(req(states=("CA", "TX"), category="Bail"), prod, ref())
-    assert [r.reason for r in partly.refusals] == [v.line_not_in_state("Bail", "TX")]
+    assert [(t.state, t.line_of_authority, t.status, t.eligibility_reason) for t in partly.transactions] == \
+        [("CA", "Bail", v.READY, v.IN_GOOD_STANDING), ("TX", "Bail", v.NOT_ELIGIBLE, v.line_not_in_state("Bail", "TX"))]
     unknown = evaluate(req(category="not_applicable"), prod, ref())
     assert unknown.rejection_reason == v.unsupported_line("not_applicable")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from appointments.domain import rows
-from appointments.usecases import BulkRequest, NewBatch
+from appointments.usecases import BulkRequest
 from pydantic import ValidationError
 
 from tests.appointments.conftest import csv_bytes
@@ -25,8 +25,6 @@ def test_npn_and_cocode_keep_their_leading_zeros() -> None:
     for bad_npn in ("", "12345678901", "12-34", "1e5"):
         with pytest.raises(ValidationError):
             BulkRequest(npn=bad_npn, states=["TX"], loa_category="L", cocodes=["60054"])
-    with pytest.raises(ValidationError):
-        NewBatch(cocode="6054", transactions=[{"npn": "1", "state": "TX", "line_of_authority": "Life"}])
 
 
 def test_files_keep_identifiers_as_text() -> None:

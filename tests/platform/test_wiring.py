@@ -94,36 +94,45 @@ def test_mutating_calls_need_a_token_and_the_permission(harness: ServiceHarness,
     with api(intake.url, token_for("licensing")) as client:
         assert client.post("/api/policies", json=body).status_code == 403
 
-    batch = {"cocode": "12345", "transactions": [{"npn": "1234567", "state": "TX", "line_of_authority": "Life"}]}
-    assert httpx.post(f"{appointments.url}/api/transaction-batches", json=batch).status_code == 401
+    appoint = {"requests": [{"npn": "1234567", "states": ["TX"], "loa_category": "Life & Health",
+                             "cocodes": ["60054"]}]}
+    assert httpx.post(f"{appointments.url}/api/appointments/bulk", json=appoint).status_code == 401
     with api(appointments.url, token_for("clerk")) as client:
-        assert client.post("/api/transaction-batches", json=batch).status_code == 403
+        assert client.post("/api/appointments/bulk", json=appoint).status_code == 403
     with api(appointments.url, token_for("licensing")) as client:
-        made = client.post("/api/transaction-batches", json=batch)
-        assert made.status_code == 201
-        assert made.json()["created_by"] == "licensing"
-        bid = made.json()["id"]
-        assert client.post(f"/api/transaction-batches/{bid}/submit").json()["submitted_by"] == "licensing"
+        made = client.post("/api/producer-imports", files={"file": ("a.csv", AGENT_CSV, "text/csv")})
+        assert made.status_code == 201 and made.json()["uploaded_by"] == "licensing"
+        assert client.post("/api/appointments/bulk", json=appoint).status_code == 200
+        assert client.post("/api/transaction-batches/nope/submit").status_code == 404
     with api(appointments.url, token_for("viewer")) as client:
-        assert client.post(f"/api/transaction-batches/{bid}/submit").status_code == 403
+        assert client.post("/api/transaction-batches/nope/submit").status_code == 403
+
+
+AGENT_CSV = b"Agency NPN,First Name,Last Name,Agent NPN\r\n8800002,Dana,Whitfield,1234567\r\n"
 
 
 def test_batch_goes_to_gateway_and_results_come_back(harness: ServiceHarness, token_for) -> None:
     appointments = harness.start("appointments")
     harness.start("gateway")
     with api(appointments.url, token_for("licensing")) as client:
-        made = client.post("/api/transaction-batches", json={"cocode": "60054", "transactions": [
-            {"npn": "1234567", "state": "TX", "line_of_authority": "Life"},
-            {"npn": "1234567", "state": "CA", "line_of_authority": "Health"}]}).json()
-        client.post(f"/api/transaction-batches/{made['id']}/submit").raise_for_status()
+        parsed = client.post("/api/producer-imports", files={"file": ("a.csv", AGENT_CSV, "text/csv")}).json()
+        client.post(f"/api/producer-imports/{parsed['id']}/process").raise_for_status()
+        wait_until(lambda: client.get("/api/producers/1234567").json()["sync_status"] == "synced", timeout=60,
+                   message="licenses fetched from NIPR through the gateway")
+        made = client.post("/api/appointments/bulk", json={"requests": [
+            {"npn": "1234567", "states": ["TX", "CA"], "loa_category": "Life & Health", "cocodes": ["60054"],
+             "submit": True}]})
+        made.raise_for_status()
+        batch_id = made.json()["batches"][0]["batch_id"]
 
         def completed() -> dict | None:
-            batch = client.get(f"/api/transaction-batches/{made['id']}").json()
+            batch = client.get(f"/api/transaction-batches/{batch_id}").json()
             return batch if batch["status"] == "completed" else None
 
         batch = wait_until(completed, timeout=60, message="batch completed by NIPR results")
-    assert {t["status"] for t in batch["transactions"]} == {"Appointed"}  # NIPR accepted: the seed's wording (appointments issue)
-    assert all(t["nipr_reference"].startswith("GT-") for t in batch["transactions"])
+    sent = [t for t in batch["transactions"] if t["billable"]]
+    assert sent and {t["status"] for t in sent} == {"Appointed"}  # NIPR accepted: the seed's wording
+    assert all(t["nipr_reference"].startswith("GT-") for t in sent)
 
 
 def test_health_readiness_metrics_asyncapi_and_login(harness: ServiceHarness) -> None:

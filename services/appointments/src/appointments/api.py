@@ -6,25 +6,24 @@ from typing import Annotated, Any
 
 from agency_common.auth import CurrentUser, User, require
 from agency_common.pii import mask
+from agency_common.validation import NonBlankStr
 from fastapi import APIRouter, Body, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from appointments import imports, jobs, portals, refdata
+from appointments import imports, jobs, portals, refdata, transactions
 from appointments import models as m
 from appointments.domain import rows as rowcheck
 from appointments.domain.rows import FileError
 from appointments.usecases import (
     BatchStateError,
     BulkAppoint,
-    NewBatch,
     batch_summary,
-    bulk_appoint,
     close_not_eligible,
+    close_transactions,
     complete_task,
-    create_batch,
     list_tasks,
     request_license_sync,
     submit_batch,
@@ -64,14 +63,6 @@ async def batch_view(request: Request, batch_id: str) -> dict[str, Any]:
         "transactions": [r.model_dump(mode="json", exclude={"idempotency_key"}) for r in rows]}
 
 
-@router.post("/transaction-batches", status_code=201, tags=["transaction batches"])
-async def create_batch_route(request: Request, body: NewBatch,
-                             user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
-    async with runtime(request).uow(actor=user.login) as tx:
-        batch = await create_batch(tx, body)
-    return await batch_view(request, batch.id)
-
-
 @router.get("/transaction-batches", tags=["transaction batches"])
 async def list_batches(request: Request, _user: CurrentUser, limit: int = 100) -> list[dict[str, Any]]:
     async with runtime(request).db.session() as session:
@@ -102,14 +93,33 @@ async def submit_batch_route(request: Request, batch_id: str, user: Annotated[Us
     return await batch_view(request, batch_id)
 
 
+class CloseReason(BaseModel):
+    reason: NonBlankStr = Field(max_length=500)
+
+
 @router.post("/transaction-batches/{batch_id}/close-not-eligible", tags=["transaction batches"])
 async def close_not_eligible_route(request: Request, batch_id: str,
-                                   user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
+                                   user: Annotated[User, require("appointments:submit")],
+                                   body: Annotated[CloseReason | None, Body()] = None) -> dict[str, Any]:
     async with runtime(request).uow(actor=user.login) as tx:
         if await tx.session.get(m.TransactionBatch, batch_id) is None:
             raise HTTPException(404, "no such batch")
-        closed = await close_not_eligible(tx, batch_id)
+        closed = await close_not_eligible(tx, batch_id, body.reason if body else None)
     return {"batch_id": batch_id, "closed": closed}
+
+
+class CloseTransactions(CloseReason):
+    transaction_ids: list[str] = Field(min_length=1, max_length=10_000)
+
+
+@router.post("/transactions/close", tags=["transaction batches"])
+async def close_transactions_route(request: Request, body: CloseTransactions,
+                                   user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
+    """Close transactions by id, with a reason: Ready or JIT Held ones are withdrawn before NIPR (a
+    review batch drops a row this way), Not Eligible and Rejected ones set aside. Each id that
+    cannot be closed (pending at NIPR, answered, unknown) is listed with why; the rest are closed."""
+    async with runtime(request).uow(actor=user.login) as tx:
+        return await close_transactions(tx, body.transaction_ids, body.reason)
 
 
 # -- bulk appoint ---------------------------------------------------------------------------------------
@@ -157,7 +167,7 @@ async def bulk_appoint_route(request: Request, body: BulkAppoint,
         if len(body.requests) > rt.settings.bulk_background_threshold:
             return _answer(await jobs.start_job(rt, user.login, body.requests, source="api",
                                                 key=_key(idempotency_key)))
-        return _answer(await _once(request, idempotency_key, user, lambda tx: bulk_appoint(tx, body.requests)))
+        return _answer(await _once(request, idempotency_key, user, lambda tx: transactions.appoint(tx, body.requests)))
     except IntegrityError:
         raise HTTPException(409, _CONFLICT) from None
 

@@ -14,11 +14,13 @@ from appointments import imports, jobs, portals, refdata
 from appointments import models as m
 from appointments.api import _import_view, batch_view, producer_view, read_upload, report_rows
 from appointments.domain.rows import FileError
+from appointments.transactions import appoint
 from appointments.usecases import (
+    CLOSABLE,
     BatchStateError,
     BulkRequest,
-    bulk_appoint,
     close_not_eligible,
+    close_transactions,
     complete_task,
     list_tasks,
     request_license_sync,
@@ -53,8 +55,9 @@ async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 async def batch_page(request: Request, batch_id: str, user: DashboardUser, error: str | None = None) -> HTMLResponse:
-    return render(request, "batch.html", b=await batch_view(request, batch_id), error=error,
-                  can_submit=user.can("appointments:submit"))
+    b = await batch_view(request, batch_id)
+    return render(request, "batch.html", b=b, error=error, can_submit=user.can("appointments:submit"),
+                  closable=CLOSABLE, closable_count=sum(b["counts"].get(st, 0) for st in CLOSABLE))
 
 
 @router.post("/batches/{batch_id}/submit")
@@ -74,6 +77,23 @@ async def batch_close(request: Request, batch_id: str, user: DashboardUser) -> R
     need(user, "appointments:submit")
     async with rt(request).uow(actor=user.login) as tx:
         await close_not_eligible(tx, batch_id)
+    return RedirectResponse(f"/batches/{batch_id}", status_code=303)
+
+
+@router.post("/batches/{batch_id}/close")
+async def batch_close_selected(request: Request, batch_id: str, user: DashboardUser) -> Response:
+    """Drop the ticked rows of a batch (before review ends, or set aside what NIPR refused)."""
+    need(user, "appointments:submit")
+    form = await request.form()
+    ids = [str(x) for x in form.getlist("transaction_id")]
+    reason = str(form.get("reason") or "").strip()[:500]
+    if not ids or not reason:
+        return await batch_page(request, batch_id, user, error="Tick the transactions to close and say why.")
+    async with rt(request).uow(actor=user.login) as tx:
+        out = await close_transactions(tx, ids, reason)
+    if out["refused"]:
+        return await batch_page(request, batch_id, user, error="; ".join(
+            f"{r['id'][:8]}: {r['reason']}" for r in out["refused"]))
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)
 
 
@@ -204,7 +224,7 @@ async def appoint_submit(request: Request, user: DashboardUser) -> Response:
                               cocodes=[c for c in str(form.get("cocodes", "")).split(";") if c.strip()],
                               submit=bool(form.get("submit")), submitJustInTime=bool(form.get("submit_jit")))
             async with runtime.uow(actor=user.login) as tx:
-                result = await bulk_appoint(tx, [req], source="dashboard")
+                result = await appoint(tx, [req], source="dashboard")
     except (FileError, ValueError) as exc:
         return await _appoint_page(request, user, error=str(exc))
     return await _appoint_page(request, user, result=result)

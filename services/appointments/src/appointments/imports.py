@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections import defaultdict
 from typing import Any, NamedTuple
 
 from agency_common.db.engine import insert_ignoring_conflicts
@@ -16,19 +15,10 @@ from agency_common.timeutil import utcnow
 from sqlalchemy import insert, select
 
 from appointments import models as m
-from appointments import refdata
+from appointments import refdata, transactions
 from appointments.domain import eligibility as el
 from appointments.domain import rows as rowcheck
-from appointments.domain import vocabulary as v
-from appointments.usecases import (
-    BatchStateError,
-    BulkRequest,
-    _emit_sent,
-    bulk_appoint,
-    open_identities,
-    request_license_sync,
-    status_event,
-)
+from appointments.usecases import BatchStateError, BulkRequest, request_license_sync
 
 
 async def accepted_values(tx_or_session: Any) -> rowcheck.AcceptedValues:
@@ -130,41 +120,33 @@ async def _count(s: Any, model: Any) -> int:
     return int(await s.scalar(select(func.count()).select_from(model)) or 0)
 
 
+def _termination_request(t: dict[str, Any]) -> el.TerminateRequest:
+    return el.TerminateRequest(t["npn"], t["state"], t["line_of_authority"], t["cocode"],
+                               t.get("termination_reason_code") or None, bool(t.get("for_cause")))
+
+
 async def parse_termination_file(tx: Transaction, filename: str, content: bytes) -> m.BulkImport:
-    s = tx.session
-    ref = await refdata.snapshot(s)
-    table, _ = rowcheck.read_table(content, rowcheck.TERMINATION_COLUMNS, ("Agent NPN", "States", "Line of Authority"))
-    npns = list({vals.get("Agent NPN", "") for _, vals in table})
-    appointed: set[tuple[str, ...]] = set()
-    A = m.CarrierAppointment
-    for i in range(0, len(npns), 2000):
-        for npn, st, line, cocode in (await s.execute(select(A.npn, A.state, A.line_of_authority, A.cocode).where(
-                A.npn.in_(npns[i:i + 2000]), A.status == v.APPOINTED))).all():
-            appointed.add(el.identity("appointment", npn, st, line, cocode))
-    pending = set(await open_identities(s, npns, "termination"))
-    states = sorted({st for st, _ in ref.lines} | set(ref.termination_codes))
-    parsed = rowcheck.check_terminations(
-        content, states=states, cocodes=ref.companies, codes=ref.termination_codes, defaults=ref.default_termination,
-        appointed=lambda npn, st, line, cocode: el.identity("appointment", npn, st, line, cocode) in appointed)
-    for r in parsed.rows:
-        for t in r.data.get("transactions", []):
-            if t.get("for_cause") and t["state"] in ref.for_cause_manual:
-                t["manual"] = ref.for_cause_manual[t["state"]]  # a task for the operator, not a transaction
-            key = el.identity("termination", t["npn"], t["state"], t["line_of_authority"], t["cocode"])
-            if key in pending:
-                r.errors.append(f"a termination for NPN {t['npn']} in {t['state']} is already open")
-            pending.add(key)
+    """Read the file and judge every termination now, as submitting will again (what the page
+    shows is what submitting does, unless the appointments change in between)."""
+    parsed = rowcheck.check_terminations(content)
+    candidates = [(r, t) for r in parsed.rows if r.valid for t in r.data["transactions"]]
+    verdicts = await transactions.judge_terminations(tx.session, [_termination_request(t) for _r, t in candidates])
+    for (r, t), verdict in zip(candidates, verdicts, strict=True):
+        if verdict.refusal:
+            r.errors.append(verdict.refusal)
+            continue
+        t["termination_reason_code"], t["line_of_authority"] = verdict.code, verdict.line_of_authority
+        if verdict.manual:
+            t["manual"] = verdict.manual  # a task for the operator, not a transaction
     return await _store_import(tx, "terminations", filename, content, parsed,
                                lambda r: r.values, lambda r: r.data)
 
 
 async def submit_termination_import(tx: Transaction, import_id: str, *, immediate: bool = False,
                                     batch_size: int = 500) -> dict[str, Any]:
-    """Termination transactions of the valid rows, in batches per CoCode (at most ``batch_size``
-    each). By default the batches wait for review; ``immediate`` sends them to NIPR now.
-
-    A for-cause row in a state that refuses for-cause terminations electronically (reference data
-    ``termination_filing``, read when the file is submitted) becomes a manual task instead."""
+    """The valid rows' terminations through the guarded ``transactions.terminate`` (judged again:
+    an appointment terminated or a termination opened since the file was read is refused there).
+    By default the batches wait for review; ``immediate`` sends them to NIPR now."""
     s = tx.session
     imp = await s.get(m.BulkImport, import_id, with_for_update=True)
     if imp is None or imp.kind != "terminations":
@@ -173,53 +155,11 @@ async def submit_termination_import(tx: Transaction, import_id: str, *, immediat
         raise BatchStateError("this file's transactions were already created")
     rows = (await s.execute(select(m.BulkImportRow).where(
         m.BulkImportRow.import_id == import_id, m.BulkImportRow.valid.is_(True)).order_by(m.BulkImportRow.line))).scalars()
-    ref = await refdata.snapshot(s)
-    by_cocode: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    tasks: list[dict[str, Any]] = []
-    now = utcnow()
-    for r in rows:
-        for t in r.data.get("transactions", []):
-            if t.get("for_cause") and t["state"] in ref.for_cause_manual:
-                tasks.append({"id": str(uuid.uuid4()), "kind": "for-cause termination", "status": "open",
-                              "npn": t["npn"], "state": t["state"], "line_of_authority": t["line_of_authority"],
-                              "cocode": t["cocode"], "termination_reason_code": t["termination_reason_code"],
-                              "instructions": ref.for_cause_manual[t["state"]], "import_id": import_id,
-                              "line": r.line, "created_by": tx.actor, "created_at": now})
-            else:
-                by_cocode[t["cocode"]].append(t)
-    if tasks:
-        await s.execute(insert(m.ManualTask.__table__), tasks)
-    batches = []
-    for cocode, items in sorted(by_cocode.items()):
-        for i in range(0, len(items), max(1, batch_size)):
-            part = items[i:i + batch_size]
-            bid = str(uuid.uuid4())
-            await s.execute(insert(m.TransactionBatch.__table__), {
-                "id": bid, "cocode": cocode, "kind": "termination", "source": "termination-import",
-                "status": "submitted" if immediate else "draft", "created_by": tx.actor, "created_at": now,
-                "submitted_by": tx.actor if immediate else None, "submitted_at": now if immediate else None})
-            txs = [{"id": str(uuid.uuid4()), "batch_id": bid, "kind": "termination", "npn": t["npn"],
-                    "state": t["state"], "line_of_authority": t["line_of_authority"], "cocode": cocode,
-                    "status": v.SUBMITTED if immediate else v.READY, "idempotency_key": str(uuid.uuid4()),
-                    "updated_at": now, "billable": True, "jit": False, "fee": None,
-                    "termination_reason_code": t["termination_reason_code"], "created_by": tx.actor,
-                    "created_at": now, "submitted_at": now if immediate else None,
-                    "eligibility_reason": None, "for_cause": bool(t.get("for_cause")),
-                    "identity_key": el.identity_key("termination", t["npn"], t["state"], t["line_of_authority"], cocode),
-                    } for t in part]
-            await s.execute(insert(m.AppointmentTransaction.__table__), txs)
-            if immediate:
-                await _emit_sent(tx, bid, cocode, txs)
-            await tx.emit_many(status_event(t) for t in txs)
-            batches.append({"batch_id": bid, "cocode": cocode, "transactions": len(txs),
-                            "status": "submitted" if immediate else "draft"})
-    result = {"immediate": immediate, "transactions": sum(b["transactions"] for b in batches), "batches": batches,
-              "manual_tasks": [{"id": t["id"], "npn": t["npn"], "state": t["state"], "cocode": t["cocode"],
-                                "line_of_authority": t["line_of_authority"], "instructions": t["instructions"]}
-                               for t in tasks]}
-    # "submitted" only when the transactions went to NIPR; otherwise their batches wait for review
-    imp.status = "submitted" if immediate else "awaiting review"
-    imp.processed_by, imp.processed_at, imp.result = tx.actor, now, result
+    imp.processed_by, imp.processed_at = tx.actor, utcnow()
+    result = await transactions.terminate(
+        tx, [(r.line, _termination_request(t)) for r in rows for t in r.data.get("transactions", [])],
+        immediate=immediate, batch_size=batch_size, import_id=import_id)
+    imp.result = result
     return result
 
 
@@ -242,7 +182,7 @@ def parse_bulk_appoint_file(content: bytes) -> BulkAppointFile:
 
 async def bulk_appoint_file(tx: Transaction, content: bytes | BulkAppointFile) -> dict[str, Any]:
     f = content if isinstance(content, BulkAppointFile) else parse_bulk_appoint_file(content)
-    out = (await bulk_appoint(tx, f.requests, source="file") if f.requests
+    out = (await transactions.appoint(tx, f.requests, source="file") if f.requests
            else {"results": [], "batches": [], "transactions": 0})
     for line, res in zip(f.lines, out["results"], strict=True):
         res["line"] = line

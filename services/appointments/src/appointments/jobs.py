@@ -23,7 +23,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from appointments import models as m
-from appointments.usecases import BulkRequest, bulk_appoint
+from appointments.transactions import appoint
+from appointments.usecases import BulkRequest
 
 log = get_logger(__name__)
 CLAIM_RETRIES = 3
@@ -123,7 +124,7 @@ async def _run_chunk(runtime: Any, job_id: str, chunk_no: int) -> bool:
         if not items:
             return True
         batches = dict(job.batches)
-        out = await bulk_appoint(tx, [BulkRequest.model_validate(r) for _seq, _line, r in items],
+        out = await appoint(tx, [BulkRequest.model_validate(r) for _seq, _line, r in items],
                                  source=job.source, batches=batches)
         results = [res | ({"line": line} if line is not None else {})
                    for (_seq, line, _r), res in zip(items, out["results"], strict=True)]

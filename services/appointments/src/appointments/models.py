@@ -222,13 +222,15 @@ class TransactionBatch(AppointmentsModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     cocode: str = Field(max_length=10, index=True)
     kind: str = Field(max_length=20)  # appointment | termination
-    status: str = Field(default="draft", max_length=20)  # draft | submitted | completed
-    source: str | None = Field(default=None, max_length=50)  # api | file | termination-import | manual
+    status: str = Field(default="draft", max_length=20)  # draft | submitted | completed | closed
+    source: str | None = Field(default=None, max_length=50)  # api | file | dashboard | termination-import
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     submitted_by: str | None = Field(default=None, max_length=100)
     submitted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    closed_reason: str | None = Field(default=None, max_length=200)  # why it closed by itself
+    import_id: str | None = Field(default=None, max_length=36, index=True)  # the termination file it came from
 
 
 class AppointmentTransaction(AppointmentsModel, table=True):
@@ -267,6 +269,9 @@ class AppointmentTransaction(AppointmentsModel, table=True):
     submitted_at: datetime | None = _ts(nullable=True)
     answered_at: datetime | None = _ts(nullable=True)
     for_cause: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})  # terminations
+    closed_by: str | None = Field(default=None, max_length=100)
+    closed_at: datetime | None = _ts(nullable=True)
+    close_reason: str | None = Field(default=None, max_length=500)
 
 
 class CarrierAppointment(AppointmentsModel, table=True):
@@ -297,7 +302,8 @@ class BulkImport(AppointmentsModel, table=True):
     kind: str = Field(max_length=20)  # producers | terminations
     filename: str = Field(max_length=300)
     sha256: str = Field(max_length=64, index=True)
-    status: str = Field(default="parsed", max_length=20)  # parsed | processed | submitted | awaiting review
+    # parsed | processed (producers); terminations: parsed | awaiting review | submitted | awaiting manual tasks | completed
+    status: str = Field(default="parsed", max_length=30)
     total_rows: int = 0
     valid_rows: int = 0
     invalid_rows: int = 0

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appointments import models as m
 from appointments.domain import vocabulary as v
 from appointments.domain.eligibility import RefData, effective
-from appointments.domain.rows import AGENCY_NPN_RE, COCODE_RE, COCODE_RULE, STATE_RE
+from appointments.domain.rows import AGENCY_NPN_RE, COCODE_RE, COCODE_RULE, state_error
 
 DEV_DATA = Path(__file__).parent / "refdata"
 
@@ -112,8 +112,8 @@ async def load_rows(tx: Transaction, kind_name: str, rows: list[dict[str, str]],
                 rec["source"] = row["source"][:300]
             if "state" in kind.columns:
                 st = row["state"].upper()
-                if not STATE_RE.match(st):
-                    raise ValueError(f"state {row['state']!r} is not a two-letter code")
+                if err := state_error(st):
+                    raise ValueError(f"state {err}")
                 rec["state"] = st
             if kind_name == "agencies":
                 if not AGENCY_NPN_RE.match(row["npn"]):

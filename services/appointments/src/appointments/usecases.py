@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from agency_common.contracts.appointments import (
     GatewayTransaction,
@@ -19,14 +18,13 @@ from agency_common.contracts.nipr import LicensesFetched, TransactionResultRecei
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
-from appointments import refdata
 from appointments.domain import eligibility as el
 from appointments.domain import vocabulary as v
-from appointments.domain.rows import COCODE_RE, COCODE_RULE
+from appointments.domain.rows import COCODE_RE, COCODE_RULE, state_error
 
 SERVICE = "appointments"
 CHUNK = 2000  # rows per executemany / IN list
@@ -50,8 +48,8 @@ class BulkRequest(BaseModel):
         out = []
         for st in value:
             st = st.strip().upper()
-            if len(st) != 2 or not st.isalpha():
-                raise ValueError(f"{st!r} is not a two-letter state code")
+            if err := state_error(st):
+                raise ValueError(err)
             if st not in out:
                 out.append(st)
         return out
@@ -70,19 +68,6 @@ class BulkAppoint(BaseModel):
     requests: list[BulkRequest] = Field(min_length=1, max_length=50_000)
 
 
-class NewTransaction(BaseModel):
-    npn: str = Field(pattern=r"^\d{1,10}$")
-    state: str = Field(pattern=r"^[A-Z]{2}$")
-    line_of_authority: str = Field(min_length=1, max_length=100)
-    termination_reason_code: str | None = Field(None, max_length=50)
-
-
-class NewBatch(BaseModel):
-    cocode: str = Field(pattern=COCODE_RE.pattern)
-    kind: Literal["appointment", "termination"] = "appointment"
-    transactions: list[NewTransaction] = Field(min_length=1, max_length=10_000)
-
-
 class BatchStateError(ValueError):
     pass
 
@@ -98,7 +83,7 @@ def status_event(row: dict[str, Any] | m.AppointmentTransaction) -> TransactionS
         changed_at=g("updated_at") or utcnow())
 
 
-async def write_status_events(tx: Transaction, rows: Sequence[dict[str, Any]]) -> None:
+async def write_status_events(tx: Transaction, rows: Sequence[Any]) -> None:
     """TransactionStatusChanged for many rows, written to the outbox a part at a time (the loop gets turns)."""
     for part in _chunks(rows, EVENT_CHUNK):
         await tx.emit_many(status_event(r) for r in part)
@@ -161,146 +146,7 @@ async def load_producers(s: AsyncSession, npns: Sequence[str], with_assignments:
     return out
 
 
-async def open_identities(s: AsyncSession, npns: Sequence[str], kind: str = "appointment",
-                          statuses: Sequence[str] = v.OPEN_STATUSES) -> dict[tuple[str, ...], str]:
-    """Identities of open transactions of these NPNs → their status (Submitted wins)."""
-    T = m.AppointmentTransaction
-    found: dict[tuple[str, ...], str] = {}
-    for part in _chunks(npns):
-        for npn, st, line, cocode, status in (await s.execute(select(
-                T.npn, T.state, T.line_of_authority, T.cocode, T.status).where(
-                in_list(T.npn, part), T.kind == kind, T.status.in_(statuses)))).all():
-            key = el.identity(kind, npn, st, line, cocode)
-            if found.get(key) != v.SUBMITTED:
-                found[key] = status
-    return found
-
-
-async def appointed_identities(s: AsyncSession, npns: Sequence[str]) -> set[tuple[str, ...]]:
-    A = m.CarrierAppointment
-    found: set[tuple[str, ...]] = set()
-    for part in _chunks(npns):
-        for npn, st, line, cocode in (await s.execute(select(A.npn, A.state, A.line_of_authority, A.cocode).where(
-                in_list(A.npn, part), A.status == v.APPOINTED))).all():
-            found.add(el.identity("appointment", npn, st, line, cocode))
-    return found
-
-
-# -- bulk appoint ---------------------------------------------------------------------------------------
-def _row(t: el.Evaluated, batch_id: str, actor: str, now: datetime) -> dict[str, Any]:
-    sent = t.auto_submit
-    return {
-        "id": str(uuid.uuid4()), "batch_id": batch_id, "kind": "appointment", "npn": t.npn, "state": t.state,
-        "line_of_authority": t.line_of_authority, "cocode": t.cocode,
-        "status": v.SUBMITTED if sent else t.status, "nipr_reason": None, "nipr_reference": None,
-        "idempotency_key": str(uuid.uuid4()), "updated_at": now, "loa_category": t.loa_category,
-        "eligibility_reason": t.eligibility_reason, "billable": t.billable, "jit": t.jit, "fee": t.fee,
-        "license_number": t.license_number, "termination_reason_code": None, "created_by": actor,
-        "identity_key": el.identity_key("appointment", t.npn, t.state, t.line_of_authority, t.cocode, t.license_number),
-        "created_at": now, "submitted_at": now if sent else None, "answered_at": None,
-    }
-
-
-async def bulk_appoint(tx: Transaction, requests: Sequence[BulkRequest], *, source: str = "api",
-                       as_of: date | None = None, emit_status_events: bool = True,
-                       batches: dict[str, str] | None = None) -> dict[str, Any]:
-    """Evaluate every request against one indexed snapshot, store every transaction with
-    executemany, one batch per CoCode, auto-submit what the flags ask for.
-
-    ``batches`` (CoCode → batch id, updated in place) lets a background job's chunks share one
-    batch per CoCode: a batch already in it is reused, not created."""
-    s = tx.session
-    ref = await refdata.snapshot(s, as_of)
-    npns = list(dict.fromkeys(r.npn for r in requests))
-    producers = await load_producers(s, npns, ref.assignment_required)
-    open_ids = await open_identities(s, npns)
-    appointed = await appointed_identities(s, npns)
-    results = [el.evaluate(el.AppointRequest(r.npn, tuple(r.states), r.loa_category, tuple(r.cocodes), r.submit,
-                                             r.submit_jit), producers.get(r.npn), ref, open_ids, appointed)
-               for r in requests]
-    now = utcnow()
-    batch_of: dict[str, str] = batches if batches is not None else {}
-    existing = set(batch_of.values())
-    used: dict[str, str] = {}
-    rows_per_request: list[list[dict[str, Any]]] = []
-    all_rows: list[dict[str, Any]] = []
-    for res in results:
-        rows = []
-        for t in res.transactions:
-            bid = batch_of.setdefault(t.cocode, str(uuid.uuid4()))
-            used[t.cocode] = bid
-            rows.append(_row(t, bid, tx.actor, now))
-        rows_per_request.append(rows)
-        all_rows.extend(rows)
-    sent_by_batch: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for r in all_rows:
-        if r["status"] == v.SUBMITTED:
-            sent_by_batch[r["batch_id"]].append(r)
-    new_batches = [(c, b) for c, b in used.items() if b not in existing]
-    if new_batches:
-        await s.execute(insert(m.TransactionBatch.__table__), [
-            {"id": bid, "cocode": cocode, "kind": "appointment", "source": source,
-             "status": "submitted" if sent_by_batch.get(bid) else "draft", "created_by": tx.actor, "created_at": now,
-             "submitted_by": tx.actor if sent_by_batch.get(bid) else None,
-             "submitted_at": now if sent_by_batch.get(bid) else None, "completed_at": None}
-            for cocode, bid in new_batches])
-    # a reused batch that sends more is pending again (it may have completed since the last chunk)
-    resent = [b for b in used.values() if b in existing and sent_by_batch.get(b)]
-    if resent:
-        await s.execute(update(m.TransactionBatch).where(m.TransactionBatch.id.in_(resent)).values(
-            status="submitted", submitted_by=tx.actor, submitted_at=now, completed_at=None))
-    for part in _chunks(all_rows):
-        await s.execute(insert(m.AppointmentTransaction.__table__), list(part))
-    for cocode, bid in used.items():
-        if sent_by_batch.get(bid):
-            await _emit_sent(tx, bid, cocode, sent_by_batch[bid])
-    if emit_status_events and all_rows:
-        await write_status_events(tx, all_rows)
-    return {
-        "results": [_result_view(res, rows) for res, rows in zip(results, rows_per_request, strict=True)],
-        "batches": [{"cocode": c, "batch_id": b} for c, b in used.items()],
-        "transactions": len(all_rows),
-    }
-
-
-def _result_view(res: el.RequestResult, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "npn": res.npn,
-        "rejected": res.rejection_reason is not None,
-        "rejection_reason": res.rejection_reason,
-        "refused": [{"state": r.state, "cocode": r.cocode, "line_of_authority": r.line_of_authority,
-                     "reason": r.reason} for r in res.refusals],
-        "transactions": [{
-            "id": r["id"], "state": r["state"], "line_of_authority": r["line_of_authority"],
-            "loa_category": r["loa_category"], "cocode": r["cocode"], "status": r["status"],
-            "eligibility_reason": r["eligibility_reason"], "batch_id": r["batch_id"], "billable": r["billable"],
-            "jit": r["jit"], "fee": str(r["fee"]) if r["fee"] is not None else None,
-            "license_number": r["license_number"]} for r in rows],
-    }
-
-
 # -- batches --------------------------------------------------------------------------------------------
-async def create_batch(tx: Transaction, data: NewBatch, source: str = "manual") -> m.TransactionBatch:
-    """A batch from explicit transactions (operators and integrations that decide lines themselves)."""
-    ref = await refdata.snapshot(tx.session)
-    batch = m.TransactionBatch(cocode=data.cocode, kind=data.kind, created_by=tx.actor, source=source)
-    tx.session.add(batch)
-    await tx.session.flush()
-    now = utcnow()
-    rows = [{
-        "id": str(uuid.uuid4()), "batch_id": batch.id, "kind": data.kind, "npn": t.npn, "state": t.state,
-        "line_of_authority": t.line_of_authority, "cocode": data.cocode, "status": v.READY,
-        "idempotency_key": str(uuid.uuid4()), "updated_at": now, "billable": True, "jit": False,
-        "fee": ref.fees.get(t.state, Decimal("0.00")) if data.kind == "appointment" else None,
-        "termination_reason_code": t.termination_reason_code, "created_by": tx.actor, "created_at": now,
-        "eligibility_reason": None,
-        "identity_key": el.identity_key(data.kind, t.npn, t.state, t.line_of_authority, data.cocode),
-    } for t in data.transactions]
-    await tx.session.execute(insert(m.AppointmentTransaction.__table__), rows)
-    await tx.emit_many(status_event(r) for r in rows)
-    return batch
-
-
 async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False) -> m.TransactionBatch:
     """Send the batch's Ready-to-Submit transactions (and its held JIT ones with ``include_jit``).
     A transaction identical to one already pending at NIPR is refused, not sent."""
@@ -337,24 +183,113 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
         changed.append(r)
     await s.flush()
     if sent:
-        batch.status, batch.submitted_by, batch.submitted_at, batch.completed_at = "submitted", tx.actor, now, None
+        batch.submitted_by, batch.submitted_at = tx.actor, now
         await _emit_sent(tx, batch.id, batch.cocode, sent)
     await tx.emit_many(status_event(r) for r in changed)
+    await settle_batches(tx, [batch.id])
     return batch
 
 
-async def close_not_eligible(tx: Transaction, batch_id: str) -> int:
-    """Close a batch's Not Eligible transactions (the seed: leave them, or close them in bulk).
-    Closing changes nothing at NIPR and bills nothing."""
-    T = m.AppointmentTransaction
-    rows = list((await tx.session.execute(select(T).where(T.batch_id == batch_id, T.status == v.NOT_ELIGIBLE)))
-                .scalars())
+async def settle_batches(tx: Transaction, batch_ids: Iterable[str]) -> None:
+    """A batch's status follows its transactions: ``submitted`` while one is pending at NIPR,
+    ``completed`` once nothing is (and it sent something), ``draft`` while it has something to send,
+    ``closed`` when it never sent anything and nothing in it can be sent (only Not Eligible or
+    closed transactions): such a batch would otherwise wait in draft for ever. A termination file
+    follows its batches (``settle_imports``)."""
+    s = tx.session
+    ids = list(dict.fromkeys(batch_ids))
+    if not ids:
+        return
+    T, B = m.AppointmentTransaction, m.TransactionBatch
+
+    def holds(*statuses: str) -> Any:  # an index look-up (batch_id, status), however big the batch
+        return exists().where(T.batch_id == B.id, T.status.in_(statuses))
+
     now = utcnow()
-    for r in rows:
-        r.status, r.updated_at = v.CLOSED, now
+    batches: list[m.TransactionBatch] = []
+    for part in _chunks(ids):
+        for b, pending, sendable in (await s.execute(
+                select(B, holds(v.SUBMITTED), holds(*v.SENDABLE)).where(B.id.in_(part))
+                .execution_options(populate_existing=True))).all():
+            batches.append(b)
+            status = ("submitted" if pending else "completed" if b.submitted_at is not None
+                      else "draft" if sendable else "closed")
+            if status == b.status:
+                continue
+            b.status = status
+            b.completed_at = now if status in ("completed", "closed") else None
+            b.closed_reason = None
+            if status == "closed":
+                other = await s.scalar(select(T.id).where(T.batch_id == b.id, T.status != v.NOT_ELIGIBLE).limit(1))
+                b.closed_reason = v.BATCH_NOTHING_LEFT if other else v.BATCH_NOT_ELIGIBLE
+    await s.flush()
+    await settle_imports(s, {b.import_id for b in batches if b.import_id})
+
+
+async def settle_imports(s: AsyncSession, import_ids: Iterable[str]) -> None:
+    """A submitted termination file's status follows its batches and manual tasks: ``awaiting
+    review`` while a batch is draft, ``submitted`` while one is pending at NIPR, ``awaiting manual
+    tasks`` while a for-cause task is open, then ``completed``."""
+    B, M = m.TransactionBatch, m.ManualTask
+    for iid in dict.fromkeys(import_ids):
+        imp = await s.get(m.BulkImport, iid)
+        if imp is None or imp.kind != "terminations" or imp.processed_at is None:
+            continue
+        statuses = set((await s.execute(select(B.status).where(B.import_id == iid).distinct())).scalars())
+        open_tasks = await s.scalar(select(M.id).where(M.import_id == iid, M.status == "open").limit(1))
+        imp.status = ("awaiting review" if "draft" in statuses else "submitted" if "submitted" in statuses
+                      else "awaiting manual tasks" if open_tasks else "completed")
+
+
+CLOSABLE = (v.READY, v.JIT_HELD, v.NOT_ELIGIBLE, v.REJECTED)
+
+
+def _not_closable(status: str) -> str:
+    if status == v.SUBMITTED:
+        return "pending at NIPR: it can be closed once NIPR has answered"
+    if status == v.CLOSED:
+        return "already closed"
+    return f"already {status} by NIPR: nothing to close"
+
+
+async def close_transactions(tx: Transaction, transaction_ids: Sequence[str], reason: str) -> dict[str, Any]:
+    """Close transactions, one or a list. A Ready or JIT Held one is withdrawn before NIPR (never
+    sent, so not billed); a Not Eligible or Rejected one is set aside (closing refunds nothing NIPR
+    charged). One pending at NIPR or answered cannot be: each refusal says why. Who closed it, when
+    and why are recorded; closing again changes nothing."""
+    T = m.AppointmentTransaction
+    ids = list(dict.fromkeys(transaction_ids))
+    found: dict[str, m.AppointmentTransaction] = {}
+    for part in _chunks(ids):
+        found.update({r.id: r for r in (await tx.session.execute(
+            select(T).where(T.id.in_(part)).with_for_update())).scalars()})
+    now = utcnow()
+    closed: list[m.AppointmentTransaction] = []
+    refused: list[dict[str, Any]] = []
+    for tid in ids:
+        r = found.get(tid)
+        if r is None:
+            refused.append({"id": tid, "status": None, "reason": "no such transaction"})
+        elif r.status not in CLOSABLE:
+            refused.append({"id": tid, "status": r.status, "reason": _not_closable(r.status)})
+        else:
+            if r.status in v.SENDABLE:
+                r.billable, r.fee = False, None
+            r.status, r.updated_at = v.CLOSED, now
+            r.closed_by, r.closed_at, r.close_reason = tx.actor, now, reason
+            closed.append(r)
     await tx.session.flush()
-    await tx.emit_many(status_event(r) for r in rows)
-    return len(rows)
+    await write_status_events(tx, closed)
+    await settle_batches(tx, {r.batch_id for r in closed})
+    return {"closed": [r.id for r in closed], "refused": refused}
+
+
+async def close_not_eligible(tx: Transaction, batch_id: str, reason: str | None = None) -> int:
+    """Close a batch's Not Eligible transactions in bulk (the seed: leave them, or close them)."""
+    T = m.AppointmentTransaction
+    ids = list((await tx.session.execute(select(T.id).where(T.batch_id == batch_id, T.status == v.NOT_ELIGIBLE)))
+               .scalars())
+    return len((await close_transactions(tx, ids, reason or v.CLOSED_NOT_ELIGIBLE))["closed"])
 
 
 async def batch_summary(s: AsyncSession, batch_id: str) -> dict[str, Any]:
@@ -433,12 +368,7 @@ async def apply_nipr_results(tx: Transaction, results: Sequence[TransactionResul
         return
     await s.flush()
     await tx.emit_many(status_event(r) for r in changed)
-    for batch_id in dict.fromkeys(r.batch_id for r in changed):
-        pending = await s.scalar(select(T.id).where(T.batch_id == batch_id, T.status == v.SUBMITTED).limit(1))
-        if pending is None:
-            batch = await s.get(m.TransactionBatch, batch_id)
-            if batch is not None and batch.status == "submitted":
-                batch.status, batch.completed_at = "completed", now
+    await settle_batches(tx, {r.batch_id for r in changed})
 
 
 # -- license sync ---------------------------------------------------------------------------------------
@@ -497,7 +427,22 @@ async def complete_task(tx: Transaction, task_id: str, note: str | None) -> m.Ma
         raise LookupError(task_id)
     if task.status != "done":
         task.status, task.done_by, task.done_at, task.note = "done", tx.actor, utcnow(), (note or None)
+        if task.kind == "for-cause termination":
+            await _terminated_by_hand(tx.session, task)
+        if task.import_id:
+            await settle_imports(tx.session, [task.import_id])
     return task
+
+
+async def _terminated_by_hand(s: AsyncSession, task: m.ManualTask) -> None:
+    """A for-cause termination filed in writing ends the appointment when the filing is done, as a
+    Gateway termination does when NIPR accepts it."""
+    A = m.CarrierAppointment
+    for appt in (await s.execute(select(A).where(A.npn == task.npn, A.state == task.state, A.cocode == task.cocode,
+                                                 A.status == v.APPOINTED).with_for_update())).scalars():
+        if el.norm(appt.line_of_authority) == el.norm(task.line_of_authority):
+            appt.status, appt.terminated_at, appt.termination_reason_code = \
+                v.TERMINATED, task.done_at, task.termination_reason_code
 
 
 async def list_tasks(s: AsyncSession, status: str | None = "open", limit: int = 500) -> list[m.ManualTask]:

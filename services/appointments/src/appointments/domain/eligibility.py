@@ -8,7 +8,8 @@ requested state and CoCode, each with the seed's status and eligibility reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableSet
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -162,25 +163,53 @@ class AppointRequest:
     submit_jit: bool = False
 
 
+@dataclass(frozen=True)
+class TerminateRequest:
+    npn: str
+    state: str
+    line_of_authority: str
+    cocode: str
+    termination_reason_code: str | None = None  # blank: the state's default code
+    for_cause: bool = False
+
+
+@dataclass(frozen=True)
+class Existing:
+    """A transaction already on record, as a new request is compared with it."""
+
+    id: str
+    status: str
+    batch_id: str | None
+    eligibility_reason: str | None = None
+
+
+# identity (kind, npn, state, normalised line, cocode) → the transactions on record with it
+Known = dict[tuple[str, ...], list[Existing]]
+
+
 @dataclass
 class Evaluated:
     npn: str
     state: str
     line_of_authority: str
-    loa_category: str
+    loa_category: str | None
     cocode: str
     company_name: str | None
     status: str
-    eligibility_reason: str
+    eligibility_reason: str | None
     billable: bool
     jit: bool
     fee: Decimal | None
     license_number: str | None
     auto_submit: bool
+    kind: str = "appointment"
+    termination_reason_code: str | None = None
+    for_cause: bool = False
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @property
     def identity(self) -> tuple[str, str, str, str, str]:
-        return ("appointment", self.npn, self.state, norm(self.line_of_authority), self.cocode)
+        return (self.kind, self.npn, self.state, norm(self.line_of_authority), self.cocode)
 
 
 @dataclass
@@ -189,6 +218,7 @@ class Refusal:
     cocode: str | None
     reason: str
     line_of_authority: str | None = None
+    matches: tuple[Existing, ...] = ()  # the transactions on record it is identical to
 
 
 @dataclass
@@ -197,6 +227,13 @@ class RequestResult:
     rejection_reason: str | None = None
     refusals: list[Refusal] = field(default_factory=list)
     transactions: list[Evaluated] = field(default_factory=list)
+    released: list[Existing] = field(default_factory=list)  # held ones this request sends
+
+    @property
+    def identical(self) -> bool:
+        """Nothing created or released: every part matched transactions already on record."""
+        return (not self.transactions and not self.released and bool(self.refusals)
+                and all(r.matches for r in self.refusals))
 
 
 def identity(kind: str, npn: str, state: str, line: str, cocode: str) -> tuple[str, str, str, str, str]:
@@ -208,30 +245,42 @@ def identity_key(kind: str, npn: str, state: str, line: str, cocode: str, licens
     return "|".join((kind, npn, state, norm(line), cocode, license_number or ""))
 
 
-def _lines_for(request: AppointRequest, state: str, ref: RefData) -> tuple[list[tuple[str, str]], str | None]:
-    """[(category, line)] to create for one state, or a refusal reason. A line given instead of a
-    category is recategorised to the category the state's business rules put it in."""
+def _lines_for(request: AppointRequest, state: str, ref: RefData) -> tuple[str, list[tuple[str, str]], str | None]:
+    """(category, [(category, line)] to create in one state). A line given instead of a category is
+    recategorised to the category the state's business rules put it in. With no active line for it
+    in the state, the list is empty and the third item is the line as asked (None for a category)."""
     wanted = norm(request.loa_category)
     if wanted in ref.categories:
-        lines = ref.lines.get((state, wanted), ())
-        if not lines:
-            return [], v.no_active_lines(ref.categories[wanted], state)
-        return [(ref.categories[wanted], line) for line in lines], None
+        category = ref.categories[wanted]
+        return category, [(category, line) for line in ref.lines.get((state, wanted), ())], None
     found = ref.line_index.get((state, wanted))
-    if found is None:
-        return [], v.line_not_in_state(request.loa_category, state)
-    return [found], None
+    if found is not None:
+        return found[0], [found], None
+    category = next((cat for (_st, line), (cat, _) in ref.line_index.items() if line == wanted), request.loa_category)
+    return category, [], request.loa_category
 
 
-def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData,
-             open_identities: MutableSet[tuple[str, ...]] | dict[tuple[str, ...], str] | None = None,
+def _no_line_reason(company: Company | None, category: str, state: str, line_asked: str | None) -> str:
+    """Why nothing can be appointed where the business rules have no active line: company first."""
+    if company is None:
+        return v.COCODE_NOT_FOUND
+    if norm(category) not in company.loa_categories:
+        return v.COMPANY_NO_LOAS
+    if line_asked is not None:
+        return v.line_not_in_state(line_asked, state)
+    return v.company_not_in_state(company.name, state)
+
+
+def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData, known: Known | None = None,
              appointed: set[tuple[str, ...]] | frozenset[tuple[str, ...]] = frozenset()) -> RequestResult:
     """One request → a rejection, or its transactions (eligible or not) and any refused parts.
 
-    ``open_identities`` holds the (kind, npn, state, line, cocode) of eligible transactions already
-    open (a set, or a dict to their status: Ready, JIT Held, Submitted); an eligible duplicate is
-    refused, never created twice (pending at NIPR, or still open here), and each created eligible
-    transaction is added to it so a repeat inside one call is refused too.
+    ``known`` holds the transactions already on record (open: Ready, JIT Held, Submitted; and Not
+    Eligible ones nobody closed). A request matching them creates nothing and names them: an
+    eligible line pending at NIPR or open here is refused, unless it is held and the request asks
+    to send it (``submit`` for Ready, ``submitJustInTime`` for JIT Held), which releases it; a Not
+    Eligible line already on record for the same reason is not recorded again. What this call
+    creates or releases goes into ``known``, so a repeat inside one call is matched too.
     """
     result = RequestResult(npn=request.npn)
     if producer is None:
@@ -247,23 +296,25 @@ def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData,
     if wanted not in ref.categories and wanted not in ref.known_lines:
         result.rejection_reason = v.unsupported_line(request.loa_category)
         return result
-    open_ids = open_identities if open_identities is not None else set()
+    known = known if known is not None else {}
     as_of = ref.as_of
     resident_ok: bool | None = None
     for state in request.states:
-        lines, refusal = _lines_for(request, state, ref)
-        if refusal:
-            result.refusals.append(Refusal(state, None, refusal))
-            continue
+        category, lines, line_asked = _lines_for(request, state, ref)
         licenses = producer.licenses.get(state, [])
         for cocode in request.cocodes:
             company = ref.companies.get(cocode)
-            if ref.assignment_required:
-                category = norm(lines[0][0])
-                if not ((category, state, cocode) in producer.assignments
-                        or (category, state, "") in producer.assignments):
-                    result.refusals.append(Refusal(state, cocode, v.OUTSIDE_ASSIGNMENT))
-                    continue
+            if ref.assignment_required and not ((norm(category), state, cocode) in producer.assignments
+                                                or (norm(category), state, "") in producer.assignments):
+                result.refusals.append(Refusal(state, cocode, v.OUTSIDE_ASSIGNMENT))
+                continue
+            if not lines:  # no gateway line in the state: recorded Not Eligible with its reason
+                _not_eligible(result, known, Evaluated(
+                    npn=request.npn, state=state, line_of_authority=line_asked or category, loa_category=category,
+                    cocode=cocode, company_name=company.name if company else None, status=v.NOT_ELIGIBLE,
+                    eligibility_reason=_no_line_reason(company, category, state, line_asked), billable=False,
+                    jit=False, fee=None, license_number=None, auto_submit=False))
+                continue
             setting = ref.state_settings.get((company.id, state)) if company else None
             for category, line in lines:
                 nline = norm(line)
@@ -271,37 +322,118 @@ def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData,
                                                  as_of, resident_ok)
                 if reason == v.NO_ACTIVE_RESIDENT or reason == v.IN_GOOD_STANDING:
                     resident_ok = reason == v.IN_GOOD_STANDING
-                eligible = reason == v.IN_GOOD_STANDING
-                jit = bool(eligible and setting and setting.jit)
+                if reason != v.IN_GOOD_STANDING:
+                    _not_eligible(result, known, Evaluated(
+                        npn=request.npn, state=state, line_of_authority=line, loa_category=category, cocode=cocode,
+                        company_name=company.name if company else None, status=v.NOT_ELIGIBLE,
+                        eligibility_reason=reason, billable=False, jit=False, fee=None, license_number=None,
+                        auto_submit=False))
+                    continue
                 key = ("appointment", request.npn, state, nline, cocode)
-                auto = eligible and (request.submit_jit if jit else request.submit)
-                if eligible:
-                    if key in appointed:
-                        result.refusals.append(Refusal(state, cocode, v.ALREADY_APPOINTED, line))
-                        continue
-                    if key in open_ids:
-                        held = isinstance(open_ids, dict) and open_ids[key] in (v.READY, v.JIT_HELD)
-                        result.refusals.append(Refusal(state, cocode, v.DUPLICATE_OPEN if held else v.DUPLICATE_PENDING,
-                                                       line))
-                        continue
-                    if isinstance(open_ids, dict):
-                        open_ids[key] = v.SUBMITTED if auto else (v.JIT_HELD if jit else v.READY)
-                    else:
-                        open_ids.add(key)
+                if key in appointed:
+                    result.refusals.append(Refusal(state, cocode, v.ALREADY_APPOINTED, line))
+                    continue
+                jit = bool(setting and setting.jit)
+                auto = request.submit_jit if jit else request.submit
+                if _matched_open(result, known, key, request, state, cocode, line):
+                    continue
                 for number in license_numbers or [None]:
-                    result.transactions.append(Evaluated(
+                    t = Evaluated(
                         npn=request.npn, state=state, line_of_authority=line, loa_category=category, cocode=cocode,
                         company_name=company.name if company else None,
-                        status=(v.JIT_HELD if jit else v.READY) if eligible else v.NOT_ELIGIBLE,
-                        eligibility_reason=reason, billable=eligible, jit=jit,
-                        fee=ref.fees.get(state, Decimal("0.00")) if eligible else None,
-                        license_number=number,
-                        auto_submit=auto,
-                    ))
+                        status=v.JIT_HELD if jit else v.READY, eligibility_reason=reason, billable=True, jit=jit,
+                        fee=ref.fees.get(state, Decimal("0.00")), license_number=number, auto_submit=auto)
+                    result.transactions.append(t)
+                    known.setdefault(key, []).append(Existing(t.id, v.SUBMITTED if auto else t.status, None, reason))
     if not result.transactions and result.refusals and all(
             r.reason == v.OUTSIDE_ASSIGNMENT for r in result.refusals):
         result.rejection_reason = v.OUTSIDE_ASSIGNMENT
     return result
+
+
+def _not_eligible(result: RequestResult, known: Known, t: Evaluated) -> None:
+    """Record a Not Eligible line, unless the same one (same reason) is already on record."""
+    same = tuple(e for e in known.get(t.identity, ()) if e.status == v.NOT_ELIGIBLE
+                 and e.eligibility_reason == t.eligibility_reason)
+    if same:
+        result.refusals.append(Refusal(t.state, t.cocode, v.DUPLICATE_NOT_ELIGIBLE, t.line_of_authority, same))
+        return
+    result.transactions.append(t)
+    known.setdefault(t.identity, []).append(Existing(t.id, t.status, None, t.eligibility_reason))
+
+
+def _matched_open(result: RequestResult, known: Known, key: tuple[str, ...], request: AppointRequest, state: str,
+                  cocode: str, line: str) -> bool:
+    """An eligible line identical to open ones: refused with them, or the held ones released."""
+    existing = known.get(key, [])
+    pending = tuple(e for e in existing if e.status == v.SUBMITTED)
+    held = tuple(e for e in existing if e.status in v.SENDABLE)
+    if pending:
+        result.refusals.append(Refusal(state, cocode, v.DUPLICATE_PENDING, line, pending))
+        return True
+    if not held:
+        return False
+    release = [e for e in held if (request.submit_jit if e.status == v.JIT_HELD else request.submit)]
+    if release:
+        result.released.extend(release)
+        known[key] = [e for e in existing if e not in release] + [
+            Existing(e.id, v.SUBMITTED, e.batch_id, e.eligibility_reason) for e in release]
+    else:
+        result.refusals.append(Refusal(state, cocode, v.DUPLICATE_OPEN, line, held))
+    return True
+
+
+@dataclass
+class TerminationResult:
+    request: TerminateRequest
+    code: str | None = None  # the reason code used (the state's default when none was given)
+    line_of_authority: str | None = None  # as the appointment records it
+    transaction: Evaluated | None = None
+    manual: str | None = None  # instructions: filed by hand, not through the Gateway
+    refusal: str | None = None
+    matches: tuple[Existing, ...] = ()
+
+
+def evaluate_termination(request: TerminateRequest, ref: RefData, appointed: dict[tuple[str, ...], str],
+                         known: Known, open_tasks: set[tuple[str, ...]]) -> TerminationResult:
+    """One termination → a Ready termination transaction, a manual task (for cause, in a state that
+    refuses it electronically), or a refusal in words. ``appointed`` maps the identities of Appointed
+    appointments to their line as recorded; ``known`` and ``open_tasks`` hold the terminations
+    already open, and get this one added."""
+    r, st = request, request.state
+    out = TerminationResult(request)
+    code = (r.termination_reason_code or "").strip().upper() or ref.default_termination.get(st)
+    if not code:
+        out.refusal = f"no Termination Reason Code given and no default code for State: {st}"
+        return out
+    if code not in ref.termination_codes.get(st, {}):
+        out.refusal = f"Termination Reason Code {code} is not accepted in State: {st}"
+        return out
+    out.code = code
+    if r.cocode not in ref.companies:
+        out.refusal = f"CoCode {r.cocode} is not a known CoCode"
+        return out
+    line = appointed.get(identity("appointment", r.npn, st, r.line_of_authority, r.cocode))
+    if line is None:
+        out.refusal = f"no Appointed appointment for NPN {r.npn}, State: {st}, {r.line_of_authority}, CoCode {r.cocode}"
+        return out
+    out.line_of_authority = line
+    key = identity("termination", r.npn, st, line, r.cocode)
+    out.matches = tuple(e for e in known.get(key, ()) if e.status in v.OPEN_STATUSES)
+    if out.matches or key in open_tasks:
+        out.refusal = v.termination_already_open(r.npn, st, line, r.cocode)
+        return out
+    if r.for_cause and st in ref.for_cause_manual:
+        out.manual = ref.for_cause_manual[st]
+        open_tasks.add(key)
+        return out
+    t = Evaluated(npn=r.npn, state=st, line_of_authority=line, loa_category=None, cocode=r.cocode,
+                  company_name=ref.companies[r.cocode].name, status=v.READY, eligibility_reason=None, billable=True,
+                  jit=False, fee=None, license_number=None, auto_submit=False, kind="termination",
+                  termination_reason_code=code, for_cause=r.for_cause)
+    out.transaction = t
+    known.setdefault(key, []).append(Existing(t.id, t.status, None))
+    return out
 
 
 def _check(company: Company | None, setting: StateSetting | None, category: str, state: str, line: str,

@@ -24,7 +24,19 @@ COCODE_RE = re.compile(r"^(\d{5}|AA-\d{7})$")
 COCODE_RULE = "a CoCode is 5 digits with its leading zeros (or an NAIC alien number AA-1234567)"
 EMAIL_RE = re.compile(r"^[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+$")
 SSN_RE = re.compile(r"^(\d{3})-?(\d{2})-?(\d{4})$")
-STATE_RE = re.compile(r"^[A-Z]{2}$")
+# The jurisdictions the NIPR PDB covers (DOMAIN-FACTS 1.1): the 50 states, DC, Guam, Puerto Rico and
+# the Virgin Islands. Anything else ("ZZ") is refused where it is typed, never sent on.
+STATES = frozenset((
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY", "LA",
+    "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND", "OH", "OK",
+    "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY", "DC", "GU", "PR", "VI"))
+
+
+def state_error(value: str) -> str | None:
+    """Why ``value`` is not a state code, or None."""
+    if value in STATES:
+        return None
+    return f"{value!r} is not a US state code (two letters: one of the 50 states, DC, GU, PR or VI)"
 
 SCORECARD_TYPES = ("License", "License and Appointment")
 AGENT_TYPES = ("Producer", "Captive Agent", "Independent Agent", "Employee")
@@ -219,13 +231,10 @@ def check_onboarding(content: bytes, accepted: AcceptedValues) -> ParsedFile:
     return ParsedFile(rows, blank)
 
 
-def check_terminations(content: bytes, *, states: Iterable[str], cocodes: Iterable[str],
-                       codes: dict[str, dict[str, str]], defaults: dict[str, str],
-                       appointed: Callable[[str, str, str, str], bool]) -> ParsedFile:
-    """Each row may name several states; each (state) becomes one termination transaction. A blank
-    reason takes the state's default; a code the state does not accept is an error on the row."""
+def check_terminations(content: bytes) -> ParsedFile:
+    """Each row may name several states; each state is one termination to judge (the engine's
+    ``evaluate_termination``: reason code or the state's default, appointed, not already open)."""
     table, blank = read_table(content, TERMINATION_COLUMNS, ("Agent NPN", "States", "Line of Authority"))
-    known_states = tuple(states)
     rows: list[ParsedRow] = []
     for line, values in table:
         if "CoCode" not in values and "CoCodes" in values:
@@ -235,7 +244,8 @@ def check_terminations(content: bytes, *, states: Iterable[str], cocodes: Iterab
         npn = values.get("Agent NPN", "")
         if not NPN_RE.match(npn):
             e.append(f"Agent NPN {npn!r} must be 1 to 10 digits")
-        row_states = split_multi(values.get("States", ""), "States", known_states, e, str.upper)
+        row_states = split_multi(values.get("States", ""), "States", None, e, str.upper)
+        e.extend(f"States: {err}" for st in row_states if (err := state_error(st)))
         if not values.get("States"):
             e.append("States is required")
         loa = values.get("Line of Authority", "")
@@ -244,28 +254,15 @@ def check_terminations(content: bytes, *, states: Iterable[str], cocodes: Iterab
         cocode = values.get("CoCode", "")
         if not cocode:
             e.append("CoCode is required")
-        elif cocode not in set(cocodes):
-            e.append(f"CoCode {cocode} is not a known CoCode")
+        elif not COCODE_RE.match(cocode):
+            e.append(f"CoCode: {cocode!r} is not a CoCode ({COCODE_RULE})")
         code = values.get("Termination Reason Code", "").strip().upper()
         for_cause = YES_NO.get(values.get("For Cause", "").strip().casefold())
         if for_cause is None:
             e.append(f"For Cause {values.get('For Cause')!r} must be Yes or No (blank = No)")
-        items = []
-        for st in row_states:
-            accepted = codes.get(st, {})
-            chosen = code or defaults.get(st)
-            if not chosen:
-                e.append(f"no Termination Reason Code given and no default code for State: {st}")
-                continue
-            if chosen not in accepted:
-                e.append(f"Termination Reason Code {chosen} is not accepted in State: {st}")
-                continue
-            if not e and not appointed(npn, st, loa, cocode):
-                e.append(f"no Appointed appointment for NPN {npn}, State: {st}, {loa}, CoCode {cocode}")
-                continue
-            items.append({"npn": npn, "state": st, "line_of_authority": loa, "cocode": cocode,
-                          "termination_reason_code": chosen, "defaulted": not code, "for_cause": bool(for_cause)})
-        row.data = {"transactions": items}
+        row.data = {"transactions": [
+            {"npn": npn, "state": st, "line_of_authority": loa, "cocode": cocode, "termination_reason_code": code,
+             "defaulted": not code, "for_cause": bool(for_cause)} for st in row_states]}
         rows.append(row)
     return ParsedFile(rows, blank)
 
@@ -282,9 +279,7 @@ def check_bulk_appoint(content: bytes) -> ParsedFile:
         if not NPN_RE.match(npn):
             e.append(f"NPN {npn!r} must be 1 to 10 digits")
         states = split_multi(values.get("States", ""), "States", None, e, str.upper)
-        for st in states:
-            if not STATE_RE.match(st):
-                e.append(f"States: {st!r} is not a state code")
+        e.extend(f"States: {err}" for st in states if (err := state_error(st)))
         cocodes = split_multi(values.get("CoCodes", ""), "CoCodes", None, e)
         for c in cocodes:
             if not COCODE_RE.match(c):

@@ -37,7 +37,12 @@ NPN_NOT_ACTIVE = "NPN Not Active"
 OUTSIDE_ASSIGNMENT = "Outside Producer Assignment (Appointment Producer Assignment Required)"
 DUPLICATE_PENDING = "Identical transaction already pending at NIPR"
 DUPLICATE_OPEN = "Identical transaction already open (Ready to Submit or JIT Held)"
+DUPLICATE_NOT_ELIGIBLE = "Identical Not Eligible transaction already on record (same reason)"
 ALREADY_APPOINTED = "Already Appointed"
+
+
+def termination_already_open(npn: str, state: str, line: str, cocode: str) -> str:
+    return f"a termination for NPN {npn} in {state}, {line}, CoCode {cocode} is already open"
 
 
 def unsupported_line(value: str) -> str:
@@ -48,9 +53,10 @@ def line_not_in_state(line: str, state: str) -> str:
     return f"Line of authority {line} is not an active line in the requested State: {state}"
 
 
-def no_active_lines(category: str, state: str) -> str:
-    return f"No active lines of authority in {category} for the requested State: {state}"
-
+# Why a batch closed by itself (it never sent anything and nothing in it can be sent).
+BATCH_NOT_ELIGIBLE = "Not Eligible — nothing to submit"
+BATCH_NOTHING_LEFT = "Nothing left to submit: every transaction is Not Eligible or closed"
+CLOSED_NOT_ELIGIBLE = "Not Eligible: closed in bulk from the batch"
 
 # Setting names.
 ASSIGNMENT_REQUIRED = "appointment_producer_assignment_required"
