@@ -34,8 +34,10 @@ async def test_dashboard_flow(start_service, token_for) -> None:
         r = await c.post("/policies/update", data={"f_carrier": "Acme", "c_status": "lapsed"})
         assert "1 policies updated" in r.text
         r = await c.post("/carrier-profiles", data={"carrier": "Acme", "col_premium": "Prem", "bill_types": "ZZ=audit",
-                                                    "prefixes": "AC"})
-        assert "saved" in r.text
+                                                    "prefixes": "AC", "default_commission_rate": "12.5%"})
+        assert "saved" in r.text and 'value="12.5%"' in r.text
+        r = await c.post("/carrier-profiles", data={"carrier": "Acme", "default_commission_rate": "lots"})
+        assert "default commission rate: not a rate" in r.text
         r = await c.post("/carrier-profiles", data={"carrier": "Acme", "bill_types": "ZZ=nonsense"})
         assert "unknown bill type" in r.text
         r = await c.get("/policy-sessions?login=clerk&sort=count")

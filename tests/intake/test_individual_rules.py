@@ -1,5 +1,5 @@
 """Pure rules of seed 001: the carry-over list (each field, each custom-field type), the merge of
-Convert to Individual, names of policy clients."""
+Convert to Individual (names of policy clients: test_insured_rules.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from intake.domain.individuals import (
     custom_type,
     custom_value,
     merge_back,
-    split_name,
     storage_key,
 )
 
@@ -67,14 +66,6 @@ def test_merge_back_fills_empty_fields_and_keeps_the_individuals_values() -> Non
     assert changes == {"cell_phone": "555-0100", "ssn": "123-45-6789"}
     assert conflicts == ["first_name"]
     assert custom == [{"name": "a", "type": "text", "value": 1}, {"name": "b", "type": "date", "value": "2026-01-01"}]
-
-
-@pytest.mark.parametrize(("name", "expected"), [
-    ("Smith, John", ("John", "Smith")), ("John A Smith", ("John A", "Smith")), ("Cher", (None, "Cher")),
-    ("  Mary   Jones ", ("Mary", "Jones")),
-])
-def test_split_name(name: str, expected: tuple) -> None:
-    assert split_name(name) == expected
 
 
 async def test_a_bad_crm_individual_is_dead_lettered_without_its_pii() -> None:

@@ -1,5 +1,5 @@
 """Pure rules: amounts, rates, dates, header mapping, row validation, policy-number normalisation,
-matching, and the premium rule by bill type."""
+matching (the premium rule by bill type: test_policy_terms_rules.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from intake.domain.mapping import MappingProfile, map_header, validate_line
 from intake.domain.matching import PolicyIndex
-from intake.domain.premium import TermTotals, apply_posting, policy_totals
 from intake.domain.values import (
     ValueProblem,
     normalise_name,
@@ -241,51 +240,3 @@ def test_overlapping_or_open_terms_fall_back_to_the_term_starting_that_day() -> 
     assert index.match("P1", effective_date=Y26).policy_id == "b"
     assert index.match("P1", effective_date=date(2026, 6, 1)).status == "ambiguous"  # both open terms cover it
     assert index.match("P1", effective_date=date(2025, 6, 1)).policy_id == "a"
-
-
-# -- the premium rule of seed 003 ------------------------------------------------------------------------
-T0, T1 = date(2026, 1, 1), date(2027, 1, 1)
-TERM = TermTotals(T0, T1, D("1000.00"), D("600.00"))
-
-
-def test_audit_and_endorsement_add_to_annualized_and_billed() -> None:
-    for bill_type in ("audit", "endorsement"):
-        terms = apply_posting((TERM,), bill_type, D("100.00"), effective_date=date(2026, 6, 1),
-                              policy_start=T0, policy_end=T1)
-        assert policy_totals(terms) == (D("1100.00"), D("700.00"))
-
-
-def test_cancellation_adds_to_billed_only() -> None:
-    terms = apply_posting((TERM,), "cancellation", D("-250.00"), effective_date=date(2026, 6, 1),
-                          policy_start=T0, policy_end=T1)
-    assert policy_totals(terms) == (D("1000.00"), D("350.00"))
-
-
-def test_installment_adds_within_the_term_of_its_effective_date() -> None:
-    renewal = TermTotals(T1, date(2028, 1, 1), D("1200.00"), D("100.00"))
-    terms = apply_posting((TERM, renewal), "installment", D("50.00"), effective_date=date(2026, 11, 15),
-                          policy_start=T1, policy_end=date(2028, 1, 1))
-    assert [(t.start, t.annualized, t.billed) for t in terms] == [
-        (T0, D("1050.00"), D("650.00")), (T1, D("1200.00"), D("100.00"))]
-    assert policy_totals(terms) == (D("1200.00"), D("100.00"))  # the policy shows its current term
-    # no stored term yet: the policy's term shifted by whole years to contain the date
-    terms = apply_posting((), "installment", D("50.00"), effective_date=date(2029, 3, 1), policy_start=T0,
-                          policy_end=T1)
-    assert (terms[0].start, terms[0].end, terms[0].billed) == (date(2029, 1, 1), date(2030, 1, 1), D("50.00"))
-
-
-def test_term_policy_replaces_both_for_its_term() -> None:
-    terms = apply_posting((TERM,), "term_policy", D("1500.00"), effective_date=T0, expiration_date=T1,
-                          policy_start=T0, policy_end=T1)
-    assert policy_totals(terms) == (D("1500.00"), D("1500.00"))
-    renewal = apply_posting(terms, "term_policy", D("1700.00"), effective_date=T1, expiration_date=date(2028, 1, 1),
-                            policy_start=T0, policy_end=T1)
-    assert len(renewal) == 2 and policy_totals(renewal) == (D("1700.00"), D("1700.00"))
-    assert renewal[0].annualized == D("1500.00")  # the earlier term keeps its totals
-
-
-def test_premium_rounds_half_up_and_refuses_unknown_bill_types() -> None:
-    terms = apply_posting((), "audit", D("10.005"))
-    assert policy_totals(terms) == (D("10.01"), D("10.01"))
-    with pytest.raises(ValueError):
-        apply_posting((), "refund", D("1"))

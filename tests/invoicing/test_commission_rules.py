@@ -160,8 +160,9 @@ def test_status_follows_the_stage() -> None:
 def test_today_is_taken_in_the_business_time_zone() -> None:
     from invoicing.usecases import business_today
 
-    # UTC+14 and UTC-11 are 25 hours apart: never the same calendar day
-    assert (business_today("Pacific/Kiritimati") - business_today("Pacific/Pago_Pago")).days == 1
+    # UTC+14 and UTC-11 are 25 hours apart: never the same calendar day (two days apart during the
+    # hour when it is just past midnight in one and just before midnight in the other)
+    assert (business_today("Pacific/Kiritimati") - business_today("Pacific/Pago_Pago")).days in (1, 2)
 
 
 def test_rates_shown_as_typed() -> None:

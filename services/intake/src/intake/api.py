@@ -33,6 +33,7 @@ from intake.usecases import (
     create_policy,
     list_sessions,
     policy_json,
+    policy_terms,
     profile_json,
     save_profile,
     session_json,
@@ -86,11 +87,13 @@ async def list_policies(
 
 @router.get("/policies/{policy_id}")
 async def get_policy(request: Request, policy_id: str, _user: Annotated[User, require("policies:view")]) -> dict[str, Any]:
+    """The policy (its current term's dates and totals) and every one of its terms."""
     async with request.app.state.runtime.db.session() as session:
         policy = await session.get(Policy, policy_id)
-    if policy is None:
-        raise HTTPException(404, "no such policy")
-    return policy_json(policy)
+        if policy is None:
+            raise HTTPException(404, "no such policy")
+        terms = await policy_terms(session, policy_id)
+    return policy_json(policy) | {"terms": terms}
 
 
 @router.post("/policies/update-by-carrier")

@@ -48,7 +48,7 @@ def on_statement_completed(runtime: Any) -> Any:
 async def on_invoices_posted(tx: Transaction, events: list[Envelope[Any]]) -> None:
     """A consumed run of postings at once. An unknown policy fails the batch: the consumer then
     applies the events one by one and dead-letters only that one."""
-    postings = [Posting(p.policy_id, p.bill_type, p.premium, p.effective_date, p.expiration_date)
+    postings = [Posting(p.policy_id, p.bill_type, p.premium, p.effective_date, p.expiration_date, p.commission)
                 for p in (e.payload for e in events)]
     try:
         await apply_invoice_postings(tx, postings)

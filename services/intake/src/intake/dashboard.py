@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from intake.carriers.registry import carrier_names
 from intake.domain.mapping import BILL_TYPES, DEFAULT_ALIASES, DEFAULT_BILL_TYPES, FIELD_LABELS, FIELDS
+from intake.domain.new_policies import plan_policy
 from intake.imports import DuplicateStatement, publish_statement, rematch
 from intake.models import (
     CarrierProfile,
@@ -43,6 +44,14 @@ from intake.usecases import (
 router = APIRouter(include_in_schema=False)
 LINES = StatementLineRow.__table__
 PAGE = 100
+
+
+def rate_input(rate: Any) -> str:
+    """A stored rate as an operator types it: 0.125 → "12.5%"."""
+    if rate is None:
+        return ""
+    text = f"{rate * 100:f}"
+    return (text.rstrip("0").rstrip(".") if "." in text else text) + "%"
 
 
 def _denied(request: Request, permission: str) -> HTMLResponse:
@@ -183,8 +192,10 @@ async def create_policies_page(request: Request, statement_id: str, user: Dashbo
         rows = (await session.execute(select(LINES).where(
             LINES.c.statement_id == statement_id, LINES.c.valid.is_(True), LINES.c.match_status == "unmatched")
             .order_by(LINES.c.line_no).limit(200))).mappings().all()
-    return render(request, "intake_create_policies.html", st=st, lines=rows, total=total, error=error,
-                  idempotency_key=str(uuid.uuid4()), default_fields=POLICY_DEFAULT_FIELDS)
+    # what each line becomes on its own (the same rule as the creation; overrides not yet typed)
+    plans = [plan_policy([r]) for r in rows]
+    return render(request, "intake_create_policies.html", st=st, lines=list(zip(rows, plans, strict=True)),
+                  total=total, error=error, idempotency_key=str(uuid.uuid4()), default_fields=POLICY_DEFAULT_FIELDS)
 
 
 @router.post("/statements/{statement_id}/create-policies")
@@ -305,6 +316,7 @@ async def profiles_page(request: Request, user: DashboardUser, carrier: str = ""
                   bill_types="\n".join(f"{k}={v}" for k, v in json.loads(current.bill_types).items()) if current else "",
                   prefixes=", ".join(json.loads(current.prefixes)) if current else "",
                   sheet=current.sheet if current else "", fields=FIELDS, labels=FIELD_LABELS,
+                  default_rate=rate_input(current.default_commission_rate if current else None),
                   aliases=DEFAULT_ALIASES, default_bill_types=DEFAULT_BILL_TYPES, bill_type_values=BILL_TYPES,
                   message=message, error=error, can_edit=user.can("statements:import"))
 
@@ -324,7 +336,8 @@ async def profile_form(request: Request, user: DashboardUser) -> Response:
                     raise UseCaseError(f"bill type mapping {line.strip()!r} is not CODE=bill_type")
                 bill_types[code.strip()] = bill_type.strip()
         data = ProfileIn(columns={f: form.get(f"col_{f}", "") for f in FIELDS}, bill_types=bill_types,
-                         prefixes=[p for p in form.get("prefixes", "").split(",")], sheet=form.get("sheet") or None)
+                         prefixes=[p for p in form.get("prefixes", "").split(",")], sheet=form.get("sheet") or None,
+                         default_commission_rate=form.get("default_commission_rate") or None)
         async with request.app.state.runtime.uow(actor=user.login) as tx:
             await save_profile(tx, carrier, data)
     except (ValidationError, UseCaseError) as exc:

@@ -36,7 +36,7 @@ from intake.carriers.rules import closest, tidy_name
 from intake.domain.columnar import FRAME_COLUMNS, Book
 from intake.domain.mapping import MappingProfile
 from intake.domain.reader import NotAStatement, StatementParser
-from intake.models import Policy, Statement, StatementLineRow
+from intake.models import Policy, PolicyTerm, Statement, StatementLineRow
 from intake.parse_worker import Batch, Header, ParseProcess, Refused, start_fork_server
 from intake.usecases import CHUNK, Conflict, NotFound, UseCaseError, load_profile, refresh_match_counts
 
@@ -190,12 +190,22 @@ async def load_book(session: Any, carrier: str, profile: MappingProfile) -> Book
     ids, numbers = zip(*rows, strict=True) if rows else ((), ())
     del rows
     book = Book(profile, ids, numbers)
-    shared, terms = book.shared_ids(), {}
+    shared, spans = book.shared_ids(), {}
+    pt = PolicyTerm.__table__.c
     for i in range(0, len(shared), 500):
-        found = await session.execute(select(p.id, p.effective_date, p.expiration_date).where(p.id.in_(shared[i:i + 500])))
-        terms.update({pid: (start, stop) for pid, start, stop in found.all()})
-    book.set_terms(terms)
+        found = await session.execute(select(pt.policy_id, pt.effective_date, pt.expiration_date).where(
+            pt.policy_id.in_(shared[i:i + 500])))
+        for pid, start, stop in found.all():
+            spans.setdefault(pid, []).append((start, stop))
+    book.set_terms({pid: policy_span(terms) for pid, terms in spans.items()})
     return book
+
+
+def policy_span(terms: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+    """From its first term's start to its last term's end (a missing date leaves that side open),
+    so a line dated in any of a policy's terms is covered by it."""
+    starts, ends = [t[0] for t in terms], [t[1] for t in terms]
+    return (None if None in starts else min(starts)), (None if None in ends else max(ends))
 
 
 class StatementImports:

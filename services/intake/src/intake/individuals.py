@@ -31,6 +31,7 @@ from intake.domain.individuals import (
     merge_back,
     storage_key,
 )
+from intake.domain.insured import PERSON, Insured
 from intake.models import Individual, IndividualAudit, Policy, SalesRecord, SalesRecordJob, SavedSearch
 from intake.usecases import Conflict, NotFound, UseCaseError
 
@@ -542,10 +543,10 @@ async def convert_to_individual(tx: Transaction, record_id: str, cipher: PiiCiph
     return ind, sorted(changes), conflicts
 
 
-async def individuals_for_clients(tx: Transaction, clients: list[tuple[str, str]]) -> None:
-    """Policy clients become individuals (first/last name split from the client name)."""
-    from intake.domain.individuals import split_name
-
+async def individuals_for_clients(tx: Transaction, clients: list[tuple[str, Insured]]) -> None:
+    """Policy clients that are people become individuals (first and last name as the name was
+    classified); an organisation is no individual."""
+    clients = [(cid, insured) for cid, insured in clients if insured.kind == PERSON]
     if not clients:
         return
     ids = [cid for cid, _ in clients]
@@ -554,12 +555,11 @@ async def individuals_for_clients(tx: Transaction, clients: list[tuple[str, str]
         have |= set((await tx.session.execute(select(IND.c.client_id).where(IND.c.client_id.in_(ids[i:i + 500])))).scalars())
     now = utcnow()
     rows = []
-    for cid, name in clients:
+    for cid, insured in clients:
         if cid in have:
             continue
-        first, last = split_name(name)
-        rows.append({"id": str(uuid.uuid4()), "version": 1, "client_id": cid, "first_name": first, "last_name": last,
-                     "record_status": "active", "custom_fields": "[]", "created_by": tx.actor, "created_at": now,
+        rows.append({"id": str(uuid.uuid4()), "version": 1, "client_id": cid, "first_name": insured.first_name,
+                     "last_name": insured.last_name, "title": insured.title, "record_status": "active", "custom_fields": "[]", "created_by": tx.actor, "created_at": now,
                      "updated_at": now})
     for i in range(0, len(rows), 1000):
         await tx.session.execute(insert(IND), rows[i:i + 1000])

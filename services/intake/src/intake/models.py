@@ -53,8 +53,11 @@ class Policy(IntakeModel, table=True):
     effective_date: date | None = None
     expiration_date: date | None = None
     estimated_premium: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    # the current term's (the latest of its terms, see PolicyTerm): dates above, totals here
     annualized_premium: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
     billed_premium: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    estimated_agency_commission: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    billed_agency_commission: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
     session_id: str | None = Field(default=None, max_length=36, index=True)
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
@@ -73,22 +76,27 @@ class Client(IntakeModel, table=True):
     id: str = Field(default_factory=_uuid, primary_key=True, max_length=36)
     name: str = Field(max_length=300)
     normalised_name: str = Field(max_length=300, unique=True)
+    # person | organisation (intake.domain.insured); None: created before clients were classified
+    kind: str | None = Field(default=None, max_length=20)
     created_by: str = Field(max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class PolicyTermPremium(IntakeModel, table=True):
-    """Annualized and billed premium of one policy term, as posted invoices left them."""
+class PolicyTerm(IntakeModel, table=True):
+    """One term of a policy (effective → expiration) with its own totals, as posted invoices left
+    them (intake.domain.premium). Every policy has at least one; the latest is its current term."""
 
-    __tablename__ = "policy_term_premiums"
+    __tablename__ = "policy_terms"
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
                                                           primary_key=True, autoincrement=True))
     policy_id: str = Field(max_length=36, index=True)
-    term_start: date | None = None
-    term_end: date | None = None
-    annualized: Decimal = Field(sa_column=Column(Money(), nullable=False))
-    billed: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    effective_date: date | None = None
+    expiration_date: date | None = None
+    annualized_premium: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    billed_premium: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    estimated_agency_commission: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
+    billed_agency_commission: Decimal | None = Field(default=None, sa_column=Column(Money(), nullable=True))
 
 
 class Carrier(IntakeModel, table=True):
@@ -124,7 +132,7 @@ class CarrierAlias(IntakeModel, table=True):
 
 class CarrierProfile(IntakeModel, table=True):
     """A carrier's column mapping, transaction-code → bill-type mapping and policy-number prefixes
-    (JSON text)."""
+    (JSON text), and its default commission rate."""
 
     __tablename__ = "carrier_profiles"
 
@@ -133,6 +141,8 @@ class CarrierProfile(IntakeModel, table=True):
     bill_types: str = Field(default="{}", sa_column=Column(Text(), nullable=False))
     prefixes: str = Field(default="[]", sa_column=Column(Text(), nullable=False))
     sheet: str | None = Field(default=None, max_length=100)
+    # the agency's commission rate for this carrier's policies that bring none of their own
+    default_commission_rate: Decimal | None = Field(default=None, sa_column=Column(Rate(), nullable=True))
     updated_by: str = Field(max_length=100)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -219,6 +229,7 @@ class PolicySession(IntakeModel, table=True):
     created_by: str = Field(max_length=100, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False, index=True))
     count: int
+    refused: int = Field(default=0, sa_column=Column(Integer(), nullable=False, server_default="0"))  # lines refused (reason on each)
     idempotency_key: str = Field(max_length=200, unique=True)
     defaults: str = Field(default="{}", sa_column=Column(Text(), nullable=False))
 

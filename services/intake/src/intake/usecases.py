@@ -16,20 +16,22 @@ from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from agency_common.validation import NonBlankStr
-from pydantic import BaseModel, Field
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import and_, bindparam, func, insert, select, update
 
 from intake.carriers.registry import require_carrier
+from intake.domain.insured import Insured, classify_insured, formula_reason
 from intake.domain.mapping import BILL_TYPES, FIELDS, MappingProfile, validate_profile
-from intake.domain.premium import TermTotals, apply_posting, policy_totals
-from intake.domain.values import normalise_name
+from intake.domain.new_policies import plan_policy
+from intake.domain.premium import Term, apply_posting, current_term, estimated_commission
+from intake.domain.values import ValueProblem, normalise_name, parse_rate
 from intake.errors import Conflict, NotFound, UseCaseError
 from intake.models import (
     CarrierProfile,
     Client,
     Policy,
     PolicySession,
-    PolicyTermPremium,
+    PolicyTerm,
     PolicyUpdateAudit,
     Statement,
     StatementLineRow,
@@ -54,13 +56,28 @@ class NewPolicy(BaseModel):
     effective_date: date | None = None
     expiration_date: date | None = None
     estimated_premium: Decimal | None = Field(default=None, max_digits=16, decimal_places=2)
+    commission_rate: Decimal | None = None  # "15%" or 0.15; none: the carrier's default rate
+
+    @field_validator("commission_rate", mode="before")
+    @classmethod
+    def _rate(cls, value: Any) -> Any:
+        return parse_rate(str(value)) if value is not None and str(value).strip() else None
+
+    @field_validator("client_name")
+    @classmethod
+    def _not_a_formula(cls, value: str) -> str:
+        reason = formula_reason(value)
+        if reason:
+            raise ValueError(reason.replace("insured name", "client name").replace(
+                "; give the line a client name override", ""))
+        return value
 
 
 POLICY_SNAPSHOT_FIELDS = (
     "carrier", "policy_number", "client_id", "client_name", "bill_to_name", "line_of_business",
     "business_type", "mode", "status", "effective_date", "expiration_date", "estimated_premium",
-    "annualized_premium", "billed_premium", "commission_rate", "branch", "department", "unit",
-    "servicing_agent", "session_id", "updated_at",
+    "annualized_premium", "billed_premium", "commission_rate", "estimated_agency_commission",
+    "billed_agency_commission", "branch", "department", "unit", "servicing_agent", "session_id", "updated_at",
 )
 
 
@@ -77,14 +94,14 @@ def policy_json(policy: Any) -> dict[str, Any]:
     return snapshot(policy).model_dump(mode="json") | {"created_by": get("created_by")}
 
 
-async def find_or_create_clients(tx: Transaction, names: Iterable[str],
-                                 created: list[tuple[str, str]] | None = None) -> dict[str, tuple[str, str]]:
-    """Normalised name → (client id, client name), creating the clients not found (executemany).
-    ``created``: the new clients are appended there and their individuals left to the caller (a
-    caller working in chunks makes them once, at the end)."""
-    wanted: dict[str, str] = {}
-    for name in names:
-        wanted.setdefault(normalise_name(name), name.strip())
+async def find_or_create_clients(tx: Transaction, insureds: Iterable[Insured],
+                                 created: list[tuple[str, Insured]] | None = None) -> dict[str, tuple[str, str]]:
+    """Normalised name → (client id, client name), creating the clients not found (executemany),
+    each a person or an organisation. ``created``: the new clients are appended there and their
+    individuals left to the caller (a caller working in chunks makes them once, at the end)."""
+    wanted: dict[str, Insured] = {}
+    for insured in insureds:
+        wanted.setdefault(normalise_name(insured.name), insured)
     wanted.pop("", None)
     found: dict[str, tuple[str, str]] = {}
     keys = list(wanted)
@@ -92,16 +109,17 @@ async def find_or_create_clients(tx: Transaction, names: Iterable[str],
         rows = await tx.session.execute(select(Client.normalised_name, Client.id, Client.name).where(
             Client.normalised_name.in_(keys[i:i + 500])))
         found.update({n: (cid, name) for n, cid, name in rows.all()})
-    missing = [{"id": str(uuid.uuid4()), "name": wanted[k], "normalised_name": k, "created_by": tx.actor,
-                "created_at": utcnow()} for k in keys if k not in found]
+    missing = [{"id": str(uuid.uuid4()), "name": wanted[k].name, "normalised_name": k, "kind": wanted[k].kind,
+                "created_by": tx.actor, "created_at": utcnow()} for k in keys if k not in found]
     for i in range(0, len(missing), CHUNK):
         await tx.session.execute(insert(Client.__table__), missing[i:i + CHUNK])
+    new = [(row["id"], wanted[row["normalised_name"]]) for row in missing]
     if created is not None:
-        created.extend((row["id"], row["name"]) for row in missing)
+        created.extend(new)
     else:
         from intake.individuals import individuals_for_clients
 
-        await individuals_for_clients(tx, [(row["id"], row["name"]) for row in missing])
+        await individuals_for_clients(tx, new)
     found.update({row["normalised_name"]: (row["id"], row["name"]) for row in missing})
     return found
 
@@ -115,16 +133,19 @@ async def create_policy(tx: Transaction, data: NewPolicy) -> Policy:
     )
     if exists:
         raise DuplicatePolicy(f"policy {data.policy_number} already exists for carrier {data.carrier}")
-    clients = await find_or_create_clients(tx, [data.client_name])
+    clients = await find_or_create_clients(tx, [classify_insured(data.client_name)])
     client = clients.get(normalise_name(data.client_name))
+    premium = round_money(data.estimated_premium) if data.estimated_premium is not None else None
+    rate = data.commission_rate if data.commission_rate is not None else await carrier_default_rate(
+        tx.session, data.carrier)
     policy = Policy(
-        **data.model_dump(exclude={"estimated_premium"}),
-        client_id=client[0] if client else None,
-        estimated_premium=round_money(data.estimated_premium) if data.estimated_premium is not None else None,
-        created_by=tx.actor,
+        **data.model_dump(exclude={"estimated_premium", "commission_rate"}),
+        client_id=client[0] if client else None, estimated_premium=premium, commission_rate=rate,
+        estimated_agency_commission=estimated_commission(premium, rate), created_by=tx.actor,
     )
     tx.session.add(policy)
     await tx.session.flush()
+    await tx.session.execute(insert(PolicyTerm.__table__), [first_term_row(policy.model_dump())])
     await tx.emit(PolicyCreated(policy=snapshot(policy)))
     return policy
 
@@ -135,6 +156,12 @@ class ProfileIn(BaseModel):
     bill_types: dict[str, str] = {}
     prefixes: list[str] = []
     sheet: str | None = None
+    default_commission_rate: str | None = None  # "15%" or "0.15"; blank: none
+
+
+async def carrier_default_rate(session: Any, carrier: str) -> Decimal | None:
+    return await session.scalar(select(CarrierProfile.default_commission_rate).where(
+        CarrierProfile.carrier == carrier))
 
 
 async def load_profile(session: Any, carrier: str) -> MappingProfile:
@@ -150,6 +177,13 @@ async def save_profile(tx: Transaction, carrier: str, data: ProfileIn) -> Carrie
     bill_types = {k.strip().upper(): v.strip() for k, v in data.bill_types.items() if k.strip()}
     columns = {k: v.strip() for k, v in data.columns.items() if v and v.strip()}
     problems = validate_profile(columns, bill_types)
+    rate = None
+    try:
+        rate = parse_rate(data.default_commission_rate)
+    except ValueProblem as exc:
+        problems.append(f"default commission rate: {exc}")
+    if rate is not None and rate < 0:
+        problems.append("default commission rate is negative")
     if problems:
         raise UseCaseError("; ".join(problems))
     row = await tx.session.get(CarrierProfile, carrier)
@@ -160,6 +194,7 @@ async def save_profile(tx: Transaction, carrier: str, data: ProfileIn) -> Carrie
     row.bill_types = json.dumps(bill_types)
     row.prefixes = json.dumps([p.strip() for p in data.prefixes if p.strip()])
     row.sheet = (data.sheet or "").strip() or None
+    row.default_commission_rate = rate
     row.updated_by, row.updated_at = tx.actor, utcnow()
     await tx.session.flush()
     return row
@@ -168,9 +203,11 @@ async def save_profile(tx: Transaction, carrier: str, data: ProfileIn) -> Carrie
 def profile_json(carrier: str, row: CarrierProfile | None) -> dict[str, Any]:
     if row is None:
         return {"carrier": carrier, "columns": {}, "bill_types": {}, "prefixes": [], "sheet": None,
-                "fields": list(FIELDS), "bill_type_values": list(BILL_TYPES)}
+                "default_commission_rate": None, "fields": list(FIELDS), "bill_type_values": list(BILL_TYPES)}
+    rate = row.default_commission_rate
     return {"carrier": carrier, "columns": json.loads(row.columns), "bill_types": json.loads(row.bill_types),
-            "prefixes": json.loads(row.prefixes), "sheet": row.sheet, "updated_by": row.updated_by,
+            "prefixes": json.loads(row.prefixes), "sheet": row.sheet,
+            "default_commission_rate": None if rate is None else str(rate.normalize()), "updated_by": row.updated_by,
             "updated_at": row.updated_at.isoformat(), "fields": list(FIELDS), "bill_type_values": list(BILL_TYPES)}
 
 
@@ -183,7 +220,8 @@ class PolicyDefaults(BaseModel):
     line_of_business: str | None = Field(default=None, max_length=100)  # the policy type
     business_type: str | None = Field(default=None, max_length=50)
     mode: str | None = Field(default=None, max_length=50)
-    status: str | None = Field(default="active", max_length=50)
+    # for lines without a transaction code (a code's own status wins); none given: active
+    status: str | None = Field(default=None, max_length=50)
     branch: str | None = Field(default=None, max_length=100)
     department: str | None = Field(default=None, max_length=100)
     unit: str | None = Field(default=None, max_length=100)
@@ -228,8 +266,8 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
     await require_carrier(tx.session, statement.carrier)  # a feed's unknown carrier: never a policy by accident
     t = StatementLineRow.__table__
     stmt = select(t.c.id, t.c.line_no, t.c.policy_number, t.c.normalised_number, t.c.insured_name,
-                  t.c.line_of_business, t.c.effective_date, t.c.expiration_date, t.c.premium,
-                  t.c.commission_rate).where(
+                  t.c.transaction_type, t.c.bill_type, t.c.line_of_business, t.c.effective_date,
+                  t.c.expiration_date, t.c.premium, t.c.commission_rate, t.c.commission_amount).where(
         t.c.statement_id == statement_id, t.c.valid.is_(True), t.c.match_status == "unmatched").order_by(t.c.line_no)
     chosen = set(req.line_nos) if req.line_nos is not None else None
     groups: dict[str, list[dict[str, Any]]] = {}
@@ -247,35 +285,44 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
     if not groups:
         raise UseCaseError("no unmatched lines to create policies from")
     defaults = req.defaults.model_dump()
-    problems: list[str] = []
+    default_rate = await carrier_default_rate(tx.session, statement.carrier)
+    refused: list[dict[str, Any]] = []  # the lines of each refused policy, with its reason
     session_id = str(uuid.uuid4())
     now = utcnow()
     policies: list[dict[str, Any]] = []
+    insureds: list[Insured] = []
     line_ids: list[list[int]] = []  # per policy, its lines
     for n, group in enumerate(groups.values()):
         if n % chunk == chunk - 1:
             await asyncio.sleep(0)
         first = group[0]
         ov: LineOverride | None = next((g["_override"] for g in group if g["_override"]), None)
-        name = (ov.client_name if ov and ov.client_name else first["insured_name"]) or ""
-        if not name.strip():
-            problems.append(f"line {first['line_no']}: no insured name (give a client name override)")
+        plan = plan_policy(group, client_name=ov.client_name if ov else None, status=ov.status if ov else None,
+                           default_status=defaults["status"], default_rate=default_rate)
+        if plan.refused or plan.insured is None:
+            refused += [{"_id": g["id"], "_line_no": g["line_no"], "_reason": f"not created: {plan.refused}"}
+                        for g in group]
             continue
         fields = {k: (getattr(ov, k) if ov and getattr(ov, k) else defaults.get(k)) for k in POLICY_DEFAULT_FIELDS}
+        fields["status"] = plan.status
         if not fields["line_of_business"]:
             fields["line_of_business"] = first["line_of_business"]
         policies.append({
             "id": str(uuid.uuid4()), "version": 1, "carrier": statement.carrier, "policy_number": first["_number"],
-            "client_name": name.strip(), "client_id": None, "bill_to_name": None, **fields,
-            "effective_date": first["effective_date"], "expiration_date": first["expiration_date"],
-            "estimated_premium": first["premium"], "annualized_premium": None, "billed_premium": None,
-            "commission_rate": first["commission_rate"], "session_id": session_id, "created_by": tx.actor,
+            "client_name": plan.insured.name, "client_id": None, "bill_to_name": None, **fields,
+            "effective_date": plan.effective_date, "expiration_date": plan.expiration_date,
+            "estimated_premium": plan.estimated_premium, "annualized_premium": None, "billed_premium": None,
+            "commission_rate": plan.commission_rate, "estimated_agency_commission": plan.estimated_commission,
+            "billed_agency_commission": None, "session_id": session_id, "created_by": tx.actor,
             "created_at": now, "updated_at": now,
         })
+        insureds.append(plan.insured)
         line_ids.append([g["id"] for g in group])
     del groups
-    if problems:
-        raise UseCaseError("; ".join(problems[:20]) + (f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""))
+    if not policies:
+        reasons = [f"line {r['_line_no']}: {r['_reason']}" for r in refused]
+        raise UseCaseError("no policy can be created: " + "; ".join(reasons[:20])
+                           + (f" (and {len(reasons) - 20} more)" if len(reasons) > 20 else ""))
     total = len(policies)
     if progress is not None:
         await progress(0, total)
@@ -294,8 +341,9 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
     # every client found (or created) before any is written, and their individuals in one go:
     # looked up chunk by chunk, PostgreSQL scanned the tables this transaction keeps growing (no
     # statistics for those rows yet) once per chunk
-    new_clients: list[tuple[str, str]] = []
-    clients = await find_or_create_clients(tx, [p["client_name"] for p in policies], new_clients)
+    new_clients: list[tuple[str, Insured]] = []
+    clients = await find_or_create_clients(tx, insureds, new_clients)
+    del insureds
     from intake.individuals import individuals_for_clients
 
     await individuals_for_clients(tx, new_clients)
@@ -310,6 +358,7 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
     for start in range(0, total, chunk):
         part = policies[start:start + chunk]
         await tx.session.execute(insert(Policy.__table__), part)
+        await tx.session.execute(insert(PolicyTerm.__table__), [first_term_row(p) for p in part])
         updates = [{"_id": line_id, "_policy_id": p["id"], "_reason": reason}
                    for p, ids in zip(part, line_ids[start:start + chunk], strict=True) for line_id in ids]
         await tx.session.execute(upd, updates, execution_options={"synchronize_session": False})
@@ -318,11 +367,16 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
             await progress(start + len(part), total)
         await asyncio.sleep(0)  # other requests are served between chunks
     del line_ids
+    # a refused line stays unmatched, with the reason the operator sees on it
+    refuse = update(t).where(t.c.id == bindparam("_id")).values(match_reason=bindparam("_reason"))
+    for part in chunks(refused, chunk):
+        await tx.session.execute(refuse, [{"_id": r["_id"], "_reason": r["_reason"][:500]} for r in part],
+                                 execution_options={"synchronize_session": False})
     await refresh_match_counts(tx.session, statement_id)
     number = (await tx.session.scalar(select(func.max(PolicySession.number)))) or 0
     created_at = utcnow()  # taken last: the moment the transaction commits
     session = PolicySession(id=session_id, number=number + 1, statement_id=statement_id, carrier=statement.carrier,
-                            created_by=tx.actor, created_at=created_at, count=total,
+                            created_by=tx.actor, created_at=created_at, count=total, refused=len(refused),
                             idempotency_key=req.idempotency_key, defaults=req.defaults.model_dump_json())
     tx.session.add(session)
     await tx.session.flush()
@@ -389,7 +443,8 @@ async def list_sessions(session: Any, *, user: str | None = None, date_from: dat
 
 def session_json(s: PolicySession) -> dict[str, Any]:
     return {"id": s.id, "number": s.number, "statement_id": s.statement_id, "carrier": s.carrier,
-            "created_by": s.created_by, "created_at": s.created_at.isoformat(), "count": s.count}
+            "created_by": s.created_by, "created_at": s.created_at.isoformat(), "count": s.count,
+            "refused": s.refused}
 
 
 # -- Update Policies (by Carrier) ------------------------------------------------------------------
@@ -483,64 +538,98 @@ class Posting:
     premium: Decimal
     effective_date: date | None = None
     expiration_date: date | None = None
+    commission: Decimal = Decimal("0.00")
 
 
-TOTAL_FIELDS = ("annualized_premium", "billed_premium")
+# a term's values, stored alike on the term and (for the current term) on the policy
+TERM_COLUMNS = {"effective_date": "start", "expiration_date": "end", "annualized_premium": "annualized",
+                "billed_premium": "billed", "estimated_agency_commission": "estimated_commission",
+                "billed_agency_commission": "billed_commission"}
+
+
+def term_from_row(r: Any) -> Term:
+    return Term(**{attr: r[col] for col, attr in TERM_COLUMNS.items()}, id=r["id"])
+
+
+def term_values(t: Term) -> dict[str, Any]:
+    return {col: getattr(t, attr) for col, attr in TERM_COLUMNS.items()}
+
+
+def first_term_row(policy: dict[str, Any]) -> dict[str, Any]:
+    """The term a new policy starts with: its own dates, nothing posted yet."""
+    return {"policy_id": policy["id"], "effective_date": policy["effective_date"],
+            "expiration_date": policy["expiration_date"], "annualized_premium": None, "billed_premium": None,
+            "estimated_agency_commission": policy["estimated_agency_commission"], "billed_agency_commission": None}
+
+
+async def policy_terms(session: Any, policy_id: str) -> list[dict[str, Any]]:
+    """The policy's terms, oldest first, the current one marked."""
+    pt = PolicyTerm.__table__
+    terms = [term_from_row(r) for r in (await session.execute(select(pt).where(pt.c.policy_id == policy_id)))
+             .mappings()]
+    current = current_term(tuple(terms)) if terms else None
+    out = []
+    for t in sorted(terms, key=lambda t: (t.start or date.min, t.end or date.min)):
+        values = {k: (v.isoformat() if isinstance(v, date) else None if v is None else str(v))
+                  for k, v in term_values(t).items()}
+        out.append(values | {"current": t is current})
+    return out
 
 
 async def apply_invoice_postings(tx: Transaction, postings: Sequence[Posting]) -> int:
     """A consumed batch of postings, in order, with the same rule and result as one at a time (each
-    posting bumps the policy's version): the policies and their term rows read with ``IN`` per
-    chunk, the rule applied in memory, the terms replaced and the policies updated by executemany,
-    and one ``PolicyUpdated`` per policy (its last version). Returns how many policies changed."""
+    posting bumps the policy's version): the policies and their terms read with ``IN`` per chunk,
+    the rule applied in memory, the changed terms updated and the new ones inserted by
+    executemany, the policies given their current term's dates and totals, and one
+    ``PolicyUpdated`` per policy (its last version). Returns how many policies changed."""
     if not postings:
         return 0
-    p, tp = Policy.__table__, PolicyTermPremium.__table__
+    p, pt = Policy.__table__, PolicyTerm.__table__
     ids = list(dict.fromkeys(x.policy_id for x in postings))
     policies: dict[str, dict[str, Any]] = {}
-    terms: dict[str, tuple[TermTotals, ...]] = {pid: () for pid in ids}
+    terms: dict[str, tuple[Term, ...]] = {pid: () for pid in ids}
     for chunk in chunks(ids, CHUNK):
-        rows = await tx.session.execute(select(p.c.id, p.c.effective_date, p.c.expiration_date, *(p.c[f] for f in TOTAL_FIELDS))
-                                        .where(p.c.id.in_(chunk)))
+        rows = await tx.session.execute(select(p.c.id, p.c.estimated_premium, p.c.commission_rate,
+                                               *(p.c[f] for f in TERM_COLUMNS)).where(p.c.id.in_(chunk)))
         policies.update((r["id"], dict(r)) for r in rows.mappings())
-        # in insertion order, as the rule scans the terms in the order it left them
-        for r in await tx.session.execute(select(tp).where(tp.c.policy_id.in_(chunk)).order_by(tp.c.id)):
-            terms[r.policy_id] += (TermTotals(r.term_start, r.term_end, r.annualized, r.billed),)
+        for r in (await tx.session.execute(select(pt).where(pt.c.policy_id.in_(chunk)).order_by(pt.c.id))).mappings():
+            terms[r["policy_id"]] += (term_from_row(r),)
     missing = next((pid for pid in ids if pid not in policies), None)
     if missing is not None:
         raise PolicyNotFound(f"no policy {missing}")
+    stored = {t.id: t for ts in terms.values() for t in ts}
     applied: dict[str, int] = dict.fromkeys(ids, 0)
-    changed: dict[str, set[str]] = {pid: set() for pid in ids}
     for x in postings:
         pol = policies[x.policy_id]
-        terms[x.policy_id] = apply_posting(terms[x.policy_id], x.bill_type, x.premium, effective_date=x.effective_date,
-                                           expiration_date=x.expiration_date, policy_start=pol["effective_date"],
-                                           policy_end=pol["expiration_date"])
-        for field, value in zip(TOTAL_FIELDS, policy_totals(terms[x.policy_id]), strict=True):
-            if pol[field] != value:
-                changed[x.policy_id].add(field)
-                pol[field] = value
+        terms[x.policy_id] = apply_posting(
+            terms[x.policy_id], x.bill_type, x.premium, x.commission, effective_date=x.effective_date,
+            expiration_date=x.expiration_date, estimated_premium=pol["estimated_premium"], rate=pol["commission_rate"])
         applied[x.policy_id] += 1
+    changed_terms = [t for ts in terms.values() for t in ts if t.id is not None and stored[t.id] != t]
+    if changed_terms:
+        await tx.session.execute(
+            update(pt).where(pt.c.id == bindparam("b_id")).values(
+                {c: bindparam(f"b_{c}", type_=pt.c[c].type) for c in TERM_COLUMNS}),
+            [{"b_id": t.id, **{f"b_{c}": v for c, v in term_values(t).items()}} for t in changed_terms],
+            execution_options={"synchronize_session": False})
+    new_terms = [{"policy_id": pid, **term_values(t)} for pid in ids for t in terms[pid] if t.id is None]
+    for part in chunks(new_terms, CHUNK):
+        await tx.session.execute(insert(pt), part)
     now = utcnow()
-    for chunk in chunks(ids, CHUNK):
-        await tx.session.execute(delete(tp).where(tp.c.policy_id.in_(chunk)))
-    new_terms = [{"policy_id": pid, "term_start": t.start, "term_end": t.end, "annualized": t.annualized,
-                  "billed": t.billed} for pid in ids for t in terms[pid]]
-    if new_terms:
-        await tx.session.execute(insert(tp), new_terms)
+    changed: dict[str, list[str]] = {}
+    updates = []
+    for pid in ids:
+        values = term_values(current_term(terms[pid]))
+        changed[pid] = [f for f, v in values.items() if policies[pid][f] != v]
+        updates.append({"b_id": pid, "b_applied": applied[pid], **{f"b_{f}": v for f, v in values.items()}})
     await tx.session.execute(
         update(p).where(p.c.id == bindparam("b_id")).values(
-            annualized_premium=bindparam("b_annualized", type_=p.c.annualized_premium.type),
-            billed_premium=bindparam("b_billed", type_=p.c.billed_premium.type),
-            version=p.c.version + bindparam("b_applied"), updated_at=now),
-        [{"b_id": pid, "b_annualized": policies[pid]["annualized_premium"],
-          "b_billed": policies[pid]["billed_premium"], "b_applied": applied[pid]} for pid in ids],
-        execution_options={"synchronize_session": False})
+            {**{f: bindparam(f"b_{f}", type_=p.c[f].type) for f in TERM_COLUMNS},
+             "version": p.c.version + bindparam("b_applied"), "updated_at": now}),
+        updates, execution_options={"synchronize_session": False})
     for chunk in chunks(ids, CHUNK):
         rows = {r["id"]: dict(r) for r in (await tx.session.execute(select(p).where(p.c.id.in_(chunk)))).mappings()}
-        await tx.emit_many(PolicyUpdated(policy=snapshot(rows[pid]), changed_fields=[f for f in TOTAL_FIELDS
-                                                                                     if f in changed[pid]])
-                           for pid in chunk)
+        await tx.emit_many(PolicyUpdated(policy=snapshot(rows[pid]), changed_fields=changed[pid]) for pid in chunk)
     return len(ids)
 
 

@@ -1,5 +1,6 @@
 """Individuals and sales records (seed 001): which fields a sales record carries over, how a sales
-record merges back into its individual, names of policy clients (pure, no I/O)."""
+record merges back into its individual (pure, no I/O). How a policy client's name splits into
+first and last name is intake.domain.insured's."""
 
 from __future__ import annotations
 
@@ -139,14 +140,3 @@ def merge_back(individual: Mapping[str, Any], individual_custom: Sequence[Mappin
     merged = [dict(c) for c in individual_custom] + [dict(c) for c in record_custom if c.get("name") not in names]
     return changes, merged, conflicts
 
-
-def split_name(name: str) -> tuple[str | None, str | None]:
-    """A client name into (first, last): "Smith, John" → (John, Smith); "John A Smith" → (John A, Smith)."""
-    name = " ".join(name.split())
-    if "," in name:
-        last, _, first = name.partition(",")
-        return first.strip() or None, last.strip() or None
-    parts = name.rsplit(" ", 1)
-    if len(parts) == 1:
-        return None, parts[0] or None
-    return parts[0], parts[1]

@@ -83,6 +83,26 @@ DEFAULT_BILL_TYPES: dict[str, str] = {
     "REI": "cancellation", "REINSTATEMENT": "cancellation", "ADJUSTMENT": "endorsement",
 }
 
+# The policy status a transaction code leaves the policy in (DOMAIN-FACTS: NBS new business, RWL
+# renewal, RIX reissue, PCH policy change, ADJ adjustment, AUD audit, XLC cancellation, REI
+# reinstatement). Every other code of the table keeps a policy in force.
+CANCELLATION_CODES = frozenset({"XLC", "CAN", "CNL", "CANCEL", "CANCELLATION"})
+REINSTATEMENT_CODES = frozenset({"REI", "REINSTATEMENT"})
+
+
+def status_for_code(code: str | None, bill_type: str | None) -> str | None:
+    """"cancelled" or "active" as the line's transaction code says; a carrier's own code (mapped in its
+    profile) by its bill type; None without a code."""
+    key = (code or "").strip().upper()
+    if not key:
+        return None
+    if key in CANCELLATION_CODES:
+        return "cancelled"
+    if key in REINSTATEMENT_CODES or key in DEFAULT_BILL_TYPES:
+        return "active"
+    return "cancelled" if bill_type == "cancellation" else "active"
+
+
 _HEADER_KEY = re.compile(r"[^a-z0-9%#]+")
 _POLICY_CHARS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-./_]*$")
 _WS = re.compile(r"\s+")
