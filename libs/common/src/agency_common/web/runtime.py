@@ -37,6 +37,8 @@ from agency_common.outbox.tables import MessagingTables
 from agency_common.outbox.unit_of_work import UnitOfWork
 from agency_common.pii import PiiCipher
 from agency_common.settings import ServiceSettings
+from agency_common.web.deps import install_error_handlers
+from agency_common.web.routes import install_common
 
 COMMON_WEB = Path(__file__).parent
 log = get_logger(__name__)
@@ -185,8 +187,6 @@ class ServiceRuntime:
             log.info("service stopped")
 
     def create_app(self, *routers: Any, static_dir: Path | None = None) -> FastAPI:
-        from agency_common.web.routes import install_common
-
         app = FastAPI(
             title=self.title,
             lifespan=self.lifespan,
@@ -200,6 +200,7 @@ class ServiceRuntime:
         app.add_middleware(idempotency.IdempotencyMiddleware, db=self.db, table=self.tables.idempotency_keys,
                            login_of=idempotency.login_from_token(self.tokens.verify))
         install_common(app, self)
+        install_error_handlers(app)
         for router in routers:
             app.include_router(router)
         app.mount("/static/common", StaticFiles(directory=str(COMMON_WEB / "static")), name="common-static")
