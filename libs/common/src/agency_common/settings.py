@@ -52,6 +52,12 @@ class ServiceSettings(BaseSettings):
     jwt_secret: SecretStr = Field(SecretStr(DEV_JWT_SECRET), validation_alias=_shared("JWT_SECRET"))
     jwt_ttl_minutes: int = Field(480, validation_alias=_shared("JWT_TTL_MINUTES"))
     users_file: Path | None = Field(None, validation_alias=_shared("USERS_FILE"))
+    # Login throttling: a login locked after this many failures in a row (back-off doubling from
+    # login_lockout_seconds up to 15 minutes); an address refused after login_failures_per_address
+    # failures in 5 minutes.
+    login_failures_before_lockout: int = Field(5, validation_alias=_shared("LOGIN_FAILURES_BEFORE_LOCKOUT"))
+    login_lockout_seconds: float = Field(30.0, validation_alias=_shared("LOGIN_LOCKOUT_SECONDS"))
+    login_failures_per_address: int = Field(20, validation_alias=_shared("LOGIN_FAILURES_PER_ADDRESS"))
     # Comma-separated Fernet keys, newest first (MultiFernet: rotation without re-encrypting at once).
     pii_keys: SecretStr | None = Field(None, validation_alias=_shared("PII_KEYS"))
     data_dir: Path = Field(Path("./data"), validation_alias=_shared("DATA_DIR"))

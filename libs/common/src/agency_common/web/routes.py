@@ -18,11 +18,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, update
 
 from agency_common.auth import COOKIE_NAME, CurrentUser, User, require, token_from_request
-from agency_common.logging import correlation_id_var
+from agency_common.logging import correlation_id_var, get_logger
+from agency_common.login_guard import Throttled
 from agency_common.timeutil import utcnow
 
 if TYPE_CHECKING:
     from agency_common.web.runtime import ServiceRuntime
+
+log = get_logger(__name__)
 
 
 class LoginRequired(Exception):
@@ -143,9 +146,35 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         return PlainTextResponse(_asyncapi(runtime).to_yaml(), media_type="application/yaml")
 
     # -- login ----------------------------------------------------------------------------------
+    async def _log_in(request: Request, login: str, password: str) -> User | None:
+        """Every attempt checked against the throttle, hashed off the loop, counted and logged."""
+        address = request.client.host if request.client else "unknown"
+        guard = runtime.login_guard
+        try:
+            guard.check(login, address)
+        except Throttled as exc:
+            runtime.metrics.logins.labels("throttled").inc()
+            log.warning("login refused", login=login, address=address, reason=exc.reason,
+                        retry_after=exc.retry_after)
+            raise
+        user = await guard.authenticate(runtime.users, login, password)
+        if user is None:
+            guard.failed(login, address)
+            runtime.metrics.logins.labels("wrong").inc()
+            log.warning("login failed", login=login, address=address, reason="wrong login or password")
+            return None
+        guard.succeeded(login)
+        runtime.metrics.logins.labels("ok").inc()
+        log.info("login succeeded", login=login, address=address)
+        return user
+
     @router.post("/api/auth/token", tags=["auth"])
-    async def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
-        user = runtime.users.authenticate(form.username, form.password)
+    async def issue_token(request: Request,
+                          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+        try:
+            user = await _log_in(request, form.username, form.password)
+        except Throttled as exc:
+            raise HTTPException(429, exc.message(), headers={"Retry-After": str(exc.retry_after)}) from None
         if user is None:
             raise HTTPException(401, "wrong login or password", headers={"WWW-Authenticate": "Bearer"})
         return {"access_token": runtime.tokens.issue(user), "token_type": "bearer"}
@@ -166,7 +195,12 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         password: Annotated[str, Form()],
         next: Annotated[str, Form()] = "/",
     ) -> Response:
-        user = runtime.users.authenticate(username, password)
+        try:
+            user = await _log_in(request, username, password)
+        except Throttled as exc:
+            response = render(request, "login.html", status_code=429, next=_safe_next(next), error=exc.message())
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         if user is None:
             return render(request, "login.html", status_code=401, next=_safe_next(next),
                           error="Wrong login or password.")

@@ -29,6 +29,7 @@ from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.db.engine import Database
 from agency_common.jobs import JobRunner
 from agency_common.logging import configure_logging, get_logger
+from agency_common.login_guard import LoginGuard, LoginPolicy
 from agency_common.messaging.broker import OutboxPublisher, make_broker
 from agency_common.messaging.consumer import EventConsumer
 from agency_common.metrics import ServiceMetrics
@@ -87,6 +88,11 @@ class ServiceRuntime:
         self.users = (
             UserDirectory.from_file(settings.users_file) if settings.users_file else UserDirectory({}, {})
         )
+        self.login_guard = LoginGuard(LoginPolicy(
+            failures_before_lockout=settings.login_failures_before_lockout,
+            lockout_seconds=settings.login_lockout_seconds,
+            failures_per_address=settings.login_failures_per_address,
+        ))
         self.pii = PiiCipher(settings.pii_keys.get_secret_value()) if settings.pii_keys else None
         loaders = [FileSystemLoader(str(templates_dir))] if templates_dir else []
         loaders.append(FileSystemLoader(str(COMMON_WEB / "templates")))
