@@ -9,7 +9,8 @@ from typing import Annotated
 from agency_common.auth import User, require
 from agency_common.batching import chunks
 from agency_common.errors import Conflict, Invalid, NotFound
-from agency_common.web.deps import Runtime, Session, page_permission
+from agency_common.web.deps import Runtime, Session
+from agency_common.web.pages import page_permission
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text

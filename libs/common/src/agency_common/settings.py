@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "service"
     environment: str = Field("development", validation_alias=_shared("ENVIRONMENT"))
+    # Served over HTTPS (at the ingress): Secure cookies and HSTS. Default: on outside development.
+    cookie_secure: bool | None = Field(None, validation_alias=_shared("COOKIE_SECURE"))
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = "sqlite+aiosqlite:///./data/service.db"
@@ -86,6 +88,11 @@ class ServiceSettings(BaseSettings):
         """The four dashboards, for the navigation bar of each."""
         pairs = (item.split("=", 1) for item in self.dashboard_urls.split(",") if "=" in item)
         return [(name.strip(), url.strip()) for name, url in pairs]
+
+    @property
+    def https_only(self) -> bool:
+        """Secure cookies and HSTS: said explicitly, or on everywhere but development."""
+        return self.cookie_secure if self.cookie_secure is not None else self.environment != "development"
 
     @property
     def is_sqlite(self) -> bool:

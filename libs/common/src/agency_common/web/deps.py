@@ -18,15 +18,14 @@ case's refusal (``agency_common.errors``) into its HTTP answer.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from agency_common.auth import User
 from agency_common.errors import UseCaseError
-from agency_common.web.routes import dashboard_user, render
+from agency_common.web.pages import PageForbidden, render
 
 if TYPE_CHECKING:
     from agency_common.web.runtime import ServiceRuntime
@@ -46,25 +45,6 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]
-
-
-class PageForbidden(Exception):
-    def __init__(self, missing: list[str]) -> None:
-        super().__init__(", ".join(missing))
-        self.missing = missing
-
-
-def page_permission(*permissions: str) -> Any:
-    """Dashboard pages: no login sends the browser to the login page; a login without every
-    permission given gets a 403 page that names what is missing."""
-
-    def dependency(user: Annotated[User, Depends(dashboard_user)]) -> User:
-        missing = [p for p in permissions if not user.can(p)]
-        if missing:
-            raise PageForbidden(missing)
-        return user
-
-    return Depends(dependency)
 
 
 def wants_html(request: Request) -> bool:

@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from faststream.kafka import KafkaBroker
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Table
@@ -83,7 +84,6 @@ class ServiceRuntime:
             on_published=self._count_published,
         )
         self.uow = UnitOfWork(self.db, tables, producer=self.name, on_commit=self.relay.wake)
-        self.consumer = EventConsumer(settings, self.broker, self.uow, self.metrics)
         self.tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_ttl_minutes)
         self.users = (
             UserDirectory.from_file(settings.users_file) if settings.users_file else UserDirectory({}, {})
@@ -94,6 +94,7 @@ class ServiceRuntime:
             failures_per_address=settings.login_failures_per_address,
         ))
         self.pii = PiiCipher(settings.pii_keys.get_secret_value()) if settings.pii_keys else None
+        self.consumer = EventConsumer(settings, self.broker, self.uow, self.metrics, pii=self.pii)
         loaders = [FileSystemLoader(str(templates_dir))] if templates_dir else []
         loaders.append(FileSystemLoader(str(COMMON_WEB / "templates")))
         env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]))
@@ -193,10 +194,14 @@ class ServiceRuntime:
             log.info("service stopped")
 
     def create_app(self, *routers: Any, static_dir: Path | None = None) -> FastAPI:
-        app = FastAPI(
+        # FastAPIOffline: /docs and /redoc from files in the package, not a CDN (works offline,
+        # and no third-party script runs on the origin that holds the login cookie).
+        app = FastAPIOffline(
             title=self.title,
             lifespan=self.lifespan,
             docs_url="/docs",
+            redoc_url="/redoc",
+            static_url="/static/docs",
             openapi_url="/openapi.json",
             # Neither FastAPI nor Starlette caps a request by default: every upload is bounded here.
             max_body_size=self.settings.max_upload_bytes,
