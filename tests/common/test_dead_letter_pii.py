@@ -10,9 +10,10 @@ import uuid
 
 from agency_common.contracts import topics
 from agency_common.contracts.upstream import IndividualUpserted
-from agency_common.dead_letters import SEALED, mask_error, preview
+from agency_common.dead_letters import SEALED, mask_error, preview, seal_stored, unseal
+from agency_common.timeutil import utcnow
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from tests.intake.test_events_inprocess import publish
 from tests.support.inprocess import eventually
@@ -87,3 +88,22 @@ def test_error_masking_removes_quoted_inputs_and_pii_shapes() -> None:
     p = preview(b'{"fields": {"ssn": "123-45-6789", "dob": "1990-01-02", "first_name": "Pat"}}', reveal=False)
     assert "123-45-6789" not in p and "1990-01-02" not in p and "Pat" in p
     assert "123-45-6789" in preview(b'{"ssn": "123-45-6789"}', reveal=True)
+
+
+async def test_dead_letters_stored_before_sealing_are_sealed_at_start(start_service) -> None:
+    intake = await start_service("intake")
+    rt = intake.runtime
+    dl = rt.tables.dead_letters
+    raw = b'{"payload": {"fields": {"ssn": "123-45-6789"}}}'
+    async with rt.db.transaction() as s:
+        await s.execute(insert(dl), {
+            "consumer": "intake", "topic": "upstream.individuals.v1", "partition": 0, "offset": 1, "key": "k",
+            "event_id": "e-old", "event_type": "upstream.individual.upserted", "error_type": "ValidationError",
+            "error": "bad [input_value='123-45-6789']", "attempts": 1, "payload": raw, "headers": "{}",
+            "failed_at": utcnow()})
+    assert await seal_stored(rt.db, dl, rt.pii) == 1
+    assert await seal_stored(rt.db, dl, rt.pii) == 0  # once
+    async with rt.db.session() as s:
+        row = (await s.execute(select(dl.c.payload, dl.c.error).where(dl.c.event_id == "e-old"))).one()
+    assert bytes(row.payload).startswith(SEALED) and unseal(bytes(row.payload), rt.pii) == raw
+    assert "123-45-6789" not in row.error

@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import re
 
+from sqlalchemy import Table, select, update
+
+from agency_common.db.engine import Database
 from agency_common.logging import scrub_text, scrub_value
 from agency_common.pii import PiiCipher
 
@@ -46,3 +49,26 @@ def preview(payload: bytes, *, reveal: bool, limit: int = 500) -> str:
         return json.dumps(scrub_value(json.loads(text)), default=str)[:limit]
     except ValueError:
         return scrub_text(text)[:limit]
+
+
+async def seal_stored(db: Database, table: Table, cipher: PiiCipher | None, chunk: int = 500) -> int:
+    """Seal the dead letters stored before sealing existed (and mask their error text); run once at
+    start-up. Returns how many rows it sealed."""
+    if cipher is None:
+        return 0
+    sealed, after = 0, 0
+    while True:
+        async with db.transaction() as session:
+            rows = (await session.execute(
+                select(table.c.id, table.c.payload, table.c.error)
+                .where(table.c.id > after).order_by(table.c.id).limit(chunk))).all()
+            for row in rows:
+                payload = bytes(row.payload)
+                if payload.startswith(SEALED):
+                    continue
+                await session.execute(update(table).where(table.c.id == row.id).values(
+                    payload=seal(payload, cipher), error=mask_error(row.error)))
+                sealed += 1
+        if len(rows) < chunk:
+            return sealed
+        after = rows[-1].id

@@ -24,7 +24,7 @@ from faststream.kafka import KafkaBroker
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Table
 
-from agency_common import idempotency
+from agency_common import dead_letters, idempotency
 from agency_common.auth import TokenService, UserDirectory
 from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.db.engine import Database
@@ -157,6 +157,14 @@ class ServiceRuntime:
                 await idempotency.purge(self.db, self.tables.idempotency_keys, keep)
             await asyncio.sleep(3600)
 
+    async def _seal_old_dead_letters(self) -> None:
+        try:
+            sealed = await dead_letters.seal_stored(self.db, self.tables.dead_letters, self.pii)
+            if sealed:
+                log.info("dead letters sealed", count=sealed)
+        except Exception as exc:  # noqa: BLE001 - reported; tried again at the next start
+            log.warning("sealing stored dead letters failed", error=str(exc))
+
     async def _lag_loop(self) -> None:
         while True:
             await asyncio.sleep(5)
@@ -174,6 +182,7 @@ class ServiceRuntime:
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self._lag_loop(), name="consumer-lag"),
             asyncio.create_task(self._purge_idempotency_keys(), name="idempotency-purge"),
+            asyncio.create_task(self._seal_old_dead_letters(), name="dead-letters-seal"),
         ]
         self._tasks += [asyncio.create_task(f(), name=getattr(f, "__name__", "background")) for f in self._background]
         freeze_startup_objects()
