@@ -9,6 +9,7 @@ The dashboard keeps the same token in an HttpOnly cookie.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -118,6 +119,7 @@ class TokenService:
             "iat": now,
             "exp": now + self.ttl,
             "iss": self.issuer,
+            "jti": uuid.uuid4().hex,  # every login its own token (and CSRF token)
         }
         return jwt.encode(claims, self.secret, algorithm="HS256")
 

@@ -29,6 +29,8 @@ class ServiceSettings(BaseSettings):
     environment: str = Field("development", validation_alias=_shared("ENVIRONMENT"))
     # Served over HTTPS (at the ingress): Secure cookies and HSTS. Default: on outside development.
     cookie_secure: bool | None = Field(None, validation_alias=_shared("COOKIE_SECURE"))
+    # Other origins (comma-separated URLs) whose pages may post to this service's dashboard.
+    trusted_origins: str = Field("", validation_alias=_shared("TRUSTED_ORIGINS"))
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = "sqlite+aiosqlite:///./data/service.db"

@@ -9,7 +9,8 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
-from agency_common.auth import User, token_from_request
+from agency_common.auth import COOKIE_NAME, User, token_from_request
+from agency_common.web.csrf import csrf_token
 
 if TYPE_CHECKING:
     from agency_common.web.runtime import ServiceRuntime
@@ -48,6 +49,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             "nav": runtime.nav,
             "user": getattr(request.state, "user", None),
             "dashboards": runtime.settings.dashboard_links(),
+            "csrf_token": csrf_token(runtime.settings.jwt_secret.get_secret_value(),
+                                     request.cookies.get(COOKIE_NAME)) or "",
             **context,
         },
         status_code=status_code,
