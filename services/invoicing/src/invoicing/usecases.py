@@ -1621,6 +1621,17 @@ async def list_invoices(session: Any, rec_id: str, statuses: tuple[str, ...], f:
     return {"total": total, "limit": limit, "offset": offset, "items": [invoice_json(r) for r in rows]}
 
 
+async def get_transactions(session: Any, rec_id: str, ids: list[int]) -> list[dict[str, Any]]:
+    """These posted or paid invoices of the reconciliation's direct bill, as the list shows them."""
+    home = REC.alias("home")
+    rows = (await session.execute(
+        select(INV, PV.c.bill_to_name, PV.c.billed_agency_commission, home.c.number.label("home_number"))
+        .select_from(INV.outerjoin(PV, PV.c.policy_id == INV.c.policy_id)
+                     .outerjoin(home, home.c.id == INV.c.reconciliation_id))
+        .where(_mine(rec_id), INV.c.id.in_(ids)).order_by(INV.c.id))).all()
+    return [invoice_json(r) for r in rows]
+
+
 def invoice_conditions(rec_id: str, statuses: tuple[str, ...], f: InvoiceFilters) -> list[ColumnElement[bool]]:
     """The invoices of a list (joined with their policy): unposted ones are the reconciliation's
     own; posted and paid ones include those carried to it from aborted reconciliations."""
