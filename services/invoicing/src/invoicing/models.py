@@ -165,6 +165,8 @@ class StatementEntry(InvoicingModel, table=True):
     # the same line already invoiced elsewhere (domain.duplicates) invoiced again anyway: who confirmed it
     duplicate_confirmed_at: datetime | None = Field(default=None, sa_column=_ts())
     duplicate_confirmed_by: str | None = Field(default=None, max_length=100)
+    # held back by the last Create run as such a line, not confirmed (set just before its INSERT ... SELECT)
+    duplicate_held: bool = False
     version: int = 1
     updated_at: datetime = Field(sa_column=_ts(False))
     updated_by: str = Field(max_length=100)

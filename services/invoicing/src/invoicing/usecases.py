@@ -875,6 +875,7 @@ async def duplicate_entry(tx: Transaction, entry_id: int, count: int) -> list[in
     now = utcnow()
     base = {c: getattr(src, c) for c in [col.name for col in E.c] if c != "id"}
     base.update(source_key=None, duplicate_of=entry_id, selected=False, selected_at=None, selected_by=None,
+                duplicate_confirmed_at=None, duplicate_confirmed_by=None, duplicate_held=False,
                 version=1, updated_at=now, updated_by=tx.actor)
     new_ids = []
     for _ in range(count):
@@ -1067,10 +1068,21 @@ def _held_back(rec_id: str) -> ColumnElement[bool]:
     return and_(E.c.duplicate_confirmed_at.is_(None), _duplicate(rec_id))
 
 
+async def hold_back_duplicates(tx: Transaction, rec_id: str, id_range: tuple[int, int] | None) -> None:
+    """Mark the pending rows a Create run leaves out (flagged, not confirmed), in statements of their
+    own before the INSERT ... SELECT: an anti-join against ``invoice`` inside the insert would scan
+    the table it fills (the PostgreSQL lesson in docs/benchmarks.md). Usually no row changes."""
+    pending = _pending(rec_id, id_range, not_invoiced=False)
+    await tx.session.execute(update(E).where(*pending, E.c.duplicate_held.is_(True), ~_held_back(rec_id)).values(
+        duplicate_held=False), execution_options={"synchronize_session": False})
+    await tx.session.execute(update(E).where(*pending, E.c.duplicate_held.is_(False), _held_back(rec_id)).values(
+        duplicate_held=True), execution_options={"synchronize_session": False})
+
+
 async def held_back_count(session: Any, rec_id: str) -> int:
     """Selected, valid, not invoiced rows left out as duplicates (the count the operator is told)."""
     return await session.scalar(select(func.count()).select_from(E).where(
-        *_pending(rec_id), _valid_row(), _held_back(rec_id))) or 0
+        *_pending(rec_id), _valid_row(), E.c.duplicate_held.is_(True))) or 0
 
 
 async def earlier_invoices(session: Any, rec_id: str, ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -1125,7 +1137,7 @@ async def confirm_duplicates(tx: Transaction, rec_id: str, data: DuplicateConfir
     now = utcnow()
     result = await tx.session.execute(update(E).where(*cond).values(
         duplicate_confirmed_at=now if data.confirmed else None,
-        duplicate_confirmed_by=tx.actor if data.confirmed else None,
+        duplicate_confirmed_by=tx.actor if data.confirmed else None, duplicate_held=False,
         version=E.c.version + 1, updated_at=now, updated_by=tx.actor),
         execution_options={"synchronize_session": False})
     return {"changed": result.rowcount or 0, "confirmed": data.confirmed}
@@ -1189,7 +1201,8 @@ async def _insert_invoices(tx: Transaction, rec_id: str, id_range: tuple[int, in
     if exclude_exceptions:
         cond.append(~exists().where(EXC.c.entry_id == E.c.id, EXC.c.reconciliation_id == rec_id,
                                     EXC.c.status == "open"))
-    cond.append(~_held_back(rec_id))  # the same line already invoiced elsewhere, not confirmed
+    await hold_back_duplicates(tx, rec_id, id_range)
+    cond.append(E.c.duplicate_held.is_(False))  # the same line already invoiced elsewhere, not confirmed
     source = select(
         E.c.reconciliation_id, E.c.id, E.c.policy_id, E.c.policy_number,
         func.coalesce(PV.c.client_name, E.c.client_name), func.coalesce(PV.c.line_of_business, E.c.line_of_business),
