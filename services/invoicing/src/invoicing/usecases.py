@@ -1383,6 +1383,8 @@ async def edit_transactions(tx: Transaction, rec_id: str, edits: list[Transactio
                            and parse_money(e.seen_paid_to_date, "seen") != row.paid_to_date))
         except EntryError:
             changed = True
+        if changed and _already(row, e):
+            continue  # what is asked already holds (the tick was saved at once, then the form sent it again)
         if changed:
             stale.append(row)
             continue
@@ -1406,6 +1408,17 @@ async def edit_transactions(tx: Transaction, rec_id: str, edits: list[Transactio
             pay_selected=bindparam("b_sel"), received=bindparam("b_received")), params,
             execution_options={"synchronize_session": False})
     return {"changed": len(params)}
+
+
+def _already(row: Any, e: TransactionEdit) -> bool:
+    if e.selected != row.pay_selected:
+        return False
+    if not e.selected:
+        return True
+    try:
+        return e.received in (None, "") or parse_money(e.received, "received") == row.received
+    except EntryError:
+        return False
 
 
 async def select_all_transactions(tx: Transaction, rec_id: str, selected: bool = True,
