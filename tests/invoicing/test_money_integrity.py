@@ -243,6 +243,8 @@ async def test_posted_invoices_of_an_aborted_reconciliation_are_paid_once_in_the
         home = (await c.get(f"/api/reconciliations/{first['id']}/invoices", params={"status": "all"})).json()["items"]
         assert [(i["status"], i["paid_to_date"]) for i in home] == [("paid", "100.00"), ("paid", "100.00")]
         assert (await c.get(f"/api/reconciliations/{second['id']}")).json()["received_total"] == "200.00"
+        remittance = (await c.get(f"/api/reconciliations/{second['id']}/reports/remittance")).json()["rows"]
+        assert sorted((row[0], row[9]) for row in remittance) == sorted((f"{i['id']}(S)", "100.00") for i in posted)
         third = await open_rec(c)
         assert third["carried_count"] == 0  # paid: nothing stranded
         r = await c.post(f"/api/reconciliations/{second['id']}/abort", json={})
