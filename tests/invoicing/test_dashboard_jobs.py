@@ -50,7 +50,8 @@ async def test_create_invoices_message_counts_in_words(start_service, token_for,
         r = await c.post(f"/reconciliations/{rid}/post-invoices", data={"idempotency_key": "post"})
         assert _message(r) == "3 invoices posted."
         r = await c.post(f"/reconciliations/{rid}/abort", data={"idempotency_key": "abort"})
-        assert _message(r).endswith(": 0 unposted invoices removed, 3 posted invoices stay posted.")
+        assert _message(r).endswith(": 0 unposted invoices removed; 3 posted invoices ($300.00) stay posted and "
+                                    "will be offered to the next reconciliation of Acme Mutual.")
 
 
 async def test_job_page_names_the_kind_and_shows_its_figures(start_service, token_for, kafka) -> None:

@@ -58,6 +58,13 @@ DEFAULT_GROUPS: dict[str, list[str]] = {
         "reconciliations:view", "reconciliations:edit", "reconciliations:post", "reconciliations:pay",
         "operations:view", "carriers:view", "carriers:edit",
     ],
+    # the accounting lead: accounting's work, and invoicing again a statement line already invoiced or
+    # paid in another reconciliation (issue 13: nothing paid twice without someone saying so)
+    "accounting_leads": [
+        "statements:import", "statements:view", "policies:create", "policies:edit", "policies:view",
+        "reconciliations:view", "reconciliations:edit", "reconciliations:post", "reconciliations:pay",
+        "reconciliations:override_duplicate", "operations:view", "carriers:view", "carriers:edit",
+    ],
     "sales_ops": [
         "individuals:view", "individuals:edit", "sales_enablement:view", "sales_enablement:edit", "policies:view",
         "searches:save", "carriers:view",

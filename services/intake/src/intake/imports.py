@@ -160,7 +160,8 @@ def statement_json(s: Statement) -> dict[str, Any]:
     return {
         "id": s.id, "carrier": s.carrier, "source": s.source, "file_name": s.file_name, "sha256": s.sha256,
         "size_bytes": s.size_bytes, "status": s.status, "error": s.error, "detected": s.detected,
-        "duplicate_of": s.duplicate_of, "rows_processed": s.rows_processed,
+        "duplicate_of": s.duplicate_of, "publishes_on_its_own": may_publish_on_its_own(s),
+        "rows_processed": s.rows_processed,
         "counts": {"total": s.total, "valid": s.valid, "invalid": s.invalid, "blank": s.blank,
                    "matched": s.matched, "unmatched": s.unmatched, "ambiguous": s.ambiguous,
                    "excluded": s.excluded},
@@ -385,8 +386,14 @@ async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, 
         statement_id=st.id, carrier=st.carrier, file_name=st.file_name, imported_by=st.imported_by,
         imported_at=now, total_rows=st.total, valid_rows=st.valid, invalid_rows=st.invalid, blank_rows=st.blank))
     log.info("statement imported", statement_id=st.id, **counts)
-    if auto_publish and st.valid and not (st.unmatched + st.ambiguous):
+    if auto_publish and may_publish_on_its_own(st) and st.valid and not (st.unmatched + st.ambiguous):
         await publish_statement(tx, st.id, exclude_unmatched=False)
+
+
+def may_publish_on_its_own(st: Statement) -> bool:
+    """A file re-imported with the duplicate override never goes to invoicing by itself: its lines may
+    already be invoiced and paid there, so a user publishes it explicitly (issue 13)."""
+    return st.duplicate_of is None
 
 
 # -- feeds (upstream.carrier-statements.v1) --------------------------------------------------------

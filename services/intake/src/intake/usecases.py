@@ -383,8 +383,10 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
     await tx.emit(PolicySessionCreated(session_id=session_id, statement_id=statement_id, carrier=statement.carrier,
                                        created_by=tx.actor, created_at=created_at, count=total))
     if auto_publish:
+        from intake.imports import may_publish_on_its_own
+
         await tx.session.refresh(statement)
-        if not (statement.unmatched + statement.ambiguous):
+        if may_publish_on_its_own(statement) and not (statement.unmatched + statement.ambiguous):
             from intake.imports import publish_statement
 
             await publish_statement(tx, statement_id, exclude_unmatched=False)

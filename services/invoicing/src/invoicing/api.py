@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from invoicing import jobs, reports
 from invoicing import usecases as uc
+from invoicing.domain.duplicates import OVERRIDE_PERMISSION
 from invoicing.models import PolicyView, Reconciliation
 
 router = APIRouter(prefix="/api", tags=["invoicing"])
@@ -23,6 +24,7 @@ Editor = Annotated[User, require("reconciliations:edit")]
 Poster = Annotated[User, require("reconciliations:post")]
 Payer = Annotated[User, require("reconciliations:pay")]
 CreatePayer = Annotated[User, require("reconciliations:edit", "reconciliations:post", "reconciliations:pay")]
+DuplicateOverrider = Annotated[User, require("reconciliations:edit", OVERRIDE_PERMISSION)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 
 
@@ -144,6 +146,14 @@ async def select_entries(request: Request, rec_id: str, body: SelectBody, user: 
         raise HTTPException(422, "give ids, or all_matching with the filters")
     return await in_tx(request, user, uc.select_entries, rec_id, body.selected, body.ids,
                        filters if body.all_matching else None)
+
+
+@router.post("/reconciliations/{rec_id}/entries/confirm-duplicates")
+async def confirm_duplicates(request: Request, rec_id: str, body: uc.DuplicateConfirmation,
+                             user: DuplicateOverrider) -> dict[str, Any]:
+    """Invoice again rows flagged "already invoiced / paid in reconciliation N" (per row or the
+    selection); the confirmation records the user."""
+    return await in_tx(request, user, uc.confirm_duplicates, rec_id, body)
 
 
 @router.post("/reconciliations/{rec_id}/entries/reset-amounts")
@@ -270,7 +280,8 @@ async def list_transactions(
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     async with translated(), request.app.state.runtime.db.session() as s:
-        return await uc.list_invoices(s, rec_id, ("posted", "paid"), filters, limit, offset)
+        listed = await uc.list_invoices(s, rec_id, ("posted", "paid"), filters, limit, offset)
+        return {**listed, **await uc.selection_totals(s, rec_id)}
 
 
 class TransactionsSave(BaseModel):
@@ -284,8 +295,10 @@ async def edit_transactions(request: Request, rec_id: str, body: TransactionsSav
 
 @router.post("/reconciliations/{rec_id}/transactions/select-all")
 async def select_all_transactions(request: Request, rec_id: str, user: Payer,
+                                  filters: Annotated[uc.InvoiceFilters, Query()],
                                   selected: bool = True) -> dict[str, Any]:
-    return await in_tx(request, user, uc.select_all_transactions, rec_id, selected)
+    """Select (Received = Balance) or clear every posted, unpaid invoice the filters find, on every page."""
+    return await in_tx(request, user, uc.select_all_transactions, rec_id, selected, filters)
 
 
 @router.post("/reconciliations/{rec_id}/pay")
@@ -297,6 +310,17 @@ async def pay(request: Request, rec_id: str, user: Payer, key: IdemKey = None,
         async with translated():
             return answered(await jobs.start(request.app.state.runtime, "pay", rec_id, user.login, key))
     return answered(await in_tx(request, user, uc.pay_selected, rec_id, key))
+
+
+@router.get("/reconciliations/{rec_id}/abort-preview")
+async def abort_preview(request: Request, rec_id: str, _user: Viewer) -> dict[str, Any]:
+    """What an abort leaves posted (and offers to the carrier's next reconciliation), in words."""
+    async with request.app.state.runtime.db.session() as s:
+        rec = await s.get(Reconciliation, rec_id)
+        if rec is None:
+            raise HTTPException(404, f"reconciliation {rec_id} not found")
+        preview = await uc.abort_preview(s, rec)
+    return {**preview, "balance": str(preview["balance"])}
 
 
 @router.post("/reconciliations/{rec_id}/abort")

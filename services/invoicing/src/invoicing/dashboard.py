@@ -23,6 +23,7 @@ from invoicing import jobs, reports
 from invoicing import usecases as uc
 from invoicing.carriers import pick_list
 from invoicing.domain.commission import BILL_TYPES, DISCREPANCY_TEXT
+from invoicing.domain.duplicates import OVERRIDE_PERMISSION
 from invoicing.models import PeopleCommissionDefault, PolicyView, Reconciliation
 
 router = APIRouter(include_in_schema=False)
@@ -55,6 +56,12 @@ def plural(count: Any, noun: str) -> str:
 
 def _key() -> str:
     return str(uuid.uuid4())
+
+
+def duplicates_words(result: dict[str, Any]) -> str:
+    n = result.get("duplicates_excluded") or 0
+    return (f"; {plural(n, 'selected row')} excluded as already invoiced or paid in another reconciliation "
+            f"(confirm {'it' if n == 1 else 'them'} on statement entry to invoice again)") if n else ""
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -109,8 +116,11 @@ async def new_reconciliation(request: Request, user: DashboardUser, carrier: Ann
 async def reconciliation(request: Request, rec_id: str, user: DashboardUser, message: str = "",
                          error: str = "", popup: str = "") -> HTMLResponse:
     need(user, "reconciliations:view")
-    return render(request, "reconciliation.html", rec=await _header(request, rec_id), message=message,
-                  error=error, popup=popup, key=_key())
+    rec = await _header(request, rec_id)
+    async with request.app.state.runtime.db.session() as s:
+        preview = await uc.abort_preview(s, await s.get(Reconciliation, rec_id))
+    return render(request, "reconciliation.html", rec=rec, message=message,
+                  error=error, popup=popup, key=_key(), abort_preview=preview)
 
 
 @router.post("/reconciliations/{rec_id}/header")
@@ -188,7 +198,8 @@ async def create_invoices(request: Request, rec_id: str, user: DashboardUser,
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     msg = (f"{plural(result['created'], 'invoice')} created; {plural(result['exceptions'], 'exception')}; "
-           f"{plural(result['invalid'], 'selected row')} with errors left in statement entry.")
+           f"{plural(result['invalid'], 'selected row')} with errors left in statement entry"
+           + duplicates_words(result) + ".")
     return back(f"/reconciliations/{rec_id}/invoices", message=msg)
 
 
@@ -232,7 +243,8 @@ async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
         return back(f"/reconciliations/{rec_id}", message="Create/Pay All cancelled.")
     if result["outcome"] == "aborted":
         return back(f"/reconciliations/{rec_id}", message="Reconciliation aborted; no invoices were created.")
-    msg = f"{plural(result['created'], 'invoice')} created, posted and paid ({result['received_total']} received)."
+    msg = (f"{plural(result['created'], 'invoice')} created, posted and paid ({result['received_total']} received)"
+           + duplicates_words(result) + ".")
     if result["next"] == "post":
         return back(f"/reconciliations/{rec_id}", message=msg, popup="post")
     return back(f"/reconciliations/{rec_id}/transactions", message=msg)
@@ -246,9 +258,9 @@ async def abort(request: Request, rec_id: str, user: DashboardUser,
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     msg = (f"Reconciliation aborted at stage {result.get('aborted_stage', '')}: "
-           f"{plural(result.get('invoices_removed', 0), 'unposted invoice')} removed, "
-           f"{plural(result.get('invoices_kept_posted', 0), 'posted invoice')} "
-           f"{'stays' if result.get('invoices_kept_posted', 0) == 1 else 'stay'} posted.")
+           f"{plural(result.get('invoices_removed', 0), 'unposted invoice')} removed")
+    offered = result.get("offered_to_next") or {}
+    msg += f"; {offered['message']}." if offered.get("count") else "."
     return back(f"/reconciliations/{rec_id}", message=msg)
 
 
@@ -295,7 +307,8 @@ async def _entries_page(request: Request, rec_id: str, filters: uc.EntryFilters,
     return render(request, "entries.html", status_code=status_code, rec=rec, result=result, f=filters,
                   page=page, pages=(result["total"] + PAGE - 1) // PAGE, query=urlencode(query),
                   error=error, message=message, row_errors=row_errors or {}, submitted=submitted or {},
-                  bill_types=BILL_TYPES, sort_fields=list(uc.SORT_FIELDS), key=_key())
+                  bill_types=BILL_TYPES, sort_fields=list(uc.SORT_FIELDS), key=_key(),
+                  can_override=_can_override(request))
 
 
 @router.post("/reconciliations/{rec_id}/entries/reset", response_class=HTMLResponse)
@@ -328,6 +341,26 @@ async def select_found(request: Request, rec_id: str, user: DashboardUser) -> Re
                 message=f"{plural(result['changed'], 'row')} {'selected' if selected else 'unselected'}.", **params)
 
 
+def _can_override(request: Request) -> bool:
+    user = getattr(request.state, "user", None)
+    return bool(user and user.can(OVERRIDE_PERMISSION))
+
+
+@router.post("/reconciliations/{rec_id}/entries/confirm-duplicates")
+async def confirm_duplicates(request: Request, rec_id: str, user: DashboardUser) -> Response:
+    """Invoice again the flagged rows: one (``entry``) or every selected one; records the user."""
+    need(user, "reconciliations:edit", OVERRIDE_PERMISSION)
+    form = dict(await request.form())
+    params = {k[2:]: v for k, v in form.items() if k.startswith("q-")}
+    entry = str(form.get("confirm_entry") or "")
+    data = uc.DuplicateConfirmation(ids=[int(entry)] if entry.isdigit() else None, selection=not entry.isdigit())
+    result = await _action(request, rec_id, user, uc.confirm_duplicates, data)
+    if isinstance(result, str):
+        return back(f"/reconciliations/{rec_id}/entries", error=result, **params)
+    return back(f"/reconciliations/{rec_id}/entries", page=form.get("page") or None, **params,
+                message=f"{plural(result['changed'], 'row')} confirmed: invoiced again by the next Create Invoices.")
+
+
 @router.post("/reconciliations/{rec_id}/entries/{entry_id}/select", response_class=HTMLResponse)
 async def toggle_select(request: Request, rec_id: str, entry_id: int, user: DashboardUser) -> Response:
     """The row's checkbox: selecting saves the row at once (htmx swaps the row)."""
@@ -352,6 +385,7 @@ async def toggle_select(request: Request, rec_id: str, entry_id: int, user: Dash
         (row,) = await uc.get_entries(s, rec_id, [entry_id])
     rec = await _header(request, rec_id)
     return render(request, "entry_row.html", r=row, rec=rec, row_error=error, errs=row_errors, oob=True,
+                  can_override=user.can(OVERRIDE_PERMISSION),
                   sub={} if not row_errors else {k.removeprefix(f"row-{entry_id}-"): v for k, v in form.items()
                                                  if k.startswith(f"row-{entry_id}-")},
                   bill_types=BILL_TYPES)
@@ -458,17 +492,26 @@ def _invoice_filters(params: dict[str, Any]) -> tuple[uc.InvoiceFilters, str | N
         return uc.InvoiceFilters(), "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
 
 
+def _page_size(params: dict[str, Any]) -> int:
+    """Rows per page: ``size`` (1 to 500), else the default."""
+    raw = str(params.get("size") or "")
+    return min(max(int(raw), 1), 500) if raw.isdigit() else PAGE
+
+
 async def _invoice_page(request: Request, rec_id: str, template: str, statuses: tuple[str, ...]) -> HTMLResponse:
     params = dict(request.query_params)
     filters, error = _invoice_filters(params)
     page = max(int(params.get("page", 1) or 1), 1)
+    size = _page_size(params)
     async with request.app.state.runtime.db.session() as s:
-        result = await uc.list_invoices(s, rec_id, statuses, filters, PAGE, (page - 1) * PAGE)
-    query = urlencode({k: v for k, v in params.items() if k in uc.InvoiceFilters.model_fields})
+        result = await uc.list_invoices(s, rec_id, statuses, filters, size, (page - 1) * size)
+        selection = await uc.selection_totals(s, rec_id)
+    kept = {k: v for k, v in params.items() if k in uc.InvoiceFilters.model_fields or k == "size"}
     return render(request, template, rec=await _header(request, rec_id), result=result, f=filters, page=page,
-                  pages=(result["total"] + PAGE - 1) // PAGE, query=query, error=error or params.get("error"),
+                  pages=(result["total"] + size - 1) // size, query=urlencode(kept), error=error or params.get("error"),
                   message=params.get("message"), key=_key(), bill_types=BILL_TYPES,
-                  sorts=list(uc.INVOICE_SORTS))
+                  sorts=list(uc.INVOICE_SORTS), selection=selection, size=size,
+                  kept={k: v for k, v in kept.items() if v not in ("", None)})
 
 
 @router.get("/reconciliations/{rec_id}/invoices", response_class=HTMLResponse)
@@ -542,11 +585,44 @@ async def save_transactions(request: Request, rec_id: str, user: DashboardUser) 
 
 @router.post("/reconciliations/{rec_id}/transactions/select-all")
 async def select_all(request: Request, rec_id: str, user: DashboardUser) -> Response:
+    """Select (Received = Balance) or clear every posted, unpaid invoice the current filters find,
+    on every page (``selected`` 1 or 0; the filters come as ``q-`` fields)."""
     need(user, "reconciliations:pay")
-    result = await _action(request, rec_id, user, uc.select_all_transactions, True)
+    form = dict(await request.form())
+    params = {k[2:]: v for k, v in form.items() if k.startswith("q-")}
+    filters, error = _invoice_filters(params)
+    if error:
+        return back(f"/reconciliations/{rec_id}/transactions", error=error)
+    selected = form.get("selected", "1") == "1"
+    result = await _action(request, rec_id, user, uc.select_all_transactions, selected, filters)
     if isinstance(result, str):
-        return back(f"/reconciliations/{rec_id}/transactions", error=result)
-    return back(f"/reconciliations/{rec_id}/transactions", message=f"{result['changed']} selected, Received = Balance.")
+        return back(f"/reconciliations/{rec_id}/transactions", error=result, **params)
+    words = f"{result['changed']} selected, Received = Balance." if selected else f"{result['changed']} cleared."
+    return back(f"/reconciliations/{rec_id}/transactions", message=words, **params)
+
+
+@router.post("/reconciliations/{rec_id}/transactions/{invoice_id}/select", response_class=HTMLResponse)
+async def toggle_transaction(request: Request, rec_id: str, invoice_id: int, user: DashboardUser) -> Response:
+    """A row's checkbox: the tick is saved at once (it survives a change of page); htmx swaps the
+    row and the "N selected (total $X)" line."""
+    need(user, "reconciliations:pay")
+    form = dict(await request.form())
+    selected = form.get(f"sel-{invoice_id}") in ("on", "true", "1")
+    received = str(form.get(f"received-{invoice_id}") or "")
+    old = str(form.get(f"oldreceived-{invoice_id}") or "")
+    edit = uc.TransactionEdit(invoice_id=invoice_id, selected=selected,
+                              received=received if (selected and received != old) else None,
+                              seen_selected=form.get(f"was-{invoice_id}") == "1", seen_received=old,
+                              seen_paid_to_date=str(form.get(f"paid-{invoice_id}") or "") or None)
+    result = await _action(request, rec_id, user, uc.edit_transactions, [edit])
+    row_error = result if isinstance(result, str) else None
+    async with request.app.state.runtime.db.session() as s:
+        rows = await uc.get_transactions(s, rec_id, [invoice_id])
+        selection = await uc.selection_totals(s, rec_id)
+    if not rows:
+        raise HTTPException(404, "transaction not found")
+    return render(request, "transaction_row.html", i=rows[0], rec=await _header(request, rec_id),
+                  selection=selection, row_error=row_error, oob=True)
 
 
 # -- reports ------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ async def _create_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple
 async def _create_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
     invalid_count, invalid = await uc._invalid_rows(tx, rec.id)
     return {"created": tally.get("created", 0), "exceptions": tally.get("exceptions", 0), "invalid": invalid_count,
-            "invalid_rows": invalid}
+            "invalid_rows": invalid, "duplicates_excluded": await uc.held_back_count(tx.session, rec.id)}
 
 
 async def _post_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
@@ -103,6 +103,7 @@ async def _create_pay_finish(tx: Transaction, rec: Reconciliation, job: Job, tal
     return {"outcome": "done", "created": tally.get("created", 0), "posted": tally.get("posted", 0),
             "paid": tally.get("paid", 0), "received_total": str(Decimal(tally.get("received_total", "0.00"))),
             "exception_count": exceptions, "invalid": invalid_count, "invalid_rows": invalid,
+            "duplicates_excluded": await uc.held_back_count(tx.session, rec.id),
             "next": "post" if job.kind == "create-pay-post" else "direct_bill"}
 
 

@@ -100,6 +100,8 @@ class Reconciliation(InvoicingModel, table=True):
     __tablename__ = "reconciliation"
 
     id: str = Field(primary_key=True, max_length=36)
+    # "reconciliation N" in words an operator reads (the next number when it is opened)
+    number: int | None = Field(default=None, sa_column=Column(Integer, nullable=True, index=True, unique=True))
     entity_type: str = Field(default="carrier", max_length=20)
     carrier: str = Field(max_length=200, index=True)
     subordinate_carrier: str | None = Field(default=None, max_length=200)
@@ -160,6 +162,11 @@ class StatementEntry(InvoicingModel, table=True):
     rate: Decimal | None = Field(default=None, sa_column=_rate())
     commission_paid: Decimal | None = Field(default=None, sa_column=_money())
     bill_type: str | None = Field(default=None, max_length=20)
+    # the same line already invoiced elsewhere (domain.duplicates) invoiced again anyway: who confirmed it
+    duplicate_confirmed_at: datetime | None = Field(default=None, sa_column=_ts())
+    duplicate_confirmed_by: str | None = Field(default=None, max_length=100)
+    # held back by the last Create run as such a line, not confirmed (set just before its INSERT ... SELECT)
+    duplicate_held: bool = False
     version: int = 1
     updated_at: datetime = Field(sa_column=_ts(False))
     updated_by: str = Field(max_length=100)
@@ -228,6 +235,9 @@ class Invoice(InvoicingModel, table=True):
     pay_selected: bool = False
     received: Decimal | None = Field(default=None, sa_column=_money())
     run_id: str | None = Field(default=None, max_length=36, index=True)  # the Create run that made it
+    # posted and unpaid when its reconciliation was aborted: offered to (and payable in) this later
+    # reconciliation of the same carrier
+    carried_to: str | None = Field(default=None, max_length=36, index=True)
     created_at: datetime = Field(sa_column=_ts(False))
     created_by: str = Field(max_length=100)
     posted_at: datetime | None = Field(default=None, sa_column=_ts())

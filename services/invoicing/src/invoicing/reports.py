@@ -74,7 +74,8 @@ async def _summary(session: Any, rec: Reconciliation, head: dict[str, Any], t: d
     stage = [["Statement entries", t["entry_count"]], ["Selected rows", t["selected_count"]],
              ["Selected commission", t["selected_commission"]], ["Unposted invoices", t["unposted_count"]],
              ["Posted invoices (unpaid)", t["posted_count"]], ["Paid invoices", t["paid_count"]],
-             ["Open exceptions", t["exception_count"]]]
+             ["Open exceptions", t["exception_count"]],
+             ["Posted invoices carried from aborted reconciliations (unpaid)", t["carried_count"]]]
     if rec.aborted_at:
         stage.append(["Aborted at stage", f"{rec.aborted_stage} by {rec.aborted_by} at {rec.aborted_at:%Y-%m-%d %H:%M} UTC"])
     cols = ["Bill type", "Status", "Invoices", "Premium", "Commission", "People commission", "Paid to date",
@@ -88,7 +89,7 @@ async def _remittance(session: Any, rec: Reconciliation, head: dict[str, Any], r
                 .where(pay.c.reconciliation_id == rec.id, pay.c.voided_at.is_(None))
                 .group_by(pay.c.invoice_id).subquery())
     stmt = (select(inv, received.c.received_paid).select_from(inv.outerjoin(received, received.c.invoice_id == inv.c.id))
-            .where(inv.c.reconciliation_id == rec.id, inv.c.status.in_(("posted", "paid"))).order_by(inv.c.id))
+            .where(uc._mine(rec.id), inv.c.status.in_(("posted", "paid"))).order_by(inv.c.id))
     if row_limit:
         stmt = stmt.limit(row_limit)
     rows = []

@@ -46,6 +46,7 @@ from invoicing.domain.commission import (
     people_commission_amount,
     row_errors,
 )
+from invoicing.domain.duplicates import EarlierInvoice, duplicate_message
 from invoicing.models import (
     IdempotentRequest,
     Invoice,
@@ -142,6 +143,8 @@ async def totals(session: Any, rec: Reconciliation) -> dict[str, Any]:
         .where(INV.c.reconciliation_id == rec.id).group_by(INV.c.status))).all()}
     exceptions = await s.scalar(select(func.count()).where(
         EXC.c.reconciliation_id == rec.id, EXC.c.status == "open")) or 0
+    carried = (await s.execute(select(func.count(), func.sum(INV.c.commission - INV.c.paid_to_date)).where(
+        INV.c.carried_to == rec.id, INV.c.status == "posted"))).one()
     statement_total = rec.statement_total if rec.statement_total is not None else selected_commission
     received = rec.received_total or ZERO
     return {
@@ -157,6 +160,8 @@ async def totals(session: Any, rec: Reconciliation) -> dict[str, Any]:
         "paid_count": inv["paid"].n if "paid" in inv else 0,
         "invoiced_commission": sum((r.commission or ZERO for r in inv.values()), ZERO),
         "exception_count": exceptions,
+        # posted, unpaid invoices of aborted reconciliations offered here (Transactions – direct bill)
+        "carried_count": carried[0] or 0, "carried_balance": carried[1] or ZERO,
     }
 
 
@@ -272,7 +277,7 @@ async def open_reconciliation(tx: Transaction, data: NewReconciliation, today: d
     data = await _registered(tx.session, data)
     now = utcnow()
     rec = Reconciliation(
-        id=str(uuid.uuid4()), entity_type=data.entity_type, carrier=data.carrier,
+        id=str(uuid.uuid4()), number=await next_number(tx.session), entity_type=data.entity_type, carrier=data.carrier,
         subordinate_carrier=data.subordinate_carrier, name=data.name or data.subordinate_carrier or data.carrier,
         address=data.address, date_booked=data.date_booked or today or business_today(), description=data.description,
         internal_note=data.internal_note, statement_total=data.statement_total, created_at=now,
@@ -280,7 +285,51 @@ async def open_reconciliation(tx: Transaction, data: NewReconciliation, today: d
     tx.session.add(rec)
     await tx.session.flush()
     await add_policy_entries(tx, rec)
+    await carry_stranded_invoices(tx, rec)
     return header(rec, await refresh_status(tx, rec))
+
+
+async def next_number(session: Any) -> int:
+    """The next reconciliation number (the one an operator reads: "reconciliation 12")."""
+    return int(await session.scalar(select(func.max(REC.c.number))) or 0) + 1
+
+
+def _mine(rec_id: str) -> ColumnElement[bool]:
+    """The invoices a reconciliation handles in Transactions – direct bill: its own, and those
+    carried to it from aborted reconciliations."""
+    return or_(INV.c.reconciliation_id == rec_id, INV.c.carried_to == rec_id)
+
+
+async def carry_stranded_invoices(tx: Transaction, rec: Reconciliation) -> int:
+    """A new reconciliation picks up the carrier's posted, unpaid invoices left by aborted
+    reconciliations (seed 003: "they do remain posted") that no live reconciliation holds yet: they
+    appear in its Transactions – direct bill and are paid there (set-based)."""
+    home, held = REC.alias("home"), REC.alias("held")
+    stranded = [
+        INV.c.status == "posted", INV.c.commission != INV.c.paid_to_date, INV.c.reconciliation_id != rec.id,
+        exists().where(home.c.id == INV.c.reconciliation_id, home.c.status == "aborted",
+                       home.c.carrier == rec.carrier),
+        or_(INV.c.carried_to.is_(None),
+            exists().where(held.c.id == INV.c.carried_to, held.c.status == "aborted", held.c.id != rec.id)),
+    ]
+    result = await tx.session.execute(update(INV).where(*stranded).values(
+        carried_to=rec.id, pay_selected=False, received=None), execution_options={"synchronize_session": False})
+    return result.rowcount or 0
+
+
+async def abort_preview(session: Any, rec: Reconciliation) -> dict[str, Any]:
+    """What an abort would leave posted: this reconciliation's posted or paid invoices and those
+    carried to it, with their balances once its own payments are voided (the confirmation's words)."""
+    mine_paid = select(func.coalesce(func.sum(PAY.c.amount), literal(ZERO, Money()))).where(
+        PAY.c.invoice_id == INV.c.id, PAY.c.reconciliation_id == rec.id, PAY.c.voided_at.is_(None)).scalar_subquery()
+    balance = INV.c.commission - INV.c.paid_to_date + mine_paid
+    rows = (await session.execute(select(balance.label("balance")).where(
+        _mine(rec.id), INV.c.status.in_(("posted", "paid"))))).scalars().all()
+    left = [b for b in rows if b]
+    return {"count": len(left), "balance": round_money(sum(left, ZERO)), "carrier": rec.carrier,
+            "sentence": f"{len(left)} posted invoice{'' if len(left) == 1 else 's'} "
+                        f"(${round_money(sum(left, ZERO)):,}) stay posted and will be offered to the next "
+                        f"reconciliation of {rec.carrier}"}
 
 
 async def _registered(session: Any, data: NewReconciliation) -> NewReconciliation:
@@ -333,7 +382,8 @@ async def _statement_reconciliation(tx: Transaction, statement_id: str, carrier:
         Reconciliation.statement_id == statement_id).with_for_update())).scalar_one_or_none()
     if rec is None:
         now = utcnow()
-        rec = Reconciliation(id=str(uuid.uuid4()), carrier=carrier or "", name=carrier or "",
+        rec = Reconciliation(id=str(uuid.uuid4()), number=await next_number(tx.session), carrier=carrier or "",
+                             name=carrier or "",
                              statement_id=statement_id, date_booked=today or business_today(), created_at=now,
                              created_by=tx.actor, updated_at=now, updated_by=tx.actor,
                              description=f"Carrier statement {statement_id}")
@@ -354,6 +404,8 @@ async def on_statement_published(tx: Transaction, header_event: StatementPublish
     rec.statement_chunk_count = header_event.chunk_count
     rec.statement_total = round_money(header_event.commission_total)
     rec.description = f"Carrier statement {header_event.file_name}"[:4000]
+    if rec.status not in FINAL:
+        await carry_stranded_invoices(tx, rec)
     await refresh_status(tx, rec)
 
 
@@ -510,7 +562,8 @@ def _entries_from() -> Any:
     return E.outerjoin(PV, PV.c.policy_id == E.c.policy_id).outerjoin(INV, INV.c.entry_id == E.c.id)
 
 
-def entry_json(row: Any, others: list[dict[str, Any]], exception: dict[str, Any] | None) -> dict[str, Any]:
+def entry_json(row: Any, others: list[dict[str, Any]], exception: dict[str, Any] | None,
+               duplicate: dict[str, Any] | None = None) -> dict[str, Any]:
     m = row._mapping
     errors = row_errors(policy_known=m["pv_policy_id"] is not None, effective_date=m["effective_date"],
                         expiration_date=m["expiration_date"], premium=m["premium_paid"],
@@ -537,6 +590,11 @@ def entry_json(row: Any, others: list[dict[str, Any]], exception: dict[str, Any]
         "other_commissions": others, "people_commission_total": str(people_total),
         "invoice_id": m["invoice_id"], "item_id": f"{m['invoice_id']}(S)" if m["invoice_id"] else None,
         "invoice_status": m["invoice_status"], "errors": errors, "exception": exception,
+        # the same line already invoiced or paid in another reconciliation (domain.duplicates)
+        "duplicate": duplicate,
+        "duplicate_confirmed_at": m["duplicate_confirmed_at"].isoformat() if m["duplicate_confirmed_at"] else None,
+        "duplicate_confirmed_by": m["duplicate_confirmed_by"],
+        "duplicate_excluded": bool(duplicate and not m["duplicate_confirmed_at"] and not m["invoice_id"]),
     }
 
 
@@ -584,7 +642,8 @@ async def _with_details(session: Any, rec_id: str, rows: list[Any]) -> list[dict
         for x in (await session.execute(select(EXC).where(
                 EXC.c.reconciliation_id == rec_id, EXC.c.entry_id.in_(ids), EXC.c.status == "open"))).all():
             exceptions[x.entry_id] = exception_json(x)
-    return [entry_json(r, others.get(r.id, []), exceptions.get(r.id)) for r in rows]
+    duplicates = await earlier_invoices(session, rec_id, ids)
+    return [entry_json(r, others.get(r.id, []), exceptions.get(r.id), duplicates.get(r.id)) for r in rows]
 
 
 async def get_entries(session: Any, rec_id: str, ids: list[int]) -> list[dict[str, Any]]:
@@ -816,6 +875,7 @@ async def duplicate_entry(tx: Transaction, entry_id: int, count: int) -> list[in
     now = utcnow()
     base = {c: getattr(src, c) for c in [col.name for col in E.c] if c != "id"}
     base.update(source_key=None, duplicate_of=entry_id, selected=False, selected_at=None, selected_by=None,
+                duplicate_confirmed_at=None, duplicate_confirmed_by=None, duplicate_held=False,
                 version=1, updated_at=now, updated_by=tx.actor)
     new_ids = []
     for _ in range(count):
@@ -988,6 +1048,101 @@ def _valid_row() -> ColumnElement[bool]:
         E.c.bill_type.in_(BILL_TYPES), or_(E.c.premium_paid.is_not(None), E.c.rate_type == "flat"))
 
 
+def _prior_invoice(prior: Any, rec_id: str) -> list[ColumnElement[bool]]:
+    """The SQL twin of ``domain.duplicates.same_line``: an invoice of another reconciliation for the
+    same policy, bill type, effective date, premium and commission as the row."""
+    return [prior.c.reconciliation_id != rec_id, prior.c.policy_id == E.c.policy_id,
+            prior.c.bill_type == E.c.bill_type, prior.c.effective_date == E.c.effective_date,
+            prior.c.premium == func.coalesce(E.c.premium_paid, literal(ZERO, Money())),
+            prior.c.commission == E.c.commission_paid]
+
+
+def _duplicate(rec_id: str) -> ColumnElement[bool]:
+    """The row is the same line as an invoice elsewhere (flagged on entry)."""
+    prior = INV.alias("inv_prior")
+    return exists().where(*_prior_invoice(prior, rec_id)).correlate_except(prior)
+
+
+def _held_back(rec_id: str) -> ColumnElement[bool]:
+    """Flagged and not confirmed: Create Invoices and Create/Pay All leave the row out."""
+    return and_(E.c.duplicate_confirmed_at.is_(None), _duplicate(rec_id))
+
+
+async def hold_back_duplicates(tx: Transaction, rec_id: str, id_range: tuple[int, int] | None) -> None:
+    """Mark the pending rows a Create run leaves out (flagged, not confirmed), in statements of their
+    own before the INSERT ... SELECT: an anti-join against ``invoice`` inside the insert would scan
+    the table it fills (the PostgreSQL lesson in docs/benchmarks.md). Usually no row changes."""
+    pending = _pending(rec_id, id_range, not_invoiced=False)
+    await tx.session.execute(update(E).where(*pending, E.c.duplicate_held.is_(True), ~_held_back(rec_id)).values(
+        duplicate_held=False), execution_options={"synchronize_session": False})
+    await tx.session.execute(update(E).where(*pending, E.c.duplicate_held.is_(False), _held_back(rec_id)).values(
+        duplicate_held=True), execution_options={"synchronize_session": False})
+
+
+async def held_back_count(session: Any, rec_id: str) -> int:
+    """Selected, valid, not invoiced rows left out as duplicates (the count the operator is told)."""
+    return await session.scalar(select(func.count()).select_from(E).where(
+        *_pending(rec_id), _valid_row(), E.c.duplicate_held.is_(True))) or 0
+
+
+async def earlier_invoices(session: Any, rec_id: str, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """For these rows, the invoice elsewhere each is the same line as (the latest one), in words."""
+    if not ids:
+        return {}
+    prior = INV.alias("inv_prior")
+    rows = (await session.execute(
+        select(E.c.id.label("entry_id"), prior.c.id, prior.c.status, prior.c.reconciliation_id,
+               prior.c.carried_to)
+        .select_from(E.join(prior, and_(*_prior_invoice(prior, rec_id))))
+        .where(E.c.reconciliation_id == rec_id, E.c.id.in_(ids)).order_by(prior.c.id))).all()
+    if not rows:
+        return {}
+    invoice_ids = [r.id for r in rows]
+    payments: dict[int, Any] = {}
+    for p in (await session.execute(select(PAY.c.invoice_id, PAY.c.reconciliation_id, PAY.c.paid_at).where(
+            PAY.c.invoice_id.in_(invoice_ids), PAY.c.voided_at.is_(None)).order_by(PAY.c.paid_at))).all():
+        payments[p.invoice_id] = p  # the latest payment
+    rec_ids = {r.reconciliation_id for r in rows} | {p.reconciliation_id for p in payments.values()}
+    numbers = dict((await session.execute(select(REC.c.id, REC.c.number).where(REC.c.id.in_(rec_ids)))).all())
+    found: dict[int, dict[str, Any]] = {}
+    for r in rows:  # ordered by invoice id: the latest invoice wins
+        paid = payments.get(r.id) if r.status == "paid" else None
+        where = paid.reconciliation_id if paid else r.reconciliation_id
+        earlier = EarlierInvoice(reconciliation_number=numbers.get(where), item_id=r.id, status=r.status,
+                                 paid_on=paid.paid_at.date() if paid else None)
+        found[r.entry_id] = {"reconciliation_id": where, "reconciliation_number": numbers.get(where),
+                             "invoice_id": r.id, "item_id": f"{r.id}(S)", "status": r.status,
+                             "paid_on": earlier.paid_on.isoformat() if earlier.paid_on else None,
+                             "message": duplicate_message(earlier)}
+    return found
+
+
+class DuplicateConfirmation(BaseModel):
+    """Confirm rows flagged as already invoiced or paid elsewhere (they are then invoiced again):
+    ``ids``, or every selected flagged row (``selection``); ``confirmed=False`` withdraws it."""
+
+    ids: list[int] | None = Field(default=None, max_length=1000)
+    selection: bool = False
+    confirmed: bool = True
+
+
+async def confirm_duplicates(tx: Transaction, rec_id: str, data: DuplicateConfirmation) -> dict[str, Any]:
+    """Record who confirmed (set-based); only flagged, not yet invoiced rows change."""
+    rec = await lock(tx, rec_id)
+    require_live(rec)
+    if data.ids is None and not data.selection:
+        raise Invalid("nothing to confirm", {"ids": "give the rows, or selection: true"})
+    cond = [E.c.reconciliation_id == rec_id, _not_invoiced(), _duplicate(rec_id)]
+    cond.append(E.c.id.in_(data.ids) if data.ids is not None else E.c.selected.is_(True))
+    now = utcnow()
+    result = await tx.session.execute(update(E).where(*cond).values(
+        duplicate_confirmed_at=now if data.confirmed else None,
+        duplicate_confirmed_by=tx.actor if data.confirmed else None, duplicate_held=False,
+        version=E.c.version + 1, updated_at=now, updated_by=tx.actor),
+        execution_options={"synchronize_session": False})
+    return {"changed": result.rowcount or 0, "confirmed": data.confirmed}
+
+
 def _not_invoiced() -> ColumnElement[bool]:
     inv = INV.alias("inv_done")
     return ~exists().where(inv.c.entry_id == E.c.id).correlate_except(inv)
@@ -1046,6 +1201,8 @@ async def _insert_invoices(tx: Transaction, rec_id: str, id_range: tuple[int, in
     if exclude_exceptions:
         cond.append(~exists().where(EXC.c.entry_id == E.c.id, EXC.c.reconciliation_id == rec_id,
                                     EXC.c.status == "open"))
+    await hold_back_duplicates(tx, rec_id, id_range)
+    cond.append(E.c.duplicate_held.is_(False))  # the same line already invoiced elsewhere, not confirmed
     source = select(
         E.c.reconciliation_id, E.c.id, E.c.policy_id, E.c.policy_number,
         func.coalesce(PV.c.client_name, E.c.client_name), func.coalesce(PV.c.line_of_business, E.c.line_of_business),
@@ -1093,9 +1250,11 @@ async def create_invoices(tx: Transaction, rec_id: str, key: str | None = None,
     exceptions = await detect_exceptions(tx, rec_id, id_range)
     created = await _insert_invoices(tx, rec_id, id_range, exclude_exceptions=True)
     invalid_count, invalid = await _invalid_rows(tx, rec_id) if id_range is None else (0, [])
+    duplicates = await held_back_count(tx.session, rec_id) if id_range is None else 0
     t = await refresh_status(tx, rec)
     response = {"created": created, "exceptions": len(exceptions), "exception_entry_ids": exceptions[:1000],
-                "invalid": invalid_count, "invalid_rows": invalid, "reconciliation": header(rec, t)}
+                "invalid": invalid_count, "invalid_rows": invalid, "duplicates_excluded": duplicates,
+                "reconciliation": header(rec, t)}
     return await remember(tx, key, rec_id, "create-invoices", response) if remember_key else response
 
 
@@ -1140,8 +1299,13 @@ def _unposted(rec_id: str) -> list[ColumnElement[bool]]:
     return [INV.c.reconciliation_id == rec_id, INV.c.status == "unposted"]
 
 
+def _direct_bill(rec_id: str) -> list[ColumnElement[bool]]:
+    """This reconciliation's own invoices not carried elsewhere, and those carried to it."""
+    return [or_(and_(INV.c.reconciliation_id == rec_id, INV.c.carried_to.is_(None)), INV.c.carried_to == rec_id)]
+
+
 def _pay_selection(rec_id: str) -> list[ColumnElement[bool]]:
-    return [INV.c.reconciliation_id == rec_id, INV.c.pay_selected.is_(True), INV.c.received.is_not(None),
+    return [*_direct_bill(rec_id), INV.c.pay_selected.is_(True), INV.c.received.is_not(None),
             INV.c.status.in_(("posted", "paid"))]
 
 
@@ -1203,13 +1367,13 @@ async def edit_transactions(tx: Transaction, rec_id: str, edits: list[Transactio
     rec = await lock(tx, rec_id)
     require_live(rec)
     rows = {r.id: r for r in (await tx.session.execute(select(INV).where(
-        INV.c.reconciliation_id == rec_id, INV.c.id.in_([e.invoice_id for e in edits])))).all()}
+        _mine(rec_id), INV.c.id.in_([e.invoice_id for e in edits])))).all()}
     errors: dict[str, dict[str, str]] = {}
     params = []
     stale = []
     for e in edits:
         row = rows.get(e.invoice_id)
-        if row is None or row.status == "unposted":
+        if row is None or row.status == "unposted" or (row.carried_to and row.carried_to != rec_id):
             errors[str(e.invoice_id)] = {"invoice_id": "no posted invoice with this id here"}
             continue
         try:
@@ -1219,6 +1383,8 @@ async def edit_transactions(tx: Transaction, rec_id: str, edits: list[Transactio
                            and parse_money(e.seen_paid_to_date, "seen") != row.paid_to_date))
         except EntryError:
             changed = True
+        if changed and _already(row, e):
+            continue  # what is asked already holds (the tick was saved at once, then the form sent it again)
         if changed:
             stale.append(row)
             continue
@@ -1244,15 +1410,41 @@ async def edit_transactions(tx: Transaction, rec_id: str, edits: list[Transactio
     return {"changed": len(params)}
 
 
-async def select_all_transactions(tx: Transaction, rec_id: str, selected: bool = True) -> dict[str, Any]:
-    """Select every posted, unpaid invoice with Received = Balance (set-based)."""
+def _already(row: Any, e: TransactionEdit) -> bool:
+    if e.selected != row.pay_selected:
+        return False
+    if not e.selected:
+        return True
+    try:
+        return e.received in (None, "") or parse_money(e.received, "received") == row.received
+    except EntryError:
+        return False
+
+
+async def select_all_transactions(tx: Transaction, rec_id: str, selected: bool = True,
+                                  filters: InvoiceFilters | None = None) -> dict[str, Any]:
+    """Select (Received = Balance) or clear every posted, unpaid invoice the filters find, on every
+    page (set-based); the selection is kept on the invoices until paid."""
     rec = await lock(tx, rec_id)
     require_live(rec)
-    result = await tx.session.execute(update(INV).where(
-        INV.c.reconciliation_id == rec_id, INV.c.status == "posted").values(
+    cond = [*_direct_bill(rec_id), INV.c.status == "posted"]
+    if filters is not None:
+        found = select(INV.c.id).select_from(INV.outerjoin(PV, PV.c.policy_id == INV.c.policy_id)).where(
+            *invoice_conditions(rec_id, ("posted",), filters))
+        cond.append(INV.c.id.in_(found))
+    if selected:
+        cond.append(or_(INV.c.pay_selected.is_(False), INV.c.received.is_(None)))
+    result = await tx.session.execute(update(INV).where(*cond).values(
         pay_selected=selected, received=(INV.c.commission - INV.c.paid_to_date) if selected else None),
         execution_options={"synchronize_session": False})
     return {"changed": result.rowcount or 0}
+
+
+async def selection_totals(session: Any, rec_id: str) -> dict[str, Any]:
+    """What Pay All Selected would pay, over every page: "N selected (total $X)"."""
+    row = (await session.execute(select(func.count(), func.sum(INV.c.received)).where(
+        *_pay_selection(rec_id)))).one()
+    return {"selected_count": row[0] or 0, "selected_total": str(row[1] or ZERO)}
 
 
 async def pay_selected(tx: Transaction, rec_id: str, key: str | None = None) -> dict[str, Any]:
@@ -1286,7 +1478,7 @@ async def _pay(tx: Transaction, rec: Reconciliation, run_id: str | None = None,
         return {"paid": 0, "received_total": "0.00"}
     await tx.session.execute(insert(PAY).from_select(
         ["reconciliation_id", "invoice_id", "amount", "paid_at", "paid_by"],
-        select(INV.c.reconciliation_id, INV.c.id, INV.c.received, literal(now, PAY.c.paid_at.type),
+        select(literal(rec.id), INV.c.id, INV.c.received, literal(now, PAY.c.paid_at.type),
                literal(tx.actor)).where(*cond)))
     await tx.session.execute(update(INV).where(*cond).values(
         paid_to_date=INV.c.paid_to_date + INV.c.received,
@@ -1335,9 +1527,10 @@ async def create_pay_all(tx: Transaction, rec_id: str, decision: str | None = No
     posted = await _post(tx, rec_id, None, run_id=run_id)
     paid = await _pay(tx, rec, run_id=run_id)
     invalid_count, invalid = await _invalid_rows(tx, rec_id)
+    duplicates = await held_back_count(tx.session, rec_id)
     t = await refresh_status(tx, rec)
     response = {"outcome": "done", "created": created, "posted": posted, **paid, "exception_count": len(exceptions),
-                "invalid": invalid_count, "invalid_rows": invalid,
+                "invalid": invalid_count, "invalid_rows": invalid, "duplicates_excluded": duplicates,
                 "next": "post" if decision == "create_pay_post" else "direct_bill",
                 "reconciliation": header(rec, t)}
     return await remember(tx, key, rec_id, "create-pay-all", response)
@@ -1391,7 +1584,8 @@ async def _abort(tx: Transaction, rec: Reconciliation) -> dict[str, Any]:
             await tx.emit(PaymentRecorded(reconciliation_id=rec.id, invoice_ids=[str(p.invoice_id) for p in part],
                                           received_total=-sum((p.amount for p in part), ZERO), paid_by=tx.actor,
                                           paid_at=now))
-    await tx.session.execute(update(INV).where(INV.c.reconciliation_id == rec.id).values(
+    offered = await abort_preview(tx.session, rec)  # the same words as the confirmation dialog
+    await tx.session.execute(update(INV).where(_mine(rec.id)).values(
         pay_selected=False, received=None))
     kept = await tx.session.scalar(select(func.count()).where(
         INV.c.reconciliation_id == rec.id, INV.c.status.in_(("posted", "paid")))) or 0
@@ -1399,7 +1593,10 @@ async def _abort(tx: Transaction, rec: Reconciliation) -> dict[str, Any]:
     rec.status, rec.aborted_at, rec.aborted_by, rec.aborted_stage = "aborted", now, tx.actor, stage
     t = await refresh_status(tx, rec)
     return {"aborted_stage": stage, "invoices_removed": removed, "invoices_kept_posted": kept,
-            "payments_voided": len(payments), "voided_total": str(voided), "reconciliation": header(rec, t)}
+            "payments_voided": len(payments), "voided_total": str(voided),
+            "offered_to_next": {"count": offered["count"], "balance": str(offered["balance"]),
+                                "message": offered["sentence"]},
+            "reconciliation": header(rec, t)}
 
 
 # -- invoices and transactions lists ------------------------------------------------------------
@@ -1434,7 +1631,38 @@ async def list_invoices(session: Any, rec_id: str, statuses: tuple[str, ...], f:
                         limit: int = 50, offset: int = 0) -> dict[str, Any]:
     if await session.get(Reconciliation, rec_id) is None:
         raise NotFound(f"reconciliation {rec_id} not found")
-    cond: list[Any] = [INV.c.reconciliation_id == rec_id, INV.c.status.in_(statuses)]
+    cond = invoice_conditions(rec_id, statuses, f)
+    order = []
+    for name, direction in ((f.sort1, f.order1), (f.sort2, f.order2)):
+        if name:
+            order.append(INVOICE_SORTS[name].desc() if direction == "desc" else INVOICE_SORTS[name].asc())
+    order.append(INV.c.id.asc())
+    home = REC.alias("home")
+    src = INV.outerjoin(PV, PV.c.policy_id == INV.c.policy_id)
+    total = await session.scalar(select(func.count()).select_from(src).where(*cond))
+    rows = (await session.execute(
+        select(INV, PV.c.bill_to_name, PV.c.billed_agency_commission, home.c.number.label("home_number"))
+        .select_from(src.outerjoin(home, home.c.id == INV.c.reconciliation_id))
+        .where(*cond).order_by(*order).limit(limit).offset(offset))).all()
+    return {"total": total, "limit": limit, "offset": offset, "items": [invoice_json(r) for r in rows]}
+
+
+async def get_transactions(session: Any, rec_id: str, ids: list[int]) -> list[dict[str, Any]]:
+    """These posted or paid invoices of the reconciliation's direct bill, as the list shows them."""
+    home = REC.alias("home")
+    rows = (await session.execute(
+        select(INV, PV.c.bill_to_name, PV.c.billed_agency_commission, home.c.number.label("home_number"))
+        .select_from(INV.outerjoin(PV, PV.c.policy_id == INV.c.policy_id)
+                     .outerjoin(home, home.c.id == INV.c.reconciliation_id))
+        .where(_mine(rec_id), INV.c.id.in_(ids)).order_by(INV.c.id))).all()
+    return [invoice_json(r) for r in rows]
+
+
+def invoice_conditions(rec_id: str, statuses: tuple[str, ...], f: InvoiceFilters) -> list[ColumnElement[bool]]:
+    """The invoices of a list (joined with their policy): unposted ones are the reconciliation's
+    own; posted and paid ones include those carried to it from aborted reconciliations."""
+    cond: list[Any] = [_mine(rec_id) if statuses != ("unposted",) else INV.c.reconciliation_id == rec_id,
+                       INV.c.status.in_(statuses)]
     for name in ("business_type", "branch", "department", "unit", "mode"):
         if getattr(f, name):
             cond.append(PV.c[name] == getattr(f, name))
@@ -1459,17 +1687,8 @@ async def list_invoices(session: Any, rec_id: str, statuses: tuple[str, ...], f:
         cond.append(_contains(INV.c.policy_number, f.policy_number))
     if f.item_id:
         digits = "".join(ch for ch in f.item_id if ch.isdigit())
-        cond.append(INV.c.id == int(digits) if digits else False)
-    order = []
-    for name, direction in ((f.sort1, f.order1), (f.sort2, f.order2)):
-        if name:
-            order.append(INVOICE_SORTS[name].desc() if direction == "desc" else INVOICE_SORTS[name].asc())
-    order.append(INV.c.id.asc())
-    src = INV.outerjoin(PV, PV.c.policy_id == INV.c.policy_id)
-    total = await session.scalar(select(func.count()).select_from(src).where(*cond))
-    rows = (await session.execute(select(INV, PV.c.bill_to_name, PV.c.billed_agency_commission).select_from(src)
-                                  .where(*cond).order_by(*order).limit(limit).offset(offset))).all()
-    return {"total": total, "limit": limit, "offset": offset, "items": [invoice_json(r) for r in rows]}
+        cond.append(INV.c.id == int(digits) if digits else literal(False))
+    return cond
 
 
 def invoice_json(r: Any) -> dict[str, Any]:
@@ -1492,6 +1711,9 @@ def invoice_json(r: Any) -> dict[str, Any]:
         "received": _s(r.received),
         "new_balance": str(round_money(balance - (r.received or ZERO))),
         "posted_at": r.posted_at.isoformat() if r.posted_at else None, "posted_by": r.posted_by,
+        "carried_to": r.carried_to,
+        "carried_from": ({"reconciliation_id": r.reconciliation_id, "reconciliation_number": m.get("home_number")}
+                         if r.carried_to else None),
     }
 
 
