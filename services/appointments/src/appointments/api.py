@@ -180,7 +180,7 @@ async def bulk_appoint_file_route(request: Request, file: Annotated[UploadFile, 
     content = await read_upload(request, file)
     rt = runtime(request)
     try:
-        parsed = imports.parse_bulk_appoint_file(content)
+        parsed = imports.parse_bulk_appoint_file(content, file.filename)
         if len(parsed.requests) > rt.settings.bulk_background_threshold:
             return _answer(await jobs.start_job(rt, user.login, parsed.requests, source="file", lines=parsed.lines,
                                                 row_errors=parsed.row_errors, blank_rows=parsed.blank_rows,
@@ -471,7 +471,7 @@ async def load_reference(request: Request, kind: str, user: Annotated[User, requ
     content = await read_upload(request, file)
     try:
         async with runtime(request).uow(actor=user.login) as tx:
-            n = await refdata.load_rows(tx, kind, refdata.parse_csv(content),
+            n = await refdata.load_rows(tx, kind, refdata.parse_file(kind, content, file.filename),
                                         source_default=f"upload {file.filename} by {user.login}")
     except refdata.RefDataError as exc:
         raise HTTPException(422, {"errors": exc.errors}) from None

@@ -209,7 +209,7 @@ async def appoint_submit(request: Request, user: DashboardUser) -> Response:
     runtime = rt(request)
     try:
         if upload is not None and getattr(upload, "filename", ""):
-            parsed = imports.parse_bulk_appoint_file(await upload.read())  # type: ignore[union-attr]
+            parsed = imports.parse_bulk_appoint_file(await upload.read(), upload.filename)  # type: ignore[union-attr]
             if len(parsed.requests) > runtime.settings.bulk_background_threshold:
                 started = await jobs.start_job(runtime, user.login, parsed.requests, source="file",
                                                lines=parsed.lines, row_errors=parsed.row_errors,
@@ -335,7 +335,8 @@ async def reference_add(request: Request, kind: str, user: DashboardUser) -> HTM
     try:
         async with rt(request).uow(actor=user.login) as tx:
             if upload is not None and getattr(upload, "filename", ""):
-                rows = refdata.parse_csv(await upload.read())  # type: ignore[union-attr]
+                rows: list[dict[str, str]] | refdata.RefDataFile = refdata.parse_file(
+                    kind, await upload.read(), upload.filename)  # type: ignore[union-attr]
                 source = f"upload {upload.filename} by {user.login}"  # type: ignore[union-attr]
             else:
                 rows = [{c: str(form.get(c, "")).strip() for c in refdata.KINDS[kind].columns}]
