@@ -96,8 +96,8 @@ def parse_file(kind_name: str, content: bytes, filename: str | None = None) -> R
         missing = [c for c in kind.required if c not in records.header and not (c == "source" and kind.dated)]
         if missing:
             found = ", ".join(repr(h) for h in records.header if h) or "none"
-            raise RefDataError([f"missing columns: {', '.join(missing)}; the header on line {records.header_line} "
-                                f"has {found}; download the template"])
+            raise RefDataError([(f"missing columns: {', '.join(missing)}; the header on line {records.header_line} "
+                                 f"has {found}; download the template")])
         out = RefDataFile([], [])
         errors = []
         for rec in records.rows:
