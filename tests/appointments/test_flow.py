@@ -98,7 +98,7 @@ async def test_onboard_sync_appoint_submit_retry_terminate(start_service, gatewa
     # Appointments report → terminate file (blank code takes the state default; bad rows are errors).
     report = await client.get("/api/appointments", params={"cocode": "60054", "status": "Appointed", "state": "CA",
                                                            "format": "csv"})
-    lines = report.text.strip().splitlines()
+    lines = report.content.decode("utf-8-sig").strip().splitlines()
     assert lines[0] == "Related Producer,NPN,State Code,Line of Authority,CoCode" and len(lines) == 5
     term = csv_bytes("Agent NPN,State(s),Line of Authority,CoCode,Termination Reason Code",
                      "1234567,CA,Life,60054,",
@@ -122,7 +122,7 @@ async def test_onboard_sync_appoint_submit_retry_terminate(start_service, gatewa
     tdone = await eventually(lambda: batch_done(tb), timeout=45, message="terminations answered")
     assert {(t["status"], t["termination_reason_code"]) for t in tdone["transactions"]} == \
         {(v.TERMINATED, "VOLUNTARY_TERMINATION"), (v.TERMINATED, "DEATH")}
-    left = (await client.get("/api/appointments", params={"cocode": "60054", "status": "Appointed"})).json()
+    left = (await client.get("/api/appointments", params={"cocode": "60054", "status": "Appointed"})).json()["items"]
     assert {r["line_of_authority"] for r in left} == {"Accident & Health or Sickness (including Disability)",
                                                        "Health and Sickness (excluding Disability)"}
     async with appts.runtime.db.session() as s:

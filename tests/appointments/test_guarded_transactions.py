@@ -315,7 +315,7 @@ async def test_a_termination_file_follows_its_batches_and_a_manual_filing_ends_t
     page = await svc.as_user(token_for("admin")).get(f"/terminations/{imp['id']}")
     assert '<span class="badge">completed</span>' in page.text
     report = {(r["state"], r["status"]) for r in (await client.get("/api/appointments",
-                                                                   params={"cocode": "60054"})).json()}
+                                                                   params={"cocode": "60054"})).json()["items"]}
     assert report == {("TX", v.TERMINATED), ("CA", v.TERMINATED), ("NY", v.APPOINTED)}
     async with rt.db.session() as s:
         tx_row = await s.scalar(select(m.CarrierAppointment).where(m.CarrierAppointment.state == "TX"))

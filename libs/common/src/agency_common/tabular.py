@@ -17,7 +17,7 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -170,7 +170,8 @@ def read_csv_rows(stream: BinaryIO, info: TableInfo, limits: Limits = Limits()) 
         old_limit = csv.field_size_limit()
         csv.field_size_limit(limits.max_cell_chars)
         try:
-            reader = csv.reader(text, delimiter=info.delimiter)
+            # strict: a quote left open is an error, never the rows after it merged into one cell
+            reader = csv.reader(text, delimiter=info.delimiter, strict=True)
             previous_end = 0
             while True:
                 try:
@@ -178,7 +179,10 @@ def read_csv_rows(stream: BinaryIO, info: TableInfo, limits: Limits = Limits()) 
                 except StopIteration:
                     return
                 except csv.Error as exc:
-                    raise TabularError(f"line {reader.line_num}: {exc}") from None
+                    if "field larger than field limit" in str(exc):
+                        raise TooLarge(f"line {previous_end + 1}: a value longer than {limits.max_cell_chars} "
+                                       "characters (or a quote opened there and never closed)") from None
+                    raise TabularError(_quote_error(previous_end + 1, reader.line_num, str(exc))) from None
                 start = previous_end + 1
                 previous_end = reader.line_num
                 yield start, _check_row(cells, start, limits)
@@ -186,6 +190,14 @@ def read_csv_rows(stream: BinaryIO, info: TableInfo, limits: Limits = Limits()) 
             csv.field_size_limit(old_limit)
     finally:
         text.detach()
+
+
+def _quote_error(start: int, at: int, error: str) -> str:
+    if error.startswith("unexpected end of data") or at > start:
+        return (f"line {start}: a quoted value opened on this line is not closed where it should be "
+                f"(found at line {at}: {error}); the file was not read. Close the quote (or double a quote "
+                "inside a value: \"\") and upload it again")
+    return f"line {start}: {error} (a quote inside a value must be doubled: \"\"); the file was not read"
 
 
 def read_sheet_rows(stream: BinaryIO, info: TableInfo, limits: Limits = Limits()) -> Iterator[Row]:
@@ -227,19 +239,32 @@ def read_sheet_rows(stream: BinaryIO, info: TableInfo, limits: Limits = Limits()
             close()
 
 
-def open_table(path: Path | str, filename: str | None = None, sheet: str | None = None,
+def open_table(source: Path | str | bytes, filename: str | None = None, sheet: str | None = None,
                limits: Limits = Limits()) -> tuple[TableInfo, Iterator[Row]]:
-    """Open a stored upload; returns what was detected and an iterator of rows (streaming)."""
-    path = Path(path)
-    size = path.stat().st_size
-    if size == 0:
-        raise TabularError("the file is empty")
-    with path.open("rb") as f:
-        head = f.read(8)
-    info = TableInfo(kind=sniff_kind(head, filename or path.name), sheet=sheet)
+    """Open a stored upload (a path, or the upload's bytes); returns what was detected and an
+    iterator of rows (streaming)."""
+    if isinstance(source, bytes):
+        content = source
+        if not content:
+            raise TabularError("the file is empty")
+        head, name = content[:8], filename or ""
+
+        def opener() -> BinaryIO:
+            return io.BytesIO(content)
+    else:
+        path = Path(source)
+        if path.stat().st_size == 0:
+            raise TabularError("the file is empty")
+        with path.open("rb") as f:
+            head = f.read(8)
+        name = filename or path.name
+
+        def opener() -> BinaryIO:
+            return path.open("rb")
+    info = TableInfo(kind=sniff_kind(head, name), sheet=sheet)
 
     def rows() -> Iterator[Row]:
-        with path.open("rb") as stream:
+        with opener() as stream:
             if info.kind == "csv":
                 yield from read_csv_rows(stream, info, limits)
             else:
@@ -250,6 +275,62 @@ def open_table(path: Path | str, filename: str | None = None, sheet: str | None 
 
 def is_blank(cells: Iterable[str]) -> bool:
     return all(not c.strip() for c in cells)
+
+
+@dataclass
+class Record:
+    """A data row by its header's column names (values stripped). ``extra``: cells beyond the
+    header's columns (or under a blank header) that hold something: the caller reports them,
+    they are never dropped silently."""
+
+    line: int
+    values: dict[str, str]
+    extra: list[str]
+
+    @property
+    def blank(self) -> bool:
+        return not self.extra and is_blank(self.values.values())
+
+
+@dataclass
+class Records:
+    info: TableInfo
+    header: list[str]  # the column names (after ``name``), in file order; "" for a blank header cell
+    header_line: int
+    rows: Iterator[Record]
+
+
+def open_records(source: Path | str | bytes, filename: str | None = None, *, sheet: str | None = None,
+                 limits: Limits = Limits(), name: Callable[[str], str] = str.strip) -> Records:
+    """A table whose first non-blank row is its header: rows as dicts by column name. ``name``
+    turns a header cell into its column name (the caller's aliases). A column named twice is an
+    error naming both (one of them would be lost), as is a file with no header row."""
+    info, rows = open_table(source, filename, sheet=sheet, limits=limits)
+    header_line, raw = 0, []
+    for line, cells in rows:
+        if not is_blank(cells):
+            header_line, raw = line, cells
+            break
+    if not header_line:
+        raise TabularError("the file has no header row (it is blank)")
+    names = [name(h) if h.strip() else "" for h in raw]
+    where: dict[str, int] = {}
+    for i, n in enumerate(names):
+        if not n:
+            continue
+        if n in where:
+            first = where[n]
+            raise TabularError(f"column {n!r} appears twice: column {first + 1} ({raw[first].strip()!r}) and "
+                               f"column {i + 1} ({raw[i].strip()!r}); keep one")
+        where[n] = i
+
+    def records() -> Iterator[Record]:
+        for line, cells in rows:
+            values = {n: (cells[i].strip() if i < len(cells) else "") for i, n in enumerate(names) if n}
+            extra = [c.strip() for i, c in enumerate(cells) if c.strip() and (i >= len(names) or not names[i])]
+            yield Record(line, values, extra)
+
+    return Records(info, names, header_line, records())
 
 
 # -- writing --------------------------------------------------------------------------------------

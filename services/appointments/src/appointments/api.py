@@ -8,12 +8,12 @@ from agency_common.auth import CurrentUser, User, require
 from agency_common.pii import mask
 from agency_common.validation import NonBlankStr
 from fastapi import APIRouter, Body, File, Header, HTTPException, Query, Request, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from appointments import imports, jobs, portals, refdata, transactions
+from appointments import imports, jobs, portals, refdata, report, transactions
 from appointments import models as m
 from appointments.domain import rows as rowcheck
 from appointments.domain.rows import FileError
@@ -180,7 +180,7 @@ async def bulk_appoint_file_route(request: Request, file: Annotated[UploadFile, 
     content = await read_upload(request, file)
     rt = runtime(request)
     try:
-        parsed = imports.parse_bulk_appoint_file(content)
+        parsed = imports.parse_bulk_appoint_file(content, file.filename)
         if len(parsed.requests) > rt.settings.bulk_background_threshold:
             return _answer(await jobs.start_job(rt, user.login, parsed.requests, source="file", lines=parsed.lines,
                                                 row_errors=parsed.row_errors, blank_rows=parsed.blank_rows,
@@ -218,41 +218,20 @@ async def bulk_appoint_template(_user: CurrentUser) -> Response:
 
 
 # -- appointments report ---------------------------------------------------------------------------------
-REPORT_COLUMNS = ("Related Producer", "NPN", "State Code", "Line of Authority", "CoCode")
-
-
-async def report_rows(request: Request, cocode: str | None, status: str | None, line_of_authority: str | None,
-                      state: str | None, limit: int = 100_000) -> list[dict[str, Any]]:
-    A, P = m.CarrierAppointment, m.Producer
-    stmt = select(A, P.first_name, P.last_name).join(P, P.npn == A.npn, isouter=True)
-    if cocode:
-        stmt = stmt.where(A.cocode == cocode)
-    if status:
-        stmt = stmt.where(A.status == status)
-    if line_of_authority:
-        stmt = stmt.where(A.line_of_authority == line_of_authority)
-    if state:
-        stmt = stmt.where(A.state.in_([s.strip().upper() for s in state.split(";") if s.strip()]))
-    async with runtime(request).db.session() as session:
-        rows = (await session.execute(stmt.order_by(A.npn, A.state, A.line_of_authority).limit(limit))).all()
-    return [{"related_producer": f"{first or ''} {last or ''}".strip(), "npn": a.npn, "state": a.state,
-             "line_of_authority": a.line_of_authority, "cocode": a.cocode, "status": a.status,
-             "appointed_at": a.appointed_at.isoformat() if a.appointed_at else None,
-             "terminated_at": a.terminated_at.isoformat() if a.terminated_at else None}
-            for a, first, last in rows]
-
-
 @router.get("/appointments", tags=["appointments report"])
 async def appointments_report(request: Request, _user: Annotated[User, require("appointments:view")],
                               cocode: str | None = None, status: str | None = None,
                               line_of_authority: str | None = None, state: str | None = None,
-                              format: str = "json") -> Any:
-    rows = await report_rows(request, cocode, status, line_of_authority, state)
+                              format: str = "json", offset: Annotated[int, Query(ge=0)] = 0,
+                              limit: Annotated[int, Query(ge=1, le=1000)] = report.PAGE_SIZE) -> Any:
+    """One page of the report with the total (``{total, offset, limit, items}``); ``format=csv``
+    exports every matching row (streamed), in the columns the termination file accepts."""
+    f = report.Filters(cocode, status, line_of_authority, state)
     if format == "csv":
-        return csv_response(rowcheck.to_csv(REPORT_COLUMNS, [
-            [r["related_producer"], r["npn"], r["state"], r["line_of_authority"], r["cocode"]] for r in rows]),
-            "appointments.csv")
-    return rows
+        return StreamingResponse(report.export(runtime(request).db, f), media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": 'attachment; filename="appointments.csv"'})
+    async with runtime(request).db.session() as session:
+        return await report.page(session, f, offset, limit)
 
 
 # -- producers -------------------------------------------------------------------------------------------
@@ -471,7 +450,7 @@ async def load_reference(request: Request, kind: str, user: Annotated[User, requ
     content = await read_upload(request, file)
     try:
         async with runtime(request).uow(actor=user.login) as tx:
-            n = await refdata.load_rows(tx, kind, refdata.parse_csv(content),
+            n = await refdata.load_rows(tx, kind, refdata.parse_file(kind, content, file.filename),
                                         source_default=f"upload {file.filename} by {user.login}")
     except refdata.RefDataError as exc:
         raise HTTPException(422, {"errors": exc.errors}) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from agency_common.auth import User
 from agency_common.web import DashboardUser, render
@@ -10,9 +11,9 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 
-from appointments import imports, jobs, portals, refdata
+from appointments import imports, jobs, portals, refdata, report
 from appointments import models as m
-from appointments.api import _import_view, batch_view, producer_view, read_upload, report_rows
+from appointments.api import _import_view, batch_view, producer_view, read_upload
 from appointments.domain.rows import FileError
 from appointments.transactions import appoint
 from appointments.usecases import (
@@ -209,7 +210,7 @@ async def appoint_submit(request: Request, user: DashboardUser) -> Response:
     runtime = rt(request)
     try:
         if upload is not None and getattr(upload, "filename", ""):
-            parsed = imports.parse_bulk_appoint_file(await upload.read())  # type: ignore[union-attr]
+            parsed = imports.parse_bulk_appoint_file(await upload.read(), upload.filename)  # type: ignore[union-attr]
             if len(parsed.requests) > runtime.settings.bulk_background_threshold:
                 started = await jobs.start_job(runtime, user.login, parsed.requests, source="file",
                                                lines=parsed.lines, row_errors=parsed.row_errors,
@@ -242,11 +243,18 @@ async def appoint_job_page(request: Request, job_id: str, _user: DashboardUser, 
 # -- appointments report and bulk terminate ----------------------------------------------------------------
 @router.get("/report", response_class=HTMLResponse)
 async def report_page(request: Request, user: DashboardUser, cocode: str = "", status: str = "Appointed",
-                      line_of_authority: str = "", state: str = "") -> HTMLResponse:
+                      line_of_authority: str = "", state: str = "", page: int = 1) -> HTMLResponse:
     need(user, "appointments:view")
-    rows = await report_rows(request, cocode or None, status or None, line_of_authority or None, state or None, 2000)
-    return render(request, "report.html", rows=rows, f={"cocode": cocode, "status": status,
-                                                        "line_of_authority": line_of_authority, "state": state})
+    f = report.Filters(cocode or None, status or None, line_of_authority or None, state or None)
+    size = report.PAGE_SIZE
+    async with rt(request).db.session() as session:
+        pages = max(1, -(-(await report.count(session, f)) // size))
+        page = min(max(1, page), pages)
+        result = await report.page(session, f, (page - 1) * size, size)
+    query = urlencode({"cocode": cocode, "status": status, "line_of_authority": line_of_authority, "state": state})
+    return render(request, "report.html", rows=result["items"], total=result["total"], page=page, pages=pages,
+                  first_row=result["offset"] + 1, last_row=result["offset"] + len(result["items"]), query=query,
+                  f={"cocode": cocode, "status": status, "line_of_authority": line_of_authority, "state": state})
 
 
 @router.get("/terminations", response_class=HTMLResponse)
@@ -335,7 +343,8 @@ async def reference_add(request: Request, kind: str, user: DashboardUser) -> HTM
     try:
         async with rt(request).uow(actor=user.login) as tx:
             if upload is not None and getattr(upload, "filename", ""):
-                rows = refdata.parse_csv(await upload.read())  # type: ignore[union-attr]
+                rows: list[dict[str, str]] | refdata.RefDataFile = refdata.parse_file(
+                    kind, await upload.read(), upload.filename)  # type: ignore[union-attr]
                 source = f"upload {upload.filename} by {user.login}"  # type: ignore[union-attr]
             else:
                 rows = [{c: str(form.get(c, "")).strip() for c in refdata.KINDS[kind].columns}]

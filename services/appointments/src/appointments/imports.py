@@ -45,7 +45,7 @@ async def _store_import(tx: Transaction, kind: str, filename: str, content: byte
 
 
 async def parse_producer_file(tx: Transaction, filename: str, content: bytes, pii: PiiCipher | None) -> m.BulkImport:
-    parsed = rowcheck.check_onboarding(content, await accepted_values(tx))
+    parsed = rowcheck.check_onboarding(content, await accepted_values(tx), filename)
     for r in parsed.rows:
         if r.data.get("ssn") and pii is None:
             r.errors.append("Agent SSN cannot be stored: no PII encryption key is configured")
@@ -128,7 +128,7 @@ def _termination_request(t: dict[str, Any]) -> el.TerminateRequest:
 async def parse_termination_file(tx: Transaction, filename: str, content: bytes) -> m.BulkImport:
     """Read the file and judge every termination now, as submitting will again (what the page
     shows is what submitting does, unless the appointments change in between)."""
-    parsed = rowcheck.check_terminations(content)
+    parsed = rowcheck.check_terminations(content, filename)
     candidates = [(r, t) for r in parsed.rows if r.valid for t in r.data["transactions"]]
     verdicts = await transactions.judge_terminations(tx.session, [_termination_request(t) for _r, t in candidates])
     for (r, t), verdict in zip(candidates, verdicts, strict=True):
@@ -170,8 +170,8 @@ class BulkAppointFile(NamedTuple):
     blank_rows: int
 
 
-def parse_bulk_appoint_file(content: bytes) -> BulkAppointFile:
-    parsed = rowcheck.check_bulk_appoint(content)
+def parse_bulk_appoint_file(content: bytes, filename: str | None = None) -> BulkAppointFile:
+    parsed = rowcheck.check_bulk_appoint(content, filename)
     requests, lines = [], []
     for r in parsed.valid_rows:
         requests.append(BulkRequest.model_validate(r.data))

@@ -8,16 +8,15 @@ new rows; agencies, companies, portals and settings are records edited in place 
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agency_common.money import round_money
 from agency_common.outbox import Transaction
+from agency_common.tabular import TabularError, open_records
 from agency_common.timeutil import utcnow
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,15 +80,47 @@ def _bool(value: str, default: bool) -> bool:
     raise ValueError(f"{value!r} is not true/false")
 
 
-def parse_csv(content: bytes | str) -> list[dict[str, str]]:
-    text = content.decode("utf-8-sig") if isinstance(content, bytes) else content
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    return [{(k or "").strip().lower(): (val or "").strip() for k, val in row.items()}
-            for row in reader if any((val or "").strip() for val in row.values())]
+class RefDataFile(NamedTuple):
+    rows: list[dict[str, str]]
+    lines: list[int]  # each row's line in the file
 
 
-async def load_rows(tx: Transaction, kind_name: str, rows: list[dict[str, str]], source_default: str | None = None) -> int:
-    """Check every row (all errors at once) and insert them; nothing is stored if any row is wrong."""
+def parse_file(kind_name: str, content: bytes, filename: str | None = None) -> RefDataFile:
+    """A reference data upload read with the platform's reader (any encoding, delimiter or
+    spreadsheet); a required column missing, or a value beyond the named columns, is an error."""
+    kind = KINDS.get(kind_name)
+    if kind is None:
+        raise RefDataError([f"unknown reference data kind {kind_name!r}"])
+    try:
+        records = open_records(content, filename, name=lambda h: h.strip().lower())
+        missing = [c for c in kind.required if c not in records.header and not (c == "source" and kind.dated)]
+        if missing:
+            found = ", ".join(repr(h) for h in records.header if h) or "none"
+            raise RefDataError([(f"missing columns: {', '.join(missing)}; the header on line {records.header_line} "
+                                 f"has {found}; download the template")])
+        out = RefDataFile([], [])
+        errors = []
+        for rec in records.rows:
+            if rec.blank:
+                continue
+            if rec.extra:
+                errors.append(f"line {rec.line}: {len(rec.extra)} value(s) beyond the named columns "
+                              "(a missing quote or an extra delimiter?)")
+            out.rows.append(rec.values)
+            out.lines.append(rec.line)
+    except TabularError as exc:
+        raise RefDataError([str(exc)]) from None
+    if errors:
+        raise RefDataError(errors)
+    return out
+
+
+async def load_rows(tx: Transaction, kind_name: str, rows: list[dict[str, str]] | RefDataFile,
+                    source_default: str | None = None) -> int:
+    """Check every row (all errors at once) and insert them; nothing is stored if any row is wrong.
+    A file's rows are named by their lines in the file; rows from a form or the API from 2 on."""
+    lines = rows.lines if isinstance(rows, RefDataFile) else list(range(2, len(rows) + 2))
+    rows = rows.rows if isinstance(rows, RefDataFile) else rows
     kind = KINDS.get(kind_name)
     if kind is None:
         raise RefDataError([f"unknown reference data kind {kind_name!r}"])
@@ -98,7 +129,7 @@ async def load_rows(tx: Transaction, kind_name: str, rows: list[dict[str, str]],
     out: list[dict[str, Any]] = []
     now = utcnow()
     cocodes = dict((await s.execute(select(m.CompanyCocode.cocode, m.CompanyCocode.company_id))).all())
-    for i, row in enumerate(rows, start=2):
+    for i, row in zip(lines, rows, strict=True):
         if source_default and not row.get("source"):
             row["source"] = source_default
         missing = [c for c in kind.required if not row.get(c)]
@@ -227,7 +258,7 @@ async def load_dev_dataset(runtime: Any, directory: Path = DEV_DATA) -> bool:
         for kind in LOAD_ORDER:
             path = directory / f"{kind}.csv"
             if path.exists():
-                await load_rows(tx, kind, parse_csv(path.read_bytes()))
+                await load_rows(tx, kind, parse_file(kind, path.read_bytes(), path.name))
     return True
 
 

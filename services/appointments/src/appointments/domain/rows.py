@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agency_common.tabular import neutralise
+from agency_common.tabular import TabularError, neutralise, open_records
 
 # NPN: a string of 1 to 10 digits, never a number (leading zeros are part of it). An agency may
 # have no NPN yet: its record then carries a placeholder (AgentSync's advice: a dummy agency NPN).
@@ -56,6 +56,9 @@ ALIASES = {
     "submitjustintime": "Submit Just In Time", "auto submit": "Submit",
     "for_cause": "For Cause", "c": "For Cause",  # the uniform appointment form's "C" column
 }
+# The termination file also takes the appointments report's export as it is (Related Producer, NPN,
+# State Code, Line of Authority, CoCode): the seed's flow is export, edit, upload as terminations.
+TERMINATION_ALIASES = {"NPN": "Agent NPN", "CoCodes": "CoCode"}
 YES_NO = {"yes": True, "y": True, "true": True, "1": True, "x": True,
           "no": False, "n": False, "false": False, "0": False, "": False}
 
@@ -99,36 +102,47 @@ def _canonical(header: str, columns: Iterable[str]) -> str:
     return alias if alias is not None else header.strip()
 
 
-def read_table(content: bytes, columns: tuple[str, ...], required: tuple[str, ...]) -> tuple[list[tuple[int, dict[str, str]]], int]:
-    """CSV bytes → [(line number, {column: value})] and the count of blank rows."""
+Table = list[tuple[int, dict[str, str], list[str]]]  # (line, {column: value}, cells beyond the header)
+
+
+def read_table(content: bytes, columns: tuple[str, ...], required: tuple[str, ...],
+               aliases: dict[str, str] | None = None, filename: str | None = None) -> tuple[Table, int]:
+    """An uploaded file (CSV in any encoding and delimiter the platform reads, or a spreadsheet)
+    → [(line number, {column: value}, extra cells)] and the count of blank rows. ``aliases``: this
+    file's own spellings of a column (after the common ones)."""
+    aliases = aliases or {}
+
+    def name(header: str) -> str:
+        col = _canonical(header, (*columns, "CoCode"))
+        return aliases.get(col, col)
+
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileError(f"the file is not UTF-8 text: {exc}") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise FileError("the file is empty") from None
-    except csv.Error as exc:
-        raise FileError(f"not a CSV file: {exc}") from None
-    names = [_canonical(h, (*columns, "CoCode")) for h in header]
-    missing = [c for c in required if c not in names]
-    if missing:
-        raise FileError(f"missing columns: {', '.join(missing)} (download the template)")
-    rows: list[tuple[int, dict[str, str]]] = []
-    blank = 0
-    try:
-        for record in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in record):
+        records = open_records(content, filename, name=name)
+        names = [n for n in records.header if n]
+        missing = [c for c in required if c not in names]
+        if missing:
+            found = ", ".join(repr(n) for n in names) or "none"
+            detected = records.info.kind + (f", delimiter {records.info.delimiter!r}" if records.info.delimiter else "")
+            raise FileError(f"missing columns: {', '.join(missing)}; the header on line {records.header_line} "
+                            f"has {found} ({detected}); download the template")
+        rows: Table = []
+        blank = 0
+        for rec in records.rows:
+            if rec.blank:
                 blank += 1
                 continue
-            values = {name: (record[i].strip() if i < len(record) else "") for i, name in enumerate(names)}
-            rows.append((line, values))
-    except csv.Error as exc:
-        raise FileError(f"line {reader.line_num}: {exc}") from None
+            rows.append((rec.line, rec.values, rec.extra))
+    except TabularError as exc:
+        raise FileError(str(exc)) from None
     return rows, blank
+
+
+def _row(line: int, values: dict[str, str], extra: list[str]) -> ParsedRow:
+    row = ParsedRow(line, values)
+    if extra:
+        row.errors.append(f"{len(extra)} value(s) beyond the named columns ({', '.join(repr(x[:40]) for x in extra[:3])}): "
+                          "a missing quote or an extra delimiter?")
+    return row
 
 
 def split_multi(raw: str, column: str, accepted: Iterable[str] | None, errors: list[str],
@@ -165,12 +179,12 @@ class AcceptedValues:
     agent_types: tuple[str, ...] = AGENT_TYPES
 
 
-def check_onboarding(content: bytes, accepted: AcceptedValues) -> ParsedFile:
-    table, blank = read_table(content, ONBOARDING_COLUMNS, ONBOARDING_REQUIRED)
+def check_onboarding(content: bytes, accepted: AcceptedValues, filename: str | None = None) -> ParsedFile:
+    table, blank = read_table(content, ONBOARDING_COLUMNS, ONBOARDING_REQUIRED, {"CoCode": "CoCodes"}, filename)
     rows: list[ParsedRow] = []
     first_line_of: dict[str, int] = {}
-    for line, values in table:
-        row = ParsedRow(line, values)
+    for line, values, extra in table:
+        row = _row(line, values, extra)
         e = row.errors
         agency = values.get("Agency NPN", "")
         if not agency:
@@ -231,15 +245,15 @@ def check_onboarding(content: bytes, accepted: AcceptedValues) -> ParsedFile:
     return ParsedFile(rows, blank)
 
 
-def check_terminations(content: bytes) -> ParsedFile:
+def check_terminations(content: bytes, filename: str | None = None) -> ParsedFile:
     """Each row may name several states; each state is one termination to judge (the engine's
-    ``evaluate_termination``: reason code or the state's default, appointed, not already open)."""
-    table, blank = read_table(content, TERMINATION_COLUMNS, ("Agent NPN", "States", "Line of Authority"))
+    ``evaluate_termination``: reason code or the state's default, appointed, not already open).
+    The appointments report's export is accepted as it is (its ``NPN`` is the Agent NPN)."""
+    table, blank = read_table(content, TERMINATION_COLUMNS, ("Agent NPN", "States", "Line of Authority"),
+                              TERMINATION_ALIASES, filename)
     rows: list[ParsedRow] = []
-    for line, values in table:
-        if "CoCode" not in values and "CoCodes" in values:
-            values["CoCode"] = values.pop("CoCodes")
-        row = ParsedRow(line, values)
+    for line, values, extra in table:
+        row = _row(line, values, extra)
         e = row.errors
         npn = values.get("Agent NPN", "")
         if not NPN_RE.match(npn):
@@ -267,13 +281,12 @@ def check_terminations(content: bytes) -> ParsedFile:
     return ParsedFile(rows, blank)
 
 
-def check_bulk_appoint(content: bytes) -> ParsedFile:
-    table, blank = read_table(content, BULK_APPOINT_COLUMNS, ("NPN", "States", "LOA Category", "CoCodes"))
+def check_bulk_appoint(content: bytes, filename: str | None = None) -> ParsedFile:
+    table, blank = read_table(content, BULK_APPOINT_COLUMNS, ("NPN", "States", "LOA Category", "CoCodes"),
+                              {"CoCode": "CoCodes", "Agent NPN": "NPN"}, filename)
     rows = []
-    for line, values in table:
-        if "CoCodes" not in values and "CoCode" in values:
-            values["CoCodes"] = values.pop("CoCode")
-        row = ParsedRow(line, values)
+    for line, values, extra in table:
+        row = _row(line, values, extra)
         e = row.errors
         npn = values.get("NPN", "")
         if not NPN_RE.match(npn):
