@@ -117,29 +117,52 @@ def start_broker(port: int, advertised_port: int | None = None, log_file: Path |
 
 
 def prepare_data_dir(data_dir: Path) -> dict[str, str]:
-    """Secrets and the users file, generated on first run and kept in the data folder."""
+    """Secrets and the users file, generated on first run and kept in the data folder (0700, its
+    files 0600). The admin password is not kept: it is returned (as ``ADMIN_PASSWORD``) only by the
+    run that generated it, to be shown once; ``reset-admin`` makes a new one."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
     secrets_file = data_dir / "secrets.yaml"
+    admin_password = ""
     if secrets_file.exists():
         values = yaml.safe_load(secrets_file.read_text())
+        admin_password = values.pop("admin_password", "")  # kept by older versions: shown a last time
+        if admin_password:
+            _write_private(secrets_file, yaml.safe_dump(values))
     else:
-        values = {
-            "jwt_secret": secrets.token_urlsafe(48),
-            "pii_keys": PiiCipher.generate_key(),
-            "admin_password": secrets.token_urlsafe(12),
-        }
-        secrets_file.write_text(yaml.safe_dump(values))
-        secrets_file.chmod(0o600)
+        values = {"jwt_secret": secrets.token_urlsafe(48), "pii_keys": PiiCipher.generate_key()}
+        _write_private(secrets_file, yaml.safe_dump(values))
     users_file = data_dir / "users.yaml"
     if not users_file.exists():
-        write_users_file(users_file, {"admin": values["admin_password"]})
+        admin_password = secrets.token_urlsafe(12)
+        write_users_file(users_file, {"admin": admin_password})
     return {
         "AGENCY_JWT_SECRET": values["jwt_secret"],
         "AGENCY_PII_KEYS": values["pii_keys"],
         "AGENCY_USERS_FILE": str(users_file.resolve()),
         "AGENCY_DATA_DIR": str(data_dir.resolve()),
-        "ADMIN_PASSWORD": values["admin_password"],
+        "ADMIN_PASSWORD": admin_password,
     }
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read (created 0600, never briefly world-readable)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)
+
+
+def reset_admin_password(data_dir: Path) -> str:
+    """A new admin password in the data folder's users file (the services read it at start)."""
+    users_file = data_dir / "users.yaml"
+    data = yaml.safe_load(users_file.read_text())
+    password = secrets.token_urlsafe(12)
+    for user in data.get("users", []):
+        if user["login"] == "admin":
+            user["password_hash"] = hash_password(password)
+    _write_private(users_file, yaml.safe_dump(data, sort_keys=False))
+    return password
 
 
 def write_users_file(path: Path, passwords: dict[str, str], groups: dict[str, list[str]] | None = None,
@@ -150,7 +173,7 @@ def write_users_file(path: Path, passwords: dict[str, str], groups: dict[str, li
          "groups": memberships.get(login, ["admins"] if login == "admin" else [])}
         for login, pw in passwords.items()
     ]
-    path.write_text(yaml.safe_dump({"groups": groups or DEFAULT_GROUPS, "users": users}, sort_keys=False))
+    _write_private(path, yaml.safe_dump({"groups": groups or DEFAULT_GROUPS, "users": users}, sort_keys=False))
     path.chmod(0o600)
 
 
@@ -223,7 +246,12 @@ def main() -> int:
         write_users_file(Path(sys.argv[2]), {"admin": password})
         print(f"wrote {sys.argv[2]}; admin password: {password}")
         return 0
+    # Everything the platform writes (databases, uploads, logs, secrets) is its owner's only.
+    os.umask(0o077)
     data_dir = Path(os.environ.get("AGENCY_DATA_DIR", ".data"))
+    if len(sys.argv) == 2 and sys.argv[1] == "reset-admin":
+        print(f"new admin password: {reset_admin_password(data_dir)} (restart the platform to use it)")
+        return 0
     generated = prepare_data_dir(data_dir)
     admin_password = generated.pop("ADMIN_PASSWORD")
     env = {**os.environ, **generated, "AGENCY_ENVIRONMENT": os.environ.get("AGENCY_ENVIRONMENT", "development")}
@@ -247,11 +275,17 @@ def main() -> int:
         for spec in SERVICES:
             wait_healthy(f"http://127.0.0.1:{spec.port}", proc=platform.processes[spec.name])
         # the demo dataset, on the first start only (AGENCY_DEMO_DATA=0 starts empty)
-        load_on_first_start(data_dir, {s.name: f"http://127.0.0.1:{s.port}" for s in SERVICES}, admin_password, bootstrap)
+        if admin_password:
+            load_on_first_start(data_dir, {s.name: f"http://127.0.0.1:{s.port}" for s in SERVICES},
+                                admin_password, bootstrap)
         print("\nThe platform is running:")
         for spec in SERVICES:
             print(f"  {spec.name:<13} http://127.0.0.1:{spec.port}/   {spec.title}")
-        print(f"\n  log in as: admin / {admin_password}")
+        if admin_password:
+            print(f"\n  log in as: admin / {admin_password}   (shown this once: note it; it is not stored)")
+        else:
+            print("\n  log in as: admin, with the password shown at the first start "
+                  "(forgotten: `.venv/bin/python -m agency_platform.launcher reset-admin`)")
         print(f"  data: {data_dir.resolve()} (databases, logs, secrets; kept between runs)")
         print("\nPress Ctrl-C to stop.")
         stop = {"now": False}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ def service_main(
     mig = sub.add_parser("migrate", help="bring the service's database to the latest schema")
     mig.add_argument("--revision", default="head")
     args = parser.parse_args(argv)
+    os.umask(0o077)  # databases, uploads and logs this process writes are its owner's only
     settings = settings_factory()
     if args.command == "migrate":
         if settings.is_sqlite:
