@@ -9,7 +9,7 @@ import json
 import uuid
 
 from intake.models import CreatePoliciesJob
-from intake.usecases import CreatePoliciesRequest
+from intake.policy_sessions.schemas import CreatePoliciesRequest
 
 from tests.intake.test_statements_inprocess import wait_imported
 from tests.support.carriers import register_carriers

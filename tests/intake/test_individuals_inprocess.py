@@ -200,7 +200,8 @@ async def test_every_search_filter(start_service, token_for) -> None:
 
 async def test_the_csv_export_reads_the_result_page_by_page(start_service, token_for) -> None:
     """A large export never sits in memory: pages in the search's order, every individual once."""
-    from intake.individuals import SearchCriteria, search_pages
+    from intake.individuals.queries import search_pages
+    from intake.individuals.schemas import SearchCriteria
 
     intake = await start_service("intake")
     names = ["Eve Zed", "Al Bee", "Cy Bee", "Di Ash", "Bo Cole"]

@@ -18,7 +18,9 @@ from intake.carriers.registry import CarrierIn, find_carrier, register_carrier
 from intake.consumers import on_invoices_posted
 from intake.domain.premium import Term, apply_posting, current_term
 from intake.models import Policy, PolicyTerm
-from intake.usecases import NewPolicy, Posting, apply_invoice_postings, create_policy
+from intake.policies.postings import Posting, apply_invoice_postings
+from intake.policies.schemas import NewPolicy
+from intake.policies.usecases import create_policy
 from sqlalchemy import select
 
 D = date

@@ -18,30 +18,28 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from intake.domain.individuals import CARRIED_FIELDS, FIELD_LABELS, STANDARD_FIELDS
-from intake.individual_imports import job_json as import_job_json
-from intake.individuals import (
-    SalesRecordJobIn,
-    SearchCriteria,
-    _cipher,
+from intake.errors import UseCaseError
+from intake.individuals.import_jobs import job_json as import_job_json
+from intake.individuals.importing import invalid_rows_csv, results_csv, save_upload, template_columns
+from intake.individuals.pii import require_cipher
+from intake.individuals.queries import (
     audits_of,
-    convert_to_individual,
-    individual_json,
-    invalid_rows_csv,
-    job_json,
     list_sales_records,
     preview_counts,
-    results_csv,
-    sales_record_json,
-    save_search,
-    save_upload,
-    saved_search_json,
     search,
     search_export_csv,
-    start_job,
-    template_columns,
 )
+from intake.individuals.sales_record_jobs import start_job
+from intake.individuals.schemas import (
+    SalesRecordJobIn,
+    SearchCriteria,
+    individual_json,
+    job_json,
+    sales_record_json,
+    saved_search_json,
+)
+from intake.individuals.usecases import convert_to_individual, save_search
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
-from intake.usecases import UseCaseError
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -77,7 +75,7 @@ async def search_page(request: Request, user: DashboardUser, error: str | None =
             if params.get("run"):
                 total, rows = await search(session, c, sort=params.get("sort") or "last_name", limit=50,
                                            offset=(page - 1) * 50)
-                items = [individual_json(i, _cipher(runtime), user.can("pii:reveal")) for i in rows]
+                items = [individual_json(i, require_cipher(runtime), user.can("pii:reveal")) for i in rows]
                 if user.can("individuals:edit") and user.can("sales_enablement:view"):
                     counts = await preview_counts(session, c)
             searches = (await session.execute(select(SavedSearch).order_by(SavedSearch.created_at.desc()).limit(100))).scalars().all()
@@ -102,7 +100,7 @@ async def export_csv(request: Request, user: DashboardUser) -> Response:
         c = _criteria(dict(request.query_params))
     except ValidationError as exc:
         return render(request, "intake_message.html", status_code=422, message=str(exc))
-    return StreamingResponse(search_export_csv(runtime.db, c, _cipher(runtime), user.can("pii:reveal")),
+    return StreamingResponse(search_export_csv(runtime.db, c, require_cipher(runtime), user.can("pii:reveal")),
                              media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
 
 
@@ -269,7 +267,7 @@ async def individual_page(request: Request, individual_id: str, user: DashboardU
             return render(request, "intake_message.html", status_code=404, message="No such individual.")
         _, records = await list_sales_records(session, individual_id=individual_id, limit=10)
         audits = await audits_of(session, individual_id)
-    return render(request, "intake_individual.html", ind=individual_json(ind, _cipher(runtime), user.can("pii:reveal")),
+    return render(request, "intake_individual.html", ind=individual_json(ind, require_cipher(runtime), user.can("pii:reveal")),
                   labels=FIELD_LABELS, fields=STANDARD_FIELDS, records=[r.id for r in records], audits=audits,
                   can_see_records=user.can("sales_enablement:view"))
 
@@ -285,7 +283,7 @@ async def sales_records_page(request: Request, user: DashboardUser, sales_record
         total, rows = await list_sales_records(session, sales_record_type=sales_record_type or None,
                                                job_id=job_id or None, limit=PAGE, offset=(page - 1) * PAGE)
         job = await session.get(SalesRecordJob, job_id) if job_id else None
-    cipher, reveal = _cipher(runtime), user.can("pii:reveal")
+    cipher, reveal = require_cipher(runtime), user.can("pii:reveal")
     query = urlencode({k: v for k, v in (("sales_record_type", sales_record_type), ("job_id", job_id)) if v})
     return render(request, "intake_sales_records.html", items=[sales_record_json(r, cipher, reveal) for r in rows],
                   total=total, page=page, pages=max((total + PAGE - 1) // PAGE, 1), query=query,
@@ -309,7 +307,7 @@ async def _record_page(request: Request, user: Any, record_id: str, message: str
         a["custom_added"] = a["details"].get("custom_fields_added", [])
     reveal = user.can("pii:reveal")
     return render(request, "intake_sales_record.html", status_code=status_code,
-                  rec=sales_record_json(rec, _cipher(runtime), reveal), labels=FIELD_LABELS, fields=CARRIED_FIELDS,
+                  rec=sales_record_json(rec, require_cipher(runtime), reveal), labels=FIELD_LABELS, fields=CARRIED_FIELDS,
                   individual_name=", ".join(x for x in (ind.last_name, ind.first_name) if x) if ind else None,
                   audits=audits, can_convert=user.can("individuals:edit"), message=message, error=error)
 
@@ -328,7 +326,7 @@ async def convert_form(request: Request, record_id: str, user: DashboardUser) ->
     runtime = request.app.state.runtime
     try:
         async with runtime.uow(actor=user.login) as tx:
-            await convert_to_individual(tx, record_id, _cipher(runtime))
+            await convert_to_individual(tx, record_id, require_cipher(runtime))
     except UseCaseError as exc:
         return await _record_page(request, user, record_id, error=str(exc), status_code=exc.status_code)
     return RedirectResponse(f"/sales-records/{record_id}?converted=1", status_code=303)

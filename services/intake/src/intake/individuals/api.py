@@ -2,42 +2,49 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Annotated, Any
 
 from agency_common.auth import User, require
-from agency_common.tabular import csv_bytes
+from agency_common.tabular import TabularError, csv_bytes
 from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from intake.individual_imports import job_json as import_job_json
-from intake.individuals import (
-    IndividualIn,
-    SalesRecordJobIn,
-    SearchCriteria,
-    _cipher,
+from intake.errors import UseCaseError
+from intake.individuals.import_jobs import job_json as import_job_json
+from intake.individuals.importing import save_upload, template_columns
+from intake.individuals.pii import require_cipher
+from intake.individuals.queries import (
     audits_of,
-    convert_to_individual,
-    create_individual,
-    individual_json,
-    job_json,
     list_sales_records,
     preview_counts,
     resolve_criteria,
-    sales_record_json,
-    save_search,
-    save_upload,
-    saved_search_json,
     search,
     search_export_csv,
-    start_job,
-    template_columns,
+)
+from intake.individuals.sales_record_jobs import start_job
+from intake.individuals.schemas import (
+    IndividualIn,
+    PreviewIn,
+    SalesRecordJobIn,
+    SavedSearchIn,
+    SearchCriteria,
+    SearchRequest,
+    individual_json,
+    job_json,
+    sales_record_json,
+    saved_search_json,
+)
+from intake.individuals.usecases import (
+    convert_to_individual,
+    create_individual,
+    save_search,
     update_individual,
     update_sales_record,
 )
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
-from intake.usecases import UseCaseError
 
 router = APIRouter(prefix="/api", tags=["individuals"])
 REVEAL = "pii:reveal"
@@ -53,7 +60,7 @@ async def create_individual_route(request: Request, body: IndividualIn,
     runtime = request.app.state.runtime
     try:
         async with runtime.uow(actor=user.login) as tx:
-            ind = await create_individual(tx, body, _cipher(runtime))
+            ind = await create_individual(tx, body, require_cipher(runtime))
     except UseCaseError as exc:
         raise fail(exc) from None
     return individual_json(ind, runtime.pii, user.can(REVEAL))
@@ -65,7 +72,7 @@ async def patch_individual(request: Request, individual_id: str, body: Individua
     runtime = request.app.state.runtime
     try:
         async with runtime.uow(actor=user.login) as tx:
-            ind = await update_individual(tx, individual_id, body, _cipher(runtime))
+            ind = await update_individual(tx, individual_id, body, require_cipher(runtime))
     except UseCaseError as exc:
         raise fail(exc) from None
     return individual_json(ind, runtime.pii, user.can(REVEAL))
@@ -80,11 +87,6 @@ async def import_individuals(request: Request, user: Annotated[User, require("in
     Above `individuals_import_background_threshold` data rows: 202 `{"background": true, "job"}`,
     the job at `/api/individual-imports/{id}`; with an `Idempotency-Key`, a repeat answers the job
     that key started (200) and starts nothing."""
-    import contextlib
-    import os
-
-    from agency_common.tabular import TabularError
-
     runtime = request.app.state.runtime
     imports = request.app.state.individual_imports
     if (job := await imports.for_key(idempotency_key)) is not None:
@@ -170,13 +172,7 @@ async def get_individual(request: Request, individual_id: str,
         ind = await session.get(Individual, individual_id)
     if ind is None:
         raise HTTPException(404, "no such individual")
-    return individual_json(ind, _cipher(runtime), user.can(REVEAL))
-
-
-class SearchRequest(SearchCriteria):
-    sort: str = "last_name"
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    return individual_json(ind, require_cipher(runtime), user.can(REVEAL))
 
 
 @router.get("/individuals/{individual_id}/audit")
@@ -196,7 +192,7 @@ async def search_route(request: Request, body: SearchRequest,
                 exclude={"sort", "limit", "offset"})), sort=body.sort, limit=body.limit, offset=body.offset)
     except UseCaseError as exc:
         raise fail(exc) from None
-    cipher, reveal = _cipher(runtime), user.can(REVEAL)
+    cipher, reveal = require_cipher(runtime), user.can(REVEAL)
     return {"total": total, "limit": body.limit, "offset": body.offset,
             "items": [individual_json(i, cipher, reveal) for i in rows]}
 
@@ -206,13 +202,8 @@ async def search_csv(request: Request, body: SearchCriteria,
                      user: Annotated[User, require("individuals:view")]) -> StreamingResponse:
     """The whole result as CSV (PII masked unless the user may reveal it; formulas neutralised)."""
     runtime = request.app.state.runtime
-    return StreamingResponse(search_export_csv(runtime.db, body, _cipher(runtime), user.can(REVEAL)),
+    return StreamingResponse(search_export_csv(runtime.db, body, require_cipher(runtime), user.can(REVEAL)),
                              media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
-
-
-class SavedSearchIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    criteria: SearchCriteria
 
 
 @router.post("/saved-searches", status_code=201)
@@ -237,11 +228,6 @@ async def list_saved_searches(request: Request, _user: Annotated[User, require("
     for j in jobs:
         by_search.setdefault(j.saved_search_id or "", []).append(job_json(j))
     return {"items": [saved_search_json(s) | {"jobs": by_search.get(s.id, [])} for s in rows]}
-
-
-class PreviewIn(BaseModel):
-    criteria: SearchCriteria | None = None
-    saved_search_id: str | None = None
 
 
 @router.post("/sales-record-jobs/preview")
@@ -292,7 +278,7 @@ async def list_sales_records_route(request: Request, user: Annotated[User, requi
     async with runtime.db.session() as session:
         total, rows = await list_sales_records(session, sales_record_type=sales_record_type, job_id=job_id,
                                                individual_id=individual_id, limit=limit, offset=offset)
-    cipher, reveal = _cipher(runtime), user.can(REVEAL)
+    cipher, reveal = require_cipher(runtime), user.can(REVEAL)
     return {"total": total, "limit": limit, "offset": offset,
             "items": [sales_record_json(r, cipher, reveal) for r in rows]}
 
@@ -305,7 +291,7 @@ async def get_sales_record(request: Request, record_id: str,
         rec = await session.get(SalesRecord, record_id)
     if rec is None:
         raise HTTPException(404, "no such sales record")
-    return sales_record_json(rec, _cipher(runtime), user.can(REVEAL))
+    return sales_record_json(rec, require_cipher(runtime), user.can(REVEAL))
 
 
 @router.patch("/sales-records/{record_id}")
@@ -314,7 +300,7 @@ async def patch_sales_record(request: Request, record_id: str, body: dict[str, A
     runtime = request.app.state.runtime
     try:
         async with runtime.uow(actor=user.login) as tx:
-            rec = await update_sales_record(tx, record_id, body, _cipher(runtime))
+            rec = await update_sales_record(tx, record_id, body, require_cipher(runtime))
     except UseCaseError as exc:
         raise fail(exc) from None
     return sales_record_json(rec, runtime.pii, user.can(REVEAL))
@@ -326,7 +312,7 @@ async def convert_route(request: Request, record_id: str,
     runtime = request.app.state.runtime
     try:
         async with runtime.uow(actor=user.login) as tx:
-            ind, filled, conflicts = await convert_to_individual(tx, record_id, _cipher(runtime))
+            ind, filled, conflicts = await convert_to_individual(tx, record_id, require_cipher(runtime))
     except UseCaseError as exc:
         raise fail(exc) from None
     return {"individual": individual_json(ind, runtime.pii, user.can(REVEAL)), "filled": filled,

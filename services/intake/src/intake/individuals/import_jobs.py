@@ -26,17 +26,17 @@ from agency_common.timeutil import utcnow
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from intake.individuals import (
+from intake.errors import NotFound, UseCaseError
+from intake.individuals.importing import (
     ImportReader,
-    _cipher,
     count_data_rows,
     import_individuals_csv,
     invalid_rows_csv,
     read_import_chunks,
     write_import_chunk,
 )
+from intake.individuals.pii import require_cipher as _cipher
 from intake.models import IndividualImport, IndividualImportRow
-from intake.usecases import NotFound, UseCaseError
 
 log = get_logger(__name__)
 JOBS = IndividualImport.__table__

@@ -19,17 +19,11 @@ from agency_common.timeutil import utcnow
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from intake.errors import Conflict, NotFound, UseCaseError
 from intake.models import CreatePoliciesJob, PolicySession, Statement
-from intake.usecases import (
-    Conflict,
-    CreatePoliciesRequest,
-    NotFound,
-    UseCaseError,
-    create_policies,
-    selected_line_count,
-    session_for_key,
-    session_json,
-)
+from intake.policy_sessions.queries import selected_line_count, session_for_key
+from intake.policy_sessions.schemas import CreatePoliciesRequest, session_json
+from intake.policy_sessions.usecases import create_policies
 
 log = get_logger(__name__)
 JOBS = CreatePoliciesJob.__table__

@@ -1,0 +1,50 @@
+"""What the statements routes take and answer: carrier profiles, publishing, lines."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from intake.domain.mapping import BILL_TYPES, FIELDS
+from intake.models import CarrierProfile
+
+
+class ProfileIn(BaseModel):
+    columns: dict[str, str] = {}
+    bill_types: dict[str, str] = {}
+    prefixes: list[str] = []
+    sheet: str | None = None
+    default_commission_rate: str | None = None  # "15%" or "0.15"; blank: none
+
+
+class PublishRequest(BaseModel):
+    exclude_unmatched: bool = False
+
+
+def profile_json(carrier: str, row: CarrierProfile | None) -> dict[str, Any]:
+    if row is None:
+        return {"carrier": carrier, "columns": {}, "bill_types": {}, "prefixes": [], "sheet": None,
+                "default_commission_rate": None, "fields": list(FIELDS), "bill_type_values": list(BILL_TYPES)}
+    rate = row.default_commission_rate
+    return {"carrier": carrier, "columns": json.loads(row.columns), "bill_types": json.loads(row.bill_types),
+            "prefixes": json.loads(row.prefixes), "sheet": row.sheet,
+            "default_commission_rate": None if rate is None else str(rate.normalize()), "updated_by": row.updated_by,
+            "updated_at": row.updated_at.isoformat(), "fields": list(FIELDS), "bill_type_values": list(BILL_TYPES)}
+
+
+def line_json(r: Any) -> dict[str, Any]:
+    return {
+        "line_no": r["line_no"], "valid": r["valid"], "errors": json.loads(r["errors"] or "[]"),
+        "raw": json.loads(r["raw"]) if r["raw"] else None, "policy_number": r["policy_number"], "insured_name": r["insured_name"],
+        "transaction_type": r["transaction_type"], "bill_type": r["bill_type"],
+        "effective_date": r["effective_date"].isoformat() if r["effective_date"] else None,
+        "expiration_date": r["expiration_date"].isoformat() if r["expiration_date"] else None,
+        "line_of_business": r["line_of_business"],
+        "premium": str(r["premium"]) if r["premium"] is not None else None,
+        "commission_rate": str(r["commission_rate"]) if r["commission_rate"] is not None else None,
+        "commission_amount": str(r["commission_amount"]) if r["commission_amount"] is not None else None,
+        "producer_code": r["producer_code"], "match_status": r["match_status"], "match_reason": r["match_reason"],
+        "policy_id": r["policy_id"], "excluded": r["excluded"],
+    }
