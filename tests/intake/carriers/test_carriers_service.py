@@ -17,7 +17,7 @@ from alembic import command
 from intake.carriers.rules import carrier_key, closest, distinct_names, naic_problem
 from sqlalchemy import text
 
-from tests.intake.test_events_inprocess import publish
+from tests.intake.statements.test_feed_events_inprocess import publish
 from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 

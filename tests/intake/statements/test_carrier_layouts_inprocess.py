@@ -4,7 +4,7 @@ when two policies share a normalised number. Through HTTP, the database and the 
 
 from __future__ import annotations
 
-from tests.intake.test_statements_inprocess import wait_imported
+from tests.intake.statements.test_statements_inprocess import wait_imported
 from tests.support.carriers import register_carriers
 
 EZLYNX_CSV = (

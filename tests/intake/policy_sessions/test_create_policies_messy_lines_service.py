@@ -10,7 +10,7 @@ import uuid
 from intake.models import Client, Individual, Policy, StatementLineRow
 from sqlalchemy import select
 
-from tests.intake.test_statements_inprocess import wait_imported
+from tests.intake.statements.test_statements_inprocess import wait_imported
 from tests.support.carriers import register_carriers
 
 STATEMENT = (

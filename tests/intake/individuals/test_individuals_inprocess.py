@@ -10,7 +10,7 @@ import uuid
 from agency_common.contracts.upstream import IndividualUpserted
 from sqlalchemy import select
 
-from tests.intake.test_events_inprocess import publish
+from tests.intake.statements.test_feed_events_inprocess import publish
 from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 

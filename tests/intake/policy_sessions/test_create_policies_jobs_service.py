@@ -11,7 +11,7 @@ import uuid
 from intake.models import CreatePoliciesJob
 from intake.policy_sessions.schemas import CreatePoliciesRequest
 
-from tests.intake.test_statements_inprocess import wait_imported
+from tests.intake.statements.test_statements_inprocess import wait_imported
 from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 

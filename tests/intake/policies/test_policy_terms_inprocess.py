@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from agency_common.contracts.invoicing import InvoicePosted
 
-from tests.intake.test_events_inprocess import publish
+from tests.intake.statements.test_feed_events_inprocess import publish
 from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually
 
