@@ -4,7 +4,7 @@ Convert to Individual (names of policy clients: test_insured_rules.py)."""
 from __future__ import annotations
 
 import pytest
-from intake.domain.individuals import (
+from intake.individuals.domain.fields import (
     CARRIED_FIELDS,
     CUSTOM_FIELD_TYPES,
     PII_FIELDS,

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal as D
 
 import pytest
-from intake.domain.premium import Term, apply_posting, current_term, estimated_commission
+from intake.policies.domain.premium import Term, apply_posting, current_term, estimated_commission
 
 T0, T1, T2 = date(2026, 1, 1), date(2027, 1, 1), date(2028, 1, 1)
 TERM = Term(T0, T1, D("1000.00"), D("600.00"), D("150.00"), D("90.00"), id=7)

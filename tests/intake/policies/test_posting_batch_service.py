@@ -16,8 +16,8 @@ from agency_common.contracts.invoicing import InvoicePosted
 from agency_common.messaging.consumer import PermanentError
 from intake.carriers.registry import CarrierIn, find_carrier, register_carrier
 from intake.consumers import on_invoices_posted
-from intake.domain.premium import Term, apply_posting, current_term
 from intake.models import Policy, PolicyTerm
+from intake.policies.domain.premium import Term, apply_posting, current_term
 from intake.policies.postings import Posting, apply_invoice_postings
 from intake.policies.schemas import NewPolicy
 from intake.policies.usecases import create_policy

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 from intake.domain.insured import ORGANISATION, PERSON
-from intake.domain.mapping import DEFAULT_BILL_TYPES, status_for_code
-from intake.domain.new_policies import plan_policy
+from intake.policy_sessions.domain.new_policies import plan_policy
+from intake.statements.domain.mapping import DEFAULT_BILL_TYPES, status_for_code
 
 D = Decimal
 

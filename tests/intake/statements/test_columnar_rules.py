@@ -12,10 +12,10 @@ from typing import Any
 
 import polars as pl
 import pytest
-from intake.domain.columnar import Book, validate_rows
-from intake.domain.mapping import MappingProfile
-from intake.domain.matching import PolicyIndex
-from intake.domain.reader import StatementParser
+from intake.statements.domain.columnar import Book, validate_rows
+from intake.statements.domain.mapping import MappingProfile
+from intake.statements.domain.matching import PolicyIndex
+from intake.statements.domain.reader import StatementParser
 
 HEADER = ["Policy #", "Named Insured", "Trans Type", "Eff Date", "Exp Date", "LOB", "Premium", "Comm %", "Comm Amt",
           "Producer Code"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from agency_common.tabular import Limits, open_table
-from intake.domain.mapping import MappingProfile
-from intake.domain.reader import Counts, StatementParser
+from intake.statements.domain.mapping import MappingProfile
+from intake.statements.domain.reader import Counts, StatementParser
 from intake.statements.parse_worker import ParseProcess, Refused, start_fork_server
 
 SID = "0b7f6c1e-3a52-4a9e-9a43-2f1c4a2b9d10"

@@ -7,8 +7,6 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from intake.domain.mapping import MappingProfile, map_header, validate_line
-from intake.domain.matching import PolicyIndex
 from intake.domain.values import (
     ValueProblem,
     normalise_name,
@@ -17,6 +15,8 @@ from intake.domain.values import (
     parse_date,
     parse_rate,
 )
+from intake.statements.domain.mapping import MappingProfile, map_header, validate_line
+from intake.statements.domain.matching import PolicyIndex
 
 D = Decimal
 

@@ -18,8 +18,8 @@ from agency_common.tabular import (
     open_table,
     unneutralise,
 )
-from intake.domain.mapping import MappingProfile
-from intake.domain.reader import NotAStatement, StatementParser
+from intake.statements.domain.mapping import MappingProfile
+from intake.statements.domain.reader import NotAStatement, StatementParser
 from openpyxl import Workbook
 
 

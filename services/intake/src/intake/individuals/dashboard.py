@@ -17,8 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from intake.domain.individuals import CARRIED_FIELDS, FIELD_LABELS, STANDARD_FIELDS
 from intake.errors import UseCaseError
+from intake.individuals.domain.fields import CARRIED_FIELDS, FIELD_LABELS, STANDARD_FIELDS
 from intake.individuals.import_jobs import job_json as import_job_json
 from intake.individuals.importing import invalid_rows_csv, results_csv, save_upload, template_columns
 from intake.individuals.pii import require_cipher

@@ -21,7 +21,8 @@ from agency_common.timeutil import utcnow
 from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, select, update
 
-from intake.domain.individuals import (
+from intake.domain.values import ValueProblem, header_key, parse_date
+from intake.individuals.domain.fields import (
     CUSTOM_FIELD_TYPES,
     FIELD_LABELS,
     PII_FIELDS,
@@ -29,8 +30,6 @@ from intake.domain.individuals import (
     custom_type,
     storage_key,
 )
-from intake.domain.mapping import header_key
-from intake.domain.values import ValueProblem, parse_date
 from intake.individuals.pii import encrypt_field, require_cipher, storage_values
 from intake.individuals.schemas import CustomField, IndividualIn
 from intake.models import Individual, IndividualAudit, Policy, SalesRecord

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from agency_common.pii import PiiCipher
 
-from intake.domain.individuals import (
+from intake.errors import UseCaseError
+from intake.individuals.domain.fields import (
     PII_FIELDS,
     STANDARD_FIELDS,
     storage_key,
 )
-from intake.errors import UseCaseError
 
 if TYPE_CHECKING:  # the schemas show PII through this module
     from intake.individuals.schemas import IndividualIn

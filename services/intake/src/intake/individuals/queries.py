@@ -12,10 +12,10 @@ from agency_common.tabular import csv_bytes_paged
 from sqlalchemy import and_, exists, func, or_, select
 
 from intake.carriers.rules import carrier_key
-from intake.domain.individuals import (
+from intake.errors import NotFound, UseCaseError
+from intake.individuals.domain.fields import (
     PII_FIELDS,
 )
-from intake.errors import NotFound, UseCaseError
 from intake.individuals.pii import clear_values
 from intake.individuals.schemas import SearchCriteria
 from intake.models import Individual, IndividualAudit, Policy, SalesRecord, SavedSearch

@@ -14,11 +14,11 @@ from agency_common.timeutil import utcnow
 from sqlalchemy import JSON, String, and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from intake.domain.individuals import (
+from intake.errors import UseCaseError
+from intake.individuals.domain.fields import (
     _CARRIED_KEYS,
     NOT_CARRIED_CUSTOM_TYPES,
 )
-from intake.errors import UseCaseError
 from intake.individuals.queries import resolve_criteria, search_conditions
 from intake.individuals.schemas import SalesRecordJobIn, SearchCriteria
 from intake.models import Individual, Policy, SalesRecord, SalesRecordJob

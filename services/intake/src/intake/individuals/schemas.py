@@ -10,7 +10,7 @@ from typing import Any, Literal
 from agency_common.pii import PiiCipher, mask
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from intake.domain.individuals import (
+from intake.individuals.domain.fields import (
     CARRIED_FIELDS,
     PII_FIELDS,
     custom_type,

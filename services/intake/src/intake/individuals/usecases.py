@@ -13,14 +13,14 @@ from agency_common.pii import PiiCipher
 from agency_common.timeutil import utcnow
 from sqlalchemy import insert, select
 
-from intake.domain.individuals import (
+from intake.domain.insured import PERSON, Insured
+from intake.errors import Conflict, NotFound, UseCaseError
+from intake.individuals.domain.fields import (
     CARRIED_FIELDS,
     PII_FIELDS,
     merge_back,
     storage_key,
 )
-from intake.domain.insured import PERSON, Insured
-from intake.errors import Conflict, NotFound, UseCaseError
 from intake.individuals.pii import clear_values, encrypt_field, storage_values
 from intake.individuals.schemas import IndividualIn, SearchCriteria
 from intake.models import Individual, IndividualAudit, Policy, SalesRecord, SavedSearch

@@ -71,7 +71,7 @@ class Client(IntakeModel, table=True):
 
 class PolicyTerm(IntakeModel, table=True):
     """One term of a policy (effective → expiration) with its own totals, as posted invoices left
-    them (intake.domain.premium). Every policy has at least one; the latest is its current term."""
+    them (intake.policies.domain.premium). Every policy has at least one; the latest is its current term."""
 
     __tablename__ = "policy_terms"
 

@@ -15,12 +15,12 @@ from agency_common.timeutil import utcnow
 from sqlalchemy import bindparam, insert, select, update
 
 from intake.chunking import CHUNK, chunks
-from intake.domain.premium import Term, apply_posting, current_term
 from intake.errors import NotFound
 from intake.models import (
     Policy,
     PolicyTerm,
 )
+from intake.policies.domain.premium import Term, apply_posting, current_term
 from intake.policies.schemas import snapshot
 from intake.policies.terms import TERM_COLUMNS, term_from_row, term_values
 

@@ -7,11 +7,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from intake.domain.premium import current_term
 from intake.models import (
     Policy,
     PolicyTerm,
 )
+from intake.policies.domain.premium import current_term
 from intake.policies.schemas import PolicyFilter
 from intake.policies.terms import term_from_row, term_values
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from intake.domain.premium import Term
+from intake.policies.domain.premium import Term
 
 TERM_COLUMNS = {"effective_date": "start", "expiration_date": "end", "annualized_premium": "annualized",
                 "billed_premium": "billed", "estimated_agency_commission": "estimated_commission",

@@ -16,7 +16,6 @@ from sqlalchemy import func, insert, select, update
 from intake.carriers.registry import require_carrier
 from intake.chunking import CHUNK
 from intake.domain.insured import Insured, classify_insured
-from intake.domain.premium import estimated_commission
 from intake.domain.values import normalise_name
 from intake.errors import Conflict, UseCaseError
 from intake.individuals.usecases import individuals_for_clients
@@ -26,6 +25,7 @@ from intake.models import (
     PolicyTerm,
     PolicyUpdateAudit,
 )
+from intake.policies.domain.premium import estimated_commission
 from intake.policies.queries import policy_conditions
 from intake.policies.schemas import NewPolicy, UpdateByCarrierRequest, snapshot
 from intake.policies.terms import first_term_row

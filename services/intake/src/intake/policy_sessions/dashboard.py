@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from intake.domain.new_policies import plan_policy
 from intake.errors import UseCaseError
 from intake.models import Statement, StatementLineRow
 from intake.policies.schemas import POLICY_DEFAULT_FIELDS
+from intake.policy_sessions.domain.new_policies import plan_policy
 from intake.policy_sessions.queries import list_sessions, session_policies
 from intake.policy_sessions.schemas import CreatePoliciesRequest
 from intake.web import denied as _denied

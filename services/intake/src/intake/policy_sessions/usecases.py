@@ -16,7 +16,6 @@ from sqlalchemy import bindparam, func, insert, select, update
 from intake.carriers.registry import require_carrier
 from intake.chunking import CHUNK, chunks
 from intake.domain.insured import Insured
-from intake.domain.new_policies import plan_policy
 from intake.domain.values import normalise_name
 from intake.errors import Conflict, NotFound, UseCaseError
 from intake.individuals.usecases import individuals_for_clients
@@ -30,6 +29,7 @@ from intake.models import (
 from intake.policies.schemas import POLICY_DEFAULT_FIELDS, snapshot
 from intake.policies.terms import first_term_row
 from intake.policies.usecases import find_or_create_clients
+from intake.policy_sessions.domain.new_policies import plan_policy
 from intake.policy_sessions.queries import session_for_key
 from intake.policy_sessions.schemas import CreatePoliciesRequest, LineOverride
 from intake.statements.imports import publish_statement

@@ -14,9 +14,15 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from intake.carriers.registry import carrier_names
-from intake.domain.mapping import BILL_TYPES, DEFAULT_ALIASES, DEFAULT_BILL_TYPES, FIELD_LABELS, FIELDS
 from intake.errors import UseCaseError
 from intake.models import CarrierProfile, CreatePoliciesJob, Statement, StatementLineRow
+from intake.statements.domain.mapping import (
+    BILL_TYPES,
+    DEFAULT_ALIASES,
+    DEFAULT_BILL_TYPES,
+    FIELD_LABELS,
+    FIELDS,
+)
 from intake.statements.imports import DuplicateStatement, publish_statement, rematch
 from intake.statements.queries import line_conditions
 from intake.statements.schemas import ProfileIn, line_json

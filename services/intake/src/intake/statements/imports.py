@@ -34,11 +34,11 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from intake.carriers.registry import UnknownCarrier, carrier_names, find_carrier, require_carrier
 from intake.carriers.rules import closest, tidy_name
 from intake.chunking import CHUNK
-from intake.domain.columnar import FRAME_COLUMNS, Book
-from intake.domain.mapping import MappingProfile
-from intake.domain.reader import NotAStatement, StatementParser
 from intake.errors import Conflict, NotFound, UseCaseError
 from intake.models import Policy, PolicyTerm, Statement, StatementLineRow
+from intake.statements.domain.columnar import FRAME_COLUMNS, Book
+from intake.statements.domain.mapping import MappingProfile
+from intake.statements.domain.reader import NotAStatement, StatementParser
 from intake.statements.parse_worker import Batch, Header, ParseProcess, Refused, start_fork_server
 from intake.statements.queries import load_profile
 from intake.statements.usecases import refresh_match_counts

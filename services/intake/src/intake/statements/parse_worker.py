@@ -24,8 +24,8 @@ from typing import Any
 import polars as pl
 from agency_common.tabular import Limits, TabularError, open_table
 
-from intake.domain.mapping import MappingProfile
-from intake.domain.reader import Counts, NotAStatement, StatementParser
+from intake.statements.domain.mapping import MappingProfile
+from intake.statements.domain.reader import Counts, NotAStatement, StatementParser
 
 _CONTEXT = multiprocessing.get_context("forkserver")
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from intake.domain.mapping import MappingProfile
 from intake.models import CarrierProfile, StatementLineRow
+from intake.statements.domain.mapping import MappingProfile
 
 LINES = StatementLineRow.__table__
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from intake.domain.mapping import BILL_TYPES, FIELDS
 from intake.models import CarrierProfile
+from intake.statements.domain.mapping import BILL_TYPES, FIELDS
 
 
 class ProfileIn(BaseModel):

@@ -11,10 +11,10 @@ from agency_common.timeutil import utcnow
 from sqlalchemy import func, select, update
 
 from intake.carriers.registry import require_carrier
-from intake.domain.mapping import validate_profile
 from intake.domain.values import ValueProblem, parse_rate
 from intake.errors import UseCaseError
 from intake.models import CarrierProfile, Statement, StatementLineRow
+from intake.statements.domain.mapping import validate_profile
 from intake.statements.schemas import ProfileIn
 
 

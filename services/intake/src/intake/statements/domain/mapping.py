@@ -16,6 +16,7 @@ from intake.domain.values import (
     _NUMBER_NOISE,
     ValueProblem,
     clean,
+    header_key,
     normalised_prefixes,
     parse_amount,
     parse_date,
@@ -103,13 +104,8 @@ def status_for_code(code: str | None, bill_type: str | None) -> str | None:
     return "cancelled" if bill_type == "cancellation" else "active"
 
 
-_HEADER_KEY = re.compile(r"[^a-z0-9%#]+")
 _POLICY_CHARS = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-./_]*$")
 _WS = re.compile(r"\s+")
-
-
-def header_key(text: str) -> str:
-    return _HEADER_KEY.sub(" ", clean(text).casefold()).strip()
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 (polars: the work runs in Rust, off the GIL) for the spellings nearly every statement uses.
 
 It only ever *accepts*: a row in any other spelling, and every row with a problem, is left to
-:func:`intake.domain.mapping.validate_cells`, the one place where the rules and their reasons are
+:func:`intake.statements.domain.mapping.validate_cells`, the one place where the rules and their reasons are
 written. For a row it accepts, the fast path must give exactly what ``validate_cells`` and
 ``PolicyIndex.match_fields`` give (tests hold the two side by side). Pure: rows in, a frame out.
 
@@ -25,9 +25,9 @@ from typing import Any
 
 import polars as pl
 
-from intake.domain.mapping import FIELDS, TEXT_LIMITS, MappingProfile
-from intake.domain.matching import MATCHED, UNMATCHED, PolicyIndex
 from intake.domain.values import ValueProblem, parse_date, parse_rate
+from intake.statements.domain.mapping import FIELDS, TEXT_LIMITS, MappingProfile
+from intake.statements.domain.matching import MATCHED, UNMATCHED, PolicyIndex
 
 TEXT_FIELDS = tuple(f for f, kind in FIELDS.items() if kind == "text")
 AMOUNT_FIELDS = ("premium", "commission_amount")

@@ -12,8 +12,8 @@ from decimal import Decimal
 from typing import Any
 
 from intake.domain.insured import Insured, classify_insured, formula_reason
-from intake.domain.mapping import status_for_code
-from intake.domain.premium import estimated_commission
+from intake.policies.domain.premium import estimated_commission
+from intake.statements.domain.mapping import status_for_code
 
 RATE_PLACES = Decimal("0.000001")  # what a Rate column keeps
 

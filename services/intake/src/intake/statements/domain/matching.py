@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from intake.domain.mapping import MappingProfile
+from intake.statements.domain.mapping import MappingProfile
 
 MATCHED, UNMATCHED, AMBIGUOUS = "matched", "unmatched", "ambiguous"
 

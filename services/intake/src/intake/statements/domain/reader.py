@@ -12,9 +12,9 @@ from typing import Any
 import polars as pl
 from agency_common.tabular import is_blank
 
-from intake.domain.columnar import Book, validate_rows
-from intake.domain.mapping import MappingProfile, column_plan, map_header, validate_cells
-from intake.domain.matching import PolicyIndex
+from intake.statements.domain.columnar import Book, validate_rows
+from intake.statements.domain.mapping import MappingProfile, column_plan, map_header, validate_cells
+from intake.statements.domain.matching import PolicyIndex
 
 HEADER_SCAN_LINES = 50
 LINE_FIELDS = ("policy_number", "insured_name", "transaction_type", "bill_type", "effective_date", "expiration_date",
