@@ -13,7 +13,7 @@ ROOT = Path(intake.__file__).parent
 # highest first; a capability may import those after it (the floor below them all)
 ORDER = ["policy_sessions", "policies", "statements", "individuals", "carriers"]
 INDEPENDENT = {frozenset({"statements", "individuals"})}  # neither imports the other
-FLOOR = {"models", "errors", "chunking", "domain", "web", "settings"}
+FLOOR = {"models", "errors", "chunking", "domain", "responses", "web", "settings"}
 TOP = {"app", "__main__", "consumers"}
 NOT_IN_DOMAIN = ("sqlalchemy", "sqlmodel", "fastapi", "starlette", "aiokafka", "faststream", "agency_common.db",
                  "agency_common.outbox", "agency_common.messaging", "agency_common.web", "intake.models")

@@ -12,14 +12,24 @@ from intake.carriers.registry import canonical_name
 from intake.errors import UseCaseError
 from intake.models import Policy, PolicyUpdateAudit
 from intake.policies.queries import policy_terms
-from intake.policies.schemas import NewPolicy, UpdateByCarrierRequest, audit_json, policy_json
+from intake.policies.schemas import (
+    AuditList,
+    AuditOut,
+    NewPolicy,
+    PolicyOut,
+    PolicyPage,
+    PolicyWithTerms,
+    UpdateByCarrierRequest,
+    audit_json,
+    policy_json,
+)
 from intake.policies.usecases import create_policy, update_policies_by_carrier
 from intake.web import fail
 
 router = APIRouter(prefix="/api", tags=["intake"])
 
 
-@router.post("/policies", status_code=201)
+@router.post("/policies", status_code=201, response_model=PolicyOut, response_model_exclude_unset=True)
 async def create_policy_route(
     request: Request, body: NewPolicy, user: Annotated[User, require("policies:create")]
 ) -> dict[str, Any]:
@@ -32,7 +42,7 @@ async def create_policy_route(
     return policy_json(policy)
 
 
-@router.get("/policies")
+@router.get("/policies", response_model=PolicyPage, response_model_exclude_unset=True)
 async def list_policies(
     request: Request,
     _user: Annotated[User, require("policies:view")],
@@ -55,7 +65,7 @@ async def list_policies(
     return {"total": total, "items": items}
 
 
-@router.get("/policies/{policy_id}")
+@router.get("/policies/{policy_id}", response_model=PolicyWithTerms, response_model_exclude_unset=True)
 async def get_policy(request: Request, policy_id: str, _user: Annotated[User, require("policies:view")]) -> dict[str, Any]:
     """The policy (its current term's dates and totals) and every one of its terms."""
     async with request.app.state.runtime.db.session() as session:
@@ -66,7 +76,7 @@ async def get_policy(request: Request, policy_id: str, _user: Annotated[User, re
     return policy_json(policy) | {"terms": terms}
 
 
-@router.post("/policies/update-by-carrier")
+@router.post("/policies/update-by-carrier", response_model=AuditOut, response_model_exclude_unset=True)
 async def update_by_carrier(request: Request, body: UpdateByCarrierRequest,
                             user: Annotated[User, require("policies:edit")]) -> dict[str, Any]:
     try:
@@ -77,7 +87,7 @@ async def update_by_carrier(request: Request, body: UpdateByCarrierRequest,
     return audit_json(audit)
 
 
-@router.get("/policy-update-audits")
+@router.get("/policy-update-audits", response_model=AuditList, response_model_exclude_unset=True)
 async def list_update_audits(request: Request, _user: Annotated[User, require("policies:view")],
                              carrier: str | None = None) -> dict[str, Any]:
     async with request.app.state.runtime.db.session() as session:

@@ -17,6 +17,7 @@ from intake.domain.values import parse_rate
 from intake.models import (
     PolicyUpdateAudit,
 )
+from intake.responses import Out
 
 
 class NewPolicy(BaseModel):
@@ -102,3 +103,70 @@ def policy_json(policy: Any) -> dict[str, Any]:
 def audit_json(a: PolicyUpdateAudit) -> dict[str, Any]:
     return {"id": a.id, "carrier": a.carrier, "filter": json.loads(a.filters), "changes": json.loads(a.changes),
             "count": a.count, "updated_by": a.updated_by, "updated_at": a.updated_at.isoformat()}
+
+
+# -- responses ----------------------------------------------------------------------------------------
+class PolicyOut(Out):
+    """``PolicySnapshot`` as JSON (money and rates as decimal text, dates ISO) and who created it."""
+
+    policy_id: str
+    version: int
+    carrier: str
+    policy_number: str
+    client_id: str | None
+    client_name: str
+    bill_to_name: str | None
+    line_of_business: str | None
+    business_type: str | None
+    mode: str | None
+    status: str | None
+    in_history: bool
+    effective_date: str | None
+    expiration_date: str | None
+    estimated_premium: str | None
+    annualized_premium: str | None
+    billed_premium: str | None
+    commission_rate_type: str | None
+    commission_rate: str | None
+    estimated_agency_commission: str | None
+    billed_agency_commission: str | None
+    branch: str | None
+    department: str | None
+    unit: str | None
+    servicing_agent: str | None
+    session_id: str | None
+    updated_at: str
+    created_by: str
+
+
+class PolicyPage(Out):
+    total: int
+    items: list[PolicyOut]
+
+
+class TermOut(Out):
+    effective_date: str | None
+    expiration_date: str | None
+    annualized_premium: str | None
+    billed_premium: str | None
+    estimated_agency_commission: str | None
+    billed_agency_commission: str | None
+    current: bool
+
+
+class PolicyWithTerms(PolicyOut):
+    terms: list[TermOut]
+
+
+class AuditOut(Out):
+    id: str
+    carrier: str
+    filter: dict[str, Any]
+    changes: dict[str, Any]
+    count: int
+    updated_by: str
+    updated_at: str
+
+
+class AuditList(Out):
+    items: list[AuditOut]

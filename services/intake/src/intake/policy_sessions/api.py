@@ -13,7 +13,15 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from intake.errors import UseCaseError
 from intake.policy_sessions.queries import list_sessions, session_policies
-from intake.policy_sessions.schemas import CreatePoliciesRequest, session_json
+from intake.policy_sessions.schemas import (
+    CreatePoliciesRequest,
+    JobAccepted,
+    JobOut,
+    SessionCreated,
+    SessionPage,
+    SessionWithPolicies,
+    session_json,
+)
 from intake.web import fail
 
 router = APIRouter(prefix="/api", tags=["intake"])
@@ -27,9 +35,9 @@ async def _session_policies(request: Request, session_id: str) -> tuple[Any, lis
     return found
 
 
-@router.post("/statements/{statement_id}/create-policies", status_code=201, responses={
+@router.post("/statements/{statement_id}/create-policies", status_code=201, response_model=SessionCreated, responses={
     200: {"description": "the session this idempotency key already created"},
-    202: {"description": "a large statement: a background job (poll `job.url`)"}})
+    202: {"model": JobAccepted, "description": "a large statement: a background job (poll `job.url`)"}})
 async def create_policies_route(request: Request, statement_id: str, body: CreatePoliciesRequest,
                                 user: Annotated[User, require("policies:create")]) -> JSONResponse:
     """The session `id` and `count` (201; 200 when the idempotency key already made it). Above
@@ -46,7 +54,7 @@ async def create_policies_route(request: Request, statement_id: str, body: Creat
     return JSONResponse(session_json(result["session"]) | {"created": created}, status_code=201 if created else 200)
 
 
-@router.get("/create-policies-jobs/{job_id}")
+@router.get("/create-policies-jobs/{job_id}", response_model=JobOut, response_model_exclude_unset=True)
 async def create_policies_job(request: Request, job_id: str,
                               _user: Annotated[User, require("policies:view")]) -> dict[str, Any]:
     try:
@@ -55,7 +63,7 @@ async def create_policies_job(request: Request, job_id: str,
         raise fail(exc) from None
 
 
-@router.get("/policy-sessions")
+@router.get("/policy-sessions", response_model=SessionPage, response_model_exclude_unset=True)
 async def policy_sessions(
     request: Request, _user: Annotated[User, require("policies:view")],
     user: str | None = None, date_from: date | None = None, date_to: date | None = None,
@@ -71,7 +79,7 @@ async def policy_sessions(
     return {"total": total, "limit": limit, "offset": offset, "items": [session_json(s) for s in rows]}
 
 
-@router.get("/policy-sessions/{session_id}")
+@router.get("/policy-sessions/{session_id}", response_model=SessionWithPolicies, response_model_exclude_unset=True)
 async def policy_session(request: Request, session_id: str,
                          _user: Annotated[User, require("policies:view")]) -> dict[str, Any]:
     s, rows = await _session_policies(request, session_id)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from intake.models import (
     PolicySession,
 )
+from intake.responses import Out
 
 
 class PolicyDefaults(BaseModel):
@@ -40,3 +41,63 @@ def session_json(s: PolicySession) -> dict[str, Any]:
     return {"id": s.id, "number": s.number, "statement_id": s.statement_id, "carrier": s.carrier,
             "created_by": s.created_by, "created_at": s.created_at.isoformat(), "count": s.count,
             "refused": s.refused}
+
+
+# -- responses ----------------------------------------------------------------------------------------
+class SessionOut(Out):
+    id: str
+    number: int
+    statement_id: str | None
+    carrier: str
+    created_by: str
+    created_at: str
+    count: int
+    refused: int
+
+
+class SessionCreated(SessionOut):
+    created: bool  # False: the session this idempotency key already made (200)
+
+
+class JobOut(Out):
+    id: str
+    statement_id: str
+    status: str
+    total: int
+    done: int
+    phase: str | None
+    session_id: str | None
+    error: str | None
+    attempts: int
+    created_by: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    url: str
+    page: str
+    session: SessionOut | None = None  # once the job made its session
+
+
+class JobAccepted(Out):
+    background: bool
+    job: JobOut
+
+
+class SessionPage(Out):
+    total: int
+    limit: int
+    offset: int
+    items: list[SessionOut]
+
+
+class SessionPolicyOut(Out):
+    policy_id: str
+    client_name: str
+    policy_number: str
+    policy_type: str | None
+    status: str | None
+    effective_date: str | None
+
+
+class SessionWithPolicies(SessionOut):
+    policies: list[SessionPolicyOut]

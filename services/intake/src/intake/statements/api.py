@@ -21,7 +21,17 @@ from intake.statements.imports import (
     statement_json,
 )
 from intake.statements.queries import line_conditions
-from intake.statements.schemas import ProfileIn, PublishRequest, line_json, profile_json
+from intake.statements.schemas import (
+    DuplicateOut,
+    LinePage,
+    ProfileIn,
+    ProfileOut,
+    PublishRequest,
+    StatementOut,
+    StatementPage,
+    line_json,
+    profile_json,
+)
 from intake.statements.usecases import save_profile
 from intake.web import fail
 
@@ -29,13 +39,13 @@ router = APIRouter(prefix="/api", tags=["intake"])
 LINES = StatementLineRow.__table__
 
 
-@router.get("/carrier-profiles/{carrier}")
+@router.get("/carrier-profiles/{carrier}", response_model=ProfileOut, response_model_exclude_unset=True)
 async def get_profile(request: Request, carrier: str, _user: Annotated[User, require("statements:view")]) -> dict[str, Any]:
     async with request.app.state.runtime.db.session() as session:
         return profile_json(carrier, await session.get(CarrierProfile, carrier))
 
 
-@router.put("/carrier-profiles/{carrier}")
+@router.put("/carrier-profiles/{carrier}", response_model=ProfileOut, response_model_exclude_unset=True)
 async def put_profile(request: Request, carrier: str, body: ProfileIn,
                       user: Annotated[User, require("statements:import")]) -> dict[str, Any]:
     try:
@@ -46,7 +56,8 @@ async def put_profile(request: Request, carrier: str, body: ProfileIn,
     return profile_json(carrier, row)
 
 
-@router.post("/statements", status_code=202)
+@router.post("/statements", status_code=202, response_model=StatementOut, responses={
+    409: {"model": DuplicateOut, "description": "this file was already imported for this carrier"}})
 async def upload_statement(
     request: Request,
     user: Annotated[User, require("statements:import")],
@@ -69,7 +80,7 @@ async def upload_statement(
                         headers={"Location": f"/api/statements/{st.id}"})
 
 
-@router.get("/statements")
+@router.get("/statements", response_model=StatementPage, response_model_exclude_unset=True)
 async def list_statements(request: Request, _user: Annotated[User, require("statements:view")],
                           carrier: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                           offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
@@ -89,13 +100,13 @@ async def _statement(request: Request, statement_id: str) -> Statement:
     return st
 
 
-@router.get("/statements/{statement_id}")
+@router.get("/statements/{statement_id}", response_model=StatementOut, response_model_exclude_unset=True)
 async def get_statement(request: Request, statement_id: str,
                         _user: Annotated[User, require("statements:view")]) -> dict[str, Any]:
     return statement_json(await _statement(request, statement_id))
 
 
-@router.get("/statements/{statement_id}/lines")
+@router.get("/statements/{statement_id}/lines", response_model=LinePage, response_model_exclude_unset=True)
 async def statement_lines(
     request: Request, statement_id: str, _user: Annotated[User, require("statements:view")],
     validity: Annotated[str | None, Query(pattern="^(valid|invalid)$")] = None,
@@ -137,7 +148,7 @@ async def statement_file(request: Request, statement_id: str,
     return FileResponse(st.stored_path, filename=st.file_name, media_type="application/octet-stream")
 
 
-@router.post("/statements/{statement_id}/rematch")
+@router.post("/statements/{statement_id}/rematch", response_model=StatementOut, response_model_exclude_unset=True)
 async def rematch_statement(request: Request, statement_id: str,
                             user: Annotated[User, require("statements:import")]) -> dict[str, Any]:
     st = await _statement(request, statement_id)
@@ -148,7 +159,7 @@ async def rematch_statement(request: Request, statement_id: str,
     return statement_json(await _statement(request, statement_id))
 
 
-@router.post("/statements/{statement_id}/publish")
+@router.post("/statements/{statement_id}/publish", response_model=StatementOut, response_model_exclude_unset=True)
 async def publish_route(request: Request, statement_id: str, body: PublishRequest,
                         user: Annotated[User, require("statements:import")]) -> dict[str, Any]:
     try:

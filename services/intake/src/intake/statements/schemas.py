@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from intake.models import CarrierProfile
+from intake.responses import Out
 from intake.statements.domain.mapping import BILL_TYPES, FIELDS
 
 
@@ -48,3 +49,92 @@ def line_json(r: Any) -> dict[str, Any]:
         "producer_code": r["producer_code"], "match_status": r["match_status"], "match_reason": r["match_reason"],
         "policy_id": r["policy_id"], "excluded": r["excluded"],
     }
+
+
+# -- responses ----------------------------------------------------------------------------------------
+class ProfileOut(Out):
+    carrier: str
+    columns: dict[str, str]
+    bill_types: dict[str, str]
+    prefixes: list[str]
+    sheet: str | None
+    default_commission_rate: str | None
+    updated_by: str | None = None  # absent until the profile is saved
+    updated_at: str | None = None
+    fields: list[str]
+    bill_type_values: list[str]
+
+
+class StatementCounts(Out):
+    total: int
+    valid: int
+    invalid: int
+    blank: int
+    matched: int
+    unmatched: int
+    ambiguous: int
+    excluded: int
+
+
+class StatementOut(Out):
+    id: str
+    carrier: str
+    source: str
+    file_name: str
+    sha256: str | None
+    size_bytes: int | None
+    status: str
+    error: str | None
+    detected: str | None
+    duplicate_of: str | None
+    rows_processed: int
+    counts: StatementCounts
+    total: int
+    valid: int
+    invalid: int
+    blank: int
+    matched: int
+    unmatched: int
+    ambiguous: int
+    imported_by: str
+    created_at: str
+    completed_at: str | None
+    published_by: str | None
+    published_at: str | None
+
+
+class StatementPage(Out):
+    total: int
+    items: list[StatementOut]
+
+
+class LineOut(Out):
+    line_no: int
+    valid: bool
+    errors: list[str]
+    raw: list[Any] | None
+    policy_number: str | None
+    insured_name: str | None
+    transaction_type: str | None
+    bill_type: str | None
+    effective_date: str | None
+    expiration_date: str | None
+    line_of_business: str | None
+    premium: str | None
+    commission_rate: str | None
+    commission_amount: str | None
+    producer_code: str | None
+    match_status: str | None
+    match_reason: str | None
+    policy_id: str | None
+    excluded: bool
+
+
+class LinePage(Out):
+    total: int
+    items: list[LineOut]
+
+
+class DuplicateOut(Out):
+    detail: str
+    first_import_id: str
