@@ -26,10 +26,24 @@ from intake.individuals.queries import (
 )
 from intake.individuals.sales_record_jobs import start_job
 from intake.individuals.schemas import (
+    AuditList,
+    ConvertOut,
+    ImportJobAccepted,
+    ImportJobOut,
+    ImportResult,
+    ImportResultsPage,
     IndividualIn,
+    IndividualOut,
+    IndividualPage,
     PreviewIn,
+    PreviewOut,
     SalesRecordJobIn,
+    SalesRecordJobOut,
+    SalesRecordOut,
+    SalesRecordPage,
     SavedSearchIn,
+    SavedSearchList,
+    SavedSearchOut,
     SearchCriteria,
     SearchRequest,
     individual_json,
@@ -45,16 +59,13 @@ from intake.individuals.usecases import (
     update_sales_record,
 )
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
+from intake.web import fail
 
 router = APIRouter(prefix="/api", tags=["individuals"])
 REVEAL = "pii:reveal"
 
 
-def fail(exc: UseCaseError) -> HTTPException:
-    return HTTPException(exc.status_code, str(exc))
-
-
-@router.post("/individuals", status_code=201)
+@router.post("/individuals", status_code=201, response_model=IndividualOut, response_model_exclude_unset=True)
 async def create_individual_route(request: Request, body: IndividualIn,
                                   user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
     runtime = request.app.state.runtime
@@ -66,7 +77,7 @@ async def create_individual_route(request: Request, body: IndividualIn,
     return individual_json(ind, runtime.pii, user.can(REVEAL))
 
 
-@router.patch("/individuals/{individual_id}")
+@router.patch("/individuals/{individual_id}", response_model=IndividualOut, response_model_exclude_unset=True)
 async def patch_individual(request: Request, individual_id: str, body: IndividualIn,
                            user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
     runtime = request.app.state.runtime
@@ -78,8 +89,8 @@ async def patch_individual(request: Request, individual_id: str, body: Individua
     return individual_json(ind, runtime.pii, user.can(REVEAL))
 
 
-@router.post("/individuals/import", responses={
-    202: {"description": "a large file: a background job (poll `job.url`)"}})
+@router.post("/individuals/import", response_model=ImportResult, responses={
+    202: {"model": ImportJobAccepted, "description": "a large file: a background job (poll `job.url`)"}})
 async def import_individuals(request: Request, user: Annotated[User, require("individuals:edit")],
                              file: Annotated[UploadFile, File(description="CSV or XLSX; header row of field names")],
                              idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
@@ -113,7 +124,7 @@ async def import_individuals(request: Request, user: Annotated[User, require("in
     return JSONResponse({k: result[k] for k in ("total", "created", "updated", "invalid", "blank", "errors", "results")})
 
 
-@router.get("/individual-imports/{import_id}")
+@router.get("/individual-imports/{import_id}", response_model=ImportJobOut, response_model_exclude_unset=True)
 async def individual_import(request: Request, import_id: str,
                             _user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
     """A background import: `status` (queued | running | done | failed), `error`, `total` data
@@ -124,7 +135,7 @@ async def individual_import(request: Request, import_id: str,
         raise fail(exc) from None
 
 
-@router.get("/individual-imports/{import_id}/results")
+@router.get("/individual-imports/{import_id}/results", response_model=ImportResultsPage, response_model_exclude_unset=True)
 async def individual_import_results(request: Request, import_id: str,
                                     _user: Annotated[User, require("individuals:edit")],
                                     offset: Annotated[int, Query(ge=0)] = 0,
@@ -164,7 +175,7 @@ async def import_template(_user: Annotated[User, require("individuals:edit")]) -
                              headers={"Content-Disposition": 'attachment; filename="individuals-template.csv"'})
 
 
-@router.get("/individuals/{individual_id}")
+@router.get("/individuals/{individual_id}", response_model=IndividualOut, response_model_exclude_unset=True)
 async def get_individual(request: Request, individual_id: str,
                          user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
     runtime = request.app.state.runtime
@@ -175,14 +186,14 @@ async def get_individual(request: Request, individual_id: str,
     return individual_json(ind, require_cipher(runtime), user.can(REVEAL))
 
 
-@router.get("/individuals/{individual_id}/audit")
+@router.get("/individuals/{individual_id}/audit", response_model=AuditList, response_model_exclude_unset=True)
 async def individual_audit(request: Request, individual_id: str,
                            _user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
     async with request.app.state.runtime.db.session() as session:
         return {"items": await audits_of(session, individual_id)}
 
 
-@router.post("/individuals/search")
+@router.post("/individuals/search", response_model=IndividualPage, response_model_exclude_unset=True)
 async def search_route(request: Request, body: SearchRequest,
                        user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
     runtime = request.app.state.runtime
@@ -206,7 +217,7 @@ async def search_csv(request: Request, body: SearchCriteria,
                              media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
 
 
-@router.post("/saved-searches", status_code=201)
+@router.post("/saved-searches", status_code=201, response_model=SavedSearchOut, response_model_exclude_unset=True)
 async def create_saved_search(request: Request, body: SavedSearchIn,
                               user: Annotated[User, require("individuals:view", "searches:save")]) -> dict[str, Any]:
     async with request.app.state.runtime.uow(actor=user.login) as tx:
@@ -214,7 +225,7 @@ async def create_saved_search(request: Request, body: SavedSearchIn,
     return saved_search_json(s)
 
 
-@router.get("/saved-searches")
+@router.get("/saved-searches", response_model=SavedSearchList, response_model_exclude_unset=True)
 async def list_saved_searches(request: Request, _user: Annotated[User, require("individuals:view")],
                               owner: str | None = None) -> dict[str, Any]:
     async with request.app.state.runtime.db.session() as session:
@@ -230,7 +241,7 @@ async def list_saved_searches(request: Request, _user: Annotated[User, require("
     return {"items": [saved_search_json(s) | {"jobs": by_search.get(s.id, [])} for s in rows]}
 
 
-@router.post("/sales-record-jobs/preview")
+@router.post("/sales-record-jobs/preview", response_model=PreviewOut, response_model_exclude_unset=True)
 async def preview_job(request: Request, body: PreviewIn,
                       _user: Annotated[User, require("individuals:edit", "sales_enablement:view")]) -> dict[str, Any]:
     """The confirmation: how many sales records will be created and how many individuals skipped."""
@@ -244,7 +255,7 @@ async def preview_job(request: Request, body: PreviewIn,
     return counts | {"sales_record_types": runtime.settings.sales_record_types}
 
 
-@router.post("/sales-record-jobs", status_code=202)
+@router.post("/sales-record-jobs", status_code=202, response_model=SalesRecordJobOut)
 async def create_job(request: Request, body: SalesRecordJobIn,
                      user: Annotated[User, require("individuals:edit", "sales_enablement:view")]) -> JSONResponse:
     runtime = request.app.state.runtime
@@ -258,7 +269,7 @@ async def create_job(request: Request, body: SalesRecordJobIn,
     return JSONResponse(job_json(job), status_code=202 if created else 200)
 
 
-@router.get("/sales-record-jobs/{job_id}")
+@router.get("/sales-record-jobs/{job_id}", response_model=SalesRecordJobOut, response_model_exclude_unset=True)
 async def get_job(request: Request, job_id: str,
                   _user: Annotated[User, require("sales_enablement:view")]) -> dict[str, Any]:
     async with request.app.state.runtime.db.session() as session:
@@ -268,7 +279,7 @@ async def get_job(request: Request, job_id: str,
     return job_json(job)
 
 
-@router.get("/sales-records")
+@router.get("/sales-records", response_model=SalesRecordPage, response_model_exclude_unset=True)
 async def list_sales_records_route(request: Request, user: Annotated[User, require("sales_enablement:view")],
                                    individual_id: str | None = None, job_id: str | None = None,
                                    sales_record_type: str | None = None,
@@ -283,7 +294,7 @@ async def list_sales_records_route(request: Request, user: Annotated[User, requi
             "items": [sales_record_json(r, cipher, reveal) for r in rows]}
 
 
-@router.get("/sales-records/{record_id}")
+@router.get("/sales-records/{record_id}", response_model=SalesRecordOut, response_model_exclude_unset=True)
 async def get_sales_record(request: Request, record_id: str,
                            user: Annotated[User, require("sales_enablement:view")]) -> dict[str, Any]:
     runtime = request.app.state.runtime
@@ -294,7 +305,7 @@ async def get_sales_record(request: Request, record_id: str,
     return sales_record_json(rec, require_cipher(runtime), user.can(REVEAL))
 
 
-@router.patch("/sales-records/{record_id}")
+@router.patch("/sales-records/{record_id}", response_model=SalesRecordOut, response_model_exclude_unset=True)
 async def patch_sales_record(request: Request, record_id: str, body: dict[str, Any],
                              user: Annotated[User, require("sales_enablement:edit")]) -> dict[str, Any]:
     runtime = request.app.state.runtime
@@ -306,7 +317,7 @@ async def patch_sales_record(request: Request, record_id: str, body: dict[str, A
     return sales_record_json(rec, runtime.pii, user.can(REVEAL))
 
 
-@router.post("/sales-records/{record_id}/convert-to-individual")
+@router.post("/sales-records/{record_id}/convert-to-individual", response_model=ConvertOut, response_model_exclude_unset=True)
 async def convert_route(request: Request, record_id: str,
                         user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
     runtime = request.app.state.runtime

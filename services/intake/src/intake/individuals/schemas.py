@@ -8,17 +8,19 @@ from datetime import date
 from typing import Any, Literal
 
 from agency_common.pii import PiiCipher, mask
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, create_model, field_validator, model_validator
 
 from intake.individuals.domain.fields import (
     CARRIED_FIELDS,
     PII_FIELDS,
+    STANDARD_FIELDS,
     custom_type,
     custom_value,
     storage_key,
 )
 from intake.individuals.pii import clear_values
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
+from intake.responses import Out
 
 
 class CustomField(BaseModel):
@@ -152,3 +154,154 @@ class SavedSearchIn(BaseModel):
 class PreviewIn(BaseModel):
     criteria: SearchCriteria | None = None
     saved_search_id: str | None = None
+
+
+# -- responses ----------------------------------------------------------------------------------------
+IndividualOut = create_model(
+    "IndividualOut", __base__=Out, __doc__="An individual, PII masked unless the user may reveal it.",
+    id=(str, ...), external_id=(str | None, ...), version=(int, ...), client_id=(str | None, ...),
+    **{f: (str | None, ...) for f in STANDARD_FIELDS},
+    custom_fields=(list[dict[str, Any]], ...), created_at=(str, ...), updated_at=(str, ...))
+
+
+class IndividualPage(Out):
+    total: int
+    limit: int
+    offset: int
+    items: list[IndividualOut]  # type: ignore[valid-type]
+
+
+class AuditEntry(Out):
+    action: str
+    actor: str
+    at: str
+    details: dict[str, Any]
+
+
+class AuditList(Out):
+    items: list[AuditEntry]
+
+
+class SalesRecordJobOut(Out):
+    id: str
+    status: str
+    total: int
+    created: int
+    skipped: int
+    failed: int
+    error: str | None
+    sales_record_type: str
+    criteria: dict[str, Any]
+    saved_search_id: str | None
+    created_by: str
+    created_at: str
+    finished_at: str | None
+
+
+class SavedSearchOut(Out):
+    id: str
+    name: str
+    criteria: dict[str, Any]
+    owner: str
+    created_at: str
+
+
+class SavedSearchWithJobs(SavedSearchOut):
+    jobs: list[SalesRecordJobOut]
+
+
+class SavedSearchList(Out):
+    items: list[SavedSearchWithJobs]
+
+
+class PreviewOut(Out):
+    total: int
+    will_create: int
+    will_skip: int
+    sales_record_types: list[str]
+
+
+class SalesRecordOut(Out):
+    id: str
+    individual_id: str
+    sales_record_type: str
+    assigned_user: str | None
+    fields: dict[str, Any]  # the carried fields, PII masked unless the user may reveal it
+    custom_fields: list[dict[str, Any]]
+    job_id: str | None
+    created_by: str
+    created_at: str
+    converted_by: str | None
+    converted_at: str | None
+    status: str
+
+
+class SalesRecordPage(Out):
+    total: int
+    limit: int
+    offset: int
+    items: list[SalesRecordOut]
+
+
+class ConvertOut(Out):
+    individual: IndividualOut  # type: ignore[valid-type]
+    filled: list[str]
+    conflicts_kept_individual: list[str]
+
+
+class ImportJobOut(Out):
+    id: str
+    file_name: str
+    status: str
+    error: str | None
+    total: int
+    rows_done: int
+    progress: float
+    created: int
+    updated: int
+    invalid: int
+    blank: int
+    created_by: str
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+    url: str
+    page: str
+    results_url: str
+    errors_url: str
+
+
+class ImportJobAccepted(Out):
+    background: bool
+    job: ImportJobOut
+
+
+class ImportRowOut(Out):
+    line: int
+    outcome: str
+    id: str | None
+    name: str
+    reasons: list[str]
+
+
+class ImportRowErrors(Out):
+    line: int
+    errors: list[str]
+
+
+class ImportResult(Out):
+    total: int
+    created: int
+    updated: int
+    invalid: int
+    blank: int
+    errors: list[ImportRowErrors]
+    results: list[ImportRowOut]
+
+
+class ImportResultsPage(Out):
+    total: int
+    offset: int
+    limit: int
+    items: list[ImportRowOut]
+    next_offset: int | None

@@ -36,7 +36,7 @@ async def _session_policies(request: Request, session_id: str) -> tuple[Any, lis
 
 
 @router.post("/statements/{statement_id}/create-policies", status_code=201, response_model=SessionCreated, responses={
-    200: {"description": "the session this idempotency key already created"},
+    200: {"model": SessionCreated, "description": "the session this idempotency key already created"},
     202: {"model": JobAccepted, "description": "a large statement: a background job (poll `job.url`)"}})
 async def create_policies_route(request: Request, statement_id: str, body: CreatePoliciesRequest,
                                 user: Annotated[User, require("policies:create")]) -> JSONResponse:
