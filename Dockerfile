@@ -9,6 +9,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 COPY libs ./libs
 COPY services ./services
+COPY platform ./platform
 RUN uv sync --locked --no-dev --all-packages
 
 FROM python:3.11-slim

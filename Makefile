@@ -21,7 +21,7 @@ venv: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --locked --all-packages --python $(PYTHON)
 
 run: venv
-	$(PY) -m agency_common.launcher
+	$(PY) -m agency_platform.launcher
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -30,7 +30,8 @@ test-postgres: venv
 	AGENCY_TEST_DATABASE=postgresql $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
-	$(VENV)/bin/ruff check libs services tests bench
+	$(VENV)/bin/ruff check libs services platform tests bench
+	$(VENV)/bin/lint-imports
 
 clean-data:
 	rm -rf .data

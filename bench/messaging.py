@@ -24,12 +24,12 @@ from typing import Any
 
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
-from agency_common.launcher import free_port, start_broker
 from agency_common.messaging.admin import ensure_topics
 from agency_common.messaging.broker import kafka_headers
 from agency_common.outbox import Transaction, messaging_tables
 from agency_common.settings import ServiceSettings
 from agency_common.web.runtime import ServiceRuntime
+from agency_platform.launcher import free_port, start_broker
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 

@@ -48,9 +48,16 @@ import httpx
 from agency_common.auth import TokenService, UserDirectory
 from agency_common.contracts import topics
 from agency_common.db.engine import Database
-from agency_common.launcher import SERVICES, Platform, free_port, start_broker, wait_healthy, write_users_file
 from agency_common.messaging.admin import ensure_topics
 from agency_common.pii import PiiCipher
+from agency_platform.launcher import (
+    SERVICES,
+    Platform,
+    free_port,
+    start_broker,
+    wait_healthy,
+    write_users_file,
+)
 from sqlalchemy import insert, text
 
 from bench.intake_import import generate

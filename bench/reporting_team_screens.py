@@ -240,9 +240,9 @@ def upstream_envelopes(n: int, seed: int = 11) -> tuple[list[Any], int]:
 
 
 async def bench_ingestion(kind: str, events: int, tmp: Path) -> dict[str, Any]:
-    from agency_common.launcher import DEFAULT_GROUPS, free_port, start_broker, write_users_file
     from agency_common.messaging.admin import ensure_topics
     from agency_common.pii import PiiCipher
+    from agency_platform.launcher import DEFAULT_GROUPS, free_port, start_broker, write_users_file
     from aiokafka import AIOKafkaProducer
     from reporting.models import Activity, PolicyJob, messaging
 

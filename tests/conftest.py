@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from agency_common.auth import TokenService, UserDirectory
-from agency_common.launcher import DEFAULT_GROUPS, free_port, start_broker, write_users_file
 from agency_common.messaging.admin import ensure_topics
 from agency_common.pii import PiiCipher
+from agency_platform.launcher import DEFAULT_GROUPS, free_port, start_broker, write_users_file
 
 from tests.support.databases import DatabaseFactory, using_postgres
 from tests.support.services import ServiceHarness

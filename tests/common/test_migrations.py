@@ -51,10 +51,10 @@ def test_metadata_is_separate_per_service() -> None:
 def test_asyncapi_document_in_the_repository_is_current(name: str) -> None:
     from pathlib import Path
 
-    from agency_common.asyncapi_export import render
-    from agency_common.launcher import SERVICES as SPECS
+    from agency_platform.asyncapi_export import render
+    from agency_platform.launcher import SERVICES as SPECS
 
     module = next(s.module for s in SPECS if s.name == name)
     kept = Path(__file__).parents[2] / "docs" / "asyncapi" / f"{name}.yaml"
     assert kept.exists() and kept.read_text() == render(module), (
-        f"docs/asyncapi/{name}.yaml is stale: run `.venv/bin/python -m agency_common.asyncapi_export`")
+        f"docs/asyncapi/{name}.yaml is stale: run `.venv/bin/python -m agency_platform.asyncapi_export`")

@@ -22,8 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-from agency_common.demo import run_coroutine
-from agency_common.launcher import (
+from agency_common.messaging.admin import ensure_topics
+from agency_common.pii import PiiCipher
+from agency_platform.demo import run_coroutine
+from agency_platform.launcher import (
     DEFAULT_GROUPS,
     SERVICES,
     Platform,
@@ -32,8 +34,6 @@ from agency_common.launcher import (
     wait_healthy,
     write_users_file,
 )
-from agency_common.messaging.admin import ensure_topics
-from agency_common.pii import PiiCipher
 
 from tests.support.databases import DatabaseFactory
 

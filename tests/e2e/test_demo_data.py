@@ -1,4 +1,4 @@
-"""The demo dataset that ``make run`` loads on its first start (``agency_common.demo``), loaded through
+"""The demo dataset that ``make run`` loads on its first start (``agency_platform.demo``), loaded through
 the services' public APIs into a platform started like ``make run``; then every dashboard shows it,
 as a person sees it in the browser (these are the README's screenshots)."""
 
@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from agency_common.demo import DEMO_CARRIER, MARKER, load_on_first_start
+from agency_platform.demo import DEMO_CARRIER, MARKER, load_on_first_start
 
 from tests.e2e.conftest import PASSWORDS, RunningPlatform, Screens, login, reload_until
 from tests.support.services import wait_until

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from agency_common.contracts import topics
 from agency_common.contracts.envelope import make_envelope
-from agency_common.demo import publish_upstream, run_coroutine, upstream_events
+from agency_platform.demo import publish_upstream, run_coroutine, upstream_events
 
 from tests.e2e.conftest import RunningPlatform, Screens, login, reload_until, stat
 from tests.support.services import wait_until
@@ -585,7 +585,7 @@ def test_journey_3b_pii_masked_or_revealed_and_convert_to_individual(platform: R
 
 
 def test_journey_4_onboard_appoint_nipr_terminate(platform: RunningPlatform, browser: Any, screens: Screens) -> None:
-    from agency_common.demo import PRODUCERS_CSV
+    from agency_platform.demo import PRODUCERS_CSV
 
     appointments = platform.urls["appointments"]
     ctx = browser.new_context(viewport={"width": 1366, "height": 900})

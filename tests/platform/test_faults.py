@@ -13,8 +13,8 @@ import pytest
 from agency_common.contracts import topics
 from agency_common.contracts.envelope import make_envelope
 from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
-from agency_common.launcher import free_port, start_broker
 from agency_common.messaging.admin import ensure_topics
+from agency_platform.launcher import free_port, start_broker
 from aiokafka import AIOKafkaProducer
 
 from tests.support.carriers import register_carriers_sync

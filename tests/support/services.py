@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from agency_common.launcher import SERVICES, Platform, ServiceSpec, free_port, wait_healthy
+from agency_platform.launcher import SERVICES, Platform, ServiceSpec, free_port, wait_healthy
 
 
 def spec(name: str) -> ServiceSpec:

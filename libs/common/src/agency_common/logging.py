@@ -45,6 +45,11 @@ def scrub_text(text: str) -> str:
     return _MBI_RE.sub(lambda m: "*******" + m.group(0)[-4:], text)
 
 
+def scrub_value(value: Any) -> Any:
+    """A JSON-like value with PII fields replaced by ``***`` and SSN/MBI shapes masked in text."""
+    return _scrub(value)
+
+
 def _scrub(value: Any, depth: int = 0) -> Any:
     if depth > 6:
         return value

@@ -27,4 +27,7 @@ class ServiceMetrics:
         self.consumer_lag = Gauge(
             "consumer_lag", "Messages behind the partition's end", ["topic", "partition"], registry=self.registry
         )
+        self.logins = Counter(
+            "logins_total", "Login attempts, by outcome (ok, wrong, throttled)", ["outcome"], registry=self.registry
+        )
         self.outbox_pending = Gauge("outbox_pending", "Events not yet published", registry=self.registry)

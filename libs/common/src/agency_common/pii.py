@@ -35,6 +35,15 @@ class PiiCipher:
         except InvalidToken as exc:
             raise ValueError("PII value cannot be decrypted with the configured keys") from exc
 
+    def encrypt_bytes(self, value: bytes) -> bytes:
+        return self._fernet.encrypt(value)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._fernet.decrypt(token)
+        except InvalidToken as exc:
+            raise ValueError("PII value cannot be decrypted with the configured keys") from exc
+
     def rotate(self, token: str) -> str:
         return self._fernet.rotate(token.encode()).decode()
 

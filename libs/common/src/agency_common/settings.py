@@ -27,6 +27,8 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "service"
     environment: str = Field("development", validation_alias=_shared("ENVIRONMENT"))
+    # Served over HTTPS (at the ingress): Secure cookies and HSTS. Default: on outside development.
+    cookie_secure: bool | None = Field(None, validation_alias=_shared("COOKIE_SECURE"))
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = "sqlite+aiosqlite:///./data/service.db"
@@ -52,6 +54,12 @@ class ServiceSettings(BaseSettings):
     jwt_secret: SecretStr = Field(SecretStr(DEV_JWT_SECRET), validation_alias=_shared("JWT_SECRET"))
     jwt_ttl_minutes: int = Field(480, validation_alias=_shared("JWT_TTL_MINUTES"))
     users_file: Path | None = Field(None, validation_alias=_shared("USERS_FILE"))
+    # Login throttling: a login locked after this many failures in a row (back-off doubling from
+    # login_lockout_seconds up to 15 minutes); an address refused after login_failures_per_address
+    # failures in 5 minutes.
+    login_failures_before_lockout: int = Field(5, validation_alias=_shared("LOGIN_FAILURES_BEFORE_LOCKOUT"))
+    login_lockout_seconds: float = Field(30.0, validation_alias=_shared("LOGIN_LOCKOUT_SECONDS"))
+    login_failures_per_address: int = Field(20, validation_alias=_shared("LOGIN_FAILURES_PER_ADDRESS"))
     # Comma-separated Fernet keys, newest first (MultiFernet: rotation without re-encrypting at once).
     pii_keys: SecretStr | None = Field(None, validation_alias=_shared("PII_KEYS"))
     data_dir: Path = Field(Path("./data"), validation_alias=_shared("DATA_DIR"))
@@ -80,6 +88,11 @@ class ServiceSettings(BaseSettings):
         """The four dashboards, for the navigation bar of each."""
         pairs = (item.split("=", 1) for item in self.dashboard_urls.split(",") if "=" in item)
         return [(name.strip(), url.strip()) for name, url in pairs]
+
+    @property
+    def https_only(self) -> bool:
+        """Secure cookies and HSTS: said explicitly, or on everywhere but development."""
+        return self.cookie_secure if self.cookie_secure is not None else self.environment != "development"
 
     @property
     def is_sqlite(self) -> bool:

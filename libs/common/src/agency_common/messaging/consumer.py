@@ -29,9 +29,11 @@ from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.contracts.registry import ContractError, decode
 from agency_common.contracts.topics import dlt
 from agency_common.db.engine import insert_ignoring_conflicts
+from agency_common.dead_letters import mask_error, seal
 from agency_common.logging import correlation_id_var, get_logger
 from agency_common.metrics import ServiceMetrics
 from agency_common.outbox.unit_of_work import Transaction, UnitOfWork
+from agency_common.pii import PiiCipher
 from agency_common.settings import ServiceSettings
 from agency_common.timeutil import utcnow
 
@@ -80,8 +82,10 @@ class EventConsumer:
         metrics: ServiceMetrics,
         *,
         name: str | None = None,
+        pii: PiiCipher | None = None,
     ) -> None:
         self.settings = settings
+        self.pii = pii  # seals dead letters at rest
         self.broker = broker
         self.uow = uow
         self.tables = uow.tables
@@ -258,7 +262,7 @@ class EventConsumer:
     # -- dead letters ---------------------------------------------------------------------------
     async def dead_letter(self, incoming: Incoming, error: Exception, attempts: int) -> None:
         record = incoming.record
-        error_text = f"{error}"[:4000]
+        error_text = mask_error(f"{error}")[:4000]
         headers = incoming.headers
         dlt_headers = {
             **headers,
@@ -285,7 +289,7 @@ class EventConsumer:
                     "error_type": type(error).__name__,
                     "error": error_text,
                     "attempts": attempts,
-                    "payload": record.value or b"",
+                    "payload": seal(record.value or b"", self.pii),
                     "headers": json.dumps(headers),
                     "failed_at": utcnow(),
                 },

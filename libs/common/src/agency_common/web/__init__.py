@@ -1,4 +1,4 @@
-from agency_common.web.routes import DashboardUser, dashboard_user, render
+from agency_common.web.pages import DashboardUser, dashboard_user, page_permission, render
 from agency_common.web.runtime import ServiceRuntime
 
-__all__ = ["DashboardUser", "ServiceRuntime", "dashboard_user", "render"]
+__all__ = ["DashboardUser", "ServiceRuntime", "dashboard_user", "page_permission", "render"]

@@ -8,7 +8,6 @@ import uuid
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
-import jwt
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -17,51 +16,19 @@ from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, update
 
-from agency_common.auth import COOKIE_NAME, CurrentUser, User, require, token_from_request
-from agency_common.logging import correlation_id_var
+from agency_common import dead_letters
+from agency_common.auth import COOKIE_NAME, CurrentUser, User, require
+from agency_common.dead_letters import mask_error
+from agency_common.logging import correlation_id_var, get_logger
+from agency_common.login_guard import Throttled
 from agency_common.timeutil import utcnow
+from agency_common.web.pages import DashboardUser, LoginRequired, page_permission, render
+from agency_common.web.security import accepted_correlation_id, security_headers
 
 if TYPE_CHECKING:
     from agency_common.web.runtime import ServiceRuntime
 
-
-class LoginRequired(Exception):
-    def __init__(self, next_url: str) -> None:
-        self.next_url = next_url
-
-
-def dashboard_user(request: Request) -> User:
-    """Dashboard pages: a missing or expired login sends the browser to the login page."""
-    runtime: ServiceRuntime = request.app.state.runtime
-    token = token_from_request(request)
-    if token:
-        try:
-            user = runtime.tokens.verify(token)
-            request.state.user = user
-            return user
-        except jwt.PyJWTError:  # expired or forged: log in again
-            pass
-    raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
-
-
-DashboardUser = Annotated[User, Depends(dashboard_user)]
-
-
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime.templates.TemplateResponse(
-        request,
-        template,
-        {
-            "service": runtime.name,
-            "title": runtime.title,
-            "nav": runtime.nav,
-            "user": getattr(request.state, "user", None),
-            "dashboards": runtime.settings.dashboard_links(),
-            **context,
-        },
-        status_code=status_code,
-    )
+log = get_logger(__name__)
 
 
 def _asyncapi(runtime: ServiceRuntime) -> Any:
@@ -82,10 +49,11 @@ fetch("/asyncapi.json").then(r => r.json()).then(schema => AsyncApiStandalone.re
 
 def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
     metrics = runtime.metrics
+    https_only = runtime.settings.https_only
 
     @app.middleware("http")
     async def context_and_metrics(request: Request, call_next: Any) -> Response:
-        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        cid = accepted_correlation_id(request.headers.get("x-correlation-id")) or str(uuid.uuid4())
         token = correlation_id_var.set(cid)
         structlog.contextvars.bind_contextvars(correlation_id=cid)
         start = time.perf_counter()
@@ -94,6 +62,8 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             response = await call_next(request)
             status = response.status_code
             response.headers["X-Correlation-ID"] = cid
+            for name, value in security_headers(request.url.path, https_only=https_only).items():
+                response.headers.setdefault(name, value)
             return response
         finally:
             route = request.scope.get("route")
@@ -143,9 +113,35 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         return PlainTextResponse(_asyncapi(runtime).to_yaml(), media_type="application/yaml")
 
     # -- login ----------------------------------------------------------------------------------
+    async def _log_in(request: Request, login: str, password: str) -> User | None:
+        """Every attempt checked against the throttle, hashed off the loop, counted and logged."""
+        address = request.client.host if request.client else "unknown"
+        guard = runtime.login_guard
+        try:
+            guard.check(login, address)
+        except Throttled as exc:
+            runtime.metrics.logins.labels("throttled").inc()
+            log.warning("login refused", login=login, address=address, reason=exc.reason,
+                        retry_after=exc.retry_after)
+            raise
+        user = await guard.authenticate(runtime.users, login, password)
+        if user is None:
+            guard.failed(login, address)
+            runtime.metrics.logins.labels("wrong").inc()
+            log.warning("login failed", login=login, address=address, reason="wrong login or password")
+            return None
+        guard.succeeded(login)
+        runtime.metrics.logins.labels("ok").inc()
+        log.info("login succeeded", login=login, address=address)
+        return user
+
     @router.post("/api/auth/token", tags=["auth"])
-    async def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
-        user = runtime.users.authenticate(form.username, form.password)
+    async def issue_token(request: Request,
+                          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+        try:
+            user = await _log_in(request, form.username, form.password)
+        except Throttled as exc:
+            raise HTTPException(429, exc.message(), headers={"Retry-After": str(exc.retry_after)}) from None
         if user is None:
             raise HTTPException(401, "wrong login or password", headers={"WWW-Authenticate": "Bearer"})
         return {"access_token": runtime.tokens.issue(user), "token_type": "bearer"}
@@ -166,25 +162,31 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         password: Annotated[str, Form()],
         next: Annotated[str, Form()] = "/",
     ) -> Response:
-        user = runtime.users.authenticate(username, password)
+        try:
+            user = await _log_in(request, username, password)
+        except Throttled as exc:
+            response = render(request, "login.html", status_code=429, next=_safe_next(next), error=exc.message())
+            response.headers["Retry-After"] = str(exc.retry_after)
+            return response
         if user is None:
             return render(request, "login.html", status_code=401, next=_safe_next(next),
                           error="Wrong login or password.")
         response = RedirectResponse(_safe_next(next), status_code=303)
         response.set_cookie(COOKIE_NAME, runtime.tokens.issue(user), httponly=True, samesite="strict",
-                            max_age=runtime.settings.jwt_ttl_minutes * 60)
+                            secure=runtime.settings.https_only, max_age=runtime.settings.jwt_ttl_minutes * 60)
         return response
 
     @router.post("/logout", include_in_schema=False)
     async def logout() -> Response:
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE_NAME)
+        response.delete_cookie(COOKIE_NAME, httponly=True, samesite="strict", secure=runtime.settings.https_only)
         return response
 
     # -- dead letters ---------------------------------------------------------------------------
     dl = runtime.tables.dead_letters
 
-    async def list_dead_letters(limit: int = 100, include_replayed: bool = False) -> list[dict[str, Any]]:
+    async def list_dead_letters(limit: int = 100, include_replayed: bool = False,
+                                reveal: bool = False) -> list[dict[str, Any]]:
         stmt = select(dl).order_by(dl.c.id.desc()).limit(min(limit, 1000))
         if not include_replayed:
             stmt = stmt.where(dl.c.replayed_at.is_(None))
@@ -192,15 +194,23 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             rows = (await session.execute(stmt)).mappings().all()
         return [
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in row.items() if k != "payload"}
-            | {"payload_preview": row["payload"][:500].decode(errors="replace")}
+            | {"error": mask_error(row["error"]),
+               "payload_preview": _preview(row["payload"], reveal)}
             for row in rows
         ]
 
+    def _preview(stored: bytes, reveal: bool) -> str:
+        try:
+            return dead_letters.preview(dead_letters.unseal(stored, runtime.pii), reveal=reveal)
+        except ValueError as exc:
+            return f"(sealed: {exc})"
+
     @router.get("/api/dead-letters", tags=["operations"])
     async def dead_letters_api(
-        _user: Annotated[User, require("operations:view")], include_replayed: bool = False, limit: int = 100
+        user: Annotated[User, require("operations:view")], include_replayed: bool = False, limit: int = 100
     ) -> list[dict[str, Any]]:
-        return await list_dead_letters(limit, include_replayed)
+        """Messages that could not be applied. PII in them is masked unless the user has pii:reveal."""
+        return await list_dead_letters(limit, include_replayed, reveal=user.can("pii:reveal"))
 
     @router.post("/api/dead-letters/{dead_letter_id}/replay", tags=["operations"])
     async def replay_dead_letter(
@@ -209,8 +219,10 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         return await replay(runtime, dead_letter_id, user.login)
 
     @router.get("/dead-letters", include_in_schema=False, response_class=HTMLResponse)
-    async def dead_letters_page(request: Request, user: DashboardUser) -> HTMLResponse:
-        return render(request, "dead_letters.html", rows=await list_dead_letters(200, True),
+    async def dead_letters_page(request: Request,
+                                user: Annotated[User, page_permission("operations:view")]) -> HTMLResponse:
+        return render(request, "dead_letters.html",
+                      rows=await list_dead_letters(200, True, reveal=user.can("pii:reveal")),
                       can_replay=user.can("operations:replay"))
 
     @router.post("/dead-letters/{dead_letter_id}/replay", include_in_schema=False)
@@ -234,7 +246,7 @@ async def replay(runtime: ServiceRuntime, dead_letter_id: int, actor: str) -> di
             raise HTTPException(409, "already replayed")
         headers = json.loads(row["headers"]) | {"x-replayed-by": actor}
         await runtime.broker.publish(
-            bytes(row["payload"]), topic=row["topic"],
+            dead_letters.unseal(bytes(row["payload"]), runtime.pii), topic=row["topic"],
             key=row["key"].encode() if row["key"] else None, headers=headers,
         )
         await session.execute(

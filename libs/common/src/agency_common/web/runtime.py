@@ -19,16 +19,18 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from fastapi_offline import FastAPIOffline
 from faststream.kafka import KafkaBroker
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Table
 
-from agency_common import idempotency
+from agency_common import dead_letters, idempotency
 from agency_common.auth import TokenService, UserDirectory
 from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.db.engine import Database
 from agency_common.jobs import JobRunner
 from agency_common.logging import configure_logging, get_logger
+from agency_common.login_guard import LoginGuard, LoginPolicy
 from agency_common.messaging.broker import OutboxPublisher, make_broker
 from agency_common.messaging.consumer import EventConsumer
 from agency_common.metrics import ServiceMetrics
@@ -37,6 +39,8 @@ from agency_common.outbox.tables import MessagingTables
 from agency_common.outbox.unit_of_work import UnitOfWork
 from agency_common.pii import PiiCipher
 from agency_common.settings import ServiceSettings
+from agency_common.web.deps import install_error_handlers
+from agency_common.web.routes import install_common
 
 COMMON_WEB = Path(__file__).parent
 log = get_logger(__name__)
@@ -80,12 +84,17 @@ class ServiceRuntime:
             on_published=self._count_published,
         )
         self.uow = UnitOfWork(self.db, tables, producer=self.name, on_commit=self.relay.wake)
-        self.consumer = EventConsumer(settings, self.broker, self.uow, self.metrics)
         self.tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_ttl_minutes)
         self.users = (
             UserDirectory.from_file(settings.users_file) if settings.users_file else UserDirectory({}, {})
         )
+        self.login_guard = LoginGuard(LoginPolicy(
+            failures_before_lockout=settings.login_failures_before_lockout,
+            lockout_seconds=settings.login_lockout_seconds,
+            failures_per_address=settings.login_failures_per_address,
+        ))
         self.pii = PiiCipher(settings.pii_keys.get_secret_value()) if settings.pii_keys else None
+        self.consumer = EventConsumer(settings, self.broker, self.uow, self.metrics, pii=self.pii)
         loaders = [FileSystemLoader(str(templates_dir))] if templates_dir else []
         loaders.append(FileSystemLoader(str(COMMON_WEB / "templates")))
         env = Environment(loader=ChoiceLoader(loaders), autoescape=select_autoescape(["html"]))
@@ -148,6 +157,14 @@ class ServiceRuntime:
                 await idempotency.purge(self.db, self.tables.idempotency_keys, keep)
             await asyncio.sleep(3600)
 
+    async def _seal_old_dead_letters(self) -> None:
+        try:
+            sealed = await dead_letters.seal_stored(self.db, self.tables.dead_letters, self.pii)
+            if sealed:
+                log.info("dead letters sealed", count=sealed)
+        except Exception as exc:  # noqa: BLE001 - reported; tried again at the next start
+            log.warning("sealing stored dead letters failed", error=str(exc))
+
     async def _lag_loop(self) -> None:
         while True:
             await asyncio.sleep(5)
@@ -165,6 +182,7 @@ class ServiceRuntime:
             asyncio.create_task(self.relay.run(), name="outbox-relay"),
             asyncio.create_task(self._lag_loop(), name="consumer-lag"),
             asyncio.create_task(self._purge_idempotency_keys(), name="idempotency-purge"),
+            asyncio.create_task(self._seal_old_dead_letters(), name="dead-letters-seal"),
         ]
         self._tasks += [asyncio.create_task(f(), name=getattr(f, "__name__", "background")) for f in self._background]
         freeze_startup_objects()
@@ -185,12 +203,14 @@ class ServiceRuntime:
             log.info("service stopped")
 
     def create_app(self, *routers: Any, static_dir: Path | None = None) -> FastAPI:
-        from agency_common.web.routes import install_common
-
-        app = FastAPI(
+        # FastAPIOffline: /docs and /redoc from files in the package, not a CDN (works offline,
+        # and no third-party script runs on the origin that holds the login cookie).
+        app = FastAPIOffline(
             title=self.title,
             lifespan=self.lifespan,
             docs_url="/docs",
+            redoc_url="/redoc",
+            static_url="/static/docs",
             openapi_url="/openapi.json",
             # Neither FastAPI nor Starlette caps a request by default: every upload is bounded here.
             max_body_size=self.settings.max_upload_bytes,
@@ -200,6 +220,7 @@ class ServiceRuntime:
         app.add_middleware(idempotency.IdempotencyMiddleware, db=self.db, table=self.tables.idempotency_keys,
                            login_of=idempotency.login_from_token(self.tokens.verify))
         install_common(app, self)
+        install_error_handlers(app)
         for router in routers:
             app.include_router(router)
         app.mount("/static/common", StaticFiles(directory=str(COMMON_WEB / "static")), name="common-static")

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import httpx
 import yaml
-
 from agency_common.auth import hash_password
-from agency_common.demo import load_on_first_start
 from agency_common.messaging.admin import ensure_topics
 from agency_common.pii import PiiCipher
+
+from agency_platform.demo import load_on_first_start
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ with the platform's envelope), never into their databases:
 - reporting: upstream policy jobs and activities published on their topics, then a Team Screens
   calculation.
 
-``python -m agency_common.demo`` loads it into a running platform (``--intake URL`` ... see ``--help``).
+``python -m agency_platform.demo`` loads it into a running platform (``--intake URL`` ... see ``--help``).
 """
 
 from __future__ import annotations
@@ -211,9 +211,8 @@ def upstream_events(now: datetime | None = None) -> list[Any]:
 
 
 async def publish_upstream(bootstrap: str, payloads: list[Any], actor: str = "policy-admin") -> int:
-    from aiokafka import AIOKafkaProducer
-
     from agency_common.contracts.envelope import make_envelope
+    from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()

@@ -1,5 +1,5 @@
 """Write each service's AsyncAPI document into ``docs/asyncapi/`` (kept in the repository; a test
-fails when a document is stale). ``python -m agency_common.asyncapi_export``"""
+fails when a document is stale). ``python -m agency_platform.asyncapi_export``"""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from faststream.specification import AsyncAPI
 
-from agency_common.launcher import SERVICES
+from agency_platform.launcher import SERVICES
 
 
 def render(module: str) -> str:

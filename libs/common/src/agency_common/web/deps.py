@@ -1,0 +1,68 @@
+"""One HTTP dialect for every service: the runtime and a database session as dependencies (no
+``request.app.state`` in routes), page permissions for dashboards, and one handler that turns a use
+case's refusal (``agency_common.errors``) into its HTTP answer.
+
+    @router.get("/api/things/{id}")
+    async def thing(id: str, session: Session, _user: Annotated[User, require("things:view")]) -> Thing:
+        return await queries.thing(session, id)          # NotFound -> 404 {"detail": "..."}
+
+    @router.post("/api/things")
+    async def add(body: ThingIn, runtime: Runtime, user: Annotated[User, require("things:edit")]) -> Thing:
+        async with runtime.uow(actor=user.login) as tx:   # the acting user records every change
+            return await usecases.add(tx, body)
+
+    @router.get("/things", response_class=HTMLResponse)
+    async def page(request: Request, user: Annotated[User, page_permission("things:view")]) -> HTMLResponse:
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from agency_common.errors import UseCaseError
+from agency_common.web.pages import PageForbidden, render
+
+if TYPE_CHECKING:
+    from agency_common.web.runtime import ServiceRuntime
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+Runtime = Annotated["ServiceRuntime", Depends(get_runtime)]
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read session for the request (writes go through ``runtime.uow(actor=...)``)."""
+    async with get_runtime(request).db.session() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+def wants_html(request: Request) -> bool:
+    """A dashboard page (not the JSON API, not a script asking for JSON)."""
+    if request.url.path.startswith("/api/"):
+        return False
+    return "text/html" in request.headers.get("accept", "") or request.method == "GET"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(UseCaseError)
+    async def refused(request: Request, exc: UseCaseError) -> Response:
+        if wants_html(request):
+            return render(request, "message.html", status_code=exc.status_code, message=str(exc))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code)
+
+    @app.exception_handler(PageForbidden)
+    async def page_forbidden(request: Request, exc: PageForbidden) -> Response:
+        noun = "permission" if len(exc.missing) == 1 else "permissions"
+        return render(request, "message.html", status_code=403,
+                      message=f"You do not have the {' and '.join(exc.missing)} {noun}.")

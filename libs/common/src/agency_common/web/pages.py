@@ -1,0 +1,75 @@
+"""Dashboard pages: who is logged in (a missing login goes to the login page), what they may see,
+and rendering a template with the navigation every page has."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse
+
+from agency_common.auth import User, token_from_request
+
+if TYPE_CHECKING:
+    from agency_common.web.runtime import ServiceRuntime
+
+
+class LoginRequired(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def dashboard_user(request: Request) -> User:
+    """Dashboard pages: a missing or expired login sends the browser to the login page."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    token = token_from_request(request)
+    if token:
+        try:
+            user = runtime.tokens.verify(token)
+            request.state.user = user
+            return user
+        except jwt.PyJWTError:  # expired or forged: log in again
+            pass
+    raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+
+
+DashboardUser = Annotated[User, Depends(dashboard_user)]
+
+
+def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    runtime: ServiceRuntime = request.app.state.runtime
+    return runtime.templates.TemplateResponse(
+        request,
+        template,
+        {
+            "service": runtime.name,
+            "title": runtime.title,
+            "nav": runtime.nav,
+            "user": getattr(request.state, "user", None),
+            "dashboards": runtime.settings.dashboard_links(),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+class PageForbidden(Exception):
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(", ".join(missing))
+        self.missing = missing
+
+
+def page_permission(*permissions: str) -> Any:
+    """Dashboard pages: no login sends the browser to the login page; a login without every
+    permission given gets a 403 page that names what is missing."""
+
+    def dependency(user: Annotated[User, Depends(dashboard_user)]) -> User:
+        missing = [p for p in permissions if not user.can(p)]
+        if missing:
+            raise PageForbidden(missing)
+        return user
+
+    return Depends(dependency)
+
+
