@@ -47,13 +47,14 @@ if __name__ == "__main__":
     from agency_common.db.engine import Database
     from agency_common.web.runtime import freeze_startup_objects
     from intake.app import create_app
-    from intake.domain.mapping import MappingProfile
-    from intake.domain.reader import StatementParser
-    from intake.imports import load_book, publish_statement
     from intake.models import Policy, Statement
-    from intake.parse_worker import start_fork_server
+    from intake.policy_sessions.schemas import CreatePoliciesRequest
+    from intake.policy_sessions.usecases import create_policies
     from intake.settings import IntakeSettings
-    from intake.usecases import CreatePoliciesRequest, create_policies
+    from intake.statements.domain.mapping import MappingProfile
+    from intake.statements.domain.reader import StatementParser
+    from intake.statements.imports import load_book, publish_statement
+    from intake.statements.parse_worker import start_fork_server
     from sqlalchemy import Column, MetaData, Table, Text, func, insert, select
 
     from tests.support.inprocess import migrate

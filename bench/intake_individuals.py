@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from agency_common.pii import PiiCipher
 from intake.app import create_app
-from intake.individuals import SearchCriteria, search
+from intake.individuals.queries import search
+from intake.individuals.schemas import SearchCriteria
 from intake.models import Individual, Policy, SalesRecordJob
 from intake.settings import IntakeSettings
 from intake_import import drop_database, new_database

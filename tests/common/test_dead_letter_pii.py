@@ -15,7 +15,7 @@ from agency_common.timeutil import utcnow
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import insert, select
 
-from tests.intake.test_events_inprocess import publish
+from tests.intake.statements.test_feed_events_inprocess import publish
 from tests.support.inprocess import eventually
 
 SSN, DOB, MBI = "123-45-6789", "1990-13-45", "1EG4TE5MK73"

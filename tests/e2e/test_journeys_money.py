@@ -4,6 +4,7 @@ ticks on two pages of Transactions – direct bill are both paid."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -126,14 +127,14 @@ def test_journey_money_ticks_on_two_pages_both_paid(platform: RunningPlatform, p
     first = rows_on.nth(0)
     first_policy = first.locator("td").nth(5).inner_text()
     first.locator("input[type=checkbox]").check()
-    page.wait_for_function("document.querySelector('#selection-summary').innerText.startsWith('1 selected')")
+    page.locator("#selection-summary", has_text=re.compile(r"^\s*1 selected")).wait_for()
     page.click("a:text('next')")
     page.wait_for_url("**page=2*")
     assert "1 selected (total $100.00)" in page.inner_text("#selection-summary"), "the tick of page 1 is kept"
     last = page.locator("#pay-form tbody tr").nth(0)
     last_policy = last.locator("td").nth(5).inner_text()
     last.locator("input[type=checkbox]").check()
-    page.wait_for_function("document.querySelector('#selection-summary').innerText.startsWith('2 selected')")
+    page.locator("#selection-summary", has_text=re.compile(r"^\s*2 selected")).wait_for()
     assert "2 selected (total $200.00)" in page.inner_text("#selection-summary")
     screens(page, "money-ticks-on-two-pages")
     page.click("#pay-form button:text('Pay All Selected')")

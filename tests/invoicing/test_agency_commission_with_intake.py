@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from tests.intake.test_statements_inprocess import wait_imported
+from tests.intake.statements.test_statements_inprocess import wait_imported
 from tests.invoicing.helpers import CARRIER, entries, open_rec
 from tests.support.carriers import register_carriers
 from tests.support.inprocess import eventually

@@ -18,15 +18,23 @@ from agency_common.contracts.intake import (
 from agency_common.web import ServiceRuntime
 from fastapi import FastAPI
 
-from intake import api, api_individuals, consumers, dashboard, dashboard_individuals
+from intake import consumers
 from intake.carriers import api as carriers_api
 from intake.carriers import dashboard as carriers_dashboard
-from intake.imports import StatementImports
-from intake.individual_imports import IndividualImports
-from intake.individuals import SalesRecordJobs
+from intake.individuals import api as individuals_api
+from intake.individuals import dashboard as individuals_dashboard
+from intake.individuals.import_jobs import IndividualImports
+from intake.individuals.sales_record_jobs import SalesRecordJobs
 from intake.models import messaging
-from intake.policy_jobs import PolicyJobs
+from intake.policies import api as policies_api
+from intake.policies import dashboard as policies_dashboard
+from intake.policy_sessions import api as policy_sessions_api
+from intake.policy_sessions import dashboard as policy_sessions_dashboard
+from intake.policy_sessions.jobs import PolicyJobs
 from intake.settings import IntakeSettings
+from intake.statements import api as statements_api
+from intake.statements import dashboard as statements_dashboard
+from intake.statements.imports import StatementImports
 
 HERE = Path(__file__).parent
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
@@ -47,8 +55,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     policy_jobs = PolicyJobs(runtime)
     individual_imports = IndividualImports(runtime)
     runtime.background(imports.run)
-    app = runtime.create_app(api.router, api_individuals.router, carriers_api.router, dashboard.router,
-                             dashboard_individuals.router, carriers_dashboard.router)
+    app = runtime.create_app(
+        policies_api.router, statements_api.router, policy_sessions_api.router, individuals_api.router,
+        carriers_api.router, policies_dashboard.router, statements_dashboard.router,
+        policy_sessions_dashboard.router, individuals_dashboard.router, carriers_dashboard.router)
     app.state.imports = imports
     app.state.sales_jobs = sales_jobs
     app.state.policy_jobs = policy_jobs

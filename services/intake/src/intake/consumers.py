@@ -16,9 +16,10 @@ from agency_common.messaging.consumer import EventConsumer, PermanentError
 from agency_common.outbox import Transaction
 from pydantic import ValidationError
 
-from intake import imports
-from intake.individuals import upsert_from_crm
-from intake.usecases import NotFound, Posting, UseCaseError, apply_invoice_postings
+from intake.errors import NotFound, UseCaseError
+from intake.individuals.usecases import upsert_from_crm
+from intake.policies.postings import Posting, apply_invoice_postings
+from intake.statements import imports
 
 
 async def on_statement_started(tx: Transaction, env: Envelope[Any]) -> None:

@@ -18,6 +18,7 @@ from intake.carriers.registry import (
     require_carrier,
     update_carrier,
 )
+from intake.carriers.schemas import CarrierOut, CarrierPage
 from intake.errors import UseCaseError
 
 router = APIRouter(prefix="/api/carriers", tags=["carriers"])
@@ -30,7 +31,7 @@ def _fail(exc: UseCaseError) -> HTTPException:
     return HTTPException(exc.status_code, detail)
 
 
-@router.get("")
+@router.get("", response_model=CarrierPage, response_model_exclude_unset=True)
 async def carriers(request: Request, _user: Annotated[User, require("carriers:view")],
                    q: Annotated[str | None, Query(max_length=200, description="name, alias or NAIC code")] = None,
                    include_inactive: bool = True,
@@ -41,7 +42,7 @@ async def carriers(request: Request, _user: Annotated[User, require("carriers:vi
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 
 
-@router.get("/resolve")
+@router.get("/resolve", response_model=CarrierOut, response_model_exclude_unset=True)
 async def resolve(request: Request, _user: Annotated[User, require("carriers:view")],
                   name: Annotated[str, Query(max_length=200)]) -> dict[str, Any]:
     """The carrier a typed name means (case- and space-insensitive, by name or alias); 404 with the
@@ -56,7 +57,7 @@ async def resolve(request: Request, _user: Annotated[User, require("carriers:vie
         return carrier_json(*await get_carrier(s, carrier.id))
 
 
-@router.get("/{carrier_id}")
+@router.get("/{carrier_id}", response_model=CarrierOut, response_model_exclude_unset=True)
 async def carrier(request: Request, carrier_id: str, _user: Annotated[User, require("carriers:view")]) -> dict[str, Any]:
     async with request.app.state.runtime.db.session() as s:
         try:
@@ -65,7 +66,7 @@ async def carrier(request: Request, carrier_id: str, _user: Annotated[User, requ
             raise _fail(exc) from None
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=CarrierOut, response_model_exclude_unset=True)
 async def register(request: Request, body: CarrierIn, user: Annotated[User, require("carriers:edit")]) -> dict[str, Any]:
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
@@ -74,7 +75,7 @@ async def register(request: Request, body: CarrierIn, user: Annotated[User, requ
         raise _fail(exc) from None
 
 
-@router.patch("/{carrier_id}")
+@router.patch("/{carrier_id}", response_model=CarrierOut, response_model_exclude_unset=True)
 async def edit(request: Request, carrier_id: str, body: CarrierEdit,
                user: Annotated[User, require("carriers:edit")]) -> dict[str, Any]:
     try:

@@ -34,6 +34,14 @@ def clean(raw: str | None) -> str:
     return unneutralise(text).strip() if text[:1] == "'" else text
 
 
+_HEADER_KEY = re.compile(r"[^a-z0-9%#]+")
+
+
+def header_key(text: str) -> str:
+    """A header cell as compared with the known spellings: case, spaces and punctuation ignored."""
+    return _HEADER_KEY.sub(" ", clean(text).casefold()).strip()
+
+
 _PLAIN_AMOUNT = re.compile(r"^-?\d{1,15}(?:\.\d{1,2})?$")
 _COMMON_AMOUNT = re.compile(r"^\$?(\d{1,3}(?:,\d{3}){1,4}|\d{1,15})(\.\d{1,2})?$")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")

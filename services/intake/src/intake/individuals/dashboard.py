@@ -1,0 +1,332 @@
+"""Dashboard: Individual Advanced Search, saved searches, Create Sales Records (with confirmation)
+and the job's progress."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import uuid
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from agency_common.tabular import TabularError, csv_bytes
+from agency_common.web import DashboardUser, render
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from intake.errors import UseCaseError
+from intake.individuals.domain.fields import CARRIED_FIELDS, FIELD_LABELS, STANDARD_FIELDS
+from intake.individuals.import_jobs import job_json as import_job_json
+from intake.individuals.importing import invalid_rows_csv, results_csv, save_upload, template_columns
+from intake.individuals.pii import require_cipher
+from intake.individuals.queries import (
+    audits_of,
+    list_sales_records,
+    preview_counts,
+    search,
+    search_export_csv,
+)
+from intake.individuals.sales_record_jobs import start_job
+from intake.individuals.schemas import (
+    SalesRecordJobIn,
+    SearchCriteria,
+    individual_json,
+    job_json,
+    sales_record_json,
+    saved_search_json,
+)
+from intake.individuals.usecases import convert_to_individual, save_search
+from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
+
+router = APIRouter(include_in_schema=False)
+PAGE = 50
+IMPORT_ROWS_SHOWN = 2000  # the rest is in the results CSV
+CRITERIA_FIELDS = list(SearchCriteria.model_fields)
+
+
+def _criteria(params: dict[str, Any]) -> SearchCriteria:
+    values = {k: v for k, v in params.items() if k in CRITERIA_FIELDS and str(v).strip() != ""}
+    return SearchCriteria.model_validate(values)
+
+
+@router.get("/individuals", response_class=HTMLResponse)
+async def search_page(request: Request, user: DashboardUser, error: str | None = None,
+                      message: str | None = None) -> HTMLResponse:
+    if not user.can("individuals:view"):
+        return render(request, "intake_message.html", status_code=403, message="You do not have the individuals:view permission.")
+    runtime = request.app.state.runtime
+    params = dict(request.query_params)
+    saved_id = params.get("saved_search_id")
+    page = max(int(params.get("page", "1") or 1), 1)
+    items: list[dict[str, Any]] = []
+    total, counts = 0, None
+    saved_search_id: str | None = None
+    try:
+        async with runtime.db.session() as session:
+            if saved_id:
+                saved = await session.get(SavedSearch, saved_id)
+                if saved is not None:
+                    saved_search_id = saved.id  # the job is recorded next to the saved search
+                    params = {**SearchCriteria.model_validate_json(saved.criteria).model_dump(exclude_none=True), **params}
+            c = _criteria(params)
+            if params.get("run"):
+                total, rows = await search(session, c, sort=params.get("sort") or "last_name", limit=50,
+                                           offset=(page - 1) * 50)
+                items = [individual_json(i, require_cipher(runtime), user.can("pii:reveal")) for i in rows]
+                if user.can("individuals:edit") and user.can("sales_enablement:view"):
+                    counts = await preview_counts(session, c)
+            searches = (await session.execute(select(SavedSearch).order_by(SavedSearch.created_at.desc()).limit(100))).scalars().all()
+            jobs = (await session.execute(select(SalesRecordJob).order_by(SalesRecordJob.created_at.desc()).limit(20))).scalars().all()
+    except (ValidationError, UseCaseError, ValueError) as exc:
+        c, searches, jobs, error = SearchCriteria(), [], [], str(exc)
+    query = urlencode(c.model_dump(exclude_none=True, mode="json"))
+    return render(request, "intake_individuals.html", criteria=c.model_dump(exclude_none=True, mode="json"),
+                  fields=CRITERIA_FIELDS, items=items, total=total, page=page, query=query, counts=counts,
+                  searches=[saved_search_json(s) for s in searches], jobs=[job_json(j) for j in jobs],
+                  types=runtime.settings.sales_record_types, idempotency_key=str(uuid.uuid4()),
+                  error=error, message=message, ran=bool(params.get("run")), saved_search_id=saved_search_id)
+
+
+@router.get("/individuals/export.csv")
+async def export_csv(request: Request, user: DashboardUser) -> Response:
+    """The search's whole result as CSV (PII masked unless the user may reveal it)."""
+    if not user.can("individuals:view"):
+        return _denied(request, "individuals:view")
+    runtime = request.app.state.runtime
+    try:
+        c = _criteria(dict(request.query_params))
+    except ValidationError as exc:
+        return render(request, "intake_message.html", status_code=422, message=str(exc))
+    return StreamingResponse(search_export_csv(runtime.db, c, require_cipher(runtime), user.can("pii:reveal")),
+                             media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
+
+
+@router.post("/individuals/saved-searches")
+async def save_search_form(request: Request, user: DashboardUser) -> Response:
+    if not (user.can("individuals:view") and user.can("searches:save")):
+        return _denied(request, "individuals:view", "searches:save")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    try:
+        async with request.app.state.runtime.uow(actor=user.login) as tx:
+            # The form field is not called "name": that is a search criterion ("name contains").
+            s = await save_search(tx, form.get("search_name", ""), _criteria(form))
+    except (ValidationError, UseCaseError) as exc:
+        return await search_page(request, user, error=str(exc))
+    return RedirectResponse(f"/individuals?saved_search_id={s.id}&run=1", status_code=303)
+
+
+@router.post("/individuals/sales-records")
+async def create_sales_records_form(request: Request, user: DashboardUser) -> Response:
+    if not (user.can("individuals:edit") and user.can("sales_enablement:view")):
+        return render(request, "intake_message.html", status_code=403,
+                      message="Creating sales records needs the individuals:edit and sales_enablement:view permissions.")
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    runtime = request.app.state.runtime
+    try:
+        body = SalesRecordJobIn(idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()),
+                                sales_record_type=form.get("sales_record_type", ""), criteria=_criteria(form),
+                                saved_search_id=form.get("saved_search_id") or None)
+        async with runtime.uow(actor=user.login) as tx:
+            job, created = await start_job(tx, body, runtime.settings.sales_record_types)
+    except (ValidationError, UseCaseError) as exc:
+        return await search_page(request, user, error=str(exc))
+    if created:
+        request.app.state.sales_jobs.launch(job.id)
+    return RedirectResponse(f"/sales-record-jobs/{job.id}", status_code=303)
+
+
+@router.get("/sales-record-jobs/{job_id}", response_class=HTMLResponse)
+async def job_page(request: Request, job_id: str, user: DashboardUser) -> HTMLResponse:
+    async with request.app.state.runtime.db.session() as session:
+        job = await session.get(SalesRecordJob, job_id)
+    if job is None:
+        return render(request, "intake_message.html", status_code=404, message="No such job.")
+    return render(request, "intake_sales_job.html", job=job_json(job))
+
+
+# -- CSV import of individuals ----------------------------------------------------------------------
+def _denied(request: Request, *permissions: str) -> HTMLResponse:
+    return render(request, "intake_message.html", status_code=403,
+                  message=f"This page needs the {' and '.join(permissions)} permission{'s' if len(permissions) > 1 else ''}.")
+
+
+def _csv_data_uri(header: list[str], rows: list[list[str]]) -> str:
+    """A CSV the browser downloads from the page itself: the import keeps no file of its results."""
+    return "data:text/csv;base64," + base64.b64encode(b"".join(csv_bytes(header, rows))).decode()
+
+
+@router.get("/individuals/import/template.csv")
+async def import_template_csv(request: Request, user: DashboardUser) -> Response:
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    return StreamingResponse(csv_bytes(template_columns(), []), media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="individuals-template.csv"'})
+
+
+@router.get("/individuals/import", response_class=HTMLResponse)
+async def import_page(request: Request, user: DashboardUser) -> HTMLResponse:
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    return render(request, "intake_individuals_import.html", columns=template_columns(), result=None,
+                  **await _import_form_context(request))
+
+
+async def _import_form_context(request: Request) -> dict[str, Any]:
+    # a new key per form shown: a second click on the same form answers the job the first started
+    return {"idempotency_key": str(uuid.uuid4()), "jobs": await request.app.state.individual_imports.recent()}
+
+
+@router.post("/individuals/import", response_class=HTMLResponse)
+async def import_form(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()],
+                      idempotency_key: Annotated[str | None, Form(max_length=200)] = None) -> Response:
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    runtime = request.app.state.runtime
+    imports = request.app.state.individual_imports
+    if (job := await imports.for_key(idempotency_key)) is not None:
+        return RedirectResponse(job["page"], status_code=303)
+    ctx: dict[str, Any] = {"columns": template_columns(), "result": None, "file_name": file.filename,
+                           **await _import_form_context(request)}
+    try:
+        tmp = await save_upload(file, runtime.settings.max_upload_bytes)
+    except TabularError as exc:
+        return render(request, "intake_individuals_import.html", status_code=413, error=str(exc), **ctx)
+    try:
+        out = await imports.submit(tmp, file.filename or "individuals.csv", user.login, idempotency_key)
+    except (TabularError, UseCaseError) as exc:
+        return render(request, "intake_individuals_import.html", status_code=422, error=str(exc), **ctx)
+    finally:
+        with contextlib.suppress(FileNotFoundError):  # a background job took the file away
+            os.unlink(tmp)
+    if "job" in out:
+        return RedirectResponse(out["job"]["page"], status_code=303)
+    result = out["result"]
+    shown = result["results"][:IMPORT_ROWS_SHOWN]
+    invalid_uri = _csv_data_uri(*invalid_rows_csv(result, user.can("pii:reveal"))) if result["invalid"] else None
+    return render(request, "intake_individuals_import.html", **(ctx | {
+        "result": result, "rows": shown, "more": len(result["results"]) - len(shown), "invalid_uri": invalid_uri,
+        "results_uri": _csv_data_uri(*results_csv(result))}))
+
+
+async def _import_job(request: Request, import_id: str, user: Any) -> Any:
+    """The background import for its pages, or the page refusing it (permission, unknown id)."""
+    if not user.can("individuals:edit"):
+        return _denied(request, "individuals:edit")
+    try:
+        return await request.app.state.individual_imports.get(import_id)
+    except UseCaseError:
+        return render(request, "intake_message.html", status_code=404, message="No such import.")
+
+
+@router.get("/individuals/import/jobs/{import_id}", response_class=HTMLResponse)
+async def import_job_page(request: Request, import_id: str, user: DashboardUser) -> Response:
+    """A background import: its progress while it runs (the page refreshes itself), then the same
+    result view as an import done at once, downloads served from the stored outcomes."""
+    job = await _import_job(request, import_id, user)
+    if isinstance(job, Response):
+        return job
+    ctx: dict[str, Any] = {"job": import_job_json(job), "file_name": job.file_name, "result": None}
+    if job.status == "done":
+        count, rows = await request.app.state.individual_imports.results(job.id, 0, IMPORT_ROWS_SHOWN)
+        base = f"/individuals/import/jobs/{job.id}"
+        ctx |= {"result": ctx["job"], "rows": rows, "more": count - len(rows), "results_uri": f"{base}/results.csv",
+                "invalid_uri": f"{base}/invalid.csv" if job.invalid else None}
+    return render(request, "intake_individuals_import_job.html", **ctx)
+
+
+@router.get("/individuals/import/jobs/{import_id}/results.csv")
+async def import_job_results_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
+    if isinstance(job := await _import_job(request, import_id, user), Response):
+        return job
+    return StreamingResponse(request.app.state.individual_imports.results_csv(job), media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="import-results.csv"'})
+
+
+@router.get("/individuals/import/jobs/{import_id}/invalid.csv")
+async def import_job_invalid_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
+    """The invalid rows to fix and import again (PII masked unless the user may reveal it)."""
+    if isinstance(job := await _import_job(request, import_id, user), Response):
+        return job
+    return StreamingResponse(request.app.state.individual_imports.errors_csv(job, user.can("pii:reveal")),
+                             media_type="text/csv",
+                             headers={"Content-Disposition": 'attachment; filename="invalid-individuals.csv"'})
+
+
+# -- an individual, sales records, Convert to Individual --------------------------------------------
+@router.get("/individuals/{individual_id}", response_class=HTMLResponse)
+async def individual_page(request: Request, individual_id: str, user: DashboardUser) -> HTMLResponse:
+    if not user.can("individuals:view"):
+        return _denied(request, "individuals:view")
+    runtime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        ind = await session.get(Individual, individual_id)
+        if ind is None:
+            return render(request, "intake_message.html", status_code=404, message="No such individual.")
+        _, records = await list_sales_records(session, individual_id=individual_id, limit=10)
+        audits = await audits_of(session, individual_id)
+    return render(request, "intake_individual.html", ind=individual_json(ind, require_cipher(runtime), user.can("pii:reveal")),
+                  labels=FIELD_LABELS, fields=STANDARD_FIELDS, records=[r.id for r in records], audits=audits,
+                  can_see_records=user.can("sales_enablement:view"))
+
+
+@router.get("/sales-records", response_class=HTMLResponse)
+async def sales_records_page(request: Request, user: DashboardUser, sales_record_type: str = "", job_id: str = "",
+                             page: int = 1) -> HTMLResponse:
+    if not user.can("sales_enablement:view"):
+        return _denied(request, "sales_enablement:view")
+    runtime = request.app.state.runtime
+    page = max(page, 1)
+    async with runtime.db.session() as session:
+        total, rows = await list_sales_records(session, sales_record_type=sales_record_type or None,
+                                               job_id=job_id or None, limit=PAGE, offset=(page - 1) * PAGE)
+        job = await session.get(SalesRecordJob, job_id) if job_id else None
+    cipher, reveal = require_cipher(runtime), user.can("pii:reveal")
+    query = urlencode({k: v for k, v in (("sales_record_type", sales_record_type), ("job_id", job_id)) if v})
+    return render(request, "intake_sales_records.html", items=[sales_record_json(r, cipher, reveal) for r in rows],
+                  total=total, page=page, pages=max((total + PAGE - 1) // PAGE, 1), query=query,
+                  types=runtime.settings.sales_record_types, sales_record_type=sales_record_type, job_id=job_id,
+                  job=job_json(job) if job else None)
+
+
+async def _record_page(request: Request, user: Any, record_id: str, message: str | None = None,
+                       error: str | None = None, status_code: int = 200) -> HTMLResponse:
+    runtime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        rec = await session.get(SalesRecord, record_id)
+        if rec is None:
+            return render(request, "intake_message.html", status_code=404, message="No such sales record.")
+        ind = await session.get(Individual, rec.individual_id)
+        audits = [a for a in await audits_of(session, rec.individual_id)
+                  if a["action"] == "convert_to_individual" and a["details"].get("sales_record_id") == rec.id]
+    for a in audits:  # field names as the operator knows them
+        for k in ("filled", "conflicts_kept_individual"):
+            a[k] = [FIELD_LABELS.get(f, f) for f in a["details"].get(k, [])]
+        a["custom_added"] = a["details"].get("custom_fields_added", [])
+    reveal = user.can("pii:reveal")
+    return render(request, "intake_sales_record.html", status_code=status_code,
+                  rec=sales_record_json(rec, require_cipher(runtime), reveal), labels=FIELD_LABELS, fields=CARRIED_FIELDS,
+                  individual_name=", ".join(x for x in (ind.last_name, ind.first_name) if x) if ind else None,
+                  audits=audits, can_convert=user.can("individuals:edit"), message=message, error=error)
+
+
+@router.get("/sales-records/{record_id}", response_class=HTMLResponse)
+async def sales_record_page(request: Request, record_id: str, user: DashboardUser) -> HTMLResponse:
+    if not user.can("sales_enablement:view"):
+        return _denied(request, "sales_enablement:view")
+    return await _record_page(request, user, record_id)
+
+
+@router.post("/sales-records/{record_id}/convert-to-individual")
+async def convert_form(request: Request, record_id: str, user: DashboardUser) -> Response:
+    if not (user.can("individuals:edit") and user.can("sales_enablement:view")):
+        return _denied(request, "individuals:edit", "sales_enablement:view")
+    runtime = request.app.state.runtime
+    try:
+        async with runtime.uow(actor=user.login) as tx:
+            await convert_to_individual(tx, record_id, require_cipher(runtime))
+    except UseCaseError as exc:
+        return await _record_page(request, user, record_id, error=str(exc), status_code=exc.status_code)
+    return RedirectResponse(f"/sales-records/{record_id}?converted=1", status_code=303)

@@ -1,0 +1,93 @@
+"""The book of business pages: the home page (recent policies, a policy by hand) and Update
+Policies (by Carrier)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from agency_common.web import DashboardUser, render
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import func, select
+
+from intake.carriers.registry import carrier_names
+from intake.errors import UseCaseError
+from intake.models import Policy, PolicySession, PolicyUpdateAudit
+from intake.policies.schemas import POLICY_DEFAULT_FIELDS, NewPolicy, UpdateByCarrierRequest, audit_json
+from intake.policies.usecases import create_policy, update_policies_by_carrier
+from intake.web import denied as _denied
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, user: DashboardUser, error: str | None = None,
+               values: dict[str, str] | None = None) -> HTMLResponse:
+    runtime = request.app.state.runtime
+    async with runtime.db.session() as session:
+        total = await session.scalar(select(func.count()).select_from(Policy))
+        recent = (await session.execute(select(Policy).order_by(Policy.created_at.desc()).limit(50))).scalars().all()
+        carriers = await carrier_names(session)
+    return render(request, "intake_home.html", total=total, policies=recent, error=error, carriers=carriers,
+                  values=values or {}, can_create=user.can("policies:create"))
+
+
+@router.post("/policies")
+async def create_policy_form(
+    request: Request,
+    user: DashboardUser,
+    carrier: Annotated[str, Form()],
+    policy_number: Annotated[str, Form()],
+    client_name: Annotated[str, Form()],
+    line_of_business: Annotated[str, Form()] = "",
+) -> Response:
+    runtime = request.app.state.runtime
+    if not user.can("policies:create"):
+        return await home(request, user, error="You do not have the policies:create permission.")
+    try:
+        data = NewPolicy(carrier=carrier, policy_number=policy_number, client_name=client_name,
+                         line_of_business=line_of_business or None)
+        async with runtime.uow(actor=user.login) as tx:
+            await create_policy(tx, data)
+    except (ValidationError, UseCaseError) as exc:
+        return await home(request, user, error=str(exc), values={"carrier": carrier, "policy_number": policy_number,
+                                                                 "client_name": client_name,
+                                                                 "line_of_business": line_of_business})
+    return RedirectResponse("/", status_code=303)
+
+
+UPDATE_FILTERS = ("carrier", "session_id", "line_of_business", "status", "policy_number", "client_name",
+                  "effective_from", "effective_to")
+
+
+@router.get("/policies/update", response_class=HTMLResponse)
+async def update_page(request: Request, user: DashboardUser, message: str | None = None, error: str | None = None,
+                      values: dict[str, str] | None = None) -> HTMLResponse:
+    if not user.can("policies:view"):
+        return _denied(request, "policies:view")
+    async with request.app.state.runtime.db.session() as session:
+        audits = (await session.execute(select(PolicyUpdateAudit).order_by(PolicyUpdateAudit.updated_at.desc())
+                                        .limit(50))).scalars().all()
+        sessions = (await session.execute(select(PolicySession).order_by(PolicySession.number.desc()).limit(100))).scalars().all()
+        carriers = await carrier_names(session, active_only=False)
+    return render(request, "intake_update.html", audits=[audit_json(a) for a in audits], sessions=sessions,
+                  carriers=carriers,
+                  filters=UPDATE_FILTERS, changes=POLICY_DEFAULT_FIELDS, values=values or dict(request.query_params),
+                  message=message, error=error, can_edit=user.can("policies:edit"))
+
+
+@router.post("/policies/update")
+async def update_form(request: Request, user: DashboardUser) -> Response:
+    if not user.can("policies:edit"):
+        return _denied(request, "policies:edit")
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    try:
+        req = UpdateByCarrierRequest(
+            filter={k[2:]: v for k, v in form.items() if k.startswith("f_") and v},
+            changes={k[2:]: v for k, v in form.items() if k.startswith("c_") and v})
+        async with request.app.state.runtime.uow(actor=user.login) as tx:
+            audit = await update_policies_by_carrier(tx, req)
+    except (ValidationError, UseCaseError) as exc:
+        return await update_page(request, user, error=str(exc), values=form)
+    return await update_page(request, user, message=f"{audit.count} policies updated.", values=form)

@@ -1,0 +1,98 @@
+"""Invoicing's postings applied to the book of business (seed 003): the premium rule
+(``domain.premium``) on each policy's terms, in batches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from agency_common.contracts.intake import PolicyUpdated
+from agency_common.outbox import Transaction
+from agency_common.timeutil import utcnow
+from sqlalchemy import bindparam, insert, select, update
+
+from intake.chunking import CHUNK, chunks
+from intake.errors import NotFound
+from intake.models import (
+    Policy,
+    PolicyTerm,
+)
+from intake.policies.domain.premium import Term, apply_posting, current_term
+from intake.policies.schemas import snapshot
+from intake.policies.terms import TERM_COLUMNS, term_from_row, term_values
+
+
+class PolicyNotFound(NotFound):
+    pass
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One posted invoice as intake applies it (from ``InvoicePosted``)."""
+
+    policy_id: str
+    bill_type: str
+    premium: Decimal
+    effective_date: date | None = None
+    expiration_date: date | None = None
+    commission: Decimal = Decimal("0.00")
+
+
+async def apply_invoice_postings(tx: Transaction, postings: Sequence[Posting]) -> int:
+    """A consumed batch of postings, in order, with the same rule and result as one at a time (each
+    posting bumps the policy's version): the policies and their terms read with ``IN`` per chunk,
+    the rule applied in memory, the changed terms updated and the new ones inserted by
+    executemany, the policies given their current term's dates and totals, and one
+    ``PolicyUpdated`` per policy (its last version). Returns how many policies changed."""
+    if not postings:
+        return 0
+    p, pt = Policy.__table__, PolicyTerm.__table__
+    ids = list(dict.fromkeys(x.policy_id for x in postings))
+    policies: dict[str, dict[str, Any]] = {}
+    terms: dict[str, tuple[Term, ...]] = {pid: () for pid in ids}
+    for chunk in chunks(ids, CHUNK):
+        rows = await tx.session.execute(select(p.c.id, p.c.estimated_premium, p.c.commission_rate,
+                                               *(p.c[f] for f in TERM_COLUMNS)).where(p.c.id.in_(chunk)))
+        policies.update((r["id"], dict(r)) for r in rows.mappings())
+        for r in (await tx.session.execute(select(pt).where(pt.c.policy_id.in_(chunk)).order_by(pt.c.id))).mappings():
+            terms[r["policy_id"]] += (term_from_row(r),)
+    missing = next((pid for pid in ids if pid not in policies), None)
+    if missing is not None:
+        raise PolicyNotFound(f"no policy {missing}")
+    stored = {t.id: t for ts in terms.values() for t in ts}
+    applied: dict[str, int] = dict.fromkeys(ids, 0)
+    for x in postings:
+        pol = policies[x.policy_id]
+        terms[x.policy_id] = apply_posting(
+            terms[x.policy_id], x.bill_type, x.premium, x.commission, effective_date=x.effective_date,
+            expiration_date=x.expiration_date, estimated_premium=pol["estimated_premium"], rate=pol["commission_rate"])
+        applied[x.policy_id] += 1
+    changed_terms = [t for ts in terms.values() for t in ts if t.id is not None and stored[t.id] != t]
+    if changed_terms:
+        await tx.session.execute(
+            update(pt).where(pt.c.id == bindparam("b_id")).values(
+                {c: bindparam(f"b_{c}", type_=pt.c[c].type) for c in TERM_COLUMNS}),
+            [{"b_id": t.id, **{f"b_{c}": v for c, v in term_values(t).items()}} for t in changed_terms],
+            execution_options={"synchronize_session": False})
+    new_terms = [{"policy_id": pid, **term_values(t)} for pid in ids for t in terms[pid] if t.id is None]
+    for part in chunks(new_terms, CHUNK):
+        await tx.session.execute(insert(pt), part)
+    now = utcnow()
+    changed: dict[str, list[str]] = {}
+    updates = []
+    for pid in ids:
+        values = term_values(current_term(terms[pid]))
+        changed[pid] = [f for f, v in values.items() if policies[pid][f] != v]
+        updates.append({"b_id": pid, "b_applied": applied[pid], **{f"b_{f}": v for f, v in values.items()}})
+    await tx.session.execute(
+        update(p).where(p.c.id == bindparam("b_id")).values(
+            {**{f: bindparam(f"b_{f}", type_=p.c[f].type) for f in TERM_COLUMNS},
+             "version": p.c.version + bindparam("b_applied"), "updated_at": now}),
+        updates, execution_options={"synchronize_session": False})
+    for chunk in chunks(ids, CHUNK):
+        rows = {r["id"]: dict(r) for r in (await tx.session.execute(select(p).where(p.c.id.in_(chunk)))).mappings()}
+        await tx.emit_many(PolicyUpdated(policy=snapshot(rows[pid]), changed_fields=changed[pid]) for pid in chunk)
+    return len(ids)
