@@ -1,15 +1,8 @@
-"""What intake's use cases refuse with; the routes map ``status_code`` to HTTP."""
+"""What intake's use cases refuse with: the platform's one family (``agency_common.errors``), so the
+common handler answers any refusal a route does not translate itself."""
 
 from __future__ import annotations
 
+from agency_common.errors import Conflict, NotFound, UseCaseError
 
-class UseCaseError(ValueError):
-    status_code = 422
-
-
-class NotFound(UseCaseError):
-    status_code = 404
-
-
-class Conflict(UseCaseError):
-    status_code = 409
+__all__ = ["Conflict", "NotFound", "UseCaseError"]
