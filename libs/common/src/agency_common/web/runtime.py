@@ -41,6 +41,7 @@ from agency_common.pii import PiiCipher
 from agency_common.settings import ServiceSettings
 from agency_common.web.csrf import CsrfMiddleware
 from agency_common.web.deps import install_error_handlers
+from agency_common.web.input_guard import InputGuard
 from agency_common.web.routes import install_common
 
 COMMON_WEB = Path(__file__).parent
@@ -221,6 +222,7 @@ class ServiceRuntime:
         app.add_middleware(idempotency.IdempotencyMiddleware, db=self.db, table=self.tables.idempotency_keys,
                            login_of=idempotency.login_from_token(self.tokens.verify))
         # Outside the idempotency middleware: a forged request is refused before anything is claimed.
+        app.add_middleware(InputGuard)
         app.add_middleware(CsrfMiddleware, secret=self.settings.jwt_secret.get_secret_value(),
                            trusted_origins=self.settings.trusted_origins.split(","))
         install_common(app, self)
