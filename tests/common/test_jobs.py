@@ -88,3 +88,21 @@ async def test_unfinished_jobs_resume_oldest_first_and_shutdown_leaves_them_to_r
         assert await runner.unfinished() == ["old", "new"]
     finally:
         await db.dispose()
+
+
+async def test_a_job_another_runner_finished_is_never_marked_failed(databases) -> None:
+    """Two instances ran the same job: the one that fails after the other finished leaves it done."""
+    db = await _database(databases, [("twice", "running")])
+
+    async def work(job_id: str) -> None:
+        async with db.transaction() as s:  # the other instance finishes first ...
+            await s.execute(update(JOBS).where(JOBS.c.id == job_id).values(status="done"))
+        raise RuntimeError("lost the race")  # ... then this one fails
+
+    runner = JobRunner(db, JOBS, work, name="test")
+    try:
+        await runner.launch("twice")
+        assert (await _jobs(db))["twice"] == ("done", None, False)
+        assert await runner.fail("twice", "late") is False
+    finally:
+        await db.dispose()

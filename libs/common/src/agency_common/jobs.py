@@ -75,11 +75,15 @@ class JobRunner:
             except Exception:
                 log.exception("could not mark the background job failed", job=self.name, job_id=job_id)
 
-    async def fail(self, job_id: str, reason: str) -> None:
+    async def fail(self, job_id: str, reason: str) -> bool:
+        """Mark an unfinished job failed; a job already done (by another runner) stays done."""
         t = self.table
         async with self.db.transaction() as s:
-            await s.execute(update(t).where(t.c.id == job_id).values(
+            marked = await s.execute(update(t).where(t.c.id == job_id, t.c.status.in_(UNFINISHED)).values(
                 status="failed", error=reason[:ERROR_LIMIT], finished_at=utcnow()))
+        if marked.rowcount != 1:
+            log.warning("background job not marked failed: it had finished", job=self.name, job_id=job_id)
+        return marked.rowcount == 1
 
     async def unfinished(self) -> list[str]:
         t = self.table
