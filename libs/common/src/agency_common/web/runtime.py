@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
+import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +72,8 @@ class ServiceRuntime:
     ) -> None:
         self.settings = settings
         self.name = settings.service_name
+        # This process among the service's replicas (leases name their holder with it).
+        self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.title = title
         self.nav = list(nav)  # the service's own dashboard pages: (label, path)
         self.metrics = ServiceMetrics(self.name)

@@ -52,6 +52,10 @@ class Statement(IntakeModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     detected: str | None = Field(default=None, max_length=200)  # format, encoding, delimiter, header line
     rows_processed: int = 0
+    # One importer at a time (two replicas share the database): the instance importing it, until
+    # when; another takes it over only once the lease has run out (its holder is gone).
+    claimed_by: str | None = Field(default=None, max_length=200)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
     total: int = 0
     valid: int = 0
     invalid: int = 0

@@ -14,6 +14,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -29,7 +30,7 @@ from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.tabular import Limits, TooLarge
 from agency_common.timeutil import utcnow
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from intake.carriers.registry import UnknownCarrier, carrier_names, find_carrier, require_carrier
 from intake.carriers.rules import closest, tidy_name
@@ -47,6 +48,23 @@ log = get_logger(__name__)
 LINES = StatementLineRow.__table__
 STATEMENTS = Statement.__table__
 IMPORT_BATCH = 10_000
+LEASE = timedelta(seconds=60)  # an importer renews it every quarter; a gone one's runs out in a minute
+
+
+class LeaseLost(Exception):
+    """Another instance took this statement over (this one was presumed gone): stop, change nothing."""
+
+
+def claimable(now: datetime) -> Any:
+    """A statement an importer may take: queued, or processing under a lease that has run out."""
+    return or_(STATEMENTS.c.status == "queued",
+               and_(STATEMENTS.c.status == "processing",
+                    or_(STATEMENTS.c.lease_until.is_(None), STATEMENTS.c.lease_until < now)))
+
+
+def held_by(statement_id: str, owner: str) -> Any:
+    return and_(STATEMENTS.c.id == statement_id, STATEMENTS.c.status == "processing",
+                STATEMENTS.c.claimed_by == owner)
 PUBLISH_CHUNK = 500
 
 
@@ -223,6 +241,7 @@ class StatementImports:
         self.limits = Limits()
         self.wake = asyncio.Event()
         self.current: str | None = None
+        self.owner: str = getattr(runtime, "instance_id", "") or f"intake-{uuid.uuid4().hex[:8]}"
         self.last_reading_cpu_seconds = 0.0  # CPU of the last import's reading process (not in this one's)
 
     # -- upload ---------------------------------------------------------------------------------
@@ -281,13 +300,11 @@ class StatementImports:
             await asyncio.to_thread(start_fork_server)  # now, so that no import waits for it
         except Exception:  # each import tries again, and fails with the reason if it cannot
             log.exception("the statement reading server did not start")
-        first = True
         while True:
             try:
-                statuses = ("queued", "processing") if first else ("queued",)
-                first = False
+                # queued ones, and those a gone instance (its lease run out) left processing
                 async with self.db.session() as s:
-                    ids = list((await s.execute(select(Statement.id).where(Statement.status.in_(statuses))
+                    ids = list((await s.execute(select(Statement.id).where(claimable(utcnow()))
                                                 .order_by(Statement.created_at))).scalars())
                 for sid in ids:
                     await self.process(sid)
@@ -303,6 +320,8 @@ class StatementImports:
         self.current = statement_id
         try:
             await self._process(statement_id)
+        except LeaseLost:
+            log.warning("statement taken over by another instance", statement_id=statement_id, owner=self.owner)
         except Refused as exc:
             await self._fail(statement_id, str(exc))
         except asyncio.CancelledError:
@@ -314,19 +333,54 @@ class StatementImports:
             self.current = None
 
     async def _fail(self, statement_id: str, error: str) -> None:
+        """Failed, with its lines removed: only while this instance still holds it (a holder presumed
+        gone must not undo the work of the one that took over)."""
         async with self.db.transaction() as s:
+            marked = await s.execute(update(STATEMENTS).where(held_by(statement_id, self.owner)).values(
+                status="failed", error=error, completed_at=utcnow(), claimed_by=None, lease_until=None))
+            if marked.rowcount != 1:
+                log.warning("statement not marked failed: another instance holds it", statement_id=statement_id)
+                return
             await s.execute(delete(LINES).where(LINES.c.statement_id == statement_id))
-            await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
-                status="failed", error=error, completed_at=utcnow()))
         log.info("statement import refused", statement_id=statement_id, error=error)
 
+    async def _renew(self, statement_id: str) -> None:
+        """Keep the lease while the import runs; raise ``LeaseLost`` when it was taken over."""
+        while True:
+            await asyncio.sleep(LEASE.total_seconds() / 4)
+            try:
+                async with self.db.transaction() as s:
+                    renewed = await s.execute(update(STATEMENTS).where(held_by(statement_id, self.owner))
+                                              .values(lease_until=utcnow() + LEASE))
+            except Exception as exc:  # noqa: BLE001 - a busy database: try again at the next quarter
+                log.warning("statement lease not renewed", statement_id=statement_id, error=str(exc))
+                continue
+            if renewed.rowcount != 1:
+                raise LeaseLost(statement_id)
+
     async def _process(self, statement_id: str) -> None:
+        renewing = asyncio.create_task(self._renew(statement_id))
+        work = asyncio.create_task(self._import(statement_id))
+        try:
+            done, _ = await asyncio.wait({renewing, work}, return_when=asyncio.FIRST_COMPLETED)
+            if renewing in done:  # the lease was lost: stop reading and writing at once
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, LeaseLost):
+                    await work
+                renewing.result()
+            await work
+        finally:
+            for task in (renewing, work):
+                task.cancel()
+            await asyncio.gather(renewing, work, return_exceptions=True)
+
+    async def _import(self, statement_id: str) -> None:
+        now = utcnow()
         async with self.db.transaction() as s:
-            claimed = await s.execute(update(STATEMENTS).where(
-                STATEMENTS.c.id == statement_id, STATEMENTS.c.status.in_(("queued", "processing"))).values(
-                status="processing", rows_processed=0, error=None))
+            claimed = await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id, claimable(now)).values(
+                status="processing", rows_processed=0, error=None, claimed_by=self.owner, lease_until=now + LEASE))
             if claimed.rowcount != 1:
-                return
+                return  # another instance holds it (or it is finished)
             await s.execute(delete(LINES).where(LINES.c.statement_id == statement_id))
         async with self.db.session() as s:
             st = await s.get(Statement, statement_id)
@@ -358,8 +412,10 @@ class StatementImports:
                     pending = asyncio.ensure_future(reading.batch())
                 frame, one_by_one = matcher.columnar_match((batch.frame, batch.one_by_one), book)
                 async with self.db.transaction() as s:
-                    await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
+                    moved = await s.execute(update(STATEMENTS).where(held_by(statement_id, self.owner)).values(
                         rows_processed=batch.counts.total))
+                    if moved.rowcount != 1:
+                        raise LeaseLost(statement_id)
                     await store_prepared(s, prepare_lines(dialect, statement_id, frame))
                     await store_lines(s, one_by_one)
                 if batch.last:
@@ -374,14 +430,20 @@ class StatementImports:
         log.info("statement read", statement_id=statement_id, reading_cpu_seconds=round(reading.cpu_seconds, 3))
         async with self.runtime.uow(actor=st.imported_by) as tx:
             await complete_import(tx, statement_id, counts.as_dict(),
-                                  auto_publish=self.runtime.settings.auto_publish_when_matched)
+                                  auto_publish=self.runtime.settings.auto_publish_when_matched, owner=self.owner)
 
 
 async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, int],
-                          auto_publish: bool = True) -> None:
+                          auto_publish: bool = True, owner: str | None = None) -> None:
+    """Imported, with the counts of the lines stored; an upload's import only by the instance that
+    holds it (``owner``): counts the database does not hold are never reported."""
     now = utcnow()
-    await tx.session.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
-        status="imported", completed_at=now, rows_processed=counts["total"], **counts))
+    where = held_by(statement_id, owner) if owner is not None else STATEMENTS.c.id == statement_id
+    done = await tx.session.execute(update(STATEMENTS).where(where).values(
+        status="imported", completed_at=now, rows_processed=counts["total"], claimed_by=None, lease_until=None,
+        **counts))
+    if done.rowcount != 1:
+        raise LeaseLost(statement_id)
     st = await tx.session.get(Statement, statement_id)
     assert st is not None
     await tx.session.refresh(st)
