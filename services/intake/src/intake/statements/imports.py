@@ -324,7 +324,9 @@ class StatementImports:
             log.warning("statement taken over by another instance", statement_id=statement_id, owner=self.owner)
         except Refused as exc:
             await self._fail(statement_id, str(exc))
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # shutting down: hand it back, so the next start resumes it at once
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._release(statement_id))
             raise
         except Exception as exc:
             log.exception("statement import failed", statement_id=statement_id)
@@ -343,6 +345,10 @@ class StatementImports:
                 return
             await s.execute(delete(LINES).where(LINES.c.statement_id == statement_id))
         log.info("statement import refused", statement_id=statement_id, error=error)
+
+    async def _release(self, statement_id: str) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(update(STATEMENTS).where(held_by(statement_id, self.owner)).values(lease_until=None))
 
     async def _renew(self, statement_id: str) -> None:
         """Keep the lease while the import runs; raise ``LeaseLost`` when it was taken over."""
