@@ -149,9 +149,9 @@ async def timed(fn: Any, repeat: int) -> tuple[float, Any]:
 
 async def bench_snapshot(kind: str, rows: int, repeat: int, tmp: Path) -> dict[str, Any]:
     from agency_common.outbox import UnitOfWork
-    from reporting import teamscreens
     from reporting.models import messaging
     from reporting.settings import ReportingSettings
+    from reporting.team_screens import sql_rules, usecases
 
     url = await new_database(kind, tmp, "snapshot")
     try:
@@ -165,15 +165,15 @@ async def bench_snapshot(kind: str, rows: int, repeat: int, tmp: Path) -> dict[s
         del jobs, acts
         db = Database(url)
         settings = ReportingSettings(database_url=url, team_screens_interval_seconds=0)
-        w = teamscreens.windows_for(settings, CALC)
+        w = usecases.windows_for(settings, CALC)
 
         async def compute() -> list[dict[str, Any]]:
             async with db.session() as session:
-                return await teamscreens.compute_counts(session, w)
+                return await sql_rules.compute_counts(session, w)
 
         async def baseline() -> int:
             async with db.session() as session:
-                return await teamscreens.plain_group_by_counts(session)
+                return await sql_rules.plain_group_by_counts(session)
 
         async def same_keys() -> int:
             # A plain count with the batch process's own grouping keys (user, group[, type]).
@@ -185,7 +185,7 @@ async def bench_snapshot(kind: str, rows: int, repeat: int, tmp: Path) -> dict[s
                 return len(a.all()) + len(j.all())
 
         async def full() -> Any:
-            return await teamscreens.calculate(db, UnitOfWork(db, messaging, producer="bench"), settings,
+            return await usecases.calculate(db, UnitOfWork(db, messaging, producer="bench"), settings,
                                                triggered_by="bench", clock=lambda: CALC)
 
         await baseline()  # warm the cache for both

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from reporting.dashboard import _item_cell, _words
+from reporting.operations.dashboard import _words
+from reporting.team_screens.dashboard import _item_cell
 
 
 def test_stored_codes_read_as_words_and_other_values_stay() -> None:

@@ -8,8 +8,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted, PolicyPeriod
-from reporting import teamscreens
 from reporting.models import Activity, PolicyJob
+from reporting.team_screens import lock, queries, usecases
 from sqlalchemy import select
 
 from tests.reporting.conftest import envelope, publish
@@ -122,29 +122,29 @@ async def test_one_runner_at_a_time(start_service, token_for) -> None:
     one = await start_service("reporting", team_screens_interval_seconds=0)
     db = one.runtime.db
     # Concurrent takers of the lock: exactly one wins.
-    wins = await asyncio.gather(*[teamscreens.try_lock(db, f"taker-{i}", timedelta(minutes=5)) for i in range(6)])
+    wins = await asyncio.gather(*[lock.try_lock(db, f"taker-{i}", timedelta(minutes=5)) for i in range(6)])
     assert wins.count(True) == 1
     holder = f"taker-{wins.index(True)}"
     async with one.as_user(token_for("admin")) as client:
         busy = await client.post("/api/team-screens/calculate")
         assert busy.status_code == 409 and "already running" in busy.json()["detail"]
-        await teamscreens.release_lock(db, holder)
+        await lock.release_lock(db, holder)
         assert (await client.post("/api/team-screens/calculate")).status_code == 201
     # A holder that died keeps the lock only until its lease ends.
-    assert await teamscreens.try_lock(db, "crashed", timedelta(seconds=-1))
-    assert await teamscreens.try_lock(db, "next", timedelta(minutes=5))
-    assert not await teamscreens.try_lock(db, "third", timedelta(minutes=5))
-    await teamscreens.release_lock(db, "next")
+    assert await lock.try_lock(db, "crashed", timedelta(seconds=-1))
+    assert await lock.try_lock(db, "next", timedelta(minutes=5))
+    assert not await lock.try_lock(db, "third", timedelta(minutes=5))
+    await lock.release_lock(db, "next")
 
     # The scheduled runs of several instances produce one snapshot per interval.
     settings = one.runtime.settings.model_copy(update={"team_screens_interval_seconds": 3600})
     runs = await asyncio.gather(*[
-        teamscreens.calculate(db, one.runtime.uow, settings, triggered_by="schedule",
+        usecases.calculate(db, one.runtime.uow, settings, triggered_by="schedule",
                               skip_if_newer_than=timedelta(seconds=1800)) for _ in range(3)],
         return_exceptions=True)
-    assert all(r is None or isinstance(r, teamscreens.CalculationBusy) for r in runs), runs
+    assert all(r is None or isinstance(r, usecases.CalculationBusy) for r in runs), runs
     async with db.session() as s:
-        assert len((await s.execute(select(teamscreens.S.c.id))).all()) == 1
+        assert len((await s.execute(select(queries.S.c.id))).all()) == 1
 
 
 async def test_the_schedule_runs_the_batch_process_and_the_page_runs_it_on_demand(start_service, token_for) -> None:
@@ -152,7 +152,7 @@ async def test_the_schedule_runs_the_batch_process_and_the_page_runs_it_on_deman
 
     async def scheduled() -> list:
         async with svc.runtime.db.session() as s:
-            rows = (await s.execute(select(teamscreens.S.c.triggered_by))).scalars().all()
+            rows = (await s.execute(select(queries.S.c.triggered_by))).scalars().all()
         return rows if len(rows) >= 2 else []
 
     assert set(await eventually(scheduled, timeout=15, message="two scheduled runs")) == {"schedule"}

@@ -16,17 +16,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted, PolicyPeriod
-from reporting.consumers import activity_row, job_row
-from reporting.domain.rules import (
+from reporting.ingestion.usecases import activity_row, job_row
+from reporting.models import Activity, PolicyJob
+from reporting.team_screens.domain.rules import (
     ACTIVITIES,
     CATEGORY_STATUSES,
     activity_statuses,
     job_statuses,
     period_facts,
 )
-from reporting.domain.windows import BusinessCalendar, Windows
-from reporting.models import Activity, PolicyJob
-from reporting.teamscreens import compute_counts, item_statement
+from reporting.team_screens.domain.windows import BusinessCalendar, Windows
+from reporting.team_screens.sql_rules import compute_counts, item_statement
 from sqlalchemy import insert
 
 CHI = ZoneInfo("America/Chicago")
@@ -199,23 +199,23 @@ async def test_every_rule_at_its_window_boundaries(reporting_db, calc: datetime)
 async def test_a_run_stores_its_snapshot_and_old_snapshots_are_pruned(reporting_db) -> None:
     from agency_common.outbox import UnitOfWork
     from agency_common.timeutil import utcnow
-    from reporting import teamscreens
     from reporting.models import messaging
     from reporting.settings import ReportingSettings
+    from reporting.team_screens import queries, usecases
     from sqlalchemy import func, select
 
     await load(reporting_db, SEED_ACTIVITIES, SEED_JOBS)
     settings = ReportingSettings(database_url="sqlite://", team_screens_interval_seconds=0)
     uow = UnitOfWork(reporting_db, messaging, producer="reporting")
     calc = local(2025, 7, 11, 10, 54)
-    result = await teamscreens.calculate(reporting_db, uow, settings, triggered_by="t", clock=lambda: calc)
-    snap = await teamscreens.latest_snapshot(reporting_db)
+    result = await usecases.calculate(reporting_db, uow, settings, triggered_by="t", clock=lambda: calc)
+    snap = await queries.latest_snapshot(reporting_db)
     assert snap["id"] == result.snapshot_id and snap["calculated_on"] == calc
     assert snap["submissions_window_start"] == local(2025, 7, 4, 17, 0)
-    rows = await teamscreens.snapshot_counts(reporting_db, result.snapshot_id, "user", "ann")
+    rows = await queries.snapshot_counts(reporting_db, result.snapshot_id, "user", "ann")
     assert {(r["category"], r["status"]): r["count"] for r in rows}[("activities", "overdue")] == 2
     async with reporting_db.transaction() as session:
-        await teamscreens.prune(session, utcnow() + timedelta(seconds=1))
+        await usecases.prune(session, utcnow() + timedelta(seconds=1))
     async with reporting_db.session() as session:
-        assert (await session.execute(select(func.count()).select_from(teamscreens.C))).scalar_one() == 0
-        assert (await session.execute(select(func.count()).select_from(teamscreens.S))).scalar_one() == 0
+        assert (await session.execute(select(func.count()).select_from(queries.C))).scalar_one() == 0
+        assert (await session.execute(select(func.count()).select_from(queries.S))).scalar_one() == 0

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
-from reporting.domain.windows import BusinessCalendar, Windows, window_start
+from reporting.team_screens.domain.windows import BusinessCalendar, Windows, window_start
 
 CHI = ZoneInfo("America/Chicago")
 CAL = BusinessCalendar.of("America/Chicago", 4, "17:00")

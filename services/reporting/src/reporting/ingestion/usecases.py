@@ -1,16 +1,6 @@
-"""reporting's subscriptions: the upstream jobs and activities, every other service's events, and
-every dead-letter topic.
-
-The consumer applies a batch of up to 500 records in one transaction. Every event type is
-registered with ``on_batch``: a handler gets each run of consecutive events of its type at once and
-writes them with one ``executemany`` upsert (newest version per id first picked in memory), plus one
-upsert of the per-(topic, type, day) event counts. The upstream jobs and activities use
-``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE excluded.version > version``: an older version
-never overwrites a newer one, whatever the order of arrival. If a batch fails, the consumer
-applies its events one by one (each in its own transaction, through the same handlers), so one bad
-event is dead-lettered alone. A redelivered event never reaches a handler (the inbox), so nothing is
-counted twice.
-"""
+"""Writing the read models from a run of events: one dialect-aware executemany upsert per run
+(``batch_upsert``), the per-(topic, type, day) event counts, the dead letters counted per topic, and
+each event's row (upstream jobs and activities; the operations read models)."""
 
 from __future__ import annotations
 
@@ -27,15 +17,12 @@ from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import PolicyCreated, PolicySessionCreated, StatementImported
 from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, ReconciliationChanged
 from agency_common.contracts.nipr import TransactionResultReceived
-from agency_common.contracts.registry import registry
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted
 from agency_common.db.engine import dialect_insert
-from agency_common.messaging.consumer import EventConsumer, Incoming
+from agency_common.messaging.consumer import Incoming
 from agency_common.outbox import Transaction
 
-from reporting.domain.rules import period_facts
 from reporting.models import (
-    Activity,
     DeadLetterCount,
     EventCount,
     OpsInvoice,
@@ -46,11 +33,9 @@ from reporting.models import (
     OpsReconciliation,
     OpsStatement,
     OpsTransaction,
-    PolicyJob,
 )
 from reporting.settings import ReportingSettings
-
-OWN_TOPICS = {topics.REPORTING_TEAM_SCREENS}
+from reporting.team_screens.domain.rules import period_facts
 
 # -- dialect-aware upserts (built once per dialect and table, executed with parameters) ------------
 _STATEMENTS: dict[tuple[str, str], Any] = {}
@@ -221,20 +206,3 @@ def operations_handlers(settings: ReportingSettings) -> dict[type, BatchHandler]
         TransactionResultReceived: batch_upsert(OpsNiprResult.__table__, nipr_result, key="transaction_id",
                                                 newer="processed_at"),
     }
-
-
-def subscribe(consumer: EventConsumer, settings: ReportingSettings) -> None:
-    specific: dict[type, BatchHandler] = {
-        PolicyJobUpserted: batch_upsert(PolicyJob.__table__, lambda e: job_row(e.payload, e.occurred_at),
-                                        key="job_id", newer="version"),
-        ActivityUpserted: batch_upsert(Activity.__table__, lambda e: activity_row(e.payload, e.occurred_at),
-                                       key="activity_id", newer="version"),
-        **operations_handlers(settings),
-    }
-    for topic, types in registry().items():
-        if topic in OWN_TOPICS:
-            continue
-        for payload_type in types.values():
-            consumer.on_batch(payload_type, specific.get(payload_type, count_events))
-    for topic in topics.ALL_TOPICS:
-        consumer.on_raw(topics.dlt(topic), count_dead_letter)

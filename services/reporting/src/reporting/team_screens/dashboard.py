@@ -1,11 +1,9 @@
-"""reporting's dashboard pages: Team Screens (with the items behind each count) and the
-operations views (charts, tables, CSV exports)."""
+"""Team Screens' pages: the counts per user or group (with bar charts and "Calculate now") and the
+items behind each count."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -15,16 +13,12 @@ from agency_common.web import DashboardUser, render
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from reporting import teamscreens
-from reporting.api import nest_counts, snapshot_items
 from reporting.charts import bar_chart
-from reporting.domain.rules import CATEGORY_LABELS, CATEGORY_STATUSES, STATUS_LABELS
-from reporting.operations import VIEWS
+from reporting.team_screens import queries, usecases
+from reporting.team_screens.domain.rules import CATEGORY_LABELS, CATEGORY_STATUSES, STATUS_LABELS
 
 router = APIRouter(include_in_schema=False)
 
-CODE = re.compile(r"[a-z]+(?:_[a-z]+)+")
-OPERATIONS_NAV = [(v.title, f"/operations/{v.key}") for v in VIEWS.values()]
 
 
 def _local(value: datetime | None, tz: str) -> str:
@@ -44,12 +38,12 @@ async def team_screens_page(request: Request, user: DashboardUser, scope: str = 
     if scope not in ("user", "group"):
         scope = "user"
     rt = request.app.state.runtime
-    snap = await teamscreens.latest_snapshot(rt.db)
+    snap = await queries.latest_snapshot(rt.db)
     tz = rt.settings.team_screens_time_zone
     table: dict[str, dict[str, dict[str, int]]] = {}
     charts: dict[str, Any] = {}
     if snap is not None and user.can("reports:view"):
-        table = nest_counts(await teamscreens.snapshot_counts(rt.db, snap["id"], scope))[scope]
+        table = queries.nest_counts(await queries.snapshot_counts(rt.db, snap["id"], scope))[scope]
         for category in CATEGORY_STATUSES:
             first = CATEGORY_STATUSES[category][0]
             top = sorted(((a or "(unassigned)", c[category][first]) for a, c in table.items()),
@@ -76,8 +70,8 @@ async def calculate_from_page(request: Request, user: DashboardUser) -> Response
         raise HTTPException(403, "missing permission: team_screens:calculate")
     rt = request.app.state.runtime
     try:
-        await teamscreens.calculate(rt.db, rt.uow, rt.settings, triggered_by=user.login, clock=request.app.state.clock)
-    except teamscreens.CalculationBusy:
+        await usecases.calculate(rt.db, rt.uow, rt.settings, triggered_by=user.login, clock=request.app.state.clock)
+    except usecases.CalculationBusy:
         return RedirectResponse("/team-screens?message=A+calculation+is+already+running.", status_code=303)
     return RedirectResponse("/team-screens", status_code=303)
 
@@ -127,7 +121,7 @@ async def team_screen_items_page(request: Request, user: DashboardUser, snapshot
         raise HTTPException(403, "missing permission: reports:view")
     login = request.query_params.get("user")
     rt = request.app.state.runtime
-    snap, rows = await snapshot_items(rt, snapshot, category, status, login, group, 1000)
+    snap, rows = await queries.snapshot_items(rt.db, snapshot, category, status, login, group, 1000)
     tz = rt.settings.team_screens_time_zone
     query = {"category": category, "status": status} | ({"user": login} if login is not None else {}) | (
         {"group": group} if group is not None else {})
@@ -139,21 +133,3 @@ async def team_screen_items_page(request: Request, user: DashboardUser, snapshot
                   category=CATEGORY_LABELS.get(category, category), status=STATUS_LABELS.get(status, status),
                   who=("user " + login) if login is not None else ("group " + group) if group is not None else "everyone",
                   calculated_on=_local(snap["calculated_on"], tz))
-
-
-@router.get("/operations/{view}", response_class=HTMLResponse)
-async def operations_page(request: Request, view: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("operations:view"):
-        raise HTTPException(403, "missing permission: operations:view")
-    spec = VIEWS.get(view)
-    if spec is None:
-        raise HTTPException(404, "no such view")
-    async with request.app.state.runtime.db.session() as session:
-        sections = await spec.build(session)
-    shown = [replace(s, rows=[[_words(c) for c in row] for row in s.rows]) for s in sections]
-    return render(request, "operations.html", view=spec, sections=shown)
-
-
-def _words(value: Any) -> Any:
-    """A stored code (``term_policy``) as words on screen; the CSV export keeps the code."""
-    return value.replace("_", " ") if isinstance(value, str) and CODE.fullmatch(value) else value

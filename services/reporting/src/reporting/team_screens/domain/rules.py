@@ -1,6 +1,6 @@
 """The Team Screens status rules of seed 004, exactly as written, as pure functions.
 
-The batch process computes them in SQL (``reporting.teamscreens``); these functions are the
+The batch process computes them in SQL (``reporting.team_screens.sql_rules``); these functions are the
 readable statement of the same rules, used to derive a job's period facts at ingestion and to
 check the SQL against in tests.
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reporting.domain.windows import Windows
+from reporting.team_screens.domain.windows import Windows
 
 ACTIVITIES = "activities"
 SUBMISSIONS = "submissions"

@@ -1,5 +1,6 @@
 """Operations views over the other services' events: each view is a few sections, each section a
-GROUP BY query (a table, optionally a chart), exported as CSV with the same rows."""
+GROUP BY query (a table, optionally a chart), exported as CSV with the same rows; and the plain
+event and dead-letter counts. Shared by the JSON API and the pages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from agency_common.errors import NotFound
 from markupsafe import Markup
 from sqlalchemy import Integer, case, cast, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -227,3 +229,31 @@ VIEWS: dict[str, View] = {v.key: v for v in (
     View("transactions", "Appointment transactions", transactions),
     View("events", "Events and dead letters", events),
 )}
+
+
+async def build_view(session: AsyncSession, view: str) -> tuple[View, list[Section]]:
+    spec = VIEWS.get(view)
+    if spec is None:
+        raise NotFound("no such view")
+    return spec, await spec.build(session)
+
+
+def section_of(sections: list[Section], key: str) -> Section:
+    found = next((s for s in sections if s.key == key), None)
+    if found is None:
+        raise NotFound("no such section")
+    return found
+
+
+async def event_counts(session: AsyncSession) -> list[tuple[str, str, int]]:
+    """Events seen per topic and type (exact: the inbox stops duplicates)."""
+    rows = await session.execute(
+        select(EventCount.topic, EventCount.event_type, func.sum(EventCount.count))
+        .group_by(EventCount.topic, EventCount.event_type)
+        .order_by(EventCount.topic, EventCount.event_type)
+    )
+    return [(t, e, int(c)) for t, e, c in rows]
+
+
+async def dead_letter_counts(session: AsyncSession) -> list[DeadLetterCount]:
+    return list((await session.execute(select(DeadLetterCount).order_by(DeadLetterCount.topic))).scalars())

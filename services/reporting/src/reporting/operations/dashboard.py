@@ -1,0 +1,36 @@
+"""The operations pages: each view's sections as tables with inline SVG charts and CSV buttons."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from agency_common.web import DashboardUser, render
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse
+
+from reporting.operations.queries import VIEWS
+
+router = APIRouter(include_in_schema=False)
+
+CODE = re.compile(r"[a-z]+(?:_[a-z]+)+")
+OPERATIONS_NAV = [(v.title, f"/operations/{v.key}") for v in VIEWS.values()]
+
+
+@router.get("/operations/{view}", response_class=HTMLResponse)
+async def operations_page(request: Request, view: str, user: DashboardUser) -> HTMLResponse:
+    if not user.can("operations:view"):
+        raise HTTPException(403, "missing permission: operations:view")
+    spec = VIEWS.get(view)
+    if spec is None:
+        raise HTTPException(404, "no such view")
+    async with request.app.state.runtime.db.session() as session:
+        sections = await spec.build(session)
+    shown = [replace(s, rows=[[_words(c) for c in row] for row in s.rows]) for s in sections]
+    return render(request, "operations.html", view=spec, sections=shown)
+
+
+def _words(value: Any) -> Any:
+    """A stored code (``term_policy``) as words on screen; the CSV export keeps the code."""
+    return value.replace("_", " ") if isinstance(value, str) and CODE.fullmatch(value) else value
