@@ -13,6 +13,7 @@ from reporting.team_screens import lock, queries, usecases
 from sqlalchemy import select
 
 from tests.reporting.conftest import envelope, publish
+from tests.reporting.team_screens.test_team_screens_sql_db import SEED_ACTIVITIES, SEED_JOBS
 from tests.support.inprocess import eventually
 
 CHI = ZoneInfo("America/Chicago")
@@ -165,7 +166,6 @@ async def test_the_schedule_runs_the_batch_process_and_the_page_runs_it_on_deman
 
 
 async def test_seed_worked_examples_through_the_broker(start_service, token_for, kafka) -> None:
-    from tests.reporting.test_team_screens_sql import SEED_ACTIVITIES, SEED_JOBS
 
     svc = await start_service("reporting", create_app_kwargs={"clock": lambda: CALC}, team_screens_interval_seconds=0)
     await publish(kafka, [envelope(p) for p in [*SEED_ACTIVITIES, *SEED_JOBS]])
