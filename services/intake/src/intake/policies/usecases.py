@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterable
 
 from agency_common.contracts.intake import PolicyCreated, PolicyUpdated
+from agency_common.db.engine import insert_ignoring_conflicts
 from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
@@ -54,13 +55,21 @@ async def find_or_create_clients(tx: Transaction, insureds: Iterable[Insured],
     missing = [{"id": str(uuid.uuid4()), "name": wanted[k].name, "normalised_name": k, "kind": wanted[k].kind,
                 "created_by": tx.actor, "created_at": utcnow()} for k in keys if k not in found]
     for i in range(0, len(missing), CHUNK):
-        await tx.session.execute(insert(Client.__table__), missing[i:i + CHUNK])
-    new = [(row["id"], wanted[row["normalised_name"]]) for row in missing]
+        # another request may create the same new client meanwhile: its row wins, ours is skipped
+        await tx.session.execute(insert_ignoring_conflicts(tx.session, Client.__table__), missing[i:i + CHUNK])
+    ours: dict[str, tuple[str, str]] = {}
+    missing_keys = [row["normalised_name"] for row in missing]
+    for i in range(0, len(missing_keys), 500):
+        rows = await tx.session.execute(select(Client.normalised_name, Client.id, Client.name).where(
+            Client.normalised_name.in_(missing_keys[i:i + 500])))
+        ours.update({n: (cid, name) for n, cid, name in rows.all()})
+    new = [(row["id"], wanted[row["normalised_name"]]) for row in missing
+           if ours.get(row["normalised_name"], ("",))[0] == row["id"]]
     if created is not None:
         created.extend(new)
     else:
         await individuals_for_clients(tx, new)
-    found.update({row["normalised_name"]: (row["id"], row["name"]) for row in missing})
+    found.update(ours)
     return found
 
 
