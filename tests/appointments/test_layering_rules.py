@@ -17,7 +17,7 @@ ORDER = ["bulk_appoint", "batches", "terminations", "transactions", "producers",
 INDEPENDENT = {frozenset(p) for p in (("bulk_appoint", "batches"), ("bulk_appoint", "terminations"),
                                       ("batches", "terminations"), ("portals", "report"),
                                       ("portals", "reference_data"), ("report", "reference_data"))}
-FLOOR = {"models", "errors", "sql", "bulk_files", "domain", "web", "settings"}
+FLOOR = {"models", "errors", "sql", "bulk_files", "domain", "responses", "web", "settings"}
 TOP = {"app", "__main__", "consumers"}
 NOT_IN_DOMAIN = ("sqlalchemy", "sqlmodel", "fastapi", "starlette", "aiokafka", "faststream", "agency_common.db",
                  "agency_common.outbox", "agency_common.messaging", "agency_common.web", "appointments.models")

@@ -11,12 +11,13 @@ from sqlalchemy import select
 
 from appointments import models as m
 from appointments.portals import portals
+from appointments.portals.schemas import InviteOut, PortalOut
 from appointments.web import runtime
 
 router = APIRouter(prefix="/api")
 
 
-@router.get("/portals", tags=["portals"])
+@router.get("/portals", tags=["portals"], response_model=list[PortalOut], response_model_exclude_unset=True)
 async def list_portals(request: Request, _user: CurrentUser) -> list[dict[str, Any]]:
     async with runtime(request).db.session() as session:
         return [p.model_dump(mode="json") for p in (await session.execute(select(m.Portal))).scalars()]
@@ -27,7 +28,7 @@ class InviteBody(BaseModel):
     producer_ids: list[str] = Field(min_length=1, max_length=5000)
 
 
-@router.post("/portal-invites", tags=["portals"])
+@router.post("/portal-invites", tags=["portals"], response_model=InviteOut, response_model_exclude_unset=True)
 async def invite_route(request: Request, body: InviteBody,
                        user: Annotated[User, require("portals:invite")]) -> dict[str, Any]:
     try:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from appointments.domain import rows as rowcheck
 from appointments.reference_data import refdata
+from appointments.reference_data.schemas import RowsLoaded
 from appointments.web import csv_response, read_upload, runtime
 
 router = APIRouter(prefix="/api")
@@ -30,7 +31,7 @@ async def reference_template(kind: str, _user: CurrentUser) -> Response:
     return csv_response(rowcheck.to_csv(refdata.KINDS[kind].columns, []), f"{kind}.csv")
 
 
-@router.post("/reference-data/{kind}", status_code=201, tags=["reference data"])
+@router.post("/reference-data/{kind}", status_code=201, tags=["reference data"], response_model=RowsLoaded, response_model_exclude_unset=True)
 async def load_reference(request: Request, kind: str, user: Annotated[User, require("reference_data:edit")],
                          file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     content = await read_upload(request, file)
@@ -43,7 +44,8 @@ async def load_reference(request: Request, kind: str, user: Annotated[User, requ
     return {"kind": kind, "rows_loaded": n}
 
 
-@router.post("/reference-data/{kind}/rows", status_code=201, tags=["reference data"])
+@router.post("/reference-data/{kind}/rows", status_code=201, tags=["reference data"],
+             response_model=RowsLoaded, response_model_exclude_unset=True)
 async def add_reference_rows(request: Request, kind: str, user: Annotated[User, require("reference_data:edit")],
                              rows: Annotated[list[dict[str, str]], Body()]) -> dict[str, Any]:
     try:

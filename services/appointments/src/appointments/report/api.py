@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from appointments.report import report
+from appointments.report.schemas import ReportPage
 from appointments.web import runtime
 
 router = APIRouter(prefix="/api")
 
 
-@router.get("/appointments", tags=["appointments report"])
+@router.get("/appointments", tags=["appointments report"], response_model=ReportPage, response_model_exclude_unset=True)
 async def appointments_report(request: Request, _user: Annotated[User, require("appointments:view")],
                               cocode: str | None = None, status: str | None = None,
                               line_of_authority: str | None = None, state: str | None = None,
