@@ -51,11 +51,13 @@ from agency_common.db.migrate import upgrade
 from agency_common.jobs import JobRunner
 from agency_common.outbox.unit_of_work import UnitOfWork
 from agency_common.timeutil import utcnow
-from appointments import jobs, refdata
 from appointments import models as m
+from appointments.bulk_appoint import jobs
 from appointments.domain import eligibility as el
-from appointments.transactions import appoint, known_transactions
-from appointments.usecases import BulkRequest, load_producers
+from appointments.producers.queries import load_producers
+from appointments.reference_data import refdata
+from appointments.transactions.schemas import BulkRequest
+from appointments.transactions.transactions import appoint, known_transactions
 from sqlalchemy import func, insert, select, text, update
 
 MIGRATIONS = ROOT / "services" / "appointments" / "src" / "appointments" / "migrations"

@@ -19,11 +19,25 @@ from agency_common.logging import get_logger
 from agency_common.web import ServiceRuntime
 from fastapi import FastAPI
 
-from appointments import api, consumers, dashboard, jobs
+from appointments import consumers
+from appointments.batches import api as batches_api
+from appointments.batches import dashboard as batches_pages
+from appointments.bulk_appoint import api as bulk_appoint_api
+from appointments.bulk_appoint import dashboard as bulk_appoint_pages
+from appointments.bulk_appoint import jobs
 from appointments.models import messaging
-from appointments.refdata import load_dev_dataset
+from appointments.portals import api as portals_api
+from appointments.producers import api as producers_api
+from appointments.producers import dashboard as producers_pages
+from appointments.producers.license_sync import producers_due_for_sync, request_license_sync
+from appointments.reference_data import api as reference_data_api
+from appointments.reference_data import dashboard as reference_data_pages
+from appointments.reference_data.refdata import load_dev_dataset
+from appointments.report import api as report_api
+from appointments.report import dashboard as report_pages
 from appointments.settings import AppointmentsSettings
-from appointments.usecases import producers_due_for_sync, request_license_sync
+from appointments.terminations import api as terminations_api
+from appointments.terminations import dashboard as terminations_pages
 
 HERE = Path(__file__).parent
 log = get_logger(__name__)
@@ -59,7 +73,12 @@ def create_app(settings: AppointmentsSettings | None = None) -> FastAPI:
     consumers.subscribe(runtime.consumer, settings.data_dir)
     runtime.background(license_refresher(runtime))
     jobs.register(runtime)
-    app = runtime.create_app(api.router, dashboard.router)
+    # the routes in today's order (JSON, then pages): batches, bulk appoint, report, producers and
+    # onboarding, terminations and manual tasks, reference data, portals
+    app = runtime.create_app(batches_api.router, bulk_appoint_api.router, report_api.router, producers_api.router,
+                             terminations_api.router, reference_data_api.router, portals_api.router,
+                             batches_pages.router, producers_pages.router, bulk_appoint_pages.router,
+                             report_pages.router, terminations_pages.router, reference_data_pages.router)
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager

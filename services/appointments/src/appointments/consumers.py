@@ -11,8 +11,9 @@ from agency_common.contracts.nipr import LicensesFetched, TransactionResultRecei
 from agency_common.messaging.consumer import EventConsumer
 from agency_common.outbox import Transaction
 
-from appointments.portals import mail_adapter
-from appointments.usecases import apply_licenses, apply_nipr_results
+from appointments.batches.results import apply_nipr_results
+from appointments.portals.portals import mail_adapter
+from appointments.producers.license_sync import apply_licenses
 
 
 async def on_nipr_results(tx: Transaction, events: list[Envelope[Any]]) -> None:

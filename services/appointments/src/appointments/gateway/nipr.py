@@ -152,8 +152,3 @@ class RealNipr:
         r.raise_for_status()
         return parse_entity_report(r.content, npn)
 
-
-def SimulatedNipr(**kwargs: object) -> NiprClient:
-    from appointments.gateway.simulator import NiprSimulator
-
-    return NiprSimulator(**kwargs)  # type: ignore[arg-type]

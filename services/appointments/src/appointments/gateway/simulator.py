@@ -21,7 +21,7 @@ from agency_common.contracts.nipr import NiprLicense
 
 from appointments.gateway.nipr import NiprAnswer, NiprUnavailable, PdbProducer, RequestForm, reference_for
 
-REFDATA = Path(__file__).resolve().parent.parent / "refdata"
+REFDATA = Path(__file__).resolve().parent.parent / "reference_data" / "refdata"
 
 # Per-state behaviour of the simulated Gateway.
 STATE_DELAY_FACTOR = {"FL": 2.0, "NY": 1.5, "CA": 1.2}

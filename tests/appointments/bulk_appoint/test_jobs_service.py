@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from appointments import jobs
 from appointments import models as m
+from appointments.bulk_appoint import jobs
 from appointments.domain import vocabulary as v
 from sqlalchemy import func, select
 

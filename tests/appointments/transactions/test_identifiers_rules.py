@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from appointments.domain import rows
-from appointments.usecases import BulkRequest
+from appointments.transactions.schemas import BulkRequest
 from pydantic import ValidationError
 
 from tests.appointments.conftest import csv_bytes

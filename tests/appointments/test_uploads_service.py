@@ -16,7 +16,7 @@ from sqlalchemy import func, insert, select
 
 from tests.appointments.conftest import csv_bytes
 from tests.appointments.helpers import add_producer
-from tests.appointments.test_guarded_transactions import appointed
+from tests.appointments.transactions.test_guarded_transactions_service import appointed
 
 ONBOARDING = "Agency NPN,First Name,Last Name,Agent NPN,Agent Email,Agent SSN,LOA Category,States,Scorecard Type,Agent Type,CoCodes"
 TERMINATIONS = "Agent NPN,States,Line of Authority,CoCode,Termination Reason Code,For Cause"

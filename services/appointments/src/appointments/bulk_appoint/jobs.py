@@ -23,8 +23,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from appointments import models as m
-from appointments.transactions import appoint
-from appointments.usecases import BulkRequest
+from appointments.transactions.schemas import BulkRequest
+from appointments.transactions.transactions import appoint
 
 log = get_logger(__name__)
 CLAIM_RETRIES = 3

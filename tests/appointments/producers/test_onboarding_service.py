@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from appointments import models as m
-from appointments.portals import NO_AGENCY, NO_EMAIL, NO_SEATS
+from appointments.portals.portals import NO_AGENCY, NO_EMAIL, NO_SEATS
 from sqlalchemy import func, select
 
 from tests.appointments.conftest import csv_bytes
@@ -76,7 +76,7 @@ async def test_onboarding_file_rows_errors_and_reprocessing(start_service, token
     from datetime import timedelta
 
     from agency_common.timeutil import utcnow
-    from appointments.usecases import producers_due_for_sync
+    from appointments.producers.license_sync import producers_due_for_sync
     from sqlalchemy import update
 
     day, hour = timedelta(days=1), timedelta(hours=1)

@@ -5,7 +5,7 @@ terminate) calls ``appoint`` or ``terminate``. Both judge every request with the
 (``domain/eligibility.py``: the eligibility reasons, the transactions already on record, what is
 appointed) against one snapshot, and hand only its verdicts to ``_store``: the single INSERT into
 ``appointment_transactions``, where the billing rule lives (a Not Eligible transaction is never
-billed and never sent). ``tests/appointments/test_guarded_transactions.py`` fails when another
+billed and never sent). ``tests/appointments/transactions/test_guarded_transactions_service.py`` fails when another
 module writes that table.
 """
 
@@ -23,20 +23,19 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
-from appointments import refdata
 from appointments.domain import eligibility as el
 from appointments.domain import vocabulary as v
-from appointments.usecases import (
-    BulkRequest,
-    _chunks,
-    _emit_sent,
-    in_list,
-    load_producers,
+from appointments.producers.queries import load_producers
+from appointments.reference_data import refdata
+from appointments.sql import chunks, in_list
+from appointments.transactions.records import (
+    emit_sent,
     settle_batches,
     settle_imports,
     status_event,
     write_status_events,
 )
+from appointments.transactions.schemas import BulkRequest
 
 # What a new request is compared with: open transactions, and Not Eligible ones nobody closed.
 ON_RECORD = (*v.OPEN_STATUSES, v.NOT_ELIGIBLE)
@@ -46,7 +45,7 @@ ON_RECORD = (*v.OPEN_STATUSES, v.NOT_ELIGIBLE)
 async def known_transactions(s: AsyncSession, npns: Sequence[str], kind: str) -> el.Known:
     T = m.AppointmentTransaction
     known: el.Known = {}
-    for part in _chunks(npns):
+    for part in chunks(npns):
         for tid, npn, st, line, cocode, status, batch_id, reason in (await s.execute(select(
                 T.id, T.npn, T.state, T.line_of_authority, T.cocode, T.status, T.batch_id, T.eligibility_reason)
                 .where(in_list(T.npn, part), T.kind == kind, T.status.in_(ON_RECORD))
@@ -60,7 +59,7 @@ async def appointed_lines(s: AsyncSession, npns: Sequence[str]) -> dict[tuple[st
     """Identities of Appointed appointments of these NPNs → their line as recorded."""
     A = m.CarrierAppointment
     found: dict[tuple[str, ...], str] = {}
-    for part in _chunks(npns):
+    for part in chunks(npns):
         for npn, st, line, cocode in (await s.execute(select(A.npn, A.state, A.line_of_authority, A.cocode).where(
                 in_list(A.npn, part), A.status == v.APPOINTED))).all():
             found[el.identity("appointment", npn, st, line, cocode)] = line
@@ -71,7 +70,7 @@ async def open_task_identities(s: AsyncSession, npns: Sequence[str]) -> set[tupl
     """Terminations filed by hand and not done yet: a second one is refused like an open transaction."""
     M = m.ManualTask
     found: set[tuple[str, ...]] = set()
-    for part in _chunks(npns):
+    for part in chunks(npns):
         for npn, st, line, cocode in (await s.execute(select(M.npn, M.state, M.line_of_authority, M.cocode).where(
                 in_list(M.npn, part), M.status == "open"))).all():
             found.add(el.identity("termination", npn, st, line, cocode))
@@ -101,7 +100,7 @@ async def _store(tx: Transaction, placed: Sequence[tuple[str, el.Evaluated]], *,
     the gateway in the same transaction (the outbox)."""
     now = utcnow()
     rows = [_row(t, bid, tx.actor, now) for bid, t in placed]
-    for part in _chunks(rows):
+    for part in chunks(rows):
         await tx.session.execute(insert(m.AppointmentTransaction.__table__), list(part))
     sent: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -120,7 +119,7 @@ async def _mark_sent(tx: Transaction, sent: dict[str, list[Any]], now: datetime)
         submitted_by=tx.actor, submitted_at=now))
     for bid, items in sent.items():
         first = items[0]
-        await _emit_sent(tx, bid, first["cocode"] if isinstance(first, dict) else first.cocode, items)
+        await emit_sent(tx, bid, first["cocode"] if isinstance(first, dict) else first.cocode, items)
 
 
 async def _new_batches(tx: Transaction, batches: Sequence[dict[str, Any]]) -> None:

@@ -1,0 +1,1 @@
+"""Transaction batches: review, submit, close, NIPR results."""

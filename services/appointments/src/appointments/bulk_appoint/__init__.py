@@ -1,0 +1,1 @@
+"""Bulk appoint: requests or a file, now or as a background job."""

@@ -1,0 +1,114 @@
+"""Bulk appoint (JSON): requests or a file, answered now or as a background job."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from agency_common.auth import CurrentUser, User, require
+from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy.exc import IntegrityError
+
+from appointments import models as m
+from appointments.bulk_appoint import files, jobs
+from appointments.bulk_appoint.schemas import BulkAppoint
+from appointments.domain import rows as rowcheck
+from appointments.domain.rows import FileError
+from appointments.transactions import transactions
+from appointments.web import csv_response, read_upload, runtime
+
+router = APIRouter(prefix="/api")
+
+
+async def _once(request: Request, key: str | None, user: User, work: Any) -> dict[str, Any]:
+    """Run ``work(tx)`` once per Idempotency-Key (a repeated click or a client retry gets the first
+    answer, nothing is created twice); without a key, every call runs."""
+    async with runtime(request).uow(actor=user.login) as tx:
+        if _key(key):
+            done = await tx.session.get(m.BulkAppointCall, key)
+            if done is not None:
+                return done.response | {"replayed": True}
+        out = await work(tx)
+        if key:
+            tx.session.add(m.BulkAppointCall(idempotency_key=key, created_by=user.login, response=out))
+        return out
+
+
+def _key(key: str | None) -> str | None:
+    if key and len(key) > 100:
+        raise HTTPException(422, "Idempotency-Key longer than 100 characters")
+    if key and key.startswith("job:"):  # the namespace of background chunks' claims
+        raise HTTPException(422, "Idempotency-Key may not start with 'job:'")
+    return key
+
+
+def _answer(out: dict[str, Any]) -> JSONResponse:
+    """200 with the results; 202 with the job (and its URL) when it runs in the background."""
+    if out.get("background"):
+        return JSONResponse(out, status_code=202, headers={"Location": out["job"]["url"]})
+    return JSONResponse(out)
+
+
+_CONFLICT = ("a concurrent call with the same Idempotency-Key, or an identical transaction submitted at the "
+             "same time: retry")
+
+
+@router.post("/appointments/bulk", tags=["bulk appoint"], response_model=dict[str, Any],
+             responses={202: {"description": "above the background threshold: the job, to follow at "
+                                             "`GET /api/appointment-jobs/{id}`"}})
+async def bulk_appoint_route(request: Request, body: BulkAppoint,
+                             user: Annotated[User, require("appointments:submit")],
+                             idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+    rt = runtime(request)
+    try:
+        if len(body.requests) > rt.settings.bulk_background_threshold:
+            return _answer(await jobs.start_job(rt, user.login, body.requests, source="api",
+                                                key=_key(idempotency_key)))
+        return _answer(await _once(request, idempotency_key, user, lambda tx: transactions.appoint(tx, body.requests)))
+    except IntegrityError:
+        raise HTTPException(409, _CONFLICT) from None
+
+
+@router.post("/appointments/bulk-file", tags=["bulk appoint"], response_model=dict[str, Any],
+             responses={202: {"description": "above the background threshold: the job"}})
+async def bulk_appoint_file_route(request: Request, file: Annotated[UploadFile, File()],
+                                  user: Annotated[User, require("appointments:submit")],
+                                  idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+    content = await read_upload(request, file)
+    rt = runtime(request)
+    try:
+        parsed = files.parse_bulk_appoint_file(content, file.filename)
+        if len(parsed.requests) > rt.settings.bulk_background_threshold:
+            return _answer(await jobs.start_job(rt, user.login, parsed.requests, source="file", lines=parsed.lines,
+                                                row_errors=parsed.row_errors, blank_rows=parsed.blank_rows,
+                                                key=_key(idempotency_key)))
+        return _answer(await _once(request, idempotency_key, user, lambda tx: files.bulk_appoint_file(tx, parsed)))
+    except FileError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except IntegrityError:
+        raise HTTPException(409, _CONFLICT) from None
+
+
+@router.get("/appointment-jobs", tags=["bulk appoint"])
+async def list_appointment_jobs(request: Request, _user: CurrentUser,
+                                limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    return await jobs.list_jobs(runtime(request), limit)
+
+
+@router.get("/appointment-jobs/{job_id}", tags=["bulk appoint"])
+async def get_appointment_job(request: Request, job_id: str, _user: CurrentUser,
+                              offset: Annotated[int, Query(ge=0)] = 0,
+                              limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
+    """A background bulk appoint: status (queued, running, done, failed), total, processed,
+    rejected, transactions, its batches (one per CoCode) and one page of per-request results."""
+    try:
+        return await jobs.get_job(runtime(request), job_id, offset, limit)
+    except jobs.NotFound:
+        raise HTTPException(404, "no such job") from None
+
+
+@router.get("/appointments/bulk-file/template.csv", tags=["bulk appoint"])
+async def bulk_appoint_template(_user: CurrentUser) -> Response:
+    return csv_response(rowcheck.to_csv(rowcheck.BULK_APPOINT_COLUMNS,
+                                        [["1234567", "CA;TX", "Life & Health", "60054", "true", "false"]]),
+                        "bulk_appoint_template.csv")

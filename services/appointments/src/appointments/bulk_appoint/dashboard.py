@@ -1,0 +1,68 @@
+"""The Appoint page: one request or a file, and a background job's page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agency_common.auth import User
+from agency_common.web import DashboardUser, render
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from appointments.bulk_appoint import files, jobs
+from appointments.domain.rows import FileError
+from appointments.transactions.schemas import BulkRequest
+from appointments.transactions.transactions import appoint
+from appointments.web import need
+from appointments.web import runtime as rt
+
+router = APIRouter(include_in_schema=False)
+
+
+async def _appoint_page(request: Request, user: User, result: Any = None, error: str | None = None) -> HTMLResponse:
+    return render(request, "appoint.html", result=result, error=error, can_submit=user.can("appointments:submit"),
+                  jobs=await jobs.list_jobs(rt(request), 20),
+                  threshold=rt(request).settings.bulk_background_threshold)
+
+
+@router.get("/appoint", response_class=HTMLResponse)
+async def appoint_page(request: Request, user: DashboardUser) -> HTMLResponse:
+    return await _appoint_page(request, user)
+
+
+@router.post("/appoint", response_class=HTMLResponse)
+async def appoint_submit(request: Request, user: DashboardUser) -> Response:
+    need(user, "appointments:submit")
+    form = await request.form()
+    upload = form.get("file")
+    runtime = rt(request)
+    try:
+        if upload is not None and getattr(upload, "filename", ""):
+            parsed = files.parse_bulk_appoint_file(await upload.read(), upload.filename)  # type: ignore[union-attr]
+            if len(parsed.requests) > runtime.settings.bulk_background_threshold:
+                started = await jobs.start_job(runtime, user.login, parsed.requests, source="file",
+                                               lines=parsed.lines, row_errors=parsed.row_errors,
+                                               blank_rows=parsed.blank_rows)
+                return RedirectResponse(started["job"]["page"], status_code=303)
+            async with runtime.uow(actor=user.login) as tx:
+                result = await files.bulk_appoint_file(tx, parsed)
+        else:
+            req = BulkRequest(npn=str(form.get("npn", "")).strip(),
+                              states=[s for s in str(form.get("states", "")).split(";") if s.strip()],
+                              loa_category=str(form.get("loa_category", "")),
+                              cocodes=[c for c in str(form.get("cocodes", "")).split(";") if c.strip()],
+                              submit=bool(form.get("submit")), submitJustInTime=bool(form.get("submit_jit")))
+            async with runtime.uow(actor=user.login) as tx:
+                result = await appoint(tx, [req], source="dashboard")
+    except (FileError, ValueError) as exc:
+        return await _appoint_page(request, user, error=str(exc))
+    return await _appoint_page(request, user, result=result)
+
+
+@router.get("/appoint/jobs/{job_id}", response_class=HTMLResponse)
+async def appoint_job_page(request: Request, job_id: str, _user: DashboardUser, offset: int = 0) -> HTMLResponse:
+    try:
+        job = await jobs.get_job(rt(request), job_id, max(0, offset), 100)
+    except jobs.NotFound:
+        raise HTTPException(404, "no such job") from None
+    return render(request, "appoint_job.html", job=job)

@@ -1,0 +1,51 @@
+"""An uploaded bulk file (onboarding, terminations) stored row by row with its line and errors, and
+its view (shared by the producers and terminations capabilities)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from agency_common.outbox import Transaction
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appointments import models as m
+from appointments.domain import rows as rowcheck
+
+
+async def store_import(tx: Transaction, kind: str, filename: str, content: bytes, parsed: rowcheck.ParsedFile,
+                        display: Any, data: Any) -> m.BulkImport:
+    imp = m.BulkImport(kind=kind, filename=filename[:300], sha256=hashlib.sha256(content).hexdigest(),
+                       total_rows=len(parsed.rows), valid_rows=len(parsed.valid_rows),
+                       invalid_rows=len(parsed.invalid_rows), blank_rows=parsed.blank_rows, uploaded_by=tx.actor)
+    tx.session.add(imp)
+    await tx.session.flush()
+    if parsed.rows:
+        await tx.session.execute(insert(m.BulkImportRow.__table__), [
+            {"import_id": imp.id, "line": r.line, "valid": r.valid, "errors": r.errors,
+             "display": display(r), "data": data(r)} for r in parsed.rows])
+    return imp
+
+
+def _termination_counts(r: m.BulkImportRow) -> dict[str, Any]:
+    items = r.data.get("transactions", [])
+    manual = [t["manual"] for t in items if t.get("manual")]
+    return {"transactions": len(items) - len(manual), "manual_tasks": len(manual), "manual": manual}
+
+
+def import_view(imp: m.BulkImport, rows: list[m.BulkImportRow]) -> dict[str, Any]:
+    return imp.model_dump(mode="json") | {
+        "rows": [{"line": r.line, "valid": r.valid, "errors": r.errors, "values": r.display,
+                  **(_termination_counts(r) if imp.kind == "terminations" else {})}
+                 for r in rows]}
+
+
+async def load_import(session: AsyncSession, import_id: str, kind: str) -> dict[str, Any] | None:
+    """The view of one import of this kind, or None."""
+    imp = await session.get(m.BulkImport, import_id)
+    if imp is None or imp.kind != kind:
+        return None
+    rows = (await session.execute(select(m.BulkImportRow).where(m.BulkImportRow.import_id == import_id)
+                                  .order_by(m.BulkImportRow.line))).scalars().all()
+    return import_view(imp, list(rows))

@@ -1,0 +1,1 @@
+"""Portals: seats and invites, the invite mail."""

@@ -1,0 +1,1 @@
+"""Producers: onboarding, license sync, the producer view."""

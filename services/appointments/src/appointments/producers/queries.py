@@ -1,0 +1,67 @@
+"""Reads of producers: the engine's view (licenses, assignments) and the API/page view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from agency_common.auth import User
+from agency_common.pii import mask
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from appointments import models as m
+from appointments.domain import eligibility as el
+from appointments.sql import chunks, in_list
+
+
+async def load_producers(s: AsyncSession, npns: Sequence[str], with_assignments: bool) -> dict[str, el.Producer]:
+    out: dict[str, el.Producer] = {}
+    ids: dict[str, str] = {}
+    for part in chunks(npns):
+        for pid, npn, status, active in (await s.execute(select(
+                m.Producer.id, m.Producer.npn, m.Producer.sync_status, m.Producer.active)
+                .where(in_list(m.Producer.npn, part)))).all():
+            out[npn] = el.Producer(npn=npn, synced=status == "synced", active=active)
+            ids[pid] = npn
+        for row in (await s.execute(select(
+                m.License.npn, m.License.state, m.License.license_number, m.License.license_class,
+                m.License.lines_of_authority, m.License.active, m.License.resident, m.License.expiration_date)
+                .where(in_list(m.License.npn, part)))).all():
+            p = out.get(row[0])
+            if p is not None:
+                p.licenses.setdefault(row[1], []).append(el.License(
+                    state=row[1], license_number=row[2], license_class=row[3],
+                    lines_of_authority=frozenset(el.norm(x) for x in row[4].split(";") if x.strip()),
+                    active=row[5], resident=row[6], expiration_date=row[7]))
+    if with_assignments and ids:
+        pids = list(ids)
+        for part in chunks(pids):
+            for pid, cat, st, cocode in (await s.execute(select(
+                    m.ProducerAssignment.producer_id, m.ProducerAssignment.loa_category, m.ProducerAssignment.state,
+                    m.ProducerAssignment.cocode).where(in_list(m.ProducerAssignment.producer_id, part)))).all():
+                out[ids[pid]].assignments.add((el.norm(cat), st, cocode or ""))
+    return out
+
+
+def producer_view(p: m.Producer, user: User, pii: Any) -> dict[str, Any]:
+    ssn = None
+    if p.ssn_encrypted and pii is not None:
+        clear = pii.decrypt(p.ssn_encrypted)
+        ssn = clear if user.can("pii:reveal") else mask(clear)
+    return p.model_dump(mode="json", exclude={"ssn_encrypted"}) | {"ssn": ssn}
+
+
+async def producer_detail(session: AsyncSession, npn: str, user: User, pii: Any) -> dict[str, Any] | None:
+    """One producer with licenses and assignments, or None."""
+    p = await session.scalar(select(m.Producer).where(m.Producer.npn == npn))
+    if p is None:
+        return None
+    lics = (await session.execute(select(m.License).where(m.License.producer_id == p.id)
+                                  .order_by(m.License.state))).scalars().all()
+    assigns = (await session.execute(select(m.ProducerAssignment).where(
+        m.ProducerAssignment.producer_id == p.id))).scalars().all()
+    return producer_view(p, user, pii) | {
+        "licenses": [lic.model_dump(mode="json", exclude={"producer_id"}) | {
+            "lines_of_authority": [x for x in lic.lines_of_authority.split(";") if x]} for lic in lics],
+        "assignments": [a.model_dump(mode="json") for a in assigns]}

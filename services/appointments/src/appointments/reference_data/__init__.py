@@ -1,0 +1,1 @@
+"""Reference data: agencies, companies, rules, fees, termination reasons, settings."""

@@ -1,0 +1,56 @@
+"""Reference data (JSON): list, template, load a file or rows."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from agency_common.auth import CurrentUser, User, require
+from fastapi import APIRouter, Body, File, HTTPException, Request, UploadFile
+from fastapi.responses import Response
+
+from appointments.domain import rows as rowcheck
+from appointments.reference_data import refdata
+from appointments.reference_data.schemas import RowsLoaded
+from appointments.web import csv_response, read_upload, runtime
+
+router = APIRouter(prefix="/api")
+
+
+@router.get("/reference-data/{kind}", tags=["reference data"])
+async def get_reference(request: Request, kind: str, _user: CurrentUser) -> list[dict[str, Any]]:
+    if kind not in refdata.KINDS:
+        raise HTTPException(404, "unknown reference data kind")
+    async with runtime(request).db.session() as session:
+        return await refdata.listing(session, kind)
+
+
+@router.get("/reference-data/{kind}/template.csv", tags=["reference data"])
+async def reference_template(kind: str, _user: CurrentUser) -> Response:
+    if kind not in refdata.KINDS:
+        raise HTTPException(404, "unknown reference data kind")
+    return csv_response(rowcheck.to_csv(refdata.KINDS[kind].columns, []), f"{kind}.csv")
+
+
+@router.post("/reference-data/{kind}", status_code=201, tags=["reference data"], response_model=RowsLoaded, response_model_exclude_unset=True)
+async def load_reference(request: Request, kind: str, user: Annotated[User, require("reference_data:edit")],
+                         file: Annotated[UploadFile, File()]) -> dict[str, Any]:
+    content = await read_upload(request, file)
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            n = await refdata.load_rows(tx, kind, refdata.parse_file(kind, content, file.filename),
+                                        source_default=f"upload {file.filename} by {user.login}")
+    except refdata.RefDataError as exc:
+        raise HTTPException(422, {"errors": exc.errors}) from None
+    return {"kind": kind, "rows_loaded": n}
+
+
+@router.post("/reference-data/{kind}/rows", status_code=201, tags=["reference data"],
+             response_model=RowsLoaded, response_model_exclude_unset=True)
+async def add_reference_rows(request: Request, kind: str, user: Annotated[User, require("reference_data:edit")],
+                             rows: Annotated[list[dict[str, str]], Body()]) -> dict[str, Any]:
+    try:
+        async with runtime(request).uow(actor=user.login) as tx:
+            n = await refdata.load_rows(tx, kind, [{k.lower(): str(v) for k, v in r.items()} for r in rows])
+    except refdata.RefDataError as exc:
+        raise HTTPException(422, {"errors": exc.errors}) from None
+    return {"kind": kind, "rows_loaded": n}

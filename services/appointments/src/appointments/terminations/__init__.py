@@ -1,0 +1,1 @@
+"""Bulk terminate: the termination file and manual tasks."""

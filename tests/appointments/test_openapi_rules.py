@@ -1,0 +1,32 @@
+"""appointments' JSON routes document their response shapes (issue 14, typed responses): a response
+model from the capability's ``schemas.py`` for each success code, capability by capability (those
+listed in TYPED so far). Read from the app's OpenAPI document (the app is built, nothing runs)."""
+
+from __future__ import annotations
+
+import json
+
+from appointments.app import create_app
+
+# the capabilities typed so far: every JSON route under these paths (CSV downloads aside)
+TYPED = ("/api/appointments", "/api/portals", "/api/portal-invites", "/api/reference-data/{kind}")
+NOT_JSON = (".csv", "/bulk", "/bulk-file")
+UNTYPED_YET = {("get", "/api/reference-data/{kind}")}  # one listing per kind, each with its own columns
+
+
+def test_every_json_route_of_a_typed_capability_has_a_response_model() -> None:
+    doc = create_app().openapi()
+    untyped, seen = [], 0
+    for path, methods in doc["paths"].items():
+        if not path.startswith(TYPED) or path.endswith(NOT_JSON):
+            continue
+        for method, op in methods.items():
+            if (method, path) in UNTYPED_YET:
+                continue
+            for code, response in op["responses"].items():
+                if code.startswith("2"):
+                    seen += 1
+                    schema = response.get("content", {}).get("application/json", {}).get("schema")
+                    if not schema or "$ref" not in json.dumps(schema):
+                        untyped.append(f"{method.upper()} {path} {code}")
+    assert seen >= 5 and untyped == []
