@@ -170,7 +170,7 @@ async def test_statement_header_totals_once_every_chunk_is_in_whatever_the_order
     from invoicing.statement_entry import from_statements
 
     from tests.invoicing.helpers import statement
-    from tests.invoicing.test_statements import line
+    from tests.invoicing.statement_entry.test_statements_service import line
 
     svc = await start_service("invoicing")
     sid = str(uuid.uuid4())
