@@ -30,15 +30,23 @@ from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
+import invoicing
 from agency_common.contracts.intake import StatementLine, StatementLinesPublished, StatementPublished
 from agency_common.db.engine import Database
 from agency_common.db.migrate import upgrade
 from agency_common.outbox.unit_of_work import UnitOfWork
-from invoicing import usecases as uc
-from invoicing.models import PolicyView, StatementEntry, messaging
+from invoicing import tables
+from invoicing.invoices import usecases as invoice_uc
+from invoicing.models import PolicyView, Reconciliation, StatementEntry, messaging
+from invoicing.payments import usecases as pay_uc
+from invoicing.reconciliations import status as rec_status
+from invoicing.statement_entry import from_statements
+from invoicing.statement_entry import queries as entry_queries
+from invoicing.statement_entry import schemas as entry_schemas
+from invoicing.statement_entry import usecases as entry_uc
 from sqlalchemy import delete, func, insert, select
 
-MIGRATIONS = Path(uc.__file__).parent / "migrations"
+MIGRATIONS = Path(invoicing.__file__).parent / "migrations"
 CHUNK = 1000
 
 
@@ -80,7 +88,7 @@ async def run(url: str, n: int) -> dict[str, tuple[float, int]]:
 
     # baseline: one executemany of the same rows, into a scratch reconciliation, then removed
     now = datetime.now(UTC)
-    rows = [uc._entry_from_line("baseline", ln, now, "bench") for ln in all_lines]
+    rows = [from_statements._entry_from_line("baseline", ln, now, "bench") for ln in all_lines]
 
     async def baseline() -> None:
         async with db.transaction() as s:
@@ -91,63 +99,63 @@ async def run(url: str, n: int) -> dict[str, tuple[float, int]]:
 
     async def load() -> None:
         async with uow(actor="bench") as tx:
-            await uc.on_statement_published(tx, StatementPublished(
+            await from_statements.on_statement_published(tx, StatementPublished(
                 statement_id=sid, carrier="Bench Mutual", file_name="bench.csv", line_count=n,
                 chunk_count=len(chunks), premium_total=Decimal(1000 * n), commission_total=Decimal(100 * n)))
         for i, chunk in enumerate(chunks, 1):
             async with uow(actor="bench") as tx:
-                await uc.on_statement_lines(tx, StatementLinesPublished(
+                await from_statements.on_statement_lines(tx, StatementLinesPublished(
                     statement_id=sid, chunk_no=i, chunk_count=len(chunks), lines=chunk))
     await timed("load", load, n)
     async with db.session() as s:
-        rec_id = await s.scalar(select(uc.REC.c.id).where(uc.REC.c.statement_id == sid))
-        ids = [(r.id, r.version) for r in (await s.execute(select(uc.E.c.id, uc.E.c.version).where(
-            uc.E.c.reconciliation_id == rec_id).order_by(uc.E.c.id))).all()]
+        rec_id = await s.scalar(select(tables.REC.c.id).where(tables.REC.c.statement_id == sid))
+        ids = [(r.id, r.version) for r in (await s.execute(select(tables.E.c.id, tables.E.c.version).where(
+            tables.E.c.reconciliation_id == rec_id).order_by(tables.E.c.id))).all()]
 
     async def save() -> None:
         for i in range(0, len(ids), CHUNK):
-            edits = [uc.EntryEdit(id=eid, version=v, rate="12%") for eid, v in ids[i:i + CHUNK]]
+            edits = [entry_schemas.EntryEdit(id=eid, version=v, rate="12%") for eid, v in ids[i:i + CHUNK]]
             async with uow(actor="bench") as tx:
-                await uc.save_entries(tx, rec_id, edits)
+                await entry_uc.save_entries(tx, rec_id, edits)
     await timed("save", save, n)
 
     async def select_all() -> None:
         async with uow(actor="bench") as tx:
-            await uc.select_entries(tx, rec_id, True, filters=uc.EntryFilters())
+            await entry_uc.select_entries(tx, rec_id, True, filters=entry_schemas.EntryFilters())
     await timed("select all", select_all, n)
 
     async def create() -> None:
         async with uow(actor="bench") as tx:
-            r = await uc.create_invoices(tx, rec_id, key="bench-create")
+            r = await invoice_uc.create_invoices(tx, rec_id, key="bench-create")
             assert r["created"] == n, r["created"]
     await timed("create invoices", create, n)
 
     async def post() -> None:
         async with uow(actor="bench") as tx:
-            r = await uc.post_invoices(tx, rec_id, key="bench-post")
+            r = await invoice_uc.post_invoices(tx, rec_id, key="bench-post")
             assert r["posted"] == n
     await timed("post", post, n)
 
     async def pay_all() -> None:
         async with uow(actor="bench") as tx:
-            await uc.select_all_transactions(tx, rec_id)
+            await pay_uc.select_all_transactions(tx, rec_id)
         async with uow(actor="bench") as tx:
-            r = await uc.pay_selected(tx, rec_id, key="bench-pay")
+            r = await pay_uc.pay_selected(tx, rec_id, key="bench-pay")
             assert r["paid"] == n
     await timed("pay all", pay_all, n)
 
     async with db.session() as s:
         for label, filters, offset in (
-                ("page: 50 rows, default order, offset 0", uc.EntryFilters(), 0),
-                ("page: 50 rows, default order, offset 50,000", uc.EntryFilters(), n // 2),
-                ("page: 50 rows, sorted by client desc, offset 50,000", uc.EntryFilters(sort1="client", order1="desc"),
+                ("page: 50 rows, default order, offset 0", entry_schemas.EntryFilters(), 0),
+                ("page: 50 rows, default order, offset 50,000", entry_schemas.EntryFilters(), n // 2),
+                ("page: 50 rows, sorted by client desc, offset 50,000", entry_schemas.EntryFilters(sort1="client", order1="desc"),
                  n // 2),
-                ("page: policy-number quick search", uc.EntryFilters(policy="BM-00123"), 0)):
+                ("page: policy-number quick search", entry_schemas.EntryFilters(policy="BM-00123"), 0)):
             t0 = time.perf_counter()
-            page = await uc.search_entries(s, rec_id, filters, 50, offset)
+            page = await entry_queries.search_entries(s, rec_id, filters, 50, offset)
             results[label] = (time.perf_counter() - t0, len(page["items"]))
             print(f"  {label}: {results[label][0] * 1000:.0f} ms", flush=True)
-        head = await uc.totals(s, await s.get(uc.Reconciliation, rec_id))
+        head = await rec_status.totals(s, await s.get(Reconciliation, rec_id))
         events = await s.scalar(select(func.count()).select_from(messaging.outbox))
     assert head["received_total"] == Decimal(12 * n) * 10 and head["paid_count"] == n, head
     print(f"  outbox events {events}", flush=True)

@@ -85,7 +85,7 @@ async def known_carrier(svc: Any, name: str = CARRIER) -> None:
     from agency_common.contracts.envelope import make_envelope
     from agency_common.contracts.intake import CarrierRegistered, CarrierSnapshot
     from agency_common.timeutil import utcnow
-    from invoicing.carriers import on_carrier_events
+    from invoicing.policy_view.carriers import on_carrier_events
 
     event = CarrierRegistered(carrier=CarrierSnapshot(carrier_id=str(uuid.uuid4()), version=1, name=name,
                                                       updated_at=utcnow()))

@@ -7,15 +7,32 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
 from agency_common.auth import User, require
+from agency_common.web import render
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
-from invoicing import jobs, reports
-from invoicing import usecases as uc
+from invoicing import errors
 from invoicing.domain.duplicates import OVERRIDE_PERMISSION
+from invoicing.invoices import queries as invoice_queries
+from invoicing.invoices import schemas as invoice_schemas
+from invoicing.invoices import usecases as invoice_uc
 from invoicing.models import PolicyView, Reconciliation
+from invoicing.payments import schemas as pay_schemas
+from invoicing.payments import usecases as pay_uc
+from invoicing.reconciliations import schemas as rec_schemas
+from invoicing.reconciliations import status as rec_status
+from invoicing.reconciliations import usecases as rec_uc
+from invoicing.reports import remittance as reports
+from invoicing.stages import abort as abort_uc
+from invoicing.stages import create_pay_all as create_pay_all_uc
+from invoicing.stages import jobs
+from invoicing.statement_entry import duplicates
+from invoicing.statement_entry import people as people_uc
+from invoicing.statement_entry import queries as entry_queries
+from invoicing.statement_entry import schemas as entry_schemas
+from invoicing.statement_entry import usecases as entry_uc
 
 router = APIRouter(prefix="/api", tags=["invoicing"])
 
@@ -29,11 +46,11 @@ IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 
 
 def errors_to_http(exc: Exception) -> HTTPException:
-    if isinstance(exc, uc.NotFound):
+    if isinstance(exc, errors.NotFound):
         return HTTPException(404, str(exc))
-    if isinstance(exc, uc.Conflict):
+    if isinstance(exc, errors.Conflict):
         return HTTPException(409, exc.detail)
-    if isinstance(exc, uc.Invalid):
+    if isinstance(exc, errors.Invalid):
         return HTTPException(422, exc.detail)
     raise exc
 
@@ -42,7 +59,7 @@ def errors_to_http(exc: Exception) -> HTTPException:
 async def translated() -> AsyncIterator[None]:
     try:
         yield
-    except (uc.NotFound, uc.Conflict, uc.Invalid) as exc:
+    except (errors.NotFound, errors.Conflict, errors.Invalid) as exc:
         raise errors_to_http(exc) from None
 
 
@@ -94,9 +111,9 @@ async def list_reconciliations(
 
 
 @router.post("/reconciliations", status_code=201)
-async def open_reconciliation(request: Request, data: uc.NewReconciliation, user: Editor) -> dict[str, Any]:
-    today = uc.business_today(request.app.state.runtime.settings.business_timezone)
-    return await in_tx(request, user, uc.open_reconciliation, data, today)
+async def open_reconciliation(request: Request, data: rec_schemas.NewReconciliation, user: Editor) -> dict[str, Any]:
+    today = rec_uc.business_today(request.app.state.runtime.settings.business_timezone)
+    return await in_tx(request, user, rec_uc.open_reconciliation, data, today)
 
 
 @router.get("/reconciliations/{rec_id}")
@@ -105,32 +122,32 @@ async def get_reconciliation(request: Request, rec_id: str, _user: Viewer) -> di
         rec = await s.get(Reconciliation, rec_id)
         if rec is None:
             raise HTTPException(404, f"reconciliation {rec_id} not found")
-        return uc.header(rec, await uc.totals(s, rec))
+        return rec_status.header(rec, await rec_status.totals(s, rec))
 
 
 @router.patch("/reconciliations/{rec_id}")
-async def edit_reconciliation(request: Request, rec_id: str, data: uc.HeaderEdit, user: Editor) -> dict[str, Any]:
-    return await in_tx(request, user, uc.edit_header, rec_id, data)
+async def edit_reconciliation(request: Request, rec_id: str, data: rec_schemas.HeaderEdit, user: Editor) -> dict[str, Any]:
+    return await in_tx(request, user, rec_uc.edit_header, rec_id, data)
 
 
 # -- statement entry ----------------------------------------------------------------------------
 @router.get("/reconciliations/{rec_id}/entries")
 async def list_entries(
-    request: Request, rec_id: str, _user: Viewer, filters: Annotated[uc.EntryFilters, Query()],
+    request: Request, rec_id: str, _user: Viewer, filters: Annotated[entry_schemas.EntryFilters, Query()],
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     async with translated(), request.app.state.runtime.db.session() as s:
-        return await uc.search_entries(s, rec_id, filters, limit, offset)
+        return await entry_queries.search_entries(s, rec_id, filters, limit, offset)
 
 
 class EntriesSave(BaseModel):
-    items: list[uc.EntryEdit] = Field(min_length=1, max_length=1000)
+    items: list[entry_schemas.EntryEdit] = Field(min_length=1, max_length=1000)
 
 
 @router.patch("/reconciliations/{rec_id}/entries")
 async def save_entries(request: Request, rec_id: str, body: EntriesSave, user: Editor,
                        key: IdemKey = None) -> dict[str, Any]:
-    return await in_tx(request, user, uc.save_entries, rec_id, body.items, key)
+    return await in_tx(request, user, entry_uc.save_entries, rec_id, body.items, key)
 
 
 class SelectBody(BaseModel):
@@ -141,42 +158,42 @@ class SelectBody(BaseModel):
 
 @router.post("/reconciliations/{rec_id}/entries/select")
 async def select_entries(request: Request, rec_id: str, body: SelectBody, user: Editor,
-                         filters: Annotated[uc.EntryFilters, Query()]) -> dict[str, Any]:
+                         filters: Annotated[entry_schemas.EntryFilters, Query()]) -> dict[str, Any]:
     if body.ids is None and not body.all_matching:
         raise HTTPException(422, "give ids, or all_matching with the filters")
-    return await in_tx(request, user, uc.select_entries, rec_id, body.selected, body.ids,
+    return await in_tx(request, user, entry_uc.select_entries, rec_id, body.selected, body.ids,
                        filters if body.all_matching else None)
 
 
 @router.post("/reconciliations/{rec_id}/entries/confirm-duplicates")
-async def confirm_duplicates(request: Request, rec_id: str, body: uc.DuplicateConfirmation,
+async def confirm_duplicates(request: Request, rec_id: str, body: entry_schemas.DuplicateConfirmation,
                              user: DuplicateOverrider) -> dict[str, Any]:
     """Invoice again rows flagged "already invoiced / paid in reconciliation N" (per row or the
     selection); the confirmation records the user."""
-    return await in_tx(request, user, uc.confirm_duplicates, rec_id, body)
+    return await in_tx(request, user, duplicates.confirm_duplicates, rec_id, body)
 
 
 @router.post("/reconciliations/{rec_id}/entries/reset-amounts")
 async def reset_amounts(request: Request, rec_id: str, user: Editor,
-                        filters: Annotated[uc.EntryFilters, Query()]) -> dict[str, Any]:
-    return await in_tx(request, user, uc.reset_amounts, rec_id, filters)
+                        filters: Annotated[entry_schemas.EntryFilters, Query()]) -> dict[str, Any]:
+    return await in_tx(request, user, entry_uc.reset_amounts, rec_id, filters)
 
 
 @router.post("/reconciliations/{rec_id}/entries/{entry_id}/other-commissions", status_code=201)
-async def add_other_commission(request: Request, rec_id: str, entry_id: int, data: uc.OtherCommissionIn,
+async def add_other_commission(request: Request, rec_id: str, entry_id: int, data: entry_schemas.OtherCommissionIn,
                                user: Editor) -> dict[str, Any]:
-    return await in_tx(request, user, uc.add_other_commission, rec_id, entry_id, data)
+    return await in_tx(request, user, people_uc.add_other_commission, rec_id, entry_id, data)
 
 
 @router.delete("/reconciliations/{rec_id}/other-commissions/{other_id}", status_code=204)
 async def remove_other_commission(request: Request, rec_id: str, other_id: int, user: Editor) -> None:
-    await in_tx(request, user, uc.remove_other_commission, rec_id, other_id)
+    await in_tx(request, user, people_uc.remove_other_commission, rec_id, other_id)
 
 
 @router.put("/carriers/{carrier}/people-commission-defaults/{employee}")
-async def set_people_default(request: Request, carrier: str, employee: str, data: uc.PeopleDefaultIn,
+async def set_people_default(request: Request, carrier: str, employee: str, data: entry_schemas.PeopleDefaultIn,
                              user: Editor) -> dict[str, Any]:
-    return await in_tx(request, user, uc.set_people_default, carrier, employee, data)
+    return await in_tx(request, user, people_uc.set_people_default, carrier, employee, data)
 
 
 # -- invoices -----------------------------------------------------------------------------------
@@ -192,12 +209,12 @@ async def create_invoices(request: Request, rec_id: str, user: Editor, key: Idem
     async with translated():
         async with runtime.db.session() as s:
             if await s.get(Reconciliation, rec_id) is None:
-                raise uc.NotFound(f"reconciliation {rec_id} not found")
-            _lo, _hi, pending = await uc.pending_id_bounds(s, rec_id)
+                raise errors.NotFound(f"reconciliation {rec_id} not found")
+            _lo, _hi, pending = await invoice_uc.pending_id_bounds(s, rec_id)
         if pending > runtime.settings.background_threshold:
             result = await jobs.start_create_invoices(runtime, rec_id, user.login, key)
         else:
-            result = await in_tx(request, user, uc.create_invoices, rec_id, key)
+            result = await in_tx(request, user, invoice_uc.create_invoices, rec_id, key)
     return JSONResponse(result, status_code=202 if result.get("background") else 200)
 
 
@@ -234,23 +251,23 @@ async def create_pay_all(request: Request, rec_id: str, user: CreatePayer, key: 
         async with translated():
             return answered(await jobs.start_create_pay_all(request.app.state.runtime, rec_id, user.login,
                                                             body.decision, key))
-    return answered(await in_tx(request, user, uc.create_pay_all, rec_id, body.decision, key))
+    return answered(await in_tx(request, user, create_pay_all_uc.create_pay_all, rec_id, body.decision, key))
 
 
 @router.get("/reconciliations/{rec_id}/invoices")
 async def list_invoices(
-    request: Request, rec_id: str, _user: Viewer, filters: Annotated[uc.InvoiceFilters, Query()],
+    request: Request, rec_id: str, _user: Viewer, filters: Annotated[invoice_schemas.InvoiceFilters, Query()],
     status: Literal["unposted", "posted", "paid", "all"] = "unposted",
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     statuses = ("unposted", "posted", "paid") if status == "all" else (status,)
     async with translated(), request.app.state.runtime.db.session() as s:
-        return await uc.list_invoices(s, rec_id, statuses, filters, limit, offset)
+        return await invoice_queries.list_invoices(s, rec_id, statuses, filters, limit, offset)
 
 
 @router.delete("/reconciliations/{rec_id}/invoices/{invoice_id}")
 async def remove_invoice(request: Request, rec_id: str, invoice_id: int, user: Editor) -> dict[str, Any]:
-    return await in_tx(request, user, uc.remove_invoice, rec_id, invoice_id)
+    return await in_tx(request, user, invoice_uc.remove_invoice, rec_id, invoice_id)
 
 
 class PostBody(ActionBody):
@@ -266,39 +283,39 @@ async def post(request: Request, rec_id: str, user: Poster, key: IdemKey = None,
     body = body or PostBody()
     key = key or body.idempotency_key
     if body.target == "reconciliation":
-        return answered(await in_tx(request, user, uc.close_reconciliation, rec_id, key))
+        return answered(await in_tx(request, user, rec_uc.close_reconciliation, rec_id, key))
     if body.invoice_ids is None and await in_background(request, "post", rec_id):
         async with translated():
             return answered(await jobs.start(request.app.state.runtime, "post", rec_id, user.login, key))
-    return answered(await in_tx(request, user, uc.post_invoices, rec_id, body.invoice_ids, key))
+    return answered(await in_tx(request, user, invoice_uc.post_invoices, rec_id, body.invoice_ids, key))
 
 
 # -- direct-bill transactions -------------------------------------------------------------------
 @router.get("/reconciliations/{rec_id}/transactions")
 async def list_transactions(
-    request: Request, rec_id: str, _user: Viewer, filters: Annotated[uc.InvoiceFilters, Query()],
+    request: Request, rec_id: str, _user: Viewer, filters: Annotated[invoice_schemas.InvoiceFilters, Query()],
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     async with translated(), request.app.state.runtime.db.session() as s:
-        listed = await uc.list_invoices(s, rec_id, ("posted", "paid"), filters, limit, offset)
-        return {**listed, **await uc.selection_totals(s, rec_id)}
+        listed = await invoice_queries.list_invoices(s, rec_id, ("posted", "paid"), filters, limit, offset)
+        return {**listed, **await pay_uc.selection_totals(s, rec_id)}
 
 
 class TransactionsSave(BaseModel):
-    items: list[uc.TransactionEdit] = Field(min_length=1, max_length=1000)
+    items: list[pay_schemas.TransactionEdit] = Field(min_length=1, max_length=1000)
 
 
 @router.patch("/reconciliations/{rec_id}/transactions")
 async def edit_transactions(request: Request, rec_id: str, body: TransactionsSave, user: Payer) -> dict[str, Any]:
-    return await in_tx(request, user, uc.edit_transactions, rec_id, body.items)
+    return await in_tx(request, user, pay_uc.edit_transactions, rec_id, body.items)
 
 
 @router.post("/reconciliations/{rec_id}/transactions/select-all")
 async def select_all_transactions(request: Request, rec_id: str, user: Payer,
-                                  filters: Annotated[uc.InvoiceFilters, Query()],
+                                  filters: Annotated[invoice_schemas.InvoiceFilters, Query()],
                                   selected: bool = True) -> dict[str, Any]:
     """Select (Received = Balance) or clear every posted, unpaid invoice the filters find, on every page."""
-    return await in_tx(request, user, uc.select_all_transactions, rec_id, selected, filters)
+    return await in_tx(request, user, pay_uc.select_all_transactions, rec_id, selected, filters)
 
 
 @router.post("/reconciliations/{rec_id}/pay")
@@ -309,7 +326,7 @@ async def pay(request: Request, rec_id: str, user: Payer, key: IdemKey = None,
     if await in_background(request, "pay", rec_id):
         async with translated():
             return answered(await jobs.start(request.app.state.runtime, "pay", rec_id, user.login, key))
-    return answered(await in_tx(request, user, uc.pay_selected, rec_id, key))
+    return answered(await in_tx(request, user, pay_uc.pay_selected, rec_id, key))
 
 
 @router.get("/reconciliations/{rec_id}/abort-preview")
@@ -319,14 +336,14 @@ async def abort_preview(request: Request, rec_id: str, _user: Viewer) -> dict[st
         rec = await s.get(Reconciliation, rec_id)
         if rec is None:
             raise HTTPException(404, f"reconciliation {rec_id} not found")
-        preview = await uc.abort_preview(s, rec)
+        preview = await rec_uc.abort_preview(s, rec)
     return {**preview, "balance": str(preview["balance"])}
 
 
 @router.post("/reconciliations/{rec_id}/abort")
 async def abort(request: Request, rec_id: str, user: Editor, key: IdemKey = None,
                 body: Annotated[ActionBody | None, Body()] = None) -> dict[str, Any]:
-    return await in_tx(request, user, uc.abort, rec_id, key or (body.idempotency_key if body else None))
+    return await in_tx(request, user, abort_uc.abort, rec_id, key or (body.idempotency_key if body else None))
 
 
 # -- reports ------------------------------------------------------------------------------------
@@ -339,7 +356,6 @@ async def report(request: Request, rec_id: str, kind: Literal["summary", "except
         return StreamingResponse(reports.to_csv(rep), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="{kind}-{rec_id}.csv"'})
     if format == "html":
-        from agency_common.web import render
         return render(request, "report_print.html", report=rep, rec_id=rec_id, limit=reports.HTML_ROW_LIMIT)
     return reports.to_json(rep)
 

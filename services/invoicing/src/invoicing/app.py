@@ -8,9 +8,11 @@ from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, Re
 from agency_common.web import ServiceRuntime
 from fastapi import FastAPI
 
-from invoicing import api, carriers, consumers, dashboard, jobs
+from invoicing import api, consumers, dashboard
 from invoicing.models import messaging
+from invoicing.policy_view import api as carriers
 from invoicing.settings import InvoicingSettings
+from invoicing.stages import jobs
 
 HERE = Path(__file__).parent
 

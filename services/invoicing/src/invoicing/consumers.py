@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from agency_common.contracts.envelope import Envelope
@@ -20,9 +19,11 @@ from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from sqlalchemy import bindparam, insert, select, update
 
-from invoicing import usecases
-from invoicing.carriers import on_carrier_events
+from invoicing.domain.commission import rate_fraction
 from invoicing.models import PolicyView
+from invoicing.policy_view.carriers import on_carrier_events
+from invoicing.reconciliations import usecases as rec_uc
+from invoicing.statement_entry import from_statements
 
 PV = PolicyView.__table__  # type: ignore[attr-defined]
 
@@ -36,10 +37,7 @@ def _read_model_values(snapshot: PolicySnapshot) -> dict[str, Any]:
     for name in MONEY_FIELDS:
         if values[name] is not None:
             values[name] = round_money(values[name])
-    rate = values["commission_rate"]
-    if rate is not None:
-        rate = rate / 100 if rate > 1 else rate  # 15 meaning 15 %
-        values["commission_rate"] = rate.quantize(Decimal("0.000001"))
+    values["commission_rate"] = rate_fraction(values["commission_rate"])
     return values
 
 
@@ -69,7 +67,7 @@ async def apply_policy_snapshots(tx: Transaction, snapshots: list[PolicySnapshot
             .values({f: bindparam(f"b_{f}", type_=PV.c[f].type) for f in READ_MODEL_FIELDS}),
             newer, execution_options={"synchronize_session": False})
     if new:
-        await usecases.on_policies_known(tx, [(p["carrier"], p["policy_id"]) for p in new])
+        await rec_uc.on_policies_known(tx, [(p["carrier"], p["policy_id"]) for p in new])
     return len(new) + len(newer)
 
 
@@ -79,10 +77,10 @@ async def on_policy_events(tx: Transaction, events: list[Envelope[Any]]) -> None
 
 def subscribe(consumer: EventConsumer, business_timezone: str = "UTC") -> None:
     async def on_statement_published(tx: Transaction, event: Envelope[Any]) -> None:
-        await usecases.on_statement_published(tx, event.payload, usecases.business_today(business_timezone))
+        await from_statements.on_statement_published(tx, event.payload, rec_uc.business_today(business_timezone))
 
     async def on_statement_lines(tx: Transaction, event: Envelope[Any]) -> None:
-        await usecases.on_statement_lines(tx, event.payload, usecases.business_today(business_timezone))
+        await from_statements.on_statement_lines(tx, event.payload, rec_uc.business_today(business_timezone))
 
     consumer.on_batch(CarrierRegistered, on_carrier_events)
     consumer.on_batch(CarrierUpdated, on_carrier_events)

@@ -19,12 +19,28 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from invoicing import jobs, reports
-from invoicing import usecases as uc
-from invoicing.carriers import pick_list
+from invoicing import errors
 from invoicing.domain.commission import BILL_TYPES, DISCREPANCY_TEXT
 from invoicing.domain.duplicates import OVERRIDE_PERMISSION
+from invoicing.invoices import queries as invoice_queries
+from invoicing.invoices import schemas as invoice_schemas
+from invoicing.invoices import usecases as invoice_uc
 from invoicing.models import PeopleCommissionDefault, PolicyView, Reconciliation
+from invoicing.payments import schemas as pay_schemas
+from invoicing.payments import usecases as pay_uc
+from invoicing.policy_view.carriers import pick_list
+from invoicing.reconciliations import schemas as rec_schemas
+from invoicing.reconciliations import status as rec_status
+from invoicing.reconciliations import usecases as rec_uc
+from invoicing.reports import remittance as reports
+from invoicing.stages import abort as abort_uc
+from invoicing.stages import create_pay_all as create_pay_all_uc
+from invoicing.stages import jobs
+from invoicing.statement_entry import duplicates
+from invoicing.statement_entry import people as people_uc
+from invoicing.statement_entry import queries as entry_queries
+from invoicing.statement_entry import schemas as entry_schemas
+from invoicing.statement_entry import usecases as entry_uc
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -46,7 +62,7 @@ async def _header(request: Request, rec_id: str) -> dict[str, Any]:
         rec = await s.get(Reconciliation, rec_id)
         if rec is None:
             raise HTTPException(404, "reconciliation not found")
-        return uc.header(rec, await uc.totals(s, rec))
+        return rec_status.header(rec, await rec_status.totals(s, rec))
 
 
 def plural(count: Any, noun: str) -> str:
@@ -98,16 +114,16 @@ async def new_reconciliation(request: Request, user: DashboardUser, carrier: Ann
                              internal_note: Annotated[str, Form()] = "") -> Response:
     need(user, "reconciliations:edit")
     try:
-        data = uc.NewReconciliation(carrier=carrier, subordinate_carrier=subordinate_carrier or None,
+        data = rec_schemas.NewReconciliation(carrier=carrier, subordinate_carrier=subordinate_carrier or None,
                                     name=name or None, address=address or None, date_booked=date_booked or None,
                                     description=description or None, internal_note=internal_note or None)
     except ValidationError as exc:
         return back("/reconciliations", error="; ".join(e["msg"] for e in exc.errors()), carrier=carrier)
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
-            rec = await uc.open_reconciliation(
-                tx, data, uc.business_today(request.app.state.runtime.settings.business_timezone))
-    except uc.Invalid as exc:
+            rec = await rec_uc.open_reconciliation(
+                tx, data, rec_uc.business_today(request.app.state.runtime.settings.business_timezone))
+    except errors.Invalid as exc:
         return back("/reconciliations", error=_describe(exc), carrier=carrier)
     return back(f"/reconciliations/{rec['id']}")
 
@@ -118,7 +134,7 @@ async def reconciliation(request: Request, rec_id: str, user: DashboardUser, mes
     need(user, "reconciliations:view")
     rec = await _header(request, rec_id)
     async with request.app.state.runtime.db.session() as s:
-        preview = await uc.abort_preview(s, await s.get(Reconciliation, rec_id))
+        preview = await rec_uc.abort_preview(s, await s.get(Reconciliation, rec_id))
     return render(request, "reconciliation.html", rec=rec, message=message,
                   error=error, popup=popup, key=_key(), abort_preview=preview)
 
@@ -131,14 +147,14 @@ async def save_header(request: Request, rec_id: str, user: DashboardUser, versio
                       statement_total: Annotated[str, Form()] = "") -> Response:
     need(user, "reconciliations:edit")
     try:
-        data = uc.HeaderEdit(name=name or None, address=address or None, date_booked=date_booked or None,
+        data = rec_schemas.HeaderEdit(name=name or None, address=address or None, date_booked=date_booked or None,
                              description=description or None, internal_note=internal_note or None,
                              statement_total=statement_total or None, version=version)
         async with request.app.state.runtime.uow(actor=user.login) as tx:
-            await uc.edit_header(tx, rec_id, data)
+            await rec_uc.edit_header(tx, rec_id, data)
     except ValidationError as exc:
         return back(f"/reconciliations/{rec_id}", error="; ".join(e["msg"] for e in exc.errors()))
-    except uc.Conflict as exc:
+    except errors.Conflict as exc:
         return back(f"/reconciliations/{rec_id}", error=str(exc))
     return back(f"/reconciliations/{rec_id}", message="Saved.")
 
@@ -147,13 +163,13 @@ async def _action(request: Request, rec_id: str, user: User, fn: Any, *args: Any
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
             return await fn(tx, rec_id, *args)
-    except uc.Invalid as exc:
+    except errors.Invalid as exc:
         return _describe(exc)
-    except (uc.Conflict, uc.NotFound) as exc:
+    except (errors.Conflict, errors.NotFound) as exc:
         return str(exc)
 
 
-def _describe(exc: uc.Invalid) -> str:
+def _describe(exc: errors.Invalid) -> str:
     """The message and every field error (``field: reason``), so a redirect loses none of them."""
     def flatten(errors: Any, path: str = "") -> list[str]:
         if isinstance(errors, dict):
@@ -169,14 +185,14 @@ async def _large(request: Request, rec_id: str, kind: str) -> bool:
     runtime = request.app.state.runtime
     try:
         return await jobs.pending_count(runtime, rec_id, kind) > runtime.settings.background_threshold
-    except uc.NotFound:
+    except errors.NotFound:
         return False  # the action itself answers "not found"
 
 
 async def _job(request: Request, rec_id: str, user: User, kind: str, key: str | None) -> Response:
     try:
         started = await jobs.start(request.app.state.runtime, kind, rec_id, user.login, key)
-    except (uc.Conflict, uc.NotFound) as exc:
+    except (errors.Conflict, errors.NotFound) as exc:
         return back(f"/reconciliations/{rec_id}", error=str(exc))
     return back(f"/reconciliations/{rec_id}/jobs/{started['job']['id']}")
 
@@ -187,14 +203,14 @@ async def create_invoices(request: Request, rec_id: str, user: DashboardUser,
     need(user, "reconciliations:edit")
     runtime = request.app.state.runtime
     async with runtime.db.session() as s:
-        _lo, _hi, pending = await uc.pending_id_bounds(s, rec_id)
+        _lo, _hi, pending = await invoice_uc.pending_id_bounds(s, rec_id)
     if pending > runtime.settings.background_threshold:
         try:
             started = await jobs.start_create_invoices(runtime, rec_id, user.login, idempotency_key)
-        except uc.Conflict as exc:
+        except errors.Conflict as exc:
             return back(f"/reconciliations/{rec_id}", error=str(exc))
         return back(f"/reconciliations/{rec_id}/jobs/{started['job']['id']}")
-    result = await _action(request, rec_id, user, uc.create_invoices, idempotency_key)
+    result = await _action(request, rec_id, user, invoice_uc.create_invoices, idempotency_key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     msg = (f"{plural(result['created'], 'invoice')} created; {plural(result['exceptions'], 'exception')}; "
@@ -213,7 +229,7 @@ async def job_page(request: Request, rec_id: str, job_id: str, user: DashboardUs
     need(user, "reconciliations:view")
     try:
         job = await jobs.get_job(request.app.state.runtime, job_id)
-    except uc.NotFound:
+    except errors.NotFound:
         raise HTTPException(404, "job not found") from None
     return render(request, "job.html", job=job, rec_id=rec_id, plural=plural,
                   title=JOB_TITLES.get(job["kind"], job["kind"]))
@@ -227,10 +243,10 @@ async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
         try:
             result = await jobs.start_create_pay_all(request.app.state.runtime, rec_id, user.login,
                                                      decision or None, idempotency_key)
-        except (uc.Conflict, uc.NotFound) as exc:
+        except (errors.Conflict, errors.NotFound) as exc:
             result = str(exc)
     else:
-        result = await _action(request, rec_id, user, uc.create_pay_all, decision or None,
+        result = await _action(request, rec_id, user, create_pay_all_uc.create_pay_all, decision or None,
                                idempotency_key if decision != "cancel" else None)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
@@ -254,7 +270,7 @@ async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
 async def abort(request: Request, rec_id: str, user: DashboardUser,
                 idempotency_key: Annotated[str, Form()]) -> Response:
     need(user, "reconciliations:edit")
-    result = await _action(request, rec_id, user, uc.abort, idempotency_key)
+    result = await _action(request, rec_id, user, abort_uc.abort, idempotency_key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     msg = (f"Reconciliation aborted at stage {result.get('aborted_stage', '')}: "
@@ -267,24 +283,24 @@ async def abort(request: Request, rec_id: str, user: DashboardUser,
 @router.post("/reconciliations/{rec_id}/close")
 async def close(request: Request, rec_id: str, user: DashboardUser, idempotency_key: Annotated[str, Form()]) -> Response:
     need(user, "reconciliations:post")
-    result = await _action(request, rec_id, user, uc.close_reconciliation, idempotency_key)
+    result = await _action(request, rec_id, user, rec_uc.close_reconciliation, idempotency_key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     return back(f"/reconciliations/{rec_id}", message="Reconciliation posted.")
 
 
 # -- statement entry ----------------------------------------------------------------------------
-FILTER_FIELDS = list(uc.EntryFilters.model_fields)
+FILTER_FIELDS = list(entry_schemas.EntryFilters.model_fields)
 
 
-def _filters_from(params: dict[str, Any]) -> tuple[uc.EntryFilters, str | None]:
+def _filters_from(params: dict[str, Any]) -> tuple[entry_schemas.EntryFilters, str | None]:
     raw = {k: v for k, v in params.items() if k in FILTER_FIELDS and v not in ("", None)}
     if params.get("searched") and "include_selected" not in params:  # an unchecked box is not sent
         raw["include_selected"] = False
     try:
-        return uc.EntryFilters(**raw), None
+        return entry_schemas.EntryFilters(**raw), None
     except ValidationError as exc:
-        return uc.EntryFilters(), "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        return entry_schemas.EntryFilters(), "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
 
 
 @router.get("/reconciliations/{rec_id}/entries", response_class=HTMLResponse)
@@ -296,18 +312,18 @@ async def entries(request: Request, rec_id: str, user: DashboardUser, page: int 
                                message=params.get("message"))
 
 
-async def _entries_page(request: Request, rec_id: str, filters: uc.EntryFilters, page: int, params: dict[str, Any],
+async def _entries_page(request: Request, rec_id: str, filters: entry_schemas.EntryFilters, page: int, params: dict[str, Any],
                         *, error: str | None = None, message: str | None = None,
                         row_errors: dict[str, dict[str, str]] | None = None,
                         submitted: dict[str, dict[str, str]] | None = None, status_code: int = 200) -> HTMLResponse:
     rec = await _header(request, rec_id)
     async with request.app.state.runtime.db.session() as s:
-        result = await uc.search_entries(s, rec_id, filters, PAGE, (page - 1) * PAGE)
+        result = await entry_queries.search_entries(s, rec_id, filters, PAGE, (page - 1) * PAGE)
     query = {k: v for k, v in params.items() if k in FILTER_FIELDS or k == "searched"}
     return render(request, "entries.html", status_code=status_code, rec=rec, result=result, f=filters,
                   page=page, pages=(result["total"] + PAGE - 1) // PAGE, query=urlencode(query),
                   error=error, message=message, row_errors=row_errors or {}, submitted=submitted or {},
-                  bill_types=BILL_TYPES, sort_fields=list(uc.SORT_FIELDS), key=_key(),
+                  bill_types=BILL_TYPES, sort_fields=list(entry_schemas.SORT_FIELDS), key=_key(),
                   can_override=_can_override(request))
 
 
@@ -319,7 +335,7 @@ async def reset(request: Request, rec_id: str, user: DashboardUser) -> Response:
     filters, error = _filters_from(form)
     if error:
         return back(f"/reconciliations/{rec_id}/entries", error=error)
-    result = await _action(request, rec_id, user, uc.reset_amounts, filters)
+    result = await _action(request, rec_id, user, entry_uc.reset_amounts, filters)
     params = {k: v for k, v in form.items() if k in FILTER_FIELDS or k == "searched"}
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/entries", error=result, **params)
@@ -334,7 +350,7 @@ async def select_found(request: Request, rec_id: str, user: DashboardUser) -> Re
     params = {k[2:]: v for k, v in form.items() if k.startswith("q-")}
     filters, _ = _filters_from(params)
     selected = form.get("selected", "1") == "1"
-    result = await _action(request, rec_id, user, uc.select_entries, selected, None, filters)
+    result = await _action(request, rec_id, user, entry_uc.select_entries, selected, None, filters)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/entries", error=result, **params)
     return back(f"/reconciliations/{rec_id}/entries",
@@ -353,8 +369,8 @@ async def confirm_duplicates(request: Request, rec_id: str, user: DashboardUser)
     form = dict(await request.form())
     params = {k[2:]: v for k, v in form.items() if k.startswith("q-")}
     entry = str(form.get("confirm_entry") or "")
-    data = uc.DuplicateConfirmation(ids=[int(entry)] if entry.isdigit() else None, selection=not entry.isdigit())
-    result = await _action(request, rec_id, user, uc.confirm_duplicates, data)
+    data = entry_schemas.DuplicateConfirmation(ids=[int(entry)] if entry.isdigit() else None, selection=not entry.isdigit())
+    result = await _action(request, rec_id, user, duplicates.confirm_duplicates, data)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/entries", error=result, **params)
     return back(f"/reconciliations/{rec_id}/entries", page=form.get("page") or None, **params,
@@ -375,14 +391,14 @@ async def toggle_select(request: Request, rec_id: str, entry_id: int, user: Dash
     row_errors: dict[str, str] = {}
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
-            await uc.save_entries(tx, rec_id, [uc.EntryEdit(**edit)])
-    except uc.Invalid as exc:
+            await entry_uc.save_entries(tx, rec_id, [entry_schemas.EntryEdit(**edit)])
+    except errors.Invalid as exc:
         row_errors = exc.detail["errors"].get(str(entry_id), {})
         error = "Not selected: fix the errors first."
-    except uc.Conflict as exc:
+    except errors.Conflict as exc:
         error = f"{exc} — the row shows its current values."
     async with request.app.state.runtime.db.session() as s:
-        (row,) = await uc.get_entries(s, rec_id, [entry_id])
+        (row,) = await entry_queries.get_entries(s, rec_id, [entry_id])
     rec = await _header(request, rec_id)
     return render(request, "entry_row.html", r=row, rec=rec, row_error=error, errs=row_errors, oob=True,
                   can_override=user.can(OVERRIDE_PERMISSION),
@@ -394,7 +410,7 @@ async def toggle_select(request: Request, rec_id: str, entry_id: int, user: Dash
 def _edit_from_form(form: dict[str, Any], entry_id: int) -> tuple[dict[str, Any], bool]:
     edit: dict[str, Any] = {"id": entry_id, "version": int(form.get(f"version-{entry_id}", 0) or 0)}
     changed = False
-    for field in uc.EDITABLE:
+    for field in entry_uc.EDITABLE:
         new, old = form.get(f"row-{entry_id}-{field}"), form.get(f"orig-{entry_id}-{field}")
         if new is not None and (new or "") != (old or ""):
             edit[field] = new
@@ -423,23 +439,23 @@ async def save(request: Request, rec_id: str, user: DashboardUser) -> Response:
         edit, changed = _edit_from_form(form, entry_id)
         if changed:
             edits.append(edit)
-            submitted[str(entry_id)] = {f: form[f"row-{entry_id}-{f}"] for f in (*uc.EDITABLE, "add_rows", "policy_number")
+            submitted[str(entry_id)] = {f: form[f"row-{entry_id}-{f}"] for f in (*entry_uc.EDITABLE, "add_rows", "policy_number")
                                         if f"row-{entry_id}-{f}" in form}
     filters, _ = _filters_from(params)
     if not edits:
         return back(f"/reconciliations/{rec_id}/entries", message="Nothing changed.", page=page, **params)
     try:
-        parsed = [uc.EntryEdit(**e) for e in edits]
+        parsed = [entry_schemas.EntryEdit(**e) for e in edits]
         async with request.app.state.runtime.uow(actor=user.login) as tx:
-            result = await uc.save_entries(tx, rec_id, parsed, form.get("idempotency_key") or None)
+            result = await entry_uc.save_entries(tx, rec_id, parsed, form.get("idempotency_key") or None)
     except ValidationError as exc:
         return await _entries_page(request, rec_id, filters, page, params, status_code=422, submitted=submitted,
                                    error="Nothing saved: " + "; ".join(e["msg"] for e in exc.errors()))
-    except uc.Invalid as exc:
+    except errors.Invalid as exc:
         return await _entries_page(request, rec_id, filters, page, params, status_code=422, submitted=submitted,
                                    row_errors=exc.detail["errors"],
                                    error="Nothing saved: every error is shown on its row; your entries are kept.")
-    except uc.Conflict as exc:
+    except errors.Conflict as exc:
         stale = {str(r["id"]) for r in exc.detail.get("rows", [])}
         keep = {k: v for k, v in submitted.items() if k not in stale}
         return await _entries_page(request, rec_id, filters, page, params, status_code=409, submitted=keep,
@@ -454,7 +470,7 @@ async def save(request: Request, rec_id: str, user: DashboardUser) -> Response:
 async def others(request: Request, rec_id: str, entry_id: int, user: DashboardUser, error: str = "") -> HTMLResponse:
     need(user, "reconciliations:view")
     async with request.app.state.runtime.db.session() as s:
-        rows = await uc.get_entries(s, rec_id, [entry_id])
+        rows = await entry_queries.get_entries(s, rec_id, [entry_id])
     if not rows:
         raise HTTPException(404, "row not found")
     return render(request, "others.html", rec=await _header(request, rec_id), r=rows[0], error=error)
@@ -466,10 +482,10 @@ async def add_other(request: Request, rec_id: str, entry_id: int, user: Dashboar
                     production_credit: Annotated[str, Form()] = "", rate_type: Annotated[str, Form()] = "",
                     rate: Annotated[str, Form()] = "") -> Response:
     need(user, "reconciliations:edit")
-    data = uc.OtherCommissionIn(employee=employee, production_role=production_role or None,
+    data = entry_schemas.OtherCommissionIn(employee=employee, production_role=production_role or None,
                                 production_credit=production_credit or None, rate_type=rate_type or None,
                                 rate=rate or None)
-    result = await _action(request, rec_id, user, uc.add_other_commission, entry_id, data)
+    result = await _action(request, rec_id, user, people_uc.add_other_commission, entry_id, data)
     url = f"/reconciliations/{rec_id}/entries/{entry_id}/others"
     return back(url, error=result) if isinstance(result, str) else back(url)
 
@@ -478,18 +494,18 @@ async def add_other(request: Request, rec_id: str, entry_id: int, user: Dashboar
 async def remove_other(request: Request, rec_id: str, other_id: int, user: DashboardUser,
                        entry_id: Annotated[int, Form()]) -> Response:
     need(user, "reconciliations:edit")
-    result = await _action(request, rec_id, user, uc.remove_other_commission, other_id)
+    result = await _action(request, rec_id, user, people_uc.remove_other_commission, other_id)
     url = f"/reconciliations/{rec_id}/entries/{entry_id}/others"
     return back(url, error=result) if isinstance(result, str) else back(url)
 
 
 # -- unposted invoices and direct-bill transactions ---------------------------------------------
-def _invoice_filters(params: dict[str, Any]) -> tuple[uc.InvoiceFilters, str | None]:
-    raw = {k: v for k, v in params.items() if k in uc.InvoiceFilters.model_fields and v not in ("", None)}
+def _invoice_filters(params: dict[str, Any]) -> tuple[invoice_schemas.InvoiceFilters, str | None]:
+    raw = {k: v for k, v in params.items() if k in invoice_schemas.InvoiceFilters.model_fields and v not in ("", None)}
     try:
-        return uc.InvoiceFilters(**raw), None
+        return invoice_schemas.InvoiceFilters(**raw), None
     except ValidationError as exc:
-        return uc.InvoiceFilters(), "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+        return invoice_schemas.InvoiceFilters(), "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
 
 
 def _page_size(params: dict[str, Any]) -> int:
@@ -504,13 +520,13 @@ async def _invoice_page(request: Request, rec_id: str, template: str, statuses: 
     page = max(int(params.get("page", 1) or 1), 1)
     size = _page_size(params)
     async with request.app.state.runtime.db.session() as s:
-        result = await uc.list_invoices(s, rec_id, statuses, filters, size, (page - 1) * size)
-        selection = await uc.selection_totals(s, rec_id)
-    kept = {k: v for k, v in params.items() if k in uc.InvoiceFilters.model_fields or k == "size"}
+        result = await invoice_queries.list_invoices(s, rec_id, statuses, filters, size, (page - 1) * size)
+        selection = await pay_uc.selection_totals(s, rec_id)
+    kept = {k: v for k, v in params.items() if k in invoice_schemas.InvoiceFilters.model_fields or k == "size"}
     return render(request, template, rec=await _header(request, rec_id), result=result, f=filters, page=page,
                   pages=(result["total"] + size - 1) // size, query=urlencode(kept), error=error or params.get("error"),
                   message=params.get("message"), key=_key(), bill_types=BILL_TYPES,
-                  sorts=list(uc.INVOICE_SORTS), selection=selection, size=size,
+                  sorts=list(invoice_queries.INVOICE_SORTS), selection=selection, size=size,
                   kept={k: v for k, v in kept.items() if v not in ("", None)})
 
 
@@ -523,7 +539,7 @@ async def invoices(request: Request, rec_id: str, user: DashboardUser) -> HTMLRe
 @router.post("/reconciliations/{rec_id}/invoices/{invoice_id}/remove")
 async def remove_invoice(request: Request, rec_id: str, invoice_id: int, user: DashboardUser) -> Response:
     need(user, "reconciliations:edit")
-    result = await _action(request, rec_id, user, uc.remove_invoice, invoice_id)
+    result = await _action(request, rec_id, user, invoice_uc.remove_invoice, invoice_id)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/invoices", error=result)
     return back(f"/reconciliations/{rec_id}/invoices", message=f"Invoice {invoice_id}(S) removed.")
@@ -537,7 +553,7 @@ async def post_invoices(request: Request, rec_id: str, user: DashboardUser) -> R
     key = str(form.get("idempotency_key") or "") or None
     if ids is None and await _large(request, rec_id, "post"):
         return await _job(request, rec_id, user, "post", key)
-    result = await _action(request, rec_id, user, uc.post_invoices, ids, key)
+    result = await _action(request, rec_id, user, invoice_uc.post_invoices, ids, key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/invoices", error=result)
     return back(f"/reconciliations/{rec_id}/transactions", message=f"{plural(result['posted'], 'invoice')} posted.")
@@ -562,20 +578,20 @@ async def save_transactions(request: Request, rec_id: str, user: DashboardUser) 
         old = str(form.get(f"oldreceived-{invoice_id}") or "")
         if selected != was or (selected and received != old):
             # a newly selected row with an unchanged (empty) Received is filled with its balance
-            edits.append(uc.TransactionEdit(invoice_id=invoice_id, selected=selected,
+            edits.append(pay_schemas.TransactionEdit(invoice_id=invoice_id, selected=selected,
                                             received=received if (selected and received != old) else None,
                                             seen_selected=was, seen_received=old,
                                             seen_paid_to_date=str(form.get(f"paid-{invoice_id}") or "") or None))
     pay_now = form.get("action") == "pay"
     if edits:
-        result = await _action(request, rec_id, user, uc.edit_transactions, edits)
+        result = await _action(request, rec_id, user, pay_uc.edit_transactions, edits)
         if isinstance(result, str):
             return back(f"/reconciliations/{rec_id}/transactions", error=result)
     if pay_now:
         key = str(form.get("idempotency_key") or "") or None
         if await _large(request, rec_id, "pay"):
             return await _job(request, rec_id, user, "pay", key)
-        result = await _action(request, rec_id, user, uc.pay_selected, key)
+        result = await _action(request, rec_id, user, pay_uc.pay_selected, key)
         if isinstance(result, str):
             return back(f"/reconciliations/{rec_id}/transactions", error=result)
         return back(f"/reconciliations/{rec_id}/transactions",
@@ -594,7 +610,7 @@ async def select_all(request: Request, rec_id: str, user: DashboardUser) -> Resp
     if error:
         return back(f"/reconciliations/{rec_id}/transactions", error=error)
     selected = form.get("selected", "1") == "1"
-    result = await _action(request, rec_id, user, uc.select_all_transactions, selected, filters)
+    result = await _action(request, rec_id, user, pay_uc.select_all_transactions, selected, filters)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/transactions", error=result, **params)
     words = f"{result['changed']} selected, Received = Balance." if selected else f"{result['changed']} cleared."
@@ -610,15 +626,15 @@ async def toggle_transaction(request: Request, rec_id: str, invoice_id: int, use
     selected = form.get(f"sel-{invoice_id}") in ("on", "true", "1")
     received = str(form.get(f"received-{invoice_id}") or "")
     old = str(form.get(f"oldreceived-{invoice_id}") or "")
-    edit = uc.TransactionEdit(invoice_id=invoice_id, selected=selected,
+    edit = pay_schemas.TransactionEdit(invoice_id=invoice_id, selected=selected,
                               received=received if (selected and received != old) else None,
                               seen_selected=form.get(f"was-{invoice_id}") == "1", seen_received=old,
                               seen_paid_to_date=str(form.get(f"paid-{invoice_id}") or "") or None)
-    result = await _action(request, rec_id, user, uc.edit_transactions, [edit])
+    result = await _action(request, rec_id, user, pay_uc.edit_transactions, [edit])
     row_error = result if isinstance(result, str) else None
     async with request.app.state.runtime.db.session() as s:
-        rows = await uc.get_transactions(s, rec_id, [invoice_id])
-        selection = await uc.selection_totals(s, rec_id)
+        rows = await invoice_queries.get_transactions(s, rec_id, [invoice_id])
+        selection = await pay_uc.selection_totals(s, rec_id)
     if not rows:
         raise HTTPException(404, "transaction not found")
     return render(request, "transaction_row.html", i=rows[0], rec=await _header(request, rec_id),
@@ -632,7 +648,7 @@ async def report(request: Request, rec_id: str, kind: str, user: DashboardUser) 
     async with request.app.state.runtime.db.session() as s:
         try:
             rep = await reports.build(s, rec_id, kind, row_limit=reports.HTML_ROW_LIMIT)
-        except uc.NotFound as exc:
+        except errors.NotFound as exc:
             raise HTTPException(404, str(exc)) from None
     return render(request, "report_print.html", report=rep, rec_id=rec_id, limit=reports.HTML_ROW_LIMIT)
 
@@ -659,12 +675,12 @@ async def save_people_default(request: Request, user: DashboardUser, carrier: An
                               credit_share: Annotated[str, Form()] = "") -> Response:
     need(user, "reconciliations:edit")
     try:
-        data = uc.PeopleDefaultIn(production_role=production_role, rate_type=rate_type, rate=rate,
+        data = entry_schemas.PeopleDefaultIn(production_role=production_role, rate_type=rate_type, rate=rate,
                                   credit_share=credit_share or None)
         async with request.app.state.runtime.uow(actor=user.login) as tx:
-            await uc.set_people_default(tx, carrier.strip(), employee.strip(), data)
+            await people_uc.set_people_default(tx, carrier.strip(), employee.strip(), data)
     except ValidationError as exc:
         return back("/people-defaults", error="; ".join(e["msg"] for e in exc.errors()), carrier=carrier)
-    except uc.Invalid as exc:
+    except errors.Invalid as exc:
         return back("/people-defaults", error=_describe(exc), carrier=carrier)
     return back("/people-defaults", message=f"Default saved for {employee} at {carrier}.", carrier=carrier)

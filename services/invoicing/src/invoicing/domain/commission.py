@@ -50,6 +50,14 @@ def parse_money(value: object, field: str) -> Decimal | None:
     return amount
 
 
+def rate_fraction(rate: Decimal | None) -> Decimal | None:
+    """A commission rate from intake as a fraction of six places: a rate above 1 means percent (15
+    meaning 15 %), one at most 1 is already a fraction."""
+    if rate is None:
+        return None
+    return (rate / 100 if rate > 1 else rate).quantize(Decimal("0.000001"))
+
+
 def parse_rate(value: object, rate_type: str, field: str = "rate") -> Decimal | None:
     """Percent rates are accepted as ``15%`` or ``0.15``; a flat rate is a dollar amount."""
     if value is None or (isinstance(value, str) and not value.strip()):

@@ -13,7 +13,7 @@ name or a rate written as ``15%`` instead of ``0.15`` is still the same money. S
 ("already paid in reconciliation N on D" / "already invoiced in reconciliation N") and left out of
 Create Invoices and Create/Pay All until an operator with ``reconciliations:override_duplicate``
 confirms it; rows of the same reconciliation ("add rows", alternate statement entry) are never
-duplicates of each other. ``usecases._duplicate_of`` is the SQL twin of ``same_line``.
+duplicates of each other. ``statement_entry.duplicates`` holds the SQL twin of ``same_line``.
 """
 
 from __future__ import annotations

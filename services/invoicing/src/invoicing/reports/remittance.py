@@ -16,8 +16,12 @@ from agency_common.money import round_money
 from agency_common.tabular import neutralise
 from sqlalchemy import func, select
 
-from invoicing import usecases as uc
+from invoicing import errors, tables
 from invoicing.models import Reconciliation
+from invoicing.reconciliations import status as rec_status
+from invoicing.reconciliations import usecases as rec_uc
+from invoicing.stages import create_pay_all as create_pay_all_uc
+from invoicing.statement_entry import queries as entry_queries
 
 KINDS = {"summary": "Reconciliation Summary", "exceptions": "Exceptions Report",
          "remittance": "Carrier Remittance Advice"}
@@ -38,10 +42,10 @@ class Report:
 async def build(session: Any, rec_id: str, kind: str, row_limit: int | None = None) -> Report:
     rec = await session.get(Reconciliation, rec_id)
     if rec is None:
-        raise uc.NotFound(f"reconciliation {rec_id} not found")
+        raise errors.NotFound(f"reconciliation {rec_id} not found")
     if kind not in KINDS:
-        raise uc.NotFound(f"no report {kind!r}: one of {', '.join(KINDS)}")
-    t = await uc.totals(session, rec)
+        raise errors.NotFound(f"no report {kind!r}: one of {', '.join(KINDS)}")
+    t = await rec_status.totals(session, rec)
     head = {"Reconciliation": rec.id, "Carrier": rec.carrier, "Subordinate carrier": rec.subordinate_carrier or "",
             "Name": rec.name, "Address": rec.address or "", "Date booked": rec.date_booked.isoformat(),
             "Status": rec.status, "Statement total": t["statement_total"], "Received": t["received_total"],
@@ -49,7 +53,7 @@ async def build(session: Any, rec_id: str, kind: str, row_limit: int | None = No
     if kind == "summary":
         return await _summary(session, rec, head, t)
     if kind == "exceptions":
-        rows = await uc.exception_rows(session, rec_id, limit=row_limit)
+        rows = await create_pay_all_uc.exception_rows(session, rec_id, limit=row_limit)
         cols = ["Row", "Client", "Policy number", "Bill type", "Eff date", "Premium paid", "Commission paid",
                 "Production credit total", "People commission total", "Reasons"]
         return Report(kind, KINDS[kind], head, cols, [[
@@ -64,7 +68,7 @@ def _d(value: Any) -> Decimal | None:
 
 
 async def _summary(session: Any, rec: Reconciliation, head: dict[str, Any], t: dict[str, Any]) -> Report:
-    inv = uc.INV
+    inv = tables.INV
     by_type = (await session.execute(
         select(inv.c.bill_type, inv.c.status, func.count(), func.sum(inv.c.premium), func.sum(inv.c.commission),
                func.sum(inv.c.people_commission_total), func.sum(inv.c.paid_to_date))
@@ -84,18 +88,18 @@ async def _summary(session: Any, rec: Reconciliation, head: dict[str, Any], t: d
 
 
 async def _remittance(session: Any, rec: Reconciliation, head: dict[str, Any], row_limit: int | None) -> Report:
-    inv, pay = uc.INV, uc.PAY
+    inv, pay = tables.INV, tables.PAY
     received = (select(pay.c.invoice_id, func.sum(pay.c.amount).label("received_paid"))
                 .where(pay.c.reconciliation_id == rec.id, pay.c.voided_at.is_(None))
                 .group_by(pay.c.invoice_id).subquery())
     stmt = (select(inv, received.c.received_paid).select_from(inv.outerjoin(received, received.c.invoice_id == inv.c.id))
-            .where(uc._mine(rec.id), inv.c.status.in_(("posted", "paid"))).order_by(inv.c.id))
+            .where(rec_uc.invoices_handled_by(rec.id), inv.c.status.in_(("posted", "paid"))).order_by(inv.c.id))
     if row_limit:
         stmt = stmt.limit(row_limit)
     rows = []
     for r in (await session.execute(stmt)).all():
         rows.append([f"{r.id}(S)", r.effective_date.isoformat() if r.effective_date else None, r.bill_type,
-                     r.client_name, r.policy_number, r.line_of_business, r.premium, uc.rate_input(r.rate_type, r.rate),
+                     r.client_name, r.policy_number, r.line_of_business, r.premium, entry_queries.rate_input(r.rate_type, r.rate),
                      r.commission,
                      r.received_paid or Decimal("0.00"), r.paid_to_date, round_money(r.commission - r.paid_to_date),
                      r.people_commission_total])

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-from agency_common.auth import User, require
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import CarrierSnapshot, carrier_key
 from agency_common.outbox import Transaction
-from fastapi import APIRouter, Request
 from sqlalchemy import delete, func, select
 
 from invoicing.models import CarrierKey, CarrierView, PolicyView
@@ -83,14 +81,3 @@ async def pick_list(session: Any) -> list[dict[str, Any]]:
         if carrier_key(name) not in out and carrier_key(name) not in inactive:
             out[carrier_key(name)] = {"name": name, "subordinates": [], "addresses": [], "naic_code": None}
     return sorted(out.values(), key=lambda c: carrier_key(c["name"]))
-
-
-router = APIRouter(prefix="/api", tags=["carriers"])
-
-
-@router.get("/carriers")
-async def carriers(request: Request, _user: Annotated[User, require("reconciliations:view")]) -> dict[str, Any]:
-    """The carriers a reconciliation can be opened against, with their subordinates and addresses."""
-    async with request.app.state.runtime.db.session() as s:
-        items = await pick_list(s)
-    return {"total": len(items), "items": items}

@@ -20,8 +20,14 @@ from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import func, select
 
-from invoicing import usecases as uc
+from invoicing import errors, tables
+from invoicing.invoices import usecases as invoice_uc
 from invoicing.models import Job, Reconciliation
+from invoicing.payments import usecases as pay_uc
+from invoicing.reconciliations import locking
+from invoicing.reconciliations import status as rec_status
+from invoicing.stages import create_pay_all as create_pay_all_uc
+from invoicing.statement_entry import duplicates
 
 Bounds = Callable[[Any, str], Awaitable[tuple[int, int, int]]]
 Chunk = Callable[[Transaction, Reconciliation, "Job", tuple[int, int]], Awaitable[dict[str, Any]]]
@@ -44,31 +50,31 @@ def job_json(job: Job) -> dict[str, Any]:
 
 # -- the kinds ------------------------------------------------------------------------------------
 async def _entry_bounds(s: Any, rec_id: str) -> tuple[int, int, int]:
-    return await uc.pending_id_bounds(s, rec_id)
+    return await invoice_uc.pending_id_bounds(s, rec_id)
 
 
 async def _unposted_bounds(s: Any, rec_id: str) -> tuple[int, int, int]:
-    return await uc.invoice_id_bounds(s, uc._unposted(rec_id))
+    return await invoice_uc.invoice_id_bounds(s, invoice_uc.unposted(rec_id))
 
 
 async def _selected_bounds(s: Any, rec_id: str) -> tuple[int, int, int]:
-    return await uc.invoice_id_bounds(s, uc._pay_selection(rec_id))
+    return await invoice_uc.invoice_id_bounds(s, invoice_uc.pay_selection(rec_id))
 
 
 async def _create_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
-    result = await uc.create_invoices(tx, rec.id, id_range=r, remember_key=False)
+    result = await invoice_uc.create_invoices(tx, rec.id, id_range=r, remember_key=False)
     return {"created": result["created"], "exceptions": result["exceptions"],
             "done": result["created"] + result["exceptions"]}
 
 
 async def _create_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
-    invalid_count, invalid = await uc._invalid_rows(tx, rec.id)
+    invalid_count, invalid = await invoice_uc.invalid_rows(tx, rec.id)
     return {"created": tally.get("created", 0), "exceptions": tally.get("exceptions", 0), "invalid": invalid_count,
-            "invalid_rows": invalid, "duplicates_excluded": await uc.held_back_count(tx.session, rec.id)}
+            "invalid_rows": invalid, "duplicates_excluded": await duplicates.held_back_count(tx.session, rec.id)}
 
 
 async def _post_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
-    posted = await uc._post(tx, rec.id, None, id_range=r)
+    posted = await invoice_uc.post_range(tx, rec.id, None, id_range=r)
     return {"posted": posted, "done": posted}
 
 
@@ -77,7 +83,7 @@ async def _post_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: di
 
 
 async def _pay_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
-    paid = await uc._pay(tx, rec, id_range=r)
+    paid = await pay_uc.pay_range(tx, rec, id_range=r)
     return {"paid": paid["paid"], "received_total": Decimal(paid["received_total"]), "done": paid["paid"]}
 
 
@@ -88,22 +94,22 @@ async def _pay_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dic
 async def _create_pay_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
     """Create/Pay All on one range of entry ids; the job's id is the run id, so exactly the invoices
     this run made are posted and paid in full (the same as the request answered at once)."""
-    exceptions = await uc.detect_exceptions(tx, rec.id, r)
-    created = await uc._insert_invoices(tx, rec.id, r, exclude_exceptions=True, run_id=job.id)
-    posted = await uc._post(tx, rec.id, None, run_id=job.id)
-    paid = await uc._pay(tx, rec, run_id=job.id)
+    exceptions = await invoice_uc.detect_exceptions(tx, rec.id, r)
+    created = await invoice_uc.insert_invoices(tx, rec.id, r, exclude_exceptions=True, run_id=job.id)
+    posted = await invoice_uc.post_range(tx, rec.id, None, run_id=job.id)
+    paid = await pay_uc.pay_range(tx, rec, run_id=job.id)
     return {"created": created, "posted": posted, "paid": paid["paid"],
             "received_total": Decimal(paid["received_total"]), "done": created + len(exceptions)}
 
 
 async def _create_pay_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
-    invalid_count, invalid = await uc._invalid_rows(tx, rec.id)
+    invalid_count, invalid = await invoice_uc.invalid_rows(tx, rec.id)
     exceptions = await tx.session.scalar(select(func.count()).where(
-        uc.EXC.c.reconciliation_id == rec.id, uc.EXC.c.status == "open")) or 0
+        tables.EXC.c.reconciliation_id == rec.id, tables.EXC.c.status == "open")) or 0
     return {"outcome": "done", "created": tally.get("created", 0), "posted": tally.get("posted", 0),
             "paid": tally.get("paid", 0), "received_total": str(Decimal(tally.get("received_total", "0.00"))),
             "exception_count": exceptions, "invalid": invalid_count, "invalid_rows": invalid,
-            "duplicates_excluded": await uc.held_back_count(tx.session, rec.id),
+            "duplicates_excluded": await duplicates.held_back_count(tx.session, rec.id),
             "next": "post" if job.kind == "create-pay-post" else "direct_bill"}
 
 
@@ -121,7 +127,7 @@ async def pending_count(runtime: Any, rec_id: str, kind: str) -> int:
     """How many rows the job would handle (for the threshold); NotFound for an unknown reconciliation."""
     async with runtime.db.session() as s:
         if await s.get(Reconciliation, rec_id) is None:
-            raise uc.NotFound(f"reconciliation {rec_id} not found")
+            raise errors.NotFound(f"reconciliation {rec_id} not found")
         return (await KINDS[kind].bounds(s, rec_id))[2]
 
 
@@ -129,13 +135,13 @@ async def start(runtime: Any, kind: str, rec_id: str, actor: str, key: str | Non
     """Record the job (and the answer to the idempotency key) in one transaction, then run it."""
     spec = KINDS[kind]
     async with runtime.uow(actor=actor) as tx:
-        rec = await uc.lock(tx, rec_id)
-        if (done := await uc.replay(tx, key, rec_id, spec.operation)) is not None:
+        rec = await locking.lock(tx, rec_id)
+        if (done := await locking.replay(tx, key, rec_id, spec.operation)) is not None:
             return done
-        uc.require_live(rec)
+        locking.require_live(rec)
         job = await _new_job(tx, rec_id, kind, actor)
         response = {"background": True, "job": job_json(job)}
-        await uc.remember(tx, key, rec_id, spec.operation, response)
+        await locking.remember(tx, key, rec_id, spec.operation, response)
     launch(runtime, job.id)
     return response
 
@@ -158,20 +164,20 @@ async def start_create_pay_all(runtime: Any, rec_id: str, actor: str, decision: 
     """Create/Pay All of a large selection: exceptions first (the popup, answered at once, nothing
     created), then a job that creates, posts and pays in chunks."""
     async with runtime.uow(actor=actor) as tx:
-        rec = await uc.lock(tx, rec_id)
-        if (done := await uc.replay(tx, key, rec_id, "create-pay-all")) is not None:
+        rec = await locking.lock(tx, rec_id)
+        if (done := await locking.replay(tx, key, rec_id, "create-pay-all")) is not None:
             return done
-        uc.require_live(rec)
-        exceptions = await uc.detect_exceptions(tx, rec_id)
+        locking.require_live(rec)
+        exceptions = await invoice_uc.detect_exceptions(tx, rec_id)
         if exceptions and decision is None:
-            rows = await uc.exception_rows(tx.session, rec_id, limit=500)
+            rows = await create_pay_all_uc.exception_rows(tx.session, rec_id, limit=500)
             return {"outcome": "exceptions", "exception_count": len(exceptions), "exceptions": rows,
                     "options": ["create_pay", "create_pay_post", "cancel", "abort"],
-                    "reconciliation": uc.header(rec, await uc.totals(tx.session, rec))}
+                    "reconciliation": rec_status.header(rec, await rec_status.totals(tx.session, rec))}
         job = await _new_job(tx, rec_id, "create-pay-post" if decision == "create_pay_post" else "create-pay-all",
                              actor)
         response = {"outcome": "background", "background": True, "job": job_json(job)}
-        await uc.remember(tx, key, rec_id, "create-pay-all", response)
+        await locking.remember(tx, key, rec_id, "create-pay-all", response)
     launch(runtime, job.id)
     return response
 
@@ -213,8 +219,8 @@ async def run_job(runtime: Any, job_id: str) -> None:
     while lo and start_id <= hi:
         end = start_id + chunk - 1
         async with runtime.uow(actor=actor) as tx:
-            rec = await uc.lock(tx, rec_id)
-            uc.require_live(rec)  # aborted meanwhile: the job stops (failed, with the reason)
+            rec = await locking.lock(tx, rec_id)
+            locking.require_live(rec)  # aborted meanwhile: the job stops (failed, with the reason)
             job = await tx.session.get(Job, job_id)
             part = await spec.chunk(tx, rec, job, (start_id, end))
             # the running tallies live on the job row, so a resumed job reports the whole run
@@ -223,17 +229,17 @@ async def run_job(runtime: Any, job_id: str) -> None:
             job.result, job.done = json.dumps(tally), tally.get("done", 0)
         start_id = end + 1
     async with runtime.uow(actor=actor) as tx:
-        rec = await uc.lock(tx, rec_id)
+        rec = await locking.lock(tx, rec_id)
         job = await tx.session.get(Job, job_id)
         result = await spec.finish(tx, rec, job, json.loads(job.result) if job.result else {})
-        t = await uc.refresh_status(tx, rec)
+        t = await rec_status.refresh_status(tx, rec)
         job.status, job.finished_at = "done", utcnow()
-        job.result = json.dumps({**result, "reconciliation": uc.header(rec, t)}, default=str)
+        job.result = json.dumps({**result, "reconciliation": rec_status.header(rec, t)}, default=str)
 
 
 async def get_job(runtime: Any, job_id: str) -> dict[str, Any]:
     async with runtime.db.session() as s:
         job = await s.get(Job, job_id)
     if job is None:
-        raise uc.NotFound(f"job {job_id} not found")
+        raise errors.NotFound(f"job {job_id} not found")
     return job_json(job)

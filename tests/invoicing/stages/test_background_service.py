@@ -166,25 +166,26 @@ async def test_read_model_takes_a_batch_of_snapshots_newest_version_wins(start_s
 async def test_statement_header_totals_once_every_chunk_is_in_whatever_the_order(start_service) -> None:
     import uuid
 
-    from invoicing import usecases as uc
+    from invoicing.models import Reconciliation
+    from invoicing.statement_entry import from_statements
 
     from tests.invoicing.helpers import statement
-    from tests.invoicing.test_statements import line
+    from tests.invoicing.statement_entry.test_statements_service import line
 
     svc = await start_service("invoicing")
     sid = str(uuid.uuid4())
     head, *chunks = statement(sid, [line(n, None) for n in range(1, 6)], chunk_size=2)
     async with svc.runtime.uow(actor="intake") as tx:
-        await uc.on_statement_published(tx, head)
+        await from_statements.on_statement_published(tx, head)
     for chunk in (chunks[2], chunks[0]):  # the last chunk first: not complete yet
         async with svc.runtime.uow(actor="intake") as tx:
-            await uc.on_statement_lines(tx, chunk)
+            await from_statements.on_statement_lines(tx, chunk)
     changed = await _outbox(svc, "invoicing.reconciliation.changed")
     assert len(changed) == 1 and changed[0]["payload"]["entry_count"] == 0  # from the header alone
     async with svc.runtime.uow(actor="intake") as tx:
-        assert await uc.on_statement_lines(tx, chunks[1]) == 2
+        assert await from_statements.on_statement_lines(tx, chunks[1]) == 2
     changed = await _outbox(svc, "invoicing.reconciliation.changed")
     assert len(changed) == 2 and changed[1]["payload"]["entry_count"] == 5
     async with svc.runtime.db.session() as s:
-        rec = await s.get(uc.Reconciliation, changed[1]["payload"]["reconciliation_id"])
+        rec = await s.get(Reconciliation, changed[1]["payload"]["reconciliation_id"])
     assert rec.version == 5  # created, the header, then every chunk: a change of the reconciliation each

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from agency_common.contracts.intake import StatementLine
 from invoicing.models import Reconciliation, StatementEntry
-from invoicing.usecases import business_today
+from invoicing.reconciliations.usecases import business_today
 from sqlalchemy import func, select
 
 from tests.invoicing.helpers import entries, policy, publish, statement, wait_policies

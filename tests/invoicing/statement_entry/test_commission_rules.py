@@ -20,6 +20,7 @@ from invoicing.domain.commission import (
     percent_of_agency,
     premium_from_commission,
     production_credit_discrepancy,
+    rate_fraction,
     row_errors,
 )
 
@@ -158,7 +159,7 @@ def test_status_follows_the_stage() -> None:
 
 
 def test_today_is_taken_in_the_business_time_zone() -> None:
-    from invoicing.usecases import business_today
+    from invoicing.reconciliations.usecases import business_today
 
     # UTC+14 and UTC-11 are 25 hours apart: never the same calendar day (two days apart during the
     # hour when it is just past midnight in one and just before midnight in the other)
@@ -166,7 +167,7 @@ def test_today_is_taken_in_the_business_time_zone() -> None:
 
 
 def test_rates_shown_as_typed() -> None:
-    from invoicing.usecases import rate_input
+    from invoicing.statement_entry.queries import rate_input
 
     assert rate_input("percent", D("0.100000")) == "10%"
     assert rate_input("percent", D("0.125000")) == "12.5%"
@@ -176,3 +177,12 @@ def test_rates_shown_as_typed() -> None:
     assert rate_input("percent", None) == ""
     for shown in ("10%", "12.5%", "12.3457%", "0%"):
         assert rate_input("percent", parse_rate(shown, "percent")) == shown
+
+
+def test_a_rate_above_one_means_percent() -> None:
+    # one rule for intake's policy snapshots and statement lines alike
+    assert rate_fraction(D(15)) == D("0.150000")
+    assert rate_fraction(D("12.5")) == D("0.125000")
+    assert rate_fraction(D("0.15")) == D("0.150000")
+    assert rate_fraction(D(1)) == D("1.000000")
+    assert rate_fraction(None) is None

@@ -1,0 +1,15 @@
+"""Request models of Transactions – direct bill."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+
+class TransactionEdit(BaseModel):
+    invoice_id: int
+    selected: bool
+    received: str | None = None  # editable; selecting without a value fills it with the balance
+    # what the operator saw: when given and no longer true, nothing is saved (409 with the rows now)
+    seen_selected: bool | None = None
+    seen_received: str | None = None  # "" for none
+    seen_paid_to_date: str | None = None
