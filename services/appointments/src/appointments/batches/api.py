@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from appointments import models as m
 from appointments.batches.queries import batch_view
+from appointments.batches.schemas import ClosedNotEligible, ClosedTransactions
 from appointments.batches.usecases import close_not_eligible, close_transactions, submit_batch
 from appointments.errors import BatchStateError
 from appointments.web import found, runtime
@@ -53,7 +54,8 @@ class CloseReason(BaseModel):
     reason: NonBlankStr = Field(max_length=500)
 
 
-@router.post("/transaction-batches/{batch_id}/close-not-eligible", tags=["transaction batches"])
+@router.post("/transaction-batches/{batch_id}/close-not-eligible", tags=["transaction batches"],
+             response_model=ClosedNotEligible, response_model_exclude_unset=True)
 async def close_not_eligible_route(request: Request, batch_id: str,
                                    user: Annotated[User, require("appointments:submit")],
                                    body: Annotated[CloseReason | None, Body()] = None) -> dict[str, Any]:
@@ -68,7 +70,7 @@ class CloseTransactions(CloseReason):
     transaction_ids: list[str] = Field(min_length=1, max_length=10_000)
 
 
-@router.post("/transactions/close", tags=["transaction batches"])
+@router.post("/transactions/close", tags=["transaction batches"], response_model=ClosedTransactions, response_model_exclude_unset=True)
 async def close_transactions_route(request: Request, body: CloseTransactions,
                                    user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
     """Close transactions by id, with a reason: Ready or JIT Held ones are withdrawn before NIPR (a

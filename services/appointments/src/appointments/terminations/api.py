@@ -14,6 +14,7 @@ from appointments.domain.rows import FileError
 from appointments.errors import BatchStateError
 from appointments.reference_data import refdata
 from appointments.terminations import files
+from appointments.terminations.schemas import TerminationsSubmitted
 from appointments.terminations.tasks import complete_task, list_tasks
 from appointments.web import bulk_file_view, csv_response, read_upload, runtime
 
@@ -66,7 +67,8 @@ class TerminationSubmit(BaseModel):
     batch_size: int = Field(500, ge=1, le=10_000)
 
 
-@router.post("/termination-imports/{import_id}/submit", tags=["bulk terminate"])
+@router.post("/termination-imports/{import_id}/submit", tags=["bulk terminate"],
+             response_model=TerminationsSubmitted, response_model_exclude_unset=True)
 async def submit_terminations(request: Request, import_id: str,
                               user: Annotated[User, require("appointments:terminate")],
                               body: Annotated[TerminationSubmit | None, Body()] = None) -> dict[str, Any]:

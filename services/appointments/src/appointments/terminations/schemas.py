@@ -1,0 +1,46 @@
+"""Terminations' JSON: a termination file submitted (``transactions.terminate``'s result, with the import)."""
+
+from __future__ import annotations
+
+from appointments.responses import Out
+
+
+class TerminationBatch(Out):
+    batch_id: str
+    cocode: str
+    transactions: int
+    status: str
+
+
+class ManualTaskMade(Out):
+    id: str
+    npn: str
+    state: str
+    cocode: str
+    line_of_authority: str
+    instructions: str
+
+
+class Match(Out):
+    id: str
+    status: str
+    batch_id: str | None
+
+
+class Refused(Out):
+    line: int | None
+    npn: str
+    state: str
+    line_of_authority: str
+    cocode: str
+    reason: str
+    matches: list[Match]
+
+
+class TerminationsSubmitted(Out):
+    import_id: str
+    immediate: bool
+    transactions: int
+    batches: list[TerminationBatch]
+    manual_tasks: list[ManualTaskMade]
+    refused: list[Refused]
