@@ -15,7 +15,8 @@ UNTYPED_YET = {("get", "/api/reference-data/{kind}")}  # one listing per kind, e
 # routes of capabilities not wholly typed yet
 TYPED_ROUTES = {("post", "/api/producers/{npn}/sync"), ("post", "/api/producer-imports/{import_id}/process"),
                 ("post", "/api/transaction-batches/{batch_id}/close-not-eligible"), ("post", "/api/transactions/close"),
-                ("post", "/api/termination-imports/{import_id}/submit")}
+                ("post", "/api/termination-imports/{import_id}/submit"),
+                ("get", "/api/manual-tasks"), ("post", "/api/manual-tasks/{task_id}/done")}
 
 
 def test_every_json_route_of_a_typed_capability_has_a_response_model() -> None:

@@ -44,3 +44,24 @@ class TerminationsSubmitted(Out):
     batches: list[TerminationBatch]
     manual_tasks: list[ManualTaskMade]
     refused: list[Refused]
+
+
+class ManualTaskOut(Out):
+    """A manual task as stored (``GET /api/manual-tasks``, ``POST /api/manual-tasks/{id}/done``)."""
+
+    id: str
+    kind: str
+    status: str
+    npn: str
+    state: str
+    line_of_authority: str
+    cocode: str
+    termination_reason_code: str | None
+    instructions: str
+    import_id: str | None
+    line: int | None
+    created_by: str
+    created_at: str
+    done_by: str | None
+    done_at: str | None
+    note: str | None
