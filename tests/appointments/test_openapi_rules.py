@@ -9,7 +9,7 @@ import json
 from appointments.app import create_app
 
 # the capabilities typed so far: every JSON route under these paths (CSV downloads aside)
-TYPED = ("/api/appointments", "/api/portals", "/api/portal-invites", "/api/reference-data/{kind}")
+TYPED = ("/api/transaction-batches", "/api/transactions/close", "/api/appointments", "/api/portals", "/api/portal-invites", "/api/reference-data/{kind}")
 NOT_JSON = (".csv", "/bulk", "/bulk-file")
 UNTYPED_YET = {("get", "/api/reference-data/{kind}")}  # one listing per kind, each with its own columns
 # routes of capabilities not wholly typed yet

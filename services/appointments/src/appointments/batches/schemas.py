@@ -19,3 +19,64 @@ class NotClosed(Out):
 class ClosedTransactions(Out):
     closed: list[str]
     refused: list[NotClosed]
+
+
+class BatchRow(Out):
+    """A batch as stored (``GET /api/transaction-batches``)."""
+
+    id: str
+    cocode: str
+    kind: str
+    status: str
+    source: str | None
+    created_by: str
+    created_at: str
+    submitted_by: str | None
+    submitted_at: str | None
+    completed_at: str | None
+    closed_reason: str | None
+    import_id: str | None
+
+
+class TransactionOut(Out):
+    """A transaction as stored, without its idempotency key (money as text)."""
+
+    id: str
+    batch_id: str
+    kind: str
+    npn: str
+    state: str
+    line_of_authority: str
+    cocode: str
+    status: str
+    nipr_reason: str | None
+    nipr_reference: str | None
+    updated_at: str
+    loa_category: str | None
+    eligibility_reason: str | None
+    billable: bool
+    jit: bool
+    fee: str | None
+    license_number: str | None
+    identity_key: str | None
+    termination_reason_code: str | None
+    created_by: str | None
+    created_at: str | None
+    submitted_at: str | None
+    answered_at: str | None
+    for_cause: bool
+    closed_by: str | None
+    closed_at: str | None
+    close_reason: str | None
+
+
+class BatchOut(BatchRow):
+    """A batch with its summary (``usecases.batch_summary``) and its transactions (``queries.batch_view``)."""
+
+    counts: dict[str, int]
+    billable: int
+    non_billable: int
+    fee_estimate: str
+    fee_ready_to_submit: str
+    fee_jit_held: str
+    transactions: list[TransactionOut]
