@@ -9,19 +9,23 @@ import json
 from appointments.app import create_app
 
 # the capabilities typed so far: every JSON route under these paths (CSV downloads aside)
-TYPED = ("/api/appointments", "/api/portals", "/api/portal-invites", "/api/reference-data/{kind}")
+TYPED = ("/api/transaction-batches", "/api/transactions/close", "/api/appointments", "/api/portals", "/api/portal-invites", "/api/reference-data/{kind}")
 NOT_JSON = (".csv", "/bulk", "/bulk-file")
 UNTYPED_YET = {("get", "/api/reference-data/{kind}")}  # one listing per kind, each with its own columns
+# routes of capabilities not wholly typed yet
+TYPED_ROUTES = {("post", "/api/producers/{npn}/sync"), ("post", "/api/producer-imports/{import_id}/process"),
+                ("post", "/api/transaction-batches/{batch_id}/close-not-eligible"), ("post", "/api/transactions/close"),
+                ("post", "/api/termination-imports/{import_id}/submit"),
+                ("get", "/api/manual-tasks"), ("post", "/api/manual-tasks/{task_id}/done")}
 
 
 def test_every_json_route_of_a_typed_capability_has_a_response_model() -> None:
     doc = create_app().openapi()
     untyped, seen = [], 0
     for path, methods in doc["paths"].items():
-        if not path.startswith(TYPED) or path.endswith(NOT_JSON):
-            continue
+        whole = path.startswith(TYPED) and not path.endswith(NOT_JSON)
         for method, op in methods.items():
-            if (method, path) in UNTYPED_YET:
+            if (method, path) in UNTYPED_YET or not (whole or (method, path) in TYPED_ROUTES):
                 continue
             for code, response in op["responses"].items():
                 if code.startswith("2"):
@@ -29,4 +33,4 @@ def test_every_json_route_of_a_typed_capability_has_a_response_model() -> None:
                     schema = response.get("content", {}).get("application/json", {}).get("schema")
                     if not schema or "$ref" not in json.dumps(schema):
                         untyped.append(f"{method.upper()} {path} {code}")
-    assert seen >= 5 and untyped == []
+    assert seen >= 10 and untyped == []

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from appointments import models as m
 from appointments.batches.queries import batch_view
+from appointments.batches.schemas import BatchOut, BatchRow, ClosedNotEligible, ClosedTransactions
 from appointments.batches.usecases import close_not_eligible, close_transactions, submit_batch
 from appointments.errors import BatchStateError
 from appointments.web import found, runtime
@@ -19,7 +20,7 @@ from appointments.web import found, runtime
 router = APIRouter(prefix="/api")
 
 
-@router.get("/transaction-batches", tags=["transaction batches"])
+@router.get("/transaction-batches", tags=["transaction batches"], response_model=list[BatchRow], response_model_exclude_unset=True)
 async def list_batches(request: Request, _user: CurrentUser, limit: int = 100) -> list[dict[str, Any]]:
     async with runtime(request).db.session() as session:
         rows = (await session.execute(select(m.TransactionBatch).order_by(
@@ -27,7 +28,7 @@ async def list_batches(request: Request, _user: CurrentUser, limit: int = 100) -
     return [r.model_dump(mode="json") for r in rows]
 
 
-@router.get("/transaction-batches/{batch_id}", tags=["transaction batches"])
+@router.get("/transaction-batches/{batch_id}", tags=["transaction batches"], response_model=BatchOut, response_model_exclude_unset=True)
 async def get_batch(request: Request, batch_id: str, _user: CurrentUser) -> dict[str, Any]:
     return found(await batch_view(runtime(request).db, batch_id), "no such batch")
 
@@ -36,7 +37,8 @@ class SubmitOptions(BaseModel):
     include_jit: bool = False
 
 
-@router.post("/transaction-batches/{batch_id}/submit", tags=["transaction batches"])
+@router.post("/transaction-batches/{batch_id}/submit", tags=["transaction batches"], response_model=BatchOut,
+             response_model_exclude_unset=True)
 async def submit_batch_route(request: Request, batch_id: str, user: Annotated[User, require("appointments:submit")],
                              body: Annotated[SubmitOptions | None, Body()] = None) -> dict[str, Any]:
     try:
@@ -53,7 +55,8 @@ class CloseReason(BaseModel):
     reason: NonBlankStr = Field(max_length=500)
 
 
-@router.post("/transaction-batches/{batch_id}/close-not-eligible", tags=["transaction batches"])
+@router.post("/transaction-batches/{batch_id}/close-not-eligible", tags=["transaction batches"],
+             response_model=ClosedNotEligible, response_model_exclude_unset=True)
 async def close_not_eligible_route(request: Request, batch_id: str,
                                    user: Annotated[User, require("appointments:submit")],
                                    body: Annotated[CloseReason | None, Body()] = None) -> dict[str, Any]:
@@ -68,7 +71,7 @@ class CloseTransactions(CloseReason):
     transaction_ids: list[str] = Field(min_length=1, max_length=10_000)
 
 
-@router.post("/transactions/close", tags=["transaction batches"])
+@router.post("/transactions/close", tags=["transaction batches"], response_model=ClosedTransactions, response_model_exclude_unset=True)
 async def close_transactions_route(request: Request, body: CloseTransactions,
                                    user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
     """Close transactions by id, with a reason: Ready or JIT Held ones are withdrawn before NIPR (a

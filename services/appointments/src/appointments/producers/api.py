@@ -15,6 +15,7 @@ from appointments.domain.rows import FileError
 from appointments.producers import onboarding
 from appointments.producers.license_sync import request_license_sync
 from appointments.producers.queries import producer_detail, producer_view
+from appointments.producers.schemas import ImportProcessed, SyncRequested
 from appointments.web import bulk_file_view, csv_response, found, read_upload, runtime
 
 router = APIRouter(prefix="/api")
@@ -35,7 +36,7 @@ async def get_producer(request: Request, npn: str, user: Annotated[User, require
         return found(await producer_detail(session, npn, user, runtime(request).pii), "no such producer")
 
 
-@router.post("/producers/{npn}/sync", status_code=202, tags=["producers"])
+@router.post("/producers/{npn}/sync", status_code=202, tags=["producers"], response_model=SyncRequested, response_model_exclude_unset=True)
 async def sync_producer(request: Request, npn: str, user: Annotated[User, require("producers:edit")]) -> dict[str, Any]:
     async with runtime(request).uow(actor=user.login) as tx:
         if await tx.session.scalar(select(m.Producer.id).where(m.Producer.npn == npn)) is None:
@@ -86,7 +87,8 @@ async def invalid_producer_rows(request: Request, import_id: str, _user: Current
         for r in bad]), "invalid_rows.csv")
 
 
-@router.post("/producer-imports/{import_id}/process", tags=["bulk onboarding"])
+@router.post("/producer-imports/{import_id}/process", tags=["bulk onboarding"], response_model=ImportProcessed,
+             response_model_exclude_unset=True)
 async def process_producers(request: Request, import_id: str,
                             user: Annotated[User, require("producers:edit")]) -> dict[str, Any]:
     try:

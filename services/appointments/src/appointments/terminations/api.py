@@ -14,6 +14,7 @@ from appointments.domain.rows import FileError
 from appointments.errors import BatchStateError
 from appointments.reference_data import refdata
 from appointments.terminations import files
+from appointments.terminations.schemas import ManualTaskOut, TerminationsSubmitted
 from appointments.terminations.tasks import complete_task, list_tasks
 from appointments.web import bulk_file_view, csv_response, read_upload, runtime
 
@@ -66,7 +67,8 @@ class TerminationSubmit(BaseModel):
     batch_size: int = Field(500, ge=1, le=10_000)
 
 
-@router.post("/termination-imports/{import_id}/submit", tags=["bulk terminate"])
+@router.post("/termination-imports/{import_id}/submit", tags=["bulk terminate"],
+             response_model=TerminationsSubmitted, response_model_exclude_unset=True)
 async def submit_terminations(request: Request, import_id: str,
                               user: Annotated[User, require("appointments:terminate")],
                               body: Annotated[TerminationSubmit | None, Body()] = None) -> dict[str, Any]:
@@ -82,7 +84,7 @@ async def submit_terminations(request: Request, import_id: str,
     return {"import_id": import_id, **result}
 
 
-@router.get("/manual-tasks", tags=["bulk terminate"])
+@router.get("/manual-tasks", tags=["bulk terminate"], response_model=list[ManualTaskOut], response_model_exclude_unset=True)
 async def manual_tasks(request: Request, _user: Annotated[User, require("appointments:view")],
                        status: Annotated[str | None, Query(pattern="^(open|done)$")] = "open") -> list[dict[str, Any]]:
     """Work the Gateway cannot do (a for-cause termination in a state that refuses it electronically)."""
@@ -94,7 +96,8 @@ class TaskDone(BaseModel):
     note: str | None = Field(None, max_length=1000)
 
 
-@router.post("/manual-tasks/{task_id}/done", tags=["bulk terminate"])
+@router.post("/manual-tasks/{task_id}/done", tags=["bulk terminate"], response_model=ManualTaskOut,
+             response_model_exclude_unset=True)
 async def manual_task_done(request: Request, task_id: str, user: Annotated[User, require("appointments:terminate")],
                            body: Annotated[TaskDone | None, Body()] = None) -> dict[str, Any]:
     try:

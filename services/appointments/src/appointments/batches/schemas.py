@@ -1,0 +1,82 @@
+"""Batches' JSON for closing transactions (``usecases.close_transactions``, ``close_not_eligible``)."""
+
+from __future__ import annotations
+
+from appointments.responses import Out
+
+
+class ClosedNotEligible(Out):
+    batch_id: str
+    closed: int
+
+
+class NotClosed(Out):
+    id: str
+    status: str | None
+    reason: str
+
+
+class ClosedTransactions(Out):
+    closed: list[str]
+    refused: list[NotClosed]
+
+
+class BatchRow(Out):
+    """A batch as stored (``GET /api/transaction-batches``)."""
+
+    id: str
+    cocode: str
+    kind: str
+    status: str
+    source: str | None
+    created_by: str
+    created_at: str
+    submitted_by: str | None
+    submitted_at: str | None
+    completed_at: str | None
+    closed_reason: str | None
+    import_id: str | None
+
+
+class TransactionOut(Out):
+    """A transaction as stored, without its idempotency key (money as text)."""
+
+    id: str
+    batch_id: str
+    kind: str
+    npn: str
+    state: str
+    line_of_authority: str
+    cocode: str
+    status: str
+    nipr_reason: str | None
+    nipr_reference: str | None
+    updated_at: str
+    loa_category: str | None
+    eligibility_reason: str | None
+    billable: bool
+    jit: bool
+    fee: str | None
+    license_number: str | None
+    identity_key: str | None
+    termination_reason_code: str | None
+    created_by: str | None
+    created_at: str | None
+    submitted_at: str | None
+    answered_at: str | None
+    for_cause: bool
+    closed_by: str | None
+    closed_at: str | None
+    close_reason: str | None
+
+
+class BatchOut(BatchRow):
+    """A batch with its summary (``usecases.batch_summary``) and its transactions (``queries.batch_view``)."""
+
+    counts: dict[str, int]
+    billable: int
+    non_billable: int
+    fee_estimate: str
+    fee_ready_to_submit: str
+    fee_jit_held: str
+    transactions: list[TransactionOut]
