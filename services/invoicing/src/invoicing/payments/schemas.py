@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class TransactionEdit(BaseModel):
@@ -13,3 +13,7 @@ class TransactionEdit(BaseModel):
     seen_selected: bool | None = None
     seen_received: str | None = None  # "" for none
     seen_paid_to_date: str | None = None
+
+
+class TransactionsSave(BaseModel):
+    items: list[TransactionEdit] = Field(min_length=1, max_length=1000)
