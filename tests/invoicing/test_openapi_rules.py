@@ -9,7 +9,10 @@ import json
 
 from invoicing.app import create_app
 
-TYPED = {"/api/carriers", "/api/policies", "/api/policies/{policy_id}"}  # policy_view
+TYPED = {
+    "/api/carriers", "/api/policies", "/api/policies/{policy_id}",  # policy_view
+    "/api/reconciliations", "/api/reconciliations/{rec_id}", "/api/reconciliations/{rec_id}/abort-preview",
+}
 
 
 def test_typed_json_routes_have_a_response_model() -> None:

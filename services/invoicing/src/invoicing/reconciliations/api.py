@@ -16,7 +16,7 @@ from invoicing.web import Editor, Viewer, in_tx
 router = APIRouter(prefix="/api", tags=["invoicing"])
 
 
-@router.get("/reconciliations")
+@router.get("/reconciliations", response_model=rec_schemas.ReconciliationPage, response_model_exclude_unset=True)
 async def list_reconciliations(
     request: Request, _user: Viewer, status: str | None = None, carrier: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
@@ -33,13 +33,13 @@ async def list_reconciliations(
         return {"total": total, "items": [r.model_dump(mode="json") for r in rows]}
 
 
-@router.post("/reconciliations", status_code=201)
+@router.post("/reconciliations", status_code=201, response_model=rec_schemas.HeaderOut, response_model_exclude_unset=True)
 async def open_reconciliation(request: Request, data: rec_schemas.NewReconciliation, user: Editor) -> dict[str, Any]:
     today = rec_uc.business_today(request.app.state.runtime.settings.business_timezone)
     return await in_tx(request, user, rec_uc.open_reconciliation, data, today)
 
 
-@router.get("/reconciliations/{rec_id}")
+@router.get("/reconciliations/{rec_id}", response_model=rec_schemas.HeaderOut, response_model_exclude_unset=True)
 async def get_reconciliation(request: Request, rec_id: str, _user: Viewer) -> dict[str, Any]:
     async with request.app.state.runtime.db.session() as s:
         rec = await s.get(Reconciliation, rec_id)
@@ -48,12 +48,13 @@ async def get_reconciliation(request: Request, rec_id: str, _user: Viewer) -> di
         return rec_status.header(rec, await rec_status.totals(s, rec))
 
 
-@router.patch("/reconciliations/{rec_id}")
+@router.patch("/reconciliations/{rec_id}", response_model=rec_schemas.HeaderOut, response_model_exclude_unset=True)
 async def edit_reconciliation(request: Request, rec_id: str, data: rec_schemas.HeaderEdit, user: Editor) -> dict[str, Any]:
     return await in_tx(request, user, rec_uc.edit_header, rec_id, data)
 
 
-@router.get("/reconciliations/{rec_id}/abort-preview")
+@router.get("/reconciliations/{rec_id}/abort-preview", response_model=rec_schemas.AbortPreviewOut,
+             response_model_exclude_unset=True)
 async def abort_preview(request: Request, rec_id: str, _user: Viewer) -> dict[str, Any]:
     """What an abort leaves posted (and offers to the carrier's next reconciliation), in words."""
     async with request.app.state.runtime.db.session() as s:
