@@ -12,6 +12,7 @@ from invoicing.app import create_app
 TYPED = {
     "/api/carriers", "/api/policies", "/api/policies/{policy_id}",  # policy_view
     "/api/reconciliations", "/api/reconciliations/{rec_id}", "/api/reconciliations/{rec_id}/abort-preview",
+    "/api/reconciliations/{rec_id}/invoices", "/api/reconciliations/{rec_id}/invoices/{invoice_id}",  # invoices
 }
 
 

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Query, Request
 from invoicing.invoices import queries as invoice_queries
 from invoicing.invoices import schemas as invoice_schemas
 from invoicing.invoices import usecases as invoice_uc
+from invoicing.reconciliations.schemas import HeaderOut
 from invoicing.web import Editor, Viewer, in_tx, translated
 
 router = APIRouter(prefix="/api", tags=["invoicing"])
 
 
-@router.get("/reconciliations/{rec_id}/invoices")
+@router.get("/reconciliations/{rec_id}/invoices", response_model=invoice_schemas.InvoicePage, response_model_exclude_unset=True)
 async def list_invoices(
     request: Request, rec_id: str, _user: Viewer, filters: Annotated[invoice_schemas.InvoiceFilters, Query()],
     status: Literal["unposted", "posted", "paid", "all"] = "unposted",
@@ -25,6 +26,6 @@ async def list_invoices(
         return await invoice_queries.list_invoices(s, rec_id, statuses, filters, limit, offset)
 
 
-@router.delete("/reconciliations/{rec_id}/invoices/{invoice_id}")
+@router.delete("/reconciliations/{rec_id}/invoices/{invoice_id}", response_model=HeaderOut, response_model_exclude_unset=True)
 async def remove_invoice(request: Request, rec_id: str, invoice_id: int, user: Editor) -> dict[str, Any]:
     return await in_tx(request, user, invoice_uc.remove_invoice, rec_id, invoice_id)

@@ -89,7 +89,6 @@ def invoice_conditions(rec_id: str, statuses: tuple[str, ...], f: InvoiceFilters
 
 
 def invoice_json(r: Any) -> dict[str, Any]:
-
     balance = round_money(r.commission - r.paid_to_date)
     m = r._mapping
     return {
