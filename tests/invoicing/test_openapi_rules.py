@@ -13,6 +13,7 @@ TYPED = {
     "/api/carriers", "/api/policies", "/api/policies/{policy_id}",  # policy_view
     "/api/reconciliations", "/api/reconciliations/{rec_id}", "/api/reconciliations/{rec_id}/abort-preview",
     "/api/reconciliations/{rec_id}/invoices", "/api/reconciliations/{rec_id}/invoices/{invoice_id}",  # invoices
+    "/api/reconciliations/{rec_id}/transactions", "/api/reconciliations/{rec_id}/transactions/select-all",  # payments
 }
 
 
