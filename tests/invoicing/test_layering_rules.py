@@ -14,8 +14,8 @@ ROOT = Path(invoicing.__file__).parent
 # (by the life of a reconciliation: opened, its statement entry, invoiced, paid, the stages over them)
 ORDER = ["reports", "stages", "payments", "invoices", "statement_entry", "reconciliations", "policy_view"]
 INDEPENDENT: set[frozenset[str]] = set()
-FLOOR = {"models", "errors", "tables", "domain", "settings"}
-TOP = {"app", "__main__", "consumers", "api", "dashboard"}
+FLOOR = {"models", "errors", "tables", "domain", "web", "responses", "settings"}
+TOP = {"app", "__main__", "consumers"}
 NOT_IN_DOMAIN = ("sqlalchemy", "sqlmodel", "fastapi", "starlette", "aiokafka", "faststream", "agency_common.db",
                  "agency_common.outbox", "agency_common.messaging", "agency_common.web", "invoicing.models")
 

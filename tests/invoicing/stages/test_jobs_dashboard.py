@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from invoicing.dashboard import plural
+from invoicing.web import plural
 
 from tests.invoicing.helpers import entries, open_rec, policy, publish, wait_policies
 from tests.support.inprocess import eventually

@@ -11,6 +11,7 @@ from sqlalchemy.sql import ColumnElement
 from invoicing.domain.commission import percent_of_agency
 from invoicing.errors import NotFound
 from invoicing.invoices.schemas import InvoiceFilters
+from invoicing.invoices.usecases import pay_selection
 from invoicing.models import (
     Reconciliation,
 )
@@ -88,7 +89,6 @@ def invoice_conditions(rec_id: str, statuses: tuple[str, ...], f: InvoiceFilters
 
 
 def invoice_json(r: Any) -> dict[str, Any]:
-
     balance = round_money(r.commission - r.paid_to_date)
     m = r._mapping
     return {
@@ -110,3 +110,10 @@ def invoice_json(r: Any) -> dict[str, Any]:
         "carried_from": ({"reconciliation_id": r.reconciliation_id, "reconciliation_number": m.get("home_number")}
                          if r.carried_to else None),
     }
+
+
+async def selection_totals(session: Any, rec_id: str) -> dict[str, Any]:
+    """What Pay All Selected would pay, over every page: "N selected (total $X)"."""
+    row = (await session.execute(select(func.count(), func.sum(INV.c.received)).where(
+        *pay_selection(rec_id)))).one()
+    return {"selected_count": row[0] or 0, "selected_total": str(row[1] or ZERO)}

@@ -105,13 +105,6 @@ async def select_all_transactions(tx: Transaction, rec_id: str, selected: bool =
     return {"changed": result.rowcount or 0}
 
 
-async def selection_totals(session: Any, rec_id: str) -> dict[str, Any]:
-    """What Pay All Selected would pay, over every page: "N selected (total $X)"."""
-    row = (await session.execute(select(func.count(), func.sum(INV.c.received)).where(
-        *pay_selection(rec_id)))).one()
-    return {"selected_count": row[0] or 0, "selected_total": str(row[1] or ZERO)}
-
-
 async def pay_selected(tx: Transaction, rec_id: str, key: str | None = None) -> dict[str, Any]:
     """Pay All Selected: the received amounts become payments (set-based), the header is updated."""
     rec = await lock(tx, rec_id)

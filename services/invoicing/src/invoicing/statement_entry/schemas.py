@@ -98,3 +98,13 @@ class DuplicateConfirmation(BaseModel):
     ids: list[int] | None = Field(default=None, max_length=1000)
     selection: bool = False
     confirmed: bool = True
+
+
+class EntriesSave(BaseModel):
+    items: list[EntryEdit] = Field(min_length=1, max_length=1000)
+
+
+class SelectBody(BaseModel):
+    selected: bool = True
+    ids: list[int] | None = Field(default=None, max_length=1000)
+    all_matching: bool = False  # every row the query-string filters find

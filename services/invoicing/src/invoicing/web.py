@@ -1,0 +1,107 @@
+"""What invoicing's routers share: the permissions, use-case errors to HTTP, a use case in a
+transaction, 200 or 202, and the page helpers (flash words, form keys, redirects).
+
+Forms carry an idempotency key made when the page was rendered, so a double click does the work
+once. The statement-entry grid sends each row's values with the values it was rendered with: only
+changed rows are saved (with the version they were read at), so two operators never overwrite each
+other's rows silently."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from agency_common.auth import User, require
+from fastapi import Header, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from invoicing import errors
+from invoicing.domain.duplicates import OVERRIDE_PERMISSION
+
+Viewer = Annotated[User, require("reconciliations:view")]
+Editor = Annotated[User, require("reconciliations:edit")]
+Poster = Annotated[User, require("reconciliations:post")]
+Payer = Annotated[User, require("reconciliations:pay")]
+CreatePayer = Annotated[User, require("reconciliations:edit", "reconciliations:post", "reconciliations:pay")]
+DuplicateOverrider = Annotated[User, require("reconciliations:edit", OVERRIDE_PERMISSION)]
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
+
+
+def errors_to_http(exc: Exception) -> HTTPException:
+    if isinstance(exc, errors.NotFound):
+        return HTTPException(404, str(exc))
+    if isinstance(exc, errors.Conflict):
+        return HTTPException(409, exc.detail)
+    if isinstance(exc, errors.Invalid):
+        return HTTPException(422, exc.detail)
+    raise exc
+
+
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    try:
+        yield
+    except (errors.NotFound, errors.Conflict, errors.Invalid) as exc:
+        raise errors_to_http(exc) from None
+
+
+async def in_tx(request: Request, user: User, fn: Callable[..., Awaitable[Any]], *args: Any, **kw: Any) -> Any:
+    async with translated(), request.app.state.runtime.uow(actor=user.login) as tx:
+        return await fn(tx, *args, **kw)
+
+
+def answered(result: dict[str, Any]) -> JSONResponse:
+    """200 with the result, or 202 with the background job that will produce it."""
+    return JSONResponse(result, status_code=202 if result.get("background") else 200)
+
+PAGE = 50
+
+
+def need(user: User, *permissions: str) -> None:
+    missing = [p for p in permissions if not user.can(p)]
+    if missing:
+        raise HTTPException(403, f"missing permission: {', '.join(missing)}")
+
+
+def back(url: str, **params: Any) -> RedirectResponse:
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return RedirectResponse(url + (f"?{query}" if query else ""), status_code=303)
+
+
+def plural(count: Any, noun: str) -> str:
+    """ "1 invoice", "2 invoices": a flash message reads as a sentence."""
+    return f"{count} {noun}{'' if str(count) == '1' else 's'}"
+
+
+def form_key() -> str:
+    return str(uuid.uuid4())
+
+
+def duplicates_words(result: dict[str, Any]) -> str:
+    n = result.get("duplicates_excluded") or 0
+    return (f"; {plural(n, 'selected row')} excluded as already invoiced or paid in another reconciliation "
+            f"(confirm {'it' if n == 1 else 'them'} on statement entry to invoice again)") if n else ""
+
+
+async def page_action(request: Request, rec_id: str, user: User, fn: Any, *args: Any) -> dict[str, Any] | str:
+    try:
+        async with request.app.state.runtime.uow(actor=user.login) as tx:
+            return await fn(tx, rec_id, *args)
+    except errors.Invalid as exc:
+        return describe(exc)
+    except (errors.Conflict, errors.NotFound) as exc:
+        return str(exc)
+
+
+def describe(exc: errors.Invalid) -> str:
+    """The message and every field error (``field: reason``), so a redirect loses none of them."""
+    def flatten(errors: Any, path: str = "") -> list[str]:
+        if isinstance(errors, dict):
+            return [line for k, v in errors.items() for line in flatten(v, f"{path}{k}" if not path else f"{path}.{k}")]
+        return [f"{path}: {errors}"]
+
+    details = flatten(exc.detail.get("errors", {}))
+    return f"{exc}: " + "; ".join(details) if details else str(exc)
