@@ -16,9 +16,10 @@ from collections.abc import Iterable
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from agency_common.auth import COOKIE_NAME
+from agency_common.web.asgi import read_body, replaying
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 FIELD = "csrf_token"
@@ -82,15 +83,8 @@ async def _form_token(request: Request, receive: Receive) -> tuple[str | None, R
     returned ``receive`` gives the application the whole body again."""
     content_type = request.headers.get("content-type", "")
     urlencoded = content_type.startswith("application/x-www-form-urlencoded")
-    head: list[Message] = []
-    size = 0
-    more = True
-    while more and (urlencoded or size < PEEK_BYTES):  # a urlencoded form is small: read it whole
-        message = await receive()
-        head.append(message)
-        size += len(message.get("body", b""))
-        more = bool(message.get("more_body"))
-    body = b"".join(m.get("body", b"") for m in head)
+    # a urlencoded form is small: read it whole
+    messages, body = await read_body(receive, None if urlencoded else PEEK_BYTES)
     token: str | None = None
     if urlencoded:
         values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(FIELD)
@@ -98,13 +92,7 @@ async def _form_token(request: Request, receive: Receive) -> tuple[str | None, R
     elif content_type.startswith("multipart/form-data"):
         match = re.search(rb'name="csrf_token"\r\n(?:[^\r\n]+\r\n)*\r\n([0-9a-f]{1,64})\r\n', body)
         token = match.group(1).decode() if match else None
-
-    async def replay() -> Message:
-        if head:
-            return head.pop(0)
-        return await receive()
-
-    return token, replay
+    return token, replaying(messages, receive)
 
 
 async def _refuse(send: Send, message: str) -> None:

@@ -8,7 +8,9 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from agency_common.web.asgi import read_body, replaying
 
 BIGINT = 2**63 - 1
 SCAN_BYTES = 1 << 20  # bodies up to 1 MB are scanned (forms and JSON requests); uploads are not
@@ -44,24 +46,12 @@ class InputGuard:
             length = int(headers["content-length"]) if headers.get("content-length", "").isdigit() else None
             if (content_type.startswith(("application/json", "application/x-www-form-urlencoded"))
                     and length is not None and length <= SCAN_BYTES):
-                messages: list[Message] = []
-                more = True
-                while more:
-                    message = await receive()
-                    messages.append(message)
-                    more = bool(message.get("more_body"))
-                problem = body_problem(content_type, b"".join(m.get("body", b"") for m in messages))
-                receive = _replay(messages, receive)
+                messages, body = await read_body(receive)
+                problem = body_problem(content_type, body)
+                receive = replaying(messages, receive)
         if problem is not None:
             return await _refuse(send, problem)
         return await self.app(scope, receive, send)
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    async def replayed() -> Message:
-        return messages.pop(0) if messages else await receive()
-
-    return replayed
 
 
 async def _refuse(send: Send, problem: str) -> None:
