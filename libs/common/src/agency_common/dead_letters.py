@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, func, select, update
 
 from agency_common.db.engine import Database
 from agency_common.logging import scrub_text, scrub_value
@@ -59,15 +59,14 @@ async def seal_stored(db: Database, table: Table, cipher: PiiCipher | None, chun
     sealed, after = 0, 0
     while True:
         async with db.transaction() as session:
+            # only the rows not sealed yet: a start-up with nothing to do reads no payload
             rows = (await session.execute(
                 select(table.c.id, table.c.payload, table.c.error)
-                .where(table.c.id > after).order_by(table.c.id).limit(chunk))).all()
+                .where(table.c.id > after, func.substr(table.c.payload, 1, len(SEALED)) != SEALED)
+                .order_by(table.c.id).limit(chunk))).all()
             for row in rows:
-                payload = bytes(row.payload)
-                if payload.startswith(SEALED):
-                    continue
                 await session.execute(update(table).where(table.c.id == row.id).values(
-                    payload=seal(payload, cipher), error=mask_error(row.error)))
+                    payload=seal(bytes(row.payload), cipher), error=mask_error(row.error)))
                 sealed += 1
         if len(rows) < chunk:
             return sealed
