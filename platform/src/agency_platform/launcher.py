@@ -71,7 +71,7 @@ DEFAULT_GROUPS: dict[str, list[str]] = {
     ],
     "licensing": [
         "producers:view", "producers:edit", "appointments:view", "appointments:submit",
-        "appointments:terminate", "portals:invite", "reference_data:edit",
+        "appointments:terminate", "portals:invite", "reference_data:view", "reference_data:edit",
     ],
     "managers": ["reports:view", "team_screens:calculate", "operations:view", "policies:view", "carriers:view"],
 }

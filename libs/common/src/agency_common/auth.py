@@ -169,4 +169,5 @@ def require(*permissions: str) -> Any:
             raise HTTPException(status.HTTP_403_FORBIDDEN, f"missing permission: {', '.join(missing)}")
         return user
 
+    dependency.required_permissions = permissions  # type: ignore[attr-defined]  # read by the route audit
     return Depends(dependency)

@@ -73,6 +73,7 @@ def page_permission(*permissions: str) -> Any:
             raise PageForbidden(missing)
         return user
 
+    dependency.required_permissions = permissions  # type: ignore[attr-defined]  # read by the route audit
     return Depends(dependency)
 
 

@@ -226,9 +226,8 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
                       can_replay=user.can("operations:replay"))
 
     @router.post("/dead-letters/{dead_letter_id}/replay", include_in_schema=False)
-    async def replay_from_page(dead_letter_id: int, user: DashboardUser) -> Response:
-        if not user.can("operations:replay"):
-            raise HTTPException(403, "missing permission: operations:replay")
+    async def replay_from_page(dead_letter_id: int,
+                               user: Annotated[User, page_permission("operations:replay")]) -> Response:
         await replay(runtime, dead_letter_id, user.login)
         return RedirectResponse("/dead-letters", status_code=303)
 
