@@ -22,7 +22,7 @@ from agency_common.dead_letters import mask_error
 from agency_common.logging import correlation_id_var, get_logger
 from agency_common.login_guard import Throttled
 from agency_common.timeutil import utcnow
-from agency_common.web.pages import DashboardUser, LoginRequired, page_permission, render
+from agency_common.web.pages import LoginRequired, page_permission, render
 from agency_common.web.security import accepted_correlation_id, security_headers
 
 if TYPE_CHECKING:
