@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from agency_common.db.engine import normalise_url
 from agency_common.db.types import ExactDecimal, UTCDateTime
 
-
 MIGRATION_LOCK = 7_310_224_001  # the advisory lock key of "migrations running here"
 
 
