@@ -46,6 +46,7 @@ from agency_common.settings import ServiceSettings
 from agency_common.web.csrf import CsrfMiddleware
 from agency_common.web.deps import install_error_handlers
 from agency_common.web.input_guard import InputGuard
+from agency_common.web.openapi import document_security
 from agency_common.web.routes import install_common
 
 COMMON_WEB = Path(__file__).parent
@@ -254,6 +255,7 @@ class ServiceRuntime:
         install_error_handlers(app)
         for router in routers:
             app.include_router(router)
+        document_security(app)
         app.mount("/static/common", StaticFiles(directory=str(COMMON_WEB / "static")), name="common-static")
         if static_dir is not None:
             app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")
