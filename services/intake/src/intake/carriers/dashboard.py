@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.web import DashboardUser, render
+from agency_common.auth import User
+from agency_common.web import page_permission, render
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -40,12 +41,9 @@ def _form_values(form: dict[str, str]) -> dict[str, Any]:
 
 
 @router.get("/carriers", response_class=HTMLResponse)
-async def carriers_page(request: Request, user: DashboardUser, q: str = "",
+async def carriers_page(request: Request, user: Annotated[User, page_permission("carriers:view")], q: str = "",
                         page: Annotated[int, Query(ge=1)] = 1, error: str | None = None,
                         values: dict[str, str] | None = None) -> HTMLResponse:
-    if not user.can("carriers:view"):
-        return render(request, "intake_message.html", status_code=403,
-                      message="You do not have the carriers:view permission.")
     async with request.app.state.runtime.db.session() as s:
         total, items = await list_carriers(s, q=q, limit=PAGE, offset=(page - 1) * PAGE)
     return render(request, "intake_carriers.html", carriers=items, total=total, q=q, page=page,
@@ -54,10 +52,8 @@ async def carriers_page(request: Request, user: DashboardUser, q: str = "",
 
 
 @router.post("/carriers")
-async def register_form(request: Request, user: DashboardUser) -> Response:
+async def register_form(request: Request, user: Annotated[User, page_permission("carriers:edit")]) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    if not user.can("carriers:edit"):
-        return await carriers_page(request, user, error="You do not have the carriers:edit permission.", values=form)
     try:
         data = CarrierIn(name=form.get("name", ""), **_form_values(form))
         async with request.app.state.runtime.uow(actor=user.login) as tx:
@@ -70,11 +66,8 @@ async def register_form(request: Request, user: DashboardUser) -> Response:
 
 
 @router.get("/carriers/{carrier_id}", response_class=HTMLResponse)
-async def carrier_page(request: Request, carrier_id: str, user: DashboardUser, registered: bool = False,
+async def carrier_page(request: Request, carrier_id: str, user: Annotated[User, page_permission("carriers:view")], registered: bool = False,
                        saved: bool = False, error: str | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
-    if not user.can("carriers:view"):
-        return render(request, "intake_message.html", status_code=403,
-                      message="You do not have the carriers:view permission.")
     async with request.app.state.runtime.db.session() as s:
         try:
             carrier, aliases = await get_carrier(s, carrier_id)
@@ -89,11 +82,8 @@ async def carrier_page(request: Request, carrier_id: str, user: DashboardUser, r
 
 
 @router.post("/carriers/{carrier_id}")
-async def edit_form(request: Request, carrier_id: str, user: DashboardUser) -> Response:
+async def edit_form(request: Request, carrier_id: str, user: Annotated[User, page_permission("carriers:edit")]) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    if not user.can("carriers:edit"):
-        return await carrier_page(request, carrier_id, user, error="You do not have the carriers:edit permission.",
-                                  values=form)
     try:
         edit = CarrierEdit(**_form_values(form), active=form.get("active") == "on",
                            version=int(form["version"]) if form.get("version", "").isdigit() else None)

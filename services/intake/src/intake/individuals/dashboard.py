@@ -10,8 +10,9 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from agency_common.auth import User
 from agency_common.tabular import TabularError, csv_bytes
-from agency_common.web import DashboardUser, render
+from agency_common.web import page_permission, render
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
@@ -45,6 +46,12 @@ router = APIRouter(include_in_schema=False)
 PAGE = 50
 IMPORT_ROWS_SHOWN = 2000  # the rest is in the results CSV
 CRITERIA_FIELDS = list(SearchCriteria.model_fields)
+# who may open what (the API's permissions for the same work)
+Viewer = Annotated[User, page_permission("individuals:view")]
+Editor = Annotated[User, page_permission("individuals:edit")]
+SearchSaver = Annotated[User, page_permission("individuals:view", "searches:save")]
+SalesViewer = Annotated[User, page_permission("sales_enablement:view")]
+SalesRecordMaker = Annotated[User, page_permission("individuals:edit", "sales_enablement:view")]
 
 
 def _criteria(params: dict[str, Any]) -> SearchCriteria:
@@ -53,10 +60,8 @@ def _criteria(params: dict[str, Any]) -> SearchCriteria:
 
 
 @router.get("/individuals", response_class=HTMLResponse)
-async def search_page(request: Request, user: DashboardUser, error: str | None = None,
+async def search_page(request: Request, user: Viewer, error: str | None = None,
                       message: str | None = None) -> HTMLResponse:
-    if not user.can("individuals:view"):
-        return render(request, "intake_message.html", status_code=403, message="You do not have the individuals:view permission.")
     runtime = request.app.state.runtime
     params = dict(request.query_params)
     saved_id = params.get("saved_search_id")
@@ -91,10 +96,8 @@ async def search_page(request: Request, user: DashboardUser, error: str | None =
 
 
 @router.get("/individuals/export.csv")
-async def export_csv(request: Request, user: DashboardUser) -> Response:
+async def export_csv(request: Request, user: Viewer) -> Response:
     """The search's whole result as CSV (PII masked unless the user may reveal it)."""
-    if not user.can("individuals:view"):
-        return _denied(request, "individuals:view")
     runtime = request.app.state.runtime
     try:
         c = _criteria(dict(request.query_params))
@@ -105,9 +108,7 @@ async def export_csv(request: Request, user: DashboardUser) -> Response:
 
 
 @router.post("/individuals/saved-searches")
-async def save_search_form(request: Request, user: DashboardUser) -> Response:
-    if not (user.can("individuals:view") and user.can("searches:save")):
-        return _denied(request, "individuals:view", "searches:save")
+async def save_search_form(request: Request, user: SearchSaver) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
@@ -119,10 +120,7 @@ async def save_search_form(request: Request, user: DashboardUser) -> Response:
 
 
 @router.post("/individuals/sales-records")
-async def create_sales_records_form(request: Request, user: DashboardUser) -> Response:
-    if not (user.can("individuals:edit") and user.can("sales_enablement:view")):
-        return render(request, "intake_message.html", status_code=403,
-                      message="Creating sales records needs the individuals:edit and sales_enablement:view permissions.")
+async def create_sales_records_form(request: Request, user: SalesRecordMaker) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     runtime = request.app.state.runtime
     try:
@@ -139,7 +137,7 @@ async def create_sales_records_form(request: Request, user: DashboardUser) -> Re
 
 
 @router.get("/sales-record-jobs/{job_id}", response_class=HTMLResponse)
-async def job_page(request: Request, job_id: str, user: DashboardUser) -> HTMLResponse:
+async def job_page(request: Request, job_id: str, user: SalesViewer) -> HTMLResponse:
     async with request.app.state.runtime.db.session() as session:
         job = await session.get(SalesRecordJob, job_id)
     if job is None:
@@ -148,28 +146,19 @@ async def job_page(request: Request, job_id: str, user: DashboardUser) -> HTMLRe
 
 
 # -- CSV import of individuals ----------------------------------------------------------------------
-def _denied(request: Request, *permissions: str) -> HTMLResponse:
-    return render(request, "intake_message.html", status_code=403,
-                  message=f"This page needs the {' and '.join(permissions)} permission{'s' if len(permissions) > 1 else ''}.")
-
-
 def _csv_data_uri(header: list[str], rows: list[list[str]]) -> str:
     """A CSV the browser downloads from the page itself: the import keeps no file of its results."""
     return "data:text/csv;base64," + base64.b64encode(b"".join(csv_bytes(header, rows))).decode()
 
 
 @router.get("/individuals/import/template.csv")
-async def import_template_csv(request: Request, user: DashboardUser) -> Response:
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
+async def import_template_csv(request: Request, user: Editor) -> Response:
     return StreamingResponse(csv_bytes(template_columns(), []), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="individuals-template.csv"'})
 
 
 @router.get("/individuals/import", response_class=HTMLResponse)
-async def import_page(request: Request, user: DashboardUser) -> HTMLResponse:
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
+async def import_page(request: Request, user: Editor) -> HTMLResponse:
     return render(request, "intake_individuals_import.html", columns=template_columns(), result=None,
                   **await _import_form_context(request))
 
@@ -180,10 +169,8 @@ async def _import_form_context(request: Request) -> dict[str, Any]:
 
 
 @router.post("/individuals/import", response_class=HTMLResponse)
-async def import_form(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()],
+async def import_form(request: Request, user: Editor, file: Annotated[UploadFile, File()],
                       idempotency_key: Annotated[str | None, Form(max_length=200)] = None) -> Response:
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
     runtime = request.app.state.runtime
     imports = request.app.state.individual_imports
     if (job := await imports.for_key(idempotency_key)) is not None:
@@ -211,10 +198,8 @@ async def import_form(request: Request, user: DashboardUser, file: Annotated[Upl
         "results_uri": _csv_data_uri(*results_csv(result))}))
 
 
-async def _import_job(request: Request, import_id: str, user: Any) -> Any:
-    """The background import for its pages, or the page refusing it (permission, unknown id)."""
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
+async def _import_job(request: Request, import_id: str) -> Any:
+    """The background import for its pages, or the page refusing an unknown id."""
     try:
         return await request.app.state.individual_imports.get(import_id)
     except UseCaseError:
@@ -222,10 +207,10 @@ async def _import_job(request: Request, import_id: str, user: Any) -> Any:
 
 
 @router.get("/individuals/import/jobs/{import_id}", response_class=HTMLResponse)
-async def import_job_page(request: Request, import_id: str, user: DashboardUser) -> Response:
+async def import_job_page(request: Request, import_id: str, user: Editor) -> Response:
     """A background import: its progress while it runs (the page refreshes itself), then the same
     result view as an import done at once, downloads served from the stored outcomes."""
-    job = await _import_job(request, import_id, user)
+    job = await _import_job(request, import_id)
     if isinstance(job, Response):
         return job
     ctx: dict[str, Any] = {"job": import_job_json(job), "file_name": job.file_name, "result": None}
@@ -238,17 +223,17 @@ async def import_job_page(request: Request, import_id: str, user: DashboardUser)
 
 
 @router.get("/individuals/import/jobs/{import_id}/results.csv")
-async def import_job_results_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
-    if isinstance(job := await _import_job(request, import_id, user), Response):
+async def import_job_results_csv(request: Request, import_id: str, user: Editor) -> Response:
+    if isinstance(job := await _import_job(request, import_id), Response):
         return job
     return StreamingResponse(request.app.state.individual_imports.results_csv(job), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="import-results.csv"'})
 
 
 @router.get("/individuals/import/jobs/{import_id}/invalid.csv")
-async def import_job_invalid_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
+async def import_job_invalid_csv(request: Request, import_id: str, user: Editor) -> Response:
     """The invalid rows to fix and import again (PII masked unless the user may reveal it)."""
-    if isinstance(job := await _import_job(request, import_id, user), Response):
+    if isinstance(job := await _import_job(request, import_id), Response):
         return job
     return StreamingResponse(request.app.state.individual_imports.errors_csv(job, user.can("pii:reveal")),
                              media_type="text/csv",
@@ -257,9 +242,7 @@ async def import_job_invalid_csv(request: Request, import_id: str, user: Dashboa
 
 # -- an individual, sales records, Convert to Individual --------------------------------------------
 @router.get("/individuals/{individual_id}", response_class=HTMLResponse)
-async def individual_page(request: Request, individual_id: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("individuals:view"):
-        return _denied(request, "individuals:view")
+async def individual_page(request: Request, individual_id: str, user: Viewer) -> HTMLResponse:
     runtime = request.app.state.runtime
     async with runtime.db.session() as session:
         ind = await session.get(Individual, individual_id)
@@ -273,10 +256,8 @@ async def individual_page(request: Request, individual_id: str, user: DashboardU
 
 
 @router.get("/sales-records", response_class=HTMLResponse)
-async def sales_records_page(request: Request, user: DashboardUser, sales_record_type: str = "", job_id: str = "",
+async def sales_records_page(request: Request, user: SalesViewer, sales_record_type: str = "", job_id: str = "",
                              page: int = 1) -> HTMLResponse:
-    if not user.can("sales_enablement:view"):
-        return _denied(request, "sales_enablement:view")
     runtime = request.app.state.runtime
     page = max(page, 1)
     async with runtime.db.session() as session:
@@ -313,16 +294,12 @@ async def _record_page(request: Request, user: Any, record_id: str, message: str
 
 
 @router.get("/sales-records/{record_id}", response_class=HTMLResponse)
-async def sales_record_page(request: Request, record_id: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("sales_enablement:view"):
-        return _denied(request, "sales_enablement:view")
+async def sales_record_page(request: Request, record_id: str, user: SalesViewer) -> HTMLResponse:
     return await _record_page(request, user, record_id)
 
 
 @router.post("/sales-records/{record_id}/convert-to-individual")
-async def convert_form(request: Request, record_id: str, user: DashboardUser) -> Response:
-    if not (user.can("individuals:edit") and user.can("sales_enablement:view")):
-        return _denied(request, "individuals:edit", "sales_enablement:view")
+async def convert_form(request: Request, record_id: str, user: SalesRecordMaker) -> Response:
     runtime = request.app.state.runtime
     try:
         async with runtime.uow(actor=user.login) as tx:

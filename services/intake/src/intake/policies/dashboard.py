@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from agency_common.web import DashboardUser, render
+from agency_common.auth import User
+from agency_common.web import page_permission, render
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -16,13 +17,12 @@ from intake.errors import UseCaseError
 from intake.models import Policy, PolicySession, PolicyUpdateAudit
 from intake.policies.schemas import POLICY_DEFAULT_FIELDS, NewPolicy, UpdateByCarrierRequest, audit_json
 from intake.policies.usecases import create_policy, update_policies_by_carrier
-from intake.web import denied as _denied
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, user: DashboardUser, error: str | None = None,
+async def home(request: Request, user: Annotated[User, page_permission("policies:view")], error: str | None = None,
                values: dict[str, str] | None = None) -> HTMLResponse:
     runtime = request.app.state.runtime
     async with runtime.db.session() as session:
@@ -36,15 +36,13 @@ async def home(request: Request, user: DashboardUser, error: str | None = None,
 @router.post("/policies")
 async def create_policy_form(
     request: Request,
-    user: DashboardUser,
+    user: Annotated[User, page_permission("policies:create")],
     carrier: Annotated[str, Form()],
     policy_number: Annotated[str, Form()],
     client_name: Annotated[str, Form()],
     line_of_business: Annotated[str, Form()] = "",
 ) -> Response:
     runtime = request.app.state.runtime
-    if not user.can("policies:create"):
-        return await home(request, user, error="You do not have the policies:create permission.")
     try:
         data = NewPolicy(carrier=carrier, policy_number=policy_number, client_name=client_name,
                          line_of_business=line_of_business or None)
@@ -62,10 +60,8 @@ UPDATE_FILTERS = ("carrier", "session_id", "line_of_business", "status", "policy
 
 
 @router.get("/policies/update", response_class=HTMLResponse)
-async def update_page(request: Request, user: DashboardUser, message: str | None = None, error: str | None = None,
+async def update_page(request: Request, user: Annotated[User, page_permission("policies:view")], message: str | None = None, error: str | None = None,
                       values: dict[str, str] | None = None) -> HTMLResponse:
-    if not user.can("policies:view"):
-        return _denied(request, "policies:view")
     async with request.app.state.runtime.db.session() as session:
         audits = (await session.execute(select(PolicyUpdateAudit).order_by(PolicyUpdateAudit.updated_at.desc())
                                         .limit(50))).scalars().all()
@@ -78,9 +74,7 @@ async def update_page(request: Request, user: DashboardUser, message: str | None
 
 
 @router.post("/policies/update")
-async def update_form(request: Request, user: DashboardUser) -> Response:
-    if not user.can("policies:edit"):
-        return _denied(request, "policies:edit")
+async def update_form(request: Request, user: Annotated[User, page_permission("policies:edit")]) -> Response:
     form = {k: str(v).strip() for k, v in (await request.form()).items()}
     try:
         req = UpdateByCarrierRequest(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from agency_common.web import DashboardUser, render
+from agency_common.auth import User
+from agency_common.web import page_permission, render
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -19,7 +20,6 @@ from intake.policies.schemas import POLICY_DEFAULT_FIELDS
 from intake.policy_sessions.domain.new_policies import plan_policy
 from intake.policy_sessions.queries import list_sessions, session_policies
 from intake.policy_sessions.schemas import CreatePoliciesRequest
-from intake.web import denied as _denied
 
 router = APIRouter(include_in_schema=False)
 LINES = StatementLineRow.__table__
@@ -34,10 +34,8 @@ async def _session_policies(request: Request, session_id: str) -> tuple[Any, lis
 
 
 @router.get("/statements/{statement_id}/create-policies", response_class=HTMLResponse)
-async def create_policies_page(request: Request, statement_id: str, user: DashboardUser,
+async def create_policies_page(request: Request, statement_id: str, user: Annotated[User, page_permission("policies:create")],
                                error: str | None = None) -> HTMLResponse:
-    if not user.can("policies:create"):
-        return _denied(request, "policies:create")
     async with request.app.state.runtime.db.session() as session:
         st = await session.get(Statement, statement_id)
         if st is None:
@@ -54,9 +52,7 @@ async def create_policies_page(request: Request, statement_id: str, user: Dashbo
 
 
 @router.post("/statements/{statement_id}/create-policies")
-async def create_policies_form(request: Request, statement_id: str, user: DashboardUser) -> Response:
-    if not user.can("policies:create"):
-        return _denied(request, "policies:create")
+async def create_policies_form(request: Request, statement_id: str, user: Annotated[User, page_permission("policies:create")]) -> Response:
     form = await request.form()
     defaults = {k: str(form.get(k) or "").strip() or None for k in POLICY_DEFAULT_FIELDS}
     overrides: dict[int, dict[str, Any]] = {}
@@ -76,9 +72,7 @@ async def create_policies_form(request: Request, statement_id: str, user: Dashbo
 
 
 @router.get("/create-policies-jobs/{job_id}", response_class=HTMLResponse)
-async def create_policies_job_page(request: Request, job_id: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("policies:view"):
-        return _denied(request, "policies:view")
+async def create_policies_job_page(request: Request, job_id: str, user: Annotated[User, page_permission("policies:view")]) -> HTMLResponse:
     try:
         job = await request.app.state.policy_jobs.get(job_id)
     except UseCaseError:
@@ -89,11 +83,9 @@ async def create_policies_job_page(request: Request, job_id: str, user: Dashboar
 
 
 @router.get("/policy-sessions", response_class=HTMLResponse)
-async def sessions_page(request: Request, user: DashboardUser,
+async def sessions_page(request: Request, user: Annotated[User, page_permission("policies:view")],
                         date_from: str = "", date_to: str = "", sort: str = "-date", page: int = 1,
                         login: str = "") -> HTMLResponse:
-    if not user.can("policies:view"):
-        return _denied(request, "policies:view")
     page = max(page, 1)
     error = None
     try:
@@ -109,8 +101,6 @@ async def sessions_page(request: Request, user: DashboardUser,
 
 
 @router.get("/policy-sessions/{session_id}", response_class=HTMLResponse)
-async def session_page(request: Request, session_id: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("policies:view"):
-        return _denied(request, "policies:view")
+async def session_page(request: Request, session_id: str, user: Annotated[User, page_permission("policies:view")]) -> HTMLResponse:
     s, rows = await _session_policies(request, session_id)
     return render(request, "intake_session.html", s=s, policies=rows, defaults=json.loads(s.defaults))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+from agency_common.auth import User
 from agency_common.tabular import TooLarge
-from agency_common.web import DashboardUser, render
+from agency_common.web import page_permission, render
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -27,7 +28,6 @@ from intake.statements.imports import DuplicateStatement, publish_statement, rem
 from intake.statements.queries import line_conditions
 from intake.statements.schemas import ProfileIn, line_json
 from intake.statements.usecases import save_profile
-from intake.web import denied as _denied
 
 router = APIRouter(include_in_schema=False)
 LINES = StatementLineRow.__table__
@@ -43,10 +43,8 @@ def rate_input(rate: Any) -> str:
 
 
 @router.get("/statements", response_class=HTMLResponse)
-async def statements_page(request: Request, user: DashboardUser, error: str | None = None,
+async def statements_page(request: Request, user: Annotated[User, page_permission("statements:view")], error: str | None = None,
                           first_import: str | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
-    if not user.can("statements:view"):
-        return _denied(request, "statements:view")
     async with request.app.state.runtime.db.session() as session:
         rows = (await session.execute(select(Statement).order_by(Statement.created_at.desc()).limit(100))).scalars().all()
         carriers = await carrier_names(session)
@@ -56,11 +54,9 @@ async def statements_page(request: Request, user: DashboardUser, error: str | No
 
 
 @router.post("/statements")
-async def upload_form(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()],
+async def upload_form(request: Request, user: Annotated[User, page_permission("statements:import")], file: Annotated[UploadFile, File()],
                       carrier: Annotated[str, Form()], sheet: Annotated[str, Form()] = "",
                       override: Annotated[bool, Form()] = False) -> Response:
-    if not user.can("statements:import"):
-        return _denied(request, "statements:import")
     try:
         st = await request.app.state.imports.store_upload(file, file.filename or "statement", carrier, user.login,
                                                           sheet=sheet or None, override=override)
@@ -73,10 +69,8 @@ async def upload_form(request: Request, user: DashboardUser, file: Annotated[Upl
 
 
 @router.get("/statements/{statement_id}", response_class=HTMLResponse)
-async def statement_page(request: Request, statement_id: str, user: DashboardUser, validity: str = "",
+async def statement_page(request: Request, statement_id: str, user: Annotated[User, page_permission("statements:view")], validity: str = "",
                          match: str = "", page: int = 1, error: str | None = None) -> HTMLResponse:
-    if not user.can("statements:view"):
-        return _denied(request, "statements:view")
     page = max(page, 1)
     async with request.app.state.runtime.db.session() as session:
         st = await session.get(Statement, statement_id)
@@ -98,9 +92,7 @@ async def statement_page(request: Request, statement_id: str, user: DashboardUse
 
 
 @router.post("/statements/{statement_id}/rematch")
-async def rematch_form(request: Request, statement_id: str, user: DashboardUser) -> Response:
-    if not user.can("statements:import"):
-        return _denied(request, "statements:import")
+async def rematch_form(request: Request, statement_id: str, user: Annotated[User, page_permission("statements:import")]) -> Response:
     async with request.app.state.runtime.uow(actor=user.login) as tx:
         st = await tx.session.get(Statement, statement_id)
         if st is not None and st.status == "imported":
@@ -109,10 +101,8 @@ async def rematch_form(request: Request, statement_id: str, user: DashboardUser)
 
 
 @router.post("/statements/{statement_id}/publish")
-async def publish_form(request: Request, statement_id: str, user: DashboardUser,
+async def publish_form(request: Request, statement_id: str, user: Annotated[User, page_permission("statements:import")],
                        exclude_unmatched: Annotated[bool, Form()] = False) -> Response:
-    if not user.can("statements:import"):
-        return _denied(request, "statements:import")
     try:
         async with request.app.state.runtime.uow(actor=user.login) as tx:
             await publish_statement(tx, statement_id, exclude_unmatched)
@@ -122,10 +112,8 @@ async def publish_form(request: Request, statement_id: str, user: DashboardUser,
 
 
 @router.get("/carrier-profiles", response_class=HTMLResponse)
-async def profiles_page(request: Request, user: DashboardUser, carrier: str = "", message: str | None = None,
+async def profiles_page(request: Request, user: Annotated[User, page_permission("statements:view")], carrier: str = "", message: str | None = None,
                         error: str | None = None) -> HTMLResponse:
-    if not user.can("statements:view"):
-        return _denied(request, "statements:view")
     async with request.app.state.runtime.db.session() as session:
         profiles = (await session.execute(select(CarrierProfile).order_by(CarrierProfile.carrier))).scalars().all()
         current = await session.get(CarrierProfile, carrier) if carrier else None
@@ -141,9 +129,7 @@ async def profiles_page(request: Request, user: DashboardUser, carrier: str = ""
 
 
 @router.post("/carrier-profiles")
-async def profile_form(request: Request, user: DashboardUser) -> Response:
-    if not user.can("statements:import"):
-        return _denied(request, "statements:import")
+async def profile_form(request: Request, user: Annotated[User, page_permission("statements:import")]) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     carrier = form.get("carrier", "").strip()
     try:
