@@ -42,6 +42,14 @@ async def test_dashboard_flow(start_service, token_for) -> None:
         assert "unknown bill type" in r.text
         r = await c.get("/policy-sessions?login=clerk&sort=count")
         assert "#1" in r.text
+        # a refusal reaches the one handler: JSON for the API, a page in words for the dashboard
+        r = await c.get("/api/statements/nope")
+        assert r.status_code == 404 and r.json() == {"detail": "no such statement"}
+        r = await c.post(f"/api/statements/{sid}/rematch")
+        assert r.status_code == 409 and r.json() == {"detail": "statement is published"}
+        for page in ["/statements/nope", "/policy-sessions/nope", "/create-policies-jobs/nope", "/carriers/nope"]:
+            r = await c.get(page, headers={"accept": "text/html"})
+            assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), page
     async with intake.as_user(token_for("viewer")) as c:  # logged in, no group: every page refused, by name
         for page in ["/", "/statements", url, "/policy-sessions", "/policies/update", "/carrier-profiles",
                      "/carriers"]:

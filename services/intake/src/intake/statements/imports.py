@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Annotated, Any, BinaryIO
 
 import polars as pl
 from agency_common.contracts.intake import (
@@ -43,6 +43,7 @@ from intake.statements.domain.reader import NotAStatement, StatementParser
 from intake.statements.parse_worker import Batch, Header, ParseProcess, Refused, start_fork_server
 from intake.statements.queries import load_profile
 from intake.statements.usecases import refresh_match_counts
+from intake.web import STATEMENT_IMPORTS, app_object
 
 log = get_logger(__name__)
 LINES = StatementLineRow.__table__
@@ -627,3 +628,6 @@ def error_rows(header: list[str], lines: list[dict[str, Any]]) -> list[list[str]
             reasons.append(f"cells beyond the header: {', '.join(extra)}")
         out.append([*values, str(ln["line_no"]), "; ".join(reasons)])
     return out
+
+
+Imports = Annotated[StatementImports, app_object(STATEMENT_IMPORTS)]  # the app's statement importer, as a route dependency
