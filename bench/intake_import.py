@@ -51,10 +51,11 @@ if __name__ == "__main__":
     from intake.policy_sessions.schemas import CreatePoliciesRequest
     from intake.policy_sessions.usecases import create_policies
     from intake.settings import IntakeSettings
+    from intake.statements.book import load_book
     from intake.statements.domain.mapping import MappingProfile
     from intake.statements.domain.reader import StatementParser
-    from intake.statements.imports import load_book, publish_statement
     from intake.statements.parse_worker import start_fork_server
+    from intake.statements.publishing import publish_statement
     from sqlalchemy import Column, MetaData, Table, Text, func, insert, select
 
     from tests.support.inprocess import migrate

@@ -14,14 +14,9 @@ from sqlalchemy import func, select
 
 from intake.errors import Conflict, NotFound
 from intake.models import CarrierProfile, Statement, StatementLineRow
-from intake.statements.imports import (
-    DuplicateStatement,
-    Imports,
-    error_rows,
-    publish_statement,
-    rematch,
-    statement_json,
-)
+from intake.statements.book import rematch
+from intake.statements.imports import DuplicateStatement, Imports
+from intake.statements.publishing import publish_statement
 from intake.statements.queries import line_conditions
 from intake.statements.schemas import (
     DuplicateOut,
@@ -31,8 +26,10 @@ from intake.statements.schemas import (
     PublishRequest,
     StatementOut,
     StatementPage,
+    error_rows,
     line_json,
     profile_json,
+    statement_json,
 )
 from intake.statements.usecases import save_profile
 

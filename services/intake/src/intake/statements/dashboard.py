@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from intake.carriers.registry import carrier_names
 from intake.errors import NotFound, UseCaseError
 from intake.models import CarrierProfile, CreatePoliciesJob, Statement, StatementLineRow
+from intake.statements.book import rematch
 from intake.statements.domain.mapping import (
     BILL_TYPES,
     DEFAULT_ALIASES,
@@ -25,7 +26,8 @@ from intake.statements.domain.mapping import (
     FIELD_LABELS,
     FIELDS,
 )
-from intake.statements.imports import DuplicateStatement, Imports, publish_statement, rematch
+from intake.statements.imports import DuplicateStatement, Imports
+from intake.statements.publishing import publish_statement
 from intake.statements.queries import line_conditions
 from intake.statements.schemas import ProfileIn, line_json
 from intake.statements.usecases import save_profile
