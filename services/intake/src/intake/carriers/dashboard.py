@@ -69,8 +69,9 @@ async def register_form(request: Request, runtime: Runtime, user: Editor) -> Res
 
 
 @router.get("/carriers/{carrier_id}", response_class=HTMLResponse)
-async def carrier_page(request: Request, runtime: Runtime, carrier_id: str, user: Viewer, registered: bool = False,
-                       saved: bool = False, error: str | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
+async def carrier_page(request: Request, runtime: Runtime, carrier_id: str, user: Viewer,
+                       registered: bool = False, saved: bool = False, error: str | None = None,
+                       values: dict[str, str] | None = None) -> HTMLResponse:
     async with runtime.db.session() as s:
         carrier, aliases = await get_carrier(s, carrier_id)  # an unknown id: the 404 page
     c = carrier_json(carrier, aliases)

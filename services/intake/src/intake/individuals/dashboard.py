@@ -249,7 +249,8 @@ async def individual_page(request: Request, runtime: Runtime, individual_id: str
 
 
 @router.get("/sales-records", response_class=HTMLResponse)
-async def sales_records_page(request: Request, runtime: Runtime, user: SalesViewer, sales_record_type: str = "", job_id: str = "",
+async def sales_records_page(request: Request, runtime: Runtime, user: SalesViewer, sales_record_type: str = "",
+                             job_id: str = "",
                              page: int = 1) -> HTMLResponse:
     page = max(page, 1)
     async with runtime.db.session() as session:

@@ -258,4 +258,5 @@ def _reason(exc: Exception) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
-ImportJobs = Annotated[IndividualImports, app_object(INDIVIDUAL_IMPORTS)]  # the app's background individual imports, as a route dependency
+# The app's background individual imports, as a route dependency
+ImportJobs = Annotated[IndividualImports, app_object(INDIVIDUAL_IMPORTS)]

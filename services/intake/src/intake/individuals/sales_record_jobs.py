@@ -138,4 +138,5 @@ class SalesRecordJobs:
                 status="done", created=created, skipped=len(ids) - created, finished_at=utcnow()))
 
 
-SalesJobs = Annotated[SalesRecordJobs, app_object(SALES_RECORD_JOBS)]  # the app's sales-record jobs, as a route dependency
+# The app's sales-record jobs, as a route dependency
+SalesJobs = Annotated[SalesRecordJobs, app_object(SALES_RECORD_JOBS)]

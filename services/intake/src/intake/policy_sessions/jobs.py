@@ -169,4 +169,5 @@ def _reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, UseCaseError) else f"internal error: {type(exc).__name__}: {exc}"
 
 
-Jobs = Annotated[PolicyJobs, app_object(POLICY_JOBS)]  # the app's Create Policies jobs, as a route dependency
+# The app's Create Policies jobs, as a route dependency
+Jobs = Annotated[PolicyJobs, app_object(POLICY_JOBS)]

@@ -117,8 +117,8 @@ async def rematch_form(runtime: Runtime, statement_id: str, user: Importer) -> R
 
 
 @router.post("/statements/{statement_id}/publish")
-async def publish_form(request: Request, runtime: Runtime, policy_jobs: PolicyJobs, statement_id: str, user: Importer,
-                       exclude_unmatched: Annotated[bool, Form()] = False) -> Response:
+async def publish_form(request: Request, runtime: Runtime, policy_jobs: PolicyJobs, statement_id: str,
+                       user: Importer, exclude_unmatched: Annotated[bool, Form()] = False) -> Response:
     try:
         async with runtime.uow(actor=user.login) as tx:
             await publish_statement(tx, statement_id, exclude_unmatched)

@@ -298,4 +298,5 @@ async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, 
         await publish_statement(tx, st.id, exclude_unmatched=False)
 
 
-Imports = Annotated[StatementImports, app_object(STATEMENT_IMPORTS)]  # the app's statement importer, as a route dependency
+# The app's statement importer, as a route dependency
+Imports = Annotated[StatementImports, app_object(STATEMENT_IMPORTS)]
