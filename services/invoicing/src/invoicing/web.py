@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from agency_common.auth import User, require
+from agency_common.web import page_permission
 from fastapi import Header, HTTPException, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
@@ -27,6 +28,13 @@ Poster = Annotated[User, require("reconciliations:post")]
 Payer = Annotated[User, require("reconciliations:pay")]
 CreatePayer = Annotated[User, require("reconciliations:edit", "reconciliations:post", "reconciliations:pay")]
 DuplicateOverrider = Annotated[User, require("reconciliations:edit", OVERRIDE_PERMISSION)]
+# the same permissions for the dashboard pages (no login: the login page; without them: a 403 page)
+PageViewer = Annotated[User, page_permission("reconciliations:view")]
+PageEditor = Annotated[User, page_permission("reconciliations:edit")]
+PagePoster = Annotated[User, page_permission("reconciliations:post")]
+PagePayer = Annotated[User, page_permission("reconciliations:pay")]
+PageCreatePayer = Annotated[User, page_permission("reconciliations:edit", "reconciliations:post", "reconciliations:pay")]
+PageDuplicateOverrider = Annotated[User, page_permission("reconciliations:edit", OVERRIDE_PERMISSION)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 
 
@@ -58,12 +66,6 @@ def answered(result: dict[str, Any]) -> JSONResponse:
     return JSONResponse(result, status_code=202 if result.get("background") else 200)
 
 PAGE = 50
-
-
-def need(user: User, *permissions: str) -> None:
-    missing = [p for p in permissions if not user.can(p)]
-    if missing:
-        raise HTTPException(403, f"missing permission: {', '.join(missing)}")
 
 
 def back(url: str, **params: Any) -> RedirectResponse:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agency_common.web import DashboardUser, render
+from agency_common.web import render
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -11,22 +11,20 @@ from invoicing.invoices.pages import invoice_filters, invoice_page
 from invoicing.payments import schemas as pay_schemas
 from invoicing.payments import usecases as pay_uc
 from invoicing.reconciliations.pages import page_header
-from invoicing.web import back, need, page_action
+from invoicing.web import PagePayer, PageViewer, back, page_action
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/reconciliations/{rec_id}/transactions", response_class=HTMLResponse)
-async def transactions(request: Request, rec_id: str, user: DashboardUser) -> HTMLResponse:
-    need(user, "reconciliations:view")
+async def transactions(request: Request, rec_id: str, user: PageViewer) -> HTMLResponse:
     return await invoice_page(request, rec_id, "transactions.html", ("posted", "paid"))
 
 
 @router.post("/reconciliations/{rec_id}/transactions/select-all")
-async def select_all(request: Request, rec_id: str, user: DashboardUser) -> Response:
+async def select_all(request: Request, rec_id: str, user: PagePayer) -> Response:
     """Select (Received = Balance) or clear every posted, unpaid invoice the current filters find,
     on every page (``selected`` 1 or 0; the filters come as ``q-`` fields)."""
-    need(user, "reconciliations:pay")
     form = dict(await request.form())
     params = {k[2:]: v for k, v in form.items() if k.startswith("q-")}
     filters, error = invoice_filters(params)
@@ -41,10 +39,9 @@ async def select_all(request: Request, rec_id: str, user: DashboardUser) -> Resp
 
 
 @router.post("/reconciliations/{rec_id}/transactions/{invoice_id}/select", response_class=HTMLResponse)
-async def toggle_transaction(request: Request, rec_id: str, invoice_id: int, user: DashboardUser) -> Response:
+async def toggle_transaction(request: Request, rec_id: str, invoice_id: int, user: PagePayer) -> Response:
     """A row's checkbox: the tick is saved at once (it survives a change of page); htmx swaps the
     row and the "N selected (total $X)" line."""
-    need(user, "reconciliations:pay")
     form = dict(await request.form())
     selected = form.get(f"sel-{invoice_id}") in ("on", "true", "1")
     received = str(form.get(f"received-{invoice_id}") or "")

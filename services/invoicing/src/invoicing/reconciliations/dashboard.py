@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from agency_common.web import DashboardUser, render
+from agency_common.web import render
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
@@ -16,13 +16,13 @@ from invoicing.policy_view.carriers import pick_list
 from invoicing.reconciliations import schemas as rec_schemas
 from invoicing.reconciliations import usecases as rec_uc
 from invoicing.reconciliations.pages import page_header
-from invoicing.web import PAGE, back, describe, form_key, need, page_action
+from invoicing.web import PAGE, PageEditor, PagePoster, PageViewer, back, describe, form_key, page_action
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
+async def home(request: Request, _user: PageViewer) -> HTMLResponse:
     async with request.app.state.runtime.db.session() as session:
         total = await session.scalar(select(func.count()).select_from(PolicyView))
         policies = (await session.execute(
@@ -33,9 +33,8 @@ async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
 
 
 @router.get("/reconciliations", response_class=HTMLResponse)
-async def reconciliations(request: Request, user: DashboardUser, status: str = "", page: int = 1,
+async def reconciliations(request: Request, user: PageViewer, status: str = "", page: int = 1,
                           error: str = "", carrier: str = "") -> HTMLResponse:
-    need(user, "reconciliations:view")
     cond = [Reconciliation.status == status] if status else []
     async with request.app.state.runtime.db.session() as s:
         total = await s.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
@@ -47,12 +46,11 @@ async def reconciliations(request: Request, user: DashboardUser, status: str = "
 
 
 @router.post("/reconciliations/new")
-async def new_reconciliation(request: Request, user: DashboardUser, carrier: Annotated[str, Form()],
+async def new_reconciliation(request: Request, user: PageEditor, carrier: Annotated[str, Form()],
                              subordinate_carrier: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
                              address: Annotated[str, Form()] = "", date_booked: Annotated[str, Form()] = "",
                              description: Annotated[str, Form()] = "",
                              internal_note: Annotated[str, Form()] = "") -> Response:
-    need(user, "reconciliations:edit")
     try:
         data = rec_schemas.NewReconciliation(carrier=carrier, subordinate_carrier=subordinate_carrier or None,
                                     name=name or None, address=address or None, date_booked=date_booked or None,
@@ -69,9 +67,8 @@ async def new_reconciliation(request: Request, user: DashboardUser, carrier: Ann
 
 
 @router.get("/reconciliations/{rec_id}", response_class=HTMLResponse)
-async def reconciliation(request: Request, rec_id: str, user: DashboardUser, message: str = "",
+async def reconciliation(request: Request, rec_id: str, user: PageViewer, message: str = "",
                          error: str = "", popup: str = "") -> HTMLResponse:
-    need(user, "reconciliations:view")
     rec = await page_header(request, rec_id)
     async with request.app.state.runtime.db.session() as s:
         preview = await rec_uc.abort_preview(s, await s.get(Reconciliation, rec_id))
@@ -80,12 +77,11 @@ async def reconciliation(request: Request, rec_id: str, user: DashboardUser, mes
 
 
 @router.post("/reconciliations/{rec_id}/header")
-async def save_header(request: Request, rec_id: str, user: DashboardUser, version: Annotated[int, Form()],
+async def save_header(request: Request, rec_id: str, user: PageEditor, version: Annotated[int, Form()],
                       name: Annotated[str, Form()] = "", address: Annotated[str, Form()] = "",
                       date_booked: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
                       internal_note: Annotated[str, Form()] = "",
                       statement_total: Annotated[str, Form()] = "") -> Response:
-    need(user, "reconciliations:edit")
     try:
         data = rec_schemas.HeaderEdit(name=name or None, address=address or None, date_booked=date_booked or None,
                              description=description or None, internal_note=internal_note or None,
@@ -100,8 +96,7 @@ async def save_header(request: Request, rec_id: str, user: DashboardUser, versio
 
 
 @router.post("/reconciliations/{rec_id}/close")
-async def close(request: Request, rec_id: str, user: DashboardUser, idempotency_key: Annotated[str, Form()]) -> Response:
-    need(user, "reconciliations:post")
+async def close(request: Request, rec_id: str, user: PagePoster, idempotency_key: Annotated[str, Form()]) -> Response:
     result = await page_action(request, rec_id, user, rec_uc.close_reconciliation, idempotency_key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)

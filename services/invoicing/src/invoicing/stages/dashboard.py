@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from agency_common.auth import User
-from agency_common.web import DashboardUser, render
+from agency_common.web import render
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -17,7 +17,18 @@ from invoicing.payments import usecases as pay_uc
 from invoicing.stages import abort as abort_uc
 from invoicing.stages import create_pay_all as create_pay_all_uc
 from invoicing.stages import jobs
-from invoicing.web import back, duplicates_words, form_key, need, page_action, plural
+from invoicing.web import (
+    PageCreatePayer,
+    PageEditor,
+    PagePayer,
+    PagePoster,
+    PageViewer,
+    back,
+    duplicates_words,
+    form_key,
+    page_action,
+    plural,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,9 +51,8 @@ async def start_job(request: Request, rec_id: str, user: User, kind: str, key: s
 
 
 @router.post("/reconciliations/{rec_id}/create-invoices")
-async def create_invoices(request: Request, rec_id: str, user: DashboardUser,
+async def create_invoices(request: Request, rec_id: str, user: PageEditor,
                           idempotency_key: Annotated[str, Form()]) -> Response:
-    need(user, "reconciliations:edit")
     runtime = request.app.state.runtime
     async with runtime.db.session() as s:
         _lo, _hi, pending = await invoice_uc.pending_id_bounds(s, rec_id)
@@ -66,8 +76,7 @@ JOB_TITLES = {"create-invoices": "Create Invoices", "post": "Post Invoices", "pa
 
 
 @router.get("/reconciliations/{rec_id}/jobs/{job_id}", response_class=HTMLResponse)
-async def job_page(request: Request, rec_id: str, job_id: str, user: DashboardUser) -> HTMLResponse:
-    need(user, "reconciliations:view")
+async def job_page(request: Request, rec_id: str, job_id: str, user: PageViewer) -> HTMLResponse:
     try:
         job = await jobs.get_job(request.app.state.runtime, job_id)
     except errors.NotFound:
@@ -77,9 +86,8 @@ async def job_page(request: Request, rec_id: str, job_id: str, user: DashboardUs
 
 
 @router.post("/reconciliations/{rec_id}/create-pay-all", response_class=HTMLResponse)
-async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
+async def create_pay_all(request: Request, rec_id: str, user: PageCreatePayer,
                          idempotency_key: Annotated[str, Form()], decision: Annotated[str, Form()] = "") -> Response:
-    need(user, "reconciliations:edit", "reconciliations:post", "reconciliations:pay")
     if decision in ("", "create_pay", "create_pay_post") and await large(request, rec_id, "create-pay-all"):
         try:
             result = await jobs.start_create_pay_all(request.app.state.runtime, rec_id, user.login,
@@ -108,9 +116,8 @@ async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
 
 
 @router.post("/reconciliations/{rec_id}/abort")
-async def abort(request: Request, rec_id: str, user: DashboardUser,
+async def abort(request: Request, rec_id: str, user: PageEditor,
                 idempotency_key: Annotated[str, Form()]) -> Response:
-    need(user, "reconciliations:edit")
     result = await page_action(request, rec_id, user, abort_uc.abort, idempotency_key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
@@ -122,8 +129,7 @@ async def abort(request: Request, rec_id: str, user: DashboardUser,
 
 
 @router.post("/reconciliations/{rec_id}/post-invoices")
-async def post_invoices(request: Request, rec_id: str, user: DashboardUser) -> Response:
-    need(user, "reconciliations:post")
+async def post_invoices(request: Request, rec_id: str, user: PagePoster) -> Response:
     form = await request.form()
     ids = [int(v) for v in form.getlist("invoice")] or None
     key = str(form.get("idempotency_key") or "") or None
@@ -136,8 +142,7 @@ async def post_invoices(request: Request, rec_id: str, user: DashboardUser) -> R
 
 
 @router.post("/reconciliations/{rec_id}/transactions/save")
-async def save_transactions(request: Request, rec_id: str, user: DashboardUser) -> Response:
-    need(user, "reconciliations:pay")
+async def save_transactions(request: Request, rec_id: str, user: PagePayer) -> Response:
     form = await request.form()
     ids = sorted({int(k.split("-")[1]) for k in form if k.startswith("shown-")})
     edits = []

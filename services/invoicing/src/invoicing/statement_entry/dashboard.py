@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from agency_common.web import DashboardUser, render
+from agency_common.web import render
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
@@ -22,7 +22,17 @@ from invoicing.statement_entry import people as people_uc
 from invoicing.statement_entry import queries as entry_queries
 from invoicing.statement_entry import schemas as entry_schemas
 from invoicing.statement_entry import usecases as entry_uc
-from invoicing.web import PAGE, back, describe, form_key, need, page_action, plural
+from invoicing.web import (
+    PAGE,
+    PageDuplicateOverrider,
+    PageEditor,
+    PageViewer,
+    back,
+    describe,
+    form_key,
+    page_action,
+    plural,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -41,8 +51,7 @@ def filters_from(params: dict[str, Any]) -> tuple[entry_schemas.EntryFilters, st
 
 
 @router.get("/reconciliations/{rec_id}/entries", response_class=HTMLResponse)
-async def entries(request: Request, rec_id: str, user: DashboardUser, page: int = 1) -> HTMLResponse:
-    need(user, "reconciliations:view")
+async def entries(request: Request, rec_id: str, user: PageViewer, page: int = 1) -> HTMLResponse:
     params = dict(request.query_params)
     filters, error = filters_from(params)
     return await entries_page(request, rec_id, filters, max(page, 1), params, error=error or params.get("error"),
@@ -65,9 +74,8 @@ async def entries_page(request: Request, rec_id: str, filters: entry_schemas.Ent
 
 
 @router.post("/reconciliations/{rec_id}/entries/reset", response_class=HTMLResponse)
-async def reset(request: Request, rec_id: str, user: DashboardUser) -> Response:
+async def reset(request: Request, rec_id: str, user: PageEditor) -> Response:
     """Search with "reset premium and commission to zero" (it unchecks after the search)."""
-    need(user, "reconciliations:edit")
     form = dict(await request.form())
     filters, error = filters_from(form)
     if error:
@@ -80,9 +88,8 @@ async def reset(request: Request, rec_id: str, user: DashboardUser) -> Response:
 
 
 @router.post("/reconciliations/{rec_id}/entries/select-found")
-async def select_found(request: Request, rec_id: str, user: DashboardUser) -> Response:
+async def select_found(request: Request, rec_id: str, user: PageEditor) -> Response:
     """Select (or unselect) every row the current search finds, in one statement."""
-    need(user, "reconciliations:edit")
     form = dict(await request.form())
     params = {k[2:]: v for k, v in form.items() if k.startswith("q-")}
     filters, _ = filters_from(params)
@@ -100,9 +107,8 @@ def can_override(request: Request) -> bool:
 
 
 @router.post("/reconciliations/{rec_id}/entries/confirm-duplicates")
-async def confirm_duplicates(request: Request, rec_id: str, user: DashboardUser) -> Response:
+async def confirm_duplicates(request: Request, rec_id: str, user: PageDuplicateOverrider) -> Response:
     """Invoice again the flagged rows: one (``entry``) or every selected one; records the user."""
-    need(user, "reconciliations:edit", OVERRIDE_PERMISSION)
     form = dict(await request.form())
     params = {k[2:]: v for k, v in form.items() if k.startswith("q-")}
     entry = str(form.get("confirm_entry") or "")
@@ -115,9 +121,8 @@ async def confirm_duplicates(request: Request, rec_id: str, user: DashboardUser)
 
 
 @router.post("/reconciliations/{rec_id}/entries/{entry_id}/select", response_class=HTMLResponse)
-async def toggle_select(request: Request, rec_id: str, entry_id: int, user: DashboardUser) -> Response:
+async def toggle_select(request: Request, rec_id: str, entry_id: int, user: PageEditor) -> Response:
     """The row's checkbox: selecting saves the row at once (htmx swaps the row)."""
-    need(user, "reconciliations:edit")
     form = dict(await request.form())
     selected = form.get(f"sel-{entry_id}") in ("on", "true", "1")
     edit, _changed = edit_from_form(form, entry_id)
@@ -164,8 +169,7 @@ def edit_from_form(form: dict[str, Any], entry_id: int) -> tuple[dict[str, Any],
 
 
 @router.post("/reconciliations/{rec_id}/entries/save", response_class=HTMLResponse)
-async def save(request: Request, rec_id: str, user: DashboardUser) -> Response:
-    need(user, "reconciliations:edit")
+async def save(request: Request, rec_id: str, user: PageEditor) -> Response:
     form = dict(await request.form())
     params = {k: v for k, v in form.items() if k.startswith("q-")}
     params = {k[2:]: v for k, v in params.items()}
@@ -204,8 +208,7 @@ async def save(request: Request, rec_id: str, user: DashboardUser) -> Response:
 
 
 @router.get("/reconciliations/{rec_id}/entries/{entry_id}/others", response_class=HTMLResponse)
-async def others(request: Request, rec_id: str, entry_id: int, user: DashboardUser, error: str = "") -> HTMLResponse:
-    need(user, "reconciliations:view")
+async def others(request: Request, rec_id: str, entry_id: int, user: PageViewer, error: str = "") -> HTMLResponse:
     async with request.app.state.runtime.db.session() as s:
         rows = await entry_queries.get_entries(s, rec_id, [entry_id])
     if not rows:
@@ -214,11 +217,10 @@ async def others(request: Request, rec_id: str, entry_id: int, user: DashboardUs
 
 
 @router.post("/reconciliations/{rec_id}/entries/{entry_id}/others")
-async def add_other(request: Request, rec_id: str, entry_id: int, user: DashboardUser,
+async def add_other(request: Request, rec_id: str, entry_id: int, user: PageEditor,
                     employee: Annotated[str, Form()], production_role: Annotated[str, Form()] = "",
                     production_credit: Annotated[str, Form()] = "", rate_type: Annotated[str, Form()] = "",
                     rate: Annotated[str, Form()] = "") -> Response:
-    need(user, "reconciliations:edit")
     data = entry_schemas.OtherCommissionIn(employee=employee, production_role=production_role or None,
                                 production_credit=production_credit or None, rate_type=rate_type or None,
                                 rate=rate or None)
@@ -228,18 +230,16 @@ async def add_other(request: Request, rec_id: str, entry_id: int, user: Dashboar
 
 
 @router.post("/reconciliations/{rec_id}/others/{other_id}/remove")
-async def remove_other(request: Request, rec_id: str, other_id: int, user: DashboardUser,
+async def remove_other(request: Request, rec_id: str, other_id: int, user: PageEditor,
                        entry_id: Annotated[int, Form()]) -> Response:
-    need(user, "reconciliations:edit")
     result = await page_action(request, rec_id, user, people_uc.remove_other_commission, other_id)
     url = f"/reconciliations/{rec_id}/entries/{entry_id}/others"
     return back(url, error=result) if isinstance(result, str) else back(url)
 
 
 @router.get("/people-defaults", response_class=HTMLResponse)
-async def people_defaults(request: Request, user: DashboardUser, carrier: str = "", error: str = "",
+async def people_defaults(request: Request, user: PageViewer, carrier: str = "", error: str = "",
                           message: str = "") -> HTMLResponse:
-    need(user, "reconciliations:view")
     stmt = select(PeopleCommissionDefault).order_by(PeopleCommissionDefault.carrier, PeopleCommissionDefault.employee)
     if carrier:
         stmt = stmt.where(PeopleCommissionDefault.carrier == carrier)
@@ -251,11 +251,10 @@ async def people_defaults(request: Request, user: DashboardUser, carrier: str = 
 
 
 @router.post("/people-defaults")
-async def save_people_default(request: Request, user: DashboardUser, carrier: Annotated[str, Form()],
+async def save_people_default(request: Request, user: PageEditor, carrier: Annotated[str, Form()],
                               employee: Annotated[str, Form()], production_role: Annotated[str, Form()],
                               rate_type: Annotated[str, Form()], rate: Annotated[str, Form()],
                               credit_share: Annotated[str, Form()] = "") -> Response:
-    need(user, "reconciliations:edit")
     try:
         data = entry_schemas.PeopleDefaultIn(production_role=production_role, rate_type=rate_type, rate=rate,
                                   credit_share=credit_share or None)
