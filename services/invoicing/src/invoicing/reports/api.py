@@ -5,20 +5,20 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from agency_common.web import render
+from agency_common.web.deps import Session
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from invoicing.reports import remittance as reports
-from invoicing.web import Viewer, translated
+from invoicing.web import Viewer
 
 router = APIRouter(prefix="/api", tags=["invoicing"])
 
 
 @router.get("/reconciliations/{rec_id}/reports/{kind}", response_model=None)
-async def report(request: Request, rec_id: str, kind: Literal["summary", "exceptions", "remittance"],
+async def report(request: Request, session: Session, rec_id: str, kind: Literal["summary", "exceptions", "remittance"],
                  _user: Viewer, format: Literal["json", "csv", "html"] = "json") -> Any:
-    async with translated(), request.app.state.runtime.db.session() as s:
-        rep = await reports.build(s, rec_id, kind, row_limit=reports.HTML_ROW_LIMIT if format == "html" else None)
+    rep = await reports.build(session, rec_id, kind, row_limit=reports.HTML_ROW_LIMIT if format == "html" else None)
     if format == "csv":
         return StreamingResponse(reports.to_csv(rep), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="{kind}-{rec_id}.csv"'})
