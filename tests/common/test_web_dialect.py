@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pytest
 from agency_common.auth import User, require
 from agency_common.batching import chunks
 from agency_common.errors import Conflict, Invalid, NotFound
@@ -92,3 +93,44 @@ def test_chunks_slice_sequences_and_read_iterables_lazily() -> None:
         assert "at least 1" in str(exc)
     else:
         raise AssertionError("a chunk size of 0 must be refused")
+
+
+@router.get("/api/dialect-db/{what}")
+async def read_db(what: str, session: Session, _user: Annotated[User, require("reports:view")]) -> dict[str, int]:
+    table = "no_such_table" if what == "bug" else "outbox"
+    return {"rows": (await session.execute(text(f"select count(*) from {table}"))).scalar_one()}
+
+
+@router.get("/dialect-db/page", response_class=HTMLResponse)
+async def read_db_page(session: Session, _user: Annotated[User, page_permission("reports:view")]) -> str:
+    return f"<p>{(await session.execute(text('select count(*) from outbox'))).scalar_one()}</p>"
+
+
+async def test_a_database_that_cannot_answer_is_a_503_to_try_again(start_service, token_for) -> None:
+    """Issue 20: the database down (or SQLite's file unreachable) answers 503 with Retry-After, in words
+    on a page; a query that is simply wrong stays a server error, not a 503."""
+    from agency_common.db.engine import Database
+    from sqlalchemy.exc import DBAPIError
+
+    from tests.support.databases import using_postgres
+
+    reporting = await start_service("reporting")
+    reporting.app.include_router(router)
+    runtime = reporting.runtime
+    async with reporting.as_user(token_for("admin")) as manager:
+        assert (await manager.get("/api/dialect-db/fine")).status_code == 200
+        with pytest.raises(DBAPIError):  # a bug: the server's 500 (raised through the test client)
+            await manager.get("/api/dialect-db/bug")
+        working = runtime.db
+        runtime.db = Database("postgresql+asyncpg://postgres@127.0.0.1:1/gone" if using_postgres()
+                              else "sqlite+aiosqlite:////no-such-folder/gone.db")
+        try:
+            down = await manager.get("/api/dialect-db/fine")
+            assert down.status_code == 503 and down.headers["retry-after"] == "5"
+            assert "try again" in down.json()["detail"]
+            page = await manager.get("/dialect-db/page", headers={"Accept": "text/html"})
+            assert page.status_code == 503 and "not available" in page.text
+        finally:
+            await runtime.db.dispose()
+            runtime.db = working
+        assert (await manager.get("/api/dialect-db/fine")).status_code == 200, "answers again once it is back"

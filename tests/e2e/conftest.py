@@ -147,7 +147,7 @@ def platform(browser: Any, tmp_path_factory: pytest.TempPathFactory,
         for spec in SERVICES:
             platform.start(spec, dbs[spec.name], ports[spec.name], log_file=root / "logs" / f"{spec.name}.log")
         for spec in SERVICES:
-            wait_healthy(urls[spec.name], timeout=120, proc=platform.processes[spec.name])
+            wait_healthy(urls[spec.name], timeout=240, proc=platform.processes[spec.name])
         print(f"\nplatform: migrated in {t1 - t0:.1f}s, started in {time.monotonic() - t1:.1f}s")
         yield RunningPlatform(urls, bootstrap, root, platform, databases)
     finally:

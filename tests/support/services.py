@@ -49,7 +49,7 @@ class ServiceHarness:
         finally:
             self.platform.env = saved
         url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, timeout=60, proc=proc)
+        wait_healthy(url, timeout=180, proc=proc)  # a loaded machine starts slowly
         svc = RunningService(name, url, db_url, port, log_file)
         self.running[name] = svc
         return svc

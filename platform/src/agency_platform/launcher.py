@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -240,6 +241,48 @@ def wait_healthy(url: str, timeout: float = 60.0, proc: subprocess.Popen[bytes] 
     raise TimeoutError(f"{url} not healthy after {timeout}s")
 
 
+def log_tail(path: Path | None, lines: int = 15) -> str:
+    if path is None or not path.exists():
+        return "(no log)"
+    with path.open("rb") as f:
+        f.seek(max(0, path.stat().st_size - 64 * 1024))
+        text = f.read().decode("utf-8", "replace")
+    return "\n".join("    " + line for line in text.splitlines()[-lines:])
+
+
+def wait_all_healthy(services: dict[str, tuple[str, subprocess.Popen[bytes], Path | None]], *,
+                     progress_every: float = 10.0, explain_after: float = 60.0,
+                     say: Callable[[str], None] = print) -> None:
+    """Wait for every service (name -> url, process, log file) to answer /healthz, however long a
+    loaded machine takes: progress every ``progress_every`` seconds names the ones still starting, and
+    past ``explain_after`` (and every ``explain_after`` again) their log tails say why. A slow service
+    never stops the healthy ones; a service whose process exits is an error, with its log tail."""
+    started = time.monotonic()
+    waiting = dict(services)
+    next_progress, next_explain = started + progress_every, started + explain_after
+    while waiting:
+        for name, (url, proc, log_file) in list(waiting.items()):
+            if proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {proc.returncode} while starting; its log ends:\n"
+                                   + log_tail(log_file))
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+                    del waiting[name]
+                    say(f"  {name} is up ({time.monotonic() - started:.0f} s)")
+            except httpx.HTTPError:
+                pass
+        now = time.monotonic()
+        if waiting and now >= next_progress:
+            say(f"  still starting after {now - started:.0f} s: {', '.join(sorted(waiting))}")
+            next_progress = now + progress_every
+        if waiting and now >= next_explain:
+            for name, (_url, _proc, log_file) in sorted(waiting.items()):
+                say(f"  {name} is slow to start; its log ends:\n{log_tail(log_file)}")
+            next_explain = now + explain_after
+        if waiting:
+            time.sleep(0.2)
+
+
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "users-file":
         password = secrets.token_urlsafe(12)
@@ -272,8 +315,9 @@ def main() -> int:
             db_url = env.get(f"{spec.env_prefix}DATABASE_URL") or f"sqlite+aiosqlite:///{(data_dir / spec.name).resolve()}.db"
             platform.migrate(spec, db_url)
             platform.start(spec, db_url, spec.port, log_file=data_dir / "logs" / f"{spec.name}.log")
-        for spec in SERVICES:
-            wait_healthy(f"http://127.0.0.1:{spec.port}", proc=platform.processes[spec.name])
+        print("waiting for the services to answer (a loaded machine may take minutes)")
+        wait_all_healthy({spec.name: (f"http://127.0.0.1:{spec.port}", platform.processes[spec.name],
+                                      data_dir / "logs" / f"{spec.name}.log") for spec in SERVICES})
         # the demo dataset, on the first start only (AGENCY_DEMO_DATA=0 starts empty)
         if admin_password:
             load_on_first_start(data_dir, {s.name: f"http://127.0.0.1:{s.port}" for s in SERVICES},

@@ -6,11 +6,18 @@ and ``finished_at``. The service's ``work(job_id)`` does the job (its own transa
 progress columns) and marks it done; the runner does the rest, the same for every service:
 
 - each launched job runs as a task of its own (or one after another, ``one_at_a_time``);
-- at start-up the jobs a stopped process left queued or running are launched again, oldest first:
-  ``work`` must be safe to run again (chunks claimed or skipped when done, or one transaction);
-- at shutdown the running ones are cancelled and stay as they are, to resume at the next start;
+- one owner at a time among the service's replicas: a job runs under a lease (``agency_common.leases``)
+  that its runner renews; a replica that finds the lease held leaves the job alone, and takes it over
+  only once its holder stopped renewing (killed, cut off); a runner that loses its lease stops the work
+  at once and marks nothing;
+- at start-up, and every half lease after, the jobs left queued or running (by a stopped process, or a
+  replica gone) are launched again, oldest first: ``work`` must be safe to run again (chunks claimed or
+  skipped when done, or one transaction);
+- at shutdown the running ones are cancelled, their leases handed back, and they stay as they are, to
+  resume at the next start or on another replica;
 - a job whose ``work`` raised is marked failed with a readable reason (``describe``), logged with
-  its traceback unless the error is one the service ``expected`` (a rule the request broke).
+  its traceback unless the error is one the service ``expected`` (a rule the request broke); a job
+  already done stays done.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import Table, select, update
 
 from agency_common.db.engine import Database
+from agency_common.leases import LeaseLost, Leases
 from agency_common.logging import get_logger
 from agency_common.timeutil import utcnow
 
@@ -37,13 +45,14 @@ def describe_error(exc: BaseException) -> str:
 class JobRunner:
     def __init__(self, db: Database, table: Table, work: Callable[[str], Awaitable[None]], *, name: str,
                  one_at_a_time: bool = False, describe: Callable[[Exception], str] = describe_error,
-                 expected: tuple[type[Exception], ...] = ()) -> None:
+                 expected: tuple[type[Exception], ...] = (), leases: Leases | None = None) -> None:
         self.db = db
         self.table = table
         self.work = work
         self.name = name
         self.describe = describe
         self.expected = expected
+        self.leases = leases
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._turn = asyncio.Lock() if one_at_a_time else None
 
@@ -56,15 +65,35 @@ class JobRunner:
         task.add_done_callback(lambda _t: self.tasks.pop(job_id, None))
         return task
 
+    def lease_name(self, job_id: str) -> str:
+        return f"{self.name}:{job_id}"
+
     async def _run(self, job_id: str) -> None:
+        if self._turn is None:
+            await self._owned(job_id)
+        else:
+            async with self._turn:
+                await self._owned(job_id)
+
+    async def _owned(self, job_id: str) -> None:
+        if self.leases is None:
+            await self._attempt(job_id)
+            return
+        lease = self.lease_name(job_id)
+        if not await self.leases.take(lease):
+            log.debug("background job held by another instance", job=self.name, job_id=job_id)
+            return
         try:
-            if self._turn is None:
-                await self.work(job_id)
-            else:
-                async with self._turn:
-                    await self.work(job_id)
+            await self.leases.run_holding(lease, self._attempt(job_id))
+        except LeaseLost:
+            log.warning("background job taken over by another instance: stopped here", job=self.name,
+                        job_id=job_id)
+
+    async def _attempt(self, job_id: str) -> None:
+        try:
+            await self.work(job_id)
         except asyncio.CancelledError:
-            raise  # shutting down: the job stays unfinished and resumes at the next start
+            raise  # shutting down (or the lease lost): the job stays unfinished and resumes
         except Exception as exc:
             if isinstance(exc, self.expected):
                 log.info("background job refused", job=self.name, job_id=job_id, error=str(exc))
@@ -91,14 +120,31 @@ class JobRunner:
             return list((await s.execute(
                 select(t.c.id).where(t.c.status.in_(UNFINISHED)).order_by(t.c.created_at))).scalars())
 
-    async def run(self) -> None:
-        """The app's lifetime: resume what a stopped process left, then wait; at shutdown stop the
-        running jobs (they resume at the next start)."""
-        try:
-            for job_id in await self.unfinished():
+    async def resume_unfinished(self) -> int:
+        """Launch the unfinished jobs not running here (those another replica holds are left to it)."""
+        launched = 0
+        for job_id in await self.unfinished():
+            if job_id not in self.tasks:
                 log.info("background job resumed", job=self.name, job_id=job_id)
                 self.launch(job_id)
-            await asyncio.Event().wait()
+                launched += 1
+        return launched
+
+    async def run(self) -> None:
+        """The app's lifetime: resume what a stopped process left, and with leases look again every
+        half lease for jobs a gone replica left; at shutdown stop the running jobs (they resume at the
+        next start)."""
+        try:
+            await self.resume_unfinished()
+            if self.leases is None:  # one process: nobody else leaves jobs behind while this one runs
+                await asyncio.Event().wait()
+            look_again = self.leases.ttl.total_seconds() / 2 if self.leases else 0
+            while True:
+                await asyncio.sleep(look_again)
+                try:
+                    await self.resume_unfinished()
+                except Exception as exc:  # noqa: BLE001 - the database away for a moment: look again later
+                    log.warning("could not look for unfinished background jobs", job=self.name, error=str(exc))
         finally:
             tasks = list(self.tasks.values())
             for task in tasks:

@@ -50,6 +50,9 @@ class ServiceSettings(BaseSettings):
     consumer_backoff_seconds: float = Field(0.2, validation_alias=_shared("CONSUMER_BACKOFF_SECONDS"))
     outbox_batch_size: int = Field(500, validation_alias=_shared("OUTBOX_BATCH_SIZE"))
     outbox_sweep_seconds: float = Field(1.0, validation_alias=_shared("OUTBOX_SWEEP_SECONDS"))
+    # A background job's lease: its holder renews it every quarter; a replica takes over a job whose
+    # holder stopped once this has run out (issue 20: one owner at a time).
+    job_lease_seconds: float = Field(60.0, validation_alias=_shared("JOB_LEASE_SECONDS"))
     # How long a request's idempotency key (and its answer) is kept: a retry within it changes nothing.
     idempotency_retention_hours: float = Field(72, validation_alias=_shared("IDEMPOTENCY_RETENTION_HOURS"))
 

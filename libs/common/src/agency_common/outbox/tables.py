@@ -35,9 +35,11 @@ class MessagingTables:
     inbox: Table
     dead_letters: Table
     idempotency_keys: Table  # agency_common.idempotency
+    leases: Table | None = None  # agency_common.leases: one owner at a time among a service's replicas
 
 
-def messaging_tables(metadata: MetaData) -> MessagingTables:
+def messaging_tables(metadata: MetaData, *, leases: bool = False) -> MessagingTables:
+    """The tables every service has; ``leases`` for a service whose background jobs need one owner."""
     outbox = Table(
         "outbox",
         metadata,
@@ -91,7 +93,8 @@ def messaging_tables(metadata: MetaData) -> MessagingTables:
         UniqueConstraint("consumer", "topic", "partition", "offset", "event_id", name="uq_dead_letter_message"),
     )
     return MessagingTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters,
-                           idempotency_keys=idempotency_table(metadata))
+                           idempotency_keys=idempotency_table(metadata),
+                           leases=leases_table(metadata) if leases else None)
 
 
 def idempotency_table(metadata: MetaData) -> Table:
@@ -112,3 +115,14 @@ def idempotency_table(metadata: MetaData) -> Table:
     Index("ix_idempotency_keys_created_at", table.c.created_at)
     return table
 
+
+
+def leases_table(metadata: MetaData) -> Table:
+    return Table(
+        "leases",
+        metadata,
+        Column("name", String(200), primary_key=True),  # what is held: "<job kind>:<job id>"
+        Column("holder", String(200), nullable=False),  # the instance holding it (ServiceRuntime.instance_id)
+        Column("lease_until", UTCDateTime(), nullable=False),
+        Column("taken_at", UTCDateTime(), nullable=False),
+    )

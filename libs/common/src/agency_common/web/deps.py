@@ -17,14 +17,17 @@ case's refusal (``agency_common.errors``) into its HTTP answer.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import exc as db_errors
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency_common.errors import UseCaseError
+from agency_common.logging import get_logger
 from agency_common.web.pages import PageForbidden, render
 
 if TYPE_CHECKING:
@@ -54,6 +57,32 @@ def wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "") or request.method == "GET"
 
 
+log = get_logger(__name__)
+
+RETRY_AFTER_SECONDS = "5"
+
+
+# SQLite says OperationalError for a missing table too: only these mean "not available now".
+SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "unable to open database file",
+                      "readonly database", "disk i/o error", "database or disk is full")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """The database could not answer (down, restarted, its connection cut, SQLite's write lock held
+    past the busy timeout, the pool exhausted): the request may be tried again. Not a broken rule
+    (a constraint) nor a bug in a query: those stay 500."""
+    if isinstance(exc, db_errors.TimeoutError | ConnectionError):
+        return True
+    if not isinstance(exc, db_errors.DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, sqlite3.Error):
+        return isinstance(exc, db_errors.OperationalError) and any(
+            words in str(exc.orig).lower() for words in SQLITE_UNAVAILABLE)
+    return isinstance(exc, db_errors.OperationalError | db_errors.InterfaceError)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UseCaseError)
     async def refused(request: Request, exc: UseCaseError) -> Response:
@@ -66,3 +95,19 @@ def install_error_handlers(app: FastAPI) -> None:
         noun = "permission" if len(exc.missing) == 1 else "permissions"
         return render(request, "message.html", status_code=403,
                       message=f"You do not have the {' and '.join(exc.missing)} {noun}.")
+
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            raise exc  # a real error: the server's 500, with its traceback logged
+        log.warning("database unavailable", path=request.url.path, error_type=type(exc).__name__,
+                    error=str(exc).splitlines()[0][:300] if str(exc) else "")
+        message = "The database is not available at the moment; try again in a few seconds."
+        headers = {"Retry-After": RETRY_AFTER_SECONDS}
+        if wants_html(request):
+            response = render(request, "message.html", status_code=503, message=message)
+            response.headers.update(headers)
+            return response
+        return JSONResponse({"detail": message}, status_code=503, headers=headers)
+
+    for kind in (db_errors.DBAPIError, db_errors.TimeoutError, ConnectionError):
+        app.add_exception_handler(kind, unavailable)

@@ -32,6 +32,7 @@ from agency_common.auth import TokenService, UserDirectory
 from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.db.engine import Database
 from agency_common.jobs import JobRunner
+from agency_common.leases import Leases
 from agency_common.logging import configure_logging, get_logger
 from agency_common.login_guard import LoginGuard, LoginPolicy
 from agency_common.messaging.broker import OutboxPublisher, make_broker
@@ -110,6 +111,8 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[Any]] = []
         self._background: list[Callable[[], Any]] = []
         self.jobs: dict[str, JobRunner] = {}
+        self.leases = (Leases(self.db, tables.leases, self.instance_id, timedelta(seconds=settings.job_lease_seconds))
+                       if tables.leases is not None else None)
 
     # -- wiring ---------------------------------------------------------------------------------
     def publishes(self, *payload_types: type[EventPayload]) -> None:
@@ -130,6 +133,8 @@ class ServiceRuntime:
                    **options: Any) -> JobRunner:
         """A kind of background job of this service, run (and resumed) for the app's lifetime;
         ``self.jobs[name]`` launches one. Options: see ``JobRunner``."""
+        if self.tables.leases is not None:
+            options.setdefault("leases", self.leases)
         runner = JobRunner(self.db, table, work, name=name, **options)
         self.jobs[name] = runner
         self.background(runner.run)

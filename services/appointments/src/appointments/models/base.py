@@ -20,7 +20,7 @@ class AppointmentsModel(SQLModel, registry=registry()):
 metadata = AppointmentsModel.metadata
 
 
-messaging = messaging_tables(metadata)
+messaging = messaging_tables(metadata, leases=True)
 
 
 def new_id() -> str:

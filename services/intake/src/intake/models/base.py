@@ -15,7 +15,7 @@ class IntakeModel(SQLModel, registry=registry()):
 
 
 metadata = IntakeModel.metadata
-messaging = messaging_tables(metadata)
+messaging = messaging_tables(metadata, leases=True)
 
 
 def new_id() -> str:

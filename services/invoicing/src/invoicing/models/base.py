@@ -14,7 +14,7 @@ class InvoicingModel(SQLModel, registry=registry()):
 
 
 metadata = InvoicingModel.metadata
-messaging = messaging_tables(metadata)
+messaging = messaging_tables(metadata, leases=True)
 
 
 def _bigid() -> Column:  # type: ignore[type-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
+from agency_common.auth import User, require
 from agency_common.tabular import csv_bytes
 from agency_common.web.deps import Session
 from fastapi import APIRouter
@@ -16,12 +16,12 @@ router = APIRouter(prefix="/api", tags=["reporting"])
 
 
 @router.get("/operations/events", tags=["operations"])
-async def event_counts(session: Session, _user: CurrentUser) -> list[dict[str, Any]]:
+async def event_counts(session: Session, _user: Annotated[User, require("operations:view")]) -> list[dict[str, Any]]:
     return [{"topic": t, "event_type": e, "count": c} for t, e, c in await queries.event_counts(session)]
 
 
 @router.get("/operations/dead-letters", tags=["operations"])
-async def dead_letter_counts(session: Session, _user: CurrentUser) -> list[dict[str, Any]]:
+async def dead_letter_counts(session: Session, _user: Annotated[User, require("operations:view")]) -> list[dict[str, Any]]:
     return [{"topic": r.topic, "count": r.count} for r in await queries.dead_letter_counts(session)]
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any
 
-from agency_common.web import DashboardUser, render
+from agency_common.auth import User
+from agency_common.web import page_permission, render
+from agency_common.web.deps import Session
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
@@ -19,14 +21,12 @@ OPERATIONS_NAV = [(v.title, f"/operations/{v.key}") for v in VIEWS.values()]
 
 
 @router.get("/operations/{view}", response_class=HTMLResponse)
-async def operations_page(request: Request, view: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("operations:view"):
-        raise HTTPException(403, "missing permission: operations:view")
+async def operations_page(request: Request, view: str, session: Session,
+                          _user: Annotated[User, page_permission("operations:view")]) -> HTMLResponse:
     spec = VIEWS.get(view)
     if spec is None:
         raise HTTPException(404, "no such view")
-    async with request.app.state.runtime.db.session() as session:
-        sections = await spec.build(session)
+    sections = await spec.build(session)
     shown = [replace(s, rows=[[_words(c) for c in row] for row in s.rows]) for s in sections]
     return render(request, "operations.html", view=spec, sections=shown)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from agency_common.web import DashboardUser, render
-from fastapi import APIRouter, HTTPException, Request
+from agency_common.auth import User
+from agency_common.web import page_permission, render
+from agency_common.web.deps import Runtime
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reporting.charts import bar_chart
@@ -18,7 +20,7 @@ from reporting.team_screens import queries, usecases
 from reporting.team_screens.domain.rules import CATEGORY_LABELS, CATEGORY_STATUSES, STATUS_LABELS
 
 router = APIRouter(include_in_schema=False)
-
+Viewer = Annotated[User, page_permission("reports:view")]
 
 
 def _local(value: datetime | None, tz: str) -> str:
@@ -28,21 +30,20 @@ def _local(value: datetime | None, tz: str) -> str:
 
 
 @router.get("/")
-async def home(_user: DashboardUser) -> Response:
+async def home(_user: Viewer) -> Response:
     return RedirectResponse("/team-screens", status_code=303)
 
 
 @router.get("/team-screens", response_class=HTMLResponse)
-async def team_screens_page(request: Request, user: DashboardUser, scope: str = "user",
+async def team_screens_page(request: Request, rt: Runtime, user: Viewer, scope: str = "user",
                             message: str | None = None) -> HTMLResponse:
     if scope not in ("user", "group"):
         scope = "user"
-    rt = request.app.state.runtime
     snap = await queries.latest_snapshot(rt.db)
     tz = rt.settings.team_screens_time_zone
     table: dict[str, dict[str, dict[str, int]]] = {}
     charts: dict[str, Any] = {}
-    if snap is not None and user.can("reports:view"):
+    if snap is not None:
         table = queries.nest_counts(await queries.snapshot_counts(rt.db, snap["id"], scope))[scope]
         for category in CATEGORY_STATUSES:
             first = CATEGORY_STATUSES[category][0]
@@ -60,15 +61,13 @@ async def team_screens_page(request: Request, user: DashboardUser, scope: str = 
     return render(request, "team_screens.html", snap=snap, scope=scope, table=table, charts=charts,
                   categories=CATEGORY_STATUSES, category_labels=CATEGORY_LABELS, status_labels=STATUS_LABELS,
                   calculated_on=_local(snap["calculated_on"], tz) if snap else None, windows=windows,
-                  can_view=user.can("reports:view"), can_calculate=user.can("team_screens:calculate"),
+                  can_calculate=user.can("team_screens:calculate"),
                   message=message)
 
 
 @router.post("/team-screens/calculate")
-async def calculate_from_page(request: Request, user: DashboardUser) -> Response:
-    if not user.can("team_screens:calculate"):
-        raise HTTPException(403, "missing permission: team_screens:calculate")
-    rt = request.app.state.runtime
+async def calculate_from_page(request: Request, rt: Runtime,
+                              user: Annotated[User, page_permission("team_screens:calculate")]) -> Response:
     try:
         await usecases.calculate(rt.db, rt.uow, rt.settings, triggered_by=user.login, clock=request.app.state.clock)
     except usecases.CalculationBusy:
@@ -115,12 +114,9 @@ def _item_cell(value: Any, tz: str) -> str:
 
 
 @router.get("/team-screens/items", response_class=HTMLResponse)
-async def team_screen_items_page(request: Request, user: DashboardUser, snapshot: str, category: str, status: str,
-                                 group: str | None = None) -> HTMLResponse:
-    if not user.can("reports:view"):
-        raise HTTPException(403, "missing permission: reports:view")
+async def team_screen_items_page(request: Request, rt: Runtime, _user: Viewer, snapshot: str, category: str,
+                                 status: str, group: str | None = None) -> HTMLResponse:
     login = request.query_params.get("user")
-    rt = request.app.state.runtime
     snap, rows = await queries.snapshot_items(rt.db, snapshot, category, status, login, group, 1000)
     tz = rt.settings.team_screens_time_zone
     query = {"category": category, "status": status} | ({"user": login} if login is not None else {}) | (
