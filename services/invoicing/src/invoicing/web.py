@@ -18,7 +18,7 @@ from agency_common.auth import User, require
 from agency_common.errors import UseCaseError
 from agency_common.web import page_permission
 from fastapi import Header
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from invoicing import errors
 from invoicing.domain.duplicates import OVERRIDE_PERMISSION
@@ -42,9 +42,10 @@ PageDuplicateOverrider = Annotated[User, page_permission("reconciliations:edit",
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 
 
-def answered(result: dict[str, Any]) -> JSONResponse:
+def answered(response: Response, result: dict[str, Any]) -> dict[str, Any]:
     """200 with the result, or 202 with the background job that will produce it."""
-    return JSONResponse(result, status_code=202 if result.get("background") else 200)
+    response.status_code = 202 if result.get("background") else 200
+    return result
 
 
 PAGE = 50

@@ -19,7 +19,7 @@ from invoicing.web import DuplicateOverrider, Editor, IdemKey, Viewer
 router = APIRouter(prefix="/api", tags=["invoicing"])
 
 
-@router.get("/reconciliations/{rec_id}/entries")
+@router.get("/reconciliations/{rec_id}/entries", response_model=entry_schemas.EntryPage, response_model_exclude_unset=True)
 async def list_entries(
     session: Session, rec_id: str, _user: Viewer, filters: Annotated[entry_schemas.EntryFilters, Query()],
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
@@ -27,14 +27,15 @@ async def list_entries(
     return await entry_queries.search_entries(session, rec_id, filters, limit, offset)
 
 
-@router.patch("/reconciliations/{rec_id}/entries")
+@router.patch("/reconciliations/{rec_id}/entries", response_model=entry_schemas.EntriesSaved, response_model_exclude_unset=True)
 async def save_entries(runtime: Runtime, rec_id: str, body: EntriesSave, user: Editor,
                        key: IdemKey = None) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
         return await entry_uc.save_entries(tx, rec_id, body.items, key)
 
 
-@router.post("/reconciliations/{rec_id}/entries/select")
+@router.post("/reconciliations/{rec_id}/entries/select", response_model=entry_schemas.EntriesChanged,
+             response_model_exclude_unset=True)
 async def select_entries(runtime: Runtime, rec_id: str, body: SelectBody, user: Editor,
                          filters: Annotated[entry_schemas.EntryFilters, Query()]) -> dict[str, Any]:
     if body.ids is None and not body.all_matching:
@@ -44,7 +45,8 @@ async def select_entries(runtime: Runtime, rec_id: str, body: SelectBody, user: 
                                              filters if body.all_matching else None)
 
 
-@router.post("/reconciliations/{rec_id}/entries/confirm-duplicates")
+@router.post("/reconciliations/{rec_id}/entries/confirm-duplicates", response_model=entry_schemas.DuplicatesConfirmed,
+             response_model_exclude_unset=True)
 async def confirm_duplicates(runtime: Runtime, rec_id: str, body: entry_schemas.DuplicateConfirmation,
                              user: DuplicateOverrider) -> dict[str, Any]:
     """Invoice again rows flagged "already invoiced / paid in reconciliation N" (per row or the
@@ -53,14 +55,16 @@ async def confirm_duplicates(runtime: Runtime, rec_id: str, body: entry_schemas.
         return await duplicates.confirm_duplicates(tx, rec_id, body)
 
 
-@router.post("/reconciliations/{rec_id}/entries/reset-amounts")
+@router.post("/reconciliations/{rec_id}/entries/reset-amounts", response_model=entry_schemas.AmountsReset,
+             response_model_exclude_unset=True)
 async def reset_amounts(runtime: Runtime, rec_id: str, user: Editor,
                         filters: Annotated[entry_schemas.EntryFilters, Query()]) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
         return await entry_uc.reset_amounts(tx, rec_id, filters)
 
 
-@router.post("/reconciliations/{rec_id}/entries/{entry_id}/other-commissions", status_code=201)
+@router.post("/reconciliations/{rec_id}/entries/{entry_id}/other-commissions", status_code=201,
+             response_model=entry_schemas.OtherCommissionOut, response_model_exclude_unset=True)
 async def add_other_commission(runtime: Runtime, rec_id: str, entry_id: int, data: entry_schemas.OtherCommissionIn,
                                user: Editor) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
@@ -73,7 +77,8 @@ async def remove_other_commission(runtime: Runtime, rec_id: str, other_id: int, 
         await people_uc.remove_other_commission(tx, rec_id, other_id)
 
 
-@router.put("/carriers/{carrier}/people-commission-defaults/{employee}")
+@router.put("/carriers/{carrier}/people-commission-defaults/{employee}", response_model=entry_schemas.PeopleDefaultOut,
+            response_model_exclude_unset=True)
 async def set_people_default(runtime: Runtime, carrier: str, employee: str, data: entry_schemas.PeopleDefaultIn,
                              user: Editor) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
