@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from invoicing import errors
 from invoicing.domain.commission import BILL_TYPES
 from invoicing.domain.duplicates import OVERRIDE_PERMISSION
-from invoicing.errors import NotFound
 from invoicing.models import PeopleCommissionDefault
 from invoicing.policy_view.carriers import pick_list
 from invoicing.reconciliations.pages import page_header
@@ -217,7 +216,7 @@ async def others(request: Request, session: Session, rec_id: str, entry_id: int,
                  error: str = "") -> HTMLResponse:
     rows = await entry_queries.get_entries(session, rec_id, [entry_id])
     if not rows:
-        raise NotFound("row not found")
+        raise errors.NotFound("row not found")
     return render(request, "others.html", rec=await page_header(session, rec_id), r=rows[0], error=error)
 
 
