@@ -113,4 +113,8 @@ async def test_pages_through_the_stages(start_service, token_for, kafka) -> None
         assert (await c.get(rec_url)).status_code == 200
     async with svc.as_user(token_for("viewer")) as v:
         assert (await v.get("/reconciliations")).status_code == 403
+        home = await v.get("/")  # the book of business and the reconciliations by status: a read permission
+        assert home.status_code == 403 and "reconciliations:view" in home.text
+        refused = await v.post(f"{rec_url}/abort", data={"idempotency_key": "viewer-abort"})
+        assert refused.status_code == 403 and "reconciliations:edit" in refused.text
         assert (await v.post("/api/reconciliations", json={"carrier": "X"})).status_code == 403

@@ -1,5 +1,7 @@
-"""What invoicing's routers share: the permissions, use-case errors to HTTP, a use case in a
-transaction, 200 or 202, and the page helpers (flash words, form keys, redirects).
+"""What invoicing's routers share: the permissions (API and pages), 200 or 202, and the page helpers
+(a use case's refusal as flash words, form keys, redirects). Routes reach the runtime and a session
+through ``agency_common.web.deps`` (``Runtime``, ``Session``); a use case's refusal reaches the one
+handler (``agency_common.web.deps``), which answers it.
 
 Forms carry an idempotency key made when the page was rendered, so a double click does the work
 once. The statement-entry grid sends each row's values with the values it was rendered with: only
@@ -9,17 +11,20 @@ other's rows silently."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlencode
 
 from agency_common.auth import User, require
-from fastapi import Header, HTTPException, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from agency_common.errors import UseCaseError
+from agency_common.web import page_permission
+from fastapi import Header
+from fastapi.responses import RedirectResponse, Response
 
 from invoicing import errors
 from invoicing.domain.duplicates import OVERRIDE_PERMISSION
+
+if TYPE_CHECKING:
+    from agency_common.web import ServiceRuntime
 
 Viewer = Annotated[User, require("reconciliations:view")]
 Editor = Annotated[User, require("reconciliations:edit")]
@@ -27,43 +32,23 @@ Poster = Annotated[User, require("reconciliations:post")]
 Payer = Annotated[User, require("reconciliations:pay")]
 CreatePayer = Annotated[User, require("reconciliations:edit", "reconciliations:post", "reconciliations:pay")]
 DuplicateOverrider = Annotated[User, require("reconciliations:edit", OVERRIDE_PERMISSION)]
+# the same permissions for the dashboard pages (no login: the login page; without them: a 403 page)
+PageViewer = Annotated[User, page_permission("reconciliations:view")]
+PageEditor = Annotated[User, page_permission("reconciliations:edit")]
+PagePoster = Annotated[User, page_permission("reconciliations:post")]
+PagePayer = Annotated[User, page_permission("reconciliations:pay")]
+PageCreatePayer = Annotated[User, page_permission("reconciliations:edit", "reconciliations:post", "reconciliations:pay")]
+PageDuplicateOverrider = Annotated[User, page_permission("reconciliations:edit", OVERRIDE_PERMISSION)]
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 
 
-def errors_to_http(exc: Exception) -> HTTPException:
-    if isinstance(exc, errors.NotFound):
-        return HTTPException(404, str(exc))
-    if isinstance(exc, errors.Conflict):
-        return HTTPException(409, exc.detail)
-    if isinstance(exc, errors.Invalid):
-        return HTTPException(422, exc.detail)
-    raise exc
-
-
-@asynccontextmanager
-async def translated() -> AsyncIterator[None]:
-    try:
-        yield
-    except (errors.NotFound, errors.Conflict, errors.Invalid) as exc:
-        raise errors_to_http(exc) from None
-
-
-async def in_tx(request: Request, user: User, fn: Callable[..., Awaitable[Any]], *args: Any, **kw: Any) -> Any:
-    async with translated(), request.app.state.runtime.uow(actor=user.login) as tx:
-        return await fn(tx, *args, **kw)
-
-
-def answered(result: dict[str, Any]) -> JSONResponse:
+def answered(response: Response, result: dict[str, Any]) -> dict[str, Any]:
     """200 with the result, or 202 with the background job that will produce it."""
-    return JSONResponse(result, status_code=202 if result.get("background") else 200)
+    response.status_code = 202 if result.get("background") else 200
+    return result
+
 
 PAGE = 50
-
-
-def need(user: User, *permissions: str) -> None:
-    missing = [p for p in permissions if not user.can(p)]
-    if missing:
-        raise HTTPException(403, f"missing permission: {', '.join(missing)}")
 
 
 def back(url: str, **params: Any) -> RedirectResponse:
@@ -86,13 +71,14 @@ def duplicates_words(result: dict[str, Any]) -> str:
             f"(confirm {'it' if n == 1 else 'them'} on statement entry to invoice again)") if n else ""
 
 
-async def page_action(request: Request, rec_id: str, user: User, fn: Any, *args: Any) -> dict[str, Any] | str:
+async def page_action(runtime: ServiceRuntime, rec_id: str, user: User, fn: Any, *args: Any) -> dict[str, Any] | str:
+    """A page's action: the use case's result, or its refusal in words for the page's flash message."""
     try:
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             return await fn(tx, rec_id, *args)
     except errors.Invalid as exc:
         return describe(exc)
-    except (errors.Conflict, errors.NotFound) as exc:
+    except UseCaseError as exc:
         return str(exc)
 
 

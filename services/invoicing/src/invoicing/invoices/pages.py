@@ -9,6 +9,7 @@ from agency_common.web import render
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from invoicing.domain.commission import BILL_TYPES
 from invoicing.invoices import queries as invoice_queries
@@ -31,16 +32,16 @@ def page_size(params: dict[str, Any]) -> int:
     return min(max(int(raw), 1), 500) if raw.isdigit() else PAGE
 
 
-async def invoice_page(request: Request, rec_id: str, template: str, statuses: tuple[str, ...]) -> HTMLResponse:
+async def invoice_page(request: Request, session: AsyncSession, rec_id: str, template: str,
+                       statuses: tuple[str, ...]) -> HTMLResponse:
     params = dict(request.query_params)
     filters, error = invoice_filters(params)
     page = max(int(params.get("page", 1) or 1), 1)
     size = page_size(params)
-    async with request.app.state.runtime.db.session() as s:
-        result = await invoice_queries.list_invoices(s, rec_id, statuses, filters, size, (page - 1) * size)
-        selection = await invoice_queries.selection_totals(s, rec_id)
+    result = await invoice_queries.list_invoices(session, rec_id, statuses, filters, size, (page - 1) * size)
+    selection = await invoice_queries.selection_totals(session, rec_id)
     kept = {k: v for k, v in params.items() if k in invoice_schemas.InvoiceFilters.model_fields or k == "size"}
-    return render(request, template, rec=await page_header(request, rec_id), result=result, f=filters, page=page,
+    return render(request, template, rec=await page_header(session, rec_id), result=result, f=filters, page=page,
                   pages=(result["total"] + size - 1) // size, query=urlencode(kept), error=error or params.get("error"),
                   message=params.get("message"), key=form_key(), bill_types=BILL_TYPES,
                   sorts=list(invoice_queries.INVOICE_SORTS), selection=selection, size=size,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import User, require
-from fastapi import APIRouter, HTTPException, Query, Request
+from agency_common.web.deps import Session
+from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
+from invoicing.errors import NotFound
 from invoicing.models import PolicyView
 from invoicing.policy_view.carriers import pick_list
 from invoicing.policy_view.schemas import CarrierPickList, PolicyOut, PolicyPage
@@ -17,32 +18,29 @@ router = APIRouter(prefix="/api")  # the tags of the routes kept from before the
 
 
 @router.get("/carriers", tags=["carriers"], response_model=CarrierPickList, response_model_exclude_unset=True)
-async def carriers(request: Request, _user: Annotated[User, require("reconciliations:view")]) -> dict[str, Any]:
+async def carriers(session: Session, _user: Viewer) -> dict[str, Any]:
     """The carriers a reconciliation can be opened against, with their subordinates and addresses."""
-    async with request.app.state.runtime.db.session() as s:
-        items = await pick_list(s)
+    items = await pick_list(session)
     return {"total": len(items), "items": items}
 
 
 @router.get("/policies", tags=["invoicing"], response_model=PolicyPage, response_model_exclude_unset=True)
 async def list_policies(
-    request: Request, _user: Viewer, carrier: str | None = None,
+    session: Session, _user: Viewer, carrier: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     stmt, count = select(PolicyView), select(func.count()).select_from(PolicyView)
     if carrier:
         stmt, count = stmt.where(PolicyView.carrier == carrier), count.where(PolicyView.carrier == carrier)
-    async with request.app.state.runtime.db.session() as session:
-        total = await session.scalar(count)
-        rows = (await session.execute(stmt.order_by(PolicyView.policy_number).limit(limit).offset(offset))).scalars()
-        return {"total": total, "items": [p.model_dump(mode="json") for p in rows]}
+    total = await session.scalar(count)
+    rows = (await session.execute(stmt.order_by(PolicyView.policy_number).limit(limit).offset(offset))).scalars()
+    return {"total": total, "items": [p.model_dump(mode="json") for p in rows]}
 
 
 @router.get("/policies/{policy_id}", tags=["invoicing"], response_model=PolicyOut,
              response_model_exclude_unset=True)
-async def get_policy(request: Request, policy_id: str, _user: Viewer) -> dict[str, Any]:
-    async with request.app.state.runtime.db.session() as session:
-        policy = await session.get(PolicyView, policy_id)
+async def get_policy(session: Session, policy_id: str, _user: Viewer) -> dict[str, Any]:
+    policy = await session.get(PolicyView, policy_id)
     if policy is None:
-        raise HTTPException(404, "policy not known to invoicing (yet)")
+        raise NotFound("policy not known to invoicing (yet)")
     return policy.model_dump(mode="json")

@@ -4,21 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from agency_common.web.deps import Runtime, Session
+from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
+from invoicing.errors import NotFound
 from invoicing.models import Reconciliation
 from invoicing.reconciliations import schemas as rec_schemas
 from invoicing.reconciliations import status as rec_status
 from invoicing.reconciliations import usecases as rec_uc
-from invoicing.web import Editor, Viewer, in_tx
+from invoicing.web import Editor, Viewer
 
 router = APIRouter(prefix="/api", tags=["invoicing"])
 
 
 @router.get("/reconciliations", response_model=rec_schemas.ReconciliationPage, response_model_exclude_unset=True)
 async def list_reconciliations(
-    request: Request, _user: Viewer, status: str | None = None, carrier: str | None = None,
+    session: Session, _user: Viewer, status: str | None = None, carrier: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     cond = []
@@ -26,40 +28,39 @@ async def list_reconciliations(
         cond.append(Reconciliation.status == status)
     if carrier:
         cond.append(Reconciliation.carrier == carrier)
-    async with request.app.state.runtime.db.session() as s:
-        total = await s.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
-        rows = (await s.execute(select(Reconciliation).where(*cond).order_by(
-            Reconciliation.created_at.desc()).limit(limit).offset(offset))).scalars().all()
-        return {"total": total, "items": [r.model_dump(mode="json") for r in rows]}
+    total = await session.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
+    rows = (await session.execute(select(Reconciliation).where(*cond).order_by(
+        Reconciliation.created_at.desc()).limit(limit).offset(offset))).scalars().all()
+    return {"total": total, "items": [r.model_dump(mode="json") for r in rows]}
 
 
 @router.post("/reconciliations", status_code=201, response_model=rec_schemas.HeaderOut, response_model_exclude_unset=True)
-async def open_reconciliation(request: Request, data: rec_schemas.NewReconciliation, user: Editor) -> dict[str, Any]:
-    today = rec_uc.business_today(request.app.state.runtime.settings.business_timezone)
-    return await in_tx(request, user, rec_uc.open_reconciliation, data, today)
+async def open_reconciliation(runtime: Runtime, data: rec_schemas.NewReconciliation, user: Editor) -> dict[str, Any]:
+    today = rec_uc.business_today(runtime.settings.business_timezone)
+    async with runtime.uow(actor=user.login) as tx:
+        return await rec_uc.open_reconciliation(tx, data, today)
 
 
 @router.get("/reconciliations/{rec_id}", response_model=rec_schemas.HeaderOut, response_model_exclude_unset=True)
-async def get_reconciliation(request: Request, rec_id: str, _user: Viewer) -> dict[str, Any]:
-    async with request.app.state.runtime.db.session() as s:
-        rec = await s.get(Reconciliation, rec_id)
-        if rec is None:
-            raise HTTPException(404, f"reconciliation {rec_id} not found")
-        return rec_status.header(rec, await rec_status.totals(s, rec))
+async def get_reconciliation(session: Session, rec_id: str, _user: Viewer) -> dict[str, Any]:
+    rec = await session.get(Reconciliation, rec_id)
+    if rec is None:
+        raise NotFound(f"reconciliation {rec_id} not found")
+    return rec_status.header(rec, await rec_status.totals(session, rec))
 
 
 @router.patch("/reconciliations/{rec_id}", response_model=rec_schemas.HeaderOut, response_model_exclude_unset=True)
-async def edit_reconciliation(request: Request, rec_id: str, data: rec_schemas.HeaderEdit, user: Editor) -> dict[str, Any]:
-    return await in_tx(request, user, rec_uc.edit_header, rec_id, data)
+async def edit_reconciliation(runtime: Runtime, rec_id: str, data: rec_schemas.HeaderEdit, user: Editor) -> dict[str, Any]:
+    async with runtime.uow(actor=user.login) as tx:
+        return await rec_uc.edit_header(tx, rec_id, data)
 
 
 @router.get("/reconciliations/{rec_id}/abort-preview", response_model=rec_schemas.AbortPreviewOut,
              response_model_exclude_unset=True)
-async def abort_preview(request: Request, rec_id: str, _user: Viewer) -> dict[str, Any]:
+async def abort_preview(session: Session, rec_id: str, _user: Viewer) -> dict[str, Any]:
     """What an abort leaves posted (and offers to the carrier's next reconciliation), in words."""
-    async with request.app.state.runtime.db.session() as s:
-        rec = await s.get(Reconciliation, rec_id)
-        if rec is None:
-            raise HTTPException(404, f"reconciliation {rec_id} not found")
-        preview = await rec_uc.abort_preview(s, rec)
+    rec = await session.get(Reconciliation, rec_id)
+    if rec is None:
+        raise NotFound(f"reconciliation {rec_id} not found")
+    preview = await rec_uc.abort_preview(session, rec)
     return {**preview, "balance": str(preview["balance"])}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from agency_common.web import DashboardUser, render
+from agency_common.web import render
+from agency_common.web.deps import Runtime, Session
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
@@ -16,43 +17,39 @@ from invoicing.policy_view.carriers import pick_list
 from invoicing.reconciliations import schemas as rec_schemas
 from invoicing.reconciliations import usecases as rec_uc
 from invoicing.reconciliations.pages import page_header
-from invoicing.web import PAGE, back, describe, form_key, need, page_action
+from invoicing.web import PAGE, PageEditor, PagePoster, PageViewer, back, describe, form_key, page_action
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
-    async with request.app.state.runtime.db.session() as session:
-        total = await session.scalar(select(func.count()).select_from(PolicyView))
-        policies = (await session.execute(
-            select(PolicyView).order_by(PolicyView.updated_at.desc()).limit(50))).scalars().all()
-        by_status = dict((await session.execute(select(Reconciliation.status, func.count()).group_by(
-            Reconciliation.status))).all())
+async def home(request: Request, session: Session, _user: PageViewer) -> HTMLResponse:
+    total = await session.scalar(select(func.count()).select_from(PolicyView))
+    policies = (await session.execute(
+        select(PolicyView).order_by(PolicyView.updated_at.desc()).limit(50))).scalars().all()
+    by_status = dict((await session.execute(select(Reconciliation.status, func.count()).group_by(
+        Reconciliation.status))).all())
     return render(request, "invoicing_home.html", total=total, policies=policies, by_status=by_status)
 
 
 @router.get("/reconciliations", response_class=HTMLResponse)
-async def reconciliations(request: Request, user: DashboardUser, status: str = "", page: int = 1,
+async def reconciliations(request: Request, session: Session, user: PageViewer, status: str = "", page: int = 1,
                           error: str = "", carrier: str = "") -> HTMLResponse:
-    need(user, "reconciliations:view")
     cond = [Reconciliation.status == status] if status else []
-    async with request.app.state.runtime.db.session() as s:
-        total = await s.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
-        recs = (await s.execute(select(Reconciliation).where(*cond).order_by(Reconciliation.created_at.desc())
-                                .limit(PAGE).offset((max(page, 1) - 1) * PAGE))).scalars().all()
-        carriers = await pick_list(s)
+    total = await session.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
+    recs = (await session.execute(select(Reconciliation).where(*cond).order_by(Reconciliation.created_at.desc())
+                                  .limit(PAGE).offset((max(page, 1) - 1) * PAGE))).scalars().all()
+    carriers = await pick_list(session)
     return render(request, "reconciliations.html", recs=recs, total=total, page=page, status=status,
                   carriers=carriers, carrier=carrier, error=error, pages=(total + PAGE - 1) // PAGE)
 
 
 @router.post("/reconciliations/new")
-async def new_reconciliation(request: Request, user: DashboardUser, carrier: Annotated[str, Form()],
+async def new_reconciliation(runtime: Runtime, user: PageEditor, carrier: Annotated[str, Form()],
                              subordinate_carrier: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
                              address: Annotated[str, Form()] = "", date_booked: Annotated[str, Form()] = "",
                              description: Annotated[str, Form()] = "",
                              internal_note: Annotated[str, Form()] = "") -> Response:
-    need(user, "reconciliations:edit")
     try:
         data = rec_schemas.NewReconciliation(carrier=carrier, subordinate_carrier=subordinate_carrier or None,
                                     name=name or None, address=address or None, date_booked=date_booked or None,
@@ -60,37 +57,33 @@ async def new_reconciliation(request: Request, user: DashboardUser, carrier: Ann
     except ValidationError as exc:
         return back("/reconciliations", error="; ".join(e["msg"] for e in exc.errors()), carrier=carrier)
     try:
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
-            rec = await rec_uc.open_reconciliation(
-                tx, data, rec_uc.business_today(request.app.state.runtime.settings.business_timezone))
+        async with runtime.uow(actor=user.login) as tx:
+            rec = await rec_uc.open_reconciliation(tx, data, rec_uc.business_today(runtime.settings.business_timezone))
     except errors.Invalid as exc:
         return back("/reconciliations", error=describe(exc), carrier=carrier)
     return back(f"/reconciliations/{rec['id']}")
 
 
 @router.get("/reconciliations/{rec_id}", response_class=HTMLResponse)
-async def reconciliation(request: Request, rec_id: str, user: DashboardUser, message: str = "",
+async def reconciliation(request: Request, session: Session, rec_id: str, user: PageViewer, message: str = "",
                          error: str = "", popup: str = "") -> HTMLResponse:
-    need(user, "reconciliations:view")
-    rec = await page_header(request, rec_id)
-    async with request.app.state.runtime.db.session() as s:
-        preview = await rec_uc.abort_preview(s, await s.get(Reconciliation, rec_id))
+    rec = await page_header(session, rec_id)
+    preview = await rec_uc.abort_preview(session, await session.get(Reconciliation, rec_id))
     return render(request, "reconciliation.html", rec=rec, message=message,
                   error=error, popup=popup, key=form_key(), abort_preview=preview)
 
 
 @router.post("/reconciliations/{rec_id}/header")
-async def save_header(request: Request, rec_id: str, user: DashboardUser, version: Annotated[int, Form()],
+async def save_header(runtime: Runtime, rec_id: str, user: PageEditor, version: Annotated[int, Form()],
                       name: Annotated[str, Form()] = "", address: Annotated[str, Form()] = "",
                       date_booked: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
                       internal_note: Annotated[str, Form()] = "",
                       statement_total: Annotated[str, Form()] = "") -> Response:
-    need(user, "reconciliations:edit")
     try:
         data = rec_schemas.HeaderEdit(name=name or None, address=address or None, date_booked=date_booked or None,
                              description=description or None, internal_note=internal_note or None,
                              statement_total=statement_total or None, version=version)
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             await rec_uc.edit_header(tx, rec_id, data)
     except ValidationError as exc:
         return back(f"/reconciliations/{rec_id}", error="; ".join(e["msg"] for e in exc.errors()))
@@ -100,9 +93,8 @@ async def save_header(request: Request, rec_id: str, user: DashboardUser, versio
 
 
 @router.post("/reconciliations/{rec_id}/close")
-async def close(request: Request, rec_id: str, user: DashboardUser, idempotency_key: Annotated[str, Form()]) -> Response:
-    need(user, "reconciliations:post")
-    result = await page_action(request, rec_id, user, rec_uc.close_reconciliation, idempotency_key)
+async def close(runtime: Runtime, rec_id: str, user: PagePoster, idempotency_key: Annotated[str, Form()]) -> Response:
+    result = await page_action(runtime, rec_id, user, rec_uc.close_reconciliation, idempotency_key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     return back(f"/reconciliations/{rec_id}", message="Reconciliation posted.")

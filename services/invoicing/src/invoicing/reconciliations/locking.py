@@ -39,7 +39,12 @@ def require_live(rec: Reconciliation) -> None:
 
 
 async def replay(tx: Transaction, key: str | None, rec_id: str, operation: str) -> dict[str, Any] | None:
-    """The stored answer to a request already made with this idempotency key (after the lock)."""
+    """The stored answer to a request already made with this idempotency key (after the lock).
+
+    Kept beside the common idempotency middleware, which does not do the same: these keys also come in
+    JSON bodies (``idempotency_key``) the middleware never reads, start background jobs once, are
+    replayed per reconciliation and operation whatever the body or the user, and a key reused for
+    another operation answers 409 (the middleware: 422)."""
     if not key:
         return None
     done = await tx.session.get(IdempotentRequest, key)

@@ -1,24 +1,27 @@
-"""The reports of a reconciliation (CSV, or printable HTML)."""
+"""The reports of a reconciliation (JSON, CSV, or printable HTML)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from agency_common.web import render
+from agency_common.web.deps import Session
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from invoicing.reports import remittance as reports
-from invoicing.web import Viewer, translated
+from invoicing.reports.schemas import ReportOut
+from invoicing.web import Viewer
 
 router = APIRouter(prefix="/api", tags=["invoicing"])
 
 
-@router.get("/reconciliations/{rec_id}/reports/{kind}", response_model=None)
-async def report(request: Request, rec_id: str, kind: Literal["summary", "exceptions", "remittance"],
+@router.get("/reconciliations/{rec_id}/reports/{kind}", response_model=ReportOut, response_model_exclude_unset=True,
+            responses={200: {"content": {"text/csv": {}, "text/html": {}},
+                             "description": "The report as JSON, CSV (``format=csv``) or a printable page (``format=html``)"}})
+async def report(request: Request, session: Session, rec_id: str, kind: Literal["summary", "exceptions", "remittance"],
                  _user: Viewer, format: Literal["json", "csv", "html"] = "json") -> Any:
-    async with translated(), request.app.state.runtime.db.session() as s:
-        rep = await reports.build(s, rec_id, kind, row_limit=reports.HTML_ROW_LIMIT if format == "html" else None)
+    rep = await reports.build(session, rec_id, kind, row_limit=reports.HTML_ROW_LIMIT if format == "html" else None)
     if format == "csv":
         return StreamingResponse(reports.to_csv(rep), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": f'attachment; filename="{kind}-{rec_id}.csv"'})

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from agency_common.auth import User
-from agency_common.web import DashboardUser, render
-from fastapi import APIRouter, Form, HTTPException, Request
+from agency_common.web import ServiceRuntime, render
+from agency_common.web.deps import Runtime
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from invoicing import errors
@@ -17,33 +18,41 @@ from invoicing.payments import usecases as pay_uc
 from invoicing.stages import abort as abort_uc
 from invoicing.stages import create_pay_all as create_pay_all_uc
 from invoicing.stages import jobs
-from invoicing.web import back, duplicates_words, form_key, need, page_action, plural
+from invoicing.web import (
+    PageCreatePayer,
+    PageEditor,
+    PagePayer,
+    PagePoster,
+    PageViewer,
+    back,
+    duplicates_words,
+    form_key,
+    page_action,
+    plural,
+)
 
 router = APIRouter(include_in_schema=False)
 
 
-async def large(request: Request, rec_id: str, kind: str) -> bool:
+async def large(runtime: ServiceRuntime, rec_id: str, kind: str) -> bool:
     """Above the background threshold the action runs as a job (the operator may leave)."""
-    runtime = request.app.state.runtime
     try:
         return await jobs.pending_count(runtime, rec_id, kind) > runtime.settings.background_threshold
     except errors.NotFound:
         return False  # the action itself answers "not found"
 
 
-async def start_job(request: Request, rec_id: str, user: User, kind: str, key: str | None) -> Response:
+async def start_job(runtime: ServiceRuntime, rec_id: str, user: User, kind: str, key: str | None) -> Response:
     try:
-        started = await jobs.start(request.app.state.runtime, kind, rec_id, user.login, key)
+        started = await jobs.start(runtime, kind, rec_id, user.login, key)
     except (errors.Conflict, errors.NotFound) as exc:
         return back(f"/reconciliations/{rec_id}", error=str(exc))
     return back(f"/reconciliations/{rec_id}/jobs/{started['job']['id']}")
 
 
 @router.post("/reconciliations/{rec_id}/create-invoices")
-async def create_invoices(request: Request, rec_id: str, user: DashboardUser,
+async def create_invoices(runtime: Runtime, rec_id: str, user: PageEditor,
                           idempotency_key: Annotated[str, Form()]) -> Response:
-    need(user, "reconciliations:edit")
-    runtime = request.app.state.runtime
     async with runtime.db.session() as s:
         _lo, _hi, pending = await invoice_uc.pending_id_bounds(s, rec_id)
     if pending > runtime.settings.background_threshold:
@@ -52,7 +61,7 @@ async def create_invoices(request: Request, rec_id: str, user: DashboardUser,
         except errors.Conflict as exc:
             return back(f"/reconciliations/{rec_id}", error=str(exc))
         return back(f"/reconciliations/{rec_id}/jobs/{started['job']['id']}")
-    result = await page_action(request, rec_id, user, invoice_uc.create_invoices, idempotency_key)
+    result = await page_action(runtime, rec_id, user, invoice_uc.create_invoices, idempotency_key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     msg = (f"{plural(result['created'], 'invoice')} created; {plural(result['exceptions'], 'exception')}; "
@@ -66,28 +75,23 @@ JOB_TITLES = {"create-invoices": "Create Invoices", "post": "Post Invoices", "pa
 
 
 @router.get("/reconciliations/{rec_id}/jobs/{job_id}", response_class=HTMLResponse)
-async def job_page(request: Request, rec_id: str, job_id: str, user: DashboardUser) -> HTMLResponse:
-    need(user, "reconciliations:view")
-    try:
-        job = await jobs.get_job(request.app.state.runtime, job_id)
-    except errors.NotFound:
-        raise HTTPException(404, "job not found") from None
+async def job_page(request: Request, runtime: Runtime, rec_id: str, job_id: str, user: PageViewer) -> HTMLResponse:
+    job = await jobs.get_job(runtime, job_id)
     return render(request, "job.html", job=job, rec_id=rec_id, plural=plural,
                   title=JOB_TITLES.get(job["kind"], job["kind"]))
 
 
 @router.post("/reconciliations/{rec_id}/create-pay-all", response_class=HTMLResponse)
-async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
+async def create_pay_all(request: Request, runtime: Runtime, rec_id: str, user: PageCreatePayer,
                          idempotency_key: Annotated[str, Form()], decision: Annotated[str, Form()] = "") -> Response:
-    need(user, "reconciliations:edit", "reconciliations:post", "reconciliations:pay")
-    if decision in ("", "create_pay", "create_pay_post") and await large(request, rec_id, "create-pay-all"):
+    if decision in ("", "create_pay", "create_pay_post") and await large(runtime, rec_id, "create-pay-all"):
         try:
-            result = await jobs.start_create_pay_all(request.app.state.runtime, rec_id, user.login,
+            result = await jobs.start_create_pay_all(runtime, rec_id, user.login,
                                                      decision or None, idempotency_key)
         except (errors.Conflict, errors.NotFound) as exc:
             result = str(exc)
     else:
-        result = await page_action(request, rec_id, user, create_pay_all_uc.create_pay_all, decision or None,
+        result = await page_action(runtime, rec_id, user, create_pay_all_uc.create_pay_all, decision or None,
                                idempotency_key if decision != "cancel" else None)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
@@ -108,10 +112,9 @@ async def create_pay_all(request: Request, rec_id: str, user: DashboardUser,
 
 
 @router.post("/reconciliations/{rec_id}/abort")
-async def abort(request: Request, rec_id: str, user: DashboardUser,
+async def abort(runtime: Runtime, rec_id: str, user: PageEditor,
                 idempotency_key: Annotated[str, Form()]) -> Response:
-    need(user, "reconciliations:edit")
-    result = await page_action(request, rec_id, user, abort_uc.abort, idempotency_key)
+    result = await page_action(runtime, rec_id, user, abort_uc.abort, idempotency_key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}", error=result)
     msg = (f"Reconciliation aborted at stage {result.get('aborted_stage', '')}: "
@@ -122,22 +125,20 @@ async def abort(request: Request, rec_id: str, user: DashboardUser,
 
 
 @router.post("/reconciliations/{rec_id}/post-invoices")
-async def post_invoices(request: Request, rec_id: str, user: DashboardUser) -> Response:
-    need(user, "reconciliations:post")
+async def post_invoices(request: Request, runtime: Runtime, rec_id: str, user: PagePoster) -> Response:
     form = await request.form()
     ids = [int(v) for v in form.getlist("invoice")] or None
     key = str(form.get("idempotency_key") or "") or None
-    if ids is None and await large(request, rec_id, "post"):
-        return await start_job(request, rec_id, user, "post", key)
-    result = await page_action(request, rec_id, user, invoice_uc.post_invoices, ids, key)
+    if ids is None and await large(runtime, rec_id, "post"):
+        return await start_job(runtime, rec_id, user, "post", key)
+    result = await page_action(runtime, rec_id, user, invoice_uc.post_invoices, ids, key)
     if isinstance(result, str):
         return back(f"/reconciliations/{rec_id}/invoices", error=result)
     return back(f"/reconciliations/{rec_id}/transactions", message=f"{plural(result['posted'], 'invoice')} posted.")
 
 
 @router.post("/reconciliations/{rec_id}/transactions/save")
-async def save_transactions(request: Request, rec_id: str, user: DashboardUser) -> Response:
-    need(user, "reconciliations:pay")
+async def save_transactions(request: Request, runtime: Runtime, rec_id: str, user: PagePayer) -> Response:
     form = await request.form()
     ids = sorted({int(k.split("-")[1]) for k in form if k.startswith("shown-")})
     edits = []
@@ -154,14 +155,14 @@ async def save_transactions(request: Request, rec_id: str, user: DashboardUser) 
                                             seen_paid_to_date=str(form.get(f"paid-{invoice_id}") or "") or None))
     pay_now = form.get("action") == "pay"
     if edits:
-        result = await page_action(request, rec_id, user, pay_uc.edit_transactions, edits)
+        result = await page_action(runtime, rec_id, user, pay_uc.edit_transactions, edits)
         if isinstance(result, str):
             return back(f"/reconciliations/{rec_id}/transactions", error=result)
     if pay_now:
         key = str(form.get("idempotency_key") or "") or None
-        if await large(request, rec_id, "pay"):
-            return await start_job(request, rec_id, user, "pay", key)
-        result = await page_action(request, rec_id, user, pay_uc.pay_selected, key)
+        if await large(runtime, rec_id, "pay"):
+            return await start_job(runtime, rec_id, user, "pay", key)
+        result = await page_action(runtime, rec_id, user, pay_uc.pay_selected, key)
         if isinstance(result, str):
             return back(f"/reconciliations/{rec_id}/transactions", error=result)
         return back(f"/reconciliations/{rec_id}/transactions",

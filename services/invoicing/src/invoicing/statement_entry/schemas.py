@@ -1,4 +1,5 @@
-"""Request models of the statement entry: filters, row edits, people commissions, duplicate confirmation."""
+"""Request models of the statement entry: filters, row edits, people commissions, duplicate confirmation;
+the response models of its rows and of each change."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy import func
 
+from invoicing.responses import Out
 from invoicing.tables import PV, E
 
 SORT_FIELDS: dict[str, Any] = {
@@ -108,3 +110,145 @@ class SelectBody(BaseModel):
     selected: bool = True
     ids: list[int] | None = Field(default=None, max_length=1000)
     all_matching: bool = False  # every row the query-string filters find
+
+
+# -- responses ------------------------------------------------------------------------------------
+class OtherCommissionOut(Out):
+    """A row's people commission as ``queries.other_json`` writes it (money and rates as text)."""
+
+    id: int
+    entry_id: int
+    employee: str
+    production_role: str | None
+    commission_on: str | None
+    level_lob: str | None
+    production_credit: str
+    rate_type: str
+    rate: str
+    amount: str
+
+
+class EntryExceptionOut(Out):
+    """A row's open production-credit exception (``queries.exception_json``)."""
+
+    entry_id: int
+    reasons: list[str]
+    messages: list[str]
+    commission: str | None
+    credit_total: str
+    people_total: str
+    status: str
+
+
+class EarlierInvoiceOut(Out):
+    """The invoice of another reconciliation a row is the same line as (``duplicates.earlier_invoices``)."""
+
+    reconciliation_id: str
+    reconciliation_number: int | None
+    invoice_id: int
+    item_id: str
+    status: str
+    paid_on: str | None
+    message: str
+
+
+class EntryOut(Out):
+    """A statement-entry row as ``queries.entry_json`` writes it (money, rates, dates and times as text)."""
+
+    id: int
+    version: int
+    line_no: int | None
+    duplicate_of: int | None
+    policy_id: str | None
+    policy_number: str | None
+    line_of_business: str | None
+    client_name: str | None
+    bill_to_name: str | None
+    mode: str | None
+    policy_status: str | None
+    in_history: bool
+    business_type: str | None
+    transaction_type: str | None
+    selected: bool
+    selected_at: str | None
+    selected_by: str | None
+    effective_date: str | None
+    expiration_date: str | None
+    premium_paid: str | None
+    rate_type: str | None
+    rate: str | None
+    rate_input: str
+    commission_paid: str | None
+    bill_type: str | None
+    agency_commission_billed: str | None
+    agency_commission_estimated: str | None
+    other_commissions: list[OtherCommissionOut]
+    people_commission_total: str
+    invoice_id: int | None
+    item_id: str | None
+    invoice_status: str | None
+    errors: dict[str, str]
+    exception: EntryExceptionOut | None
+    duplicate: EarlierInvoiceOut | None
+    duplicate_confirmed_at: str | None
+    duplicate_confirmed_by: str | None
+    duplicate_excluded: bool
+
+
+class EntryPage(Out):
+    total: int
+    limit: int
+    offset: int
+    items: list[EntryOut]
+
+
+class SavedEntryOut(Out):
+    """A saved row's own values (``usecases._saved_json``)."""
+
+    id: int
+    version: int
+    selected: bool
+    policy_id: str | None
+    policy_number: str | None
+    selected_at: str | None
+    selected_by: str | None
+    effective_date: str | None
+    expiration_date: str | None
+    premium_paid: str | None
+    rate_type: str | None
+    rate: str | None
+    commission_paid: str | None
+    bill_type: str | None
+
+
+class EntriesSaved(Out):
+    saved: list[SavedEntryOut]
+    added_ids: list[int]
+    replayed: bool = False  # the answer to an idempotency key already used (``locking.replay``)
+
+
+class EntriesChanged(Out):
+    changed: int
+
+
+class DuplicatesConfirmed(Out):
+    changed: int
+    confirmed: bool
+
+
+class AmountsReset(Out):
+    reset: int
+
+
+class PeopleDefaultOut(Out):
+    """A ``people_commission_default`` row (rates as text, the time ISO)."""
+
+    id: int
+    carrier: str
+    employee: str
+    production_role: str
+    rate_type: str
+    rate: str
+    credit_share: str | None
+    updated_at: str
+    updated_by: str
