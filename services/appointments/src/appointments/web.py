@@ -1,11 +1,10 @@
-"""What appointments' routers share: the runtime, an upload within the size limit, a CSV download,
-the permission check of a page, and a missing thing as 404."""
+"""What appointments' routers share: the runtime, an upload within the size limit, a CSV download
+and a missing thing as 404."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from agency_common.auth import User
 from fastapi import HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
@@ -29,11 +28,6 @@ async def read_upload(request: Request, file: UploadFile) -> bytes:
 def csv_response(text: str, filename: str) -> Response:
     return Response(text, media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def need(user: User, permission: str) -> None:
-    if not user.can(permission):
-        raise HTTPException(403, f"missing permission: {permission}")
 
 
 def found(value: T | None, detail: str) -> T:

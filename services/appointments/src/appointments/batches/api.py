@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
+from agency_common.auth import User, require
 from agency_common.validation import NonBlankStr
 from fastapi import APIRouter, Body, HTTPException, Request
 from pydantic import BaseModel, Field
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/transaction-batches", tags=["transaction batches"], response_model=list[BatchRow], response_model_exclude_unset=True)
-async def list_batches(request: Request, _user: CurrentUser, limit: int = 100) -> list[dict[str, Any]]:
+async def list_batches(request: Request, _user: Annotated[User, require("appointments:view")], limit: int = 100) -> list[dict[str, Any]]:
     async with runtime(request).db.session() as session:
         rows = (await session.execute(select(m.TransactionBatch).order_by(
             m.TransactionBatch.created_at.desc()).limit(min(limit, 1000)))).scalars().all()
@@ -29,7 +29,7 @@ async def list_batches(request: Request, _user: CurrentUser, limit: int = 100) -
 
 
 @router.get("/transaction-batches/{batch_id}", tags=["transaction batches"], response_model=BatchOut, response_model_exclude_unset=True)
-async def get_batch(request: Request, batch_id: str, _user: CurrentUser) -> dict[str, Any]:
+async def get_batch(request: Request, batch_id: str, _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
     return found(await batch_view(runtime(request).db, batch_id), "no such batch")
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from agency_common.web import DashboardUser, render
+from agency_common.auth import User
+from agency_common.web import page_permission, render
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
@@ -13,14 +14,14 @@ from appointments import models as m
 from appointments.batches.queries import batch_view
 from appointments.batches.usecases import CLOSABLE, close_not_eligible, close_transactions, submit_batch
 from appointments.errors import BatchStateError
-from appointments.web import found, need
+from appointments.web import found
 from appointments.web import runtime as rt
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
+async def home(request: Request, _user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
     async with rt(request).db.session() as session:
         batches = (await session.execute(
             select(m.TransactionBatch).order_by(m.TransactionBatch.created_at.desc()).limit(100))).scalars().all()
@@ -34,16 +35,16 @@ async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
 
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
-async def batch_page(request: Request, batch_id: str, user: DashboardUser, error: str | None = None) -> HTMLResponse:
+async def batch_page(request: Request, batch_id: str, user: Annotated[User, page_permission("appointments:view")],
+                     error: str | None = None) -> HTMLResponse:
     b = found(await batch_view(rt(request).db, batch_id), "no such batch")
     return render(request, "batch.html", b=b, error=error, can_submit=user.can("appointments:submit"),
                   closable=CLOSABLE, closable_count=sum(b["counts"].get(st, 0) for st in CLOSABLE))
 
 
 @router.post("/batches/{batch_id}/submit")
-async def batch_submit(request: Request, batch_id: str, user: DashboardUser,
+async def batch_submit(request: Request, batch_id: str, user: Annotated[User, page_permission("appointments:submit")],
                        include_jit: Annotated[bool, Form()] = False) -> Response:
-    need(user, "appointments:submit")
     try:
         async with rt(request).uow(actor=user.login) as tx:
             await submit_batch(tx, batch_id, include_jit=include_jit)
@@ -53,17 +54,16 @@ async def batch_submit(request: Request, batch_id: str, user: DashboardUser,
 
 
 @router.post("/batches/{batch_id}/close-not-eligible")
-async def batch_close(request: Request, batch_id: str, user: DashboardUser) -> Response:
-    need(user, "appointments:submit")
+async def batch_close(request: Request, batch_id: str, user: Annotated[User, page_permission("appointments:submit")]) -> Response:
     async with rt(request).uow(actor=user.login) as tx:
         await close_not_eligible(tx, batch_id)
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)
 
 
 @router.post("/batches/{batch_id}/close")
-async def batch_close_selected(request: Request, batch_id: str, user: DashboardUser) -> Response:
+async def batch_close_selected(request: Request, batch_id: str,
+                               user: Annotated[User, page_permission("appointments:submit")]) -> Response:
     """Drop the ticked rows of a batch (before review ends, or set aside what NIPR refused)."""
-    need(user, "appointments:submit")
     form = await request.form()
     ids = [str(x) for x in form.getlist("transaction_id")]
     reason = str(form.get("reason") or "").strip()[:500]

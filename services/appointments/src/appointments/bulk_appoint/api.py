@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
+from agency_common.auth import User, require
 from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import IntegrityError
@@ -90,13 +90,13 @@ async def bulk_appoint_file_route(request: Request, file: Annotated[UploadFile, 
 
 
 @router.get("/appointment-jobs", tags=["bulk appoint"])
-async def list_appointment_jobs(request: Request, _user: CurrentUser,
+async def list_appointment_jobs(request: Request, _user: Annotated[User, require("appointments:view")],
                                 limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     return await jobs.list_jobs(runtime(request), limit)
 
 
 @router.get("/appointment-jobs/{job_id}", tags=["bulk appoint"])
-async def get_appointment_job(request: Request, job_id: str, _user: CurrentUser,
+async def get_appointment_job(request: Request, job_id: str, _user: Annotated[User, require("appointments:view")],
                               offset: Annotated[int, Query(ge=0)] = 0,
                               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     """A background bulk appoint: status (queued, running, done, failed), total, processed,
@@ -108,7 +108,7 @@ async def get_appointment_job(request: Request, job_id: str, _user: CurrentUser,
 
 
 @router.get("/appointments/bulk-file/template.csv", tags=["bulk appoint"])
-async def bulk_appoint_template(_user: CurrentUser) -> Response:
+async def bulk_appoint_template(_user: Annotated[User, require("appointments:submit")]) -> Response:
     return csv_response(rowcheck.to_csv(rowcheck.BULK_APPOINT_COLUMNS,
                                         [["1234567", "CA;TX", "Life & Health", "60054", "true", "false"]]),
                         "bulk_appoint_template.csv")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from agency_common.auth import User
-from agency_common.web import DashboardUser, render
+from agency_common.web import page_permission, render
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -13,7 +13,6 @@ from appointments.bulk_appoint import files, jobs
 from appointments.domain.rows import FileError
 from appointments.transactions.schemas import BulkRequest
 from appointments.transactions.transactions import appoint
-from appointments.web import need
 from appointments.web import runtime as rt
 
 router = APIRouter(include_in_schema=False)
@@ -26,13 +25,12 @@ async def _appoint_page(request: Request, user: User, result: Any = None, error:
 
 
 @router.get("/appoint", response_class=HTMLResponse)
-async def appoint_page(request: Request, user: DashboardUser) -> HTMLResponse:
+async def appoint_page(request: Request, user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
     return await _appoint_page(request, user)
 
 
 @router.post("/appoint", response_class=HTMLResponse)
-async def appoint_submit(request: Request, user: DashboardUser) -> Response:
-    need(user, "appointments:submit")
+async def appoint_submit(request: Request, user: Annotated[User, page_permission("appointments:submit")]) -> Response:
     form = await request.form()
     upload = form.get("file")
     runtime = rt(request)
@@ -60,7 +58,8 @@ async def appoint_submit(request: Request, user: DashboardUser) -> Response:
 
 
 @router.get("/appoint/jobs/{job_id}", response_class=HTMLResponse)
-async def appoint_job_page(request: Request, job_id: str, _user: DashboardUser, offset: int = 0) -> HTMLResponse:
+async def appoint_job_page(request: Request, job_id: str, _user: Annotated[User, page_permission("appointments:view")],
+                           offset: int = 0) -> HTMLResponse:
     try:
         job = await jobs.get_job(rt(request), job_id, max(0, offset), 100)
     except jobs.NotFound:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from agency_common.auth import User, require
 from agency_common.contracts.appointments import LicenseSyncRequested, TransactionBatchSubmitted
 from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
-from agency_common.web import DashboardUser, ServiceRuntime, render
+from agency_common.web import ServiceRuntime, page_permission, render
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
@@ -32,7 +32,7 @@ api = APIRouter(prefix="/api", tags=["gateway"])
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, user: DashboardUser) -> HTMLResponse:
+async def home(request: Request, user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
     async with request.app.state.runtime.db.session() as session:
         counts = dict((await session.execute(
             select(func.coalesce(Submission.outcome, Submission.status), func.count())
@@ -49,10 +49,9 @@ async def home(request: Request, user: DashboardUser) -> HTMLResponse:
 
 
 @router.post("/retry-failed")
-async def retry_page(request: Request, user: DashboardUser) -> RedirectResponse:
-    if user.can("appointments:submit"):
-        await retry_failed(request.app.state.runtime)
-        request.app.state.worker.wake_soon()
+async def retry_page(request: Request, _user: Annotated[User, page_permission("appointments:submit")]) -> RedirectResponse:
+    await retry_failed(request.app.state.runtime)
+    request.app.state.worker.wake_soon()
     return RedirectResponse("/", status_code=303)
 
 

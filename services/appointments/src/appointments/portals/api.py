@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
+from agency_common.auth import User, require
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/portals", tags=["portals"], response_model=list[PortalOut], response_model_exclude_unset=True)
-async def list_portals(request: Request, _user: CurrentUser) -> list[dict[str, Any]]:
+async def list_portals(request: Request, _user: Annotated[User, require("producers:view")]) -> list[dict[str, Any]]:
     async with runtime(request).db.session() as session:
         return [p.model_dump(mode="json") for p in (await session.execute(select(m.Portal))).scalars()]
 

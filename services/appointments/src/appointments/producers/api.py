@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
+from agency_common.auth import User, require
 from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 from sqlalchemy import select
@@ -46,12 +46,12 @@ async def sync_producer(request: Request, npn: str, user: Annotated[User, requir
 
 
 @router.get("/producer-imports/template.csv", tags=["bulk onboarding"])
-async def producer_template(_user: CurrentUser) -> Response:
+async def producer_template(_user: Annotated[User, require("producers:edit")]) -> Response:
     return csv_response(rowcheck.to_csv(rowcheck.ONBOARDING_COLUMNS, []), "agent_upload_template.csv")
 
 
 @router.get("/producer-imports/accepted-values.csv", tags=["bulk onboarding"])
-async def producer_accepted_values(request: Request, _user: CurrentUser) -> Response:
+async def producer_accepted_values(request: Request, _user: Annotated[User, require("producers:edit")]) -> Response:
     async with runtime(request).db.session() as session:
         acc = await onboarding.accepted_values(session)
     columns = {"Agency NPN": sorted(acc.agency_npns), "LOA Category": acc.loa_categories, "States": acc.states,
@@ -74,12 +74,12 @@ async def upload_producers(request: Request, file: Annotated[UploadFile, File()]
 
 
 @router.get("/producer-imports/{import_id}", tags=["bulk onboarding"])
-async def get_producer_import(request: Request, import_id: str, _user: CurrentUser) -> dict[str, Any]:
+async def get_producer_import(request: Request, import_id: str, _user: Annotated[User, require("producers:view")]) -> dict[str, Any]:
     return await bulk_file_view(request, import_id, "producers")
 
 
 @router.get("/producer-imports/{import_id}/invalid-rows.csv", tags=["bulk onboarding"])
-async def invalid_producer_rows(request: Request, import_id: str, _user: CurrentUser) -> Response:
+async def invalid_producer_rows(request: Request, import_id: str, _user: Annotated[User, require("producers:view")]) -> Response:
     view = await bulk_file_view(request, import_id, "producers")
     bad = [r for r in view["rows"] if not r["valid"]]
     return csv_response(rowcheck.to_csv(("Line", *rowcheck.ONBOARDING_COLUMNS, "Errors"), [

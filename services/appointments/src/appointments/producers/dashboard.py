@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from agency_common.auth import User
-from agency_common.web import DashboardUser, render
+from agency_common.web import page_permission, render
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from appointments.portals import portals
 from appointments.producers import onboarding
 from appointments.producers.license_sync import request_license_sync
 from appointments.producers.queries import producer_detail, producer_view
-from appointments.web import bulk_file_view, found, need, read_upload
+from appointments.web import bulk_file_view, found, read_upload
 from appointments.web import runtime as rt
 
 router = APIRouter(include_in_schema=False)
@@ -36,14 +36,12 @@ async def _producers_ctx(request: Request, user: User, q: str = "") -> dict[str,
 
 
 @router.get("/producers", response_class=HTMLResponse)
-async def producers_page(request: Request, user: DashboardUser, q: str = "") -> HTMLResponse:
-    need(user, "producers:view")
+async def producers_page(request: Request, user: Annotated[User, page_permission("producers:view")], q: str = "") -> HTMLResponse:
     return render(request, "producers.html", **await _producers_ctx(request, user, q))
 
 
 @router.post("/producers/invite", response_class=HTMLResponse)
-async def producers_invite(request: Request, user: DashboardUser) -> HTMLResponse:
-    need(user, "portals:invite")
+async def producers_invite(request: Request, user: Annotated[User, page_permission("portals:invite")]) -> HTMLResponse:
     form = await request.form()
     ids = [str(x) for x in form.getlist("producer_id")]
     portal_id = str(form.get("portal_id") or "")
@@ -59,8 +57,7 @@ async def producers_invite(request: Request, user: DashboardUser) -> HTMLRespons
 
 
 @router.get("/producers/{npn}", response_class=HTMLResponse)
-async def producer_page(request: Request, npn: str, user: DashboardUser) -> HTMLResponse:
-    need(user, "producers:view")
+async def producer_page(request: Request, npn: str, user: Annotated[User, page_permission("producers:view")]) -> HTMLResponse:
     async with rt(request).db.session() as session:
         p = found(await producer_detail(session, npn, user, rt(request).pii), "no such producer")
         T = m.AppointmentTransaction
@@ -69,15 +66,15 @@ async def producer_page(request: Request, npn: str, user: DashboardUser) -> HTML
 
 
 @router.post("/producers/{npn}/sync")
-async def producer_sync(request: Request, npn: str, user: DashboardUser) -> Response:
-    need(user, "producers:edit")
+async def producer_sync(request: Request, npn: str, user: Annotated[User, page_permission("producers:edit")]) -> Response:
     async with rt(request).uow(actor=user.login) as tx:
         await request_license_sync(tx, [npn])
     return RedirectResponse(f"/producers/{npn}", status_code=303)
 
 
 @router.get("/onboarding", response_class=HTMLResponse)
-async def onboarding_page(request: Request, user: DashboardUser, error: str | None = None) -> HTMLResponse:
+async def onboarding_page(request: Request, user: Annotated[User, page_permission("producers:view")],
+                          error: str | None = None) -> HTMLResponse:
     async with rt(request).db.session() as session:
         recent = (await session.execute(select(m.BulkImport).where(m.BulkImport.kind == "producers")
                                         .order_by(m.BulkImport.uploaded_at.desc()).limit(20))).scalars().all()
@@ -85,8 +82,8 @@ async def onboarding_page(request: Request, user: DashboardUser, error: str | No
 
 
 @router.post("/onboarding", response_class=HTMLResponse)
-async def onboarding_upload(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()]) -> Response:
-    need(user, "producers:edit")
+async def onboarding_upload(request: Request, user: Annotated[User, page_permission("producers:edit")],
+                            file: Annotated[UploadFile, File()]) -> Response:
     content = await read_upload(request, file)
     try:
         async with rt(request).uow(actor=user.login) as tx:
@@ -97,14 +94,13 @@ async def onboarding_upload(request: Request, user: DashboardUser, file: Annotat
 
 
 @router.get("/onboarding/{import_id}", response_class=HTMLResponse)
-async def onboarding_result(request: Request, import_id: str, user: DashboardUser) -> HTMLResponse:
+async def onboarding_result(request: Request, import_id: str, user: Annotated[User, page_permission("producers:view")]) -> HTMLResponse:
     view = await bulk_file_view(request, import_id, "producers")
     return render(request, "import.html", imp=view, kind="producers", can_act=user.can("producers:edit"))
 
 
 @router.post("/onboarding/{import_id}/process")
-async def onboarding_process(request: Request, import_id: str, user: DashboardUser) -> Response:
-    need(user, "producers:edit")
+async def onboarding_process(request: Request, import_id: str, user: Annotated[User, page_permission("producers:edit")]) -> Response:
     async with rt(request).uow(actor=user.login) as tx:
         await onboarding.process_producer_import(tx, import_id)
     return RedirectResponse(f"/onboarding/{import_id}", status_code=303)

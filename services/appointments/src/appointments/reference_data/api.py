@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
+from agency_common.auth import User, require
 from fastapi import APIRouter, Body, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/reference-data/{kind}", tags=["reference data"])
-async def get_reference(request: Request, kind: str, _user: CurrentUser) -> list[dict[str, Any]]:
+async def get_reference(request: Request, kind: str, _user: Annotated[User, require("reference_data:view")]) -> list[dict[str, Any]]:
     if kind not in refdata.KINDS:
         raise HTTPException(404, "unknown reference data kind")
     async with runtime(request).db.session() as session:
@@ -25,7 +25,7 @@ async def get_reference(request: Request, kind: str, _user: CurrentUser) -> list
 
 
 @router.get("/reference-data/{kind}/template.csv", tags=["reference data"])
-async def reference_template(kind: str, _user: CurrentUser) -> Response:
+async def reference_template(kind: str, _user: Annotated[User, require("reference_data:view")]) -> Response:
     if kind not in refdata.KINDS:
         raise HTTPException(404, "unknown reference data kind")
     return csv_response(rowcheck.to_csv(refdata.KINDS[kind].columns, []), f"{kind}.csv")

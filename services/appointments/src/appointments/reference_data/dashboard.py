@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from agency_common.web import DashboardUser, render
+from typing import Annotated
+
+from agency_common.auth import User
+from agency_common.web import page_permission, render
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from appointments.reference_data import refdata
-from appointments.web import need
 from appointments.web import runtime as rt
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/reference", response_class=HTMLResponse)
-async def reference_page(request: Request, user: DashboardUser, kind: str = "business_rules",
+async def reference_page(request: Request, user: Annotated[User, page_permission("reference_data:view")], kind: str = "business_rules",
                          error: str | None = None, loaded: int | None = None) -> HTMLResponse:
     if kind not in refdata.KINDS:
         kind = "business_rules"
@@ -25,8 +27,7 @@ async def reference_page(request: Request, user: DashboardUser, kind: str = "bus
 
 
 @router.post("/reference/{kind}", response_class=HTMLResponse)
-async def reference_add(request: Request, kind: str, user: DashboardUser) -> HTMLResponse:
-    need(user, "reference_data:edit")
+async def reference_add(request: Request, kind: str, user: Annotated[User, page_permission("reference_data:edit")]) -> HTMLResponse:
     if kind not in refdata.KINDS:
         raise HTTPException(404, "unknown kind")
     form = await request.form()

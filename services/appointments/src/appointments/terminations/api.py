@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
+from agency_common.auth import User, require
 from fastapi import APIRouter, Body, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
@@ -22,12 +22,12 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/termination-imports/template.csv", tags=["bulk terminate"])
-async def termination_template(_user: CurrentUser) -> Response:
+async def termination_template(_user: Annotated[User, require("appointments:terminate")]) -> Response:
     return csv_response(rowcheck.to_csv(rowcheck.TERMINATION_COLUMNS, []), "terminate_template.csv")
 
 
 @router.get("/termination-imports/termination-reason-key.csv", tags=["bulk terminate"])
-async def termination_key(request: Request, _user: CurrentUser) -> Response:
+async def termination_key(request: Request, _user: Annotated[User, require("appointments:terminate")]) -> Response:
     async with runtime(request).db.session() as session:
         ref = await refdata.snapshot(session)
     rows = [[st, code, desc, "yes" if ref.default_termination.get(st) == code else ""]
@@ -49,7 +49,7 @@ async def upload_terminations(request: Request, file: Annotated[UploadFile, File
 
 
 @router.get("/termination-imports/{import_id}/invalid-rows.csv", tags=["bulk terminate"])
-async def invalid_termination_rows(request: Request, import_id: str, _user: CurrentUser) -> Response:
+async def invalid_termination_rows(request: Request, import_id: str, _user: Annotated[User, require("appointments:view")]) -> Response:
     view = await bulk_file_view(request, import_id, "terminations")
     cols = rowcheck.TERMINATION_COLUMNS
     return csv_response(rowcheck.to_csv(("Line", *cols, "Errors"), [
@@ -58,7 +58,7 @@ async def invalid_termination_rows(request: Request, import_id: str, _user: Curr
 
 
 @router.get("/termination-imports/{import_id}", tags=["bulk terminate"])
-async def get_termination_import(request: Request, import_id: str, _user: CurrentUser) -> dict[str, Any]:
+async def get_termination_import(request: Request, import_id: str, _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
     return await bulk_file_view(request, import_id, "terminations")
 
 
