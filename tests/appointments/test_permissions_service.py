@@ -65,3 +65,33 @@ async def test_the_gateway_home_needs_appointments_view_and_retry_needs_submit(g
     assert retry.status_code == 403 and "appointments:submit" in retry.text
     retried = await gateway.as_user(token_for("licensing")).post("/retry-failed")
     assert retried.status_code == 303 and retried.headers["location"] == "/"
+
+
+async def test_refusals_answer_in_one_dialect(appointments, token_for) -> None:
+    """A use case's refusal reaches the one handler: the JSON API answers ``{"detail": ...}`` with the
+    words and status it always had; a page answers a page in words with the same status."""
+    client = appointments.as_user(token_for("licensing"))
+    not_found = {
+        ("post", "/api/transaction-batches/none/submit"): "no such batch",
+        ("post", "/api/transaction-batches/none/close-not-eligible"): "no such batch",
+        ("get", "/api/appointment-jobs/none"): "no such job",
+        ("post", "/api/producers/0000000/sync"): "no such producer",
+        ("get", "/api/producer-imports/none"): "no such import",
+        ("post", "/api/producer-imports/none/process"): "no such import",
+        ("post", "/api/termination-imports/none/submit"): "no such import",
+        ("post", "/api/manual-tasks/none/done"): "no such task",
+        ("get", "/api/reference-data/none"): "unknown reference data kind",
+        ("get", "/api/reference-data/none/template.csv"): "unknown reference data kind",
+    }
+    for (method, path), words in not_found.items():
+        r = await client.request(method, path)
+        assert (r.status_code, r.json()) == (404, {"detail": words}), path
+    invite = await client.post("/api/portal-invites", json={"portal_id": "none", "producer_ids": ["p"]})
+    assert (invite.status_code, invite.json()) == (404, {"detail": "no such portal"})
+    long_key = await client.post("/api/appointments/bulk", headers={"Idempotency-Key": "k" * 101}, json={
+        "requests": [{"npn": "1234567", "states": ["TX"], "loa_category": "Life & Health", "cocodes": ["60054"]}]})
+    assert (long_key.status_code, long_key.json()) == (422, {"detail": "Idempotency-Key longer than 100 characters"})
+    rows = await client.post("/api/reference-data/settings/rows", json=[{"name": "nope", "value": "1"}])
+    assert rows.status_code == 422 and list(rows.json()["detail"]) == ["errors"]
+    page = await client.get("/batches/none")
+    assert page.status_code == 404 and "no such batch" in page.text and "text/html" in page.headers["content-type"]

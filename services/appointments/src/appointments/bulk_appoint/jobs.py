@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from appointments import models as m
+from appointments.errors import NotFound
 from appointments.transactions.schemas import BulkRequest
 from appointments.transactions.transactions import appoint
 
@@ -33,10 +34,6 @@ ITEM_PART = 500  # job requests stored per INSERT
 # Tests and benchmarks may set ``runtime.appointment_job_hook = async f(job_id, chunk_no)``: awaited
 # after each committed chunk (to observe progress mid-run without sleeping).
 JobHook = Callable[[str, int], Awaitable[None]]
-
-
-class NotFound(LookupError):
-    pass
 
 
 def chunk_claim(job_id: str, chunk_no: int) -> str:
@@ -173,7 +170,7 @@ async def get_job(runtime: Any, job_id: str, offset: int = 0, limit: int = 100) 
     async with runtime.db.session() as s:
         job = await s.get(m.AppointJob, job_id)
         if job is None:
-            raise NotFound(job_id)
+            raise NotFound("no such job")
         rows = (await s.execute(select(I.seq, I.line, I.request, I.result).where(I.job_id == job_id)
                                 .order_by(I.seq).offset(offset).limit(limit))).all()
     items = [res if res is not None else {"npn": req.get("npn"), "pending": True, **({"line": line} if line else {})}
