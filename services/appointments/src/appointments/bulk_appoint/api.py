@@ -8,12 +8,12 @@ from agency_common.auth import User, require
 from agency_common.web import ServiceRuntime
 from agency_common.web.deps import Runtime
 from fastapi import APIRouter, File, Header, Query, UploadFile
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
 
 from appointments import models as m
 from appointments.bulk_appoint import files, jobs
-from appointments.bulk_appoint.schemas import BulkAppoint
+from appointments.bulk_appoint.schemas import BulkAnswer, BulkAppoint, JobDetail, JobOut, JobStarted
 from appointments.domain import rows as rowcheck
 from appointments.errors import Conflict, Invalid
 from appointments.transactions import transactions
@@ -44,56 +44,61 @@ def _key(key: str | None) -> str | None:
     return key
 
 
-def _answer(out: dict[str, Any]) -> JSONResponse:
+def _answer(out: dict[str, Any], response: Response) -> dict[str, Any]:
     """200 with the results; 202 with the job (and its URL) when it runs in the background."""
     if out.get("background"):
-        return JSONResponse(out, status_code=202, headers={"Location": out["job"]["url"]})
-    return JSONResponse(out)
+        response.status_code = 202
+        response.headers["Location"] = out["job"]["url"]
+    return out
 
 
 _CONFLICT = ("a concurrent call with the same Idempotency-Key, or an identical transaction submitted at the "
              "same time: retry")
 
 
-@router.post("/appointments/bulk", tags=["bulk appoint"], response_model=dict[str, Any],
-             responses={202: {"description": "above the background threshold: the job, to follow at "
-                                             "`GET /api/appointment-jobs/{id}`"}})
-async def bulk_appoint_route(runtime: Runtime, body: BulkAppoint,
+@router.post("/appointments/bulk", tags=["bulk appoint"], response_model=BulkAnswer, response_model_exclude_unset=True,
+             responses={202: {"model": JobStarted, "description": "above the background threshold: the job, to "
+                                                                  "follow at `GET /api/appointment-jobs/{id}`"}})
+async def bulk_appoint_route(runtime: Runtime, body: BulkAppoint, response: Response,
                              user: Annotated[User, require("appointments:submit")],
-                             idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+                             idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     try:
         if len(body.requests) > runtime.settings.bulk_background_threshold:
             return _answer(await jobs.start_job(runtime, user.login, body.requests, source="api",
-                                                key=_key(idempotency_key)))
-        return _answer(await _once(runtime, idempotency_key, user, lambda tx: transactions.appoint(tx, body.requests)))
+                                                key=_key(idempotency_key)), response)
+        return _answer(await _once(runtime, idempotency_key, user,
+                                   lambda tx: transactions.appoint(tx, body.requests)), response)
     except IntegrityError:
         raise Conflict(_CONFLICT) from None
 
 
-@router.post("/appointments/bulk-file", tags=["bulk appoint"], response_model=dict[str, Any],
-             responses={202: {"description": "above the background threshold: the job"}})
-async def bulk_appoint_file_route(runtime: Runtime, file: Annotated[UploadFile, File()],
+@router.post("/appointments/bulk-file", tags=["bulk appoint"], response_model=BulkAnswer,
+             response_model_exclude_unset=True,
+             responses={202: {"model": JobStarted, "description": "above the background threshold: the job"}})
+async def bulk_appoint_file_route(runtime: Runtime, file: Annotated[UploadFile, File()], response: Response,
                                   user: Annotated[User, require("appointments:submit")],
-                                  idempotency_key: Annotated[str | None, Header()] = None) -> JSONResponse:
+                                  idempotency_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     content = await read_upload(runtime, file)
     parsed = files.parse_bulk_appoint_file(content, file.filename)
     try:
         if len(parsed.requests) > runtime.settings.bulk_background_threshold:
             return _answer(await jobs.start_job(runtime, user.login, parsed.requests, source="file",
                                                 lines=parsed.lines, row_errors=parsed.row_errors,
-                                                blank_rows=parsed.blank_rows, key=_key(idempotency_key)))
-        return _answer(await _once(runtime, idempotency_key, user, lambda tx: files.bulk_appoint_file(tx, parsed)))
+                                                blank_rows=parsed.blank_rows, key=_key(idempotency_key)), response)
+        return _answer(await _once(runtime, idempotency_key, user,
+                                   lambda tx: files.bulk_appoint_file(tx, parsed)), response)
     except IntegrityError:
         raise Conflict(_CONFLICT) from None
 
 
-@router.get("/appointment-jobs", tags=["bulk appoint"])
+@router.get("/appointment-jobs", tags=["bulk appoint"], response_model=list[JobOut], response_model_exclude_unset=True)
 async def list_appointment_jobs(runtime: Runtime, _user: Annotated[User, require("appointments:view")],
                                 limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     return await jobs.list_jobs(runtime, limit)
 
 
-@router.get("/appointment-jobs/{job_id}", tags=["bulk appoint"])
+@router.get("/appointment-jobs/{job_id}", tags=["bulk appoint"], response_model=JobDetail,
+            response_model_exclude_unset=True)
 async def get_appointment_job(runtime: Runtime, job_id: str, _user: Annotated[User, require("appointments:view")],
                               offset: Annotated[int, Query(ge=0)] = 0,
                               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:

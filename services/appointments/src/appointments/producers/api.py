@@ -14,19 +14,25 @@ from appointments.errors import NotFound
 from appointments.producers import onboarding
 from appointments.producers.license_sync import request_license_sync
 from appointments.producers.queries import producer_detail, producer_exists, producer_view, producers_by_name
-from appointments.producers.schemas import ImportProcessed, SyncRequested
+from appointments.producers.schemas import (
+    ImportOut,
+    ImportProcessed,
+    ProducerDetail,
+    ProducerOut,
+    SyncRequested,
+)
 from appointments.web import bulk_file_view, csv_response, found, read_upload
 
 router = APIRouter(prefix="/api")
 
 
-@router.get("/producers", tags=["producers"])
+@router.get("/producers", tags=["producers"], response_model=list[ProducerOut], response_model_exclude_unset=True)
 async def list_producers(runtime: Runtime, session: Session, user: Annotated[User, require("producers:view")],
                          limit: int = 200) -> list[dict[str, Any]]:
     return [producer_view(p, user, runtime.pii) for p in await producers_by_name(session, min(limit, 5000))]
 
 
-@router.get("/producers/{npn}", tags=["producers"])
+@router.get("/producers/{npn}", tags=["producers"], response_model=ProducerDetail, response_model_exclude_unset=True)
 async def get_producer(runtime: Runtime, session: Session, npn: str,
                        user: Annotated[User, require("producers:view")]) -> dict[str, Any]:
     return found(await producer_detail(session, npn, user, runtime.pii), "no such producer")
@@ -56,7 +62,8 @@ async def producer_accepted_values(session: Session, _user: Annotated[User, requ
     return csv_response(rowcheck.to_csv(columns, rows), "accepted_values.csv")
 
 
-@router.post("/producer-imports", status_code=201, tags=["bulk onboarding"])
+@router.post("/producer-imports", status_code=201, tags=["bulk onboarding"], response_model=ImportOut,
+             response_model_exclude_unset=True)
 async def upload_producers(runtime: Runtime, session: Session, file: Annotated[UploadFile, File()],
                            user: Annotated[User, require("producers:edit")]) -> dict[str, Any]:
     content = await read_upload(runtime, file)
@@ -65,7 +72,8 @@ async def upload_producers(runtime: Runtime, session: Session, file: Annotated[U
     return await bulk_file_view(session, imp.id, "producers")
 
 
-@router.get("/producer-imports/{import_id}", tags=["bulk onboarding"])
+@router.get("/producer-imports/{import_id}", tags=["bulk onboarding"], response_model=ImportOut,
+            response_model_exclude_unset=True)
 async def get_producer_import(session: Session, import_id: str,
                               _user: Annotated[User, require("producers:view")]) -> dict[str, Any]:
     return await bulk_file_view(session, import_id, "producers")

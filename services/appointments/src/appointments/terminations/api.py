@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from appointments.domain import rows as rowcheck
 from appointments.reference_data import refdata
 from appointments.terminations import files
-from appointments.terminations.schemas import ManualTaskOut, TerminationsSubmitted
+from appointments.terminations.schemas import ManualTaskOut, TerminationImportOut, TerminationsSubmitted
 from appointments.terminations.tasks import complete_task, list_tasks
 from appointments.web import bulk_file_view, csv_response, read_upload
 
@@ -34,7 +34,8 @@ async def termination_key(session: Session, _user: Annotated[User, require("appo
                         "termination_reason_key.csv")
 
 
-@router.post("/termination-imports", status_code=201, tags=["bulk terminate"])
+@router.post("/termination-imports", status_code=201, tags=["bulk terminate"], response_model=TerminationImportOut,
+             response_model_exclude_unset=True)
 async def upload_terminations(runtime: Runtime, session: Session, file: Annotated[UploadFile, File()],
                               user: Annotated[User, require("appointments:terminate")]) -> dict[str, Any]:
     content = await read_upload(runtime, file)
@@ -52,7 +53,8 @@ async def invalid_termination_rows(session: Session, import_id: str, _user: Anno
         for r in view["rows"] if not r["valid"]]), "invalid_rows.csv")
 
 
-@router.get("/termination-imports/{import_id}", tags=["bulk terminate"])
+@router.get("/termination-imports/{import_id}", tags=["bulk terminate"], response_model=TerminationImportOut,
+            response_model_exclude_unset=True)
 async def get_termination_import(session: Session, import_id: str, _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
     return await bulk_file_view(session, import_id, "terminations")
 
