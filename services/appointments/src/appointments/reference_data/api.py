@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from appointments.domain import rows as rowcheck
 from appointments.errors import NotFound
 from appointments.reference_data import refdata
-from appointments.reference_data.schemas import RowsLoaded
+from appointments.reference_data.schemas import Listing, RowsLoaded
 from appointments.web import csv_response, read_upload
 
 router = APIRouter(prefix="/api")
@@ -24,7 +24,7 @@ def _known(kind: str) -> refdata.Kind:
     return refdata.KINDS[kind]
 
 
-@router.get("/reference-data/{kind}", tags=["reference data"])
+@router.get("/reference-data/{kind}", tags=["reference data"], response_model=Listing, response_model_exclude_unset=True)
 async def get_reference(session: Session, kind: str,
                         _user: Annotated[User, require("reference_data:view")]) -> list[dict[str, Any]]:
     _known(kind)
