@@ -32,3 +32,12 @@ def test_every_json_route_of_a_typed_capability_has_a_response_model() -> None:
                     if not schema or "$ref" not in json.dumps(schema):
                         untyped.append(f"{method.upper()} {path} {code}")
     assert seen >= 25 and untyped == []
+
+
+def test_the_gateway_documents_its_json_answers() -> None:
+    from appointments.gateway.app import create_app as create_gateway
+
+    paths = create_gateway().openapi()["paths"]
+    for path, method in (("/api/submissions", "get"), ("/api/submissions/retry-failed", "post")):
+        schema = paths[path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert "$ref" in json.dumps(schema), path

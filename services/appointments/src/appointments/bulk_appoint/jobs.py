@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from appointments import models as m
+from appointments.bulk_appoint.schemas import JobOut
 from appointments.errors import NotFound
 from appointments.transactions.schemas import BulkRequest
 from appointments.transactions.transactions import appoint
@@ -40,8 +41,13 @@ def chunk_claim(job_id: str, chunk_no: int) -> str:
     return f"job:{job_id}:{chunk_no}"
 
 
+# the job's columns its JSON shows, as its response model names them: a column added for the runner
+# (a lease) stays out of the answer
+JOB_FIELDS = set(JobOut.model_fields) - {"batches", "url", "page"}
+
+
 def job_view(job: m.AppointJob) -> dict[str, Any]:
-    data = job.model_dump(mode="json", exclude={"batches"})
+    data = job.model_dump(mode="json", include=JOB_FIELDS)
     data["batches"] = [{"cocode": c, "batch_id": b} for c, b in sorted(job.batches.items())]
     data["url"] = f"/api/appointment-jobs/{job.id}"
     data["page"] = f"/appoint/jobs/{job.id}"

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from appointments.gateway import queries
 from appointments.gateway.models import messaging
 from appointments.gateway.nipr import NiprClient, RealNipr
+from appointments.gateway.schemas import Retried, SubmissionOut
 from appointments.gateway.settings import GatewaySettings
 from appointments.gateway.simulator import NiprSimulator
 from appointments.gateway.worker import (
@@ -59,13 +60,14 @@ async def retry_page(runtime: Gateway, _user: Annotated[User, page_permission("a
     return RedirectResponse("/", status_code=303)
 
 
-@api.get("/submissions")
+@api.get("/submissions", response_model=list[SubmissionOut], response_model_exclude_unset=True)
 async def submissions(session: Session, _user: Annotated[User, require("appointments:view")],
                       batch_id: str | None = None) -> list[dict[str, Any]]:
-    return [r.model_dump(mode="json") for r in await queries.submissions(session, batch_id)]
+    shown = set(SubmissionOut.model_fields)  # a column added later stays out until the model names it
+    return [r.model_dump(mode="json", include=shown) for r in await queries.submissions(session, batch_id)]
 
 
-@api.post("/submissions/retry-failed")
+@api.post("/submissions/retry-failed", response_model=Retried)
 async def retry_api(runtime: Gateway, _user: Annotated[User, require("appointments:submit")]) -> dict[str, int]:
     n = await retry_failed(runtime)
     runtime.worker.wake_soon()
