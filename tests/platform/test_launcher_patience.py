@@ -37,7 +37,8 @@ def test_a_slow_service_is_waited_for_with_progress_and_its_log(tmp_path: Path) 
     try:
         wait_all_healthy({"intake": fast, "gateway": slow}, progress_every=0.3, explain_after=1.0,
                          say=said.append)
-        assert said[0].startswith("  intake is up") and said[-1].startswith("  gateway is up"), said
+        up = [i for i, line in enumerate(said) if " is up " in line]
+        assert [said[i].split()[0] for i in up] == ["intake", "gateway"] and up[-1] == len(said) - 1, said
         assert any("still starting" in line and "gateway" in line and "intake" not in line for line in said)
         explained = next(line for line in said if "gateway is slow to start" in line)
         assert "gateway: migrating the database" in explained, "the slow one's log tail says where it is"
