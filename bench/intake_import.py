@@ -47,14 +47,16 @@ if __name__ == "__main__":
     from agency_common.db.engine import Database
     from agency_common.web.runtime import freeze_startup_objects
     from intake.app import create_app
+    from intake.carriers.registry import CarrierIn, register_carrier
     from intake.models import Policy, Statement
     from intake.policy_sessions.schemas import CreatePoliciesRequest
     from intake.policy_sessions.usecases import create_policies
     from intake.settings import IntakeSettings
+    from intake.statements.book import load_book
     from intake.statements.domain.mapping import MappingProfile
     from intake.statements.domain.reader import StatementParser
-    from intake.statements.imports import load_book, publish_statement
     from intake.statements.parse_worker import start_fork_server
+    from intake.statements.publishing import publish_statement
     from sqlalchemy import Column, MetaData, Table, Text, func, insert, select
 
     from tests.support.inprocess import migrate
@@ -168,6 +170,8 @@ async def main() -> None:
             rows = [{"id": str(uuid.uuid4()), "version": 1, "carrier": "Acme", "policy_number": n, "client_name": f"C {i}",
                      "status": "active", "created_by": "bench", "created_at": now, "updated_at": now}
                     for i, n in enumerate(book)]
+            async with runtime.uow(actor="bench") as tx:  # uploads name a registered carrier
+                await register_carrier(tx, CarrierIn(name="Acme"))
             async with db.transaction() as s:
                 for i in range(0, len(rows), 10_000):
                     await s.execute(insert(Policy.__table__), rows[i:i + 10_000])

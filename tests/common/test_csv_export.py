@@ -29,3 +29,15 @@ def test_formulas_and_lookalikes_are_neutralised(formula: str) -> None:
 def test_appointments_exports_use_the_same_rule() -> None:
     assert to_csv(["Amount", "Name"], [["-45.00", "=HYPERLINK(\"x\")"]]).splitlines() == [
         "Amount,Name", "-45.00,\"'=HYPERLINK(\"\"x\"\")\""]
+
+
+def test_cells_a_spreadsheet_of_any_separator_would_split_are_quoted() -> None:
+    """Issue 19 item 10: in a ";"-separated spreadsheet an unquoted ``a;=1+1`` is a formula."""
+    assert csv_block([["a;=1+1", "tab\there", 'say "hi"', "plain", "-1.50"]]) == (
+        b'"a;=1+1","tab\there","say ""hi""",plain,-1.50\r\n')
+    assert csv_block([["=1+1;x"]]) == b"\"'=1+1;x\"\r\n"
+    rows = [["line\nbreak", "x,y"], ["", None]]
+    import csv
+    import io
+    assert list(csv.reader(io.StringIO(csv_block(rows).decode()))) == [["line\nbreak", "x,y"], ["", ""]]
+    assert list(csv.reader(io.StringIO(csv_block([["a;=1+1"]]).decode()), delimiter=";")) == [["a;=1+1"]]

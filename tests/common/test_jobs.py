@@ -106,3 +106,31 @@ async def test_a_job_another_runner_finished_is_never_marked_failed(databases) -
         assert await runner.fail("twice", "late") is False
     finally:
         await db.dispose()
+
+
+async def test_each_job_carries_its_own_correlation_id(databases) -> None:
+    """Issue 18 item 5: a job launched by a request keeps the request's correlation id; a job resumed at
+    start-up gets a fresh one; no job takes another's."""
+    from agency_common.logging import correlation_id_var
+
+    db = await _database(databases, [("resumed-1", "queued"), ("resumed-2", "queued")])
+    seen: dict[str, str | None] = {}
+
+    async def work(job_id: str) -> None:
+        seen[job_id] = correlation_id_var.get()
+
+    runner = JobRunner(db, JOBS, work, name="test")
+    try:
+        await runner.resume_unfinished()
+        await asyncio.gather(*runner.tasks.values())
+        token = correlation_id_var.set("request-42")  # as the HTTP middleware sets it
+        try:
+            await runner.launch("asked")
+        finally:
+            correlation_id_var.reset(token)
+        assert seen["asked"] == "request-42"
+        assert seen["resumed-1"] and seen["resumed-2"] and seen["resumed-1"] != seen["resumed-2"]
+        assert "request-42" not in (seen["resumed-1"], seen["resumed-2"])
+        assert correlation_id_var.get() is None, "nothing leaks back into the caller"
+    finally:
+        await db.dispose()

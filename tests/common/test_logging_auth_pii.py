@@ -70,3 +70,15 @@ def test_pii_is_encrypted_rotatable_and_masked() -> None:
     assert mask("123-45-6789") == "*******6789" and mask("12") == "**" and mask(None) is None
     # a date of birth keeps nothing: its last four characters would be the month and day
     assert mask("1980-04-12") == "**********" and mask("4/12/1980") == "*********"
+
+
+def test_uuids_reach_the_log_whole_while_ssns_beside_them_are_masked() -> None:
+    """Issue 18 item 5: scrubbing corrupted UUIDs that hold nine digits in a row."""
+    from agency_common.logging import scrub_text
+
+    ids = ["3f1c2a9e-1b2c-4d3e-a123-456789012345", "00000000-1234-5678-9123-a123456789bc",
+           "123456789-12-1234-1234-123456789012"]  # the last is no UUID: its 9 digits are masked
+    assert scrub_text(f"statement {ids[0]} imported") == f"statement {ids[0]} imported"
+    assert scrub_text(f"job {ids[1]} for 123-45-6789") == f"job {ids[1]} for ***-**-6789"
+    assert scrub_text(f"{ids[0]}:987654321:{ids[1]}") == f"{ids[0]}:***-**-4321:{ids[1]}"
+    assert "123456789-" not in scrub_text(ids[2])

@@ -42,8 +42,26 @@ async def test_dashboard_flow(start_service, token_for) -> None:
         assert "unknown bill type" in r.text
         r = await c.get("/policy-sessions?login=clerk&sort=count")
         assert "#1" in r.text
-    async with intake.as_user(token_for("viewer")) as c:
-        assert (await c.get("/statements")).status_code == 403
+        # a refusal reaches the one handler: JSON for the API, a page in words for the dashboard
+        r = await c.get("/api/statements/nope")
+        assert r.status_code == 404 and r.json() == {"detail": "no such statement"}
+        r = await c.post(f"/api/statements/{sid}/rematch")
+        assert r.status_code == 409 and r.json() == {"detail": "statement is published"}
+        for page in ["/statements/nope", "/policy-sessions/nope", "/create-policies-jobs/nope", "/carriers/nope"]:
+            r = await c.get(page, headers={"accept": "text/html"})
+            assert r.status_code == 404 and r.headers["content-type"].startswith("text/html"), page
+    async with intake.as_user(token_for("viewer")) as c:  # logged in, no group: every page refused, by name
+        for page in ["/", "/statements", url, "/policy-sessions", "/policies/update", "/carrier-profiles",
+                     "/carriers"]:
+            r = await c.get(page)
+            assert r.status_code == 403 and "permission" in r.text, page
+        r = await c.post("/policies", data={"carrier": "Acme", "policy_number": "V1", "client_name": "Vee"})
+        assert r.status_code == 403 and "policies:create" in r.text
+    async with intake.as_user(token_for("sales")) as c:  # reads the book, may not change it
+        assert (await c.get("/")).status_code == 200
+        r = await c.post("/policies/update", data={"f_carrier": "Acme", "c_status": "active"})
+        assert r.status_code == 403 and "policies:edit" in r.text
+        assert (await c.get(url)).status_code == 403
 
 
 async def test_individuals_dashboard(start_service, token_for) -> None:
@@ -76,3 +94,5 @@ async def test_individuals_dashboard(start_service, token_for) -> None:
             return 'id="job-status">done' in (await c.get(job_url)).text
         await eventually(done, message="job page shows done")
         assert 'id="job-created">1' in (await c.get(job_url)).text
+    async with intake.as_user(token_for("clerk")) as c:  # no sales_enablement:view
+        assert (await c.get(job_url)).status_code == 403

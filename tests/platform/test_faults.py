@@ -70,8 +70,12 @@ def test_broker_outage_loses_nothing_and_doubles_nothing(proxied_harness: Servic
         wait_until(lambda s=svc: httpx.get(f"{s.url}/readyz").status_code == 200, timeout=60)
 
     proxy.cut()
-    wait_until(lambda: httpx.get(f"{intake.url}/readyz").status_code == 503, timeout=30,
+    # degraded, not out of the load balancer: HTTP goes on while the outbox keeps the events
+    wait_until(lambda: httpx.get(f"{intake.url}/readyz").json()["broker"] == "unreachable", timeout=30,
                message="intake notices the broker is gone")
+    ready = httpx.get(f"{intake.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["degraded"] is True
+    assert "broker_connected 0.0" in httpx.get(f"{intake.url}/metrics").text
 
     with api(intake.url, token) as client:
         register_carriers_sync(client, "Outage Mutual")

@@ -23,13 +23,15 @@ progress columns) and marks it done; the runner does the rest, the same for ever
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 
+import structlog
 from sqlalchemy import Table, select, update
 
 from agency_common.db.engine import Database
 from agency_common.leases import LeaseLost, Leases
-from agency_common.logging import get_logger
+from agency_common.logging import correlation_id_var, get_logger
 from agency_common.timeutil import utcnow
 
 log = get_logger(__name__)
@@ -69,6 +71,11 @@ class JobRunner:
         return f"{self.name}:{job_id}"
 
     async def _run(self, job_id: str) -> None:
+        # Its own task, its own context: the request's correlation id when a request launched it, a
+        # fresh one when resumed, carried into the job's log lines and events (never another job's).
+        cid = correlation_id_var.get() or str(uuid.uuid4())
+        correlation_id_var.set(cid)
+        structlog.contextvars.bind_contextvars(correlation_id=cid)
         if self._turn is None:
             await self._owned(job_id)
         else:

@@ -39,10 +39,26 @@ def current_correlation_id() -> str:
     return cid
 
 
-def scrub_text(text: str) -> str:
-    """Mask SSN- and MBI-shaped values in free text (keeps the last four characters)."""
+# Ids, not PII: a UUID may hold nine digits in a row ("…-a123456789bc") and must reach the log whole.
+_UUID_RE = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+                      r"(?![0-9A-Fa-f])")
+
+
+def _scrub_part(text: str) -> str:
     text = _SSN_RE.sub(lambda m: f"***-**-{m.group(3)}", text)
     return _MBI_RE.sub(lambda m: "*******" + m.group(0)[-4:], text)
+
+
+def scrub_text(text: str) -> str:
+    """Mask SSN- and MBI-shaped values in free text (keeps the last four characters); UUIDs stay whole."""
+    if "-" not in text or not _UUID_RE.search(text):
+        return _scrub_part(text)
+    out, at = [], 0
+    for m in _UUID_RE.finditer(text):
+        out += [_scrub_part(text[at:m.start()]), m.group(0)]
+        at = m.end()
+    out.append(_scrub_part(text[at:]))
+    return "".join(out)
 
 
 def scrub_value(value: Any) -> Any:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 
 class ServiceMetrics:
@@ -31,3 +38,14 @@ class ServiceMetrics:
             "logins_total", "Login attempts, by outcome (ok, wrong, throttled)", ["outcome"], registry=self.registry
         )
         self.outbox_pending = Gauge("outbox_pending", "Events not yet published", registry=self.registry)
+        self.outbox_oldest_seconds = Gauge(
+            "outbox_oldest_pending_seconds", "Age of the oldest event not yet published (0: none)",
+            registry=self.registry)
+        self.dead_letters_unreplayed = Gauge(
+            "dead_letters_unreplayed", "Dead letters stored and not replayed", registry=self.registry)
+        self.broker_connected = Gauge(
+            "broker_connected", "1 while the Kafka broker answers; 0: degraded (HTTP goes on, events wait in "
+            "the outbox)", registry=self.registry)
+        # the process's CPU, memory and open files, and the Python version (prometheus-client's own)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)

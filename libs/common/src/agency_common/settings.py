@@ -9,6 +9,7 @@ port) carry its prefix, e.g. ``INTAKE_DATABASE_URL``. No module builds settings 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,20 @@ class ServiceSettings(BaseSettings):
         "127.0.0.1:9092", validation_alias=_shared("KAFKA_BOOTSTRAP_SERVERS")
     )
     kafka_topic_partitions: int = Field(4, validation_alias=_shared("KAFKA_TOPIC_PARTITIONS"))
+    # Topics created with these (a 3-broker cluster: 3 and 2, so acks=all survives one broker down;
+    # the embedded broker: 1 and 1).
+    kafka_replication_factor: int = Field(1, ge=1, validation_alias=_shared("KAFKA_REPLICATION_FACTOR"))
+    kafka_min_insync_replicas: int = Field(1, ge=1, validation_alias=_shared("KAFKA_MIN_INSYNC_REPLICAS"))
+    # TLS and SASL for every Kafka client (agency_common.messaging.connection; MSK, Confluent Cloud).
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", validation_alias=_shared("KAFKA_SECURITY_PROTOCOL"))
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "PLAIN", validation_alias=_shared("KAFKA_SASL_MECHANISM"))
+    kafka_sasl_username: str = Field("", validation_alias=_shared("KAFKA_SASL_USERNAME"))
+    kafka_sasl_password: SecretStr = Field(SecretStr(""), validation_alias=_shared("KAFKA_SASL_PASSWORD"))
+    kafka_ssl_cafile: Path | None = Field(None, validation_alias=_shared("KAFKA_SSL_CAFILE"))
+    kafka_ssl_certfile: Path | None = Field(None, validation_alias=_shared("KAFKA_SSL_CERTFILE"))
+    kafka_ssl_keyfile: Path | None = Field(None, validation_alias=_shared("KAFKA_SSL_KEYFILE"))
     # Low fetch wait: the embedded broker does not answer a waiting fetch when data arrives.
     kafka_fetch_max_wait_ms: int = Field(50, validation_alias=_shared("KAFKA_FETCH_MAX_WAIT_MS"))
     kafka_session_timeout_ms: int = Field(6000, validation_alias=_shared("KAFKA_SESSION_TIMEOUT_MS"))
@@ -86,6 +101,11 @@ class ServiceSettings(BaseSettings):
         return value
 
     def model_post_init(self, context: object, /) -> None:
+        if self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError("kafka_min_insync_replicas cannot exceed kafka_replication_factor: nothing "
+                             "could be published with acks=all")
+        if self.kafka_security_protocol.startswith("SASL") and not self.kafka_sasl_username:
+            raise ValueError(f"{self.kafka_security_protocol} needs AGENCY_KAFKA_SASL_USERNAME and _PASSWORD")
         if self.environment != "development" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
             raise ValueError("refusing the development JWT secret outside development")
 

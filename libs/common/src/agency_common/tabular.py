@@ -374,8 +374,17 @@ async def csv_bytes_paged(header: list[str], pages: AsyncIterable[Iterable[Itera
         yield csv_block(page)
 
 
+# Quoted when it holds any of these: the comma and line breaks of CSV, and the ";" and tab a spreadsheet
+# in another locale splits on ("a;=1+1" unquoted is a formula there).
+MUST_QUOTE = re.compile(r'[,;"\t\r\n]')
+
+
+def csv_cell(value: Any) -> str:
+    text = neutralise(value)
+    return '"' + text.replace('"', '""') + '"' if MUST_QUOTE.search(text) else text
+
+
 def csv_block(rows: Iterable[Iterable[Any]]) -> bytes:
-    """Rows as CSV text, every cell neutralised against spreadsheet formulas."""
-    buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows([neutralise(c) for c in row] for row in rows)
-    return buf.getvalue().encode()
+    """Rows as CSV text (RFC 4180), every cell neutralised against spreadsheet formulas and quoted
+    where a spreadsheet of any list separator would split it."""
+    return "".join(",".join(csv_cell(c) for c in row) + "\r\n" for row in rows).encode()

@@ -35,8 +35,11 @@ from intake.settings import IntakeSettings
 from intake.statements import api as statements_api
 from intake.statements import dashboard as statements_dashboard
 from intake.statements.imports import StatementImports
+from intake.web import INDIVIDUAL_IMPORTS, POLICY_JOBS, SALES_RECORD_JOBS, STATEMENT_IMPORTS
 
 HERE = Path(__file__).parent
+
+
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime(
@@ -59,8 +62,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         policies_api.router, statements_api.router, policy_sessions_api.router, individuals_api.router,
         carriers_api.router, policies_dashboard.router, statements_dashboard.router,
         policy_sessions_dashboard.router, individuals_dashboard.router, carriers_dashboard.router)
-    app.state.imports = imports
-    app.state.sales_jobs = sales_jobs
-    app.state.policy_jobs = policy_jobs
-    app.state.individual_imports = individual_imports
+    # the routers reach these through intake.web.app_object (typed next to each class)
+    for name, part in ((STATEMENT_IMPORTS, imports), (SALES_RECORD_JOBS, sales_jobs), (POLICY_JOBS, policy_jobs),
+                       (INDIVIDUAL_IMPORTS, individual_imports)):
+        setattr(app.state, name, part)
     return app

@@ -19,18 +19,18 @@ from pydantic import ValidationError
 from intake.errors import NotFound, UseCaseError
 from intake.individuals.usecases import upsert_from_crm
 from intake.policies.postings import Posting, apply_invoice_postings
-from intake.statements import imports
+from intake.statements import feeds
 
 
 async def on_statement_started(tx: Transaction, env: Envelope[Any]) -> None:
     p: CarrierStatementStarted = env.payload
-    await imports.feed_started(tx, p.feed_statement_id, p.carrier, p.file_name, p.statement_date, p.columns)
+    await feeds.feed_started(tx, p.feed_statement_id, p.carrier, p.file_name, p.statement_date, p.columns)
 
 
 async def on_statement_rows(tx: Transaction, env: Envelope[Any]) -> None:
     p: CarrierStatementRows = env.payload
     try:
-        await imports.feed_rows(tx, p.feed_statement_id, p.first_line_no, p.rows)
+        await feeds.feed_rows(tx, p.feed_statement_id, p.first_line_no, p.rows)
     except NotFound as exc:
         raise PermanentError(str(exc)) from None
 
@@ -40,7 +40,7 @@ def on_statement_completed(runtime: Any) -> Any:
         p: CarrierStatementCompleted = env.payload
         auto = runtime.settings.auto_publish_when_matched if runtime is not None else False
         try:
-            await imports.feed_completed(tx, p.feed_statement_id, p.row_count, auto_publish=auto)
+            await feeds.feed_completed(tx, p.feed_statement_id, p.row_count, auto_publish=auto)
         except NotFound as exc:
             raise PermanentError(str(exc)) from None
     return handler

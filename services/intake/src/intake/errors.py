@@ -1,8 +1,8 @@
-"""What intake's use cases refuse with: the platform's one family (``agency_common.errors``), so the
-common handler answers any refusal a route does not translate itself."""
+"""What intake's use cases refuse with: the platform's one family (``agency_common.errors``), answered by
+the common handler (JSON ``{"detail": ...}`` for the API, a page in words for the dashboard)."""
 
 from __future__ import annotations
 
-from agency_common.errors import Conflict, NotFound, UseCaseError
+from agency_common.errors import Conflict, Invalid, NotFound, UseCaseError
 
-__all__ = ["Conflict", "NotFound", "UseCaseError"]
+__all__ = ["Conflict", "Invalid", "NotFound", "UseCaseError"]

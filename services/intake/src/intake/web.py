@@ -1,19 +1,28 @@
-"""What intake's routers share: a use-case error as an HTTP error, and the page a user without the
-permission sees."""
+"""What intake's routers share: the long-lived objects ``app.py`` makes (the statement importer, the
+background-job runners) as route dependencies, so no route reaches into ``request.app.state``.
+
+Each capability names its own object's type next to its class (``statements.imports.Imports``,
+``policy_sessions.jobs.Jobs`` ...): this floor module cannot import a capability."""
 
 from __future__ import annotations
 
-from agency_common.web import render
-from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse
+from typing import Any
 
-from intake.errors import UseCaseError
+from fastapi import Depends, Request
+
+# the attribute of app.state each object is kept under (set by app.py; tests and benches read them too)
+STATEMENT_IMPORTS = "imports"
+POLICY_JOBS = "policy_jobs"
+SALES_RECORD_JOBS = "sales_jobs"
+INDIVIDUAL_IMPORTS = "individual_imports"
 
 
-def fail(exc: UseCaseError) -> HTTPException:
-    return HTTPException(exc.status_code, str(exc))
+def app_object(name: str) -> Any:
+    """A dependency answering the object app.py keeps under ``name``; the route's annotation types it:
+    ``imports: Annotated[StatementImports, app_object(STATEMENT_IMPORTS)]``."""
 
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state, name)
 
-def denied(request: Request, permission: str) -> HTMLResponse:
-    return render(request, "intake_message.html", status_code=403,
-                  message=f"You do not have the {permission} permission.")
+    dependency.__name__ = f"app_object_{name}"
+    return Depends(dependency)

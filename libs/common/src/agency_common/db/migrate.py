@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from agency_common.db.engine import normalise_url
 from agency_common.db.types import ExactDecimal, UTCDateTime
 
+MIGRATION_LOCK = 7_310_224_001  # the advisory lock key of "migrations running here"
+
 
 def alembic_config(migrations_dir: Path, url: str) -> Config:
     cfg = Config()
@@ -69,6 +71,11 @@ def run_env(context: Any, metadata: MetaData) -> None:
         return
 
     def do_run(connection: Connection) -> None:
+        if connection.dialect.name == "postgresql":
+            # Every replica may run `migrate` as it starts: one at a time, the others wait and then
+            # find nothing left to do. Held until this transaction commits (advisory locks are per
+            # database, so one key serves every service).
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
         _configure(context, metadata, connection=connection)
         with context.begin_transaction():
             context.run_migrations()

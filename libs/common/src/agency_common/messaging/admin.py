@@ -9,6 +9,8 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from agency_common.contracts.topics import DLT_SUFFIX, all_topics_with_dlt
+from agency_common.messaging.connection import client_options
+from agency_common.settings import ServiceSettings
 
 
 async def ensure_topics(
@@ -17,12 +19,18 @@ async def ensure_topics(
     partitions: int = 4,
     dlt_partitions: int = 1,
     timeout_seconds: float = 30.0,
+    settings: ServiceSettings | None = None,
 ) -> list[str]:
-    """Create the missing topics; returns the ones created. Waits for the broker to answer."""
+    """Create the missing topics; returns the ones created. Waits for the broker to answer.
+    ``settings`` give the replication factor, ``min.insync.replicas`` and how to connect (TLS, SASL);
+    without them: one replica, plaintext (the embedded broker)."""
     wanted = list(topics) if topics is not None else all_topics_with_dlt()
+    replicas = settings.kafka_replication_factor if settings else 1
+    configs = {"min.insync.replicas": str(settings.kafka_min_insync_replicas)} if settings and replicas > 1 else {}
+    connect = client_options(settings) if settings else {}
     deadline = asyncio.get_running_loop().time() + timeout_seconds
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000)
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10000, **connect)
         try:
             await admin.start()
             break
@@ -37,7 +45,7 @@ async def ensure_topics(
         if missing:
             new = [
                 NewTopic(t, num_partitions=dlt_partitions if t.endswith(DLT_SUFFIX) else partitions,
-                         replication_factor=1)
+                         replication_factor=replicas, topic_configs=configs)
                 for t in missing
             ]
             try:
@@ -50,13 +58,15 @@ async def ensure_topics(
 
 
 def main() -> None:
-    """``python -m agency_common.messaging.admin``: create every topic and its DLT (deployment job)."""
-    import os
-
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-    partitions = int(os.environ.get("AGENCY_KAFKA_TOPIC_PARTITIONS", "4"))
-    created = asyncio.run(ensure_topics(bootstrap, partitions=partitions, timeout_seconds=120))
-    print(f"topics ready on {bootstrap}; created: {', '.join(created) or 'none'}")
+    """``python -m agency_common.messaging.admin``: create every topic and its DLT (deployment job), with
+    the partitions, replication factor, ``min.insync.replicas`` and connection of the AGENCY_KAFKA_*
+    settings."""
+    settings = ServiceSettings()
+    bootstrap = settings.kafka_bootstrap_servers
+    created = asyncio.run(ensure_topics(bootstrap, partitions=settings.kafka_topic_partitions, timeout_seconds=120,
+                                        settings=settings))
+    print(f"topics ready on {bootstrap} (replication factor {settings.kafka_replication_factor}); "
+          f"created: {', '.join(created) or 'none'}")
 
 
 if __name__ == "__main__":

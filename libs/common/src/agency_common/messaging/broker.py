@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 
+from agency_common.messaging.connection import broker_security, client_options
 from agency_common.outbox.relay import PendingEvent
 from agency_common.settings import ServiceSettings
 
@@ -33,6 +34,7 @@ def make_broker(settings: ServiceSettings, client_id: str | None = None) -> Kafk
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id or settings.service_name,
+        security=broker_security(settings),
         **_producer_options(settings),
         allow_auto_create_topics=False,
         graceful_timeout=15.0,
@@ -71,7 +73,7 @@ class OutboxPublisher:
         if self._producer is None:
             producer = AIOKafkaProducer(bootstrap_servers=self.settings.kafka_bootstrap_servers,
                                         client_id=f"{self.settings.service_name}-outbox",
-                                        **_producer_options(self.settings))
+                                        **_producer_options(self.settings), **client_options(self.settings))
             try:
                 await producer.start()
             except BaseException:

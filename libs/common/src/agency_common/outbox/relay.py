@@ -82,6 +82,13 @@ class OutboxRelay:
             )
             return int(result.scalar_one())
 
+    async def oldest_pending_seconds(self) -> float:
+        """How long the oldest unpublished event has waited (0 when none waits)."""
+        async with self.db.session() as session:
+            oldest = (await session.execute(
+                select(func.min(self.outbox.c.created_at)).where(self.outbox.c.sent_at.is_(None)))).scalar_one()
+        return max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+
     async def run(self) -> None:
         backoff = 0.1
         while True:

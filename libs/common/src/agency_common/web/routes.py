@@ -47,6 +47,10 @@ fetch("/asyncapi.json").then(r => r.json()).then(schema => AsyncApiStandalone.re
 </script></body></html>"""
 
 
+access_log = get_logger("access")
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
 def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
     metrics = runtime.metrics
     https_only = runtime.settings.https_only
@@ -68,8 +72,13 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         finally:
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - start
             metrics.http_requests.labels(request.method, path, str(status)).inc()
-            metrics.http_latency.labels(request.method, path).observe(time.perf_counter() - start)
+            metrics.http_latency.labels(request.method, path).observe(seconds)
+            # the access log: one line per request (probes and scrapes only at debug level)
+            (access_log.debug if path in QUIET_PATHS else access_log.info)(
+                "request", method=request.method, route=path, status=status, duration_ms=round(seconds * 1000, 1),
+                user=getattr(getattr(request.state, "user", None), "login", None))
             structlog.contextvars.unbind_contextvars("correlation_id")
             correlation_id_var.reset(token)
 
@@ -91,10 +100,12 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             checks["database"] = "ok"
         except Exception as exc:  # noqa: BLE001 - reported, never raised
             checks["database"] = f"error: {type(exc).__name__}"
-        ok_broker = runtime.broker_connected.is_set() and await runtime.broker.ping(timeout=2.0)
-        checks["broker"] = "ok" if ok_broker else "unreachable"
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+        checks["broker"] = "ok" if await runtime.broker_ok() else "unreachable"
+        # Without the broker the service still answers: writes commit with their events kept in the
+        # outbox until it is back. Only a database it cannot reach takes it out of the load balancer.
+        ready = checks["database"] == "ok"
+        degraded = ready and checks["broker"] != "ok"
+        return JSONResponse({"ready": ready, "degraded": degraded, **checks}, status_code=200 if ready else 503)
 
     @router.get("/metrics", include_in_schema=False)
     async def prometheus_metrics() -> Response:

@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 from fastapi_offline import FastAPIOffline
 from faststream.kafka import KafkaBroker
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Table
+from sqlalchemy import Table, func, select
 
 from agency_common import dead_letters, idempotency
 from agency_common.auth import TokenService, UserDirectory
@@ -46,6 +46,7 @@ from agency_common.settings import ServiceSettings
 from agency_common.web.csrf import CsrfMiddleware
 from agency_common.web.deps import install_error_handlers
 from agency_common.web.input_guard import InputGuard
+from agency_common.web.openapi import document_security
 from agency_common.web.routes import install_common
 
 COMMON_WEB = Path(__file__).parent
@@ -182,7 +183,22 @@ class ServiceRuntime:
             await asyncio.sleep(5)
             with contextlib.suppress(Exception):
                 await self.consumer.update_lag()
-                self.metrics.outbox_pending.set(await self.relay.pending_count())
+            with contextlib.suppress(Exception):
+                await self.update_gauges()
+
+    async def update_gauges(self) -> None:
+        """What /metrics shows of this service's state beside the counters."""
+        self.metrics.outbox_pending.set(await self.relay.pending_count())
+        self.metrics.outbox_oldest_seconds.set(await self.relay.oldest_pending_seconds())
+        dl = self.tables.dead_letters
+        async with self.db.session() as s:
+            unreplayed = (await s.execute(select(func.count()).select_from(dl).where(dl.c.replayed_at.is_(None))))
+            self.metrics.dead_letters_unreplayed.set(unreplayed.scalar_one())
+
+    async def broker_ok(self) -> bool:
+        ok = self.broker_connected.is_set() and await self.broker.ping(timeout=2.0)
+        self.metrics.broker_connected.set(1 if ok else 0)
+        return ok
 
     @contextlib.asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
@@ -239,6 +255,7 @@ class ServiceRuntime:
         install_error_handlers(app)
         for router in routers:
             app.include_router(router)
+        document_security(app)
         app.mount("/static/common", StaticFiles(directory=str(COMMON_WEB / "static")), name="common-static")
         if static_dir is not None:
             app.mount("/static", StaticFiles(directory=str(static_dir)), name="static")

@@ -6,14 +6,12 @@ Multi-values are separated by ``;`` with no spaces and must be accepted values.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from agency_common.tabular import TabularError, neutralise, open_records
+from agency_common.tabular import TabularError, csv_block, open_records
 
 # NPN: a string of 1 to 10 digits, never a number (leading zeros are part of it). An agency may
 # have no NPN yet: its record then carries a placeholder (AgentSync's advice: a dummy agency NPN).
@@ -315,9 +313,4 @@ def _truthy(value: str) -> bool:
 
 
 def to_csv(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
-    w.writerow([neutralise(h) for h in header])
-    for r in rows:
-        w.writerow([neutralise(c) for c in r])
-    return out.getvalue()
+    return csv_block([header, *rows]).decode()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.web import DashboardUser, render
+from agency_common.auth import User
+from agency_common.web import page_permission, render
+from agency_common.web.deps import Runtime
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -22,6 +24,8 @@ from intake.errors import UseCaseError
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
+Viewer = Annotated[User, page_permission("carriers:view")]
+Editor = Annotated[User, page_permission("carriers:edit")]
 
 
 def _lines(text: str) -> list[str]:
@@ -40,13 +44,10 @@ def _form_values(form: dict[str, str]) -> dict[str, Any]:
 
 
 @router.get("/carriers", response_class=HTMLResponse)
-async def carriers_page(request: Request, user: DashboardUser, q: str = "",
+async def carriers_page(request: Request, runtime: Runtime, user: Viewer, q: str = "",
                         page: Annotated[int, Query(ge=1)] = 1, error: str | None = None,
                         values: dict[str, str] | None = None) -> HTMLResponse:
-    if not user.can("carriers:view"):
-        return render(request, "intake_message.html", status_code=403,
-                      message="You do not have the carriers:view permission.")
-    async with request.app.state.runtime.db.session() as s:
+    async with runtime.db.session() as s:
         total, items = await list_carriers(s, q=q, limit=PAGE, offset=(page - 1) * PAGE)
     return render(request, "intake_carriers.html", carriers=items, total=total, q=q, page=page,
                   pages=max(1, -(-total // PAGE)), error=error, values=values or {},
@@ -54,32 +55,25 @@ async def carriers_page(request: Request, user: DashboardUser, q: str = "",
 
 
 @router.post("/carriers")
-async def register_form(request: Request, user: DashboardUser) -> Response:
+async def register_form(request: Request, runtime: Runtime, user: Editor) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    if not user.can("carriers:edit"):
-        return await carriers_page(request, user, error="You do not have the carriers:edit permission.", values=form)
     try:
         data = CarrierIn(name=form.get("name", ""), **_form_values(form))
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             carrier = await register_carrier(tx, data)
     except ValidationError as exc:
-        return await carriers_page(request, user, error=_words(exc), values=form)
+        return await carriers_page(request, runtime, user, error=_words(exc), values=form)
     except UseCaseError as exc:
-        return await carriers_page(request, user, error=str(exc), values=form)
+        return await carriers_page(request, runtime, user, error=str(exc), values=form)
     return RedirectResponse(f"/carriers/{carrier['id']}?registered=1", status_code=303)
 
 
 @router.get("/carriers/{carrier_id}", response_class=HTMLResponse)
-async def carrier_page(request: Request, carrier_id: str, user: DashboardUser, registered: bool = False,
-                       saved: bool = False, error: str | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
-    if not user.can("carriers:view"):
-        return render(request, "intake_message.html", status_code=403,
-                      message="You do not have the carriers:view permission.")
-    async with request.app.state.runtime.db.session() as s:
-        try:
-            carrier, aliases = await get_carrier(s, carrier_id)
-        except UseCaseError as exc:
-            return render(request, "intake_message.html", status_code=404, message=str(exc))
+async def carrier_page(request: Request, runtime: Runtime, carrier_id: str, user: Viewer,
+                       registered: bool = False, saved: bool = False, error: str | None = None,
+                       values: dict[str, str] | None = None) -> HTMLResponse:
+    async with runtime.db.session() as s:
+        carrier, aliases = await get_carrier(s, carrier_id)  # an unknown id: the 404 page
     c = carrier_json(carrier, aliases)
     shown = values or {"naic_code": c["naic_code"] or "", "aliases": "\n".join(c["aliases"]),
                        "subordinates": "\n".join(c["subordinates"]), "addresses": "\n\n".join(c["addresses"])}
@@ -89,20 +83,17 @@ async def carrier_page(request: Request, carrier_id: str, user: DashboardUser, r
 
 
 @router.post("/carriers/{carrier_id}")
-async def edit_form(request: Request, carrier_id: str, user: DashboardUser) -> Response:
+async def edit_form(request: Request, runtime: Runtime, carrier_id: str, user: Editor) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    if not user.can("carriers:edit"):
-        return await carrier_page(request, carrier_id, user, error="You do not have the carriers:edit permission.",
-                                  values=form)
     try:
         edit = CarrierEdit(**_form_values(form), active=form.get("active") == "on",
                            version=int(form["version"]) if form.get("version", "").isdigit() else None)
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             await update_carrier(tx, carrier_id, edit)
     except ValidationError as exc:
-        return await carrier_page(request, carrier_id, user, error=_words(exc), values=form)
+        return await carrier_page(request, runtime, carrier_id, user, error=_words(exc), values=form)
     except UseCaseError as exc:
-        return await carrier_page(request, carrier_id, user, error=str(exc), values=form)
+        return await carrier_page(request, runtime, carrier_id, user, error=str(exc), values=form)
     return RedirectResponse(f"/carriers/{carrier_id}?saved=1", status_code=303)
 
 

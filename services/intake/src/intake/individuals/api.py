@@ -8,11 +8,13 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.tabular import TabularError, csv_bytes
-from fastapi import APIRouter, File, Header, HTTPException, Query, Request, UploadFile
+from agency_common.web.deps import Runtime, Session
+from fastapi import APIRouter, File, Header, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
 
-from intake.errors import UseCaseError
+from intake.errors import NotFound
+from intake.individuals.import_jobs import ImportJobs
 from intake.individuals.import_jobs import job_json as import_job_json
 from intake.individuals.importing import save_upload, template_columns
 from intake.individuals.pii import require_cipher
@@ -24,7 +26,7 @@ from intake.individuals.queries import (
     search,
     search_export_csv,
 )
-from intake.individuals.sales_record_jobs import start_job
+from intake.individuals.sales_record_jobs import SalesJobs, start_job
 from intake.individuals.schemas import (
     AuditList,
     ConvertOut,
@@ -59,47 +61,36 @@ from intake.individuals.usecases import (
     update_sales_record,
 )
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
-from intake.web import fail
 
 router = APIRouter(prefix="/api", tags=["individuals"])
 REVEAL = "pii:reveal"
 
 
 @router.post("/individuals", status_code=201, response_model=IndividualOut, response_model_exclude_unset=True)
-async def create_individual_route(request: Request, body: IndividualIn,
+async def create_individual_route(runtime: Runtime, body: IndividualIn,
                                   user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.uow(actor=user.login) as tx:
-            ind = await create_individual(tx, body, require_cipher(runtime))
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    async with runtime.uow(actor=user.login) as tx:
+        ind = await create_individual(tx, body, require_cipher(runtime))
     return individual_json(ind, runtime.pii, user.can(REVEAL))
 
 
 @router.patch("/individuals/{individual_id}", response_model=IndividualOut, response_model_exclude_unset=True)
-async def patch_individual(request: Request, individual_id: str, body: IndividualIn,
+async def patch_individual(runtime: Runtime, individual_id: str, body: IndividualIn,
                            user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.uow(actor=user.login) as tx:
-            ind = await update_individual(tx, individual_id, body, require_cipher(runtime))
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    async with runtime.uow(actor=user.login) as tx:
+        ind = await update_individual(tx, individual_id, body, require_cipher(runtime))
     return individual_json(ind, runtime.pii, user.can(REVEAL))
 
 
 @router.post("/individuals/import", response_model=ImportResult, responses={
     202: {"model": ImportJobAccepted, "description": "a large file: a background job (poll `job.url`)"}})
-async def import_individuals(request: Request, user: Annotated[User, require("individuals:edit")],
+async def import_individuals(runtime: Runtime, imports: ImportJobs, user: Annotated[User, require("individuals:edit")],
                              file: Annotated[UploadFile, File(description="CSV or XLSX; header row of field names")],
                              idempotency_key: Annotated[str | None, Header(max_length=200)] = None) -> JSONResponse:
     """Every row's result (`total`, `created`, `updated`, `invalid`, `blank`, `errors`, `results`).
     Above `individuals_import_background_threshold` data rows: 202 `{"background": true, "job"}`,
     the job at `/api/individual-imports/{id}`; with an `Idempotency-Key`, a repeat answers the job
     that key started (200) and starts nothing."""
-    runtime = request.app.state.runtime
-    imports = request.app.state.individual_imports
     if (job := await imports.for_key(idempotency_key)) is not None:
         return JSONResponse({"background": True, "job": job}, headers={"Location": job["url"]})
     try:
@@ -110,8 +101,6 @@ async def import_individuals(request: Request, user: Annotated[User, require("in
         out = await imports.submit(tmp, file.filename or "individuals.csv", user.login, idempotency_key)
     except TabularError as exc:
         raise HTTPException(422, str(exc)) from None
-    except UseCaseError as exc:
-        raise fail(exc) from None
     finally:
         with contextlib.suppress(FileNotFoundError):  # a job took the file away
             os.unlink(tmp)
@@ -125,18 +114,15 @@ async def import_individuals(request: Request, user: Annotated[User, require("in
 
 
 @router.get("/individual-imports/{import_id}", response_model=ImportJobOut, response_model_exclude_unset=True)
-async def individual_import(request: Request, import_id: str,
+async def individual_import(imports: ImportJobs, import_id: str,
                             _user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
     """A background import: `status` (queued | running | done | failed), `error`, `total` data
     rows, `rows_done` and `progress` (0..1), the counts, who started it and when."""
-    try:
-        return import_job_json(await request.app.state.individual_imports.get(import_id))
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    return import_job_json(await imports.get(import_id))
 
 
 @router.get("/individual-imports/{import_id}/results", response_model=ImportResultsPage, response_model_exclude_unset=True)
-async def individual_import_results(request: Request, import_id: str,
+async def individual_import_results(imports: ImportJobs, import_id: str,
                                     _user: Annotated[User, require("individuals:edit")],
                                     offset: Annotated[int, Query(ge=0)] = 0,
                                     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -144,26 +130,18 @@ async def individual_import_results(request: Request, import_id: str,
                                     ) -> dict[str, Any]:
     """Each non-blank row's outcome in line order (line, outcome, individual id, name, reasons;
     never the cells), a page at a time."""
-    imports = request.app.state.individual_imports
-    try:
-        await imports.get(import_id)
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    await imports.get(import_id)  # an unknown id: 404
     total, items = await imports.results(import_id, offset, limit, outcome)
     return {"total": total, "offset": offset, "limit": limit, "items": items,
             "next_offset": offset + len(items) if offset + len(items) < total else None}
 
 
 @router.get("/individual-imports/{import_id}/errors.csv")
-async def individual_import_errors(request: Request, import_id: str,
+async def individual_import_errors(imports: ImportJobs, import_id: str,
                                    user: Annotated[User, require("individuals:edit")]) -> StreamingResponse:
     """The invalid rows as uploaded, to fix and import again: line, reasons, the file's columns
     (PII masked unless the user may reveal it; formulas neutralised)."""
-    imports = request.app.state.individual_imports
-    try:
-        job = await imports.get(import_id)
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    job = await imports.get(import_id)
     return StreamingResponse(imports.errors_csv(job, user.can(REVEAL)), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="invalid-individuals.csv"'})
 
@@ -176,65 +154,55 @@ async def import_template(_user: Annotated[User, require("individuals:edit")]) -
 
 
 @router.get("/individuals/{individual_id}", response_model=IndividualOut, response_model_exclude_unset=True)
-async def get_individual(request: Request, individual_id: str,
+async def get_individual(runtime: Runtime, session: Session, individual_id: str,
                          user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    async with runtime.db.session() as session:
-        ind = await session.get(Individual, individual_id)
+    ind = await session.get(Individual, individual_id)
     if ind is None:
-        raise HTTPException(404, "no such individual")
+        raise NotFound("no such individual")
     return individual_json(ind, require_cipher(runtime), user.can(REVEAL))
 
 
 @router.get("/individuals/{individual_id}/audit", response_model=AuditList, response_model_exclude_unset=True)
-async def individual_audit(request: Request, individual_id: str,
+async def individual_audit(session: Session, individual_id: str,
                            _user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
-    async with request.app.state.runtime.db.session() as session:
-        return {"items": await audits_of(session, individual_id)}
+    return {"items": await audits_of(session, individual_id)}
 
 
 @router.post("/individuals/search", response_model=IndividualPage, response_model_exclude_unset=True)
-async def search_route(request: Request, body: SearchRequest,
+async def search_route(runtime: Runtime, session: Session, body: SearchRequest,
                        user: Annotated[User, require("individuals:view")]) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.db.session() as session:
-            total, rows = await search(session, SearchCriteria.model_validate(body.model_dump(
-                exclude={"sort", "limit", "offset"})), sort=body.sort, limit=body.limit, offset=body.offset)
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    total, rows = await search(session, SearchCriteria.model_validate(body.model_dump(
+        exclude={"sort", "limit", "offset"})), sort=body.sort, limit=body.limit, offset=body.offset)
     cipher, reveal = require_cipher(runtime), user.can(REVEAL)
     return {"total": total, "limit": body.limit, "offset": body.offset,
             "items": [individual_json(i, cipher, reveal) for i in rows]}
 
 
 @router.post("/individuals/search.csv")
-async def search_csv(request: Request, body: SearchCriteria,
+async def search_csv(runtime: Runtime, body: SearchCriteria,
                      user: Annotated[User, require("individuals:view")]) -> StreamingResponse:
     """The whole result as CSV (PII masked unless the user may reveal it; formulas neutralised)."""
-    runtime = request.app.state.runtime
     return StreamingResponse(search_export_csv(runtime.db, body, require_cipher(runtime), user.can(REVEAL)),
                              media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
 
 
 @router.post("/saved-searches", status_code=201, response_model=SavedSearchOut, response_model_exclude_unset=True)
-async def create_saved_search(request: Request, body: SavedSearchIn,
+async def create_saved_search(runtime: Runtime, body: SavedSearchIn,
                               user: Annotated[User, require("individuals:view", "searches:save")]) -> dict[str, Any]:
-    async with request.app.state.runtime.uow(actor=user.login) as tx:
+    async with runtime.uow(actor=user.login) as tx:
         s = await save_search(tx, body.name, body.criteria)
     return saved_search_json(s)
 
 
 @router.get("/saved-searches", response_model=SavedSearchList, response_model_exclude_unset=True)
-async def list_saved_searches(request: Request, _user: Annotated[User, require("individuals:view")],
+async def list_saved_searches(session: Session, _user: Annotated[User, require("individuals:view")],
                               owner: str | None = None) -> dict[str, Any]:
-    async with request.app.state.runtime.db.session() as session:
-        stmt = select(SavedSearch).order_by(SavedSearch.created_at.desc()).limit(500)
-        if owner:
-            stmt = stmt.where(SavedSearch.owner == owner)
-        rows = (await session.execute(stmt)).scalars().all()
-        jobs = (await session.execute(select(SalesRecordJob).where(
-            SalesRecordJob.saved_search_id.in_([s.id for s in rows])))).scalars().all()
+    stmt = select(SavedSearch).order_by(SavedSearch.created_at.desc()).limit(500)
+    if owner:
+        stmt = stmt.where(SavedSearch.owner == owner)
+    rows = (await session.execute(stmt)).scalars().all()
+    jobs = (await session.execute(select(SalesRecordJob).where(
+        SalesRecordJob.saved_search_id.in_([s.id for s in rows])))).scalars().all()
     by_search: dict[str, list[dict[str, Any]]] = {}
     for j in jobs:
         by_search.setdefault(j.saved_search_id or "", []).append(job_json(j))
@@ -242,89 +210,68 @@ async def list_saved_searches(request: Request, _user: Annotated[User, require("
 
 
 @router.post("/sales-record-jobs/preview", response_model=PreviewOut, response_model_exclude_unset=True)
-async def preview_job(request: Request, body: PreviewIn,
+async def preview_job(runtime: Runtime, session: Session, body: PreviewIn,
                       _user: Annotated[User, require("individuals:edit", "sales_enablement:view")]) -> dict[str, Any]:
     """The confirmation: how many sales records will be created and how many individuals skipped."""
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.db.session() as session:
-            c = await resolve_criteria(session, body.criteria, body.saved_search_id)
-            counts = await preview_counts(session, c)
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    c = await resolve_criteria(session, body.criteria, body.saved_search_id)
+    counts = await preview_counts(session, c)
     return counts | {"sales_record_types": runtime.settings.sales_record_types}
 
 
 @router.post("/sales-record-jobs", status_code=202, response_model=SalesRecordJobOut)
-async def create_job(request: Request, body: SalesRecordJobIn,
+async def create_job(runtime: Runtime, sales_jobs: SalesJobs, body: SalesRecordJobIn,
                      user: Annotated[User, require("individuals:edit", "sales_enablement:view")]) -> JSONResponse:
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.uow(actor=user.login) as tx:
-            job, created = await start_job(tx, body, runtime.settings.sales_record_types)
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    async with runtime.uow(actor=user.login) as tx:
+        job, created = await start_job(tx, body, runtime.settings.sales_record_types)
     if created:
-        request.app.state.sales_jobs.launch(job.id)
+        sales_jobs.launch(job.id)
     return JSONResponse(job_json(job), status_code=202 if created else 200)
 
 
 @router.get("/sales-record-jobs/{job_id}", response_model=SalesRecordJobOut, response_model_exclude_unset=True)
-async def get_job(request: Request, job_id: str,
+async def get_job(session: Session, job_id: str,
                   _user: Annotated[User, require("sales_enablement:view")]) -> dict[str, Any]:
-    async with request.app.state.runtime.db.session() as session:
-        job = await session.get(SalesRecordJob, job_id)
+    job = await session.get(SalesRecordJob, job_id)
     if job is None:
-        raise HTTPException(404, "no such job")
+        raise NotFound("no such job")
     return job_json(job)
 
 
 @router.get("/sales-records", response_model=SalesRecordPage, response_model_exclude_unset=True)
-async def list_sales_records_route(request: Request, user: Annotated[User, require("sales_enablement:view")],
+async def list_sales_records_route(runtime: Runtime, session: Session,
+                                   user: Annotated[User, require("sales_enablement:view")],
                                    individual_id: str | None = None, job_id: str | None = None,
                                    sales_record_type: str | None = None,
                                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
                                    offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    async with runtime.db.session() as session:
-        total, rows = await list_sales_records(session, sales_record_type=sales_record_type, job_id=job_id,
-                                               individual_id=individual_id, limit=limit, offset=offset)
+    total, rows = await list_sales_records(session, sales_record_type=sales_record_type, job_id=job_id,
+                                           individual_id=individual_id, limit=limit, offset=offset)
     cipher, reveal = require_cipher(runtime), user.can(REVEAL)
     return {"total": total, "limit": limit, "offset": offset,
             "items": [sales_record_json(r, cipher, reveal) for r in rows]}
 
 
 @router.get("/sales-records/{record_id}", response_model=SalesRecordOut, response_model_exclude_unset=True)
-async def get_sales_record(request: Request, record_id: str,
+async def get_sales_record(runtime: Runtime, session: Session, record_id: str,
                            user: Annotated[User, require("sales_enablement:view")]) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    async with runtime.db.session() as session:
-        rec = await session.get(SalesRecord, record_id)
+    rec = await session.get(SalesRecord, record_id)
     if rec is None:
-        raise HTTPException(404, "no such sales record")
+        raise NotFound("no such sales record")
     return sales_record_json(rec, require_cipher(runtime), user.can(REVEAL))
 
 
 @router.patch("/sales-records/{record_id}", response_model=SalesRecordOut, response_model_exclude_unset=True)
-async def patch_sales_record(request: Request, record_id: str, body: dict[str, Any],
+async def patch_sales_record(runtime: Runtime, record_id: str, body: dict[str, Any],
                              user: Annotated[User, require("sales_enablement:edit")]) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.uow(actor=user.login) as tx:
-            rec = await update_sales_record(tx, record_id, body, require_cipher(runtime))
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    async with runtime.uow(actor=user.login) as tx:
+        rec = await update_sales_record(tx, record_id, body, require_cipher(runtime))
     return sales_record_json(rec, runtime.pii, user.can(REVEAL))
 
 
 @router.post("/sales-records/{record_id}/convert-to-individual", response_model=ConvertOut, response_model_exclude_unset=True)
-async def convert_route(request: Request, record_id: str,
+async def convert_route(runtime: Runtime, record_id: str,
                         user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    try:
-        async with runtime.uow(actor=user.login) as tx:
-            ind, filled, conflicts = await convert_to_individual(tx, record_id, require_cipher(runtime))
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    async with runtime.uow(actor=user.login) as tx:
+        ind, filled, conflicts = await convert_to_individual(tx, record_id, require_cipher(runtime))
     return {"individual": individual_json(ind, runtime.pii, user.can(REVEAL)), "filled": filled,
             "conflicts_kept_individual": conflicts}

@@ -10,15 +10,18 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+from agency_common.auth import User
 from agency_common.tabular import TabularError, csv_bytes
-from agency_common.web import DashboardUser, render
+from agency_common.web import page_permission, render
+from agency_common.web.deps import Runtime, Session
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from intake.errors import UseCaseError
+from intake.errors import Invalid, NotFound, UseCaseError
 from intake.individuals.domain.fields import CARRIED_FIELDS, FIELD_LABELS, STANDARD_FIELDS
+from intake.individuals.import_jobs import ImportJobs
 from intake.individuals.import_jobs import job_json as import_job_json
 from intake.individuals.importing import invalid_rows_csv, results_csv, save_upload, template_columns
 from intake.individuals.pii import require_cipher
@@ -29,7 +32,7 @@ from intake.individuals.queries import (
     search,
     search_export_csv,
 )
-from intake.individuals.sales_record_jobs import start_job
+from intake.individuals.sales_record_jobs import SalesJobs, start_job
 from intake.individuals.schemas import (
     SalesRecordJobIn,
     SearchCriteria,
@@ -45,6 +48,12 @@ router = APIRouter(include_in_schema=False)
 PAGE = 50
 IMPORT_ROWS_SHOWN = 2000  # the rest is in the results CSV
 CRITERIA_FIELDS = list(SearchCriteria.model_fields)
+# who may open what (the API's permissions for the same work)
+Viewer = Annotated[User, page_permission("individuals:view")]
+Editor = Annotated[User, page_permission("individuals:edit")]
+SearchSaver = Annotated[User, page_permission("individuals:view", "searches:save")]
+SalesViewer = Annotated[User, page_permission("sales_enablement:view")]
+SalesRecordMaker = Annotated[User, page_permission("individuals:edit", "sales_enablement:view")]
 
 
 def _criteria(params: dict[str, Any]) -> SearchCriteria:
@@ -53,11 +62,8 @@ def _criteria(params: dict[str, Any]) -> SearchCriteria:
 
 
 @router.get("/individuals", response_class=HTMLResponse)
-async def search_page(request: Request, user: DashboardUser, error: str | None = None,
+async def search_page(request: Request, runtime: Runtime, user: Viewer, error: str | None = None,
                       message: str | None = None) -> HTMLResponse:
-    if not user.can("individuals:view"):
-        return render(request, "intake_message.html", status_code=403, message="You do not have the individuals:view permission.")
-    runtime = request.app.state.runtime
     params = dict(request.query_params)
     saved_id = params.get("saved_search_id")
     page = max(int(params.get("page", "1") or 1), 1)
@@ -91,40 +97,32 @@ async def search_page(request: Request, user: DashboardUser, error: str | None =
 
 
 @router.get("/individuals/export.csv")
-async def export_csv(request: Request, user: DashboardUser) -> Response:
+async def export_csv(request: Request, runtime: Runtime, user: Viewer) -> Response:
     """The search's whole result as CSV (PII masked unless the user may reveal it)."""
-    if not user.can("individuals:view"):
-        return _denied(request, "individuals:view")
-    runtime = request.app.state.runtime
     try:
         c = _criteria(dict(request.query_params))
     except ValidationError as exc:
-        return render(request, "intake_message.html", status_code=422, message=str(exc))
+        raise Invalid(str(exc)) from None
     return StreamingResponse(search_export_csv(runtime.db, c, require_cipher(runtime), user.can("pii:reveal")),
                              media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
 
 
 @router.post("/individuals/saved-searches")
-async def save_search_form(request: Request, user: DashboardUser) -> Response:
-    if not (user.can("individuals:view") and user.can("searches:save")):
-        return _denied(request, "individuals:view", "searches:save")
+async def save_search_form(request: Request, runtime: Runtime, user: SearchSaver) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             # The form field is not called "name": that is a search criterion ("name contains").
             s = await save_search(tx, form.get("search_name", ""), _criteria(form))
     except (ValidationError, UseCaseError) as exc:
-        return await search_page(request, user, error=str(exc))
+        return await search_page(request, runtime, user, error=str(exc))
     return RedirectResponse(f"/individuals?saved_search_id={s.id}&run=1", status_code=303)
 
 
 @router.post("/individuals/sales-records")
-async def create_sales_records_form(request: Request, user: DashboardUser) -> Response:
-    if not (user.can("individuals:edit") and user.can("sales_enablement:view")):
-        return render(request, "intake_message.html", status_code=403,
-                      message="Creating sales records needs the individuals:edit and sales_enablement:view permissions.")
+async def create_sales_records_form(request: Request, runtime: Runtime, sales_jobs: SalesJobs,
+                                    user: SalesRecordMaker) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
-    runtime = request.app.state.runtime
     try:
         body = SalesRecordJobIn(idempotency_key=form.get("idempotency_key") or str(uuid.uuid4()),
                                 sales_record_type=form.get("sales_record_type", ""), criteria=_criteria(form),
@@ -132,64 +130,51 @@ async def create_sales_records_form(request: Request, user: DashboardUser) -> Re
         async with runtime.uow(actor=user.login) as tx:
             job, created = await start_job(tx, body, runtime.settings.sales_record_types)
     except (ValidationError, UseCaseError) as exc:
-        return await search_page(request, user, error=str(exc))
+        return await search_page(request, runtime, user, error=str(exc))
     if created:
-        request.app.state.sales_jobs.launch(job.id)
+        sales_jobs.launch(job.id)
     return RedirectResponse(f"/sales-record-jobs/{job.id}", status_code=303)
 
 
 @router.get("/sales-record-jobs/{job_id}", response_class=HTMLResponse)
-async def job_page(request: Request, job_id: str, user: DashboardUser) -> HTMLResponse:
-    async with request.app.state.runtime.db.session() as session:
-        job = await session.get(SalesRecordJob, job_id)
+async def job_page(request: Request, session: Session, job_id: str, _user: SalesViewer) -> HTMLResponse:
+    job = await session.get(SalesRecordJob, job_id)
     if job is None:
-        return render(request, "intake_message.html", status_code=404, message="No such job.")
+        raise NotFound("No such job.")
     return render(request, "intake_sales_job.html", job=job_json(job))
 
 
 # -- CSV import of individuals ----------------------------------------------------------------------
-def _denied(request: Request, *permissions: str) -> HTMLResponse:
-    return render(request, "intake_message.html", status_code=403,
-                  message=f"This page needs the {' and '.join(permissions)} permission{'s' if len(permissions) > 1 else ''}.")
-
-
 def _csv_data_uri(header: list[str], rows: list[list[str]]) -> str:
     """A CSV the browser downloads from the page itself: the import keeps no file of its results."""
     return "data:text/csv;base64," + base64.b64encode(b"".join(csv_bytes(header, rows))).decode()
 
 
 @router.get("/individuals/import/template.csv")
-async def import_template_csv(request: Request, user: DashboardUser) -> Response:
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
+async def import_template_csv(request: Request, user: Editor) -> Response:
     return StreamingResponse(csv_bytes(template_columns(), []), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="individuals-template.csv"'})
 
 
 @router.get("/individuals/import", response_class=HTMLResponse)
-async def import_page(request: Request, user: DashboardUser) -> HTMLResponse:
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
+async def import_page(request: Request, imports: ImportJobs, _user: Editor) -> HTMLResponse:
     return render(request, "intake_individuals_import.html", columns=template_columns(), result=None,
-                  **await _import_form_context(request))
+                  **await _import_form_context(imports))
 
 
-async def _import_form_context(request: Request) -> dict[str, Any]:
+async def _import_form_context(imports: Any) -> dict[str, Any]:
     # a new key per form shown: a second click on the same form answers the job the first started
-    return {"idempotency_key": str(uuid.uuid4()), "jobs": await request.app.state.individual_imports.recent()}
+    return {"idempotency_key": str(uuid.uuid4()), "jobs": await imports.recent()}
 
 
 @router.post("/individuals/import", response_class=HTMLResponse)
-async def import_form(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()],
+async def import_form(request: Request, runtime: Runtime, imports: ImportJobs, user: Editor,
+                      file: Annotated[UploadFile, File()],
                       idempotency_key: Annotated[str | None, Form(max_length=200)] = None) -> Response:
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
-    runtime = request.app.state.runtime
-    imports = request.app.state.individual_imports
     if (job := await imports.for_key(idempotency_key)) is not None:
         return RedirectResponse(job["page"], status_code=303)
     ctx: dict[str, Any] = {"columns": template_columns(), "result": None, "file_name": file.filename,
-                           **await _import_form_context(request)}
+                           **await _import_form_context(imports)}
     try:
         tmp = await save_upload(file, runtime.settings.max_upload_bytes)
     except TabularError as exc:
@@ -211,26 +196,22 @@ async def import_form(request: Request, user: DashboardUser, file: Annotated[Upl
         "results_uri": _csv_data_uri(*results_csv(result))}))
 
 
-async def _import_job(request: Request, import_id: str, user: Any) -> Any:
-    """The background import for its pages, or the page refusing it (permission, unknown id)."""
-    if not user.can("individuals:edit"):
-        return _denied(request, "individuals:edit")
+async def _import_job(imports: Any, import_id: str) -> Any:
+    """The background import for its pages (an unknown id: the 404 page)."""
     try:
-        return await request.app.state.individual_imports.get(import_id)
+        return await imports.get(import_id)
     except UseCaseError:
-        return render(request, "intake_message.html", status_code=404, message="No such import.")
+        raise NotFound("No such import.") from None
 
 
 @router.get("/individuals/import/jobs/{import_id}", response_class=HTMLResponse)
-async def import_job_page(request: Request, import_id: str, user: DashboardUser) -> Response:
+async def import_job_page(request: Request, imports: ImportJobs, import_id: str, _user: Editor) -> Response:
     """A background import: its progress while it runs (the page refreshes itself), then the same
     result view as an import done at once, downloads served from the stored outcomes."""
-    job = await _import_job(request, import_id, user)
-    if isinstance(job, Response):
-        return job
+    job = await _import_job(imports, import_id)
     ctx: dict[str, Any] = {"job": import_job_json(job), "file_name": job.file_name, "result": None}
     if job.status == "done":
-        count, rows = await request.app.state.individual_imports.results(job.id, 0, IMPORT_ROWS_SHOWN)
+        count, rows = await imports.results(job.id, 0, IMPORT_ROWS_SHOWN)
         base = f"/individuals/import/jobs/{job.id}"
         ctx |= {"result": ctx["job"], "rows": rows, "more": count - len(rows), "results_uri": f"{base}/results.csv",
                 "invalid_uri": f"{base}/invalid.csv" if job.invalid else None}
@@ -238,33 +219,28 @@ async def import_job_page(request: Request, import_id: str, user: DashboardUser)
 
 
 @router.get("/individuals/import/jobs/{import_id}/results.csv")
-async def import_job_results_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
-    if isinstance(job := await _import_job(request, import_id, user), Response):
-        return job
-    return StreamingResponse(request.app.state.individual_imports.results_csv(job), media_type="text/csv",
+async def import_job_results_csv(imports: ImportJobs, import_id: str, _user: Editor) -> Response:
+    job = await _import_job(imports, import_id)
+    return StreamingResponse(imports.results_csv(job), media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="import-results.csv"'})
 
 
 @router.get("/individuals/import/jobs/{import_id}/invalid.csv")
-async def import_job_invalid_csv(request: Request, import_id: str, user: DashboardUser) -> Response:
+async def import_job_invalid_csv(imports: ImportJobs, import_id: str, user: Editor) -> Response:
     """The invalid rows to fix and import again (PII masked unless the user may reveal it)."""
-    if isinstance(job := await _import_job(request, import_id, user), Response):
-        return job
-    return StreamingResponse(request.app.state.individual_imports.errors_csv(job, user.can("pii:reveal")),
+    job = await _import_job(imports, import_id)
+    return StreamingResponse(imports.errors_csv(job, user.can("pii:reveal")),
                              media_type="text/csv",
                              headers={"Content-Disposition": 'attachment; filename="invalid-individuals.csv"'})
 
 
 # -- an individual, sales records, Convert to Individual --------------------------------------------
 @router.get("/individuals/{individual_id}", response_class=HTMLResponse)
-async def individual_page(request: Request, individual_id: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("individuals:view"):
-        return _denied(request, "individuals:view")
-    runtime = request.app.state.runtime
+async def individual_page(request: Request, runtime: Runtime, individual_id: str, user: Viewer) -> HTMLResponse:
     async with runtime.db.session() as session:
         ind = await session.get(Individual, individual_id)
         if ind is None:
-            return render(request, "intake_message.html", status_code=404, message="No such individual.")
+            raise NotFound("No such individual.")
         _, records = await list_sales_records(session, individual_id=individual_id, limit=10)
         audits = await audits_of(session, individual_id)
     return render(request, "intake_individual.html", ind=individual_json(ind, require_cipher(runtime), user.can("pii:reveal")),
@@ -273,11 +249,9 @@ async def individual_page(request: Request, individual_id: str, user: DashboardU
 
 
 @router.get("/sales-records", response_class=HTMLResponse)
-async def sales_records_page(request: Request, user: DashboardUser, sales_record_type: str = "", job_id: str = "",
+async def sales_records_page(request: Request, runtime: Runtime, user: SalesViewer, sales_record_type: str = "",
+                             job_id: str = "",
                              page: int = 1) -> HTMLResponse:
-    if not user.can("sales_enablement:view"):
-        return _denied(request, "sales_enablement:view")
-    runtime = request.app.state.runtime
     page = max(page, 1)
     async with runtime.db.session() as session:
         total, rows = await list_sales_records(session, sales_record_type=sales_record_type or None,
@@ -291,13 +265,12 @@ async def sales_records_page(request: Request, user: DashboardUser, sales_record
                   job=job_json(job) if job else None)
 
 
-async def _record_page(request: Request, user: Any, record_id: str, message: str | None = None,
+async def _record_page(request: Request, runtime: Any, user: Any, record_id: str, message: str | None = None,
                        error: str | None = None, status_code: int = 200) -> HTMLResponse:
-    runtime = request.app.state.runtime
     async with runtime.db.session() as session:
         rec = await session.get(SalesRecord, record_id)
         if rec is None:
-            return render(request, "intake_message.html", status_code=404, message="No such sales record.")
+            raise NotFound("No such sales record.")
         ind = await session.get(Individual, rec.individual_id)
         audits = [a for a in await audits_of(session, rec.individual_id)
                   if a["action"] == "convert_to_individual" and a["details"].get("sales_record_id") == rec.id]
@@ -313,20 +286,15 @@ async def _record_page(request: Request, user: Any, record_id: str, message: str
 
 
 @router.get("/sales-records/{record_id}", response_class=HTMLResponse)
-async def sales_record_page(request: Request, record_id: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("sales_enablement:view"):
-        return _denied(request, "sales_enablement:view")
-    return await _record_page(request, user, record_id)
+async def sales_record_page(request: Request, runtime: Runtime, record_id: str, user: SalesViewer) -> HTMLResponse:
+    return await _record_page(request, runtime, user, record_id)
 
 
 @router.post("/sales-records/{record_id}/convert-to-individual")
-async def convert_form(request: Request, record_id: str, user: DashboardUser) -> Response:
-    if not (user.can("individuals:edit") and user.can("sales_enablement:view")):
-        return _denied(request, "individuals:edit", "sales_enablement:view")
-    runtime = request.app.state.runtime
+async def convert_form(request: Request, runtime: Runtime, record_id: str, user: SalesRecordMaker) -> Response:
     try:
         async with runtime.uow(actor=user.login) as tx:
             await convert_to_individual(tx, record_id, require_cipher(runtime))
     except UseCaseError as exc:
-        return await _record_page(request, user, record_id, error=str(exc), status_code=exc.status_code)
+        return await _record_page(request, runtime, user, record_id, error=str(exc), status_code=exc.status_code)
     return RedirectResponse(f"/sales-records/{record_id}?converted=1", status_code=303)

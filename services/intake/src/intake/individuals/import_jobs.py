@@ -18,7 +18,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from agency_common.logging import get_logger
 from agency_common.tabular import TabularError, csv_bytes_paged
@@ -37,6 +37,7 @@ from intake.individuals.importing import (
 )
 from intake.individuals.pii import require_cipher as _cipher
 from intake.models import IndividualImport, IndividualImportRow
+from intake.web import INDIVIDUAL_IMPORTS, app_object
 
 log = get_logger(__name__)
 JOBS = IndividualImport.__table__
@@ -255,3 +256,7 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, (TabularError, UseCaseError)):
         return str(exc)
     return f"internal error: {type(exc).__name__}: {exc}"
+
+
+# The app's background individual imports, as a route dependency
+ImportJobs = Annotated[IndividualImports, app_object(INDIVIDUAL_IMPORTS)]

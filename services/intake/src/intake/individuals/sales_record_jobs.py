@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from agency_common.contracts.intake import SalesRecordCreated
 from agency_common.db.types import UTCDateTime
@@ -22,6 +22,7 @@ from intake.individuals.domain.fields import (
 from intake.individuals.queries import resolve_criteria, search_conditions
 from intake.individuals.schemas import SalesRecordJobIn, SearchCriteria
 from intake.models import Individual, Policy, SalesRecord, SalesRecordJob
+from intake.web import SALES_RECORD_JOBS, app_object
 
 IND = Individual.__table__
 SR = SalesRecord.__table__
@@ -135,3 +136,7 @@ class SalesRecordJobs:
             created = await s.scalar(select(func.count()).select_from(SR).where(SR.c.job_id == job_id)) or 0
             await s.execute(update(jobs).where(jobs.c.id == job_id).values(
                 status="done", created=created, skipped=len(ids) - created, finished_at=utcnow()))
+
+
+# The app's sales-record jobs, as a route dependency
+SalesJobs = Annotated[SalesRecordJobs, app_object(SALES_RECORD_JOBS)]

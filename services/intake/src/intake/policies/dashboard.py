@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from agency_common.web import DashboardUser, render
+from agency_common.auth import User
+from agency_common.web import page_permission, render
+from agency_common.web.deps import Runtime
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -16,15 +18,14 @@ from intake.errors import UseCaseError
 from intake.models import Policy, PolicySession, PolicyUpdateAudit
 from intake.policies.schemas import POLICY_DEFAULT_FIELDS, NewPolicy, UpdateByCarrierRequest, audit_json
 from intake.policies.usecases import create_policy, update_policies_by_carrier
-from intake.web import denied as _denied
 
 router = APIRouter(include_in_schema=False)
+Viewer = Annotated[User, page_permission("policies:view")]
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, user: DashboardUser, error: str | None = None,
+async def home(request: Request, runtime: Runtime, user: Viewer, error: str | None = None,
                values: dict[str, str] | None = None) -> HTMLResponse:
-    runtime = request.app.state.runtime
     async with runtime.db.session() as session:
         total = await session.scalar(select(func.count()).select_from(Policy))
         recent = (await session.execute(select(Policy).order_by(Policy.created_at.desc()).limit(50))).scalars().all()
@@ -36,24 +37,22 @@ async def home(request: Request, user: DashboardUser, error: str | None = None,
 @router.post("/policies")
 async def create_policy_form(
     request: Request,
-    user: DashboardUser,
+    runtime: Runtime,
+    user: Annotated[User, page_permission("policies:create")],
     carrier: Annotated[str, Form()],
     policy_number: Annotated[str, Form()],
     client_name: Annotated[str, Form()],
     line_of_business: Annotated[str, Form()] = "",
 ) -> Response:
-    runtime = request.app.state.runtime
-    if not user.can("policies:create"):
-        return await home(request, user, error="You do not have the policies:create permission.")
     try:
         data = NewPolicy(carrier=carrier, policy_number=policy_number, client_name=client_name,
                          line_of_business=line_of_business or None)
         async with runtime.uow(actor=user.login) as tx:
             await create_policy(tx, data)
     except (ValidationError, UseCaseError) as exc:
-        return await home(request, user, error=str(exc), values={"carrier": carrier, "policy_number": policy_number,
-                                                                 "client_name": client_name,
-                                                                 "line_of_business": line_of_business})
+        typed = {"carrier": carrier, "policy_number": policy_number, "client_name": client_name,
+                 "line_of_business": line_of_business}
+        return await home(request, runtime, user, error=str(exc), values=typed)
     return RedirectResponse("/", status_code=303)
 
 
@@ -62,11 +61,9 @@ UPDATE_FILTERS = ("carrier", "session_id", "line_of_business", "status", "policy
 
 
 @router.get("/policies/update", response_class=HTMLResponse)
-async def update_page(request: Request, user: DashboardUser, message: str | None = None, error: str | None = None,
-                      values: dict[str, str] | None = None) -> HTMLResponse:
-    if not user.can("policies:view"):
-        return _denied(request, "policies:view")
-    async with request.app.state.runtime.db.session() as session:
+async def update_page(request: Request, runtime: Runtime, user: Viewer, message: str | None = None,
+                      error: str | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
+    async with runtime.db.session() as session:
         audits = (await session.execute(select(PolicyUpdateAudit).order_by(PolicyUpdateAudit.updated_at.desc())
                                         .limit(50))).scalars().all()
         sessions = (await session.execute(select(PolicySession).order_by(PolicySession.number.desc()).limit(100))).scalars().all()
@@ -78,16 +75,15 @@ async def update_page(request: Request, user: DashboardUser, message: str | None
 
 
 @router.post("/policies/update")
-async def update_form(request: Request, user: DashboardUser) -> Response:
-    if not user.can("policies:edit"):
-        return _denied(request, "policies:edit")
+async def update_form(request: Request, runtime: Runtime,
+                      user: Annotated[User, page_permission("policies:edit")]) -> Response:
     form = {k: str(v).strip() for k, v in (await request.form()).items()}
     try:
         req = UpdateByCarrierRequest(
             filter={k[2:]: v for k, v in form.items() if k.startswith("f_") and v},
             changes={k[2:]: v for k, v in form.items() if k.startswith("c_") and v})
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             audit = await update_policies_by_carrier(tx, req)
     except (ValidationError, UseCaseError) as exc:
-        return await update_page(request, user, error=str(exc), values=form)
-    return await update_page(request, user, message=f"{audit.count} policies updated.", values=form)
+        return await update_page(request, runtime, user, error=str(exc), values=form)
+    return await update_page(request, runtime, user, message=f"{audit.count} policies updated.", values=form)

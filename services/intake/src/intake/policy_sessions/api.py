@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.tabular import csv_bytes
-from fastapi import APIRouter, HTTPException, Query, Request
+from agency_common.web.deps import Session
+from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from intake.errors import UseCaseError
+from intake.errors import NotFound
+from intake.policy_sessions.jobs import Jobs
 from intake.policy_sessions.queries import list_sessions, session_policies
 from intake.policy_sessions.schemas import (
     CreatePoliciesRequest,
@@ -22,31 +24,26 @@ from intake.policy_sessions.schemas import (
     SessionWithPolicies,
     session_json,
 )
-from intake.web import fail
 
 router = APIRouter(prefix="/api", tags=["intake"])
 
 
-async def _session_policies(request: Request, session_id: str) -> tuple[Any, list[dict[str, Any]]]:
-    async with request.app.state.runtime.db.session() as session:
-        found = await session_policies(session, session_id)
+async def _session_policies(session: Any, session_id: str) -> tuple[Any, list[dict[str, Any]]]:
+    found = await session_policies(session, session_id)
     if found is None:
-        raise HTTPException(404, "no such session")
+        raise NotFound("no such session")
     return found
 
 
 @router.post("/statements/{statement_id}/create-policies", status_code=201, response_model=SessionCreated, responses={
     200: {"model": SessionCreated, "description": "the session this idempotency key already created"},
     202: {"model": JobAccepted, "description": "a large statement: a background job (poll `job.url`)"}})
-async def create_policies_route(request: Request, statement_id: str, body: CreatePoliciesRequest,
+async def create_policies_route(jobs: Jobs, statement_id: str, body: CreatePoliciesRequest,
                                 user: Annotated[User, require("policies:create")]) -> JSONResponse:
     """The session `id` and `count` (201; 200 when the idempotency key already made it). Above
     `create_policies_background_threshold` unmatched lines: 202 with `job` (`status`, `done` of
     `total`, `session_id` when done) at `/api/create-policies-jobs/{job id}`."""
-    try:
-        result = await request.app.state.policy_jobs.submit(statement_id, body, user.login)
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    result = await jobs.submit(statement_id, body, user.login)
     if "job" in result:
         job = result["job"]
         return JSONResponse({"background": True, "job": job}, status_code=202, headers={"Location": job["url"]})
@@ -55,34 +52,27 @@ async def create_policies_route(request: Request, statement_id: str, body: Creat
 
 
 @router.get("/create-policies-jobs/{job_id}", response_model=JobOut, response_model_exclude_unset=True)
-async def create_policies_job(request: Request, job_id: str,
+async def create_policies_job(jobs: Jobs, job_id: str,
                               _user: Annotated[User, require("policies:view")]) -> dict[str, Any]:
-    try:
-        return await request.app.state.policy_jobs.get(job_id)
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    return await jobs.get(job_id)
 
 
 @router.get("/policy-sessions", response_model=SessionPage, response_model_exclude_unset=True)
 async def policy_sessions(
-    request: Request, _user: Annotated[User, require("policies:view")],
+    session: Session, _user: Annotated[User, require("policies:view")],
     user: str | None = None, date_from: date | None = None, date_to: date | None = None,
     sort: Annotated[str, Query(description="date, user, count or number; prefix - for descending")] = "-date",
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    try:
-        async with request.app.state.runtime.db.session() as session:
-            total, rows = await list_sessions(session, user=user, date_from=date_from, date_to=date_to, sort=sort,
-                                              limit=limit, offset=offset)
-    except UseCaseError as exc:
-        raise fail(exc) from None
+    total, rows = await list_sessions(session, user=user, date_from=date_from, date_to=date_to, sort=sort,
+                                      limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": [session_json(s) for s in rows]}
 
 
 @router.get("/policy-sessions/{session_id}", response_model=SessionWithPolicies, response_model_exclude_unset=True)
-async def policy_session(request: Request, session_id: str,
+async def policy_session(session: Session, session_id: str,
                          _user: Annotated[User, require("policies:view")]) -> dict[str, Any]:
-    s, rows = await _session_policies(request, session_id)
+    s, rows = await _session_policies(session, session_id)
     return session_json(s) | {"policies": [
         {"policy_id": r["id"], "client_name": r["client_name"], "policy_number": r["policy_number"],
          "policy_type": r["line_of_business"], "status": r["status"],
@@ -90,9 +80,9 @@ async def policy_session(request: Request, session_id: str,
 
 
 @router.get("/policy-sessions/{session_id}/policies.csv")
-async def policy_session_csv(request: Request, session_id: str,
+async def policy_session_csv(session: Session, session_id: str,
                              _user: Annotated[User, require("policies:view")]) -> StreamingResponse:
-    s, rows = await _session_policies(request, session_id)
+    s, rows = await _session_policies(session, session_id)
     body = ([r["client_name"], r["policy_number"], r["line_of_business"] or "", r["status"] or "",
              r["effective_date"].isoformat() if r["effective_date"] else ""] for r in rows)
     return StreamingResponse(

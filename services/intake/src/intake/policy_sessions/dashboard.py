@@ -5,43 +5,37 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
-from agency_common.web import DashboardUser, render
-from fastapi import APIRouter, HTTPException, Request
+from agency_common.auth import User
+from agency_common.web import page_permission, render
+from agency_common.web.deps import Runtime, Session
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from intake.errors import UseCaseError
+from intake.errors import NotFound, UseCaseError
 from intake.models import Statement, StatementLineRow
 from intake.policies.schemas import POLICY_DEFAULT_FIELDS
 from intake.policy_sessions.domain.new_policies import plan_policy
+from intake.policy_sessions.jobs import Jobs
 from intake.policy_sessions.queries import list_sessions, session_policies
 from intake.policy_sessions.schemas import CreatePoliciesRequest
-from intake.web import denied as _denied
 
 router = APIRouter(include_in_schema=False)
 LINES = StatementLineRow.__table__
-
-
-async def _session_policies(request: Request, session_id: str) -> tuple[Any, list[dict[str, Any]]]:
-    async with request.app.state.runtime.db.session() as session:
-        found = await session_policies(session, session_id)
-    if found is None:
-        raise HTTPException(404, "no such session")
-    return found
+Viewer = Annotated[User, page_permission("policies:view")]
+Creator = Annotated[User, page_permission("policies:create")]
 
 
 @router.get("/statements/{statement_id}/create-policies", response_class=HTMLResponse)
-async def create_policies_page(request: Request, statement_id: str, user: DashboardUser,
+async def create_policies_page(request: Request, runtime: Runtime, statement_id: str, user: Creator,
                                error: str | None = None) -> HTMLResponse:
-    if not user.can("policies:create"):
-        return _denied(request, "policies:create")
-    async with request.app.state.runtime.db.session() as session:
+    async with runtime.db.session() as session:
         st = await session.get(Statement, statement_id)
         if st is None:
-            raise HTTPException(404, "no such statement")
+            raise NotFound("no such statement")
         total = await session.scalar(select(func.count()).select_from(LINES).where(
             LINES.c.statement_id == statement_id, LINES.c.valid.is_(True), LINES.c.match_status == "unmatched"))
         rows = (await session.execute(select(LINES).where(
@@ -54,9 +48,8 @@ async def create_policies_page(request: Request, statement_id: str, user: Dashbo
 
 
 @router.post("/statements/{statement_id}/create-policies")
-async def create_policies_form(request: Request, statement_id: str, user: DashboardUser) -> Response:
-    if not user.can("policies:create"):
-        return _denied(request, "policies:create")
+async def create_policies_form(request: Request, runtime: Runtime, jobs: Jobs, statement_id: str,
+                               user: Creator) -> Response:
     form = await request.form()
     defaults = {k: str(form.get(k) or "").strip() or None for k in POLICY_DEFAULT_FIELDS}
     overrides: dict[int, dict[str, Any]] = {}
@@ -67,41 +60,33 @@ async def create_policies_form(request: Request, statement_id: str, user: Dashbo
     try:
         req = CreatePoliciesRequest(idempotency_key=str(form.get("idempotency_key") or uuid.uuid4()),
                                     defaults=defaults, overrides=overrides)
-        result = await request.app.state.policy_jobs.submit(statement_id, req, user.login)
+        result = await jobs.submit(statement_id, req, user.login)
     except (ValidationError, UseCaseError) as exc:
-        return await create_policies_page(request, statement_id, user, error=str(exc))
+        return await create_policies_page(request, runtime, statement_id, user, error=str(exc))
     if "job" in result:
         return RedirectResponse(result["job"]["page"], status_code=303)
     return RedirectResponse(f"/policy-sessions/{result['session'].id}", status_code=303)
 
 
 @router.get("/create-policies-jobs/{job_id}", response_class=HTMLResponse)
-async def create_policies_job_page(request: Request, job_id: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("policies:view"):
-        return _denied(request, "policies:view")
-    try:
-        job = await request.app.state.policy_jobs.get(job_id)
-    except UseCaseError:
-        raise HTTPException(404, "no such job") from None
-    async with request.app.state.runtime.db.session() as session:
-        st = await session.get(Statement, job["statement_id"])
+async def create_policies_job_page(request: Request, jobs: Jobs, session: Session, job_id: str,
+                                   _user: Viewer) -> HTMLResponse:
+    job = await jobs.get(job_id)  # an unknown id: the 404 page
+    st = await session.get(Statement, job["statement_id"])
     return render(request, "intake_create_policies_job.html", job=job, st=st)
 
 
 @router.get("/policy-sessions", response_class=HTMLResponse)
-async def sessions_page(request: Request, user: DashboardUser,
+async def sessions_page(request: Request, session: Session, _user: Viewer,
                         date_from: str = "", date_to: str = "", sort: str = "-date", page: int = 1,
                         login: str = "") -> HTMLResponse:
-    if not user.can("policies:view"):
-        return _denied(request, "policies:view")
     page = max(page, 1)
     error = None
     try:
         df = date.fromisoformat(date_from) if date_from else None
         dt = date.fromisoformat(date_to) if date_to else None
-        async with request.app.state.runtime.db.session() as session:
-            total, rows = await list_sessions(session, user=login or None, date_from=df, date_to=dt, sort=sort,
-                                              limit=50, offset=(page - 1) * 50)
+        total, rows = await list_sessions(session, user=login or None, date_from=df, date_to=dt, sort=sort,
+                                          limit=50, offset=(page - 1) * 50)
     except (ValueError, UseCaseError) as exc:
         total, rows, error = 0, [], str(exc)
     return render(request, "intake_sessions.html", sessions=rows, total=total, login=login, date_from=date_from,
@@ -109,8 +94,9 @@ async def sessions_page(request: Request, user: DashboardUser,
 
 
 @router.get("/policy-sessions/{session_id}", response_class=HTMLResponse)
-async def session_page(request: Request, session_id: str, user: DashboardUser) -> HTMLResponse:
-    if not user.can("policies:view"):
-        return _denied(request, "policies:view")
-    s, rows = await _session_policies(request, session_id)
+async def session_page(request: Request, session: Session, session_id: str, _user: Viewer) -> HTMLResponse:
+    found = await session_policies(session, session_id)
+    if found is None:
+        raise NotFound("no such session")
+    s, rows = found
     return render(request, "intake_session.html", s=s, policies=rows, defaults=json.loads(s.defaults))

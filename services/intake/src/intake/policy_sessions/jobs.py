@@ -12,7 +12,7 @@ interrupted attempts."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from agency_common.logging import get_logger
 from agency_common.timeutil import utcnow
@@ -24,6 +24,7 @@ from intake.models import CreatePoliciesJob, PolicySession, Statement
 from intake.policy_sessions.queries import selected_line_count, session_for_key
 from intake.policy_sessions.schemas import CreatePoliciesRequest, session_json
 from intake.policy_sessions.usecases import create_policies
+from intake.web import POLICY_JOBS, app_object
 
 log = get_logger(__name__)
 JOBS = CreatePoliciesJob.__table__
@@ -166,3 +167,7 @@ class PolicyJobs:
 
 def _reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, UseCaseError) else f"internal error: {type(exc).__name__}: {exc}"
+
+
+# The app's Create Policies jobs, as a route dependency
+Jobs = Annotated[PolicyJobs, app_object(POLICY_JOBS)]

@@ -32,7 +32,7 @@ from intake.policies.usecases import find_or_create_clients
 from intake.policy_sessions.domain.new_policies import plan_policy
 from intake.policy_sessions.queries import session_for_key
 from intake.policy_sessions.schemas import CreatePoliciesRequest, LineOverride
-from intake.statements.imports import may_publish_on_its_own, publish_statement
+from intake.statements.publishing import may_publish_on_its_own, publish_statement
 from intake.statements.queries import carrier_default_rate
 from intake.statements.usecases import refresh_match_counts
 

@@ -4,18 +4,21 @@ and the carrier profiles."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
+from agency_common.auth import User
 from agency_common.tabular import TooLarge
-from agency_common.web import DashboardUser, render
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from agency_common.web import page_permission, render
+from agency_common.web.deps import Runtime
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from intake.carriers.registry import carrier_names
-from intake.errors import UseCaseError
+from intake.errors import NotFound, UseCaseError
 from intake.models import CarrierProfile, CreatePoliciesJob, Statement, StatementLineRow
+from intake.statements.book import rematch
 from intake.statements.domain.mapping import (
     BILL_TYPES,
     DEFAULT_ALIASES,
@@ -23,15 +26,28 @@ from intake.statements.domain.mapping import (
     FIELD_LABELS,
     FIELDS,
 )
-from intake.statements.imports import DuplicateStatement, publish_statement, rematch
+from intake.statements.imports import DuplicateStatement, Imports
+from intake.statements.publishing import publish_statement
 from intake.statements.queries import line_conditions
 from intake.statements.schemas import ProfileIn, line_json
 from intake.statements.usecases import save_profile
-from intake.web import denied as _denied
+from intake.web import POLICY_JOBS, app_object
 
 router = APIRouter(include_in_schema=False)
 LINES = StatementLineRow.__table__
 PAGE = 100
+Viewer = Annotated[User, page_permission("statements:view")]
+Importer = Annotated[User, page_permission("statements:import")]
+
+
+class PolicyJobsView(Protocol):
+    """policy_sessions' Create Policies jobs as the statement page shows them (with their live progress):
+    a higher capability, so described here rather than imported."""
+
+    def json(self, job: CreatePoliciesJob) -> dict[str, Any]: ...
+
+
+PolicyJobs = Annotated[PolicyJobsView, app_object(POLICY_JOBS)]
 
 
 def rate_input(rate: Any) -> str:
@@ -43,11 +59,9 @@ def rate_input(rate: Any) -> str:
 
 
 @router.get("/statements", response_class=HTMLResponse)
-async def statements_page(request: Request, user: DashboardUser, error: str | None = None,
+async def statements_page(request: Request, runtime: Runtime, user: Viewer, error: str | None = None,
                           first_import: str | None = None, values: dict[str, str] | None = None) -> HTMLResponse:
-    if not user.can("statements:view"):
-        return _denied(request, "statements:view")
-    async with request.app.state.runtime.db.session() as session:
+    async with runtime.db.session() as session:
         rows = (await session.execute(select(Statement).order_by(Statement.created_at.desc()).limit(100))).scalars().all()
         carriers = await carrier_names(session)
     return render(request, "intake_statements.html", statements=rows, carriers=carriers, error=error,
@@ -56,39 +70,35 @@ async def statements_page(request: Request, user: DashboardUser, error: str | No
 
 
 @router.post("/statements")
-async def upload_form(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()],
-                      carrier: Annotated[str, Form()], sheet: Annotated[str, Form()] = "",
-                      override: Annotated[bool, Form()] = False) -> Response:
-    if not user.can("statements:import"):
-        return _denied(request, "statements:import")
+async def upload_form(request: Request, runtime: Runtime, imports: Imports, user: Importer,
+                      file: Annotated[UploadFile, File()], carrier: Annotated[str, Form()],
+                      sheet: Annotated[str, Form()] = "", override: Annotated[bool, Form()] = False) -> Response:
     try:
-        st = await request.app.state.imports.store_upload(file, file.filename or "statement", carrier, user.login,
-                                                          sheet=sheet or None, override=override)
+        st = await imports.store_upload(file, file.filename or "statement", carrier, user.login,
+                                        sheet=sheet or None, override=override)
     except DuplicateStatement as exc:
-        return await statements_page(request, user, error=str(exc), first_import=exc.first_id,
+        return await statements_page(request, runtime, user, error=str(exc), first_import=exc.first_id,
                                      values={"carrier": carrier})
     except (TooLarge, UseCaseError) as exc:
-        return await statements_page(request, user, error=str(exc), values={"carrier": carrier})
+        return await statements_page(request, runtime, user, error=str(exc), values={"carrier": carrier})
     return RedirectResponse(f"/statements/{st.id}", status_code=303)
 
 
 @router.get("/statements/{statement_id}", response_class=HTMLResponse)
-async def statement_page(request: Request, statement_id: str, user: DashboardUser, validity: str = "",
-                         match: str = "", page: int = 1, error: str | None = None) -> HTMLResponse:
-    if not user.can("statements:view"):
-        return _denied(request, "statements:view")
+async def statement_page(request: Request, runtime: Runtime, policy_jobs: PolicyJobs, statement_id: str,
+                         user: Viewer, validity: str = "", match: str = "", page: int = 1,
+                         error: str | None = None) -> HTMLResponse:
     page = max(page, 1)
-    async with request.app.state.runtime.db.session() as session:
+    async with runtime.db.session() as session:
         st = await session.get(Statement, statement_id)
         if st is None:
-            raise HTTPException(404, "no such statement")
+            raise NotFound("no such statement")
         conds = line_conditions(statement_id, validity or None, match or None)
         total = await session.scalar(select(func.count()).select_from(LINES).where(*conds))
         rows = (await session.execute(select(LINES).where(*conds).order_by(LINES.c.line_no).limit(PAGE)
                                       .offset((page - 1) * PAGE))).mappings().all()
         jobs = (await session.execute(select(CreatePoliciesJob).where(CreatePoliciesJob.statement_id == statement_id)
                                       .order_by(CreatePoliciesJob.created_at.desc()).limit(10))).scalars().all()
-    policy_jobs = request.app.state.policy_jobs
     return render(request, "intake_statement.html", st=st, lines=[line_json(r) for r in rows], total=total,
                   jobs=[policy_jobs.json(j) for j in jobs],
                   validity=validity, match=match, page=page, pages=max(1, -(-(total or 0) // PAGE)), error=error,
@@ -98,10 +108,8 @@ async def statement_page(request: Request, statement_id: str, user: DashboardUse
 
 
 @router.post("/statements/{statement_id}/rematch")
-async def rematch_form(request: Request, statement_id: str, user: DashboardUser) -> Response:
-    if not user.can("statements:import"):
-        return _denied(request, "statements:import")
-    async with request.app.state.runtime.uow(actor=user.login) as tx:
+async def rematch_form(runtime: Runtime, statement_id: str, user: Importer) -> Response:
+    async with runtime.uow(actor=user.login) as tx:
         st = await tx.session.get(Statement, statement_id)
         if st is not None and st.status == "imported":
             await rematch(tx.session, statement_id, st.carrier)
@@ -109,24 +117,20 @@ async def rematch_form(request: Request, statement_id: str, user: DashboardUser)
 
 
 @router.post("/statements/{statement_id}/publish")
-async def publish_form(request: Request, statement_id: str, user: DashboardUser,
-                       exclude_unmatched: Annotated[bool, Form()] = False) -> Response:
-    if not user.can("statements:import"):
-        return _denied(request, "statements:import")
+async def publish_form(request: Request, runtime: Runtime, policy_jobs: PolicyJobs, statement_id: str,
+                       user: Importer, exclude_unmatched: Annotated[bool, Form()] = False) -> Response:
     try:
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             await publish_statement(tx, statement_id, exclude_unmatched)
     except UseCaseError as exc:
-        return await statement_page(request, statement_id, user, error=str(exc))
+        return await statement_page(request, runtime, policy_jobs, statement_id, user, error=str(exc))
     return RedirectResponse(f"/statements/{statement_id}", status_code=303)
 
 
 @router.get("/carrier-profiles", response_class=HTMLResponse)
-async def profiles_page(request: Request, user: DashboardUser, carrier: str = "", message: str | None = None,
-                        error: str | None = None) -> HTMLResponse:
-    if not user.can("statements:view"):
-        return _denied(request, "statements:view")
-    async with request.app.state.runtime.db.session() as session:
+async def profiles_page(request: Request, runtime: Runtime, user: Viewer, carrier: str = "",
+                        message: str | None = None, error: str | None = None) -> HTMLResponse:
+    async with runtime.db.session() as session:
         profiles = (await session.execute(select(CarrierProfile).order_by(CarrierProfile.carrier))).scalars().all()
         current = await session.get(CarrierProfile, carrier) if carrier else None
         carriers = await carrier_names(session, active_only=False)
@@ -141,9 +145,7 @@ async def profiles_page(request: Request, user: DashboardUser, carrier: str = ""
 
 
 @router.post("/carrier-profiles")
-async def profile_form(request: Request, user: DashboardUser) -> Response:
-    if not user.can("statements:import"):
-        return _denied(request, "statements:import")
+async def profile_form(request: Request, runtime: Runtime, user: Importer) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     carrier = form.get("carrier", "").strip()
     try:
@@ -157,8 +159,8 @@ async def profile_form(request: Request, user: DashboardUser) -> Response:
         data = ProfileIn(columns={f: form.get(f"col_{f}", "") for f in FIELDS}, bill_types=bill_types,
                          prefixes=[p for p in form.get("prefixes", "").split(",")], sheet=form.get("sheet") or None,
                          default_commission_rate=form.get("default_commission_rate") or None)
-        async with request.app.state.runtime.uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             await save_profile(tx, carrier, data)
     except (ValidationError, UseCaseError) as exc:
-        return await profiles_page(request, user, carrier=carrier, error=str(exc))
-    return await profiles_page(request, user, carrier=carrier, message=f"Profile of {carrier} saved.")
+        return await profiles_page(request, runtime, user, carrier=carrier, error=str(exc))
+    return await profiles_page(request, runtime, user, carrier=carrier, message=f"Profile of {carrier} saved.")

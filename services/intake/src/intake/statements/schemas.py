@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from intake.models import CarrierProfile
+from intake.models import CarrierProfile, Statement
 from intake.responses import Out
 from intake.statements.domain.mapping import BILL_TYPES, FIELDS
+from intake.statements.publishing import may_publish_on_its_own
 
 
 class ProfileIn(BaseModel):
@@ -139,3 +140,35 @@ class LinePage(Out):
 class DuplicateOut(Out):
     detail: str
     first_import_id: str
+
+
+def statement_json(s: Statement) -> dict[str, Any]:
+    return {
+        "id": s.id, "carrier": s.carrier, "source": s.source, "file_name": s.file_name, "sha256": s.sha256,
+        "size_bytes": s.size_bytes, "status": s.status, "error": s.error, "detected": s.detected,
+        "duplicate_of": s.duplicate_of, "publishes_on_its_own": may_publish_on_its_own(s),
+        "rows_processed": s.rows_processed,
+        "counts": {"total": s.total, "valid": s.valid, "invalid": s.invalid, "blank": s.blank,
+                   "matched": s.matched, "unmatched": s.unmatched, "ambiguous": s.ambiguous,
+                   "excluded": s.excluded},
+        "total": s.total, "valid": s.valid, "invalid": s.invalid, "blank": s.blank, "matched": s.matched,
+        "unmatched": s.unmatched, "ambiguous": s.ambiguous,
+        "imported_by": s.imported_by, "created_at": s.created_at.isoformat(),
+        "completed_at": s.completed_at.isoformat() if s.completed_at else None,
+        "published_by": s.published_by, "published_at": s.published_at.isoformat() if s.published_at else None,
+    }
+
+
+def error_rows(header: list[str], lines: list[dict[str, Any]]) -> list[list[str]]:
+    """Invalid rows as they came (cells under their headers), then the line number and every reason."""
+    out = []
+    width = len(header)
+    for ln in lines:
+        cells = json.loads(ln["raw"] or "[]")
+        values = (cells + [""] * width)[:width]
+        reasons = json.loads(ln["errors"] or "[]")
+        extra = [f"column {width + i + 1}={v}" for i, v in enumerate(cells[width:]) if str(v).strip()]
+        if extra:
+            reasons.append(f"cells beyond the header: {', '.join(extra)}")
+        out.append([*values, str(ln["line_no"]), "; ".join(reasons)])
+    return out
