@@ -49,3 +49,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.faults)
+            # several processes start, take load and recover: room for a loaded machine (a PostgreSQL
+            # run at load average 15 took more than the suite's default 300 s)
+            item.add_marker(pytest.mark.timeout(900 * SCALE))
