@@ -99,6 +99,10 @@ async def test_a_statement_has_one_importer_at_a_time(start_service, token_for) 
         async with rt.db.session() as s:
             st = await s.get(Statement, sid)
         assert st.status == "processing" and st.total == 30
+        # nor read it afresh: its first write (the claim, which would delete the lines) finds the lease lost
+        with pytest.raises(LeaseLost):
+            await imports._import(sid)
+        assert await _lines(rt, sid) == 30
 
 
 # Replicas share a PostgreSQL database (deploy/k8s); a SQLite file is one process's.
