@@ -44,6 +44,8 @@ async def test_json_reads_refuse_a_user_without_the_permission(appointments, tok
         assert refused.status_code == 403, path
         assert refused.json() == {"detail": f"missing permission: {permission}"}, path
         assert (await licensing.get(path)).status_code in (200, 404), path
+    template = await licensing.get("/api/termination-imports/template.csv")
+    assert template.headers["content-disposition"] == 'attachment; filename="terminate_template.csv"'
 
 
 async def test_pages_refuse_a_user_without_the_permission(appointments, token_for) -> None:

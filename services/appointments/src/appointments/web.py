@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from agency_common.web import ServiceRuntime
+from agency_common.web.downloads import attachment
 from fastapi import HTTPException, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +26,7 @@ async def read_upload(runtime: ServiceRuntime, file: UploadFile) -> bytes:
 
 
 def csv_response(text: str, filename: str) -> Response:
-    return Response(text, media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(text, media_type="text/csv; charset=utf-8", headers=attachment(filename))
 
 
 def found(value: T | None, detail: str) -> T:

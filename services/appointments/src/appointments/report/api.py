@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.web.deps import Runtime, Session
+from agency_common.web.downloads import attachment
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
@@ -26,5 +27,5 @@ async def appointments_report(runtime: Runtime, session: Session, _user: Annotat
     f = report.Filters(cocode, status, line_of_authority, state)
     if format == "csv":
         return StreamingResponse(report.export(runtime.db, f), media_type="text/csv; charset=utf-8",
-                                 headers={"Content-Disposition": 'attachment; filename="appointments.csv"'})
+                                 headers=attachment("appointments.csv"))
     return await report.page(session, f, offset, limit)
