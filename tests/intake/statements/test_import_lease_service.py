@@ -25,7 +25,7 @@ from tests.support.inprocess import eventually, run_service
 
 CSV = "Policy #,Named Insured,Trans Type,Premium,Comm Amt\r\n" + "".join(
     f"L-{n},Holder {n},NBS,100.00,10.00\r\n" for n in range(1, 31))
-FAST_LEASE = {"job_lease_seconds": 2.0}
+FAST_LEASE = {"job_lease_seconds": 4.0}  # room for a loaded machine (renewed every second)
 
 
 async def _lines(rt, sid: str) -> int:
@@ -135,7 +135,7 @@ async def test_two_instances_on_one_database_import_each_statement_once(
             # an instance gone mid-import (its lease left to run out): exactly one of the two takes over
             sid = sids[0]
             lease = a.app.state.imports.runner.lease_name(sid)
-            gone = Leases(a.runtime.db, a.runtime.tables.leases, "pod-gone", timedelta(seconds=2))
+            gone = Leases(a.runtime.db, a.runtime.tables.leases, "pod-gone", timedelta(seconds=4))
             await _processing(a.runtime, sid)
             assert await gone.take(lease)
 
