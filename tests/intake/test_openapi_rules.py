@@ -8,7 +8,7 @@ import json
 
 from intake.app import create_app
 
-COMMON = ("/api/auth/", "/api/me", "/api/dead-letters")  # agency_common's routes, not intake's
+COMMON = ("/api/auth/", "/api/me", "/api/dead-letters", "/api/audit")  # agency_common's routes, not intake's
 NOT_JSON = (".csv", "/file")
 
 

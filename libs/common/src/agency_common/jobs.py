@@ -17,7 +17,11 @@ progress columns) and marks it done; the runner does the rest, the same for ever
   resume at the next start or on another replica;
 - a job whose ``work`` raised is marked failed with a readable reason (``describe``), logged with
   its traceback unless the error is one the service ``expected`` (a rule the request broke); a job
-  already done stays done.
+  already done stays done. A work that finds its lease lost itself (``holds`` in its write
+  transactions) raises ``LeaseLost``: stopped, nothing marked.
+
+A job table whose statuses are named otherwise gives its ``unfinished`` ones; one whose failure means
+more than a status (the partial work removed, under the lease) gives its own ``mark_failed``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from sqlalchemy import Table, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency_common.db.engine import Database
 from agency_common.leases import LeaseLost, Leases
@@ -47,7 +52,9 @@ def describe_error(exc: BaseException) -> str:
 class JobRunner:
     def __init__(self, db: Database, table: Table, work: Callable[[str], Awaitable[None]], *, name: str,
                  one_at_a_time: bool = False, describe: Callable[[Exception], str] = describe_error,
-                 expected: tuple[type[Exception], ...] = (), leases: Leases | None = None) -> None:
+                 expected: tuple[type[Exception], ...] = (), leases: Leases | None = None,
+                 unfinished: tuple[str, ...] = UNFINISHED,
+                 mark_failed: Callable[[str, str], Awaitable[bool]] | None = None) -> None:
         self.db = db
         self.table = table
         self.work = work
@@ -55,6 +62,8 @@ class JobRunner:
         self.describe = describe
         self.expected = expected
         self.leases = leases
+        self.unfinished_statuses = unfinished
+        self.mark_failed = mark_failed or self.fail
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._turn = asyncio.Lock() if one_at_a_time else None
 
@@ -69,6 +78,10 @@ class JobRunner:
 
     def lease_name(self, job_id: str) -> str:
         return f"{self.name}:{job_id}"
+
+    async def holds(self, session: AsyncSession, job_id: str) -> bool:
+        """In the work's write transaction: is this runner still the job's owner (see ``Leases.confirm``)?"""
+        return self.leases is None or await self.leases.confirm(session, self.lease_name(job_id))
 
     async def _run(self, job_id: str) -> None:
         # Its own task, its own context: the request's correlation id when a request launched it, a
@@ -101,13 +114,15 @@ class JobRunner:
             await self.work(job_id)
         except asyncio.CancelledError:
             raise  # shutting down (or the lease lost): the job stays unfinished and resumes
+        except LeaseLost:
+            raise  # the work found its lease taken over: another instance has the job now
         except Exception as exc:
             if isinstance(exc, self.expected):
                 log.info("background job refused", job=self.name, job_id=job_id, error=str(exc))
             else:
                 log.exception("background job failed", job=self.name, job_id=job_id)
             try:
-                await self.fail(job_id, self.describe(exc))
+                await self.mark_failed(job_id, self.describe(exc))
             except Exception:
                 log.exception("could not mark the background job failed", job=self.name, job_id=job_id)
 
@@ -115,7 +130,7 @@ class JobRunner:
         """Mark an unfinished job failed; a job already done (by another runner) stays done."""
         t = self.table
         async with self.db.transaction() as s:
-            marked = await s.execute(update(t).where(t.c.id == job_id, t.c.status.in_(UNFINISHED)).values(
+            marked = await s.execute(update(t).where(t.c.id == job_id, t.c.status.in_(self.unfinished_statuses)).values(
                 status="failed", error=reason[:ERROR_LIMIT], finished_at=utcnow()))
         if marked.rowcount != 1:
             log.warning("background job not marked failed: it had finished", job=self.name, job_id=job_id)
@@ -125,7 +140,7 @@ class JobRunner:
         t = self.table
         async with self.db.session() as s:
             return list((await s.execute(
-                select(t.c.id).where(t.c.status.in_(UNFINISHED)).order_by(t.c.created_at))).scalars())
+                select(t.c.id).where(t.c.status.in_(self.unfinished_statuses)).order_by(t.c.created_at))).scalars())
 
     async def resume_unfinished(self) -> int:
         """Launch the unfinished jobs not running here (those another replica holds are left to it)."""

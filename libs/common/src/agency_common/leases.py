@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from sqlalchemy import Table, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from agency_common.db.engine import Database, dialect_insert
 from agency_common.logging import get_logger
@@ -63,6 +64,15 @@ class Leases:
         async with self.db.transaction() as s:
             renewed = await s.execute(update(t).where(t.c.name == name, t.c.holder == self.holder)
                                       .values(lease_until=utcnow() + self.ttl))
+        return renewed.rowcount == 1
+
+    async def confirm(self, session: AsyncSession, name: str) -> bool:
+        """Inside the caller's transaction, before its writes: renew the lease if it is still ours. A
+        fence: the writes commit only while this instance holds the lease (on PostgreSQL the lease's row
+        stays locked until that commit, so nobody takes it over in between). False: write nothing."""
+        t = self.table
+        renewed = await session.execute(update(t).where(t.c.name == name, t.c.holder == self.holder)
+                                        .values(lease_until=utcnow() + self.ttl))
         return renewed.rowcount == 1
 
     async def release(self, name: str) -> None:

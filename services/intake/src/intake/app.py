@@ -57,7 +57,6 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     sales_jobs = SalesRecordJobs(runtime)
     policy_jobs = PolicyJobs(runtime)
     individual_imports = IndividualImports(runtime)
-    runtime.background(imports.run)
     app = runtime.create_app(
         policies_api.router, statements_api.router, policy_sessions_api.router, individuals_api.router,
         carriers_api.router, policies_dashboard.router, statements_dashboard.router,

@@ -6,8 +6,10 @@ Each capability names its own object's type next to its class (``statements.impo
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from agency_common.auth import User
+from agency_common.web.pages import dashboard_user
 from fastapi import Depends, Request
 
 # the attribute of app.state each object is kept under (set by app.py; tests and benches read them too)
@@ -25,4 +27,16 @@ def app_object(name: str) -> Any:
         return getattr(request.app.state, name)
 
     dependency.__name__ = f"app_object_{name}"
+    return Depends(dependency)
+
+
+def landing_permissions(*permissions: str) -> Any:
+    """A landing page's user: every signed-in user (no login goes to the login page); the page itself
+    shows or sends on by which of ``permissions`` the user holds. The route audit reads them as the
+    permissions of what the page shows."""
+
+    def dependency(user: Annotated[User, Depends(dashboard_user)]) -> User:
+        return user
+
+    dependency.required_permissions = permissions  # type: ignore[attr-defined]  # read by the route audit
     return Depends(dependency)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from agency_common.auth import User, require
 from agency_common.tabular import TabularError, csv_bytes
 from agency_common.web.deps import Runtime, Session
+from agency_common.web.downloads import attachment
 from fastapi import APIRouter, File, Header, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
 from sqlalchemy import select
@@ -143,14 +144,14 @@ async def individual_import_errors(imports: ImportJobs, import_id: str,
     (PII masked unless the user may reveal it; formulas neutralised)."""
     job = await imports.get(import_id)
     return StreamingResponse(imports.errors_csv(job, user.can(REVEAL)), media_type="text/csv",
-                             headers={"Content-Disposition": 'attachment; filename="invalid-individuals.csv"'})
+                             headers=attachment("invalid-individuals.csv"))
 
 
 @router.get("/individuals/import-template.csv")
 async def import_template(_user: Annotated[User, require("individuals:edit")]) -> StreamingResponse:
     """The CSV import's columns (keys, every standard field, one custom column per type)."""
     return StreamingResponse(csv_bytes(template_columns(), []), media_type="text/csv",
-                             headers={"Content-Disposition": 'attachment; filename="individuals-template.csv"'})
+                             headers=attachment("individuals-template.csv"))
 
 
 @router.get("/individuals/{individual_id}", response_model=IndividualOut, response_model_exclude_unset=True)
@@ -183,7 +184,7 @@ async def search_csv(runtime: Runtime, body: SearchCriteria,
                      user: Annotated[User, require("individuals:view")]) -> StreamingResponse:
     """The whole result as CSV (PII masked unless the user may reveal it; formulas neutralised)."""
     return StreamingResponse(search_export_csv(runtime.db, body, require_cipher(runtime), user.can(REVEAL)),
-                             media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
+                             media_type="text/csv", headers=attachment("individuals.csv"))
 
 
 @router.post("/saved-searches", status_code=201, response_model=SavedSearchOut, response_model_exclude_unset=True)

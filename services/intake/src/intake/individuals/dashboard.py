@@ -14,6 +14,7 @@ from agency_common.auth import User
 from agency_common.tabular import TabularError, csv_bytes
 from agency_common.web import page_permission, render
 from agency_common.web.deps import Runtime, Session
+from agency_common.web.downloads import attachment
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
@@ -104,7 +105,7 @@ async def export_csv(request: Request, runtime: Runtime, user: Viewer) -> Respon
     except ValidationError as exc:
         raise Invalid(str(exc)) from None
     return StreamingResponse(search_export_csv(runtime.db, c, require_cipher(runtime), user.can("pii:reveal")),
-                             media_type="text/csv", headers={"Content-Disposition": 'attachment; filename="individuals.csv"'})
+                             media_type="text/csv", headers=attachment("individuals.csv"))
 
 
 @router.post("/individuals/saved-searches")
@@ -153,7 +154,7 @@ def _csv_data_uri(header: list[str], rows: list[list[str]]) -> str:
 @router.get("/individuals/import/template.csv")
 async def import_template_csv(request: Request, user: Editor) -> Response:
     return StreamingResponse(csv_bytes(template_columns(), []), media_type="text/csv",
-                             headers={"Content-Disposition": 'attachment; filename="individuals-template.csv"'})
+                             headers=attachment("individuals-template.csv"))
 
 
 @router.get("/individuals/import", response_class=HTMLResponse)
@@ -222,7 +223,7 @@ async def import_job_page(request: Request, imports: ImportJobs, import_id: str,
 async def import_job_results_csv(imports: ImportJobs, import_id: str, _user: Editor) -> Response:
     job = await _import_job(imports, import_id)
     return StreamingResponse(imports.results_csv(job), media_type="text/csv",
-                             headers={"Content-Disposition": 'attachment; filename="import-results.csv"'})
+                             headers=attachment("import-results.csv"))
 
 
 @router.get("/individuals/import/jobs/{import_id}/invalid.csv")
@@ -231,7 +232,7 @@ async def import_job_invalid_csv(imports: ImportJobs, import_id: str, user: Edit
     job = await _import_job(imports, import_id)
     return StreamingResponse(imports.errors_csv(job, user.can("pii:reveal")),
                              media_type="text/csv",
-                             headers={"Content-Disposition": 'attachment; filename="invalid-individuals.csv"'})
+                             headers=attachment("invalid-individuals.csv"))
 
 
 # -- an individual, sales records, Convert to Individual --------------------------------------------

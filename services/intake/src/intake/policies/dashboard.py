@@ -18,13 +18,34 @@ from intake.errors import UseCaseError
 from intake.models import Policy, PolicySession, PolicyUpdateAudit
 from intake.policies.schemas import POLICY_DEFAULT_FIELDS, NewPolicy, UpdateByCarrierRequest, audit_json
 from intake.policies.usecases import create_policy, update_policies_by_carrier
+from intake.web import landing_permissions
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[User, page_permission("policies:view")]
 
 
+# Where ``/`` sends a user: the first intake page they may see, in this order (the book of business
+# itself for those who may see it: policy sessions and Update policies need the same permission).
+LANDING_PAGES = (("the book of business", "/", "policies:view"), ("statements", "/statements", "statements:view"),
+                 ("individuals", "/individuals", "individuals:view"),
+                 ("sales records", "/sales-records", "sales_enablement:view"), ("carriers", "/carriers", "carriers:view"))
+Landing = Annotated[User, landing_permissions(*(permission for _name, _path, permission in LANDING_PAGES))]
+
+
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, runtime: Runtime, user: Viewer, error: str | None = None,
+async def landing(request: Request, runtime: Runtime, user: Landing) -> Response:
+    """The book of business for those who may see it; anyone else goes on to the first intake page they
+    may see, or reads which pages there are and that an administrator grants access."""
+    if user.can("policies:view"):
+        return await home(request, runtime, user)
+    for _name, path, permission in LANDING_PAGES:
+        if user.can(permission):
+            return RedirectResponse(path, status_code=303)
+    return render(request, "intake_no_access.html", status_code=403, pages=LANDING_PAGES,
+                  groups=user.groups, permissions=sorted(user.permissions))
+
+
+async def home(request: Request, runtime: Runtime, user: User, error: str | None = None,
                values: dict[str, str] | None = None) -> HTMLResponse:
     async with runtime.db.session() as session:
         total = await session.scalar(select(func.count()).select_from(Policy))

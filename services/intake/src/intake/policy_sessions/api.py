@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from agency_common.auth import User, require
 from agency_common.tabular import csv_bytes
 from agency_common.web.deps import Session
+from agency_common.web.downloads import attachment
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -87,4 +88,4 @@ async def policy_session_csv(session: Session, session_id: str,
              r["effective_date"].isoformat() if r["effective_date"] else ""] for r in rows)
     return StreamingResponse(
         csv_bytes(["Client", "Policy number", "Policy type", "Status", "Effective date"], body),
-        media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="session-{s.number}.csv"'})
+        media_type="text/csv", headers=attachment(f"session-{s.number}.csv"))

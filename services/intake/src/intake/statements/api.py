@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from agency_common.auth import User, require
 from agency_common.tabular import TooLarge, csv_bytes
 from agency_common.web.deps import Runtime, Session
+from agency_common.web.downloads import attachment
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from sqlalchemy import func, select
@@ -115,9 +116,9 @@ async def errors_csv_response(session: Any, st: Statement) -> StreamingResponse:
         LINES.c.statement_id == st.id, LINES.c.valid.is_(False)).order_by(LINES.c.line_no))).mappings().all()
     header = [h if h.strip() else f"column {i + 1}" for i, h in enumerate(json.loads(st.header or "[]"))]
     body = error_rows(header, [dict(r) for r in rows])
-    name = f"{st.file_name.rsplit('.', 1)[0]}-errors.csv".replace('"', "")
+    name = f"{st.file_name.rsplit('.', 1)[0]}-errors.csv"
     return StreamingResponse(csv_bytes([*header, "Error line", "Error reasons"], body), media_type="text/csv",
-                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                             headers=attachment(name))
 
 
 @router.get("/statements/{statement_id}/errors.csv")
@@ -132,7 +133,7 @@ async def statement_file(session: Session, statement_id: str,
     st = await _statement(session, statement_id)
     if not st.stored_path:
         raise NotFound("this statement came from a feed: there is no file")
-    return FileResponse(st.stored_path, filename=st.file_name, media_type="application/octet-stream")
+    return FileResponse(st.stored_path, media_type="application/octet-stream", headers=attachment(st.file_name))
 
 
 @router.post("/statements/{statement_id}/rematch", response_model=StatementOut, response_model_exclude_unset=True)

@@ -1,7 +1,9 @@
 """Importing an uploaded carrier statement: the upload stored with its SHA-256 (a duplicate refused),
-then a background worker that claims it under a lease, has the reading child process read and
-validate it, matches each batch against the carrier's book and stores it (progress on the statement
-row), and completes the import (``StatementImported``; published at once when every line matched).
+then its import, a job of the service's job runner (``agency_common.jobs``: under a lease, one owner
+among the replicas), which has the reading child process read and validate it, matches each batch
+against the carrier's book and stores it (progress on the statement row), and completes the import
+(``StatementImported``; published at once when every line matched). The statements' own
+``claimed_by`` / ``lease_until`` columns are no longer used (the runner's lease is in ``leases``).
 The lines' bulk writes are in ``lines.py``, the book in ``book.py``, publishing in ``publishing.py``,
 feeds in ``feeds.py``."""
 
@@ -13,17 +15,18 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
 from agency_common.contracts.intake import StatementImported
+from agency_common.leases import LeaseLost
 from agency_common.logging import get_logger
 from agency_common.outbox import Transaction
 from agency_common.tabular import Limits, TooLarge
 from agency_common.timeutil import utcnow
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.carriers.registry import require_carrier
 from intake.errors import Conflict, UseCaseError
@@ -40,23 +43,16 @@ log = get_logger(__name__)
 LINES = StatementLineRow.__table__
 STATEMENTS = Statement.__table__
 IMPORT_BATCH = 10_000
-LEASE = timedelta(seconds=60)  # an importer renews it every quarter; a gone one's runs out in a minute
+RUNNER = "statement-imports"
+UNFINISHED = ("queued", "processing")  # an upload's statuses while its import is the runner's job
+# Inside one of the import's write transactions: does this instance still hold the statement's lease?
+Holds = Callable[[AsyncSession], Awaitable[bool]]
 
 
-class LeaseLost(Exception):
-    """Another instance took this statement over (this one was presumed gone): stop, change nothing."""
-
-
-def claimable(now: datetime) -> Any:
-    """A statement an importer may take: queued, or processing under a lease that has run out."""
-    return or_(STATEMENTS.c.status == "queued",
-               and_(STATEMENTS.c.status == "processing",
-                    or_(STATEMENTS.c.lease_until.is_(None), STATEMENTS.c.lease_until < now)))
-
-
-def held_by(statement_id: str, owner: str) -> Any:
-    return and_(STATEMENTS.c.id == statement_id, STATEMENTS.c.status == "processing",
-                STATEMENTS.c.claimed_by == owner)
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, Refused):
+        return str(exc)
+    return f"internal error while importing: {type(exc).__name__}: {exc}"[:2000]
 
 
 class DuplicateStatement(Conflict):
@@ -76,9 +72,12 @@ class StatementImports:
         self.dir = Path(runtime.settings.data_dir) / runtime.name / "statements"
         self.max_bytes = runtime.settings.max_upload_bytes
         self.limits = Limits()
-        self.wake = asyncio.Event()
-        self.current: str | None = None
-        self.owner: str = getattr(runtime, "instance_id", "") or f"intake-{uuid.uuid4().hex[:8]}"
+        # each upload is a job of the service's one job runner: under a lease (one importer among the
+        # replicas, taken over once its holder is gone), one import at a time in this process,
+        # resumed after a restart; a failing import is marked failed by ``_fail`` (its lines removed)
+        self.runner = runtime.job_runner(RUNNER, STATEMENTS, self._import, one_at_a_time=True, unfinished=UNFINISHED,
+                                         describe=_reason, expected=(Refused,), mark_failed=self._fail)
+        runtime.background(self.start_reading_server)
         self.last_reading_cpu_seconds = 0.0  # CPU of the last import's reading process (not in this one's)
 
     # -- upload ---------------------------------------------------------------------------------
@@ -128,102 +127,52 @@ class StatementImports:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
-        self.wake.set()
+        self.runner.launch(st.id)  # in the request's context: the import carries the upload's correlation id
         return st
 
-    # -- worker ---------------------------------------------------------------------------------
-    async def run(self) -> None:
+    # -- the import, a job of the runner ----------------------------------------------------------------
+    async def start_reading_server(self) -> None:
         try:
             await asyncio.to_thread(start_fork_server)  # now, so that no import waits for it
         except Exception:  # each import tries again, and fails with the reason if it cannot
             log.exception("the statement reading server did not start")
-        while True:
-            try:
-                # queued ones, and those a gone instance (its lease run out) left processing
-                async with self.db.session() as s:
-                    ids = list((await s.execute(select(Statement.id).where(claimable(utcnow()))
-                                                .order_by(Statement.created_at))).scalars())
-                for sid in ids:
-                    await self.process(sid)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("statement worker failed; retrying")
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), 2.0)
 
     async def process(self, statement_id: str) -> None:
-        self.current = statement_id
-        try:
-            await self._process(statement_id)
-        except LeaseLost:
-            log.warning("statement taken over by another instance", statement_id=statement_id, owner=self.owner)
-        except Refused as exc:
-            await self._fail(statement_id, str(exc))
-        except asyncio.CancelledError:  # shutting down: hand it back, so the next start resumes it at once
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self._release(statement_id))
-            raise
-        except Exception as exc:
-            log.exception("statement import failed", statement_id=statement_id)
-            await self._fail(statement_id, f"internal error while importing: {type(exc).__name__}: {exc}"[:2000])
-        finally:
-            self.current = None
+        """Import the statement now (through the runner: under its lease) and wait for the end."""
+        await self.runner.launch(statement_id)
 
-    async def _fail(self, statement_id: str, error: str) -> None:
+    def holds(self, statement_id: str) -> Holds:
+        return lambda session: self.runner.holds(session, statement_id)
+
+    def _lost(self, statement_id: str) -> LeaseLost:
+        return LeaseLost(self.runner.lease_name(statement_id))
+
+    async def _fail(self, statement_id: str, error: str) -> bool:
         """Failed, with its lines removed: only while this instance still holds it (a holder presumed
         gone must not undo the work of the one that took over)."""
         async with self.db.transaction() as s:
-            marked = await s.execute(update(STATEMENTS).where(held_by(statement_id, self.owner)).values(
-                status="failed", error=error, completed_at=utcnow(), claimed_by=None, lease_until=None))
-            if marked.rowcount != 1:
+            if not await self.runner.holds(s, statement_id):
                 log.warning("statement not marked failed: another instance holds it", statement_id=statement_id)
-                return
+                return False
+            marked = await s.execute(update(STATEMENTS).where(
+                STATEMENTS.c.id == statement_id, STATEMENTS.c.status.in_(UNFINISHED)).values(
+                status="failed", error=error, completed_at=utcnow()))
+            if marked.rowcount != 1:
+                return False
             await s.execute(delete(LINES).where(LINES.c.statement_id == statement_id))
         log.info("statement import refused", statement_id=statement_id, error=error)
-
-    async def _release(self, statement_id: str) -> None:
-        async with self.db.transaction() as s:
-            await s.execute(update(STATEMENTS).where(held_by(statement_id, self.owner)).values(lease_until=None))
-
-    async def _renew(self, statement_id: str) -> None:
-        """Keep the lease while the import runs; raise ``LeaseLost`` when it was taken over."""
-        while True:
-            await asyncio.sleep(LEASE.total_seconds() / 4)
-            try:
-                async with self.db.transaction() as s:
-                    renewed = await s.execute(update(STATEMENTS).where(held_by(statement_id, self.owner))
-                                              .values(lease_until=utcnow() + LEASE))
-            except Exception as exc:  # noqa: BLE001 - a busy database: try again at the next quarter
-                log.warning("statement lease not renewed", statement_id=statement_id, error=str(exc))
-                continue
-            if renewed.rowcount != 1:
-                raise LeaseLost(statement_id)
-
-    async def _process(self, statement_id: str) -> None:
-        renewing = asyncio.create_task(self._renew(statement_id))
-        work = asyncio.create_task(self._import(statement_id))
-        try:
-            done, _ = await asyncio.wait({renewing, work}, return_when=asyncio.FIRST_COMPLETED)
-            if renewing in done:  # the lease was lost: stop reading and writing at once
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError, LeaseLost):
-                    await work
-                renewing.result()
-            await work
-        finally:
-            for task in (renewing, work):
-                task.cancel()
-            await asyncio.gather(renewing, work, return_exceptions=True)
+        return True
 
     async def _import(self, statement_id: str) -> None:
-        now = utcnow()
+        # the runner took the lease: a statement still processing was left by a gone holder, read afresh
         async with self.db.transaction() as s:
-            claimed = await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id, claimable(now)).values(
-                status="processing", rows_processed=0, error=None, claimed_by=self.owner, lease_until=now + LEASE))
+            if not await self.runner.holds(s, statement_id):
+                raise self._lost(statement_id)
+            claimed = await s.execute(update(STATEMENTS).where(
+                STATEMENTS.c.id == statement_id, STATEMENTS.c.status.in_(UNFINISHED)).values(
+                status="processing", rows_processed=0, error=None))
             if claimed.rowcount != 1:
-                return  # another instance holds it (or it is finished)
+                return  # finished meanwhile
             await s.execute(delete(LINES).where(LINES.c.statement_id == statement_id))
         async with self.db.session() as s:
             st = await s.get(Statement, statement_id)
@@ -255,10 +204,10 @@ class StatementImports:
                     pending = asyncio.ensure_future(reading.batch())
                 frame, one_by_one = matcher.columnar_match((batch.frame, batch.one_by_one), book)
                 async with self.db.transaction() as s:
-                    moved = await s.execute(update(STATEMENTS).where(held_by(statement_id, self.owner)).values(
+                    if not await self.runner.holds(s, statement_id):
+                        raise self._lost(statement_id)  # stop writing at once: another instance imports it
+                    await s.execute(update(STATEMENTS).where(STATEMENTS.c.id == statement_id).values(
                         rows_processed=batch.counts.total))
-                    if moved.rowcount != 1:
-                        raise LeaseLost(statement_id)
                     await store_prepared(s, prepare_lines(dialect, statement_id, frame))
                     await store_lines(s, one_by_one)
                 if batch.last:
@@ -273,20 +222,24 @@ class StatementImports:
         log.info("statement read", statement_id=statement_id, reading_cpu_seconds=round(reading.cpu_seconds, 3))
         async with self.runtime.uow(actor=st.imported_by) as tx:
             await complete_import(tx, statement_id, counts.as_dict(),
-                                  auto_publish=self.runtime.settings.auto_publish_when_matched, owner=self.owner)
+                                  auto_publish=self.runtime.settings.auto_publish_when_matched,
+                                  holds=self.holds(statement_id))
 
 
 async def complete_import(tx: Transaction, statement_id: str, counts: dict[str, int],
-                          auto_publish: bool = True, owner: str | None = None) -> None:
-    """Imported, with the counts of the lines stored; an upload's import only by the instance that
-    holds it (``owner``): counts the database does not hold are never reported."""
+                          auto_publish: bool = True, holds: Holds | None = None) -> None:
+    """Imported, with the counts of the lines stored; an upload's import only while this instance
+    holds its lease (``holds``): counts the database does not hold are never reported."""
     now = utcnow()
-    where = held_by(statement_id, owner) if owner is not None else STATEMENTS.c.id == statement_id
-    done = await tx.session.execute(update(STATEMENTS).where(where).values(
-        status="imported", completed_at=now, rows_processed=counts["total"], claimed_by=None, lease_until=None,
-        **counts))
+    where = [STATEMENTS.c.id == statement_id]
+    if holds is not None:
+        if not await holds(tx.session):
+            raise LeaseLost(f"{RUNNER}:{statement_id}")
+        where.append(STATEMENTS.c.status == "processing")
+    done = await tx.session.execute(update(STATEMENTS).where(*where).values(
+        status="imported", completed_at=now, rows_processed=counts["total"], **counts))
     if done.rowcount != 1:
-        raise LeaseLost(statement_id)
+        raise LeaseLost(f"{RUNNER}:{statement_id}")
     st = await tx.session.get(Statement, statement_id)
     assert st is not None
     await tx.session.refresh(st)
