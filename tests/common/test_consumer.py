@@ -14,8 +14,10 @@ from agency_common.contracts.registry import _REGISTRY, event
 from agency_common.messaging.admin import ensure_topics
 from agency_common.outbox import Transaction, messaging_tables
 from agency_common.settings import ServiceSettings
+from agency_common.web.routes import replay
 from agency_common.web.runtime import ServiceRuntime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from fastapi import HTTPException
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 from tests.support.inprocess import eventually
@@ -169,11 +171,21 @@ async def test_redelivered_event_has_one_effect_and_replay_applies_a_dead_letter
             data["payload"]["poison"] = False
             await s.execute(messaging.dead_letters.update().where(messaging.dead_letters.c.id == dl_id)
                             .values(payload=json.dumps(data).encode()))
-        from agency_common.web.routes import replay
-
         result = await replay(runtime, dl_id, "operator")
         assert result["replayed_by"] == "operator"
         await eventually(lambda: _has(runtime, "fix-1"), timeout=30, message="replayed event applied")
+        async with runtime.db.session() as s:
+            row = (await s.execute(select(messaging.dead_letters).where(messaging.dead_letters.c.id == dl_id))
+                   ).mappings().one()
+        assert row["replayed_by"] == "operator" and row["replayed_at"] is not None, "marked replayed"
+        with pytest.raises(HTTPException) as refused:
+            await replay(runtime, dl_id, "operator")
+        assert refused.value.status_code == 409, "a dead letter is replayed once"
+        # the replayed copy delivered twice (e.g. the broker's ack lost): the inbox applies it once
+        await _send(kafka, [("fix-1", json.dumps(data).encode())])
+        await _send(kafka, [("after", _envelope("after"))])
+        await eventually(lambda: _has(runtime, "after"), timeout=30)
+    assert (await _effects(runtime)).count("fix-1") == 1, "the replayed event applied once"
 
 
 async def _has(runtime: ServiceRuntime, thing: str) -> bool:

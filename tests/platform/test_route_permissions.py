@@ -34,16 +34,7 @@ def unguarded(service: str, tmp_path: Any) -> list[str]:
     return out
 
 
-# a service's dashboard routes still checking ``user.can`` inside the route: each xfail goes when its
-# service states its permissions on every route (strict: the mark fails once it is no longer needed)
-PENDING = pytest.mark.xfail(strict=True, reason="routes check permissions inside the body")
-
-
-@pytest.mark.parametrize("service", [
-    "intake", "invoicing",
-    pytest.param("appointments", marks=PENDING), pytest.param("gateway", marks=PENDING),
-    "reporting",
-])
+@pytest.mark.parametrize("service", ["intake", "invoicing", "appointments", "gateway", "reporting"])
 def test_every_route_that_returns_business_data_requires_a_permission(service: str, tmp_path: Any) -> None:
     missing = unguarded(service, tmp_path)
     assert not missing, f"{len(missing)} routes of {service} need a permission:\n" + "\n".join(missing)
@@ -62,7 +53,7 @@ def test_the_audit_sees_a_route_without_a_permission(tmp_path: Any) -> None:
     assert [r.path for r in api_routes(app.routes) if not permissions(r.dependant)] == ["/api/secrets"]
 
 
-@pytest.mark.parametrize("service", ["intake", "invoicing", "reporting"])
+@pytest.mark.parametrize("service", ["intake", "reporting"])
 def test_openapi_states_each_operations_security_and_refusals(service: str, tmp_path: Any) -> None:
     """Issue 18 item 4: the bearer and cookie schemes, and on every protected operation its permissions
     and the 401/403 it answers (and 409/422 where they apply), so an integrator needs no source code."""

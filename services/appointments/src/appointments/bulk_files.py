@@ -4,6 +4,7 @@ its view (shared by the producers and terminations capabilities)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from agency_common.outbox import Transaction
@@ -49,3 +50,9 @@ async def load_import(session: AsyncSession, import_id: str, kind: str) -> dict[
     rows = (await session.execute(select(m.BulkImportRow).where(m.BulkImportRow.import_id == import_id)
                                   .order_by(m.BulkImportRow.line))).scalars().all()
     return import_view(imp, list(rows))
+
+
+async def recent_imports(session: AsyncSession, kind: str, limit: int) -> Sequence[m.BulkImport]:
+    """The newest bulk files of a kind (onboarding ``producers``, ``terminations``)."""
+    return (await session.execute(select(m.BulkImport).where(m.BulkImport.kind == kind)
+                                  .order_by(m.BulkImport.uploaded_at.desc()).limit(limit))).scalars().all()

@@ -1,25 +1,23 @@
-"""What appointments' routers share: the runtime, an upload within the size limit, a CSV download,
-the permission check of a page, and a missing thing as 404."""
+"""What appointments' routers share: an upload within the size limit, a CSV download, a missing
+thing refused as not found, and one bulk file's view."""
 
 from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from agency_common.auth import User
-from fastapi import HTTPException, Request, UploadFile
+from agency_common.web import ServiceRuntime
+from fastapi import HTTPException, UploadFile
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments.bulk_files import load_import
+from appointments.errors import NotFound
 
 T = TypeVar("T")
 
 
-def runtime(request: Request) -> Any:
-    return request.app.state.runtime
-
-
-async def read_upload(request: Request, file: UploadFile) -> bytes:
-    limit = runtime(request).settings.max_upload_bytes
+async def read_upload(runtime: ServiceRuntime, file: UploadFile) -> bytes:
+    limit = runtime.settings.max_upload_bytes  # type: ignore[attr-defined]
     content = await file.read(limit + 1)
     if len(content) > limit:
         raise HTTPException(413, f"file larger than {limit} bytes")
@@ -31,19 +29,13 @@ def csv_response(text: str, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def need(user: User, permission: str) -> None:
-    if not user.can(permission):
-        raise HTTPException(403, f"missing permission: {permission}")
-
-
 def found(value: T | None, detail: str) -> T:
-    """``value``, or 404 with ``detail`` when there is none."""
+    """``value``, or a refusal as not found (404) with ``detail`` when there is none."""
     if value is None:
-        raise HTTPException(404, detail)
+        raise NotFound(detail)
     return value
 
 
-async def bulk_file_view(request: Request, import_id: str, kind: str) -> dict[str, Any]:
-    """One bulk file's view (onboarding or terminations), 404 when there is no such import of that kind."""
-    async with runtime(request).db.session() as session:
-        return found(await load_import(session, import_id, kind), "no such import")
+async def bulk_file_view(session: AsyncSession, import_id: str, kind: str) -> dict[str, Any]:
+    """One bulk file's view (onboarding or terminations), not found when there is no such import of that kind."""
+    return found(await load_import(session, import_id, kind), "no such import")

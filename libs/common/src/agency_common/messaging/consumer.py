@@ -13,6 +13,7 @@ nothing is committed and the consumer seeks back to the message.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from sqlalchemy import insert, select
 
 from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.contracts.registry import ContractError, decode
-from agency_common.contracts.topics import dlt
+from agency_common.contracts.topics import DLT_SUFFIX, dlt
 from agency_common.db.engine import insert_ignoring_conflicts
 from agency_common.dead_letters import mask_error, seal
 from agency_common.logging import correlation_id_var, get_logger
@@ -68,9 +69,21 @@ class Incoming:
         if self.envelope is not None:
             return str(self.envelope.event_id)
         hdr = self.headers
+        if self.topic.endswith(DLT_SUFFIX) and "x-consumer" in hdr:
+            return dead_letter_id(hdr)
         if "event_id" in hdr:
             return f"{hdr['event_id']}@{self.topic}"
         return f"{self.topic}:{self.record.partition}:{self.record.offset}"
+
+
+def dead_letter_id(headers: dict[str, str]) -> str:
+    """The identity of a dead-letter copy: one refusal of one message by one consumer, the key of the
+    refusing service's ``dead_letters`` row. Two services refusing the same event make two copies with
+    the same ``event_id`` (both counted); a copy published again after a crash is the same refusal
+    (counted once). Hashed to fit the inbox's key column."""
+    parts = [headers.get(name, "") for name in
+             ("x-consumer", "x-original-topic", "x-original-partition", "x-original-offset", "event_id")]
+    return "dlt:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 class EventConsumer:

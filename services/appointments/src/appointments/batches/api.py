@@ -4,33 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
+from agency_common.auth import User, require
 from agency_common.validation import NonBlankStr
-from fastapi import APIRouter, Body, HTTPException, Request
+from agency_common.web.deps import Runtime, Session
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from appointments import models as m
-from appointments.batches.queries import batch_view
+from appointments.batches.queries import batch_view, recent_batches
 from appointments.batches.schemas import BatchOut, BatchRow, ClosedNotEligible, ClosedTransactions
 from appointments.batches.usecases import close_not_eligible, close_transactions, submit_batch
-from appointments.errors import BatchStateError
-from appointments.web import found, runtime
+from appointments.web import found
 
 router = APIRouter(prefix="/api")
 
 
 @router.get("/transaction-batches", tags=["transaction batches"], response_model=list[BatchRow], response_model_exclude_unset=True)
-async def list_batches(request: Request, _user: CurrentUser, limit: int = 100) -> list[dict[str, Any]]:
-    async with runtime(request).db.session() as session:
-        rows = (await session.execute(select(m.TransactionBatch).order_by(
-            m.TransactionBatch.created_at.desc()).limit(min(limit, 1000)))).scalars().all()
-    return [r.model_dump(mode="json") for r in rows]
+async def list_batches(session: Session, _user: Annotated[User, require("appointments:view")],
+                       limit: int = 100) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in await recent_batches(session, min(limit, 1000))]
 
 
 @router.get("/transaction-batches/{batch_id}", tags=["transaction batches"], response_model=BatchOut, response_model_exclude_unset=True)
-async def get_batch(request: Request, batch_id: str, _user: CurrentUser) -> dict[str, Any]:
-    return found(await batch_view(runtime(request).db, batch_id), "no such batch")
+async def get_batch(session: Session, batch_id: str, _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
+    return found(await batch_view(session, batch_id), "no such batch")
 
 
 class SubmitOptions(BaseModel):
@@ -39,16 +35,12 @@ class SubmitOptions(BaseModel):
 
 @router.post("/transaction-batches/{batch_id}/submit", tags=["transaction batches"], response_model=BatchOut,
              response_model_exclude_unset=True)
-async def submit_batch_route(request: Request, batch_id: str, user: Annotated[User, require("appointments:submit")],
+async def submit_batch_route(runtime: Runtime, session: Session, batch_id: str,
+                             user: Annotated[User, require("appointments:submit")],
                              body: Annotated[SubmitOptions | None, Body()] = None) -> dict[str, Any]:
-    try:
-        async with runtime(request).uow(actor=user.login) as tx:
-            await submit_batch(tx, batch_id, include_jit=bool(body and body.include_jit))
-    except LookupError:
-        raise HTTPException(404, "no such batch") from None
-    except BatchStateError as exc:
-        raise HTTPException(409, str(exc)) from None
-    return found(await batch_view(runtime(request).db, batch_id), "no such batch")
+    async with runtime.uow(actor=user.login) as tx:
+        await submit_batch(tx, batch_id, include_jit=bool(body and body.include_jit))
+    return found(await batch_view(session, batch_id), "no such batch")
 
 
 class CloseReason(BaseModel):
@@ -57,12 +49,10 @@ class CloseReason(BaseModel):
 
 @router.post("/transaction-batches/{batch_id}/close-not-eligible", tags=["transaction batches"],
              response_model=ClosedNotEligible, response_model_exclude_unset=True)
-async def close_not_eligible_route(request: Request, batch_id: str,
+async def close_not_eligible_route(runtime: Runtime, batch_id: str,
                                    user: Annotated[User, require("appointments:submit")],
                                    body: Annotated[CloseReason | None, Body()] = None) -> dict[str, Any]:
-    async with runtime(request).uow(actor=user.login) as tx:
-        if await tx.session.get(m.TransactionBatch, batch_id) is None:
-            raise HTTPException(404, "no such batch")
+    async with runtime.uow(actor=user.login) as tx:
         closed = await close_not_eligible(tx, batch_id, body.reason if body else None)
     return {"batch_id": batch_id, "closed": closed}
 
@@ -72,10 +62,10 @@ class CloseTransactions(CloseReason):
 
 
 @router.post("/transactions/close", tags=["transaction batches"], response_model=ClosedTransactions, response_model_exclude_unset=True)
-async def close_transactions_route(request: Request, body: CloseTransactions,
+async def close_transactions_route(runtime: Runtime, body: CloseTransactions,
                                    user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
     """Close transactions by id, with a reason: Ready or JIT Held ones are withdrawn before NIPR (a
     review batch drops a row this way), Not Eligible and Rejected ones set aside. Each id that
     cannot be closed (pending at NIPR, answered, unknown) is listed with why; the rest are closed."""
-    async with runtime(request).uow(actor=user.login) as tx:
+    async with runtime.uow(actor=user.login) as tx:
         return await close_transactions(tx, body.transaction_ids, body.reason)

@@ -4,74 +4,69 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from agency_common.web import DashboardUser, render
+from agency_common.auth import User
+from agency_common.web import page_permission, render
+from agency_common.web.deps import Runtime, Session
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func, select
 
-from appointments import models as m
-from appointments.batches.queries import batch_view
+from appointments.batches.queries import batch_view, recent_batches, transaction_counts
 from appointments.batches.usecases import CLOSABLE, close_not_eligible, close_transactions, submit_batch
 from appointments.errors import BatchStateError
-from appointments.web import found, need
-from appointments.web import runtime as rt
+from appointments.web import found
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, _user: DashboardUser) -> HTMLResponse:
-    async with rt(request).db.session() as session:
-        batches = (await session.execute(
-            select(m.TransactionBatch).order_by(m.TransactionBatch.created_at.desc()).limit(100))).scalars().all()
-        T = m.AppointmentTransaction
-        counts = {}
-        if batches:
-            for bid, n in (await session.execute(select(T.batch_id, func.count()).where(
-                    T.batch_id.in_([b.id for b in batches])).group_by(T.batch_id))).all():
-                counts[bid] = n
+async def home(request: Request, session: Session,
+               _user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
+    batches = await recent_batches(session, 100)
+    counts = await transaction_counts(session, [b.id for b in batches])
     return render(request, "appointments_home.html", batches=batches, counts=counts)
 
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
-async def batch_page(request: Request, batch_id: str, user: DashboardUser, error: str | None = None) -> HTMLResponse:
-    b = found(await batch_view(rt(request).db, batch_id), "no such batch")
+async def batch_page(request: Request, session: Session, batch_id: str,
+                     user: Annotated[User, page_permission("appointments:view")],
+                     error: str | None = None) -> HTMLResponse:
+    b = found(await batch_view(session, batch_id), "no such batch")
     return render(request, "batch.html", b=b, error=error, can_submit=user.can("appointments:submit"),
                   closable=CLOSABLE, closable_count=sum(b["counts"].get(st, 0) for st in CLOSABLE))
 
 
 @router.post("/batches/{batch_id}/submit")
-async def batch_submit(request: Request, batch_id: str, user: DashboardUser,
+async def batch_submit(request: Request, runtime: Runtime, session: Session, batch_id: str,
+                       user: Annotated[User, page_permission("appointments:submit")],
                        include_jit: Annotated[bool, Form()] = False) -> Response:
-    need(user, "appointments:submit")
     try:
-        async with rt(request).uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             await submit_batch(tx, batch_id, include_jit=include_jit)
-    except BatchStateError as exc:
-        return await batch_page(request, batch_id, user, error=str(exc))
+    except BatchStateError as exc:  # shown on the batch's page, beside what it has
+        return await batch_page(request, session, batch_id, user, error=str(exc))
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)
 
 
 @router.post("/batches/{batch_id}/close-not-eligible")
-async def batch_close(request: Request, batch_id: str, user: DashboardUser) -> Response:
-    need(user, "appointments:submit")
-    async with rt(request).uow(actor=user.login) as tx:
+async def batch_close(runtime: Runtime, batch_id: str,
+                      user: Annotated[User, page_permission("appointments:submit")]) -> Response:
+    async with runtime.uow(actor=user.login) as tx:
         await close_not_eligible(tx, batch_id)
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)
 
 
 @router.post("/batches/{batch_id}/close")
-async def batch_close_selected(request: Request, batch_id: str, user: DashboardUser) -> Response:
+async def batch_close_selected(request: Request, runtime: Runtime, session: Session, batch_id: str,
+                               user: Annotated[User, page_permission("appointments:submit")]) -> Response:
     """Drop the ticked rows of a batch (before review ends, or set aside what NIPR refused)."""
-    need(user, "appointments:submit")
     form = await request.form()
     ids = [str(x) for x in form.getlist("transaction_id")]
     reason = str(form.get("reason") or "").strip()[:500]
     if not ids or not reason:
-        return await batch_page(request, batch_id, user, error="Tick the transactions to close and say why.")
-    async with rt(request).uow(actor=user.login) as tx:
+        return await batch_page(request, session, batch_id, user, error="Tick the transactions to close and say why.")
+    async with runtime.uow(actor=user.login) as tx:
         out = await close_transactions(tx, ids, reason)
     if out["refused"]:
-        return await batch_page(request, batch_id, user, error="; ".join(
+        return await batch_page(request, session, batch_id, user, error="; ".join(
             f"{r['id'][:8]}: {r['reason']}" for r in out["refused"]))
     return RedirectResponse(f"/batches/{batch_id}", status_code=303)

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
 from appointments.batches.usecases import batch_summary
 
 
-async def batch_view(db: Any, batch_id: str) -> dict[str, Any] | None:
+async def recent_batches(session: AsyncSession, limit: int) -> Sequence[m.TransactionBatch]:
+    """The newest batches first."""
+    return (await session.execute(select(m.TransactionBatch).order_by(
+        m.TransactionBatch.created_at.desc()).limit(limit))).scalars().all()
+
+
+async def transaction_counts(session: AsyncSession, batch_ids: Sequence[str]) -> dict[str, int]:
+    """How many transactions each of these batches holds."""
+    if not batch_ids:
+        return {}
+    T = m.AppointmentTransaction
+    return dict((await session.execute(select(T.batch_id, func.count()).where(
+        T.batch_id.in_(batch_ids)).group_by(T.batch_id))).all())
+
+
+async def batch_view(session: AsyncSession, batch_id: str) -> dict[str, Any] | None:
     """A batch with its summary and its transactions, or None."""
-    async with db.session() as session:
-        batch = await session.get(m.TransactionBatch, batch_id)
-        if batch is None:
-            return None
-        T = m.AppointmentTransaction
-        rows = (await session.execute(select(T).where(T.batch_id == batch_id)
-                                      .order_by(T.state, T.npn, T.line_of_authority))).scalars().all()
-        summary = await batch_summary(session, batch_id)
+    batch = await session.get(m.TransactionBatch, batch_id)
+    if batch is None:
+        return None
+    T = m.AppointmentTransaction
+    rows = (await session.execute(select(T).where(T.batch_id == batch_id)
+                                  .order_by(T.state, T.npn, T.line_of_authority))).scalars().all()
+    summary = await batch_summary(session, batch_id)
     return batch.model_dump(mode="json") | summary | {
         "transactions": [r.model_dump(mode="json", exclude={"idempotency_key"}) for r in rows]}
-

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appointments import models as m
 from appointments.domain import eligibility as el
 from appointments.domain import vocabulary as v
-from appointments.errors import BatchStateError
+from appointments.errors import BatchStateError, NotFound
 from appointments.sql import chunks, in_list
 from appointments.transactions.records import (
     emit_sent,
@@ -30,7 +30,7 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
     s = tx.session
     batch = await s.get(m.TransactionBatch, batch_id, with_for_update=True)
     if batch is None:
-        raise LookupError(batch_id)
+        raise NotFound("no such batch")
     T = m.AppointmentTransaction
     statuses = v.SENDABLE if include_jit else (v.READY,)
     rows = list((await s.execute(select(T).where(T.batch_id == batch_id, T.status.in_(statuses))
@@ -112,6 +112,8 @@ async def close_transactions(tx: Transaction, transaction_ids: Sequence[str], re
 
 async def close_not_eligible(tx: Transaction, batch_id: str, reason: str | None = None) -> int:
     """Close a batch's Not Eligible transactions in bulk (the seed: leave them, or close them)."""
+    if await tx.session.get(m.TransactionBatch, batch_id) is None:
+        raise NotFound("no such batch")
     T = m.AppointmentTransaction
     ids = list((await tx.session.execute(select(T.id).where(T.batch_id == batch_id, T.status == v.NOT_ELIGIBLE)))
                .scalars())

@@ -2,44 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from agency_common.auth import User
-from agency_common.web import DashboardUser, render
-from fastapi import APIRouter, HTTPException, Request
+from agency_common.web import ServiceRuntime, page_permission, render
+from agency_common.web.deps import Runtime
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from appointments.bulk_appoint import files, jobs
 from appointments.domain.rows import FileError
 from appointments.transactions.schemas import BulkRequest
 from appointments.transactions.transactions import appoint
-from appointments.web import need
-from appointments.web import runtime as rt
 
 router = APIRouter(include_in_schema=False)
 
 
-async def _appoint_page(request: Request, user: User, result: Any = None, error: str | None = None) -> HTMLResponse:
+async def _appoint_page(request: Request, runtime: ServiceRuntime, user: User, result: Any = None,
+                        error: str | None = None) -> HTMLResponse:
     return render(request, "appoint.html", result=result, error=error, can_submit=user.can("appointments:submit"),
-                  jobs=await jobs.list_jobs(rt(request), 20),
-                  threshold=rt(request).settings.bulk_background_threshold)
+                  jobs=await jobs.list_jobs(runtime, 20),
+                  threshold=runtime.settings.bulk_background_threshold)  # type: ignore[attr-defined]
 
 
 @router.get("/appoint", response_class=HTMLResponse)
-async def appoint_page(request: Request, user: DashboardUser) -> HTMLResponse:
-    return await _appoint_page(request, user)
+async def appoint_page(request: Request, runtime: Runtime,
+                       user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
+    return await _appoint_page(request, runtime, user)
 
 
 @router.post("/appoint", response_class=HTMLResponse)
-async def appoint_submit(request: Request, user: DashboardUser) -> Response:
-    need(user, "appointments:submit")
+async def appoint_submit(request: Request, runtime: Runtime,
+                         user: Annotated[User, page_permission("appointments:submit")]) -> Response:
     form = await request.form()
     upload = form.get("file")
-    runtime = rt(request)
     try:
         if upload is not None and getattr(upload, "filename", ""):
             parsed = files.parse_bulk_appoint_file(await upload.read(), upload.filename)  # type: ignore[union-attr]
-            if len(parsed.requests) > runtime.settings.bulk_background_threshold:
+            if len(parsed.requests) > runtime.settings.bulk_background_threshold:  # type: ignore[attr-defined]
                 started = await jobs.start_job(runtime, user.login, parsed.requests, source="file",
                                                lines=parsed.lines, row_errors=parsed.row_errors,
                                                blank_rows=parsed.blank_rows)
@@ -54,15 +54,14 @@ async def appoint_submit(request: Request, user: DashboardUser) -> Response:
                               submit=bool(form.get("submit")), submitJustInTime=bool(form.get("submit_jit")))
             async with runtime.uow(actor=user.login) as tx:
                 result = await appoint(tx, [req], source="dashboard")
-    except (FileError, ValueError) as exc:
-        return await _appoint_page(request, user, error=str(exc))
-    return await _appoint_page(request, user, result=result)
+    except (FileError, ValueError) as exc:  # a file or a request the rules refuse: shown on the form
+        return await _appoint_page(request, runtime, user, error=str(exc))
+    return await _appoint_page(request, runtime, user, result=result)
 
 
 @router.get("/appoint/jobs/{job_id}", response_class=HTMLResponse)
-async def appoint_job_page(request: Request, job_id: str, _user: DashboardUser, offset: int = 0) -> HTMLResponse:
-    try:
-        job = await jobs.get_job(rt(request), job_id, max(0, offset), 100)
-    except jobs.NotFound:
-        raise HTTPException(404, "no such job") from None
+async def appoint_job_page(request: Request, runtime: Runtime, job_id: str,
+                           _user: Annotated[User, page_permission("appointments:view")],
+                           offset: int = 0) -> HTMLResponse:
+    job = await jobs.get_job(runtime, job_id, max(0, offset), 100)
     return render(request, "appoint_job.html", job=job)

@@ -23,6 +23,8 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from appointments import models as m
+from appointments.bulk_appoint.schemas import JobOut
+from appointments.errors import NotFound
 from appointments.transactions.schemas import BulkRequest
 from appointments.transactions.transactions import appoint
 
@@ -35,16 +37,17 @@ ITEM_PART = 500  # job requests stored per INSERT
 JobHook = Callable[[str, int], Awaitable[None]]
 
 
-class NotFound(LookupError):
-    pass
-
-
 def chunk_claim(job_id: str, chunk_no: int) -> str:
     return f"job:{job_id}:{chunk_no}"
 
 
+# the job's columns its JSON shows, as its response model names them: a column added for the runner
+# (a lease) stays out of the answer
+JOB_FIELDS = set(JobOut.model_fields) - {"batches", "url", "page"}
+
+
 def job_view(job: m.AppointJob) -> dict[str, Any]:
-    data = job.model_dump(mode="json", exclude={"batches"})
+    data = job.model_dump(mode="json", include=JOB_FIELDS)
     data["batches"] = [{"cocode": c, "batch_id": b} for c, b in sorted(job.batches.items())]
     data["url"] = f"/api/appointment-jobs/{job.id}"
     data["page"] = f"/appoint/jobs/{job.id}"
@@ -173,7 +176,7 @@ async def get_job(runtime: Any, job_id: str, offset: int = 0, limit: int = 100) 
     async with runtime.db.session() as s:
         job = await s.get(m.AppointJob, job_id)
         if job is None:
-            raise NotFound(job_id)
+            raise NotFound("no such job")
         rows = (await s.execute(select(I.seq, I.line, I.request, I.result).where(I.job_id == job_id)
                                 .order_by(I.seq).offset(offset).limit(limit))).all()
     items = [res if res is not None else {"npn": req.get("npn"), "pending": True, **({"line": line} if line else {})}

@@ -4,245 +4,37 @@
 look-ups only, no query per line); ``evaluate`` turns one request and one producer into either a
 request-level rejection or one transaction per active line of the requested LOA category in each
 requested state and CoCode, each with the seed's status and eligibility reason.
+
+The engine's parts by rule family: ``reference`` (effective dating, ``RefData``), ``requests`` (the
+producer, requests, results, identities), ``terminations`` (``evaluate_termination``); this module holds
+the appointment rules and names all of them, so ``eligibility.X`` reads as before.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
-from typing import Any, TypeVar
 
 from appointments.domain import vocabulary as v
+from appointments.domain.reference import Company, RefData, StateSetting, effective, norm
+from appointments.domain.requests import (
+    AppointRequest,
+    Evaluated,
+    Existing,
+    Known,
+    License,
+    Producer,
+    Refusal,
+    RequestResult,
+    TerminateRequest,
+    identity,
+    identity_key,
+)
+from appointments.domain.terminations import TerminationResult, evaluate_termination
 
-
-@lru_cache(maxsize=8192)
-def norm(text: str) -> str:
-    return " ".join(text.split()).casefold()
-
-
-# -- effective-dated reference rows -------------------------------------------------------------------
-R = TypeVar("R")
-
-
-def effective(rows: Iterable[R], key: Any, as_of: date) -> dict[Any, R]:
-    """For each key, the row in force on ``as_of``: the latest ``effective_date`` not after it (and
-    among equal dates, the one recorded last). A rule change is a new row, never an edit."""
-    best: dict[Any, tuple[tuple[Any, ...], R]] = {}
-    for row in rows:
-        eff = _get(row, "effective_date")
-        if eff > as_of:
-            continue
-        rank = (eff, _get(row, "recorded_at"), _get(row, "id"))
-        k = key(row)
-        current = best.get(k)
-        if current is None or rank > current[0]:
-            best[k] = (rank, row)
-    return {k: r for k, (_, r) in best.items()}
-
-
-def _get(row: Any, name: str) -> Any:
-    return row[name] if isinstance(row, dict) else getattr(row, name)
-
-
-# -- reference data -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Company:
-    id: str
-    name: str
-    loa_categories: frozenset[str]  # normalised
-
-
-@dataclass(frozen=True)
-class StateSetting:
-    appoints: bool
-    jit: bool
-
-
-@dataclass
-class RefData:
-    """The reference data in force on one day, indexed for the engine."""
-
-    as_of: date
-    companies: dict[str, Company] = field(default_factory=dict)  # by CoCode
-    state_settings: dict[tuple[str, str], StateSetting] = field(default_factory=dict)  # (company id, state)
-    lines: dict[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)  # (state, norm category) → lines
-    line_index: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)  # (state, norm line) → (category, line)
-    categories: dict[str, str] = field(default_factory=dict)  # norm → display name
-    known_lines: set[str] = field(default_factory=set)  # normalised line names in any state
-    fees: dict[str, Decimal] = field(default_factory=dict)
-    termination_codes: dict[str, dict[str, str]] = field(default_factory=dict)  # state → code → description
-    default_termination: dict[str, str] = field(default_factory=dict)
-    # states that refuse for-cause terminations electronically → what to do instead
-    for_cause_manual: dict[str, str] = field(default_factory=dict)
-    assignment_required: bool = False
-
-    @classmethod
-    def build(cls, as_of: date, *, companies: Iterable[Any], cocodes: Iterable[Any], state_settings: Iterable[Any],
-              business_rules: Iterable[Any], fees: Iterable[Any], termination_reasons: Iterable[Any],
-              assignment_required: bool, filing_rules: Iterable[Any] = ()) -> RefData:
-        ref = cls(as_of=as_of, assignment_required=assignment_required)
-        by_id = {}
-        for c in companies:
-            cats = frozenset(norm(x) for x in (_get(c, "loa_categories") or "").split(";") if x.strip())
-            by_id[_get(c, "id")] = Company(_get(c, "id"), _get(c, "name"), cats)
-        for cc in cocodes:
-            company = by_id.get(_get(cc, "company_id"))
-            if company is not None:
-                ref.companies[_get(cc, "cocode")] = company
-        for (company_id, state), s in effective(
-                state_settings, lambda r: (_get(r, "company_id"), _get(r, "state")), as_of).items():
-            if _get(s, "appoints"):
-                ref.state_settings[(company_id, state)] = StateSetting(True, bool(_get(s, "jit")))
-        lines: dict[tuple[str, str], list[str]] = {}
-        for (state, _cat, _line), r in (effective(
-                business_rules, lambda r: (_get(r, "state"), norm(_get(r, "loa_category")),
-                                           norm(_get(r, "line_of_authority"))), as_of).items()):
-            if not _get(r, "active"):
-                continue
-            cat, line = _get(r, "loa_category"), _get(r, "line_of_authority")
-            ref.categories.setdefault(norm(cat), cat)
-            lines.setdefault((state, norm(cat)), []).append(line)
-            ref.line_index[(state, norm(line))] = (cat, line)
-            ref.known_lines.add(norm(line))
-        ref.lines = {k: tuple(vs) for k, vs in lines.items()}
-        ref.fees = {state: _get(r, "appointment_fee") for state, r in
-                    effective(fees, lambda r: _get(r, "state"), as_of).items()}
-        for (state, code), r in effective(termination_reasons, lambda r: (_get(r, "state"), _get(r, "code")),
-                                          as_of).items():
-            if _get(r, "accepted"):
-                ref.termination_codes.setdefault(state, {})[code] = _get(r, "description")
-                if _get(r, "is_default"):
-                    ref.default_termination[state] = code
-        for state, r in effective(filing_rules, lambda r: _get(r, "state"), as_of).items():
-            if not _get(r, "for_cause_electronic"):
-                ref.for_cause_manual[state] = (_get(r, "instructions")
-                                               or f"{state} does not accept for-cause terminations electronically: "
-                                                  "file it in writing with the state's insurance department")
-        return ref
-
-
-# -- the producer as the engine sees it ----------------------------------------------------------------
-@dataclass(frozen=True)
-class License:
-    state: str
-    license_number: str
-    license_class: str
-    lines_of_authority: frozenset[str]  # normalised
-    active: bool
-    resident: bool
-    expiration_date: date | None = None
-
-    def in_force(self, as_of: date) -> bool:
-        return self.active and (self.expiration_date is None or self.expiration_date >= as_of)
-
-
-@dataclass
-class Producer:
-    npn: str
-    synced: bool
-    active: bool
-    licenses: dict[str, list[License]] = field(default_factory=dict)  # by state
-    assignments: set[tuple[str, str, str]] = field(default_factory=set)  # (norm category, state, cocode or "")
-
-    def resident_license_in_force(self, as_of: date) -> bool:
-        return any(lic.resident and lic.in_force(as_of) for ls in self.licenses.values() for lic in ls)
-
-
-# -- requests and results ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class AppointRequest:
-    npn: str
-    states: tuple[str, ...]
-    loa_category: str
-    cocodes: tuple[str, ...]
-    submit: bool = False
-    submit_jit: bool = False
-
-
-@dataclass(frozen=True)
-class TerminateRequest:
-    npn: str
-    state: str
-    line_of_authority: str
-    cocode: str
-    termination_reason_code: str | None = None  # blank: the state's default code
-    for_cause: bool = False
-
-
-@dataclass(frozen=True)
-class Existing:
-    """A transaction already on record, as a new request is compared with it."""
-
-    id: str
-    status: str
-    batch_id: str | None
-    eligibility_reason: str | None = None
-
-
-# identity (kind, npn, state, normalised line, cocode) → the transactions on record with it
-Known = dict[tuple[str, ...], list[Existing]]
-
-
-@dataclass
-class Evaluated:
-    npn: str
-    state: str
-    line_of_authority: str
-    loa_category: str | None
-    cocode: str
-    company_name: str | None
-    status: str
-    eligibility_reason: str | None
-    billable: bool
-    jit: bool
-    fee: Decimal | None
-    license_number: str | None
-    auto_submit: bool
-    kind: str = "appointment"
-    termination_reason_code: str | None = None
-    for_cause: bool = False
-    id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    @property
-    def identity(self) -> tuple[str, str, str, str, str]:
-        return (self.kind, self.npn, self.state, norm(self.line_of_authority), self.cocode)
-
-
-@dataclass
-class Refusal:
-    state: str | None
-    cocode: str | None
-    reason: str
-    line_of_authority: str | None = None
-    matches: tuple[Existing, ...] = ()  # the transactions on record it is identical to
-
-
-@dataclass
-class RequestResult:
-    npn: str
-    rejection_reason: str | None = None
-    refusals: list[Refusal] = field(default_factory=list)
-    transactions: list[Evaluated] = field(default_factory=list)
-    released: list[Existing] = field(default_factory=list)  # held ones this request sends
-
-    @property
-    def identical(self) -> bool:
-        """Nothing created or released: every part matched transactions already on record."""
-        return (not self.transactions and not self.released and bool(self.refusals)
-                and all(r.matches for r in self.refusals))
-
-
-def identity(kind: str, npn: str, state: str, line: str, cocode: str) -> tuple[str, str, str, str, str]:
-    return (kind, npn, state, norm(line), cocode)
-
-
-def identity_key(kind: str, npn: str, state: str, line: str, cocode: str, license_number: str | None = None) -> str:
-    """The stored form of an identity; the database refuses two identical ones pending at NIPR."""
-    return "|".join((kind, npn, state, norm(line), cocode, license_number or ""))
+__all__ = ["AppointRequest", "Company", "Evaluated", "Existing", "Known", "License", "Producer", "RefData", "Refusal",
+           "RequestResult", "StateSetting", "TerminateRequest", "TerminationResult", "effective", "evaluate",
+           "evaluate_termination", "identity", "identity_key", "norm"]
 
 
 def _lines_for(request: AppointRequest, state: str, ref: RefData) -> tuple[str, list[tuple[str, str]], str | None]:
@@ -382,58 +174,6 @@ def _matched_open(result: RequestResult, known: Known, key: tuple[str, ...], req
         result.refusals.append(Refusal(state, cocode, v.DUPLICATE_OPEN, line, held))
     return True
 
-
-@dataclass
-class TerminationResult:
-    request: TerminateRequest
-    code: str | None = None  # the reason code used (the state's default when none was given)
-    line_of_authority: str | None = None  # as the appointment records it
-    transaction: Evaluated | None = None
-    manual: str | None = None  # instructions: filed by hand, not through the Gateway
-    refusal: str | None = None
-    matches: tuple[Existing, ...] = ()
-
-
-def evaluate_termination(request: TerminateRequest, ref: RefData, appointed: dict[tuple[str, ...], str],
-                         known: Known, open_tasks: set[tuple[str, ...]]) -> TerminationResult:
-    """One termination → a Ready termination transaction, a manual task (for cause, in a state that
-    refuses it electronically), or a refusal in words. ``appointed`` maps the identities of Appointed
-    appointments to their line as recorded; ``known`` and ``open_tasks`` hold the terminations
-    already open, and get this one added."""
-    r, st = request, request.state
-    out = TerminationResult(request)
-    code = (r.termination_reason_code or "").strip().upper() or ref.default_termination.get(st)
-    if not code:
-        out.refusal = f"no Termination Reason Code given and no default code for State: {st}"
-        return out
-    if code not in ref.termination_codes.get(st, {}):
-        out.refusal = f"Termination Reason Code {code} is not accepted in State: {st}"
-        return out
-    out.code = code
-    if r.cocode not in ref.companies:
-        out.refusal = f"CoCode {r.cocode} is not a known CoCode"
-        return out
-    line = appointed.get(identity("appointment", r.npn, st, r.line_of_authority, r.cocode))
-    if line is None:
-        out.refusal = f"no Appointed appointment for NPN {r.npn}, State: {st}, {r.line_of_authority}, CoCode {r.cocode}"
-        return out
-    out.line_of_authority = line
-    key = identity("termination", r.npn, st, line, r.cocode)
-    out.matches = tuple(e for e in known.get(key, ()) if e.status in v.OPEN_STATUSES)
-    if out.matches or key in open_tasks:
-        out.refusal = v.termination_already_open(r.npn, st, line, r.cocode)
-        return out
-    if r.for_cause and st in ref.for_cause_manual:
-        out.manual = ref.for_cause_manual[st]
-        open_tasks.add(key)
-        return out
-    t = Evaluated(npn=r.npn, state=st, line_of_authority=line, loa_category=None, cocode=r.cocode,
-                  company_name=ref.companies[r.cocode].name, status=v.READY, eligibility_reason=None, billable=True,
-                  jit=False, fee=None, license_number=None, auto_submit=False, kind="termination",
-                  termination_reason_code=code, for_cause=r.for_cause)
-    out.transaction = t
-    known.setdefault(key, []).append(Existing(t.id, t.status, None))
-    return out
 
 
 def _check(company: Company | None, setting: StateSetting | None, category: str, state: str, line: str,

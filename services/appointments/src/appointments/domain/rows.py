@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agency_common.errors import Invalid
 from agency_common.tabular import TabularError, csv_block, open_records
 
 # NPN: a string of 1 to 10 digits, never a number (leading zeros are part of it). An agency may
@@ -61,8 +62,8 @@ YES_NO = {"yes": True, "y": True, "true": True, "1": True, "x": True,
           "no": False, "n": False, "false": False, "0": False, "": False}
 
 
-class FileError(ValueError):
-    """The file as a whole cannot be read (not CSV, missing columns)."""
+class FileError(Invalid):
+    """422: the file as a whole cannot be read (not CSV, missing columns)."""
 
 
 @dataclass

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
-from fastapi import APIRouter, HTTPException, Request
+from agency_common.auth import User, require
+from agency_common.web.deps import Runtime, Session
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from appointments import models as m
 from appointments.portals import portals
 from appointments.portals.schemas import InviteOut, PortalOut
-from appointments.web import runtime
 
 router = APIRouter(prefix="/api")
 
 
 @router.get("/portals", tags=["portals"], response_model=list[PortalOut], response_model_exclude_unset=True)
-async def list_portals(request: Request, _user: CurrentUser) -> list[dict[str, Any]]:
-    async with runtime(request).db.session() as session:
-        return [p.model_dump(mode="json") for p in (await session.execute(select(m.Portal))).scalars()]
+async def list_portals(session: Session, _user: Annotated[User, require("producers:view")]) -> list[dict[str, Any]]:
+    return [p.model_dump(mode="json") for p in await portals.list_portals(session)]
 
 
 class InviteBody(BaseModel):
@@ -29,10 +26,7 @@ class InviteBody(BaseModel):
 
 
 @router.post("/portal-invites", tags=["portals"], response_model=InviteOut, response_model_exclude_unset=True)
-async def invite_route(request: Request, body: InviteBody,
+async def invite_route(runtime: Runtime, body: InviteBody,
                        user: Annotated[User, require("portals:invite")]) -> dict[str, Any]:
-    try:
-        async with runtime(request).uow(actor=user.login) as tx:
-            return await portals.invite(tx, body.portal_id, body.producer_ids)
-    except LookupError:
-        raise HTTPException(404, "no such portal") from None
+    async with runtime.uow(actor=user.login) as tx:
+        return await portals.invite(tx, body.portal_id, body.producer_ids)

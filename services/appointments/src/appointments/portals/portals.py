@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -12,19 +13,26 @@ from agency_common.contracts.envelope import Envelope
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
+from appointments.errors import NotFound
 
 NO_AGENCY = "Your contact does not have an associated account"
 NO_EMAIL = "Your contact does not have an associated email"
 NO_SEATS = "You no longer have portal seats. Email support to order more seats."
 
 
+async def list_portals(session: AsyncSession, *, by_name: bool = False) -> Sequence[m.Portal]:
+    stmt = select(m.Portal).order_by(m.Portal.name) if by_name else select(m.Portal)
+    return (await session.execute(stmt)).scalars().all()
+
+
 async def invite(tx: Transaction, portal_id: str, producer_ids: list[str]) -> dict[str, Any]:
     s = tx.session
     portal = await s.get(m.Portal, portal_id, with_for_update=True)
     if portal is None:
-        raise LookupError(portal_id)
+        raise NotFound("no such portal")
     used = int(await s.scalar(select(func.count()).select_from(m.PortalUser).where(
         m.PortalUser.portal_id == portal.id)) or 0)
     producers = {p.id: p for p in (await s.execute(

@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, select
 from appointments import models as m
 from appointments.bulk_files import store_import
 from appointments.domain import rows as rowcheck
+from appointments.errors import NotFound
 from appointments.producers.license_sync import request_license_sync
 from appointments.reference_data import refdata
 
@@ -51,7 +52,7 @@ async def process_producer_import(tx: Transaction, import_id: str) -> dict[str, 
     s = tx.session
     imp = await s.get(m.BulkImport, import_id, with_for_update=True)
     if imp is None or imp.kind != "producers":
-        raise LookupError(import_id)
+        raise NotFound("no such import")
     rows = list((await s.execute(select(m.BulkImportRow).where(
         m.BulkImportRow.import_id == import_id, m.BulkImportRow.valid.is_(True)).order_by(m.BulkImportRow.line))).scalars())
     agencies = dict((await s.execute(select(m.Agency.npn, m.Agency.id))).all())

@@ -65,3 +65,26 @@ async def producer_detail(session: AsyncSession, npn: str, user: User, pii: Any)
         "licenses": [lic.model_dump(mode="json", exclude={"producer_id"}) | {
             "lines_of_authority": [x for x in lic.lines_of_authority.split(";") if x]} for lic in lics],
         "assignments": [a.model_dump(mode="json") for a in assigns]}
+
+
+async def producers_by_name(session: AsyncSession, limit: int, q: str = "") -> Sequence[m.Producer]:
+    """Producers by last name then NPN; ``q`` an NPN, or part of a last name."""
+    stmt = select(m.Producer).order_by(m.Producer.last_name, m.Producer.npn).limit(limit)
+    if q:
+        stmt = stmt.where((m.Producer.npn == q) | m.Producer.last_name.ilike(f"%{q}%"))
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def producer_exists(session: AsyncSession, npn: str) -> bool:
+    return await session.scalar(select(m.Producer.id).where(m.Producer.npn == npn)) is not None
+
+
+async def transactions_of(session: AsyncSession, npn: str, limit: int) -> Sequence[m.AppointmentTransaction]:
+    """A producer's newest transactions first."""
+    T = m.AppointmentTransaction
+    return (await session.execute(select(T).where(T.npn == npn).order_by(T.created_at.desc()).limit(limit))).scalars().all()
+
+
+async def agency_names(session: AsyncSession) -> dict[str, str]:
+    """Each agency's name by its id."""
+    return dict((await session.execute(select(m.Agency.id, m.Agency.name))).all())

@@ -1,6 +1,8 @@
-"""Producers' JSON: a license sync asked for, an onboarding file processed."""
+"""Producers' JSON: a producer, a license sync asked for, an onboarding file and its processing."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from appointments.responses import Out
 
@@ -19,3 +21,84 @@ class ImportProcessed(Out):
     assignments_added: int
     license_syncs_requested: int
     invalid_rows_skipped: int
+
+
+class ProducerOut(Out):
+    """A producer as stored (``queries.producer_view``): the SSN masked unless the caller may reveal
+    it, timestamps as text."""
+
+    id: str
+    npn: str
+    first_name: str
+    last_name: str
+    email: str | None
+    agency_id: str | None
+    sync_status: str
+    active: bool
+    sync_requested_at: str | None
+    synced_at: str | None
+    import_id: str | None
+    created_by: str
+    created_at: str
+    ssn: str | None
+
+
+class LicenseOut(Out):
+    id: int | None
+    npn: str
+    state: str
+    license_number: str
+    license_class: str
+    lines_of_authority: list[str]
+    active: bool
+    resident: bool
+    effective_date: str | None
+    expiration_date: str | None
+    fetched_at: str
+
+
+class AssignmentOut(Out):
+    id: int | None
+    producer_id: str
+    loa_category: str
+    state: str
+    cocode: str
+    scorecard_type: str | None
+    agent_type: str | None
+    created_at: str
+
+
+class ProducerDetail(ProducerOut):
+    """One producer with licenses and assignments (``queries.producer_detail``)."""
+
+    licenses: list[LicenseOut]
+    assignments: list[AssignmentOut]
+
+
+class ImportRow(Out):
+    """One row of an uploaded file: its line, whether it is valid, why not, the values as shown (PII masked)."""
+
+    line: int
+    valid: bool
+    errors: list[str]
+    values: dict[str, Any]
+
+
+class ImportOut(Out):
+    """An uploaded bulk file and its rows (``bulk_files.import_view``), timestamps as text."""
+
+    id: str
+    kind: str
+    filename: str
+    sha256: str
+    status: str
+    total_rows: int
+    valid_rows: int
+    invalid_rows: int
+    blank_rows: int
+    uploaded_by: str
+    uploaded_at: str
+    processed_by: str | None
+    processed_at: str | None
+    result: dict[str, Any] | None
+    rows: list[ImportRow]

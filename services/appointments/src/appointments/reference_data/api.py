@@ -4,53 +4,52 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
-from fastapi import APIRouter, Body, File, HTTPException, Request, UploadFile
+from agency_common.auth import User, require
+from agency_common.web.deps import Runtime, Session
+from fastapi import APIRouter, Body, File, UploadFile
 from fastapi.responses import Response
 
 from appointments.domain import rows as rowcheck
+from appointments.errors import NotFound
 from appointments.reference_data import refdata
-from appointments.reference_data.schemas import RowsLoaded
-from appointments.web import csv_response, read_upload, runtime
+from appointments.reference_data.schemas import Listing, RowsLoaded
+from appointments.web import csv_response, read_upload
 
 router = APIRouter(prefix="/api")
 
 
-@router.get("/reference-data/{kind}", tags=["reference data"])
-async def get_reference(request: Request, kind: str, _user: CurrentUser) -> list[dict[str, Any]]:
+def _known(kind: str) -> refdata.Kind:
     if kind not in refdata.KINDS:
-        raise HTTPException(404, "unknown reference data kind")
-    async with runtime(request).db.session() as session:
-        return await refdata.listing(session, kind)
+        raise NotFound("unknown reference data kind")
+    return refdata.KINDS[kind]
+
+
+@router.get("/reference-data/{kind}", tags=["reference data"], response_model=Listing, response_model_exclude_unset=True)
+async def get_reference(session: Session, kind: str,
+                        _user: Annotated[User, require("reference_data:view")]) -> list[dict[str, Any]]:
+    _known(kind)
+    return await refdata.listing(session, kind)
 
 
 @router.get("/reference-data/{kind}/template.csv", tags=["reference data"])
-async def reference_template(kind: str, _user: CurrentUser) -> Response:
-    if kind not in refdata.KINDS:
-        raise HTTPException(404, "unknown reference data kind")
-    return csv_response(rowcheck.to_csv(refdata.KINDS[kind].columns, []), f"{kind}.csv")
+async def reference_template(kind: str, _user: Annotated[User, require("reference_data:view")]) -> Response:
+    return csv_response(rowcheck.to_csv(_known(kind).columns, []), f"{kind}.csv")
 
 
 @router.post("/reference-data/{kind}", status_code=201, tags=["reference data"], response_model=RowsLoaded, response_model_exclude_unset=True)
-async def load_reference(request: Request, kind: str, user: Annotated[User, require("reference_data:edit")],
+async def load_reference(runtime: Runtime, kind: str, user: Annotated[User, require("reference_data:edit")],
                          file: Annotated[UploadFile, File()]) -> dict[str, Any]:
-    content = await read_upload(request, file)
-    try:
-        async with runtime(request).uow(actor=user.login) as tx:
-            n = await refdata.load_rows(tx, kind, refdata.parse_file(kind, content, file.filename),
-                                        source_default=f"upload {file.filename} by {user.login}")
-    except refdata.RefDataError as exc:
-        raise HTTPException(422, {"errors": exc.errors}) from None
+    content = await read_upload(runtime, file)
+    async with runtime.uow(actor=user.login) as tx:
+        n = await refdata.load_rows(tx, kind, refdata.parse_file(kind, content, file.filename),
+                                    source_default=f"upload {file.filename} by {user.login}")
     return {"kind": kind, "rows_loaded": n}
 
 
 @router.post("/reference-data/{kind}/rows", status_code=201, tags=["reference data"],
              response_model=RowsLoaded, response_model_exclude_unset=True)
-async def add_reference_rows(request: Request, kind: str, user: Annotated[User, require("reference_data:edit")],
+async def add_reference_rows(runtime: Runtime, kind: str, user: Annotated[User, require("reference_data:edit")],
                              rows: Annotated[list[dict[str, str]], Body()]) -> dict[str, Any]:
-    try:
-        async with runtime(request).uow(actor=user.login) as tx:
-            n = await refdata.load_rows(tx, kind, [{k.lower(): str(v) for k, v in r.items()} for r in rows])
-    except refdata.RefDataError as exc:
-        raise HTTPException(422, {"errors": exc.errors}) from None
+    async with runtime.uow(actor=user.login) as tx:
+        n = await refdata.load_rows(tx, kind, [{k.lower(): str(v) for k, v in r.items()} for r in rows])
     return {"kind": kind, "rows_loaded": n}

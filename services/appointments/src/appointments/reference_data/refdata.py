@@ -25,6 +25,7 @@ from appointments import models as m
 from appointments.domain import vocabulary as v
 from appointments.domain.eligibility import RefData, effective
 from appointments.domain.rows import AGENCY_NPN_RE, COCODE_RE, COCODE_RULE, state_error
+from appointments.errors import Invalid
 
 DEV_DATA = Path(__file__).parent / "refdata"
 
@@ -63,10 +64,13 @@ LOAD_ORDER = ("agencies", "companies", "company_state_settings", "business_rules
 SETTINGS = {v.ASSIGNMENT_REQUIRED: "Appointment Producer Assignment Required"}
 
 
-class RefDataError(ValueError):
+class RefDataError(Invalid):
+    """422 with every problem found: ``{"detail": {"errors": [...]}}``."""
+
     def __init__(self, errors: list[str]) -> None:
         super().__init__("; ".join(errors[:20]))
         self.errors = errors
+        self.detail = {"errors": errors}
 
 
 def _bool(value: str, default: bool) -> bool:

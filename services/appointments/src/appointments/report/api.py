@@ -5,18 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from agency_common.auth import User, require
-from fastapi import APIRouter, Query, Request
+from agency_common.web.deps import Runtime, Session
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from appointments.report import report
 from appointments.report.schemas import ReportPage
-from appointments.web import runtime
 
 router = APIRouter(prefix="/api")
 
 
 @router.get("/appointments", tags=["appointments report"], response_model=ReportPage, response_model_exclude_unset=True)
-async def appointments_report(request: Request, _user: Annotated[User, require("appointments:view")],
+async def appointments_report(runtime: Runtime, session: Session, _user: Annotated[User, require("appointments:view")],
                               cocode: str | None = None, status: str | None = None,
                               line_of_authority: str | None = None, state: str | None = None,
                               format: str = "json", offset: Annotated[int, Query(ge=0)] = 0,
@@ -25,7 +25,6 @@ async def appointments_report(request: Request, _user: Annotated[User, require("
     exports every matching row (streamed), in the columns the termination file accepts."""
     f = report.Filters(cocode, status, line_of_authority, state)
     if format == "csv":
-        return StreamingResponse(report.export(runtime(request).db, f), media_type="text/csv; charset=utf-8",
+        return StreamingResponse(report.export(runtime.db, f), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="appointments.csv"'})
-    async with runtime(request).db.session() as session:
-        return await report.page(session, f, offset, limit)
+    return await report.page(session, f, offset, limit)

@@ -4,62 +4,59 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.auth import CurrentUser, User, require
-from fastapi import APIRouter, Body, File, HTTPException, Query, Request, UploadFile
+from agency_common.auth import User, require
+from agency_common.web.deps import Runtime, Session
+from fastapi import APIRouter, Body, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from appointments.domain import rows as rowcheck
-from appointments.domain.rows import FileError
-from appointments.errors import BatchStateError
 from appointments.reference_data import refdata
 from appointments.terminations import files
-from appointments.terminations.schemas import ManualTaskOut, TerminationsSubmitted
+from appointments.terminations.schemas import ManualTaskOut, TerminationImportOut, TerminationsSubmitted
 from appointments.terminations.tasks import complete_task, list_tasks
-from appointments.web import bulk_file_view, csv_response, read_upload, runtime
+from appointments.web import bulk_file_view, csv_response, read_upload
 
 router = APIRouter(prefix="/api")
 
 
 @router.get("/termination-imports/template.csv", tags=["bulk terminate"])
-async def termination_template(_user: CurrentUser) -> Response:
+async def termination_template(_user: Annotated[User, require("appointments:terminate")]) -> Response:
     return csv_response(rowcheck.to_csv(rowcheck.TERMINATION_COLUMNS, []), "terminate_template.csv")
 
 
 @router.get("/termination-imports/termination-reason-key.csv", tags=["bulk terminate"])
-async def termination_key(request: Request, _user: CurrentUser) -> Response:
-    async with runtime(request).db.session() as session:
-        ref = await refdata.snapshot(session)
+async def termination_key(session: Session, _user: Annotated[User, require("appointments:terminate")]) -> Response:
+    ref = await refdata.snapshot(session)
     rows = [[st, code, desc, "yes" if ref.default_termination.get(st) == code else ""]
             for st, codes in sorted(ref.termination_codes.items()) for code, desc in sorted(codes.items())]
     return csv_response(rowcheck.to_csv(("State", "Termination Reason Code", "Description", "State default"), rows),
                         "termination_reason_key.csv")
 
 
-@router.post("/termination-imports", status_code=201, tags=["bulk terminate"])
-async def upload_terminations(request: Request, file: Annotated[UploadFile, File()],
+@router.post("/termination-imports", status_code=201, tags=["bulk terminate"], response_model=TerminationImportOut,
+             response_model_exclude_unset=True)
+async def upload_terminations(runtime: Runtime, session: Session, file: Annotated[UploadFile, File()],
                               user: Annotated[User, require("appointments:terminate")]) -> dict[str, Any]:
-    content = await read_upload(request, file)
-    try:
-        async with runtime(request).uow(actor=user.login) as tx:
-            imp = await files.parse_termination_file(tx, file.filename or "upload.csv", content)
-    except FileError as exc:
-        raise HTTPException(422, str(exc)) from None
-    return await bulk_file_view(request, imp.id, "terminations")
+    content = await read_upload(runtime, file)
+    async with runtime.uow(actor=user.login) as tx:
+        imp = await files.parse_termination_file(tx, file.filename or "upload.csv", content)
+    return await bulk_file_view(session, imp.id, "terminations")
 
 
 @router.get("/termination-imports/{import_id}/invalid-rows.csv", tags=["bulk terminate"])
-async def invalid_termination_rows(request: Request, import_id: str, _user: CurrentUser) -> Response:
-    view = await bulk_file_view(request, import_id, "terminations")
+async def invalid_termination_rows(session: Session, import_id: str, _user: Annotated[User, require("appointments:view")]) -> Response:
+    view = await bulk_file_view(session, import_id, "terminations")
     cols = rowcheck.TERMINATION_COLUMNS
     return csv_response(rowcheck.to_csv(("Line", *cols, "Errors"), [
         [r["line"], *[r["values"].get(c, "") for c in cols], " | ".join(r["errors"])]
         for r in view["rows"] if not r["valid"]]), "invalid_rows.csv")
 
 
-@router.get("/termination-imports/{import_id}", tags=["bulk terminate"])
-async def get_termination_import(request: Request, import_id: str, _user: CurrentUser) -> dict[str, Any]:
-    return await bulk_file_view(request, import_id, "terminations")
+@router.get("/termination-imports/{import_id}", tags=["bulk terminate"], response_model=TerminationImportOut,
+            response_model_exclude_unset=True)
+async def get_termination_import(session: Session, import_id: str, _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
+    return await bulk_file_view(session, import_id, "terminations")
 
 
 class TerminationSubmit(BaseModel):
@@ -69,27 +66,21 @@ class TerminationSubmit(BaseModel):
 
 @router.post("/termination-imports/{import_id}/submit", tags=["bulk terminate"],
              response_model=TerminationsSubmitted, response_model_exclude_unset=True)
-async def submit_terminations(request: Request, import_id: str,
+async def submit_terminations(runtime: Runtime, import_id: str,
                               user: Annotated[User, require("appointments:terminate")],
                               body: Annotated[TerminationSubmit | None, Body()] = None) -> dict[str, Any]:
     body = body or TerminationSubmit()
-    try:
-        async with runtime(request).uow(actor=user.login) as tx:
-            result = await files.submit_termination_import(tx, import_id, immediate=body.immediate,
-                                                             batch_size=body.batch_size)
-    except LookupError:
-        raise HTTPException(404, "no such import") from None
-    except BatchStateError as exc:
-        raise HTTPException(409, str(exc)) from None
+    async with runtime.uow(actor=user.login) as tx:
+        result = await files.submit_termination_import(tx, import_id, immediate=body.immediate,
+                                                         batch_size=body.batch_size)
     return {"import_id": import_id, **result}
 
 
 @router.get("/manual-tasks", tags=["bulk terminate"], response_model=list[ManualTaskOut], response_model_exclude_unset=True)
-async def manual_tasks(request: Request, _user: Annotated[User, require("appointments:view")],
+async def manual_tasks(session: Session, _user: Annotated[User, require("appointments:view")],
                        status: Annotated[str | None, Query(pattern="^(open|done)$")] = "open") -> list[dict[str, Any]]:
     """Work the Gateway cannot do (a for-cause termination in a state that refuses it electronically)."""
-    async with runtime(request).db.session() as session:
-        return [t.model_dump(mode="json") for t in await list_tasks(session, status)]
+    return [t.model_dump(mode="json") for t in await list_tasks(session, status)]
 
 
 class TaskDone(BaseModel):
@@ -98,11 +89,8 @@ class TaskDone(BaseModel):
 
 @router.post("/manual-tasks/{task_id}/done", tags=["bulk terminate"], response_model=ManualTaskOut,
              response_model_exclude_unset=True)
-async def manual_task_done(request: Request, task_id: str, user: Annotated[User, require("appointments:terminate")],
+async def manual_task_done(runtime: Runtime, task_id: str, user: Annotated[User, require("appointments:terminate")],
                            body: Annotated[TaskDone | None, Body()] = None) -> dict[str, Any]:
-    try:
-        async with runtime(request).uow(actor=user.login) as tx:
-            task = await complete_task(tx, task_id, body.note if body else None)
-            return task.model_dump(mode="json")
-    except LookupError:
-        raise HTTPException(404, "no such task") from None
+    async with runtime.uow(actor=user.login) as tx:
+        task = await complete_task(tx, task_id, body.note if body else None)
+        return task.model_dump(mode="json")

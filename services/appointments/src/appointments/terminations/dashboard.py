@@ -4,46 +4,48 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from agency_common.web import DashboardUser, render
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from agency_common.auth import User
+from agency_common.web import page_permission, render
+from agency_common.web.deps import Runtime, Session
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from appointments import models as m
+from appointments.bulk_files import recent_imports
 from appointments.domain.rows import FileError
 from appointments.errors import BatchStateError
 from appointments.terminations import files
 from appointments.terminations.tasks import complete_task, list_tasks
-from appointments.web import bulk_file_view, need, read_upload
-from appointments.web import runtime as rt
+from appointments.web import bulk_file_view, read_upload
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/terminations", response_class=HTMLResponse)
-async def terminations_page(request: Request, user: DashboardUser, error: str | None = None) -> HTMLResponse:
-    async with rt(request).db.session() as session:
-        recent = (await session.execute(select(m.BulkImport).where(m.BulkImport.kind == "terminations")
-                                        .order_by(m.BulkImport.uploaded_at.desc()).limit(20))).scalars().all()
+async def terminations_page(request: Request, session: Session,
+                            user: Annotated[User, page_permission("appointments:view")],
+                            error: str | None = None) -> HTMLResponse:
+    recent = await recent_imports(session, "terminations", 20)
     return render(request, "terminations.html", recent=recent, error=error,
                   can_edit=user.can("appointments:terminate"))
 
 
 @router.post("/terminations", response_class=HTMLResponse)
-async def terminations_upload(request: Request, user: DashboardUser, file: Annotated[UploadFile, File()]) -> Response:
-    need(user, "appointments:terminate")
-    content = await read_upload(request, file)
+async def terminations_upload(request: Request, runtime: Runtime, session: Session,
+                              user: Annotated[User, page_permission("appointments:terminate")],
+                              file: Annotated[UploadFile, File()]) -> Response:
+    content = await read_upload(runtime, file)
     try:
-        async with rt(request).uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             imp = await files.parse_termination_file(tx, file.filename or "upload.csv", content)
-    except FileError as exc:
-        return await terminations_page(request, user, error=str(exc))
+    except FileError as exc:  # shown on the upload page
+        return await terminations_page(request, session, user, error=str(exc))
     return RedirectResponse(f"/terminations/{imp.id}", status_code=303)
 
 
 @router.get("/terminations/{import_id}", response_class=HTMLResponse)
-async def termination_result(request: Request, import_id: str, user: DashboardUser) -> HTMLResponse:
-    view = await bulk_file_view(request, import_id, "terminations")
+async def termination_result(request: Request, session: Session, import_id: str,
+                             user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
+    view = await bulk_file_view(session, import_id, "terminations")
     n = sum(r.get("transactions", 0) for r in view["rows"] if r["valid"])
     manual = sum(r.get("manual_tasks", 0) for r in view["rows"] if r["valid"])
     return render(request, "import.html", imp=view, kind="terminations", n=n, m=manual,
@@ -51,33 +53,28 @@ async def termination_result(request: Request, import_id: str, user: DashboardUs
 
 
 @router.post("/terminations/{import_id}/submit")
-async def termination_submit(request: Request, import_id: str, user: DashboardUser,
+async def termination_submit(runtime: Runtime, import_id: str,
+                             user: Annotated[User, page_permission("appointments:terminate")],
                              immediate: Annotated[bool, Form()] = False,
                              batch_size: Annotated[int, Form()] = 500) -> Response:
-    need(user, "appointments:terminate")
     try:
-        async with rt(request).uow(actor=user.login) as tx:
+        async with runtime.uow(actor=user.login) as tx:
             await files.submit_termination_import(tx, import_id, immediate=immediate, batch_size=max(1, batch_size))
-    except BatchStateError:
+    except BatchStateError:  # already submitted: the file's page shows its transactions
         pass
     return RedirectResponse(f"/terminations/{import_id}", status_code=303)
 
 
 @router.get("/tasks", response_class=HTMLResponse)
-async def tasks_page(request: Request, user: DashboardUser, status: str = "open") -> HTMLResponse:
-    need(user, "appointments:view")
-    async with rt(request).db.session() as session:
-        tasks = await list_tasks(session, status if status in ("open", "done") else None)
+async def tasks_page(request: Request, session: Session, user: Annotated[User, page_permission("appointments:view")],
+                     status: str = "open") -> HTMLResponse:
+    tasks = await list_tasks(session, status if status in ("open", "done") else None)
     return render(request, "tasks.html", tasks=tasks, status=status, can_edit=user.can("appointments:terminate"))
 
 
 @router.post("/tasks/{task_id}/done")
-async def task_done(request: Request, task_id: str, user: DashboardUser,
+async def task_done(runtime: Runtime, task_id: str, user: Annotated[User, page_permission("appointments:terminate")],
                     note: Annotated[str, Form()] = "") -> Response:
-    need(user, "appointments:terminate")
-    try:
-        async with rt(request).uow(actor=user.login) as tx:
-            await complete_task(tx, task_id, note.strip()[:1000] or None)
-    except LookupError:
-        raise HTTPException(404, "no such task") from None
+    async with runtime.uow(actor=user.login) as tx:
+        await complete_task(tx, task_id, note.strip()[:1000] or None)
     return RedirectResponse("/tasks", status_code=303)

@@ -13,7 +13,7 @@ from appointments import models as m
 from appointments.bulk_files import store_import
 from appointments.domain import eligibility as el
 from appointments.domain import rows as rowcheck
-from appointments.errors import BatchStateError
+from appointments.errors import BatchStateError, NotFound
 from appointments.transactions import transactions
 
 
@@ -47,7 +47,7 @@ async def submit_termination_import(tx: Transaction, import_id: str, *, immediat
     s = tx.session
     imp = await s.get(m.BulkImport, import_id, with_for_update=True)
     if imp is None or imp.kind != "terminations":
-        raise LookupError(import_id)
+        raise NotFound("no such import")
     if imp.status != "parsed":
         raise BatchStateError("this file's transactions were already created")
     rows = (await s.execute(select(m.BulkImportRow).where(

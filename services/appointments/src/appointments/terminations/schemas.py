@@ -1,7 +1,8 @@
-"""Terminations' JSON: a termination file submitted (``transactions.terminate``'s result, with the import)."""
+"""Terminations' JSON: a termination file read (its rows), submitted (``transactions.terminate``'s result, with the import)."""
 
 from __future__ import annotations
 
+from appointments.producers.schemas import ImportOut, ImportRow
 from appointments.responses import Out
 
 
@@ -65,3 +66,15 @@ class ManualTaskOut(Out):
     done_by: str | None
     done_at: str | None
     note: str | None
+
+
+class TerminationImportRow(ImportRow):
+    """A termination file's row, with what submitting it makes: transactions, manual tasks (their instructions)."""
+
+    transactions: int
+    manual_tasks: int
+    manual: list[str]
+
+
+class TerminationImportOut(ImportOut):
+    rows: list[TerminationImportRow]

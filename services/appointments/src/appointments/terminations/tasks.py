@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from appointments import models as m
 from appointments.domain import eligibility as el
 from appointments.domain import vocabulary as v
+from appointments.errors import NotFound
 from appointments.transactions.records import settle_imports
 
 
@@ -18,7 +19,7 @@ async def complete_task(tx: Transaction, task_id: str, note: str | None) -> m.Ma
     """The operator did it outside the system (e.g. wrote to the department): recorded with who and when."""
     task = await tx.session.get(m.ManualTask, task_id, with_for_update=True)
     if task is None:
-        raise LookupError(task_id)
+        raise NotFound("no such task")
     if task.status != "done":
         task.status, task.done_by, task.done_at, task.note = "done", tx.actor, utcnow(), (note or None)
         if task.kind == "for-cause termination":
