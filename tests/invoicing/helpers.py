@@ -50,6 +50,16 @@ def policy(n: int, **kw: Any) -> PolicyCreated:
     return PolicyCreated(policy=PolicySnapshot(**values))
 
 
+def line(n: int, policy_id: str | None, **kw: Any) -> StatementLine:
+    """One line of a statement intake published (policy ``policy_id``, 200.00 premium, 30.00 commission)."""
+    values = {"line_id": f"L{n}", "line_no": n + 1, "policy_id": policy_id, "policy_number": f"POL-{n:04d}",
+                  "insured_name": f"Insured {n}", "transaction_type": "NBS", "effective_date": date(2026, 1, 1),
+                  "expiration_date": date(2027, 1, 1), "premium": Decimal("200.00"), "commission_rate": Decimal("0.15"),
+                  "commission_amount": Decimal("30.00")}
+    values.update(kw)
+    return StatementLine(**values)
+
+
 def statement(statement_id: str, lines: list[StatementLine], chunk_size: int = 2) -> list[EventPayload]:
     chunks = [lines[i:i + chunk_size] for i in range(0, len(lines), chunk_size)]
     head = StatementPublished(statement_id=statement_id, carrier=CARRIER, statement_date=date(2026, 3, 31),

@@ -72,6 +72,8 @@ async def test_open_select_create_post_pay(start_service, token_for, kafka) -> N
             for fmt in ("json", "csv", "html"):
                 rep = await c.get(f"/api/reconciliations/{rec['id']}/reports/{kind}", params={"format": fmt})
                 assert rep.status_code == 200, (kind, fmt, rep.text)
+                if fmt == "csv":  # a download, named by agency_common's attachment()
+                    assert rep.headers["content-disposition"] == f'attachment; filename="{kind}-{rec["id"]}.csv"'
 
 
 async def test_background_create_invoices_and_late_policies(start_service, token_for, kafka) -> None:

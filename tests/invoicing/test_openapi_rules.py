@@ -1,7 +1,7 @@
 """Every JSON route of invoicing documents its response shape (issue 14, typed responses): a
 response model from the capability's ``schemas.py`` for each success code that has a body. Read from
 the app's OpenAPI document (the app is built, nothing runs). The routes every service gets from the
-common layer (token, me, dead letters) are not invoicing's to type."""
+common layer (token, me, dead letters, the audit trail) are not invoicing's to type."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import json
 
 from invoicing.app import create_app
 
-COMMON = {"/api/auth/token", "/api/me", "/api/dead-letters", "/api/dead-letters/{dead_letter_id}/replay"}
+COMMON = {"/api/auth/token", "/api/me", "/api/dead-letters", "/api/dead-letters/{dead_letter_id}/replay", "/api/audit"}
 
 
 def test_every_json_route_has_a_response_model() -> None:

@@ -36,6 +36,11 @@ async def _outbox(svc: Any, event_type: str) -> list[dict[str, Any]]:
     return [json.loads(p) for p in rows]
 
 
+async def _audit(svc: Any, token_for: Any, rec_id: str, action: str) -> list[dict[str, Any]]:
+    async with svc.as_user(token_for("admin")) as admin:
+        return (await admin.get("/api/audit", params={"subject_id": rec_id, "action": action})).json()["items"]
+
+
 async def test_post_and_pay_above_the_threshold_run_as_jobs(start_service, token_for, kafka) -> None:
     svc = await start_service("invoicing", background_threshold=2, background_chunk=2)
     await publish(kafka, [policy(i) for i in range(1, 6)])
@@ -77,6 +82,12 @@ async def test_post_and_pay_above_the_threshold_run_as_jobs(start_service, token
         assert len(payments) == 3
         assert sorted(int(i) for p in payments for i in p["invoice_ids"]) == sorted(after)
         assert sum(Decimal(p["received_total"]) for p in payments) == Decimal("430.00")
+        # the audit trail has one row per job, not one per chunk, with the whole run's totals
+        [posted] = await _audit(svc, token_for, rid, "invoices.posted")
+        assert posted["actor"] == "clerk" and posted["detail"]["count"] == 5
+        assert posted["detail"]["premium_total"] == "5000.00" and posted["detail"]["commission_total"] == "500.00"
+        [paid] = await _audit(svc, token_for, rid, "invoices.paid")
+        assert paid["detail"] == {"count": 5, "received_total": "430.00", "job_id": job["id"]}
         # a job's own key answers with that job; nothing is paid twice
         replay = await c.post(f"/api/reconciliations/{rid}/pay", json={"idempotency_key": "pay-1"})
         assert replay.json()["replayed"] and replay.json()["job"]["id"] == job["id"]
@@ -111,6 +122,10 @@ async def test_create_pay_all_in_the_background_after_the_exceptions_popup(start
         assert rows[1]["id"] not in {t["entry_id"] for t in txs}  # the exception stays in statement entry
         head = (await c.get(f"/api/reconciliations/{rid}")).json()
         assert Decimal(head["received_total"]) == Decimal("300.00") and head["exception_count"] == 1
+        [posted] = await _audit(svc, token_for, rid, "invoices.posted")
+        [paid] = await _audit(svc, token_for, rid, "invoices.paid")
+        assert (posted["detail"]["count"], paid["detail"]["count"], paid["detail"]["received_total"]) == (
+            3, 3, "300.00")
 
 
 async def test_dashboard_post_above_the_threshold_shows_the_job(start_service, token_for, kafka) -> None:

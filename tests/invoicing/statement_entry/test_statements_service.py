@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from decimal import Decimal
 
-from agency_common.contracts.intake import StatementLine
 from invoicing.models import Reconciliation, StatementEntry
 from invoicing.reconciliations.usecases import business_today
 from sqlalchemy import func, select
 
-from tests.invoicing.helpers import entries, policy, publish, statement, wait_policies
+from tests.invoicing.helpers import entries, line, policy, publish, statement, wait_policies
 from tests.support.inprocess import eventually
-
-
-def line(n: int, policy_id: str | None, **kw) -> StatementLine:
-    values = {"line_id": f"L{n}", "line_no": n + 1, "policy_id": policy_id, "policy_number": f"POL-{n:04d}",
-                  "insured_name": f"Insured {n}", "transaction_type": "NBS", "effective_date": date(2026, 1, 1),
-                  "expiration_date": date(2027, 1, 1), "premium": Decimal("200.00"), "commission_rate": Decimal("0.15"),
-                  "commission_amount": Decimal("30.00")}
-    values.update(kw)
-    return StatementLine(**values)
 
 
 async def test_statement_chunks_open_one_reconciliation_once(start_service, token_for, kafka) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from agency_common.contracts.invoicing import InvoicePosted
@@ -135,7 +137,12 @@ async def remove_invoice(tx: Transaction, rec_id: str, invoice_id: int) -> dict[
         raise NotFound(f"invoice {invoice_id} not found")
     if status != "unposted":
         raise Conflict("only unposted invoices can be removed", invoice_status=status)
-    await tx.session.execute(delete(INV).where(INV.c.id == invoice_id))
+    gone = (await tx.session.execute(delete(INV).where(INV.c.id == invoice_id).returning(
+        INV.c.entry_id, INV.c.policy_id, INV.c.bill_type, INV.c.effective_date, INV.c.premium, INV.c.commission,
+        INV.c.people_commission_total, INV.c.created_by))).one()
+    # the row is gone: its amounts live on in the audit trail (issue 19 item 6)
+    await tx.audit("invoice.deleted", subject_type="invoice", subject_id=str(invoice_id),
+                   detail={"reconciliation_id": rec_id, **gone._asdict()})
     return header(rec, await refresh_status(tx, rec))
 
 
@@ -153,8 +160,24 @@ async def post_invoices(tx: Transaction, rec_id: str, invoice_ids: list[int] | N
         return done
     require_live(rec)
     posted = await post_range(tx, rec_id, invoice_ids)
+    await audit_posted(tx, rec_id, posted)
     t = await refresh_status(tx, rec)
-    return await remember(tx, key, rec_id, "post", {"posted": posted, "reconciliation": header(rec, t)})
+    return await remember(tx, key, rec_id, "post", {"posted": posted.count, "reconciliation": header(rec, t)})
+
+
+@dataclass(frozen=True)
+class Posted:
+    count: int = 0
+    premium_total: Decimal = ZERO
+    commission_total: Decimal = ZERO
+
+
+async def audit_posted(tx: Transaction, rec_id: str, posted: Posted, **detail: Any) -> None:
+    """One row per Post (not per invoice): how many, and their premium and commission."""
+    if posted.count:
+        await tx.audit("invoices.posted", subject_type="reconciliation", subject_id=rec_id,
+                       detail={"count": posted.count, "premium_total": posted.premium_total,
+                               "commission_total": posted.commission_total, **detail})
 
 
 def unposted(rec_id: str) -> list[ColumnElement[bool]]:
@@ -177,7 +200,7 @@ async def invoice_id_bounds(session: Any, cond: list[ColumnElement[bool]]) -> tu
 
 
 async def post_range(tx: Transaction, rec_id: str, invoice_ids: list[int] | None, run_id: str | None = None,
-                id_range: tuple[int, int] | None = None) -> int:
+                id_range: tuple[int, int] | None = None) -> Posted:
     cond = unposted(rec_id)
     if invoice_ids is not None:
         cond.append(INV.c.id.in_(invoice_ids))
@@ -189,10 +212,10 @@ async def post_range(tx: Transaction, rec_id: str, invoice_ids: list[int] | None
                                             INV.c.effective_date, INV.c.expiration_date, INV.c.premium,
                                             INV.c.commission).where(*cond).order_by(INV.c.id))).all()
     if not rows:
-        return 0
+        return Posted()
     now = utcnow()
     await tx.session.execute(update(INV).where(*cond).values(status="posted", posted_at=now, posted_by=tx.actor),
                              execution_options={"synchronize_session": False})
     for i in range(0, len(rows), EVENT_CHUNK):
         await tx.emit_many(_posted_event(r) for r in rows[i:i + EVENT_CHUNK])
-    return len(rows)
+    return Posted(len(rows), sum((r.premium for r in rows), ZERO), sum((r.commission for r in rows), ZERO))

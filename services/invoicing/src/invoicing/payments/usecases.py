@@ -112,8 +112,16 @@ async def pay_selected(tx: Transaction, rec_id: str, key: str | None = None) -> 
         return done
     require_live(rec)
     paid = await pay_range(tx, rec)
+    await audit_paid(tx, rec_id, paid)
     t = await refresh_status(tx, rec)
     return await remember(tx, key, rec_id, "pay", {**paid, "reconciliation": header(rec, t)})
+
+
+async def audit_paid(tx: Transaction, rec_id: str, paid: dict[str, Any], **detail: Any) -> None:
+    """One row per Pay (not per invoice): how many were paid and the total received."""
+    if paid["paid"]:
+        await tx.audit("invoices.paid", subject_type="reconciliation", subject_id=rec_id,
+                       detail={"count": paid["paid"], "received_total": paid["received_total"], **detail})
 
 
 async def pay_range(tx: Transaction, rec: Reconciliation, run_id: str | None = None,

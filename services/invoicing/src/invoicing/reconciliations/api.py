@@ -6,10 +6,10 @@ from typing import Annotated, Any
 
 from agency_common.web.deps import Runtime, Session
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
 
 from invoicing.errors import NotFound
 from invoicing.models import Reconciliation
+from invoicing.reconciliations import queries as rec_queries
 from invoicing.reconciliations import schemas as rec_schemas
 from invoicing.reconciliations import status as rec_status
 from invoicing.reconciliations import usecases as rec_uc
@@ -20,17 +20,12 @@ router = APIRouter(prefix="/api", tags=["invoicing"])
 
 @router.get("/reconciliations", response_model=rec_schemas.ReconciliationPage, response_model_exclude_unset=True)
 async def list_reconciliations(
-    session: Session, _user: Viewer, status: str | None = None, carrier: str | None = None,
+    session: Session, _user: Viewer, filters: Annotated[rec_queries.ReconciliationFilters, Query()],
     limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    cond = []
-    if status:
-        cond.append(Reconciliation.status == status)
-    if carrier:
-        cond.append(Reconciliation.carrier == carrier)
-    total = await session.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
-    rows = (await session.execute(select(Reconciliation).where(*cond).order_by(
-        Reconciliation.created_at.desc()).limit(limit).offset(offset))).scalars().all()
+    """Filtered by status, carrier, date booked (``date_from``, ``date_to``) and statement, sorted by
+    ``sort`` and ``order`` (newest first without), with the total of every match."""
+    total, rows = await rec_queries.list_reconciliations(session, filters, limit, offset)
     return {"total": total, "items": [r.model_dump(mode="json") for r in rows]}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from agency_common.web import render
 from agency_common.web.deps import Runtime, Session
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from invoicing import errors
 from invoicing.models import PolicyView, Reconciliation
 from invoicing.policy_view.carriers import pick_list
+from invoicing.reconciliations import queries as rec_queries
 from invoicing.reconciliations import schemas as rec_schemas
 from invoicing.reconciliations import usecases as rec_uc
 from invoicing.reconciliations.pages import page_header
@@ -34,14 +36,26 @@ async def home(request: Request, session: Session, _user: PageViewer) -> HTMLRes
 
 @router.get("/reconciliations", response_class=HTMLResponse)
 async def reconciliations(request: Request, session: Session, user: PageViewer, status: str = "", page: int = 1,
-                          error: str = "", carrier: str = "") -> HTMLResponse:
-    cond = [Reconciliation.status == status] if status else []
-    total = await session.scalar(select(func.count()).select_from(Reconciliation).where(*cond))
-    recs = (await session.execute(select(Reconciliation).where(*cond).order_by(Reconciliation.created_at.desc())
-                                  .limit(PAGE).offset((max(page, 1) - 1) * PAGE))).scalars().all()
+                          error: str = "", carrier: str = "", filter_carrier: str = "", date_from: str = "",
+                          date_to: str = "", statement: str = "", sort: str = "", order: str = "") -> HTMLResponse:
+    """The list, filtered and sorted as the URL says (``carrier`` is what the new-reconciliation form
+    offers after an error; the list's own carrier filter is ``filter_carrier``)."""
+    given = {"status": status, "carrier": filter_carrier, "date_from": date_from, "date_to": date_to,
+             "statement": statement, "sort": sort, "order": order}
+    try:
+        filters = rec_queries.ReconciliationFilters(**{k: v for k, v in given.items() if v})
+    except ValidationError as exc:
+        filters, error = rec_queries.ReconciliationFilters(), "; ".join(
+            f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+    page = max(page, 1)
+    total, recs = await rec_queries.list_reconciliations(session, filters, PAGE, (page - 1) * PAGE)
     carriers = await pick_list(session)
-    return render(request, "reconciliations.html", recs=recs, total=total, page=page, status=status,
-                  carriers=carriers, carrier=carrier, error=error, pages=(total + PAGE - 1) // PAGE)
+    kept = {("filter_carrier" if k == "carrier" else k): v for k, v in filters.model_dump(
+        mode="json", exclude_defaults=True).items()}
+    return render(request, "reconciliations.html", recs=recs, total=total, page=page, status=filters.status or "",
+                  carriers=carriers, carrier=carrier, error=error, pages=(total + PAGE - 1) // PAGE,
+                  f=filters, statuses=rec_queries.STATUSES, query=urlencode(kept),
+                  filtered=urlencode({k: v for k, v in kept.items() if k not in ("sort", "order")}))
 
 
 @router.post("/reconciliations/new")

@@ -209,6 +209,9 @@ async def close_reconciliation(tx: Transaction, rec_id: str, key: str | None = N
         raise Conflict("nothing posted to reconcile")
     rec.status, rec.closed_at, rec.closed_by = "closed", utcnow(), tx.actor
     t = await refresh_status(tx, rec)
+    await tx.audit("reconciliation.closed", subject_type="reconciliation", subject_id=rec_id, detail={
+        name: t[name] for name in ("posted_count", "paid_count", "invoiced_commission", "statement_total",
+                                   "received_total", "difference", "carried_count")})
     return await remember(tx, key, rec_id, "close", {"reconciliation": header(rec, t)})
 
 

@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from agency_common.web import render
 from agency_common.web.deps import Session
+from agency_common.web.downloads import attachment
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
@@ -23,8 +24,8 @@ async def report(request: Request, session: Session, rec_id: str, kind: Literal[
                  _user: Viewer, format: Literal["json", "csv", "html"] = "json") -> Any:
     rep = await reports.build(session, rec_id, kind, row_limit=reports.HTML_ROW_LIMIT if format == "html" else None)
     if format == "csv":
-        return StreamingResponse(reports.to_csv(rep), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f'attachment; filename="{kind}-{rec_id}.csv"'})
+        return StreamingResponse(reports.to_csv(rep), media_type="text/csv; charset=utf-8",
+                                 headers=attachment(f"{kind}-{rec_id}.csv"))
     if format == "html":
         return render(request, "report_print.html", report=rep, rec_id=rec_id, limit=reports.HTML_ROW_LIMIT)
     return reports.to_json(rep)

@@ -35,8 +35,9 @@ async def abort_stage(tx: Transaction, rec: Reconciliation) -> dict[str, Any]:
     here on); after posting, the reconciliation is aborted and its invoices stay posted, but are not
     reconciled: this reconciliation's payments are voided and pending received amounts cleared."""
     stage = rec.status
-    removed = (await tx.session.execute(delete(INV).where(
-        INV.c.reconciliation_id == rec.id, INV.c.status == "unposted"))).rowcount or 0
+    unposted = [INV.c.reconciliation_id == rec.id, INV.c.status == "unposted"]
+    removed_commission = await tx.session.scalar(select(func.sum(INV.c.commission)).where(*unposted)) or ZERO
+    removed = (await tx.session.execute(delete(INV).where(*unposted))).rowcount or 0
     voided = ZERO
     payments = (await tx.session.execute(select(PAY.c.invoice_id, func.sum(PAY.c.amount).label("amount")).where(
         PAY.c.reconciliation_id == rec.id, PAY.c.voided_at.is_(None)).group_by(PAY.c.invoice_id))).all()
@@ -62,6 +63,10 @@ async def abort_stage(tx: Transaction, rec: Reconciliation) -> dict[str, Any]:
     rec.received_total = round_money((rec.received_total or ZERO) - voided)
     rec.status, rec.aborted_at, rec.aborted_by, rec.aborted_stage = "aborted", now, tx.actor, stage
     t = await refresh_status(tx, rec)
+    await tx.audit("reconciliation.aborted", subject_type="reconciliation", subject_id=rec.id, detail={
+        "stage": stage, "invoices_removed": removed, "removed_commission_total": removed_commission,
+        "invoices_kept_posted": kept, "payments_voided": len(payments), "voided_total": voided,
+        "offered_to_next": offered["count"]})
     return {"aborted_stage": stage, "invoices_removed": removed, "invoices_kept_posted": kept,
             "payments_voided": len(payments), "voided_total": str(voided),
             "offered_to_next": {"count": offered["count"], "balance": str(offered["balance"]),

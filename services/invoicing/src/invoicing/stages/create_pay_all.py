@@ -9,8 +9,14 @@ from agency_common.outbox import Transaction
 from sqlalchemy import func, select
 
 from invoicing.errors import Invalid
-from invoicing.invoices.usecases import detect_exceptions, insert_invoices, invalid_rows, post_range
-from invoicing.payments.usecases import pay_range
+from invoicing.invoices.usecases import (
+    audit_posted,
+    detect_exceptions,
+    insert_invoices,
+    invalid_rows,
+    post_range,
+)
+from invoicing.payments.usecases import audit_paid, pay_range
 from invoicing.reconciliations.locking import lock, remember, replay, require_live
 from invoicing.reconciliations.status import header, refresh_status, totals
 from invoicing.stages.abort import abort_stage
@@ -49,10 +55,12 @@ async def create_pay_all(tx: Transaction, rec_id: str, decision: str | None = No
     created = await insert_invoices(tx, rec_id, None, exclude_exceptions=True, run_id=run_id)
     posted = await post_range(tx, rec_id, None, run_id=run_id)
     paid = await pay_range(tx, rec, run_id=run_id)
+    await audit_posted(tx, rec_id, posted, by="create-pay-all")
+    await audit_paid(tx, rec_id, paid, by="create-pay-all")
     invalid_count, invalid = await invalid_rows(tx, rec_id)
     duplicates = await held_back_count(tx.session, rec_id)
     t = await refresh_status(tx, rec)
-    response = {"outcome": "done", "created": created, "posted": posted, **paid, "exception_count": len(exceptions),
+    response = {"outcome": "done", "created": created, "posted": posted.count, **paid, "exception_count": len(exceptions),
                 "invalid": invalid_count, "invalid_rows": invalid, "duplicates_excluded": duplicates,
                 "next": "post" if decision == "create_pay_post" else "direct_bill",
                 "reconciliation": header(rec, t)}

@@ -75,10 +75,28 @@ async def _create_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: 
 
 async def _post_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[int, int]) -> dict[str, Any]:
     posted = await invoice_uc.post_range(tx, rec.id, None, id_range=r)
-    return {"posted": posted, "done": posted}
+    return {**_posted_tally(posted), "done": posted.count}
+
+
+def _posted_tally(posted: invoice_uc.Posted) -> dict[str, Any]:
+    return {"posted": posted.count, "premium_total": posted.premium_total,
+            "commission_total": posted.commission_total}
+
+
+async def _audit_posted(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> None:
+    """The whole job's posting is one audit row, written with its last step."""
+    await invoice_uc.audit_posted(tx, rec.id, invoice_uc.Posted(
+        tally.get("posted", 0), Decimal(tally.get("premium_total", "0.00")),
+        Decimal(tally.get("commission_total", "0.00"))), job_id=job.id)
+
+
+async def _audit_paid(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> None:
+    await pay_uc.audit_paid(tx, rec.id, {"paid": tally.get("paid", 0),
+                                         "received_total": tally.get("received_total", "0.00")}, job_id=job.id)
 
 
 async def _post_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
+    await _audit_posted(tx, rec, job, tally)
     return {"posted": tally.get("posted", 0)}
 
 
@@ -88,6 +106,7 @@ async def _pay_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[in
 
 
 async def _pay_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
+    await _audit_paid(tx, rec, job, tally)
     return {"paid": tally.get("paid", 0), "received_total": str(Decimal(tally.get("received_total", "0.00")))}
 
 
@@ -98,11 +117,13 @@ async def _create_pay_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: t
     created = await invoice_uc.insert_invoices(tx, rec.id, r, exclude_exceptions=True, run_id=job.id)
     posted = await invoice_uc.post_range(tx, rec.id, None, run_id=job.id)
     paid = await pay_uc.pay_range(tx, rec, run_id=job.id)
-    return {"created": created, "posted": posted, "paid": paid["paid"],
+    return {"created": created, **_posted_tally(posted), "paid": paid["paid"],
             "received_total": Decimal(paid["received_total"]), "done": created + len(exceptions)}
 
 
 async def _create_pay_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
+    await _audit_posted(tx, rec, job, tally)
+    await _audit_paid(tx, rec, job, tally)
     invalid_count, invalid = await invoice_uc.invalid_rows(tx, rec.id)
     exceptions = await tx.session.scalar(select(func.count()).where(
         tables.EXC.c.reconciliation_id == rec.id, tables.EXC.c.status == "open")) or 0
@@ -198,7 +219,7 @@ def launch(runtime: Any, job_id: str) -> None:
 
 def _add(tally: dict[str, Any], part: dict[str, Any]) -> None:
     for name, value in part.items():
-        if name == "received_total":
+        if name.endswith("_total"):  # money: kept as text in the job row's JSON
             tally[name] = str(Decimal(tally.get(name, "0.00")) + value)
         else:
             tally[name] = tally.get(name, 0) + value

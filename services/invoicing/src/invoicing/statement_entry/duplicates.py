@@ -17,6 +17,7 @@ from invoicing.domain.commission import (
 from invoicing.domain.duplicates import EarlierInvoice, duplicate_message
 from invoicing.errors import Invalid
 from invoicing.reconciliations.locking import lock, require_live
+from invoicing.statement_entry.audit import audit_bulk_change
 from invoicing.statement_entry.schemas import DuplicateConfirmation
 from invoicing.tables import INV, PAY, PV, REC, ZERO, E
 
@@ -110,12 +111,14 @@ async def confirm_duplicates(tx: Transaction, rec_id: str, data: DuplicateConfir
     cond = [E.c.reconciliation_id == rec_id, entry_not_invoiced(), _duplicate(rec_id)]
     cond.append(E.c.id.in_(data.ids) if data.ids is not None else E.c.selected.is_(True))
     now = utcnow()
-    result = await tx.session.execute(update(E).where(*cond).values(
+    changed = list((await tx.session.execute(update(E).where(*cond).values(
         duplicate_confirmed_at=now if data.confirmed else None,
         duplicate_confirmed_by=tx.actor if data.confirmed else None, duplicate_held=False,
-        version=E.c.version + 1, updated_at=now, updated_by=tx.actor),
-        execution_options={"synchronize_session": False})
-    return {"changed": result.rowcount or 0, "confirmed": data.confirmed}
+        version=E.c.version + 1, updated_at=now, updated_by=tx.actor).returning(E.c.id),
+        execution_options={"synchronize_session": False})).scalars())
+    await audit_bulk_change(tx, rec_id, changed, {"duplicate_confirmed": {"after": data.confirmed}},
+                            by="ids" if data.ids is not None else "selection")
+    return {"changed": len(changed), "confirmed": data.confirmed}
 
 
 def entry_not_invoiced() -> ColumnElement[bool]:

@@ -26,6 +26,7 @@ from invoicing.models import (
 )
 from invoicing.reconciliations.locking import lock, remember, replay, require_live
 from invoicing.reconciliations.status import refresh_status
+from invoicing.statement_entry.audit import audit_bulk_change, audit_entry_change, entry_changes
 from invoicing.statement_entry.duplicates import entry_not_invoiced
 from invoicing.statement_entry.queries import entry_conditions, get_entries, text_or_none
 from invoicing.statement_entry.schemas import EntryEdit, EntryFilters
@@ -179,14 +180,23 @@ async def save_entries(tx: Transaction, rec_id: str, edits: list[EntryEdit], key
     added: list[int] = []
     for p in plans:
         if p.add_rows:
-            added += await duplicate_entry(tx, p.row.id, p.add_rows)
+            copies = await duplicate_entry(tx, p.row.id, p.add_rows)
+            await tx.audit("statement_entry.added", subject_type="statement_entry", subject_id=str(p.row.id),
+                           detail={"reconciliation_id": rec_id, "copies": copies})
+            added += copies
     await refresh_status(tx, rec)
-    saved = [_saved_json(r) for r in (await tx.session.execute(
-        select(E).where(E.c.id.in_(ids)).order_by(E.c.id))).all()]
+    after = (await tx.session.execute(select(E).where(E.c.id.in_(ids)).order_by(E.c.id))).all()
+    # before and after as the database holds them (a rate "12%" is stored 0.120000)
+    before = {p.row.id: p.row for p in plans}
+    for r in after:
+        if changes := entry_changes(before[r.id], {f: getattr(r, f) for f in AUDITED}):
+            await audit_entry_change(tx, rec_id, r.id, r.version, changes)
+    saved = [_saved_json(r) for r in after]
     return await remember(tx, key, rec_id, "save", {"saved": saved, "added_ids": added})
 
 
 POLICY_FIELDS = ("policy_id", "policy_number", "client_name", "line_of_business")
+AUDITED = (*EDITABLE, *POLICY_FIELDS, "selected")
 
 
 async def _policies_by_number(tx: Transaction, rec: Reconciliation, numbers: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -248,11 +258,23 @@ async def select_entries(tx: Transaction, rec_id: str, selected: bool, ids: list
         matching = select(E.c.id).select_from(E.outerjoin(PV, PV.c.policy_id == E.c.policy_id)).where(
             *entry_conditions(rec_id, filters))
         cond.append(E.c.id.in_(matching))
-    result = await tx.session.execute(update(E).where(*cond).values(
+    changed = list((await tx.session.execute(update(E).where(*cond).values(
         selected=selected, selected_at=now if selected else None, selected_by=tx.actor if selected else None,
-        version=E.c.version + 1, updated_at=now, updated_by=tx.actor), execution_options={"synchronize_session": False})
+        version=E.c.version + 1, updated_at=now, updated_by=tx.actor).returning(E.c.id),
+        execution_options={"synchronize_session": False})).scalars())
+    await audit_bulk_change(tx, rec_id, changed, {"selected": {"before": not selected, "after": selected}},
+                            **_how_found(ids, filters))
     await refresh_status(tx, rec)
-    return {"changed": result.rowcount or 0}
+    return {"changed": len(changed)}
+
+
+def _how_found(ids: list[int] | None, filters: EntryFilters | None) -> dict[str, Any]:
+    """What the operator asked for, beside the rows it touched: the search, or that ids were given."""
+    if filters is None:
+        return {"by": "ids"} if ids is not None else {}
+    given = filters.model_dump(mode="json", exclude_defaults=True)
+    # a search for a client's name is recorded as a search by name, without the name
+    return {"by": "search", "filters": {k: "given" if k in ("name", "client") else v for k, v in given.items()}}
 
 
 async def reset_amounts(tx: Transaction, rec_id: str, filters: EntryFilters) -> dict[str, Any]:
@@ -262,10 +284,15 @@ async def reset_amounts(tx: Transaction, rec_id: str, filters: EntryFilters) -> 
     require_live(rec)
     matching = select(E.c.id).select_from(E.outerjoin(PV, PV.c.policy_id == E.c.policy_id)).where(
         *entry_conditions(rec_id, filters))
-    result = await tx.session.execute(update(E).where(
-        E.c.reconciliation_id == rec_id, E.c.id.in_(matching), E.c.selected.is_(False),
-        entry_not_invoiced()).values(
+    cond = [E.c.reconciliation_id == rec_id, E.c.id.in_(matching), E.c.selected.is_(False), entry_not_invoiced()]
+    # each row's earlier amounts are the "after" of its last recorded change (or its statement line)
+    before = (await tx.session.execute(select(func.sum(E.c.premium_paid), func.sum(E.c.commission_paid))
+                                       .where(*cond))).one()
+    reset = list((await tx.session.execute(update(E).where(*cond).values(
         premium_paid=ZERO, commission_paid=ZERO, rate=case((E.c.rate_type == "flat", ZERO), else_=E.c.rate),
-        version=E.c.version + 1, updated_at=utcnow(), updated_by=tx.actor),
-        execution_options={"synchronize_session": False})
-    return {"reset": result.rowcount or 0}
+        version=E.c.version + 1, updated_at=utcnow(), updated_by=tx.actor).returning(E.c.id),
+        execution_options={"synchronize_session": False})).scalars())
+    await audit_bulk_change(tx, rec_id, reset, {
+        "premium_paid": {"before_total": before[0] or ZERO, "after": ZERO},
+        "commission_paid": {"before_total": before[1] or ZERO, "after": ZERO}}, **_how_found(None, filters))
+    return {"reset": len(reset)}
