@@ -74,7 +74,7 @@ async def test_unfinished_jobs_resume_oldest_first_and_shutdown_leaves_them_to_r
     runner = JobRunner(db, JOBS, work, name="test", one_at_a_time=True)
     lifetime = asyncio.create_task(runner.run())
     try:
-        await asyncio.wait_for(first.wait(), 10)
+        await asyncio.wait_for(first.wait(), 60)
         await asyncio.sleep(0.05)  # time enough for a second job to start, were it allowed to
         assert started == ["old"]  # one at a time: "new" waits its turn
         assert set(runner.tasks) == {"old", "new"}

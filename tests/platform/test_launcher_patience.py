@@ -61,3 +61,32 @@ def test_a_service_that_dies_while_starting_is_an_error_with_its_log(tmp_path: P
     finally:
         dead[1].kill()
         dead[1].wait()
+
+
+def test_the_launcher_stopped_while_starting_stops_what_it_started(tmp_path: Path) -> None:
+    """SIGTERM during start-up (an impatient user, a supervisor): no service is left running alone."""
+    import os
+    import signal
+
+    env = {**os.environ, "AGENCY_DATA_DIR": str(tmp_path / "data"), "AGENCY_DEMO_DATA": "0"}
+    launcher = subprocess.Popen([sys.executable, "-m", "agency_platform.launcher"], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = tmp_path / "data" / "logs" / "intake.log"
+    deadline = time.monotonic() + 240
+    while not log.exists() and time.monotonic() < deadline:  # the first service is starting
+        time.sleep(0.2)
+    assert log.exists(), "the launcher never started a service"
+    launcher.send_signal(signal.SIGTERM)
+    out = launcher.communicate(timeout=120)[0].decode(errors="replace")
+    assert launcher.returncode == 130, out
+    assert "stopped." in out
+    left = [p for p in os.listdir("/proc") if p.isdigit() and _in_data_dir(p, str(tmp_path / "data"))]
+    assert left == [], f"processes left running: {left}"
+
+
+def _in_data_dir(pid: str, data_dir: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f"AGENCY_DATA_DIR={data_dir}".encode() in f.read().split(b"\0")
+    except OSError:
+        return False

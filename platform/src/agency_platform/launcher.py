@@ -283,6 +283,10 @@ def wait_all_healthy(services: dict[str, tuple[str, subprocess.Popen[bytes], Pat
             time.sleep(0.2)
 
 
+def _stop_while_starting(_sig: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     if len(sys.argv) == 3 and sys.argv[1] == "users-file":
         password = secrets.token_urlsafe(12)
@@ -295,6 +299,9 @@ def main() -> int:
     if len(sys.argv) == 2 and sys.argv[1] == "reset-admin":
         print(f"new admin password: {reset_admin_password(data_dir)} (restart the platform to use it)")
         return 0
+    # Stopped while starting (Ctrl-C, SIGTERM): the services started so far are stopped too, never
+    # left running on their own.
+    signal.signal(signal.SIGTERM, _stop_while_starting)
     generated = prepare_data_dir(data_dir)
     admin_password = generated.pop("ADMIN_PASSWORD")
     env = {**os.environ, **generated, "AGENCY_ENVIRONMENT": os.environ.get("AGENCY_ENVIRONMENT", "development")}
@@ -346,6 +353,9 @@ def main() -> int:
                     stop["now"] = True
             time.sleep(0.5)
         return 0
+    except KeyboardInterrupt:
+        print("\ninterrupted while starting")
+        return 130
     finally:
         print("\nstopping...")
         platform.stop_all()

@@ -35,6 +35,7 @@ class MessagingTables:
     inbox: Table
     dead_letters: Table
     idempotency_keys: Table  # agency_common.idempotency
+    audit_log: Table  # agency_common.audit: append-only
     leases: Table | None = None  # agency_common.leases: one owner at a time among a service's replicas
 
 
@@ -93,7 +94,7 @@ def messaging_tables(metadata: MetaData, *, leases: bool = False) -> MessagingTa
         UniqueConstraint("consumer", "topic", "partition", "offset", "event_id", name="uq_dead_letter_message"),
     )
     return MessagingTables(outbox=outbox, inbox=inbox, dead_letters=dead_letters,
-                           idempotency_keys=idempotency_table(metadata),
+                           idempotency_keys=idempotency_table(metadata), audit_log=audit_table(metadata),
                            leases=leases_table(metadata) if leases else None)
 
 
@@ -126,3 +127,23 @@ def leases_table(metadata: MetaData) -> Table:
         Column("lease_until", UTCDateTime(), nullable=False),
         Column("taken_at", UTCDateTime(), nullable=False),
     )
+
+
+def audit_table(metadata: MetaData) -> Table:
+    table = Table(
+        "audit_log",
+        metadata,
+        Column("id", AutoId, primary_key=True, autoincrement=True),
+        Column("at", UTCDateTime(), nullable=False),
+        Column("actor", String(100), nullable=False),  # the login (or "system", or the login tried)
+        Column("action", String(100), nullable=False),  # login.failed, pii.revealed, invoice.deleted ...
+        Column("subject_type", String(100), nullable=True),
+        Column("subject_id", String(100), nullable=True),
+        Column("detail", Text, nullable=True),  # JSON: values before/after, counts; never PII values
+        Column("address", String(100), nullable=True),  # the client's address, where there was one
+        Column("correlation_id", String(128), nullable=True),
+    )
+    Index("ix_audit_log_at", table.c.at)
+    Index("ix_audit_log_subject", table.c.subject_type, table.c.subject_id)
+    Index("ix_audit_log_actor", table.c.actor)
+    return table

@@ -19,6 +19,7 @@ from pydantic_core import to_json
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from agency_common.audit import record_in
 from agency_common.contracts.envelope import EventPayload, envelope_headers
 from agency_common.db.engine import Database
 from agency_common.idempotency import claim_in, claim_settled
@@ -40,6 +41,12 @@ class Transaction:
     # How many events this transaction wrote: the relay is woken after the commit when > 0.
     # A count, not the envelopes: a 100,000-event transaction need not hold them all in memory.
     emitted_count: int = 0
+
+    async def audit(self, action: str, *, subject_type: str | None = None, subject_id: str | None = None,
+                    detail: dict[str, Any] | None = None) -> None:
+        """An audit row by this transaction's actor, committed with the change or not at all."""
+        await record_in(self.session, self._tables.audit_log, action, self.actor, subject_type=subject_type,
+                        subject_id=subject_id, detail=detail)
 
     async def emit(self, payload: EventPayload) -> uuid.UUID:
         return (await self.emit_many([payload]))[0]

@@ -5,18 +5,20 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import quote
 
+import jwt
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.security import OAuth2PasswordRequestForm
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, update
 
-from agency_common import dead_letters
+from agency_common import audit, dead_letters
 from agency_common.auth import COOKIE_NAME, CurrentUser, User, require
 from agency_common.dead_letters import mask_error
 from agency_common.logging import correlation_id_var, get_logger
@@ -134,16 +136,20 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             runtime.metrics.logins.labels("throttled").inc()
             log.warning("login refused", login=login, address=address, reason=exc.reason,
                         retry_after=exc.retry_after)
+            await audit.record(runtime.db, audit_log, "login.refused", login, address=address,
+                               detail={"reason": exc.reason, "retry_after": exc.retry_after})
             raise
         user = await guard.authenticate(runtime.users, login, password)
         if user is None:
             guard.failed(login, address)
             runtime.metrics.logins.labels("wrong").inc()
             log.warning("login failed", login=login, address=address, reason="wrong login or password")
+            await audit.record(runtime.db, audit_log, "login.failed", login, address=address)
             return None
         guard.succeeded(login)
         runtime.metrics.logins.labels("ok").inc()
         log.info("login succeeded", login=login, address=address)
+        await audit.record(runtime.db, audit_log, "login.succeeded", login, address=address)
         return user
 
     @router.post("/api/auth/token", tags=["auth"])
@@ -188,10 +194,48 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         return response
 
     @router.post("/logout", include_in_schema=False)
-    async def logout() -> Response:
+    async def logout(request: Request) -> Response:
+        try:
+            who = runtime.tokens.verify(request.cookies.get(COOKIE_NAME) or "").login
+        except jwt.PyJWTError:
+            who = None
+        if who:
+            await audit.record(runtime.db, audit_log, "logout", who,
+                               address=request.client.host if request.client else None)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(COOKIE_NAME, httponly=True, samesite="strict", secure=runtime.settings.https_only)
         return response
+
+    # -- the audit trail ------------------------------------------------------------------------
+    audit_log = runtime.tables.audit_log
+
+    def audit_query(actor: str | None, action: str | None, subject_id: str | None, since: datetime | None,
+                    until: datetime | None, limit: int, offset: int) -> audit.AuditQuery:
+        return audit.AuditQuery(actor=actor or None, action=action or None, subject_id=subject_id or None,
+                                since=since, until=until, limit=limit, offset=offset)
+
+    @router.get("/api/audit", tags=["operations"])
+    async def audit_api(
+        _user: Annotated[User, require("audit:view")], actor: str | None = None, action: str | None = None,
+        subject_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """The audit trail of this service, newest first: logins, reveals and exports of personal data,
+        deletions and changes of financial records, each with who, when, from where and what."""
+        total, items = await audit.page(runtime.db, audit_log,
+                                        audit_query(actor, action, subject_id, since, until, limit, offset))
+        return {"total": total, "limit": limit, "offset": offset, "items": items}
+
+    @router.get("/audit", include_in_schema=False, response_class=HTMLResponse)
+    async def audit_page(
+        request: Request, _user: Annotated[User, page_permission("audit:view")], actor: str = "",
+        action: str = "", subject_id: str = "", limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> HTMLResponse:
+        total, items = await audit.page(runtime.db, audit_log,
+                                        audit_query(actor, action, subject_id, None, None, limit, offset))
+        return render(request, "audit.html", rows=items, total=total, limit=limit, offset=offset,
+                      filters={"actor": actor, "action": action, "subject_id": subject_id})
 
     # -- dead letters ---------------------------------------------------------------------------
     dl = runtime.tables.dead_letters
@@ -210,6 +254,13 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             for row in rows
         ]
 
+    async def revealed(user: User, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Dead letters shown unmasked are a reveal of whatever PII they hold: recorded."""
+        if rows and user.can("pii:reveal"):
+            await audit.record(runtime.db, audit_log, "pii.revealed", user.login, subject_type="dead_letters",
+                               detail={"dead_letters": [r["id"] for r in rows]})
+        return rows
+
     def _preview(stored: bytes, reveal: bool) -> str:
         try:
             return dead_letters.preview(dead_letters.unseal(stored, runtime.pii), reveal=reveal)
@@ -221,7 +272,7 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         user: Annotated[User, require("operations:view")], include_replayed: bool = False, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Messages that could not be applied. PII in them is masked unless the user has pii:reveal."""
-        return await list_dead_letters(limit, include_replayed, reveal=user.can("pii:reveal"))
+        return await revealed(user, await list_dead_letters(limit, include_replayed, reveal=user.can("pii:reveal")))
 
     @router.post("/api/dead-letters/{dead_letter_id}/replay", tags=["operations"])
     async def replay_dead_letter(
@@ -233,7 +284,7 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
     async def dead_letters_page(request: Request,
                                 user: Annotated[User, page_permission("operations:view")]) -> HTMLResponse:
         return render(request, "dead_letters.html",
-                      rows=await list_dead_letters(200, True, reveal=user.can("pii:reveal")),
+                      rows=await revealed(user, await list_dead_letters(200, True, reveal=user.can("pii:reveal"))),
                       can_replay=user.can("operations:replay"))
 
     @router.post("/dead-letters/{dead_letter_id}/replay", include_in_schema=False)
