@@ -18,13 +18,15 @@ from appointments.portals import portals
 from appointments.producers import onboarding
 from appointments.producers.license_sync import request_license_sync
 from appointments.producers.queries import (
+    PII_FIELDS,
     agency_names,
     producer_detail,
     producer_view,
     producers_by_name,
+    revealed_npns,
     transactions_of,
 )
-from appointments.web import bulk_file_view, found, read_upload
+from appointments.web import bulk_file_view, found, read_upload, record_reveals
 
 router = APIRouter(include_in_schema=False)
 
@@ -34,6 +36,7 @@ async def _producers_ctx(session: AsyncSession, runtime: ServiceRuntime, user: U
     portal_list = await portals.list_portals(session, by_name=True)
     agencies = await agency_names(session)
     views = [producer_view(p, user, runtime.pii) | {"agency": agencies.get(p.agency_id or "", "")} for p in producers]
+    await record_reveals(runtime, user, revealed_npns(user, views), PII_FIELDS)
     return {"producers": views, "portals": portal_list, "q": q, "invite": None,
             "can_invite": user.can("portals:invite")}
 
@@ -65,6 +68,7 @@ async def producers_invite(request: Request, runtime: Runtime, session: Session,
 async def producer_page(request: Request, runtime: Runtime, session: Session, npn: str,
                         user: Annotated[User, page_permission("producers:view")]) -> HTMLResponse:
     p = found(await producer_detail(session, npn, user, runtime.pii), "no such producer")
+    await record_reveals(runtime, user, revealed_npns(user, [p]), PII_FIELDS)
     txs = await transactions_of(session, npn, 200)
     return render(request, "producer.html", p=p, transactions=txs)
 

@@ -44,12 +44,22 @@ async def load_producers(s: AsyncSession, npns: Sequence[str], with_assignments:
     return out
 
 
+PII_FIELDS = ("ssn",)  # what producer_view shows in clear to a user with pii:reveal
+
+
 def producer_view(p: m.Producer, user: User, pii: Any) -> dict[str, Any]:
     ssn = None
     if p.ssn_encrypted and pii is not None:
         clear = pii.decrypt(p.ssn_encrypted)
         ssn = clear if user.can("pii:reveal") else mask(clear)
     return p.model_dump(mode="json", exclude={"ssn_encrypted"}) | {"ssn": ssn}
+
+
+def revealed_npns(user: User, views: Sequence[dict[str, Any]]) -> list[str]:
+    """The producers among ``views`` whose PII ``producer_view`` showed in clear (to be recorded)."""
+    if not user.can("pii:reveal"):
+        return []
+    return [v["npn"] for v in views if any(v.get(f) for f in PII_FIELDS)]
 
 
 async def producer_detail(session: AsyncSession, npn: str, user: User, pii: Any) -> dict[str, Any] | None:
