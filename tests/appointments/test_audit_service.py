@@ -32,7 +32,7 @@ async def test_reveals_and_exports_of_producer_pii_are_recorded(start_service, t
     assert await trail(svc, token_for, "pii.revealed") == []
 
     assert (await admin.get("/api/producers/7000001")).json()["ssn"] == "123-45-6789"
-    listed = (await admin.get("/api/producers")).json()
+    listed = (await admin.get("/api/producers")).json()["items"]
     assert {p["npn"]: p["ssn"] for p in listed} == {"7000001": "123-45-6789", "7000002": None}
     assert "123-45-6789" in (await admin.get("/producers/7000001")).text
     assert "123-45-6789" in (await admin.get("/producers")).text

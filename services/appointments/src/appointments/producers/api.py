@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.web.deps import Runtime, Session
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
 from appointments.domain import rows as rowcheck
@@ -18,14 +18,14 @@ from appointments.producers.queries import (
     producer_detail,
     producer_exists,
     producer_view,
-    producers_by_name,
+    producers_page,
     revealed_npns,
 )
 from appointments.producers.schemas import (
     ImportOut,
     ImportProcessed,
     ProducerDetail,
-    ProducerOut,
+    ProducerPage,
     SyncRequested,
 )
 from appointments.web import bulk_file_view, csv_response, found, read_upload, record_export, record_reveals
@@ -33,12 +33,16 @@ from appointments.web import bulk_file_view, csv_response, found, read_upload, r
 router = APIRouter(prefix="/api")
 
 
-@router.get("/producers", tags=["producers"], response_model=list[ProducerOut], response_model_exclude_unset=True)
+@router.get("/producers", tags=["producers"], response_model=ProducerPage, response_model_exclude_unset=True)
 async def list_producers(runtime: Runtime, session: Session, user: Annotated[User, require("producers:view")],
-                         limit: int = 200) -> list[dict[str, Any]]:
-    views = [producer_view(p, user, runtime.pii) for p in await producers_by_name(session, min(limit, 5000))]
+                         limit: Annotated[int, Query(ge=1)] = 200, offset: Annotated[int, Query(ge=0)] = 0,
+                         sort: str = "name", q: str = "") -> dict[str, Any]:
+    """One page of producers with the total (``{total, offset, limit, sort, items}``), by last name
+    unless ``sort`` names a column (``-`` before it for descending); ``q`` an NPN or part of a last name."""
+    found_page = await producers_page(session, offset, min(limit, 5000), sort, q)
+    views = [producer_view(p, user, runtime.pii) for p in found_page.items]
     await record_reveals(runtime, user, revealed_npns(user, views), PII_FIELDS)
-    return views
+    return found_page.api(views)
 
 
 @router.get("/producers/{npn}", tags=["producers"], response_model=ProducerDetail, response_model_exclude_unset=True)
