@@ -92,7 +92,7 @@ async def test_onboard_sync_appoint_submit_retry_terminate(start_service, gatewa
     assert {t["status"] for t in done2["transactions"]} == {v.APPOINTED}
     assert simulator.double_submissions == []
     assert len(simulator.submissions) == 8
-    subs = (await gateway.as_user(token_for("licensing")).get(f"/api/submissions?batch_id={batch2}")).json()
+    subs = (await gateway.as_user(token_for("licensing")).get(f"/api/submissions?batch_id={batch2}")).json()["items"]
     assert {s["attempts"] for s in subs} == {2} and {s["status"] for s in subs} == {"answered"}
 
     # Appointments report → terminate file (blank code takes the state default; bad rows are errors).

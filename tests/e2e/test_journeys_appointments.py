@@ -111,7 +111,7 @@ def test_journey_appointments_garbage_refused_and_not_eligible_reasons_shown(pla
         reload_until(page, lambda p: "Appointed" in p.inner_text("table"), timeout=90,
                      message="NIPR answered the eligible transactions")
         with platform.api("gateway", "licensing") as gw:
-            submissions = gw.get("/api/submissions").json()
+            submissions = gw.get("/api/submissions").json()["items"]
         assert submissions and {(s["npn"], s["state"]) for s in submissions} == {("1234567", "TX")}, submissions
         with platform.api("appointments", "licensing") as api:
             gone = api.post("/api/transaction-batches", json={"cocode": "60054", "transactions": [

@@ -165,7 +165,7 @@ class DemoLoader:
         processed = _ok(c.post(f"/api/producer-imports/{parsed['id']}/process")).json()
 
         def synced() -> bool:
-            producers = _ok(c.get("/api/producers")).json()
+            producers = _ok(c.get("/api/producers")).json()["items"]
             wanted = {"1234567", "4455667"}
             return wanted <= {p["npn"] for p in producers if p.get("sync_status") != "pending"}
         try:

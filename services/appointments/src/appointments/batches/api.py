@@ -7,21 +7,25 @@ from typing import Annotated, Any
 from agency_common.auth import User, require
 from agency_common.validation import NonBlankStr
 from agency_common.web.deps import Runtime, Session
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
-from appointments.batches.queries import batch_view, recent_batches
-from appointments.batches.schemas import BatchOut, BatchRow, ClosedNotEligible, ClosedTransactions
+from appointments.batches.queries import batch_view, batches_page
+from appointments.batches.schemas import BatchOut, BatchPage, ClosedNotEligible, ClosedTransactions
 from appointments.batches.usecases import close_not_eligible, close_transactions, submit_batch
 from appointments.web import found
 
 router = APIRouter(prefix="/api")
 
 
-@router.get("/transaction-batches", tags=["transaction batches"], response_model=list[BatchRow], response_model_exclude_unset=True)
+@router.get("/transaction-batches", tags=["transaction batches"], response_model=BatchPage, response_model_exclude_unset=True)
 async def list_batches(session: Session, _user: Annotated[User, require("appointments:view")],
-                       limit: int = 100) -> list[dict[str, Any]]:
-    return [r.model_dump(mode="json") for r in await recent_batches(session, min(limit, 1000))]
+                       limit: Annotated[int, Query(ge=1)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+                       sort: str = "-created_at") -> dict[str, Any]:
+    """One page of batches with the total (``{total, offset, limit, sort, items}``), the newest first
+    unless ``sort`` names a column (``-`` before it for descending)."""
+    listed = await batches_page(session, offset, min(limit, 1000), sort)
+    return listed.api([r.model_dump(mode="json") for r in listed.items])
 
 
 @router.get("/transaction-batches/{batch_id}", tags=["transaction batches"], response_model=BatchOut, response_model_exclude_unset=True)

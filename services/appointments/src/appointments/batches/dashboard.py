@@ -10,7 +10,7 @@ from agency_common.web.deps import Runtime, Session
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from appointments.batches.queries import batch_view, recent_batches, transaction_counts
+from appointments.batches.queries import BATCH_SORTING, batch_view, batches_page, transaction_counts
 from appointments.batches.usecases import CLOSABLE, close_not_eligible, close_transactions, submit_batch
 from appointments.errors import BatchStateError
 from appointments.web import found
@@ -18,12 +18,15 @@ from appointments.web import found
 router = APIRouter(include_in_schema=False)
 
 
+PAGE_SIZE = 100  # batches a page of the home screen
+
+
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, session: Session,
-               _user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
-    batches = await recent_batches(session, 100)
-    counts = await transaction_counts(session, [b.id for b in batches])
-    return render(request, "appointments_home.html", batches=batches, counts=counts)
+async def home(request: Request, session: Session, _user: Annotated[User, page_permission("appointments:view")],
+               sort: str = "", offset: int = 0, limit: int = PAGE_SIZE) -> HTMLResponse:
+    listed = await batches_page(session, max(0, offset), min(max(1, limit), 1000), BATCH_SORTING.valid(sort))
+    counts = await transaction_counts(session, [b.id for b in listed.items])
+    return render(request, "appointments_home.html", batches=listed.items, page=listed, counts=counts)
 
 
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)

@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from agency_common.listing import Page, Sorting, page
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
 from appointments.batches.usecases import batch_summary
 
+B = m.TransactionBatch
+BATCH_SORTING = Sorting({"created_at": [B.created_at], "cocode": [B.cocode], "kind": [B.kind], "source": [B.source],
+                         "status": [B.status], "created_by": [B.created_by], "submitted_at": [B.submitted_at]},
+                        default="-created_at", unique=B.id)
 
-async def recent_batches(session: AsyncSession, limit: int) -> Sequence[m.TransactionBatch]:
-    """The newest batches first."""
-    return (await session.execute(select(m.TransactionBatch).order_by(
-        m.TransactionBatch.created_at.desc()).limit(limit))).scalars().all()
+
+async def batches_page(session: AsyncSession, offset: int, limit: int, sort: str = "-created_at") -> Page:
+    """One page of batches, the newest first unless sorted otherwise."""
+    return await page(session, select(B), BATCH_SORTING, sort, offset, limit)
 
 
 async def transaction_counts(session: AsyncSession, batch_ids: Sequence[str]) -> dict[str, int]:

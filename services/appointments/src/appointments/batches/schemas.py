@@ -38,6 +38,16 @@ class BatchRow(Out):
     import_id: str | None
 
 
+class BatchPage(Out):
+    """One page of batches (``GET /api/transaction-batches``) and how many there are in all."""
+
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[BatchRow]
+
+
 class TransactionOut(Out):
     """A transaction as stored, without its idempotency key (money as text)."""
 

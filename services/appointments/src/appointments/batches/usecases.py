@@ -67,6 +67,7 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
     return batch
 
 
+AUDITED_BATCHES = 50  # batch ids named in one audit row (its detail is bounded); the count is whole
 CLOSABLE = (v.READY, v.JIT_HELD, v.NOT_ELIGIBLE, v.REJECTED)
 
 
@@ -107,6 +108,12 @@ async def close_transactions(tx: Transaction, transaction_ids: Sequence[str], re
     await tx.session.flush()
     await write_status_events(tx, closed)
     await settle_batches(tx, {r.batch_id for r in closed})
+    if closed:
+        batches = sorted({r.batch_id for r in closed})
+        await tx.audit("transactions.closed", subject_type="transaction_batch",
+                       subject_id=batches[0] if len(batches) == 1 else None,
+                       detail={"closed": len(closed), "refused": len(refused), "reason": reason,
+                               "batch_count": len(batches), "batches": batches[:AUDITED_BATCHES]})
     return {"closed": [r.id for r in closed], "refused": refused}
 
 

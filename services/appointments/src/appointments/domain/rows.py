@@ -42,6 +42,7 @@ AGENT_TYPES = ("Producer", "Captive Agent", "Independent Agent", "Employee")
 
 ONBOARDING_COLUMNS = ("Agency NPN", "First Name", "Last Name", "Agent NPN", "Agent Email", "Agent SSN",
                       "LOA Category", "States", "Scorecard Type", "Agent Type", "CoCodes")
+ONBOARDING_PII_COLUMNS = ("First Name", "Last Name", "Agent Email", "Agent SSN")  # exports recorded, SSN masked
 ONBOARDING_REQUIRED = ("Agency NPN", "First Name", "Last Name", "Agent NPN")
 TERMINATION_COLUMNS = ("Agent NPN", "States", "Line of Authority", "CoCode", "Termination Reason Code", "For Cause")
 BULK_APPOINT_COLUMNS = ("NPN", "States", "LOA Category", "CoCodes", "Submit", "Submit Just In Time")

@@ -11,13 +11,13 @@ from agency_common.contracts.appointments import LicenseSyncRequested, Transacti
 from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
 from agency_common.web import ServiceRuntime, page_permission, render
 from agency_common.web.deps import Session, get_runtime
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from appointments.gateway import queries
 from appointments.gateway.models import messaging
 from appointments.gateway.nipr import NiprClient, RealNipr
-from appointments.gateway.schemas import Retried, SubmissionOut
+from appointments.gateway.schemas import Retried, SubmissionOut, SubmissionPage
 from appointments.gateway.settings import GatewaySettings
 from appointments.gateway.simulator import NiprSimulator
 from appointments.gateway.worker import (
@@ -43,11 +43,17 @@ router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api", tags=["gateway"])
 
 
+HOME_PAGE_SIZE = 50  # submissions a page of the home screen
+
+
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, runtime: Gateway, session: Session,
-               user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
+               user: Annotated[User, page_permission("appointments:view")], sort: str = "", offset: int = 0,
+               limit: int = HOME_PAGE_SIZE) -> HTMLResponse:
     client = runtime.client
-    return render(request, "gateway_home.html", **await queries.home_view(session),
+    view = await queries.home_view(session, queries.SUBMISSION_SORTING.valid(sort or "-received_at"), max(0, offset),
+                                   min(max(1, limit), 1000))
+    return render(request, "gateway_home.html", **view,
                   client=runtime.settings.nipr_client,  # type: ignore[attr-defined]
                   double=getattr(client, "double_submissions", []), can_retry=user.can("appointments:submit"),
                   forms=[f.to_xml() for f in getattr(client, "forms", [])[-3:]][::-1])
@@ -60,11 +66,15 @@ async def retry_page(runtime: Gateway, _user: Annotated[User, page_permission("a
     return RedirectResponse("/", status_code=303)
 
 
-@api.get("/submissions", response_model=list[SubmissionOut], response_model_exclude_unset=True)
+@api.get("/submissions", response_model=SubmissionPage, response_model_exclude_unset=True)
 async def submissions(session: Session, _user: Annotated[User, require("appointments:view")],
-                      batch_id: str | None = None) -> list[dict[str, Any]]:
+                      batch_id: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+                      offset: Annotated[int, Query(ge=0)] = 0, sort: str = "received_at") -> dict[str, Any]:
+    """One page of submissions (of one batch or all) with the total (``{total, offset, limit, sort,
+    items}``), in the order received unless ``sort`` names a column (``-`` before it for descending)."""
     shown = set(SubmissionOut.model_fields)  # a column added later stays out until the model names it
-    return [r.model_dump(mode="json", include=shown) for r in await queries.submissions(session, batch_id)]
+    listed = await queries.submissions(session, batch_id, offset, limit, sort)
+    return listed.api([r.model_dump(mode="json", include=shown) for r in listed.items])
 
 
 @api.post("/submissions/retry-failed", response_model=Retried)

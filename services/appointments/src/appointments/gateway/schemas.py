@@ -36,5 +36,15 @@ class SubmissionOut(Out):
     claimed_by: str | None
 
 
+class SubmissionPage(Out):
+    """One page of submissions (``GET /api/submissions``) and how many there are in all."""
+
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[SubmissionOut]
+
+
 class Retried(Out):
     retried: int

@@ -6,36 +6,51 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.web.deps import Runtime, Session
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
 from appointments.domain import rows as rowcheck
 from appointments.errors import NotFound
 from appointments.producers import onboarding
 from appointments.producers.license_sync import request_license_sync
-from appointments.producers.queries import producer_detail, producer_exists, producer_view, producers_by_name
+from appointments.producers.queries import (
+    PII_FIELDS,
+    producer_detail,
+    producer_exists,
+    producer_view,
+    producers_page,
+    revealed_npns,
+)
 from appointments.producers.schemas import (
     ImportOut,
     ImportProcessed,
     ProducerDetail,
-    ProducerOut,
+    ProducerPage,
     SyncRequested,
 )
-from appointments.web import bulk_file_view, csv_response, found, read_upload
+from appointments.web import bulk_file_view, csv_response, found, read_upload, record_export, record_reveals
 
 router = APIRouter(prefix="/api")
 
 
-@router.get("/producers", tags=["producers"], response_model=list[ProducerOut], response_model_exclude_unset=True)
+@router.get("/producers", tags=["producers"], response_model=ProducerPage, response_model_exclude_unset=True)
 async def list_producers(runtime: Runtime, session: Session, user: Annotated[User, require("producers:view")],
-                         limit: int = 200) -> list[dict[str, Any]]:
-    return [producer_view(p, user, runtime.pii) for p in await producers_by_name(session, min(limit, 5000))]
+                         limit: Annotated[int, Query(ge=1)] = 200, offset: Annotated[int, Query(ge=0)] = 0,
+                         sort: str = "name", q: str = "") -> dict[str, Any]:
+    """One page of producers with the total (``{total, offset, limit, sort, items}``), by last name
+    unless ``sort`` names a column (``-`` before it for descending); ``q`` an NPN or part of a last name."""
+    found_page = await producers_page(session, offset, min(limit, 5000), sort, q)
+    views = [producer_view(p, user, runtime.pii) for p in found_page.items]
+    await record_reveals(runtime, user, revealed_npns(user, views), PII_FIELDS)
+    return found_page.api(views)
 
 
 @router.get("/producers/{npn}", tags=["producers"], response_model=ProducerDetail, response_model_exclude_unset=True)
 async def get_producer(runtime: Runtime, session: Session, npn: str,
                        user: Annotated[User, require("producers:view")]) -> dict[str, Any]:
-    return found(await producer_detail(session, npn, user, runtime.pii), "no such producer")
+    view = found(await producer_detail(session, npn, user, runtime.pii), "no such producer")
+    await record_reveals(runtime, user, revealed_npns(user, [view]), PII_FIELDS)
+    return view
 
 
 @router.post("/producers/{npn}/sync", status_code=202, tags=["producers"], response_model=SyncRequested, response_model_exclude_unset=True)
@@ -80,10 +95,14 @@ async def get_producer_import(session: Session, import_id: str,
 
 
 @router.get("/producer-imports/{import_id}/invalid-rows.csv", tags=["bulk onboarding"])
-async def invalid_producer_rows(session: Session, import_id: str,
-                                _user: Annotated[User, require("producers:view")]) -> Response:
+async def invalid_producer_rows(runtime: Runtime, session: Session, import_id: str,
+                                user: Annotated[User, require("producers:view")]) -> Response:
+    """The rows with errors, as uploaded but the SSN masked: names and emails are PII, so the
+    download is recorded (``pii.exported``)."""
     view = await bulk_file_view(session, import_id, "producers")
     bad = [r for r in view["rows"] if not r["valid"]]
+    await record_export(runtime, user, "producer-import-invalid-rows", len(bad), rowcheck.ONBOARDING_COLUMNS,
+                        rowcheck.ONBOARDING_PII_COLUMNS, import_id=import_id, masked=["Agent SSN"])
     return csv_response(rowcheck.to_csv(("Line", *rowcheck.ONBOARDING_COLUMNS, "Errors"), [
         [r["line"], *[r["values"].get(c, "") for c in rowcheck.ONBOARDING_COLUMNS], " | ".join(r["errors"])]
         for r in bad]), "invalid_rows.csv")

@@ -18,30 +18,41 @@ from appointments.portals import portals
 from appointments.producers import onboarding
 from appointments.producers.license_sync import request_license_sync
 from appointments.producers.queries import (
+    PII_FIELDS,
+    PRODUCER_SORTING,
     agency_names,
     producer_detail,
     producer_view,
-    producers_by_name,
+    producers_page,
+    revealed_npns,
     transactions_of,
 )
-from appointments.web import bulk_file_view, found, read_upload
+from appointments.web import bulk_file_view, found, read_upload, record_reveals
 
 router = APIRouter(include_in_schema=False)
 
 
-async def _producers_ctx(session: AsyncSession, runtime: ServiceRuntime, user: User, q: str = "") -> dict[str, Any]:
-    producers = await producers_by_name(session, 500, q)
+PAGE_SIZE = 500  # the screen's rows a page (what it showed in all before it had pages)
+
+
+async def _producers_ctx(session: AsyncSession, runtime: ServiceRuntime, user: User, q: str = "", sort: str = "",
+                         offset: int = 0, limit: int = PAGE_SIZE) -> dict[str, Any]:
+    listed = await producers_page(session, max(0, offset), min(max(1, limit), PAGE_SIZE),
+                                  PRODUCER_SORTING.valid(sort), q)
     portal_list = await portals.list_portals(session, by_name=True)
     agencies = await agency_names(session)
-    views = [producer_view(p, user, runtime.pii) | {"agency": agencies.get(p.agency_id or "", "")} for p in producers]
-    return {"producers": views, "portals": portal_list, "q": q, "invite": None,
+    views = [producer_view(p, user, runtime.pii) | {"agency": agencies.get(p.agency_id or "", "")}
+             for p in listed.items]
+    await record_reveals(runtime, user, revealed_npns(user, views), PII_FIELDS)
+    return {"producers": views, "page": listed, "portals": portal_list, "q": q, "invite": None,
             "can_invite": user.can("portals:invite")}
 
 
 @router.get("/producers", response_class=HTMLResponse)
-async def producers_page(request: Request, runtime: Runtime, session: Session,
-                         user: Annotated[User, page_permission("producers:view")], q: str = "") -> HTMLResponse:
-    return render(request, "producers.html", **await _producers_ctx(session, runtime, user, q))
+async def producers_list_page(request: Request, runtime: Runtime, session: Session,
+                              user: Annotated[User, page_permission("producers:view")], q: str = "", sort: str = "",
+                              offset: int = 0, limit: int = PAGE_SIZE) -> HTMLResponse:
+    return render(request, "producers.html", **await _producers_ctx(session, runtime, user, q, sort, offset, limit))
 
 
 @router.post("/producers/invite", response_class=HTMLResponse)
@@ -65,6 +76,7 @@ async def producers_invite(request: Request, runtime: Runtime, session: Session,
 async def producer_page(request: Request, runtime: Runtime, session: Session, npn: str,
                         user: Annotated[User, page_permission("producers:view")]) -> HTMLResponse:
     p = found(await producer_detail(session, npn, user, runtime.pii), "no such producer")
+    await record_reveals(runtime, user, revealed_npns(user, [p]), PII_FIELDS)
     txs = await transactions_of(session, npn, 200)
     return render(request, "producer.html", p=p, transactions=txs)
 

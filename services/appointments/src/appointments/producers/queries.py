@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agency_common.auth import User
+from agency_common.listing import Page, Sorting, page
 from agency_common.pii import mask
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,12 +45,22 @@ async def load_producers(s: AsyncSession, npns: Sequence[str], with_assignments:
     return out
 
 
+PII_FIELDS = ("ssn",)  # what producer_view shows in clear to a user with pii:reveal
+
+
 def producer_view(p: m.Producer, user: User, pii: Any) -> dict[str, Any]:
     ssn = None
     if p.ssn_encrypted and pii is not None:
         clear = pii.decrypt(p.ssn_encrypted)
         ssn = clear if user.can("pii:reveal") else mask(clear)
     return p.model_dump(mode="json", exclude={"ssn_encrypted"}) | {"ssn": ssn}
+
+
+def revealed_npns(user: User, views: Sequence[dict[str, Any]]) -> list[str]:
+    """The producers among ``views`` whose PII ``producer_view`` showed in clear (to be recorded)."""
+    if not user.can("pii:reveal"):
+        return []
+    return [v["npn"] for v in views if any(v.get(f) for f in PII_FIELDS)]
 
 
 async def producer_detail(session: AsyncSession, npn: str, user: User, pii: Any) -> dict[str, Any] | None:
@@ -67,12 +78,17 @@ async def producer_detail(session: AsyncSession, npn: str, user: User, pii: Any)
         "assignments": [a.model_dump(mode="json") for a in assigns]}
 
 
-async def producers_by_name(session: AsyncSession, limit: int, q: str = "") -> Sequence[m.Producer]:
-    """Producers by last name then NPN; ``q`` an NPN, or part of a last name."""
-    stmt = select(m.Producer).order_by(m.Producer.last_name, m.Producer.npn).limit(limit)
+P = m.Producer
+PRODUCER_SORTING = Sorting({"npn": [P.npn], "name": [P.last_name], "email": [P.email], "sync_status": [P.sync_status],
+                            "active": [P.active], "synced_at": [P.synced_at]}, default="name", unique=P.npn)
+
+
+async def producers_page(session: AsyncSession, offset: int, limit: int, sort: str = "name", q: str = "") -> Page:
+    """One page of producers, by last name then NPN unless sorted otherwise; ``q`` an NPN, or part of a last name."""
+    stmt = select(P)
     if q:
-        stmt = stmt.where((m.Producer.npn == q) | m.Producer.last_name.ilike(f"%{q}%"))
-    return (await session.execute(stmt)).scalars().all()
+        stmt = stmt.where((P.npn == q) | P.last_name.ilike(f"%{q}%"))
+    return await page(session, stmt, PRODUCER_SORTING, sort, offset, limit, {"q": q})
 
 
 async def producer_exists(session: AsyncSession, npn: str) -> bool:

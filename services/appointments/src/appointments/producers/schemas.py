@@ -43,6 +43,16 @@ class ProducerOut(Out):
     ssn: str | None
 
 
+class ProducerPage(Out):
+    """One page of producers (``GET /api/producers``) and how many there are in all."""
+
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[ProducerOut]
+
+
 class LicenseOut(Out):
     id: int | None
     npn: str

@@ -16,6 +16,7 @@ from sqlalchemy.sql import Select
 from appointments import models as m
 
 COLUMNS = ("Related Producer", "NPN", "State Code", "Line of Authority", "CoCode")
+PII_COLUMNS = ("Related Producer",)  # the producer's name: exports are recorded
 PAGE_SIZE = 100
 EXPORT_PAGE = 5000
 

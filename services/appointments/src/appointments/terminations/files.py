@@ -57,4 +57,7 @@ async def submit_termination_import(tx: Transaction, import_id: str, *, immediat
         tx, [(r.line, _termination_request(t)) for r in rows for t in r.data.get("transactions", [])],
         immediate=immediate, batch_size=batch_size, import_id=import_id)
     imp.result = result
+    await tx.audit("terminations.submitted", subject_type="termination_import", subject_id=import_id, detail={
+        "immediate": immediate, "transactions": result["transactions"], "batches": len(result["batches"]),
+        "manual_tasks": len(result["manual_tasks"]), "refused": len(result["refused"])})
     return result

@@ -51,7 +51,13 @@ def gateway_tx(row: dict[str, Any] | m.AppointmentTransaction) -> GatewayTransac
 
 
 async def emit_sent(tx: Transaction, batch_id: str, cocode: str, rows: Sequence[Any]) -> None:
-    """The batch's sent transactions go to the gateway in messages of at most EVENT_CHUNK."""
+    """The batch's sent transactions go to the gateway in messages of at most EVENT_CHUNK; every send
+    is recorded in the audit trail (``batch.submitted``: the batch, its kind and how many were sent)."""
+    if rows:
+        first = rows[0]
+        kind = first.get("kind") if isinstance(first, dict) else first.kind
+        await tx.audit("batch.submitted", subject_type="transaction_batch", subject_id=batch_id,
+                       detail={"kind": kind, "cocode": cocode, "transactions": len(rows)})
     for i in range(0, len(rows), EVENT_CHUNK):
         await tx.emit(TransactionBatchSubmitted(batch_id=batch_id, cocode=cocode,
                                                 transactions=[gateway_tx(r) for r in rows[i:i + EVENT_CHUNK]]))
