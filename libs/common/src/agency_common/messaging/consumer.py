@@ -53,6 +53,9 @@ RawHandler = Callable[[Transaction, "Incoming"], Awaitable[None]]
 BatchHandler = Callable[[Transaction, list[Envelope[Any]]], Awaitable[None]]
 
 
+ISOLATION_CHUNK = 32  # messages a failed batch handler's run is tried in, before bisecting a failing chunk
+
+
 class PermanentError(Exception):
     """Raised by a handler when retrying cannot help (e.g. a rule the event breaks)."""
 
@@ -249,7 +252,13 @@ class EventConsumer:
             fresh = await self._fresh(tx, items)
             applied: list[Incoming] = []
             for run in _runs(fresh, self.batch_handlers):
-                await self._isolate(tx, run, applied, reached, fails=any(id(i) == failed_in for i in run))
+                if len(run) > 2 * ISOLATION_CHUNK:
+                    # long runs in chunks, each bisected only if it fails: as few probes as halving
+                    # at 1 % poison, and each good message applied about twice instead of five times
+                    for start in range(0, len(run), ISOLATION_CHUNK):
+                        await self._isolate(tx, run[start:start + ISOLATION_CHUNK], applied, reached)
+                else:
+                    await self._isolate(tx, run, applied, reached, fails=any(id(i) == failed_in for i in run))
             await self._insert_inbox(tx, applied)
         self._count(items, applied)
 
