@@ -2,10 +2,16 @@
 consumer applying events with its inbox, on SQLite (default) or PostgreSQL.
 
     .venv/bin/python bench/messaging.py [--events 20000] [--database-url postgresql+asyncpg://...]
-                                        [--faststream-relay]
+                                        [--faststream-relay] [--poison 0.01] [--handler batch|single]
 
 ``--faststream-relay`` times the relay publishing through FastStream's ``broker.publish`` (what it
 did until session 4) instead of its own aiokafka producer, for comparison.
+
+``--poison 0.01``: that share of the events (spread at random, fixed seed) fails its handler every
+time, so each is retried with the default backoff and attempts and dead-lettered; the consume stage
+is then timed until every good event is applied and every poison is in ``dead_letters`` (issue 20:
+within 2x of the same stream without poison). ``--handler single`` registers the handler with
+``on`` (one event at a time) instead of ``on_batch``.
 
 Prints events per second for each stage; figures go into docs/benchmarks.md.
 """
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import tempfile
 import time
 import uuid
@@ -46,7 +53,12 @@ async def publish_through_faststream(broker: Any, events: Any) -> None:
     await asyncio.gather(*futures)
 
 
-async def main(events: int, database_url: str | None, faststream_relay: bool = False) -> None:
+class Poisoned(Exception):
+    pass
+
+
+async def main(events: int, database_url: str | None, faststream_relay: bool = False, poison: float = 0.0,
+               handler: str = "batch") -> None:
     tmp = Path(tempfile.mkdtemp())
     port = free_port()
     broker = start_broker(port)
@@ -67,12 +79,21 @@ async def main(events: int, database_url: str | None, faststream_relay: bool = F
 
         async def apply(tx: Transaction, envs: list[Envelope[Any]]) -> None:
             await tx.session.execute(insert(effects), [{"policy_id": e.payload.policy.policy_id} for e in envs])
+            bad = [e for e in envs if e.payload.policy.policy_number.startswith("POISON")]
+            if bad:
+                raise Poisoned(f"cannot apply {bad[0].payload.policy.policy_number}")
 
-        consumer.consumer.on_batch(PolicyCreated, apply)
+        if handler == "single":
+            consumer.consumer.on(PolicyCreated, lambda tx, env: apply(tx, [env]))
+        else:
+            consumer.consumer.on_batch(PolicyCreated, apply)
         now = datetime.now(UTC)
-        payloads = [PolicyCreated(policy=PolicySnapshot(policy_id=str(uuid.uuid4()), version=1, carrier="Bench",
-                                                        policy_number=f"B-{i}", client_name=f"C{i}", updated_at=now))
-                    for i in range(events)]
+        poisoned = set(random.Random(20).sample(range(events), round(events * poison)))
+        payloads = [PolicyCreated(policy=PolicySnapshot(
+            policy_id=str(uuid.uuid4()), version=1, carrier="Bench",
+            policy_number=f"POISON-{i}" if i in poisoned else f"B-{i}", client_name=f"C{i}", updated_at=now))
+            for i in range(events)]
+        good = events - len(poisoned)
 
         t0 = time.perf_counter()
         for start in range(0, events, 1000):
@@ -91,17 +112,20 @@ async def main(events: int, database_url: str | None, faststream_relay: bool = F
         cpu_relay = time.process_time() - cpu0
         assert published == events, published
 
+        dead_letters = tables_b.dead_letters
         async with app_c.router.lifespan_context(app_c):
             t0 = None
             while True:
                 async with consumer.db.session() as s:
                     done = await s.scalar(select(func.count()).select_from(effects))
+                    dead = await s.scalar(select(func.count()).select_from(dead_letters))
                 if done and t0 is None:
                     t0, first = time.perf_counter(), done  # timed from the first applied batch: no group join
-                if done >= events:
+                if done >= good and dead >= len(poisoned):
                     break
                 await asyncio.sleep(0.02)
             t_consume = time.perf_counter() - t0
+        assert done == good and dead == len(poisoned), (done, dead)
         await producer.broker.stop()
         await producer.db.dispose()
 
@@ -111,7 +135,9 @@ async def main(events: int, database_url: str | None, faststream_relay: bool = F
         via = "FastStream publish" if faststream_relay else "own aiokafka producer"
         print(f"  relay publish (batches of 500, acks=all):        {events / t_relay:,.0f} events/s "
               f"({via}; {cpu_relay / events * 1e6:.0f} µs CPU per event)")
-        print(f"  consume + inbox + effect (on_batch, 500 a batch): {(events - first) / t_consume:,.0f} events/s")
+        via = "on_batch" if handler == "batch" else "on, one event at a time"
+        print(f"  consume + inbox + effect ({via}, 500 a batch): {(events - first) / t_consume:,.0f} events/s, "
+              f"drained in {t_consume:.1f} s; {len(poisoned)} poison events ({poison:.1%}) dead-lettered")
     finally:
         broker.terminate()
 
@@ -121,5 +147,7 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--faststream-relay", action="store_true")
+    parser.add_argument("--poison", type=float, default=0.0, help="share of events that always fail, e.g. 0.01")
+    parser.add_argument("--handler", choices=["batch", "single"], default="batch")
     args = parser.parse_args()
-    asyncio.run(main(args.events, args.database_url, args.faststream_relay))
+    asyncio.run(main(args.events, args.database_url, args.faststream_relay, args.poison, args.handler))

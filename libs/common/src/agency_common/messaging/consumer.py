@@ -3,11 +3,19 @@
 Each service registers one handler per event type it consumes (one line each, like eShop's
 subscriptions). Messages arrive in batches; a batch is applied in one transaction together with
 its inbox rows (a redelivered event_id has no second effect) and the offsets are committed only
-after that transaction commits. If the batch fails, its messages are applied one by one, each with
-bounded retries and backoff; a message that still fails, or breaks the contract, is published with
-its original bytes and headers and the error in extra headers to ``<topic>.dlt``, recorded in the
-service's ``dead_letters`` table for replay, and committed. If the dead-letter publish itself fails,
-nothing is committed and the consumer seeks back to the message.
+after that transaction commits.
+
+A poison message costs its own retries, not its partition's time (issue 20): if the batch fails, it
+is applied again in one transaction with each handler run in a savepoint (a failing batch handler's
+run bisected), so only the failing messages are left out; each is parked with the later messages of
+its key waiting behind it (per-key order), retried alone after a backoff while the stream flows on,
+and after ``consumer_max_attempts`` tries (at once for a ``PermanentError``) published with its
+original bytes and headers and the error in extra headers to ``<topic>.dlt``, recorded in the
+service's ``dead_letters`` table for replay; then what waited behind it is applied. Offsets are
+committed per partition up to the first message not settled, so a crash loses nothing parked. A
+message that breaks the contract goes to the dead-letter topic at once. If the database or the
+dead-letter publish fails, nothing more is committed and the consumer reads again from the first
+message not settled.
 """
 
 from __future__ import annotations
@@ -16,11 +24,11 @@ import asyncio
 import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -43,6 +51,9 @@ log = get_logger(__name__)
 Handler = Callable[[Transaction, Envelope[Any]], Awaitable[None]]
 RawHandler = Callable[[Transaction, "Incoming"], Awaitable[None]]
 BatchHandler = Callable[[Transaction, list[Envelope[Any]]], Awaitable[None]]
+
+
+ISOLATION_CHUNK = 32  # messages a failed batch handler's run is tried in, before bisecting a failing chunk
 
 
 class PermanentError(Exception):
@@ -74,6 +85,28 @@ class Incoming:
         if "event_id" in hdr:
             return f"{hdr['event_id']}@{self.topic}"
         return f"{self.topic}:{self.record.partition}:{self.record.offset}"
+
+
+@dataclass(eq=False)
+class _Chain:
+    """A message that failed, parked until its next try, and the later messages with its key waiting
+    behind it: none of them may overtake it until it is applied or dead-lettered. Everything else
+    flows on meanwhile, so a poison message costs its own retries, not its partition's time."""
+
+    head: Incoming
+    attempts: int
+    error: Exception
+    due: float  # event-loop time of the next try
+    hopeless: bool = False  # out of attempts, or an error retrying cannot help: dead-letter it
+    waiting: list[Incoming] = field(default_factory=list)
+
+    @property
+    def members(self) -> list[Incoming]:
+        return [self.head, *self.waiting]
+
+
+def _chain_key(record: ConsumerRecord[Any, Any]) -> tuple[str, int, Any]:
+    return record.topic, record.partition, record.key
 
 
 def dead_letter_id(headers: dict[str, str]) -> str:
@@ -108,6 +141,13 @@ class EventConsumer:
         self.raw_handlers: dict[str, RawHandler] = {}
         self.batch_handlers: dict[tuple[str, str], BatchHandler] = {}
         self.subscriber: Any = None
+        # Parked messages by (topic, partition, key), and per partition the offset after the last
+        # record taken: offsets are committed up to the first parked message of each partition.
+        self._chains: dict[tuple[str, int, Any], _Chain] = {}
+        self._consumed_to: dict[TopicPartition, int] = {}
+        self._lock = asyncio.Lock()  # batches and the retry task take turns
+        self._retrier: asyncio.Task[None] | None = None
+        self._rebalanced = False
 
     # -- registration ---------------------------------------------------------------------------
     def on(self, payload_type: type[EventPayload], handler: Handler) -> None:
@@ -144,6 +184,7 @@ class EventConsumer:
             session_timeout_ms=s.kafka_session_timeout_ms,
             heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
             max_poll_interval_ms=600_000,
+            listener=_Rebalances(self),
             title=f"{self.name} consumer",
             description="Handles: " + ", ".join(sorted({t for _, t in self.handlers} | set(self.raw_handlers))),
         )
@@ -151,81 +192,275 @@ class EventConsumer:
 
     # -- processing -----------------------------------------------------------------------------
     async def _on_batch(self, msg: KafkaMessage) -> None:
-        records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
-        try:
-            await self.process(list(records))
-        except Exception:
-            # Only a failed dead-letter publish gets here: keep the offsets, read the batch again.
-            log.exception("batch could not be settled; seeking back")
-            await msg.nack()
-            await asyncio.sleep(1.0)
-            return
-        await msg.ack()
+        records = list(msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,))
+        async with self._lock:
+            try:
+                await self.process(records)
+                await self._retry_due()
+            except Exception:
+                # Only a failed database or dead-letter publish gets here: read it all again.
+                log.exception("batch could not be settled; reading it again")
+                self._rewind(records)
+                await asyncio.sleep(1.0)
+                return
+            await self._commit()
+        self._start_retrier()
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Apply a consumed batch: what cannot be applied now is parked for a retry (see ``_Chain``)."""
+        self._forget_stale(records)
         ready: list[Incoming] = []
+        malformed: list[tuple[Incoming, Exception, int]] = []
         for record in records:
             incoming = Incoming(record)
             if record.topic not in self.raw_handlers:
                 try:
                     incoming.envelope = decode(record.topic, record.value)
                 except ContractError as exc:
-                    await self.dead_letter(incoming, exc, attempts=1)
+                    malformed.append((incoming, exc, 1))  # never retried
                     continue
                 if (record.topic, incoming.envelope.type) not in self.handlers:
                     self.metrics.events_consumed.labels(record.topic, "ignored").inc()
                     continue
-            ready.append(incoming)
-        if not ready:
+            if not self._wait_behind(incoming):
+                ready.append(incoming)
+        await self.dead_letter_many(malformed)
+        await self._settle(ready)
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            self._consumed_to[tp] = max(self._consumed_to.get(tp, 0), record.offset + 1)
+
+    async def _settle(self, items: list[Incoming]) -> None:
+        """Apply messages in order in one transaction; if that fails, apply them again with each
+        handler run in a savepoint, so that only the failing messages are left out (parked) and the
+        rest is committed at once. A batch handler's run that fails is bisected to find its bad ones."""
+        if not items:
+            return
+        tried: list[Incoming] = []  # the messages the failed batch reached: that was their first try
+        try:
+            await self._apply(items, tried)
+            return
+        except Exception as exc:  # noqa: BLE001 - any handler error is isolated, retried, then dead-lettered
+            if len(items) == 1:
+                self._park(items[0], exc, attempts=1)
+                return
+            log.info("batch failed, isolating the failing messages", size=len(items), error=str(exc))
+        reached = {id(i) for i in tried}
+        # the run the batch failed in (the last one it reached) is known to fail: split it at once
+        failed_in = id(tried[-1]) if tried else None
+        async with self._transaction(items[0]) as tx:
+            fresh = await self._fresh(tx, items)
+            applied: list[Incoming] = []
+            for run in _runs(fresh, self.batch_handlers):
+                if len(run) > 2 * ISOLATION_CHUNK:
+                    # long runs in chunks, each bisected only if it fails: as few probes as halving
+                    # at 1 % poison, and each good message applied about twice instead of five times
+                    for start in range(0, len(run), ISOLATION_CHUNK):
+                        await self._isolate(tx, run[start:start + ISOLATION_CHUNK], applied, reached)
+                else:
+                    await self._isolate(tx, run, applied, reached, fails=any(id(i) == failed_in for i in run))
+            await self._insert_inbox(tx, applied)
+        self._count(items, applied)
+
+    async def _isolate(self, tx: Transaction, run: list[Incoming], applied: list[Incoming], tried: set[int],
+                       fails: bool = False) -> bool:
+        """Apply a run in a savepoint; if it fails, bisect it (a batch handler's run) down to the
+        messages that fail alone, and park those. ``fails``: the run is known to fail, so it is split
+        without trying it whole (a single message is always tried). Returns whether all was applied."""
+        run = [incoming for incoming in run if not self._wait_behind(incoming)]
+        if not run:
+            return True
+        if not (fails and len(run) > 1):
+            try:
+                async with tx.session.begin_nested():
+                    await self._run(tx, run)
+                applied.extend(run)
+                return True
+            except Exception as exc:  # noqa: BLE001 - any handler error is isolated, retried, then dead-lettered
+                if len(run) == 1:
+                    self._park(run[0], exc, attempts=2 if id(run[0]) in tried else 1)
+                    return False
+        middle = len(run) // 2
+        left = await self._isolate(tx, run[:middle], applied, tried)
+        # the whole failed and its left half did not: the right half fails (unless the cause has passed)
+        await self._isolate(tx, run[middle:], applied, tried, fails=left)
+        return False
+
+    def _wait_behind(self, incoming: Incoming) -> bool:
+        """A message whose key has a parked message waits behind it (per-key order)."""
+        chain = self._chains.get(_chain_key(incoming.record))
+        if chain is None:
+            return False
+        chain.waiting.append(incoming)
+        return True
+
+    def _park(self, incoming: Incoming, error: Exception, attempts: int) -> None:
+        chain = _Chain(incoming, attempts, error, due=0.0)
+        self._schedule(chain)
+        self._chains[_chain_key(incoming.record)] = chain
+
+    def _schedule(self, chain: _Chain) -> None:
+        hopeless = (isinstance(chain.error, PermanentError | ContractError)
+                    or chain.attempts >= self.settings.consumer_max_attempts)
+        delay = 0.0 if hopeless else self.settings.consumer_backoff_seconds * 2 ** (chain.attempts - 1)
+        chain.hopeless, chain.due = hopeless, asyncio.get_running_loop().time() + delay
+        log.warning("event handling failed", topic=chain.head.topic, attempt=chain.attempts,
+                    error=str(chain.error), retry_in=None if hopeless else delay)
+
+    async def _retry_due(self) -> None:
+        """Try the parked messages whose backoff is over (each alone, in one transaction), dead-letter
+        those out of attempts, then apply what waited behind the ones settled."""
+        while due := [c for c in self._chains.values() if c.due <= asyncio.get_running_loop().time()]:
+            settled = [c for c in due if c.hopeless]
+            await self.dead_letter_many([(c.head, c.error, c.attempts) for c in settled])
+            settled += await self._retry_heads([c for c in due if not c.hopeless])
+            released: list[Incoming] = []
+            for chain in settled:
+                del self._chains[_chain_key(chain.head.record)]
+                released += chain.waiting
+            await self._settle(released)
+
+    async def _retry_heads(self, chains: list[_Chain]) -> list[_Chain]:
+        if not chains:
+            return []
+        settled: list[_Chain] = []
+        async with self._transaction(chains[0].head) as tx:
+            fresh = {id(i) for i in await self._fresh(tx, [c.head for c in chains])}
+            applied: list[Incoming] = []
+            for chain in chains:
+                if id(chain.head) in fresh:
+                    try:
+                        async with tx.session.begin_nested():
+                            await self._run(tx, [chain.head])
+                    except Exception as exc:  # noqa: BLE001 - retried until out of attempts
+                        chain.attempts, chain.error = chain.attempts + 1, exc
+                        self._schedule(chain)
+                        continue
+                    applied.append(chain.head)
+                settled.append(chain)
+            await self._insert_inbox(tx, applied)
+        done = {id(i) for i in applied}
+        for chain in settled:
+            outcome = "applied" if id(chain.head) in done else "duplicate"
+            self.metrics.events_consumed.labels(chain.head.topic, outcome).inc()
+        return settled
+
+    def _start_retrier(self) -> None:
+        if self._chains and (self._retrier is None or self._retrier.done()):
+            self._retrier = asyncio.create_task(self._retry_loop(), name=f"{self.name}-consumer-retries")
+
+    async def _retry_loop(self) -> None:
+        """Retries parked messages when no batch arrives to do it (a quiet topic still gets them)."""
+        while self._chains:
+            await asyncio.sleep(max(0.0, min(c.due for c in self._chains.values()) - asyncio.get_running_loop().time()))
+            async with self._lock:
+                if self._kafka_consumer() is None:  # stopped: what was parked is read again at the next start
+                    self._chains.clear()
+                    self._consumed_to.clear()
+                    return
+                try:
+                    self._forget_stale(())
+                    await self._retry_due()
+                except Exception:
+                    log.exception("parked messages could not be settled; reading them again")
+                    self._rewind(())
+                    continue
+                await self._commit()
+
+    # -- offsets ----------------------------------------------------------------------------------
+    def _kafka_consumer(self) -> Any:
+        return getattr(self.subscriber, "consumer", None)
+
+    async def _commit(self) -> None:
+        """Commit, per partition, up to the first message not settled yet (a parked one or one waiting
+        behind it): after a crash everything from there is read again, and the inbox skips what was
+        applied."""
+        consumer = self._kafka_consumer()
+        if consumer is None:
+            return
+        offsets = dict(self._consumed_to)
+        for chain in self._chains.values():
+            tp = TopicPartition(chain.head.topic, chain.head.record.partition)
+            offsets[tp] = min(offsets.get(tp, chain.head.record.offset), chain.head.record.offset)
+        assigned = consumer.assignment()
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not offsets:
             return
         try:
-            await self._apply(ready)
-            return
-        except Exception as exc:  # noqa: BLE001 - any handler error is retried, then dead-lettered
-            batch_error = exc
-        # The failed batch counts as every message's first attempt.
-        if len(ready) == 1:
-            await self._retry(ready[0], attempts=1, error=batch_error)
-            return
-        log.info("batch failed, applying its messages one by one", size=len(ready), error=str(batch_error))
-        for incoming in ready:
-            await self._retry(incoming, attempts=1, error=None)
+            await consumer.commit(offsets)
+        except Exception as exc:  # noqa: BLE001 - a rebalance: the next owner reads from the last commit
+            log.warning("offset commit failed", error=str(exc))
 
-    async def _retry(self, incoming: Incoming, attempts: int, error: Exception | None) -> None:
-        """Apply one message until it succeeds, at most ``consumer_max_attempts`` tries in all,
-        with exponential backoff; then dead-letter it."""
-        while True:
-            if error is not None:
-                log.warning("event handling failed", topic=incoming.topic, attempt=attempts, error=str(error))
-                if isinstance(error, PermanentError | ContractError) or attempts >= self.settings.consumer_max_attempts:
-                    await self.dead_letter(incoming, error, attempts=attempts)
-                    return
-                await asyncio.sleep(self.settings.consumer_backoff_seconds * 2 ** (attempts - 1))
-            try:
-                await self._apply([incoming])
-                return
-            except Exception as exc:  # noqa: BLE001 - any handler error is retried, then dead-lettered
-                error = exc
-                attempts += 1
+    def _forget_stale(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Drop what is parked for a partition no longer ours or read again (after a rebalance the
+        consumer starts again from the last commit, before anything parked): it is rebuilt from
+        the records as they come."""
+        if self._rebalanced:  # every partition is read again from its last commit
+            self._rebalanced = False
+            self._chains.clear()
+            self._consumed_to.clear()
+        consumer = self._kafka_consumer()
+        assigned = consumer.assignment() if consumer is not None else None
+        stale = {tp for tp in self._consumed_to if assigned is not None and tp not in assigned}
+        for record in records:
+            tp = TopicPartition(record.topic, record.partition)
+            if record.offset < self._consumed_to.get(tp, 0):
+                stale.add(tp)
+        for tp in stale:
+            self._consumed_to.pop(tp, None)
+            for key in [k for k in self._chains if k[:2] == (tp.topic, tp.partition)]:
+                del self._chains[key]
 
-    async def _apply(self, batch: list[Incoming]) -> None:
-        first = batch[0]
+    def _rewind(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Seek each partition back to its first record not settled (of this batch or parked) and
+        forget what was parked: it is all read again (the inbox skips what was applied)."""
+        firsts: dict[TopicPartition, int] = {}
+        for record in [*records, *(i.record for c in self._chains.values() for i in c.members)]:
+            tp = TopicPartition(record.topic, record.partition)
+            firsts[tp] = min(firsts.get(tp, record.offset), record.offset)
+        self._chains.clear()
+        self._consumed_to.clear()
+        consumer = self._kafka_consumer()
+        if consumer is None:
+            return
+        assigned = consumer.assignment()
+        for tp, offset in firsts.items():
+            if tp in assigned:
+                consumer.seek(tp, offset)
+
+    # -- transactions -----------------------------------------------------------------------------
+    def _transaction(self, first: Incoming) -> Any:
         env = first.envelope
-        async with self.uow(
+        return self.uow(
             actor=env.actor if env else "system",
             correlation_id=env.correlation_id if env else first.headers.get("correlation_id"),
             causation_id=str(env.event_id) if env else None,
-        ) as tx:
-            to_apply = await self._record_inbox(tx, batch)
+        )
+
+    async def _apply(self, batch: list[Incoming], tried: list[Incoming]) -> None:
+        async with self._transaction(batch[0]) as tx:
+            to_apply = await self._fresh(tx, batch)
+            await self._insert_inbox(tx, to_apply)
             for run in _runs(to_apply, self.batch_handlers):
-                if _type_key(run[0]) in self.batch_handlers:
-                    await self.batch_handlers[_type_key(run[0])](tx, [i.envelope for i in run])  # type: ignore[misc]
-                else:
-                    await self._handle(tx, run[0])
-        applied = {id(i) for i in to_apply}
+                tried.extend(run)
+                await self._run(tx, run)
+        self._count(batch, to_apply)
+
+    async def _run(self, tx: Transaction, run: list[Incoming]) -> None:
+        key = _type_key(run[0])
+        if key in self.batch_handlers:
+            await self.batch_handlers[key](tx, [i.envelope for i in run])  # type: ignore[misc]
+        else:
+            await self._handle(tx, run[0])
+
+    def _count(self, batch: list[Incoming], applied: list[Incoming]) -> None:
+        """Metrics for settled messages: applied, or skipped as a duplicate (parked ones are neither)."""
+        done = {id(i) for i in applied}
+        parked = {id(i) for c in self._chains.values() for i in c.members}
         for incoming in batch:
-            outcome = "applied" if id(incoming) in applied else "duplicate"
-            self.metrics.events_consumed.labels(incoming.topic, outcome).inc()
+            if id(incoming) not in parked:
+                outcome = "applied" if id(incoming) in done else "duplicate"
+                self.metrics.events_consumed.labels(incoming.topic, outcome).inc()
 
     async def _handle(self, tx: Transaction, incoming: Incoming) -> None:
         env = incoming.envelope
@@ -240,9 +475,9 @@ class EventConsumer:
         finally:
             correlation_id_var.reset(token)
 
-    async def _record_inbox(self, tx: Transaction, batch: list[Incoming]) -> list[Incoming]:
-        """Insert inbox rows and return the messages to apply, in order: the first copy of each
-        event not seen before (a redelivery, or a second copy in the same batch, is skipped)."""
+    async def _fresh(self, tx: Transaction, batch: list[Incoming]) -> list[Incoming]:
+        """The messages to apply, in order: the first copy of each event not seen before (a
+        redelivery, or a second copy in the same batch, is skipped)."""
         inbox = self.tables.inbox
         firsts: dict[str, Incoming] = {}
         for incoming in batch:
@@ -254,76 +489,84 @@ class EventConsumer:
                 )
             ).scalars()
         )
-        fresh = [incoming for key, incoming in firsts.items() if key not in seen_before]
-        if fresh:
-            now = utcnow()
-            await tx.session.execute(
-                insert(inbox),
-                [
-                    {
-                        "event_id": i.inbox_id,
-                        "consumer": self.name,
-                        "topic": i.topic,
-                        "event_type": i.envelope.type if i.envelope else None,
-                        "received_at": now,
-                    }
-                    for i in fresh
-                ],
-            )
-        return fresh
+        return [incoming for key, incoming in firsts.items() if key not in seen_before]
+
+    async def _insert_inbox(self, tx: Transaction, applied: list[Incoming]) -> None:
+        if not applied:
+            return
+        now = utcnow()
+        await tx.session.execute(
+            insert(self.tables.inbox),
+            [
+                {
+                    "event_id": i.inbox_id,
+                    "consumer": self.name,
+                    "topic": i.topic,
+                    "event_type": i.envelope.type if i.envelope else None,
+                    "received_at": now,
+                }
+                for i in applied
+            ],
+        )
 
     # -- dead letters ---------------------------------------------------------------------------
     async def dead_letter(self, incoming: Incoming, error: Exception, attempts: int) -> None:
-        record = incoming.record
-        error_text = mask_error(f"{error}")[:4000]
-        headers = incoming.headers
-        dlt_headers = {
-            **headers,
-            "x-error": error_text[:1000],
-            "x-error-type": type(error).__name__,
-            "x-original-topic": record.topic,
-            "x-original-partition": str(record.partition),
-            "x-original-offset": str(record.offset),
-            "x-attempts": str(attempts),
-            "x-failed-at": utcnow().isoformat(),
-            "x-consumer": self.name,
-        }
+        await self.dead_letter_many([(incoming, error, attempts)])
+
+    async def dead_letter_many(self, refused: list[tuple[Incoming, Exception, int]]) -> None:
+        """Record the messages in ``dead_letters`` (one transaction), then publish them to their
+        dead-letter topics with the error headers (all awaited: if one fails, the caller reads them
+        again, and the table's unique key keeps one row per message)."""
+        if not refused:
+            return
+        rows, publishes = [], []
+        for incoming, error, attempts in refused:
+            record = incoming.record
+            error_text = mask_error(f"{error}")[:4000]
+            headers = incoming.headers
+            dlt_headers = {
+                **headers,
+                "x-error": error_text[:1000],
+                "x-error-type": type(error).__name__,
+                "x-original-topic": record.topic,
+                "x-original-partition": str(record.partition),
+                "x-original-offset": str(record.offset),
+                "x-attempts": str(attempts),
+                "x-failed-at": utcnow().isoformat(),
+                "x-consumer": self.name,
+            }
+            rows.append({
+                "consumer": self.name,
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "key": record.key.decode(errors="replace") if isinstance(record.key, bytes) else record.key,
+                "event_id": headers.get("event_id") or (str(incoming.envelope.event_id) if incoming.envelope else None),
+                "event_type": headers.get("event_type"),
+                "error_type": type(error).__name__,
+                "error": error_text,
+                "attempts": attempts,
+                "payload": seal(record.value or b"", self.pii),
+                "headers": json.dumps(headers),
+                "failed_at": utcnow(),
+            })
+            publishes.append((record, dlt_headers))
         async with self.uow.db.transaction() as session:
-            await session.execute(
-                insert_ignoring_conflicts(session, self.tables.dead_letters),
-                {
-                    "consumer": self.name,
-                    "topic": record.topic,
-                    "partition": record.partition,
-                    "offset": record.offset,
-                    "key": record.key.decode(errors="replace") if isinstance(record.key, bytes) else record.key,
-                    "event_id": headers.get("event_id") or (str(incoming.envelope.event_id) if incoming.envelope else None),
-                    "event_type": headers.get("event_type"),
-                    "error_type": type(error).__name__,
-                    "error": error_text,
-                    "attempts": attempts,
-                    "payload": seal(record.value or b"", self.pii),
-                    "headers": json.dumps(headers),
-                    "failed_at": utcnow(),
-                },
+            await session.execute(insert_ignoring_conflicts(session, self.tables.dead_letters), rows)
+        await asyncio.gather(*(self.broker.publish(record.value or b"", topic=dlt(record.topic), key=record.key,
+                                                   headers=dlt_headers) for record, dlt_headers in publishes))
+        for (record, _), row in zip(publishes, rows, strict=True):
+            self.metrics.dead_lettered.labels(record.topic).inc()
+            self.metrics.events_consumed.labels(record.topic, "dead_lettered").inc()
+            log.error(
+                "message dead-lettered",
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                attempts=row["attempts"],
+                error_type=row["error_type"],
+                error=row["error"][:500],
             )
-        await self.broker.publish(
-            record.value or b"",
-            topic=dlt(record.topic),
-            key=record.key,
-            headers=dlt_headers,
-        )
-        self.metrics.dead_lettered.labels(record.topic).inc()
-        self.metrics.events_consumed.labels(record.topic, "dead_lettered").inc()
-        log.error(
-            "message dead-lettered",
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            attempts=attempts,
-            error_type=type(error).__name__,
-            error=error_text[:500],
-        )
 
     # -- lag ------------------------------------------------------------------------------------
     async def update_lag(self) -> None:
@@ -339,6 +582,20 @@ class EventConsumer:
             except Exception:  # noqa: BLE001, S112 - a partition revoked meanwhile: no lag to report
                 continue
             self.metrics.consumer_lag.labels(tp.topic, str(tp.partition)).set(max(0, high - position))
+
+
+class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """After a rebalance the consumer reads each partition again from its last commit: what was
+    parked is rebuilt from the records as they come (the inbox skips what was applied)."""
+
+    def __init__(self, consumer: EventConsumer) -> None:
+        self.consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        self.consumer._rebalanced = True
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        self.consumer._rebalanced = True
 
 
 async def _unused_single(_tx: Transaction, _env: Envelope[Any]) -> None:  # pragma: no cover

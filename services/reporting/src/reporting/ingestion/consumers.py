@@ -6,10 +6,11 @@ registered with ``on_batch``: a handler gets each run of consecutive events of i
 writes them with one ``executemany`` upsert (newest version per id first picked in memory), plus one
 upsert of the per-(topic, type, day) event counts. The upstream jobs and activities use
 ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE excluded.version > version``: an older version
-never overwrites a newer one, whatever the order of arrival. If a batch fails, the consumer
-applies its events one by one (each in its own transaction, through the same handlers), so one bad
-event is dead-lettered alone. A redelivered event never reaches a handler (the inbox), so nothing is
-counted twice.
+never overwrites a newer one, whatever the order of arrival. If a batch fails, the consumer applies
+it again with each run in a savepoint, bisecting the failing run (through the same handlers), so one
+bad event is retried and dead-lettered alone while the rest is committed. A redelivered event never
+reaches a handler (the inbox), so nothing is counted twice; a dead-letter copy is keyed by the
+refusal (consumer and original offset), so two services refusing one event count twice.
 """
 
 from __future__ import annotations
