@@ -120,6 +120,7 @@ async def test_each_job_carries_its_own_correlation_id(databases) -> None:
         seen[job_id] = correlation_id_var.get()
 
     runner = JobRunner(db, JOBS, work, name="test")
+    outside = correlation_id_var.set(None)  # as a service's lifetime task starts: no request's id around
     try:
         await runner.resume_unfinished()
         await asyncio.gather(*runner.tasks.values())
@@ -133,4 +134,5 @@ async def test_each_job_carries_its_own_correlation_id(databases) -> None:
         assert "request-42" not in (seen["resumed-1"], seen["resumed-2"])
         assert correlation_id_var.get() is None, "nothing leaks back into the caller"
     finally:
+        correlation_id_var.reset(outside)
         await db.dispose()
