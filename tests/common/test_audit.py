@@ -78,3 +78,13 @@ async def test_dead_letters_shown_unmasked_are_a_recorded_reveal(start_service, 
         reveals = (await admin.get("/api/audit", params={"action": "pii.revealed"})).json()
     assert reveals["total"] == 1 and reveals["items"][0]["actor"] == "admin"
     assert reveals["items"][0]["detail"] == {"dead_letters": [shown[0]["id"]]}
+
+
+def test_a_detail_too_long_is_kept_as_valid_json_said_to_be_cut() -> None:
+    import json
+
+    from agency_common.audit import DETAIL_LIMIT, audit_row
+
+    row = audit_row("statement_entry.changed", "clerk", detail={"rows": list(range(5000))})
+    kept = json.loads(row["detail"])
+    assert kept["truncated"] is True and kept["characters"] > DETAIL_LIMIT and len(row["detail"]) <= DETAIL_LIMIT

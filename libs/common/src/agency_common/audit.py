@@ -32,9 +32,11 @@ DETAIL_LIMIT = 8000
 def audit_row(action: str, actor: str, *, subject_type: str | None = None, subject_id: str | None = None,
               detail: dict[str, Any] | None = None, address: str | None = None) -> dict[str, Any]:
     text = json.dumps(scrub_value(detail), default=str, sort_keys=True) if detail else None
+    if text and len(text) > DETAIL_LIMIT:  # kept valid JSON: the start of it, said to be cut
+        text = json.dumps({"truncated": True, "characters": len(text), "start": text[:DETAIL_LIMIT - 200]})
     return {"at": utcnow(), "actor": actor[:100], "action": action[:100], "subject_type": subject_type,
             "subject_id": None if subject_id is None else str(subject_id)[:100],
-            "detail": text[:DETAIL_LIMIT] if text else None, "address": address,
+            "detail": text, "address": address,
             "correlation_id": current_correlation_id()}
 
 

@@ -9,20 +9,21 @@ from typing import Annotated, Any
 from agency_common.auth import User, require
 from agency_common.tabular import csv_bytes
 from agency_common.web.deps import Runtime
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from reporting.team_screens import queries, usecases
+from reporting.team_screens.clock import Clock
 
 router = APIRouter(prefix="/api", tags=["reporting"])
 
 
 @router.post("/team-screens/calculate", status_code=201, tags=["team screens"])
-async def calculate_team_screens(request: Request, rt: Runtime,
+async def calculate_team_screens(rt: Runtime, clock: Clock,
                                  user: Annotated[User, require("team_screens:calculate")]) -> dict[str, Any]:
     """Run the Team Screens batch process now (one run at a time across instances: 409 if busy)."""
     result = await usecases.calculate(rt.db, rt.uow, rt.settings, triggered_by=user.login,
-                                      clock=request.app.state.clock)
+                                      clock=clock)
     assert result is not None
     return {"snapshot_id": result.snapshot_id, "calculated_on": result.calculated_on.isoformat(),
             "counts": result.rows, "duration_ms": result.duration_ms}

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from reporting.charts import bar_chart
 from reporting.team_screens import queries, usecases
+from reporting.team_screens.clock import Clock
 from reporting.team_screens.domain.rules import CATEGORY_LABELS, CATEGORY_STATUSES, STATUS_LABELS
 
 router = APIRouter(include_in_schema=False)
@@ -66,10 +67,10 @@ async def team_screens_page(request: Request, rt: Runtime, user: Viewer, scope: 
 
 
 @router.post("/team-screens/calculate")
-async def calculate_from_page(request: Request, rt: Runtime,
+async def calculate_from_page(rt: Runtime, clock: Clock,
                               user: Annotated[User, page_permission("team_screens:calculate")]) -> Response:
     try:
-        await usecases.calculate(rt.db, rt.uow, rt.settings, triggered_by=user.login, clock=request.app.state.clock)
+        await usecases.calculate(rt.db, rt.uow, rt.settings, triggered_by=user.login, clock=clock)
     except usecases.CalculationBusy:
         return RedirectResponse("/team-screens?message=A+calculation+is+already+running.", status_code=303)
     return RedirectResponse("/team-screens", status_code=303)

@@ -1,8 +1,9 @@
-"""Faults between real processes: the broker unreachable, a consumer killed mid-stream."""
+"""Faults between real processes: the broker cut through a proxy, a consumer killed mid-stream."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -17,6 +18,7 @@ from agency_common.messaging.admin import ensure_topics
 from agency_platform.launcher import free_port, start_broker
 from aiokafka import AIOKafkaProducer
 
+from tests.faults.conftest import SCALE, FaultReport, scaled
 from tests.support.carriers import register_carriers_sync
 from tests.support.proxy import TcpProxy
 from tests.support.services import ServiceHarness, api, wait_until
@@ -89,18 +91,25 @@ def test_broker_outage_loses_nothing_and_doubles_nothing(proxied_harness: Servic
                     r = await client.post("/api/policies", json={
                         "carrier": "Outage Mutual", "policy_number": f"OUT-{i:05d}", "client_name": f"Client {i}"})
                     return r.status_code
-            return await asyncio.gather(*(one(i) for i in range(1000)))
+            return await asyncio.gather(*(one(i) for i in range(sent)))
 
+    sent = scaled(1000)
+    report = FaultReport("broker cut while intake takes writes", sent=sent)
     statuses = asyncio.run(create_all())
-    assert statuses.count(201) == 1000, "intake keeps committing while the broker is unreachable"
-    assert _total(intake.url, token) == 1000
+    assert statuses.count(201) == sent, "intake keeps committing while the broker is unreachable"
+    assert _total(intake.url, token) == sent
     assert _total(invoicing.url, token) == 0, "nothing can have crossed a cut broker"
 
     proxy.restore()
-    wait_until(lambda: _total(invoicing.url, token) == 1000, timeout=180, interval=1.0,
+    report.started = time.monotonic()
+    wait_until(lambda: _total(invoicing.url, token) == sent, timeout=180 * SCALE, interval=1.0,
                message="every event delivered to invoicing after the outage")
-    wait_until(lambda: _created_events(reporting.url, token) >= 1000, timeout=120, interval=1.0)
-    assert _created_events(reporting.url, token) == 1000, "each event applied exactly once"
+    wait_until(lambda: _created_events(reporting.url, token) >= sent, timeout=120 * SCALE, interval=1.0)
+    report.recovered()
+    applied = _created_events(reporting.url, token)
+    report.applied, report.lost, report.doubled = applied, max(0, sent - applied), max(0, applied - sent)
+    report.publish()
+    assert applied == sent, "each event applied exactly once"
 
 
 @pytest.mark.slow
@@ -109,7 +118,8 @@ def test_consumer_killed_mid_stream_resumes_without_loss_or_double_effect(harnes
     # Small batches so that the kill lands between commits.
     reporting = harness.start("reporting", extra_env={"AGENCY_CONSUMER_BATCH_SIZE": "50"})
     token = token_for("admin")
-    total = 10_000
+    total = scaled(10_000)
+    report = FaultReport("consumer (reporting) killed -9 mid-stream", sent=total)
 
     async def publish() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", linger_ms=20, max_batch_size=512 * 1024)
@@ -129,19 +139,22 @@ def test_consumer_killed_mid_stream_resumes_without_loss_or_double_effect(harnes
             await producer.stop()
 
     asyncio.run(publish())
-    wait_until(lambda: _created_events(reporting.url, token) >= 1500, timeout=120, interval=0.05)
+    wait_until(lambda: _created_events(reporting.url, token) >= total // 7, timeout=120 * SCALE, interval=0.05)
     harness.kill("reporting")
     applied_before_kill = _events_in_db(reporting.database_url)
     assert applied_before_kill < total, "the kill must land mid-stream"
 
+    report.started = time.monotonic()
     restarted = harness.restart("reporting", extra_env={"AGENCY_CONSUMER_BATCH_SIZE": "50"})
-    wait_until(lambda: _created_events(restarted.url, token) >= total, timeout=180, interval=0.5,
-               message="all 10,000 events applied after the restart")
-    import time
-
+    wait_until(lambda: _created_events(restarted.url, token) >= total, timeout=180 * SCALE, interval=0.5,
+               message=f"all {total} events applied after the restart")
+    report.recovered()
     time.sleep(2)  # any late redelivery would show up as a count above the total
-    assert _created_events(restarted.url, token) == total
-    assert "duplicate" in httpx.get(f"{restarted.url}/metrics").text or applied_before_kill >= 0
+    applied = _created_events(restarted.url, token)
+    report.applied, report.lost, report.doubled = applied, max(0, total - applied), max(0, applied - total)
+    report.notes["applied_before_kill"] = applied_before_kill
+    report.publish()
+    assert applied == total
 
 
 def _events_in_db(database_url: str) -> int:
