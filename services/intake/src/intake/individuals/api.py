@@ -258,6 +258,7 @@ async def list_sales_records_route(runtime: Runtime, session: Session,
     total, rows = await list_sales_records(session, sales_record_type=sales_record_type, job_id=job_id,
                                            individual_id=individual_id, limit=limit, offset=offset)
     cipher, reveal = require_cipher(runtime), user.can(REVEAL)
+    await record_reveals(runtime, user, [r.individual_id for r in rows], shown_in="sales_records")
     return {"total": total, "limit": limit, "offset": offset,
             "items": [sales_record_json(r, cipher, reveal) for r in rows]}
 
@@ -268,6 +269,7 @@ async def get_sales_record(runtime: Runtime, session: Session, record_id: str,
     rec = await session.get(SalesRecord, record_id)
     if rec is None:
         raise NotFound("no such sales record")
+    await record_reveals(runtime, user, [rec.individual_id], shown_in="sales_records")
     return sales_record_json(rec, require_cipher(runtime), user.can(REVEAL))
 
 
@@ -276,6 +278,7 @@ async def patch_sales_record(runtime: Runtime, record_id: str, body: dict[str, A
                              user: Annotated[User, require("sales_enablement:edit")]) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
         rec = await update_sales_record(tx, record_id, body, require_cipher(runtime))
+    await record_reveals(runtime, user, [rec.individual_id], shown_in="sales_records")
     return sales_record_json(rec, runtime.pii, user.can(REVEAL))
 
 

@@ -269,6 +269,7 @@ async def sales_records_page(request: Request, runtime: Runtime, user: SalesView
                                                job_id=job_id or None, limit=PAGE, offset=(page - 1) * PAGE)
         job = await session.get(SalesRecordJob, job_id) if job_id else None
     cipher, reveal = require_cipher(runtime), user.can("pii:reveal")
+    await record_reveals(runtime, user, [r.individual_id for r in rows], shown_in="sales_records")
     query = urlencode({k: v for k, v in (("sales_record_type", sales_record_type), ("job_id", job_id)) if v})
     return render(request, "intake_sales_records.html", items=[sales_record_json(r, cipher, reveal) for r in rows],
                   total=total, page=page, pages=max((total + PAGE - 1) // PAGE, 1), query=query,
@@ -290,6 +291,7 @@ async def _record_page(request: Request, runtime: Any, user: Any, record_id: str
             a[k] = [FIELD_LABELS.get(f, f) for f in a["details"].get(k, [])]
         a["custom_added"] = a["details"].get("custom_fields_added", [])
     reveal = user.can("pii:reveal")
+    await record_reveals(runtime, user, [rec.individual_id], shown_in="sales_records")
     return render(request, "intake_sales_record.html", status_code=status_code,
                   rec=sales_record_json(rec, require_cipher(runtime), reveal), labels=FIELD_LABELS, fields=CARRIED_FIELDS,
                   individual_name=", ".join(x for x in (ind.last_name, ind.first_name) if x) if ind else None,

@@ -16,15 +16,16 @@ from intake.individuals.domain.fields import PII_FIELDS
 REVEAL = "pii:reveal"
 
 
-async def record_reveals(runtime: Any, user: User, individual_ids: Iterable[str]) -> None:
-    """One row per individual shown in clear; nothing when the user saw them masked."""
+async def record_reveals(runtime: Any, user: User, individual_ids: Iterable[str | None], **context: Any) -> None:
+    """One row per individual shown in clear (``context``: where, e.g. in a sales record); nothing
+    when the user saw them masked."""
     if not user.can(REVEAL):
         return
     async with runtime.db.transaction() as session:
-        for individual_id in dict.fromkeys(individual_ids):
+        for individual_id in dict.fromkeys(i for i in individual_ids if i):
             await audit.record_in(session, runtime.tables.audit_log, "pii.revealed", user.login,
                                   subject_type="individual", subject_id=individual_id,
-                                  detail={"fields": sorted(PII_FIELDS)})
+                                  detail={"fields": sorted(PII_FIELDS), **context})
 
 
 async def record_export(runtime: Any, user: User, *, export: str, rows: int, columns: list[str],
