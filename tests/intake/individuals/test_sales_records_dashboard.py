@@ -68,6 +68,8 @@ async def test_sales_record_pages_and_convert(start_service, token_for) -> None:
         assert _text(page, "f-secondary_email") == "ann@example.com" and "Gold" in page and "Income" not in page
         assert "Convert to Individual" in page and "Not converted yet" in page
         assert _text((await admin.get(f"/sales-records/{rec['id']}")).text, "f-ssn") == "123-45-6789"
+        reveals = (await admin.get("/api/audit", params={"action": "pii.revealed"})).json()["items"]
+        assert [(r["subject_id"], r["detail"]["shown_in"]) for r in reveals] == [(rec["individual_id"], "sales_records")]
 
         # Convert to Individual: the record's values fill the individual's empty fields, the
         # individual keeps its own where both differ; the page shows who, when and what changed

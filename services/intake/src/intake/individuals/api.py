@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from intake.individuals.import_jobs import ImportJobs
 from intake.individuals.import_jobs import job_json as import_job_json
 from intake.individuals.importing import save_upload, template_columns
 from intake.individuals.pii import require_cipher
+from intake.individuals.pii_audit import record_invalid_rows_export, record_reveals, record_search_export
 from intake.individuals.queries import (
     audits_of,
     list_sales_records,
@@ -72,6 +74,7 @@ async def create_individual_route(runtime: Runtime, body: IndividualIn,
                                   user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
         ind = await create_individual(tx, body, require_cipher(runtime))
+    await record_reveals(runtime, user, [ind.id])
     return individual_json(ind, runtime.pii, user.can(REVEAL))
 
 
@@ -80,6 +83,7 @@ async def patch_individual(runtime: Runtime, individual_id: str, body: Individua
                            user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
         ind = await update_individual(tx, individual_id, body, require_cipher(runtime))
+    await record_reveals(runtime, user, [ind.id])
     return individual_json(ind, runtime.pii, user.can(REVEAL))
 
 
@@ -138,11 +142,14 @@ async def individual_import_results(imports: ImportJobs, import_id: str,
 
 
 @router.get("/individual-imports/{import_id}/errors.csv")
-async def individual_import_errors(imports: ImportJobs, import_id: str,
+async def individual_import_errors(runtime: Runtime, imports: ImportJobs, import_id: str,
                                    user: Annotated[User, require("individuals:edit")]) -> StreamingResponse:
     """The invalid rows as uploaded, to fix and import again: line, reasons, the file's columns
     (PII masked unless the user may reveal it; formulas neutralised)."""
     job = await imports.get(import_id)
+    await record_invalid_rows_export(runtime, user, header=json.loads(job.header or "[]"),
+                                     pii_indexes=json.loads(job.pii_columns or "[]"), rows=job.invalid or 0,
+                                     import_id=job.id)
     return StreamingResponse(imports.errors_csv(job, user.can(REVEAL)), media_type="text/csv",
                              headers=attachment("invalid-individuals.csv"))
 
@@ -160,6 +167,7 @@ async def get_individual(runtime: Runtime, session: Session, individual_id: str,
     ind = await session.get(Individual, individual_id)
     if ind is None:
         raise NotFound("no such individual")
+    await record_reveals(runtime, user, [ind.id])
     return individual_json(ind, require_cipher(runtime), user.can(REVEAL))
 
 
@@ -175,6 +183,7 @@ async def search_route(runtime: Runtime, session: Session, body: SearchRequest,
     total, rows = await search(session, SearchCriteria.model_validate(body.model_dump(
         exclude={"sort", "limit", "offset"})), sort=body.sort, limit=body.limit, offset=body.offset)
     cipher, reveal = require_cipher(runtime), user.can(REVEAL)
+    await record_reveals(runtime, user, [i.id for i in rows])
     return {"total": total, "limit": body.limit, "offset": body.offset,
             "items": [individual_json(i, cipher, reveal) for i in rows]}
 
@@ -183,6 +192,7 @@ async def search_route(runtime: Runtime, session: Session, body: SearchRequest,
 async def search_csv(runtime: Runtime, body: SearchCriteria,
                      user: Annotated[User, require("individuals:view")]) -> StreamingResponse:
     """The whole result as CSV (PII masked unless the user may reveal it; formulas neutralised)."""
+    await record_search_export(runtime, user, body)
     return StreamingResponse(search_export_csv(runtime.db, body, require_cipher(runtime), user.can(REVEAL)),
                              media_type="text/csv", headers=attachment("individuals.csv"))
 
@@ -248,6 +258,7 @@ async def list_sales_records_route(runtime: Runtime, session: Session,
     total, rows = await list_sales_records(session, sales_record_type=sales_record_type, job_id=job_id,
                                            individual_id=individual_id, limit=limit, offset=offset)
     cipher, reveal = require_cipher(runtime), user.can(REVEAL)
+    await record_reveals(runtime, user, [r.individual_id for r in rows], shown_in="sales_records")
     return {"total": total, "limit": limit, "offset": offset,
             "items": [sales_record_json(r, cipher, reveal) for r in rows]}
 
@@ -258,6 +269,7 @@ async def get_sales_record(runtime: Runtime, session: Session, record_id: str,
     rec = await session.get(SalesRecord, record_id)
     if rec is None:
         raise NotFound("no such sales record")
+    await record_reveals(runtime, user, [rec.individual_id], shown_in="sales_records")
     return sales_record_json(rec, require_cipher(runtime), user.can(REVEAL))
 
 
@@ -266,6 +278,7 @@ async def patch_sales_record(runtime: Runtime, record_id: str, body: dict[str, A
                              user: Annotated[User, require("sales_enablement:edit")]) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
         rec = await update_sales_record(tx, record_id, body, require_cipher(runtime))
+    await record_reveals(runtime, user, [rec.individual_id], shown_in="sales_records")
     return sales_record_json(rec, runtime.pii, user.can(REVEAL))
 
 
@@ -274,5 +287,6 @@ async def convert_route(runtime: Runtime, record_id: str,
                         user: Annotated[User, require("individuals:edit")]) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
         ind, filled, conflicts = await convert_to_individual(tx, record_id, require_cipher(runtime))
+    await record_reveals(runtime, user, [ind.id])
     return {"individual": individual_json(ind, runtime.pii, user.can(REVEAL)), "filled": filled,
             "conflicts_kept_individual": conflicts}

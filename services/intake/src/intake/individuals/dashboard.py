@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import os
 import uuid
 from typing import Annotated, Any
@@ -26,6 +27,7 @@ from intake.individuals.import_jobs import ImportJobs
 from intake.individuals.import_jobs import job_json as import_job_json
 from intake.individuals.importing import invalid_rows_csv, results_csv, save_upload, template_columns
 from intake.individuals.pii import require_cipher
+from intake.individuals.pii_audit import record_invalid_rows_export, record_reveals, record_search_export
 from intake.individuals.queries import (
     audits_of,
     list_sales_records,
@@ -89,6 +91,7 @@ async def search_page(request: Request, runtime: Runtime, user: Viewer, error: s
             jobs = (await session.execute(select(SalesRecordJob).order_by(SalesRecordJob.created_at.desc()).limit(20))).scalars().all()
     except (ValidationError, UseCaseError, ValueError) as exc:
         c, searches, jobs, error = SearchCriteria(), [], [], str(exc)
+    await record_reveals(runtime, user, [i["id"] for i in items])  # after the read session closes
     query = urlencode(c.model_dump(exclude_none=True, mode="json"))
     return render(request, "intake_individuals.html", criteria=c.model_dump(exclude_none=True, mode="json"),
                   fields=CRITERIA_FIELDS, items=items, total=total, page=page, query=query, counts=counts,
@@ -104,6 +107,7 @@ async def export_csv(request: Request, runtime: Runtime, user: Viewer) -> Respon
         c = _criteria(dict(request.query_params))
     except ValidationError as exc:
         raise Invalid(str(exc)) from None
+    await record_search_export(runtime, user, c)
     return StreamingResponse(search_export_csv(runtime.db, c, require_cipher(runtime), user.can("pii:reveal")),
                              media_type="text/csv", headers=attachment("individuals.csv"))
 
@@ -192,6 +196,8 @@ async def import_form(request: Request, runtime: Runtime, imports: ImportJobs, u
     result = out["result"]
     shown = result["results"][:IMPORT_ROWS_SHOWN]
     invalid_uri = _csv_data_uri(*invalid_rows_csv(result, user.can("pii:reveal"))) if result["invalid"] else None
+    await record_invalid_rows_export(runtime, user, header=result["header"], pii_indexes=result["pii_columns"],
+                                     rows=len(result["invalid_rows"]), file=file.filename)
     return render(request, "intake_individuals_import.html", **(ctx | {
         "result": result, "rows": shown, "more": len(result["results"]) - len(shown), "invalid_uri": invalid_uri,
         "results_uri": _csv_data_uri(*results_csv(result))}))
@@ -227,9 +233,12 @@ async def import_job_results_csv(imports: ImportJobs, import_id: str, _user: Edi
 
 
 @router.get("/individuals/import/jobs/{import_id}/invalid.csv")
-async def import_job_invalid_csv(imports: ImportJobs, import_id: str, user: Editor) -> Response:
+async def import_job_invalid_csv(runtime: Runtime, imports: ImportJobs, import_id: str, user: Editor) -> Response:
     """The invalid rows to fix and import again (PII masked unless the user may reveal it)."""
     job = await _import_job(imports, import_id)
+    await record_invalid_rows_export(runtime, user, header=json.loads(job.header or "[]"),
+                                     pii_indexes=json.loads(job.pii_columns or "[]"), rows=job.invalid or 0,
+                                     import_id=job.id)
     return StreamingResponse(imports.errors_csv(job, user.can("pii:reveal")),
                              media_type="text/csv",
                              headers=attachment("invalid-individuals.csv"))
@@ -244,6 +253,7 @@ async def individual_page(request: Request, runtime: Runtime, individual_id: str
             raise NotFound("No such individual.")
         _, records = await list_sales_records(session, individual_id=individual_id, limit=10)
         audits = await audits_of(session, individual_id)
+    await record_reveals(runtime, user, [ind.id])
     return render(request, "intake_individual.html", ind=individual_json(ind, require_cipher(runtime), user.can("pii:reveal")),
                   labels=FIELD_LABELS, fields=STANDARD_FIELDS, records=[r.id for r in records], audits=audits,
                   can_see_records=user.can("sales_enablement:view"))
@@ -259,6 +269,7 @@ async def sales_records_page(request: Request, runtime: Runtime, user: SalesView
                                                job_id=job_id or None, limit=PAGE, offset=(page - 1) * PAGE)
         job = await session.get(SalesRecordJob, job_id) if job_id else None
     cipher, reveal = require_cipher(runtime), user.can("pii:reveal")
+    await record_reveals(runtime, user, [r.individual_id for r in rows], shown_in="sales_records")
     query = urlencode({k: v for k, v in (("sales_record_type", sales_record_type), ("job_id", job_id)) if v})
     return render(request, "intake_sales_records.html", items=[sales_record_json(r, cipher, reveal) for r in rows],
                   total=total, page=page, pages=max((total + PAGE - 1) // PAGE, 1), query=query,
@@ -280,6 +291,7 @@ async def _record_page(request: Request, runtime: Any, user: Any, record_id: str
             a[k] = [FIELD_LABELS.get(f, f) for f in a["details"].get(k, [])]
         a["custom_added"] = a["details"].get("custom_fields_added", [])
     reveal = user.can("pii:reveal")
+    await record_reveals(runtime, user, [rec.individual_id], shown_in="sales_records")
     return render(request, "intake_sales_record.html", status_code=status_code,
                   rec=sales_record_json(rec, require_cipher(runtime), reveal), labels=FIELD_LABELS, fields=CARRIED_FIELDS,
                   individual_name=", ".join(x for x in (ind.last_name, ind.first_name) if x) if ind else None,
