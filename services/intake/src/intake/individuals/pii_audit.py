@@ -12,6 +12,7 @@ from agency_common import audit
 from agency_common.auth import User
 
 from intake.individuals.domain.fields import PII_FIELDS
+from intake.individuals.queries import EXPORT_FIELDS, search
 
 REVEAL = "pii:reveal"
 
@@ -51,8 +52,6 @@ async def record_invalid_rows_export(runtime: Any, user: User, *, header: list[s
 
 async def record_search_export(runtime: Any, user: User, criteria: Any) -> None:
     """A search's individuals as CSV: counted before the file streams (an empty result is not recorded)."""
-    from intake.individuals.queries import EXPORT_FIELDS, search  # queries is the heavier module
-
     async with runtime.db.session() as session:
         total, _ = await search(session, criteria, limit=1)
     await record_export(runtime, user, export="individuals_search", rows=total, columns=["id", *EXPORT_FIELDS],
