@@ -70,7 +70,7 @@ def create_app(settings: AppointmentsSettings | None = None) -> FastAPI:
                                   ("Terminate", "/terminations"), ("Manual tasks", "/tasks"),
                                   ("Reference data", "/reference")])
     runtime.publishes(TransactionBatchSubmitted, TransactionStatusChanged, LicenseSyncRequested, PortalInviteRequested)
-    consumers.subscribe(runtime.consumer, settings.data_dir)
+    consumers.subscribe(runtime.consumer, runtime)
     runtime.background(license_refresher(runtime))
     jobs.register(runtime)
     # the routes in today's order (JSON, then pages): batches, bulk appoint, report, producers and

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agency_common.contracts.appointments import PortalInviteRequested
 from agency_common.contracts.envelope import Envelope
@@ -15,6 +15,9 @@ from appointments.batches.results import apply_nipr_results
 from appointments.portals.portals import mail_adapter
 from appointments.producers.license_sync import apply_licenses
 
+if TYPE_CHECKING:
+    from agency_common.web.runtime import ServiceRuntime
+
 
 async def on_nipr_results(tx: Transaction, events: list[Envelope[Any]]) -> None:
     await apply_nipr_results(tx, [e.payload for e in events])
@@ -24,7 +27,7 @@ async def on_licenses(tx: Transaction, event: Envelope[Any]) -> None:
     await apply_licenses(tx, event.payload)
 
 
-def subscribe(consumer: EventConsumer, data_dir: Path) -> None:
+def subscribe(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     consumer.on_batch(TransactionResultReceived, on_nipr_results)
     consumer.on(LicensesFetched, on_licenses)
-    consumer.on(PortalInviteRequested, mail_adapter(Path(data_dir) / "outbox-mail"))
+    consumer.on(PortalInviteRequested, mail_adapter(Path(runtime.settings.data_dir) / "outbox-mail"))

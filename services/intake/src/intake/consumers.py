@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.invoicing import InvoicePosted
@@ -20,6 +20,9 @@ from intake.errors import NotFound, UseCaseError
 from intake.individuals.usecases import upsert_from_crm
 from intake.policies.postings import Posting, apply_invoice_postings
 from intake.statements import feeds
+
+if TYPE_CHECKING:
+    from agency_common.web.runtime import ServiceRuntime
 
 
 async def on_statement_started(tx: Transaction, env: Envelope[Any]) -> None:
@@ -73,10 +76,9 @@ def on_individual(runtime: Any) -> Any:
     return handler
 
 
-def subscribe(consumer: EventConsumer, runtime: Any = None) -> None:
+def subscribe(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     consumer.on(CarrierStatementStarted, on_statement_started)
     consumer.on(CarrierStatementRows, on_statement_rows)
     consumer.on(CarrierStatementCompleted, on_statement_completed(runtime))
     consumer.on_batch(InvoicePosted, on_invoices_posted)
-    if runtime is not None:
-        consumer.on(IndividualUpserted, on_individual(runtime))
+    consumer.on(IndividualUpserted, on_individual(runtime))

@@ -38,7 +38,7 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, messaging, title="Invoicing", templates_dir=HERE / "templates",
                              nav=[("Home", "/"), ("Reconciliations", "/reconciliations"),
                                   ("People commission defaults", "/people-defaults")])
-    consumers.subscribe(runtime.consumer, settings.business_timezone)
+    consumers.subscribe(runtime.consumer, runtime)
     runtime.publishes(InvoicePosted, PaymentRecorded, ReconciliationChanged)
     jobs.register(runtime)
     return runtime.create_app(*ROUTERS)

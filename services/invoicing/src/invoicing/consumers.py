@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import (
@@ -25,12 +25,14 @@ from invoicing.policy_view.carriers import on_carrier_events
 from invoicing.reconciliations import usecases as rec_uc
 from invoicing.statement_entry import from_statements
 
+if TYPE_CHECKING:
+    from agency_common.web.runtime import ServiceRuntime
+
 PV = PolicyView.__table__  # type: ignore[attr-defined]
 
 READ_MODEL_FIELDS = [c for c in PolicyView.model_fields if c != "policy_id"]
 MONEY_FIELDS = ("estimated_premium", "annualized_premium", "billed_premium", "estimated_agency_commission",
                 "billed_agency_commission")
-
 
 def _read_model_values(snapshot: PolicySnapshot) -> dict[str, Any]:
     values: dict[str, Any] = {f: getattr(snapshot, f) for f in READ_MODEL_FIELDS}
@@ -75,7 +77,9 @@ async def on_policy_events(tx: Transaction, events: list[Envelope[Any]]) -> None
     await apply_policy_snapshots(tx, [e.payload.policy for e in events])
 
 
-def subscribe(consumer: EventConsumer, business_timezone: str = "UTC") -> None:
+def subscribe(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+    business_timezone = runtime.settings.business_timezone
+
     async def on_statement_published(tx: Transaction, event: Envelope[Any]) -> None:
         await from_statements.on_statement_published(tx, event.payload, rec_uc.business_today(business_timezone))
 

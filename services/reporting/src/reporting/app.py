@@ -30,7 +30,7 @@ def create_app(settings: ReportingSettings | None = None, *, clock: Callable[[],
     runtime = ServiceRuntime(settings, messaging, title="Reporting", templates_dir=HERE / "templates",
                              nav=[("Team screens", "/team-screens"), *operations_dashboard.OPERATIONS_NAV])
     runtime.publishes(TeamScreensCalculated)
-    consumers.subscribe(runtime.consumer, settings)
+    consumers.subscribe(runtime.consumer, runtime)
     runtime.background(team_screens_schedule(runtime, clock))
     app = runtime.create_app(team_screens_api.router, operations_api.router, team_screens_dashboard.router,
                              operations_dashboard.router)

@@ -15,6 +15,8 @@ refusal (consumer and original offset), so two services refusing one event count
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agency_common.contracts import topics
 from agency_common.contracts.registry import registry
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted
@@ -34,8 +36,12 @@ from reporting.settings import ReportingSettings
 
 OWN_TOPICS = {topics.REPORTING_TEAM_SCREENS}
 
+if TYPE_CHECKING:
+    from agency_common.web.runtime import ServiceRuntime
 
-def subscribe(consumer: EventConsumer, settings: ReportingSettings) -> None:
+
+def subscribe(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
+    settings: ReportingSettings = runtime.settings  # type: ignore[assignment]
     specific: dict[type, BatchHandler] = {
         PolicyJobUpserted: batch_upsert(PolicyJob.__table__, lambda e: job_row(e.payload, e.occurred_at),
                                         key="job_id", newer="version"),
