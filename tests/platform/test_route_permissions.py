@@ -21,11 +21,15 @@ PUBLIC = {
 }
 
 
-def unguarded(service: str, tmp_path: Any) -> list[str]:
+def built_app(service: str, tmp_path: Any) -> Any:
+    """The service's app as it is served (built, nothing started)."""
     spec = service_defs()[service]
-    settings = spec.settings_cls(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
-                                 jwt_secret="route-audit-" + "x" * 40)
-    app = spec.create_app(settings)
+    return spec.create_app(spec.settings_cls(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
+                                             jwt_secret="route-audit-" + "x" * 40))
+
+
+def unguarded(service: str, tmp_path: Any) -> list[str]:
+    app = built_app(service, tmp_path)
     out = []
     for route in api_routes(app.routes):
         for method in sorted(route.methods):
@@ -57,10 +61,7 @@ def test_the_audit_sees_a_route_without_a_permission(tmp_path: Any) -> None:
 def test_openapi_states_each_operations_security_and_refusals(service: str, tmp_path: Any) -> None:
     """Issue 18 item 4: the bearer and cookie schemes, and on every protected operation its permissions
     and the 401/403 it answers (and 409/422 where they apply), so an integrator needs no source code."""
-    spec = service_defs()[service]
-    app = spec.create_app(spec.settings_cls(database_url=f"sqlite+aiosqlite:///{tmp_path}/x.db",
-                                            jwt_secret="route-audit-" + "x" * 40))
-    doc = app.openapi()
+    doc = built_app(service, tmp_path).openapi()
     assert set(doc["components"]["securitySchemes"]) == {"bearer", "cookie"}
     checked = 0
     for path, operations in doc["paths"].items():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
 
@@ -120,14 +120,3 @@ class Leases:
                 await asyncio.gather(task, keeper, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.release(name))
-
-    @contextlib.asynccontextmanager
-    async def held(self, name: str) -> AsyncIterator[bool]:
-        """``async with leases.held(name) as ours:`` for short work that need not be renewed."""
-        ours = await self.take(name)
-        try:
-            yield ours
-        finally:
-            if ours:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self.release(name))

@@ -75,19 +75,14 @@ class OutboxRelay:
     def wake(self) -> None:
         self._wake.set()
 
-    async def pending_count(self) -> int:
+    async def backlog(self) -> tuple[int, float]:
+        """Events not yet published, and how long the oldest of them has waited (0 when none waits):
+        one query for both gauges."""
         async with self.db.session() as session:
-            result = await session.execute(
-                select(func.count()).select_from(self.outbox).where(self.outbox.c.sent_at.is_(None))
-            )
-            return int(result.scalar_one())
-
-    async def oldest_pending_seconds(self) -> float:
-        """How long the oldest unpublished event has waited (0 when none waits)."""
-        async with self.db.session() as session:
-            oldest = (await session.execute(
-                select(func.min(self.outbox.c.created_at)).where(self.outbox.c.sent_at.is_(None)))).scalar_one()
-        return max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
+            count, oldest = (await session.execute(
+                select(func.count(), func.min(self.outbox.c.created_at)).where(self.outbox.c.sent_at.is_(None))
+            )).one()
+        return int(count), max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
 
     async def run(self) -> None:
         backoff = 0.1

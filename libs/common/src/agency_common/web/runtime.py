@@ -188,8 +188,9 @@ class ServiceRuntime:
 
     async def update_gauges(self) -> None:
         """What /metrics shows of this service's state beside the counters."""
-        self.metrics.outbox_pending.set(await self.relay.pending_count())
-        self.metrics.outbox_oldest_seconds.set(await self.relay.oldest_pending_seconds())
+        pending, oldest_seconds = await self.relay.backlog()
+        self.metrics.outbox_pending.set(pending)
+        self.metrics.outbox_oldest_seconds.set(oldest_seconds)
         dl = self.tables.dead_letters
         async with self.db.session() as s:
             unreplayed = (await s.execute(select(func.count()).select_from(dl).where(dl.c.replayed_at.is_(None))))
