@@ -24,6 +24,11 @@ class EventPayload(BaseModel):
         """The aggregate id that orders this event on its topic."""
         raise NotImplementedError
 
+    def entity_count(self) -> int:
+        """How many entities the event is about: 1, or the size of a bulk event's chunk (issue 17).
+        Reporting's operations views count entities, not messages."""
+        return 1
+
 
 P = TypeVar("P", bound=BaseModel)
 

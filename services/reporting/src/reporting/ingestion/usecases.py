@@ -70,8 +70,11 @@ def upsert_statement(session: Any, table: Any, *, newer: str | None = None, igno
 
 # -- counts -------------------------------------------------------------------------------------------
 async def count_events(tx: Transaction, envelopes: list[Envelope[Any]]) -> None:
-    """One upsert for the run's events per (topic, type, day)."""
-    counts = Counter((type(e.payload).topic, e.type, e.occurred_at.date()) for e in envelopes)
+    """One upsert for the run's events per (topic, type, day), counting entities (a bulk event counts
+    each entity of its chunk)."""
+    counts: Counter[tuple[str, str, Any]] = Counter()
+    for e in envelopes:
+        counts[(type(e.payload).topic, e.type, e.occurred_at.date())] += e.payload.entity_count()
     await tx.session.execute(
         upsert_statement(tx.session, EventCount.__table__, add=("count",)),
         [{"topic": t, "event_type": et, "day": d, "count": n} for (t, et, d), n in sorted(counts.items())],
@@ -97,15 +100,21 @@ def newest(rows: Iterable[dict[str, Any]], key: str, order: str) -> list[dict[st
 BatchHandler = Callable[[Transaction, list[Envelope[Any]]], Awaitable[None]]
 
 
-def batch_upsert(table: Any, to_row: Callable[[Envelope[Any]], dict[str, Any]], *, key: str,
-                 newer: str | None = None, ignore: bool = False) -> BatchHandler:
-    """A handler writing a run of events as one executemany upsert, and counting them."""
+def batch_upsert(table: Any, to_row: Callable[[Envelope[Any]], dict[str, Any]] | None = None, *, key: str,
+                 newer: str | None = None, ignore: bool = False,
+                 to_rows: Callable[[Envelope[Any]], Iterable[dict[str, Any]]] | None = None) -> BatchHandler:
+    """A handler writing a run of events as one executemany upsert, and counting them. ``to_row`` maps an
+    event to its row; ``to_rows`` maps a bulk event to one row per entity of its chunk."""
+    if (to_row is None) == (to_rows is None):
+        raise TypeError("give exactly one of to_row and to_rows")
+    each = to_rows if to_rows is not None else (lambda e: (to_row(e),))  # type: ignore[misc]
 
     async def handler(tx: Transaction, envelopes: list[Envelope[Any]]) -> None:
-        rows = [to_row(e) for e in envelopes]
+        rows = [row for e in envelopes for row in each(e)]
         if not ignore:
             rows = newest(rows, key, newer) if newer else list({r[key]: r for r in rows}.values())
-        await tx.session.execute(upsert_statement(tx.session, table, newer=newer, ignore=ignore), rows)
+        if rows:
+            await tx.session.execute(upsert_statement(tx.session, table, newer=newer, ignore=ignore), rows)
         await count_events(tx, envelopes)
 
     return handler
