@@ -195,6 +195,7 @@ def run(p: Pipeline, path: Path, lines: int, new_policies: int, timeout: float) 
         print(f"  {name:<34} {marks[-1][1] - prev:8.2f} s   (at {marks[-1][1] - t0:8.2f} s)", flush=True)
 
     with p.client("intake") as intake, p.client("invoicing") as invoicing, p.client("reporting") as reporting:
+        ok(intake.post("/api/carriers", json={"name": CARRIER}), 201, 409)  # statements name registered carriers
         with path.open("rb") as f:
             st = ok(intake.post("/api/statements", data={"carrier": CARRIER},
                                 files={"file": (path.name, f, "text/csv")}), 202)
