@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from agency_common.contracts import topics
-from agency_common.contracts.envelope import EventPayload
+from agency_common.contracts.envelope import BULK_CHUNK, EventPayload
 from agency_common.contracts.registry import event
 
 
@@ -64,6 +64,45 @@ class TransactionStatusChanged(EventPayload):
 
     def key(self) -> str:
         return self.npn
+
+
+class TransactionStatus(BaseModel):
+    """One transaction of a ``TransactionStatusesChanged`` chunk (the fields of ``TransactionStatusChanged``)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    transaction_id: str
+    batch_id: str | None = None
+    kind: Literal["appointment", "termination"]
+    npn: str
+    state: str
+    line_of_authority: str
+    cocode: str
+    status: str
+    eligibility_reason: str | None = None
+    billable: bool = False
+    fee: Decimal | None = None
+    submitted_at: datetime | None = None
+    answered_at: datetime | None = None
+    changed_at: datetime
+
+
+@event
+class TransactionStatusesChanged(EventPayload):
+    """A chunk of transactions whose state one bulk action changed (bulk appoint, bulk terminate, NIPR
+    results): one event per chunk. Keyed by the first transaction's NPN; each status carries
+    ``changed_at`` and the read models keep the newest."""
+
+    topic = topics.APPOINTMENTS_TRANSACTIONS
+    event_type = "appointments.transactions.status-changed"
+
+    transactions: list[TransactionStatus] = Field(min_length=1, max_length=BULK_CHUNK)
+
+    def key(self) -> str:
+        return self.transactions[0].npn
+
+    def entity_count(self) -> int:
+        return len(self.transactions)
 
 
 @event

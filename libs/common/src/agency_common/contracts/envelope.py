@@ -32,6 +32,8 @@ class EventPayload(BaseModel):
 
 P = TypeVar("P", bound=BaseModel)
 
+BULK_CHUNK = 500  # entities per bulk event at most (issue 17: one event per chunk of a bulk action)
+
 
 class Envelope(BaseModel, Generic[P]):
     model_config = ConfigDict(frozen=True)

@@ -6,10 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from agency_common.contracts import topics
-from agency_common.contracts.envelope import EventPayload
+from agency_common.contracts.envelope import BULK_CHUNK, EventPayload
 from agency_common.contracts.registry import event
 
 
@@ -114,6 +114,50 @@ class PolicyUpdated(EventPayload):
 
     def key(self) -> str:
         return self.policy.policy_id
+
+
+class PolicyChange(BaseModel):
+    """One policy of a ``PoliciesUpdated`` chunk: its new snapshot and what changed."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    policy: PolicySnapshot
+    changed_fields: list[str] = []
+
+
+@event
+class PoliciesCreated(EventPayload):
+    """A chunk of policies created by one bulk action (Create Policies): one event per chunk instead of
+    one ``PolicyCreated`` per policy. Keyed by the first policy: snapshots carry their version, and
+    every read model keeps the newest, so a chunk and a later single event may travel apart."""
+
+    topic = topics.INTAKE_POLICIES
+    event_type = "intake.policies.created"
+
+    policies: list[PolicySnapshot] = Field(min_length=1, max_length=BULK_CHUNK)
+
+    def key(self) -> str:
+        return self.policies[0].policy_id
+
+    def entity_count(self) -> int:
+        return len(self.policies)
+
+
+@event
+class PoliciesUpdated(EventPayload):
+    """A chunk of policies changed by one bulk action (postings applied, bulk edits); single edits keep
+    ``PolicyUpdated``. Keyed like ``PoliciesCreated``."""
+
+    topic = topics.INTAKE_POLICIES
+    event_type = "intake.policies.updated"
+
+    changes: list[PolicyChange] = Field(min_length=1, max_length=BULK_CHUNK)
+
+    def key(self) -> str:
+        return self.changes[0].policy.policy_id
+
+    def entity_count(self) -> int:
+        return len(self.changes)
 
 
 class StatementLine(BaseModel):
@@ -230,3 +274,33 @@ class SalesRecordCreated(EventPayload):
 
     def key(self) -> str:
         return self.individual_id
+
+
+class NewSalesRecord(BaseModel):
+    """One sales record of a ``SalesRecordsCreated`` chunk."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sales_record_id: str
+    individual_id: str
+    sales_record_type: str
+    assigned_user: str | None = None
+
+
+@event
+class SalesRecordsCreated(EventPayload):
+    """A chunk of sales records created by one mass-creation job (seed 001): one event per chunk."""
+
+    topic = topics.INTAKE_SALES_RECORDS
+    event_type = "intake.sales-records.created"
+
+    job_id: str | None = None
+    created_by: str
+    created_at: datetime
+    records: list[NewSalesRecord] = Field(min_length=1, max_length=BULK_CHUNK)
+
+    def key(self) -> str:
+        return self.job_id or self.records[0].individual_id
+
+    def entity_count(self) -> int:
+        return len(self.records)

@@ -6,8 +6,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from agency_common.contracts import topics
-from agency_common.contracts.envelope import EventPayload
+from agency_common.contracts.envelope import BULK_CHUNK, EventPayload
 from agency_common.contracts.registry import event
 
 BillType = Literal["audit", "cancellation", "endorsement", "installment", "term_policy"]
@@ -31,6 +33,38 @@ class InvoicePosted(EventPayload):
 
     def key(self) -> str:
         return self.policy_id
+
+
+class PostedInvoice(BaseModel):
+    """One invoice of an ``InvoicesPosted`` chunk."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    invoice_id: str
+    policy_id: str
+    bill_type: BillType
+    effective_date: date | None = None
+    expiration_date: date | None = None
+    premium: Decimal
+    commission: Decimal
+
+
+@event
+class InvoicesPosted(EventPayload):
+    """A chunk of one reconciliation's invoices posted by Post All Selected: one event per chunk
+    instead of one ``InvoicePosted`` per invoice. Keyed by the reconciliation."""
+
+    topic = topics.INVOICING_POSTINGS
+    event_type = "invoicing.invoices.posted"
+
+    reconciliation_id: str
+    invoices: list[PostedInvoice] = Field(min_length=1, max_length=BULK_CHUNK)
+
+    def key(self) -> str:
+        return self.reconciliation_id
+
+    def entity_count(self) -> int:
+        return len(self.invoices)
 
 
 @event
