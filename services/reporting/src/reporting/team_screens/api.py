@@ -9,16 +9,18 @@ from typing import Annotated, Any
 from agency_common.auth import User, require
 from agency_common.tabular import csv_bytes
 from agency_common.web.deps import Runtime
+from agency_common.web.downloads import attachment
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from reporting.team_screens import queries, usecases
 from reporting.team_screens.clock import Clock
+from reporting.team_screens.schemas import CalculatedOut, ItemsOut, LatestOut, SnapshotOut
 
 router = APIRouter(prefix="/api", tags=["reporting"])
 
 
-@router.post("/team-screens/calculate", status_code=201, tags=["team screens"])
+@router.post("/team-screens/calculate", status_code=201, tags=["team screens"], response_model=CalculatedOut)
 async def calculate_team_screens(rt: Runtime, clock: Clock,
                                  user: Annotated[User, require("team_screens:calculate")]) -> dict[str, Any]:
     """Run the Team Screens batch process now (one run at a time across instances: 409 if busy)."""
@@ -45,7 +47,8 @@ def snapshot_header(snapshot: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/team-screens/latest", tags=["team screens"])
+@router.get("/team-screens/latest", tags=["team screens"], response_model=LatestOut,
+            response_model_exclude_unset=True)
 async def latest_team_screens(rt: Runtime, _user: Annotated[User, require("reports:view")],
                               user: str | None = None, group: str | None = None) -> dict[str, Any]:
     """Counts per category and status of the latest snapshot, for a user or a group (or all of them)."""
@@ -61,13 +64,13 @@ async def latest_team_screens(rt: Runtime, _user: Annotated[User, require("repor
     return body | {"scope": scope, "assignee": assignee, "counts": counts, "items": links}
 
 
-@router.get("/team-screens/snapshots", tags=["team screens"])
+@router.get("/team-screens/snapshots", tags=["team screens"], response_model=list[SnapshotOut])
 async def list_snapshots(rt: Runtime, _user: Annotated[User, require("reports:view")],
                          limit: int = 50) -> list[dict[str, Any]]:
     return [snapshot_header(s) | {"duration_ms": s["duration_ms"]} for s in await queries.list_snapshots(rt.db, limit)]
 
 
-@router.get("/team-screens/{snapshot_id}/items", tags=["team screens"])
+@router.get("/team-screens/{snapshot_id}/items", tags=["team screens"], response_model=ItemsOut)
 async def team_screen_items(rt: Runtime, snapshot_id: str, _user: Annotated[User, require("reports:view")],
                             category: str, status: str, user: str | None = None, group: str | None = None,
                             limit: Annotated[int, Query(le=5000)] = 500) -> dict[str, Any]:
@@ -85,4 +88,4 @@ async def team_screen_items_csv(rt: Runtime, snapshot_id: str, _user: Annotated[
     header = [k for k in (rows[0] if rows else {}) if k != "periods"]
     return StreamingResponse(csv_bytes(header, ([r[k] for k in header] for r in rows)),
                              media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": f'attachment; filename="{category}-{status}.csv"'})
+                             headers=attachment(f"{category}-{status}.csv"))
