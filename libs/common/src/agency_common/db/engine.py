@@ -27,7 +27,9 @@ def make_engine(url: str, *, sqlite_immediate: bool = False, **kwargs: Any) -> A
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
         kwargs.setdefault("pool_pre_ping", True)
-        return create_async_engine(url, **kwargs)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "handle_error", _asyncpg_broken_connection)
+        return engine
 
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
     begin_sql = "BEGIN IMMEDIATE" if sqlite_immediate else "BEGIN"
@@ -52,6 +54,17 @@ def make_engine(url: str, *, sqlite_immediate: bool = False, **kwargs: Any) -> A
         conn.exec_driver_sql(begin_sql)
 
     return engine
+
+
+# asyncpg's words for a connection left mid-operation (its server process killed, a cancelled call):
+# it can never be used again, so the pool must drop it rather than hand it out.
+BROKEN_CONNECTION = ("another operation (", "connection was closed in the middle of operation",
+                     "connection is closed")
+
+
+def _asyncpg_broken_connection(context: Any) -> None:
+    if any(words in str(context.original_exception) for words in BROKEN_CONNECTION):
+        context.is_disconnect = True
 
 
 class Database:

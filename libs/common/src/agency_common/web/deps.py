@@ -25,6 +25,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as db_errors
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agency_common.errors import UseCaseError
 from agency_common.logging import get_logger
@@ -99,15 +100,46 @@ def install_error_handlers(app: FastAPI) -> None:
     async def unavailable(request: Request, exc: Exception) -> Response:
         if not database_unavailable(exc):
             raise exc  # a real error: the server's 500, with its traceback logged
-        log.warning("database unavailable", path=request.url.path, error_type=type(exc).__name__,
-                    error=str(exc).splitlines()[0][:300] if str(exc) else "")
-        message = "The database is not available at the moment; try again in a few seconds."
-        headers = {"Retry-After": RETRY_AFTER_SECONDS}
-        if wants_html(request):
-            response = render(request, "message.html", status_code=503, message=message)
-            response.headers.update(headers)
-            return response
-        return JSONResponse({"detail": message}, status_code=503, headers=headers)
+        return unavailable_response(request, exc)
 
     for kind in (db_errors.DBAPIError, db_errors.TimeoutError, ConnectionError):
         app.add_exception_handler(kind, unavailable)
+
+
+def unavailable_response(request: Request, exc: Exception) -> Response:
+    """503 with Retry-After: the request may be tried again (with its Idempotency-Key)."""
+    log.warning("database unavailable", path=request.url.path, error_type=type(exc).__name__,
+                error=str(exc).splitlines()[0][:300] if str(exc) else "")
+    message = "The database is not available at the moment; try again in a few seconds."
+    headers = {"Retry-After": RETRY_AFTER_SECONDS}
+    if wants_html(request):
+        response = render(request, "message.html", status_code=503, message=message)
+        response.headers.update(headers)
+        return response
+    return JSONResponse({"detail": message}, status_code=503, headers=headers)
+
+
+class DatabaseUnavailableMiddleware:
+    """Middlewares run outside FastAPI's exception handlers: a database that cannot answer while one of
+    them reads or writes (the idempotency keys) is a 503 to retry as well, not the server's 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception as exc:
+            if started or not database_unavailable(exc):
+                raise
+            await unavailable_response(Request(scope), exc)(scope, receive, send)

@@ -44,7 +44,7 @@ from agency_common.outbox.unit_of_work import UnitOfWork
 from agency_common.pii import PiiCipher
 from agency_common.settings import ServiceSettings
 from agency_common.web.csrf import CsrfMiddleware
-from agency_common.web.deps import install_error_handlers
+from agency_common.web.deps import DatabaseUnavailableMiddleware, install_error_handlers
 from agency_common.web.input_guard import InputGuard
 from agency_common.web.openapi import document_security
 from agency_common.web.routes import install_common
@@ -248,6 +248,7 @@ class ServiceRuntime:
         # Added before the common middleware, so it runs inside it: in the task that runs the route.
         app.add_middleware(idempotency.IdempotencyMiddleware, db=self.db, table=self.tables.idempotency_keys,
                            login_of=idempotency.login_from_token(self.tokens.verify))
+        app.add_middleware(DatabaseUnavailableMiddleware)  # around it: its database errors are 503s too
         # Outside the idempotency middleware: a forged request is refused before anything is claimed.
         app.add_middleware(InputGuard)
         app.add_middleware(CsrfMiddleware, secret=self.settings.jwt_secret.get_secret_value(),
