@@ -58,3 +58,13 @@ def test_asyncapi_document_in_the_repository_is_current(name: str) -> None:
     kept = Path(__file__).parents[2] / "docs" / "asyncapi" / f"{name}.yaml"
     assert kept.exists() and kept.read_text() == render(module), (
         f"docs/asyncapi/{name}.yaml is stale: run `.venv/bin/python -m agency_platform.asyncapi_export`")
+
+
+def test_upstream_asyncapi_document_in_the_repository_is_current() -> None:
+    from pathlib import Path
+
+    from agency_platform.asyncapi_export import render_upstream
+
+    kept = Path(__file__).parents[2] / "docs" / "asyncapi" / "upstream.yaml"
+    assert kept.exists() and kept.read_text() == render_upstream(), (
+        "docs/asyncapi/upstream.yaml is stale: run `.venv/bin/python -m agency_platform.asyncapi_export`")
