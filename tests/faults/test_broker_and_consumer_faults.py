@@ -71,18 +71,10 @@ def test_broker_outage_loses_nothing_and_doubles_nothing(proxied_harness: Servic
     for svc in (intake, invoicing, reporting):
         wait_until(lambda s=svc: httpx.get(f"{s.url}/readyz").status_code == 200, timeout=60)
 
-    proxy.cut()
-    # degraded, not out of the load balancer: HTTP goes on while the outbox keeps the events
-    wait_until(lambda: httpx.get(f"{intake.url}/readyz").json()["broker"] == "unreachable", timeout=30,
-               message="intake notices the broker is gone")
-    ready = httpx.get(f"{intake.url}/readyz")
-    assert ready.status_code == 200 and ready.json()["degraded"] is True
-    assert "broker_connected 0.0" in httpx.get(f"{intake.url}/metrics").text
-
     with api(intake.url, token) as client:
         register_carriers_sync(client, "Outage Mutual")
 
-    async def create_all() -> list[int]:
+    async def create(numbers: range) -> list[int]:
         sem = asyncio.Semaphore(8)
         async with httpx.AsyncClient(base_url=intake.url, headers={"Authorization": f"Bearer {token}"},
                                      timeout=60) as client:
@@ -91,23 +83,38 @@ def test_broker_outage_loses_nothing_and_doubles_nothing(proxied_harness: Servic
                     r = await client.post("/api/policies", json={
                         "carrier": "Outage Mutual", "policy_number": f"OUT-{i:05d}", "client_name": f"Client {i}"})
                     return r.status_code
-            return await asyncio.gather(*(one(i) for i in range(sent)))
+            return await asyncio.gather(*(one(i) for i in numbers))
 
-    sent = scaled(1000)
-    report = FaultReport("broker cut while intake takes writes", sent=sent)
-    statuses = asyncio.run(create_all())
-    assert statuses.count(201) == sent, "intake keeps committing while the broker is unreachable"
-    assert _total(intake.url, token) == sent
-    assert _total(invoicing.url, token) == 0, "nothing can have crossed a cut broker"
+    cuts, per_cut = 3, scaled(400)
+    sent = cuts * per_cut
+    report = FaultReport(f"broker cut {cuts}x while intake takes writes", sent=sent)
+    recoveries = []
+    for cut in range(cuts):
+        delivered_before = cut * per_cut
+        proxy.cut()
+        # degraded, not out of the load balancer: HTTP goes on while the outbox keeps the events
+        wait_until(lambda: httpx.get(f"{intake.url}/readyz").json()["broker"] == "unreachable", timeout=30,
+                   message="intake notices the broker is gone")
+        ready = httpx.get(f"{intake.url}/readyz")
+        assert ready.status_code == 200 and ready.json()["degraded"] is True
+        assert "broker_connected 0.0" in httpx.get(f"{intake.url}/metrics").text
 
-    proxy.restore()
-    report.started = time.monotonic()
-    wait_until(lambda: _total(invoicing.url, token) == sent, timeout=180 * SCALE, interval=1.0,
-               message="every event delivered to invoicing after the outage")
-    wait_until(lambda: _created_events(reporting.url, token) >= sent, timeout=120 * SCALE, interval=1.0)
-    report.recovered()
+        statuses = asyncio.run(create(range(delivered_before, delivered_before + per_cut)))
+        assert statuses.count(201) == per_cut, "intake keeps committing while the broker is unreachable"
+        assert _total(intake.url, token) == delivered_before + per_cut
+        assert _total(invoicing.url, token) == delivered_before, "nothing can have crossed a cut broker"
+
+        proxy.restore()
+        restored = time.monotonic()
+        wait_until(lambda n=delivered_before + per_cut: _total(invoicing.url, token) == n, timeout=180 * SCALE,
+                   interval=1.0, message="every event delivered to invoicing after the outage")
+        wait_until(lambda n=delivered_before + per_cut: _created_events(reporting.url, token) >= n,
+                   timeout=120 * SCALE, interval=1.0)
+        recoveries.append(round(time.monotonic() - restored, 1))
+    report.recovery_seconds = max(recoveries)
     applied = _created_events(reporting.url, token)
     report.applied, report.lost, report.doubled = applied, max(0, sent - applied), max(0, applied - sent)
+    report.notes["recovery_per_cut_s"] = recoveries
     report.publish()
     assert applied == sent, "each event applied exactly once"
 
