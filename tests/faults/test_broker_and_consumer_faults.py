@@ -178,3 +178,78 @@ def _events_in_db(database_url: str) -> int:
             await db.dispose()
 
     return asyncio.run(count())
+
+
+@pytest.mark.slow
+def test_producing_service_killed_five_times_mid_writes_loses_no_acknowledged_event(
+        harness: ServiceHarness, token_for) -> None:
+    """intake killed -9 five times while it takes writes: every write it acknowledged reaches invoicing
+    and reporting, and none twice (what it committed without answering reaches them too)."""
+    intake = harness.start("intake")
+    invoicing = harness.start("invoicing")
+    reporting = harness.start("reporting")
+    token = token_for("clerk")
+    with api(intake.url, token) as client:
+        register_carriers_sync(client, "Kill Mutual")
+    kills, per_phase = 5, scaled(150)
+    acknowledged: set[str] = set()
+    report = FaultReport(f"producing service (intake) killed -9 {kills}x mid-writes")
+
+    async def write_then_kill(url: str, phase: int) -> None:
+        numbers = iter(range(phase * 10_000, phase * 10_000 + 10 * per_phase))
+        acked_here = 0
+        killed = asyncio.Event()
+
+        async def writer(client: httpx.AsyncClient) -> None:
+            nonlocal acked_here
+            while not killed.is_set():
+                number = f"KILL-{next(numbers):06d}"
+                try:
+                    r = await client.post("/api/policies", json={
+                        "carrier": "Kill Mutual", "policy_number": number, "client_name": f"Client {number}"})
+                except httpx.HTTPError:
+                    return  # the process is gone: this write's outcome is unknown
+                if r.status_code == 201:
+                    acknowledged.add(number)
+                    acked_here += 1
+
+        async def killer() -> None:
+            while acked_here < per_phase:
+                await asyncio.sleep(0.01)
+            await asyncio.to_thread(harness.kill, "intake")  # mid-writes: 8 requests in flight
+            killed.set()
+
+        async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                                     timeout=30) as client:
+            await asyncio.gather(killer(), *(writer(client) for _ in range(8)))
+
+    url = intake.url
+    for phase in range(kills):
+        asyncio.run(write_then_kill(url, phase))
+        url = harness.restart("intake").url
+    report.started = time.monotonic()
+    committed = _policy_numbers(url, token, "Kill Mutual")
+    assert acknowledged <= committed, "every acknowledged write is committed"
+    wait_until(lambda: _total(invoicing.url, token) == len(committed), timeout=180 * SCALE, interval=1.0,
+               message="every committed policy in invoicing's read model")
+    wait_until(lambda: _created_events(reporting.url, token) >= len(committed), timeout=120 * SCALE, interval=1.0)
+    report.recovered()
+    time.sleep(2)  # a late duplicate would show as a count above the committed
+    applied = _created_events(reporting.url, token)
+    report.sent, report.applied = len(committed), applied
+    report.lost, report.doubled = max(0, len(committed) - applied), max(0, applied - len(committed))
+    report.notes.update({"acknowledged": len(acknowledged), "committed": len(committed), "kills": kills})
+    report.publish()
+    assert applied == len(committed), "each committed write's event applied once"
+
+
+def _policy_numbers(url: str, token: str, carrier: str) -> set[str]:
+    numbers: set[str] = set()
+    with api(url, token) as client:
+        offset = 0
+        while True:
+            page = client.get("/api/policies", params={"carrier": carrier, "limit": 500, "offset": offset}).json()
+            numbers |= {p["policy_number"] for p in page["items"]}
+            offset += 500
+            if offset >= page["total"]:
+                return numbers

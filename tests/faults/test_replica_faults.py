@@ -9,6 +9,7 @@ import time
 import uuid
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from itertools import pairwise
 
 import pytest
 from agency_common.contracts import topics
@@ -86,7 +87,7 @@ async def test_two_reporting_replicas_run_team_screens_once_per_interval_and_app
         elapsed = time.monotonic() - first_started
     scheduled = sorted(datetime.fromisoformat(s["calculated_on"]) for s in snapshots
                        if s["triggered_by"] == "schedule")
-    gaps = [(b_ - a_).total_seconds() for a_, b_ in zip(scheduled, scheduled[1:], strict=False)]
+    gaps = [(b_ - a_).total_seconds() for a_, b_ in pairwise(scheduled)]
     on_wire = await _messages_on(kafka, topics.REPORTING_TEAM_SCREENS)
     report.applied, report.lost, report.doubled = counted, max(0, n - counted), max(0, counted - n)
     report.notes.update({"snapshots": len(scheduled), "seconds_scheduled": round(elapsed, 1),

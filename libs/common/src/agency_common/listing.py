@@ -15,6 +15,10 @@ from sqlalchemy.sql import Select
 
 from agency_common.errors import Invalid
 
+# The largest offset a list accepts: a larger one would overflow the database's integer (a 500 on SQLite)
+# and no list is that long.
+MAX_OFFSET = 2**31 - 1
+
 
 class UnknownSort(Invalid):
     """422: the API asked to sort by a column the list does not sort by."""

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from agency_common.auth import User, require
+from agency_common.listing import MAX_OFFSET
 from agency_common.web.deps import Runtime, Session
 from fastapi import APIRouter, Query
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from intake.carriers.registry import canonical_name
 from intake.errors import NotFound
 from intake.models import Policy, PolicyUpdateAudit
-from intake.policies.queries import policy_terms
+from intake.policies.queries import BOOK_SORTING, BookSearch, policy_terms, search_book
 from intake.policies.schemas import (
     AuditList,
     AuditOut,
@@ -42,20 +44,26 @@ async def create_policy_route(
 async def list_policies(
     session: Session,
     _user: Annotated[User, require("policies:view")],
+    q: Annotated[str, Query(max_length=200, description="a policy number or client name containing this")] = "",
     carrier: str | None = None,
+    line_of_business: str = "",
+    status: str = "",
     session_id: str | None = None,
+    effective_from: date | None = None,
+    effective_to: date | None = None,
+    expiration_from: date | None = None,
+    expiration_to: date | None = None,
+    sort: Annotated[str, Query(description="a column, -column for descending")] = BOOK_SORTING.default,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> dict[str, Any]:
-    conds = []
-    if session_id:
-        conds.append(Policy.session_id == session_id)
-    if carrier:
-        conds.append(Policy.carrier == await canonical_name(session, carrier))
-    total = await session.scalar(select(func.count()).select_from(Policy).where(*conds))
-    rows = (await session.execute(select(Policy).where(*conds).order_by(Policy.created_at.desc(), Policy.id)
-                                  .limit(limit).offset(offset))).scalars()
-    return {"total": total, "items": [policy_json(p) for p in rows]}
+    """The book of business, searched, sorted and read a page at a time, with how many policies match."""
+    search = BookSearch(q=q, carrier=await canonical_name(session, carrier) if carrier else "",
+                        line_of_business=line_of_business, status=status, session_id=session_id or "",
+                        effective_from=effective_from, effective_to=effective_to,
+                        expiration_from=expiration_from, expiration_to=expiration_to)
+    found = await search_book(session, search, sort, offset, limit)
+    return found.api([policy_json(p) for p in found.items])
 
 
 @router.get("/policies/{policy_id}", response_model=PolicyWithTerms, response_model_exclude_unset=True)

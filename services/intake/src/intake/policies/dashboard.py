@@ -3,9 +3,11 @@ Policies (by Carrier)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from agency_common.auth import User
+from agency_common.listing import MAX_OFFSET
 from agency_common.web import page_permission, render
 from agency_common.web.deps import Runtime
 from fastapi import APIRouter, Form, Request
@@ -13,9 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from intake.carriers.registry import carrier_names
+from intake.carriers.registry import canonical_name, carrier_names
 from intake.errors import UseCaseError
 from intake.models import Policy, PolicySession, PolicyUpdateAudit
+from intake.policies.queries import BOOK_SORTING, BookSearch, book_vocabulary, policy_terms, search_book
 from intake.policies.schemas import POLICY_DEFAULT_FIELDS, NewPolicy, UpdateByCarrierRequest, audit_json
 from intake.policies.usecases import create_policy, update_policies_by_carrier
 from intake.web import landing_permissions
@@ -108,3 +111,44 @@ async def update_form(request: Request, runtime: Runtime,
     except (ValidationError, UseCaseError) as exc:
         return await update_page(request, runtime, user, error=str(exc), values=form)
     return await update_page(request, runtime, user, message=f"{audit.count} policies updated.", values=form)
+
+
+@router.get("/policies", response_class=HTMLResponse)
+async def book_page(request: Request, runtime: Runtime, user: Viewer, q: str = "", carrier: str = "",
+                    line_of_business: str = "", status: str = "", session_id: str = "",
+                    effective_from: str = "", effective_to: str = "", expiration_from: str = "",
+                    expiration_to: str = "", sort: str = "", offset: int = 0, limit: int = 50) -> HTMLResponse:
+    """Search the book of business: any filter, sortable columns, a page at a time with the count."""
+    error = None
+    dates: dict[str, date | None] = {}
+    for name, typed in (("effective_from", effective_from), ("effective_to", effective_to),
+                        ("expiration_from", expiration_from), ("expiration_to", expiration_to)):
+        try:
+            dates[name] = date.fromisoformat(typed) if typed.strip() else None
+        except ValueError:
+            dates[name], error = None, f"“{typed}” is not a date: use the date picker (YYYY-MM-DD)."
+    async with runtime.db.session() as session:
+        search = BookSearch(q=q[:200], carrier=await canonical_name(session, carrier) if carrier.strip() else "",
+                            line_of_business=line_of_business, status=status, session_id=session_id, **dates)
+        found = await search_book(session, search, BOOK_SORTING.valid(sort), max(0, min(offset, MAX_OFFSET)),
+                                  max(1, min(limit, 200)))
+        carriers = await carrier_names(session, active_only=False)
+        vocabulary = await book_vocabulary(session)
+    return render(request, "intake_book.html", page=found, policies=found.items, search=search,
+                  typed={"q": q, "carrier": carrier, "effective_from": effective_from, "effective_to": effective_to,
+                         "expiration_from": expiration_from, "expiration_to": expiration_to},
+                  carriers=carriers, error=error, **vocabulary)
+
+
+@router.get("/policies/{policy_id}", response_class=HTMLResponse)
+async def policy_page(request: Request, runtime: Runtime, user: Viewer, policy_id: str) -> HTMLResponse:
+    """One policy: its fields, its terms (each term's annualized and billed premium and commission) and
+    the Create-Policies session it came from."""
+    async with runtime.db.session() as session:
+        policy = await session.get(Policy, policy_id)
+        if policy is None:
+            return render(request, "message.html", status_code=404, message="There is no such policy.")
+        terms = await policy_terms(session, policy_id)
+        origin = await session.get(PolicySession, policy.session_id) if policy.session_id else None
+    return render(request, "intake_policy.html", policy=policy, terms=terms, origin=origin,
+                  can_edit=user.can("policies:edit"))

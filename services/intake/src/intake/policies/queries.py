@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from agency_common.listing import Page, Sorting, page
+from sqlalchemy import func, or_, select
 
 from intake.models import (
     Policy,
@@ -34,6 +36,71 @@ def policy_conditions(f: PolicyFilter) -> list[Any]:
     if f.effective_to:
         conds.append(p.effective_date <= f.effective_to)
     return conds
+
+
+@dataclass(frozen=True)
+class BookSearch:
+    """The book of business's search: ``q`` finds a policy number or a client name containing it; the
+    others narrow (dates inclusive). Empty values do not filter."""
+
+    q: str = ""
+    carrier: str = ""  # the canonical name (resolved from a typed name or alias by the caller)
+    line_of_business: str = ""
+    status: str = ""
+    session_id: str = ""
+    effective_from: date | None = None
+    effective_to: date | None = None
+    expiration_from: date | None = None
+    expiration_to: date | None = None
+
+    def query(self) -> dict[str, str]:
+        """The filters as a page's links carry them."""
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in asdict(self).items() if v}
+
+
+BOOK_SORTING = Sorting(
+    columns={"policy_number": [Policy.policy_number], "client_name": [Policy.client_name],
+             "carrier": [Policy.carrier, Policy.policy_number], "line_of_business": [Policy.line_of_business],
+             "status": [Policy.status], "effective_date": [Policy.effective_date],
+             "expiration_date": [Policy.expiration_date], "annualized_premium": [Policy.annualized_premium],
+             "created_at": [Policy.created_at]},
+    default="-created_at", unique=Policy.id)
+
+
+def book_conditions(f: BookSearch) -> list[Any]:
+    p = Policy.__table__.c
+    conds: list[Any] = []
+    if f.q.strip():
+        text = f.q.strip()
+        conds.append(or_(p.policy_number.contains(text, autoescape=True),
+                         func.lower(p.client_name).contains(text.lower(), autoescape=True)))
+    for column, value in ((p.carrier, f.carrier), (p.line_of_business, f.line_of_business), (p.status, f.status),
+                          (p.session_id, f.session_id)):
+        if value:
+            conds.append(column == value)
+    for column, low, high in ((p.effective_date, f.effective_from, f.effective_to),
+                              (p.expiration_date, f.expiration_from, f.expiration_to)):
+        if low:
+            conds.append(column >= low)
+        if high:
+            conds.append(column <= high)
+    return conds
+
+
+async def search_book(session: Any, f: BookSearch, sort: str, offset: int, limit: int) -> Page:
+    """One page of the book of business in ``sort`` order, and how many policies match."""
+    return await page(session, select(Policy).where(*book_conditions(f)), BOOK_SORTING, sort, offset, limit,
+                      f.query())
+
+
+async def book_vocabulary(session: Any) -> dict[str, list[str]]:
+    """The values the book holds for its pick lists (lines of business, statuses)."""
+    p = Policy.__table__.c
+    out = {}
+    for name, column in (("lines_of_business", p.line_of_business), ("statuses", p.status)):
+        rows = await session.execute(select(column).where(column.is_not(None)).distinct().order_by(column).limit(200))
+        out[name] = [r[0] for r in rows]
+    return out
 
 
 async def policy_terms(session: Any, policy_id: str) -> list[dict[str, Any]]:

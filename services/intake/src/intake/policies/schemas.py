@@ -141,6 +141,9 @@ class PolicyOut(Out):
 
 class PolicyPage(Out):
     total: int
+    offset: int
+    limit: int
+    sort: str
     items: list[PolicyOut]
 
 
