@@ -28,7 +28,7 @@ from invoicing.statement_entry.duplicates import (
     valid_row,
 )
 from invoicing.statement_entry.queries import entries_from, entry_columns, entry_json
-from invoicing.tables import EXC, INV, OC, PV, ZERO, E, analyze
+from invoicing.tables import ANALYZE_AFTER, EXC, INV, OC, PV, ZERO, E, analyze
 
 
 async def detect_exceptions(tx: Transaction, rec_id: str, id_range: tuple[int, int] | None = None) -> list[int]:
@@ -90,7 +90,7 @@ async def insert_invoices(tx: Transaction, rec_id: str, id_range: tuple[int, int
          "people_commission_total", "status", "paid_to_date", "pay_selected", "run_id", "created_at",
          "created_by"], source))
     created = result.rowcount or 0
-    if created > 1000:
+    if created > ANALYZE_AFTER:
         await analyze(tx, INV)
     return created
 
@@ -172,6 +172,8 @@ async def post_invoices(tx: Transaction, rec_id: str, invoice_ids: list[int] | N
     require_live(rec)
     posted = await post_range(tx, rec_id, invoice_ids)
     await audit_posted(tx, rec_id, posted)
+    if posted.count > ANALYZE_AFTER:
+        await analyze(tx, INV)
     t = await refresh_status(tx, rec)
     return await remember(tx, key, rec_id, "post", {"posted": posted.count, "reconciliation": header(rec, t)})
 

@@ -25,7 +25,7 @@ from invoicing.payments.schemas import TransactionEdit
 from invoicing.reconciliations.locking import lock, remember, replay, require_live
 from invoicing.reconciliations.status import header, refresh_status
 from invoicing.reconciliations.usecases import invoices_handled_by
-from invoicing.tables import EVENT_CHUNK, INV, PAY, PV, ZERO
+from invoicing.tables import ANALYZE_AFTER, EVENT_CHUNK, INV, PAY, PV, ZERO, analyze
 
 
 async def edit_transactions(tx: Transaction, rec_id: str, edits: list[TransactionEdit]) -> dict[str, Any]:
@@ -102,6 +102,8 @@ async def select_all_transactions(tx: Transaction, rec_id: str, selected: bool =
     result = await tx.session.execute(update(INV).where(*cond).values(
         pay_selected=selected, received=(INV.c.commission - INV.c.paid_to_date) if selected else None),
         execution_options={"synchronize_session": False})
+    if (result.rowcount or 0) > ANALYZE_AFTER:
+        await analyze(tx, INV)
     return {"changed": result.rowcount or 0}
 
 
@@ -113,6 +115,8 @@ async def pay_selected(tx: Transaction, rec_id: str, key: str | None = None) -> 
     require_live(rec)
     paid = await pay_range(tx, rec)
     await audit_paid(tx, rec_id, paid)
+    if paid["paid"] > ANALYZE_AFTER:
+        await analyze(tx, INV, PAY)
     t = await refresh_status(tx, rec)
     return await remember(tx, key, rec_id, "pay", {**paid, "reconciliation": header(rec, t)})
 
