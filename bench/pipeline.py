@@ -46,7 +46,6 @@ sys.path.insert(0, str(ROOT))
 import asyncpg
 import httpx
 from agency_common.auth import TokenService, UserDirectory
-from agency_common.contracts import topics
 from agency_common.db.engine import Database
 from agency_common.messaging.admin import ensure_topics
 from agency_common.pii import PiiCipher
@@ -178,6 +177,17 @@ def wait_for(what: str, probe: Callable[[], Any], timeout: float, interval: floa
     raise TimeoutError(f"{what}: not after {timeout:.0f} s (last: {last!r})")
 
 
+def scalar(url: str, sql: str) -> Any:
+    async def read() -> Any:
+        db = Database(url)
+        try:
+            async with db.session() as s:
+                return await s.scalar(text(sql))
+        finally:
+            await db.dispose()
+    return asyncio.run(read())
+
+
 def ok(r: httpx.Response, *codes: int) -> Any:
     if r.status_code not in (codes or (200,)):
         raise RuntimeError(f"{r.request.method} {r.request.url.path}: {r.status_code} {r.text[:500]}")
@@ -290,11 +300,9 @@ def run(p: Pipeline, path: Path, lines: int, new_policies: int, timeout: float) 
         mark("visible in reporting")
 
         def postings_applied_in_intake() -> bool:
-            # intake's own count of the InvoicePosted events it applied (its /metrics)
-            metrics = intake.get("/metrics").text
-            return sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
-                       if line.startswith("events_consumed_total{") and 'outcome="applied"' in line
-                       and f'topic="{topics.INVOICING_POSTINGS}"' in line) >= lines
+            # each posting applied bumps its policy's version (seeded and created at 1); intake's count
+            # of consumed events is no count of postings since they travel as InvoicesPosted chunks
+            return scalar(p.db_urls["intake"], "SELECT sum(version) - count(*) FROM policies") >= lines
         wait_for("postings applied in intake", postings_applied_in_intake, timeout)
         mark(AFTER_THE_TOTAL)
     return [("start", t0), *marks]

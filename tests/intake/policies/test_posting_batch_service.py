@@ -1,19 +1,22 @@
 """Postings from invoicing applied as a consumed batch give exactly what applying them one at a time,
 in order, gives (seed 003 bill types: term policy replacing, cancellation, installment, audit,
 endorsement; several postings per policy in one batch; renewals starting terms of their own), and
-one PolicyUpdated per policy."""
+one PoliciesUpdated chunk for the policies changed. Both forms (InvoicePosted, InvoicesPosted chunks)
+are applied in posting order; postings for an unknown policy are set aside as a replayable dead
+letter of their own while the rest of the chunk is applied."""
 
 from __future__ import annotations
 
+import json
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import pytest
 from agency_common.contracts.envelope import make_envelope
-from agency_common.contracts.invoicing import InvoicePosted
-from agency_common.messaging.consumer import PermanentError
+from agency_common.contracts.intake import PoliciesUpdated, PolicyUpdated
+from agency_common.contracts.invoicing import InvoicePosted, InvoicesPosted, PostedInvoice
+from agency_common.dead_letters import unseal
 from intake.carriers.registry import CarrierIn, find_carrier, register_carrier
 from intake.consumers import on_invoices_posted
 from intake.models import Policy, PolicyTerm
@@ -114,8 +117,10 @@ async def test_batch_gives_the_same_policies_as_one_at_a_time(start_service) -> 
                             correlation_id="c1")
               for name, *rest in POSTINGS]
     async with svc.runtime.uow(actor="invoicing") as tx:
-        await on_invoices_posted(tx, events)
-    assert tx.emitted_count == len(POLICIES)  # one PolicyUpdated per policy, not per posting
+        await on_invoices_posted(svc.runtime)(tx, events)
+    assert tx.emitted_count == 1  # one PoliciesUpdated chunk for the four policies, not one per posting
+    assert [len(c.policy.policy_id) > 0 for c in (await outbox_payloads(svc, PoliciesUpdated))[-1].changes] == [
+        True] * len(POLICIES)
 
     expected, got = await state(svc, one), await state(svc, batch)
     assert got == expected
@@ -156,15 +161,69 @@ async def test_a_batch_continues_where_earlier_postings_left_the_policy(start_se
     assert await state(svc, batch) == await state(svc, one)
 
 
-async def test_an_unknown_policy_fails_the_batch_permanently(start_service) -> None:
+async def outbox_payloads(svc: Any, payload_type: type) -> list[Any]:
+    ob = svc.runtime.tables.outbox
+    async with svc.runtime.db.session() as s:
+        rows = (await s.execute(select(ob.c.payload).where(ob.c.event_type == payload_type.event_type)
+                                .order_by(ob.c.id))).scalars()
+        return [payload_type.model_validate(json.loads(r)["payload"]) for r in rows]
+
+
+def chunk(rec: str, items: list[tuple]) -> InvoicesPosted:
+    return InvoicesPosted(reconciliation_id=rec, invoices=[
+        PostedInvoice(invoice_id=str(uuid.uuid4()), policy_id=pid, bill_type=bill_type, effective_date=eff,
+                      expiration_date=exp, premium=Decimal(premium), commission=commission(premium))
+        for pid, bill_type, premium, eff, exp in items])
+
+
+def env(payload: Any, at: datetime | None = None) -> Any:
+    extra = {"occurred_at": at} if at is not None else {}
+    return make_envelope(payload, producer="invoicing", actor="invoicing", correlation_id="c1", **extra)
+
+
+async def test_chunks_give_the_same_policies_as_one_at_a_time_in_posting_order(start_service) -> None:
+    svc = await start_service("intake")
+    one, bulk2 = await make_policies(svc, "ONE2"), await make_policies(svc, "BULK2")
+    for name, *rest in POSTINGS:
+        async with svc.runtime.uow(actor="invoicing") as tx:
+            await apply_invoice_postings(tx, [posting(one[name], *rest)])
+    # the same postings as two reconciliations' chunks in one run, the later one read first (another
+    # partition): posting order decides
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    handler = on_invoices_posted(svc.runtime)
+    events = [env(chunk("r1", [(bulk2[n], *rest) for n, *rest in POSTINGS[:6]]), t0),
+              env(chunk("r1", [(bulk2[POSTINGS[6][0]], *POSTINGS[6][1:])]), t0 + timedelta(seconds=1)),
+              env(chunk("r2", [(bulk2[n], *rest) for n, *rest in POSTINGS[7:]]), t0 + timedelta(seconds=2))]
+    async with svc.runtime.uow(actor="invoicing") as tx:
+        await handler(tx, [events[2], events[0], events[1]])
+    assert await state(svc, bulk2) == await state(svc, one)
+
+
+async def test_a_single_policy_changed_keeps_the_single_event(start_service) -> None:
+    svc = await start_service("intake")
+    ids = await make_policies(svc, "S")
+    async with svc.runtime.uow(actor="invoicing") as tx:
+        await on_invoices_posted(svc.runtime)(tx, [env(posted(ids["annual"], "audit", "10.00", D(2026, 2, 1), None))])
+    assert tx.emitted_count == 1
+    (last,) = (await outbox_payloads(svc, PolicyUpdated))[-1:]
+    assert last.policy.policy_id == ids["annual"] and last.policy.version == 2
+
+
+async def test_an_unknown_policy_is_set_aside_and_the_rest_of_the_chunk_applied(start_service) -> None:
     svc = await start_service("intake")
     ids = await make_policies(svc, "X")
-    events = [make_envelope(posted(pid, "audit", "10.00", D(2026, 2, 1), None), producer="invoicing",
-                            actor="invoicing", correlation_id="c1") for pid in (ids["annual"], str(uuid.uuid4()))]
-    with pytest.raises(PermanentError, match="no policy"):
-        async with svc.runtime.uow(actor="invoicing") as tx:
-            await on_invoices_posted(tx, events)
-    # the whole batch rolled back; the consumer then applies the events one by one
-    (*current, version), terms = (await state(svc, {"annual": ids["annual"]}))["annual"]
-    first = (D(2026, 1, 1), D(2027, 1, 1), None, None, Decimal("100.00"), None)  # the term it was created with
-    assert (tuple(current), version, terms) == (first, 1, [first])
+    ghost = str(uuid.uuid4())
+    original = env(chunk("r9", [(ids["annual"], "audit", "10.00", D(2026, 2, 1), None),
+                                (ghost, "audit", "7.00", D(2026, 2, 1), None),
+                                (ids["single"], "endorsement", "5.00", D(2026, 6, 1), None)]))
+    async with svc.runtime.uow(actor="invoicing") as tx:
+        await on_invoices_posted(svc.runtime)(tx, [original])
+    got = await state(svc, {"annual": ids["annual"], "single": ids["single"]})
+    assert got["annual"][0][3] == Decimal("10.00") and got["single"][0][3] == Decimal("5.00")  # billed
+    dl = svc.runtime.tables.dead_letters
+    async with svc.runtime.db.session() as s:
+        (row,) = (await s.execute(select(dl).where(dl.c.error_type == "PolicyNotFound"))).mappings().all()
+    assert ghost in row["error"] and row["replayed_at"] is None and row["event_id"] != str(original.event_id)
+    copy = json.loads(unseal(bytes(row["payload"]), svc.runtime.pii))
+    assert copy["causation_id"] == str(original.event_id)
+    assert [i["policy_id"] for i in copy["payload"]["invoices"]] == [ghost]  # only what was not applied

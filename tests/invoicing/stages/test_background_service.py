@@ -60,8 +60,11 @@ async def test_post_and_pay_above_the_threshold_run_as_jobs(start_service, token
         assert job["created_by"] == "clerk"
         txs = (await c.get(f"/api/reconciliations/{rid}/transactions")).json()["items"]
         assert {t["status"] for t in txs} == {"posted"} and {t["posted_by"] for t in txs} == {"clerk"}
-        posted_events = await _outbox(svc, "invoicing.invoice.posted")
-        assert sorted(int(e["payload"]["invoice_id"]) for e in posted_events) == sorted(t["id"] for t in txs)
+        # a job's chunks are bulk posts: one InvoicesPosted per chunk, no single events
+        assert await _outbox(svc, "invoicing.invoice.posted") == []
+        chunks = [e["payload"] for e in await _outbox(svc, "invoicing.invoices.posted")]
+        assert [len(c["invoices"]) for c in chunks] == [2, 2, 1] and {c["reconciliation_id"] for c in chunks} == {rid}
+        assert sorted(int(i["invoice_id"]) for c in chunks for i in c["invoices"]) == sorted(t["id"] for t in txs)
 
         # Pay All Selected: one row received in part, the others in full
         r = await c.post(f"/api/reconciliations/{rid}/transactions/select-all")

@@ -87,11 +87,12 @@ async def test_create_pay_all_with_production_credit_exceptions(start_service, t
         closed = await c.post(f"/api/reconciliations/{rid}/post", json={"target": "reconciliation"})
         assert closed.status_code == 200 and closed.json()["reconciliation"]["status"] == "closed"
         assert (await c.post(f"/api/reconciliations/{rid}/abort", json={})).status_code == 409
-    # one InvoicePosted per invoice, one PaymentRecorded, in the outbox and sent by the relay
+    # Create/Pay All is a bulk post: one InvoicesPosted chunk (no single events), one PaymentRecorded
     outbox = svc.runtime.tables.outbox
     async with svc.runtime.db.session() as s:
         types = [r.event_type for r in (await s.execute(select(outbox.c.event_type, outbox.c.sent_at))).all()]
-    assert types.count("invoicing.invoice.posted") == 2 and types.count("invoicing.payment.recorded") == 1
+    assert types.count("invoicing.invoices.posted") == 1 and types.count("invoicing.invoice.posted") == 0
+    assert types.count("invoicing.payment.recorded") == 1
 
 
 async def test_abort_at_each_stage(start_service, token_for, kafka) -> None:

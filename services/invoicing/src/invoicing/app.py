@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, ReconciliationChanged
+from agency_common.contracts.invoicing import (
+    InvoicePosted,
+    InvoicesPosted,
+    PaymentRecorded,
+    ReconciliationChanged,
+)
 from agency_common.web import ServiceRuntime
 from fastapi import FastAPI
 
@@ -39,6 +44,6 @@ def create_app(settings: InvoicingSettings | None = None) -> FastAPI:
                              nav=[("Home", "/"), ("Reconciliations", "/reconciliations"),
                                   ("People commission defaults", "/people-defaults")])
     consumers.subscribe(runtime.consumer, runtime)
-    runtime.publishes(InvoicePosted, PaymentRecorded, ReconciliationChanged)
+    runtime.publishes(InvoicePosted, InvoicesPosted, PaymentRecorded, ReconciliationChanged)
     jobs.register(runtime)
     return runtime.create_app(*ROUTERS)

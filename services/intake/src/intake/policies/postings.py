@@ -1,5 +1,6 @@
 """Invoicing's postings applied to the book of business (seed 003): the premium rule
-(``domain.premium``) on each policy's terms, in batches."""
+(``domain.premium``) on each policy's terms, in batches. A posting for a policy intake does not know
+is not applied and handed back (the consumer sets it aside), so it never stops the others."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from agency_common.contracts.intake import PolicyUpdated
+from agency_common.contracts.envelope import BULK_CHUNK
+from agency_common.contracts.intake import PoliciesUpdated, PolicyChange, PolicyUpdated
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import bindparam, insert, select, update
 
 from intake.chunking import CHUNK, chunks
-from intake.errors import NotFound
 from intake.models import (
     Policy,
     PolicyTerm,
@@ -25,13 +26,9 @@ from intake.policies.schemas import snapshot
 from intake.policies.terms import TERM_COLUMNS, term_from_row, term_values
 
 
-class PolicyNotFound(NotFound):
-    pass
-
-
 @dataclass(frozen=True)
 class Posting:
-    """One posted invoice as intake applies it (from ``InvoicePosted``)."""
+    """One posted invoice as intake applies it (from ``InvoicePosted`` or an ``InvoicesPosted`` chunk)."""
 
     policy_id: str
     bill_type: str
@@ -39,16 +36,24 @@ class Posting:
     effective_date: date | None = None
     expiration_date: date | None = None
     commission: Decimal = Decimal("0.00")
+    invoice_id: str = ""
 
 
-async def apply_invoice_postings(tx: Transaction, postings: Sequence[Posting]) -> int:
+@dataclass(frozen=True)
+class Applied:
+    policies: int = 0  # how many policies changed
+    unknown: tuple[Posting, ...] = ()  # the postings for policies intake does not know, not applied
+
+
+async def apply_invoice_postings(tx: Transaction, postings: Sequence[Posting]) -> Applied:
     """A consumed batch of postings, in order, with the same rule and result as one at a time (each
     posting bumps the policy's version): the policies and their terms read with ``IN`` per chunk,
     the rule applied in memory, the changed terms updated and the new ones inserted by
-    executemany, the policies given their current term's dates and totals, and one
-    ``PolicyUpdated`` per policy (its last version). Returns how many policies changed."""
+    executemany, the policies given their current term's dates and totals, and their last versions
+    sent as ``PoliciesUpdated`` chunks (one policy: ``PolicyUpdated``). Postings for unknown policies
+    are left out and returned."""
     if not postings:
-        return 0
+        return Applied()
     p, pt = Policy.__table__, PolicyTerm.__table__
     ids = list(dict.fromkeys(x.policy_id for x in postings))
     policies: dict[str, dict[str, Any]] = {}
@@ -59,9 +64,12 @@ async def apply_invoice_postings(tx: Transaction, postings: Sequence[Posting]) -
         policies.update((r["id"], dict(r)) for r in rows.mappings())
         for r in (await tx.session.execute(select(pt).where(pt.c.policy_id.in_(chunk)).order_by(pt.c.id))).mappings():
             terms[r["policy_id"]] += (term_from_row(r),)
-    missing = next((pid for pid in ids if pid not in policies), None)
-    if missing is not None:
-        raise PolicyNotFound(f"no policy {missing}")
+    unknown = tuple(x for x in postings if x.policy_id not in policies)
+    if unknown:
+        postings = [x for x in postings if x.policy_id in policies]
+        ids = [pid for pid in ids if pid in policies]
+        if not ids:
+            return Applied(0, unknown)
     stored = {t.id: t for ts in terms.values() for t in ts}
     applied: dict[str, int] = dict.fromkeys(ids, 0)
     for x in postings:
@@ -92,7 +100,11 @@ async def apply_invoice_postings(tx: Transaction, postings: Sequence[Posting]) -
             {**{f: bindparam(f"b_{f}", type_=p.c[f].type) for f in TERM_COLUMNS},
              "version": p.c.version + bindparam("b_applied"), "updated_at": now}),
         updates, execution_options={"synchronize_session": False})
-    for chunk in chunks(ids, CHUNK):
+    for chunk in chunks(ids, BULK_CHUNK):
         rows = {r["id"]: dict(r) for r in (await tx.session.execute(select(p).where(p.c.id.in_(chunk)))).mappings()}
-        await tx.emit_many(PolicyUpdated(policy=snapshot(rows[pid]), changed_fields=changed[pid]) for pid in chunk)
-    return len(ids)
+        if len(ids) == 1:
+            await tx.emit(PolicyUpdated(policy=snapshot(rows[ids[0]]), changed_fields=changed[ids[0]]))
+        else:
+            await tx.emit(PoliciesUpdated(changes=[PolicyChange(policy=snapshot(rows[pid]), changed_fields=changed[pid])
+                                                   for pid in chunk]))
+    return Applied(len(ids), unknown)

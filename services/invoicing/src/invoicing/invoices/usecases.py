@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from agency_common.contracts.invoicing import InvoicePosted
+from agency_common.contracts.envelope import BULK_CHUNK
+from agency_common.contracts.invoicing import InvoicePosted, InvoicesPosted, PostedInvoice
 from agency_common.db.engine import insert_ignoring_conflicts
 from agency_common.db.types import Money
 from agency_common.outbox import Transaction
@@ -27,7 +28,7 @@ from invoicing.statement_entry.duplicates import (
     valid_row,
 )
 from invoicing.statement_entry.queries import entries_from, entry_columns, entry_json
-from invoicing.tables import EVENT_CHUNK, EXC, INV, OC, PV, ZERO, E, analyze
+from invoicing.tables import ANALYZE_AFTER, EXC, INV, OC, PV, ZERO, E, analyze
 
 
 async def detect_exceptions(tx: Transaction, rec_id: str, id_range: tuple[int, int] | None = None) -> list[int]:
@@ -89,7 +90,7 @@ async def insert_invoices(tx: Transaction, rec_id: str, id_range: tuple[int, int
          "people_commission_total", "status", "paid_to_date", "pay_selected", "run_id", "created_at",
          "created_by"], source))
     created = result.rowcount or 0
-    if created > 1000:
+    if created > ANALYZE_AFTER:
         await analyze(tx, INV)
     return created
 
@@ -146,21 +147,33 @@ async def remove_invoice(tx: Transaction, rec_id: str, invoice_id: int) -> dict[
     return header(rec, await refresh_status(tx, rec))
 
 
-def _posted_event(r: Any) -> InvoicePosted:
-    return InvoicePosted(invoice_id=str(r.id), reconciliation_id=r.reconciliation_id, policy_id=r.policy_id,
-                         bill_type=r.bill_type, effective_date=r.effective_date, expiration_date=r.expiration_date,
-                         premium=r.premium, commission=r.commission)
+def _posted_events(rec_id: str, rows: list[Any], single: bool) -> list[InvoicePosted] | list[InvoicesPosted]:
+    """A single post (one invoice picked): ``InvoicePosted`` (keyed by policy); every bulk post (Post
+    All Selected, a job's chunk, Create/Pay All): ``InvoicesPosted`` chunks of ``BULK_CHUNK``, keyed by
+    the reconciliation, in invoice order."""
+    if single:
+        r = rows[0]
+        return [InvoicePosted(invoice_id=str(r.id), reconciliation_id=r.reconciliation_id, policy_id=r.policy_id,
+                              bill_type=r.bill_type, effective_date=r.effective_date,
+                              expiration_date=r.expiration_date, premium=r.premium, commission=r.commission)]
+    invoices = [PostedInvoice(invoice_id=str(r.id), policy_id=r.policy_id, bill_type=r.bill_type,
+                              effective_date=r.effective_date, expiration_date=r.expiration_date,
+                              premium=r.premium, commission=r.commission) for r in rows]
+    return [InvoicesPosted(reconciliation_id=rec_id, invoices=invoices[i:i + BULK_CHUNK])
+            for i in range(0, len(invoices), BULK_CHUNK)]
 
 
 async def post_invoices(tx: Transaction, rec_id: str, invoice_ids: list[int] | None = None,
                         key: str | None = None) -> dict[str, Any]:
-    """Post Invoices: unposted → posted (direct-bill transactions), one InvoicePosted event each."""
+    """Post Invoices: unposted → posted (direct-bill transactions); events by ``_posted_events``."""
     rec = await lock(tx, rec_id)
     if (done := await replay(tx, key, rec_id, "post")) is not None:
         return done
     require_live(rec)
     posted = await post_range(tx, rec_id, invoice_ids)
     await audit_posted(tx, rec_id, posted)
+    if posted.count > ANALYZE_AFTER:
+        await analyze(tx, INV)
     t = await refresh_status(tx, rec)
     return await remember(tx, key, rec_id, "post", {"posted": posted.count, "reconciliation": header(rec, t)})
 
@@ -216,6 +229,5 @@ async def post_range(tx: Transaction, rec_id: str, invoice_ids: list[int] | None
     now = utcnow()
     await tx.session.execute(update(INV).where(*cond).values(status="posted", posted_at=now, posted_by=tx.actor),
                              execution_options={"synchronize_session": False})
-    for i in range(0, len(rows), EVENT_CHUNK):
-        await tx.emit_many(_posted_event(r) for r in rows[i:i + EVENT_CHUNK])
+    await tx.emit_many(_posted_events(rec_id, rows, single=invoice_ids is not None and len(rows) == 1))
     return Posted(len(rows), sum((r.premium for r in rows), ZERO), sum((r.commission for r in rows), ZERO))

@@ -16,9 +16,9 @@ class StatementEntry(InvoicingModel, table=True):
     """One row of statement entry: a policy (or statement line) with the amounts to invoice."""
 
     __tablename__ = "statement_entry"
+    # ``selected`` is not indexed: Select All rewrites it on every row (HOT on PostgreSQL, migration 0008)
     __table_args__ = (
         UniqueConstraint("reconciliation_id", "source_key", name="uq_entry_source"),
-        Index("ix_entry_rec_selected", "reconciliation_id", "selected"),
         Index("ix_entry_rec_policy_number", "reconciliation_id", "policy_number"),
     )
 

@@ -8,7 +8,7 @@ from agency_common.contracts.invoicing import PaymentRecorded
 from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
-from sqlalchemy import bindparam, case, func, insert, literal, or_, select, update
+from sqlalchemy import bindparam, case, insert, literal, or_, select, update
 
 from invoicing.domain.commission import (
     EntryError,
@@ -25,7 +25,7 @@ from invoicing.payments.schemas import TransactionEdit
 from invoicing.reconciliations.locking import lock, remember, replay, require_live
 from invoicing.reconciliations.status import header, refresh_status
 from invoicing.reconciliations.usecases import invoices_handled_by
-from invoicing.tables import EVENT_CHUNK, INV, PAY, PV, ZERO
+from invoicing.tables import ANALYZE_AFTER, EVENT_CHUNK, INV, PAY, PV, ZERO, analyze
 
 
 async def edit_transactions(tx: Transaction, rec_id: str, edits: list[TransactionEdit]) -> dict[str, Any]:
@@ -102,6 +102,8 @@ async def select_all_transactions(tx: Transaction, rec_id: str, selected: bool =
     result = await tx.session.execute(update(INV).where(*cond).values(
         pay_selected=selected, received=(INV.c.commission - INV.c.paid_to_date) if selected else None),
         execution_options={"synchronize_session": False})
+    if (result.rowcount or 0) > ANALYZE_AFTER:
+        await analyze(tx, INV)
     return {"changed": result.rowcount or 0}
 
 
@@ -113,6 +115,8 @@ async def pay_selected(tx: Transaction, rec_id: str, key: str | None = None) -> 
     require_live(rec)
     paid = await pay_range(tx, rec)
     await audit_paid(tx, rec_id, paid)
+    if paid["paid"] > ANALYZE_AFTER:
+        await analyze(tx, INV, PAY)
     t = await refresh_status(tx, rec)
     return await remember(tx, key, rec_id, "pay", {**paid, "reconciliation": header(rec, t)})
 
@@ -138,10 +142,11 @@ async def pay_range(tx: Transaction, rec: Reconciliation, run_id: str | None = N
     else:
         cond = [*pay_selection(rec.id), *within]
     now = utcnow()
-    total = await tx.session.scalar(select(func.sum(INV.c.received)).where(*cond)) or ZERO
-    ids = list((await tx.session.execute(select(INV.c.id).where(*cond).order_by(INV.c.id))).scalars())
-    if not ids:
+    # the ids and amounts in one read: each event's total is summed here, not queried per chunk
+    received = (await tx.session.execute(select(INV.c.id, INV.c.received).where(*cond).order_by(INV.c.id))).all()
+    if not received:
         return {"paid": 0, "received_total": "0.00"}
+    total = sum((r.received for r in received), ZERO)
     await tx.session.execute(insert(PAY).from_select(
         ["reconciliation_id", "invoice_id", "amount", "paid_at", "paid_by"],
         select(literal(rec.id), INV.c.id, INV.c.received, literal(now, PAY.c.paid_at.type),
@@ -151,10 +156,8 @@ async def pay_range(tx: Transaction, rec: Reconciliation, run_id: str | None = N
         status=case((INV.c.commission - INV.c.paid_to_date - INV.c.received == 0, "paid"), else_="posted"),
         pay_selected=False, received=None), execution_options={"synchronize_session": False})
     rec.received_total = round_money((rec.received_total or ZERO) + total)
-    for i in range(0, len(ids), EVENT_CHUNK):
-        part = ids[i:i + EVENT_CHUNK]
-        part_total = total if len(ids) <= EVENT_CHUNK else await tx.session.scalar(
-            select(func.sum(PAY.c.amount)).where(PAY.c.invoice_id.in_(part), PAY.c.paid_at == now)) or ZERO
-        await tx.emit(PaymentRecorded(reconciliation_id=rec.id, invoice_ids=[str(x) for x in part],
-                                      received_total=part_total, paid_by=tx.actor, paid_at=now))
-    return {"paid": len(ids), "received_total": str(total)}
+    await tx.emit_many(PaymentRecorded(reconciliation_id=rec.id, invoice_ids=[str(r.id) for r in part],
+                                       received_total=sum((r.received for r in part), ZERO), paid_by=tx.actor,
+                                       paid_at=now)
+                       for part in (received[i:i + EVENT_CHUNK] for i in range(0, len(received), EVENT_CHUNK)))
+    return {"paid": len(received), "received_total": str(total)}

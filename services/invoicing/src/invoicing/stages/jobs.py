@@ -97,6 +97,7 @@ async def _audit_paid(tx: Transaction, rec: Reconciliation, job: Job, tally: dic
 
 async def _post_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
     await _audit_posted(tx, rec, job, tally)
+    await tables.analyze(tx, tables.INV)  # every status changed: Pay's chunks need to know (tables.analyze)
     return {"posted": tally.get("posted", 0)}
 
 
@@ -107,6 +108,7 @@ async def _pay_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: tuple[in
 
 async def _pay_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
     await _audit_paid(tx, rec, job, tally)
+    await tables.analyze(tx, tables.INV, tables.PAY)
     return {"paid": tally.get("paid", 0), "received_total": str(Decimal(tally.get("received_total", "0.00")))}
 
 
@@ -124,6 +126,7 @@ async def _create_pay_chunk(tx: Transaction, rec: Reconciliation, job: Job, r: t
 async def _create_pay_finish(tx: Transaction, rec: Reconciliation, job: Job, tally: dict[str, Any]) -> dict[str, Any]:
     await _audit_posted(tx, rec, job, tally)
     await _audit_paid(tx, rec, job, tally)
+    await tables.analyze(tx, tables.INV, tables.PAY)
     invalid_count, invalid = await invoice_uc.invalid_rows(tx, rec.id)
     exceptions = await tx.session.scalar(select(func.count()).where(
         tables.EXC.c.reconciliation_id == rec.id, tables.EXC.c.status == "open")) or 0

@@ -15,7 +15,12 @@ from agency_common.contracts import topics
 from agency_common.contracts.appointments import TransactionStatusChanged
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import PolicyCreated, PolicySessionCreated, StatementImported
-from agency_common.contracts.invoicing import InvoicePosted, PaymentRecorded, ReconciliationChanged
+from agency_common.contracts.invoicing import (
+    InvoicePosted,
+    InvoicesPosted,
+    PaymentRecorded,
+    ReconciliationChanged,
+)
 from agency_common.contracts.nipr import TransactionResultReceived
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted
 from agency_common.db.engine import dialect_insert
@@ -181,6 +186,11 @@ def operations_handlers(settings: ReportingSettings) -> dict[type, BatchHandler]
         return {"invoice_id": p.invoice_id, "reconciliation_id": p.reconciliation_id, "bill_type": p.bill_type,
                 "premium": p.premium, "commission": p.commission, "posted_at": env.occurred_at}
 
+    def invoices(env: Envelope[InvoicesPosted]) -> list[dict[str, Any]]:
+        p = env.payload
+        return [{"invoice_id": i.invoice_id, "reconciliation_id": p.reconciliation_id, "bill_type": i.bill_type,
+                 "premium": i.premium, "commission": i.commission, "posted_at": env.occurred_at} for i in p.invoices]
+
     def payment(env: Envelope[PaymentRecorded]) -> dict[str, Any]:
         p = env.payload
         return {"event_id": str(env.event_id), "reconciliation_id": p.reconciliation_id,
@@ -209,6 +219,7 @@ def operations_handlers(settings: ReportingSettings) -> dict[type, BatchHandler]
         ReconciliationChanged: batch_upsert(OpsReconciliation.__table__, reconciliation, key="reconciliation_id",
                                             newer="changed_at"),
         InvoicePosted: batch_upsert(OpsInvoice.__table__, invoice, key="invoice_id", ignore=True),
+        InvoicesPosted: batch_upsert(OpsInvoice.__table__, key="invoice_id", ignore=True, to_rows=invoices),
         PaymentRecorded: batch_upsert(OpsPayment.__table__, payment, key="event_id", ignore=True),
         TransactionStatusChanged: batch_upsert(OpsTransaction.__table__, transaction, key="transaction_id",
                                                newer="changed_at"),
