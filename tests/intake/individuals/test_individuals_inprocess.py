@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 
+from agency_common.contracts import topics
 from agency_common.contracts.upstream import IndividualUpserted
 from sqlalchemy import select
 
@@ -132,12 +134,15 @@ async def test_search_save_mass_create_and_convert(start_service, token_for) -> 
         assert eve["custom_fields"] == [{"name": "Hobby", "type": "text", "value": "golf"},
                                         {"name": "Kids", "type": "number", "value": "2"}]
 
-    async def events():
-        async with rt.db.session() as s:
-            rows = (await s.execute(select(rt.tables.outbox.c.event_type).where(
-                rt.tables.outbox.c.event_type == "intake.sales-record.created"))).all()
-        return len(rows) == 3
-    await eventually(events, message="one event per created sales record")
+    async with rt.db.session() as s:
+        rows = (await s.execute(select(rt.tables.outbox.c.event_type, rt.tables.outbox.c.payload).where(
+            rt.tables.outbox.c.topic == topics.INTAKE_SALES_RECORDS))).all()
+    # one bulk event for the job's one chunk (issue 17); the second job created nothing, so sent nothing
+    assert [t for t, _ in rows] == ["intake.sales-records.created"]
+    payload = json.loads(rows[0].payload)["payload"]
+    assert payload["job_id"] == job_id and payload["created_by"] == "sales"
+    assert len(payload["records"]) == 3 and all(r["sales_record_type"] == body["sales_record_type"]
+                                                for r in payload["records"])
 
 
 async def test_csv_import_of_individuals(start_service, token_for) -> None:

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from agency_common.contracts.intake import PolicySessionCreated, StatementImported, StatementLinesPublished
+from agency_common.contracts.intake import (
+    PoliciesCreated,
+    PoliciesUpdated,
+    PolicyCreated,
+    PolicySessionCreated,
+    PolicyUpdated,
+    StatementImported,
+    StatementLinesPublished,
+)
 from sqlalchemy import select
 
 from tests.support.carriers import register_carriers
@@ -129,14 +138,20 @@ async def test_import_match_create_policies_and_publish(start_service, token_for
 
     async def sent_types():
         async with runtime.db.session() as s:
-            rows = (await s.execute(select(outbox.c.event_type, outbox.c.sent_at))).all()
+            rows = (await s.execute(select(outbox.c.event_type, outbox.c.sent_at, outbox.c.payload))).all()
         return rows if rows and all(r[1] is not None for r in rows) else None
     rows = await eventually(sent_types, message="outbox drained to the broker")
     types = [r[0] for r in rows]
     assert types.count(StatementImported.event_type) == 3
     assert types.count(PolicySessionCreated.event_type) == 1
     assert types.count(StatementLinesPublished.event_type) == 1
-    assert types.count("intake.policy.created") == 6 and types.count("intake.policy.updated") == 2
+    # the policies by hand one event each; Create Policies and Update by Carrier one chunk each (issue 17)
+    assert types.count(PolicyCreated.event_type) == 4 and types.count(PolicyUpdated.event_type) == 0
+    bulk = {r[0]: json.loads(r[2])["payload"] for r in rows if r[0] in (PoliciesCreated.event_type,
+                                                                          PoliciesUpdated.event_type)}
+    assert types.count(PoliciesCreated.event_type) == 1 and types.count(PoliciesUpdated.event_type) == 1
+    assert sorted(p["policy_number"] for p in bulk[PoliciesCreated.event_type]["policies"]) == ["NEW-1", "NEW-2"]
+    assert [c["changed_fields"] for c in bulk[PoliciesUpdated.event_type]["changes"]] == [["line_of_business"]] * 2
 
 
 async def test_permissions_and_hostile_uploads(start_service, token_for) -> None:

@@ -7,10 +7,13 @@ from pathlib import Path
 from agency_common.contracts.intake import (
     CarrierRegistered,
     CarrierUpdated,
+    PoliciesCreated,
+    PoliciesUpdated,
     PolicyCreated,
     PolicySessionCreated,
     PolicyUpdated,
     SalesRecordCreated,
+    SalesRecordsCreated,
     StatementImported,
     StatementLinesPublished,
     StatementPublished,
@@ -49,9 +52,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
              ("Carrier profiles", "/carrier-profiles"),
              ("Individuals", "/individuals")],
     )
-    runtime.publishes(CarrierRegistered, CarrierUpdated, PolicyCreated, PolicyUpdated, StatementImported,
-                      StatementPublished, StatementLinesPublished,
-                      PolicySessionCreated, SalesRecordCreated)
+    runtime.publishes(CarrierRegistered, CarrierUpdated, PolicyCreated, PolicyUpdated, PoliciesCreated,
+                      PoliciesUpdated, StatementImported, StatementPublished, StatementLinesPublished,
+                      PolicySessionCreated, SalesRecordCreated, SalesRecordsCreated)
     consumers.subscribe(runtime.consumer, runtime)
     imports = StatementImports(runtime)
     sales_jobs = SalesRecordJobs(runtime)

@@ -8,6 +8,8 @@ from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import (
     CarrierRegistered,
     CarrierUpdated,
+    PoliciesCreated,
+    PoliciesUpdated,
     PolicyCreated,
     PolicySnapshot,
     PolicyUpdated,
@@ -77,6 +79,15 @@ async def on_policy_events(tx: Transaction, events: list[Envelope[Any]]) -> None
     await apply_policy_snapshots(tx, [e.payload.policy for e in events])
 
 
+async def on_policies_created(tx: Transaction, events: list[Envelope[Any]]) -> None:
+    """Bulk chunks (issue 17): every snapshot of every chunk of the run, applied as the single ones are."""
+    await apply_policy_snapshots(tx, [p for e in events for p in e.payload.policies])
+
+
+async def on_policies_updated(tx: Transaction, events: list[Envelope[Any]]) -> None:
+    await apply_policy_snapshots(tx, [c.policy for e in events for c in e.payload.changes])
+
+
 def subscribe(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     business_timezone = runtime.settings.business_timezone
 
@@ -90,5 +101,7 @@ def subscribe(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     consumer.on_batch(CarrierUpdated, on_carrier_events)
     consumer.on_batch(PolicyCreated, on_policy_events)
     consumer.on_batch(PolicyUpdated, on_policy_events)
+    consumer.on_batch(PoliciesCreated, on_policies_created)
+    consumer.on_batch(PoliciesUpdated, on_policies_updated)
     consumer.on(StatementPublished, on_statement_published)
     consumer.on(StatementLinesPublished, on_statement_lines)

@@ -7,13 +7,15 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from agency_common.contracts.intake import SalesRecordCreated
+from agency_common.contracts.envelope import BULK_CHUNK
+from agency_common.contracts.intake import NewSalesRecord, SalesRecordsCreated
 from agency_common.db.types import UTCDateTime
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import JSON, String, and_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from intake.chunking import chunks
 from intake.errors import UseCaseError
 from intake.individuals.domain.fields import (
     _CARRIED_KEYS,
@@ -82,15 +84,16 @@ def _create_chunk_sql(dialect: str) -> Any:
 
 async def create_chunk(tx: Transaction, job_id: str, record_type: str, ids: list[str]) -> int:
     """Sales records for the individuals of ``ids`` that have none yet (one set-based statement),
-    one ``SalesRecordCreated`` event each."""
+    one ``SalesRecordsCreated`` event per ``BULK_CHUNK`` of them (issue 17)."""
     now = utcnow()
     dialect = tx.session.bind.dialect.name
     created = (await tx.session.execute(_create_chunk_sql(dialect), {
         "ids": ids, "record_type": record_type, "job_id": job_id, "actor": tx.actor, "now": now})).all()
-    if created:
-        await tx.emit_many(SalesRecordCreated(
-            sales_record_id=rid, individual_id=iid, sales_record_type=record_type, assigned_user=assigned,
-            job_id=job_id, created_by=tx.actor, created_at=now) for rid, iid, assigned in created)
+    await tx.emit_many(SalesRecordsCreated(
+        job_id=job_id, created_by=tx.actor, created_at=now,
+        records=[NewSalesRecord(sales_record_id=rid, individual_id=iid, sales_record_type=record_type,
+                                assigned_user=assigned) for rid, iid, assigned in part])
+        for part in chunks(created, BULK_CHUNK))
     return len(created)
 
 

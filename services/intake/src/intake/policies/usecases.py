@@ -7,8 +7,9 @@ import json
 import uuid
 from collections.abc import Iterable
 
-from agency_common.contracts.intake import PolicyCreated, PolicyUpdated
-from agency_common.db.engine import insert_ignoring_conflicts
+from agency_common.contracts.envelope import BULK_CHUNK
+from agency_common.contracts.intake import PoliciesUpdated, PolicyChange, PolicyCreated
+from agency_common.db.engine import insert_ignoring_conflicts, one_of
 from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
@@ -50,21 +51,25 @@ async def find_or_create_clients(tx: Transaction, insureds: Iterable[Insured],
     keys = list(wanted)
     for i in range(0, len(keys), 500):
         rows = await tx.session.execute(select(Client.normalised_name, Client.id, Client.name).where(
-            Client.normalised_name.in_(keys[i:i + 500])))
+            one_of(tx.session, Client.normalised_name, keys[i:i + 500])))
         found.update({n: (cid, name) for n, cid, name in rows.all()})
     missing = [{"id": str(uuid.uuid4()), "name": wanted[k].name, "normalised_name": k, "kind": wanted[k].kind,
                 "created_by": tx.actor, "created_at": utcnow()} for k in keys if k not in found]
-    for i in range(0, len(missing), CHUNK):
-        # another request may create the same new client meanwhile: its row wins, ours is skipped
-        await tx.session.execute(insert_ignoring_conflicts(tx.session, Client.__table__), missing[i:i + CHUNK])
     ours: dict[str, tuple[str, str]] = {}
-    missing_keys = [row["normalised_name"] for row in missing]
-    for i in range(0, len(missing_keys), 500):
-        rows = await tx.session.execute(select(Client.normalised_name, Client.id, Client.name).where(
-            Client.normalised_name.in_(missing_keys[i:i + 500])))
+    add = insert_ignoring_conflicts(tx.session, Client.__table__).returning(
+        Client.normalised_name, Client.id, Client.name)
+    for i in range(0, len(missing), CHUNK):
+        # another request may create the same new client meanwhile: its row wins, ours is skipped.
+        # RETURNING names ours, so only the skipped ones are looked up again: looking up this
+        # transaction's own new rows made PostgreSQL scan them (no statistics yet), 96 s of 110
+        rows = await tx.session.execute(add, missing[i:i + CHUNK])
         ours.update({n: (cid, name) for n, cid, name in rows.all()})
-    new = [(row["id"], wanted[row["normalised_name"]]) for row in missing
-           if ours.get(row["normalised_name"], ("",))[0] == row["id"]]
+    skipped = [row["normalised_name"] for row in missing if row["normalised_name"] not in ours]
+    for i in range(0, len(skipped), 500):
+        rows = await tx.session.execute(select(Client.normalised_name, Client.id, Client.name).where(
+            one_of(tx.session, Client.normalised_name, skipped[i:i + 500])))
+        found.update({n: (cid, name) for n, cid, name in rows.all()})
+    new = [(cid, wanted[k]) for k, (cid, _name) in ours.items()]
     if created is not None:
         created.extend(new)
     else:
@@ -110,12 +115,15 @@ async def update_policies_by_carrier(tx: Transaction, req: UpdateByCarrierReques
     if not ids:
         raise UseCaseError(f"no policy of {carrier.name} matches these filters: nothing was changed")
     now = utcnow()
-    for i in range(0, len(ids), 500):
-        chunk = ids[i:i + 500]
+    changed = sorted(changes)
+    for i in range(0, len(ids), BULK_CHUNK):
+        chunk = ids[i:i + BULK_CHUNK]
         await tx.session.execute(update(p).where(p.c.id.in_(chunk)).values(
             **changes, version=p.c.version + 1, updated_at=now), execution_options={"synchronize_session": False})
         rows = (await tx.session.execute(select(p).where(p.c.id.in_(chunk)))).mappings().all()
-        await tx.emit_many(PolicyUpdated(policy=snapshot(dict(r)), changed_fields=sorted(changes)) for r in rows)
+        # a bulk edit: one event per chunk (issue 17)
+        await tx.emit(PoliciesUpdated(changes=[PolicyChange(policy=snapshot(dict(r)), changed_fields=changed)
+                                               for r in rows]))
     audit = PolicyUpdateAudit(carrier=req.filter.carrier, filters=req.filter.model_dump_json(exclude_none=True),
                               changes=json.dumps(changes), count=len(ids), updated_by=tx.actor, updated_at=now)
     tx.session.add(audit)

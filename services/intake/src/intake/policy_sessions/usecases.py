@@ -8,7 +8,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from agency_common.contracts.intake import PolicyCreated, PolicySessionCreated
+from agency_common.contracts.envelope import BULK_CHUNK
+from agency_common.contracts.intake import PoliciesCreated, PolicySessionCreated
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import bindparam, func, insert, select, update
@@ -155,7 +156,8 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
         updates = [{"_id": line_id, "_policy_id": p["id"], "_reason": reason}
                    for p, ids in zip(part, line_ids[start:start + chunk], strict=True) for line_id in ids]
         await tx.session.execute(upd, updates, execution_options={"synchronize_session": False})
-        await tx.emit_many(PolicyCreated(policy=snapshot(p)) for p in part)
+        # one event per chunk of policies (issue 17), not one per policy
+        await tx.emit_many(PoliciesCreated(policies=[snapshot(p) for p in sub]) for sub in chunks(part, BULK_CHUNK))
         if progress is not None:
             await progress(start + len(part), total)
         await asyncio.sleep(0)  # other requests are served between chunks

@@ -14,7 +14,13 @@ from zoneinfo import ZoneInfo
 from agency_common.contracts import topics
 from agency_common.contracts.appointments import TransactionStatusChanged
 from agency_common.contracts.envelope import Envelope
-from agency_common.contracts.intake import PolicyCreated, PolicySessionCreated, StatementImported
+from agency_common.contracts.intake import (
+    PoliciesCreated,
+    PolicyCreated,
+    PolicySessionCreated,
+    PolicySnapshot,
+    StatementImported,
+)
 from agency_common.contracts.invoicing import (
     InvoicePosted,
     InvoicesPosted,
@@ -164,10 +170,15 @@ def operations_handlers(settings: ReportingSettings) -> dict[type, BatchHandler]
                 "total_rows": p.total_rows, "valid_rows": p.valid_rows, "invalid_rows": p.invalid_rows,
                 "blank_rows": p.blank_rows}
 
-    def policy(env: Envelope[PolicyCreated]) -> dict[str, Any]:
-        p = env.payload.policy
+    def policy_row(env: Envelope[Any], p: PolicySnapshot) -> dict[str, Any]:
         return {"policy_id": p.policy_id, "session_id": p.session_id, "carrier": p.carrier, "created_by": env.actor,
                 "created_at": env.occurred_at, "day": day(env.occurred_at)}
+
+    def policy(env: Envelope[PolicyCreated]) -> dict[str, Any]:
+        return policy_row(env, env.payload.policy)
+
+    def policies(env: Envelope[PoliciesCreated]) -> Iterable[dict[str, Any]]:
+        return (policy_row(env, p) for p in env.payload.policies)
 
     def session(env: Envelope[PolicySessionCreated]) -> dict[str, Any]:
         p = env.payload
@@ -215,6 +226,7 @@ def operations_handlers(settings: ReportingSettings) -> dict[type, BatchHandler]
     return {
         StatementImported: batch_upsert(OpsStatement.__table__, statement, key="statement_id"),
         PolicyCreated: batch_upsert(OpsPolicy.__table__, policy, key="policy_id", ignore=True),
+        PoliciesCreated: batch_upsert(OpsPolicy.__table__, to_rows=policies, key="policy_id", ignore=True),
         PolicySessionCreated: batch_upsert(OpsPolicySession.__table__, session, key="session_id", ignore=True),
         ReconciliationChanged: batch_upsert(OpsReconciliation.__table__, reconciliation, key="reconciliation_id",
                                             newer="changed_at"),
