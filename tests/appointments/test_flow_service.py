@@ -4,6 +4,9 @@ twice) → results → bulk terminate."""
 
 from __future__ import annotations
 
+from agency_common.contracts.appointments import TransactionStatusesChanged
+from agency_common.contracts.registry import decode
+from agency_common.contracts.topics import APPOINTMENTS_TRANSACTIONS
 from appointments import models as m
 from appointments.domain import vocabulary as v
 from sqlalchemy import select
@@ -126,7 +129,11 @@ async def test_onboard_sync_appoint_submit_retry_terminate(start_service, gatewa
     assert {r["line_of_authority"] for r in left} == {"Accident & Health or Sickness (including Disability)",
                                                        "Health and Sickness (excluding Disability)"}
     async with appts.runtime.db.session() as s:
-        types = list((await s.execute(select(appts.runtime.tables.outbox.c.event_type))).scalars())
+        out = appts.runtime.tables.outbox
+        status_events = [decode(APPOINTMENTS_TRANSACTIONS, r.payload.encode()).payload for r in (await s.execute(
+            select(out.c.payload).where(out.c.topic == APPOINTMENTS_TRANSACTIONS))).all()]
         raw_ssn = (await s.execute(select(m.Producer.ssn_encrypted).where(m.Producer.npn == "1234567"))).scalar()
-    assert types.count("appointments.transaction.status-changed") >= 20
+    # each transaction's status, in bulk chunks for the bulk actions (issue 17), single for a single change
+    assert sum(e.entity_count() for e in status_events) >= 20
+    assert any(isinstance(e, TransactionStatusesChanged) for e in status_events)
     assert raw_ssn and "123-45-6789" not in raw_ssn and "123456789" not in raw_ssn

@@ -124,6 +124,7 @@ def platform(browser: Any, tmp_path_factory: pytest.TempPathFactory,
         "AGENCY_OUTBOX_SWEEP_SECONDS": "0.5",
         "AGENCY_KAFKA_SESSION_TIMEOUT_MS": "2000",
         "AGENCY_KAFKA_HEARTBEAT_INTERVAL_MS": "500",
+        "AGENCY_KAFKA_FETCH_MAX_WAIT_MS": "50",  # latency over idle CPU (issue 17)
     }
     platform = Platform(env=env)
     databases = DatabaseFactory(root)

@@ -87,6 +87,8 @@ async def run_service(name: str, env: dict[str, str], database_url: str, *, migr
         outbox_sweep_seconds=0.5,
         kafka_session_timeout_ms=2000,
         kafka_heartbeat_interval_ms=500,
+        # tests favour latency over idle CPU: the fetch wait of before the idle platform (issue 17)
+        kafka_fetch_max_wait_ms=50,
         log_json=True,
         **overrides,
     )

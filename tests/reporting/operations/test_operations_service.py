@@ -9,7 +9,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 from agency_common.contracts import topics
-from agency_common.contracts.appointments import TransactionStatusChanged
+from agency_common.contracts.appointments import (
+    TransactionStatus,
+    TransactionStatusChanged,
+    TransactionStatusesChanged,
+)
 from agency_common.contracts.intake import (
     PolicyCreated,
     PolicySessionCreated,
@@ -128,3 +132,30 @@ async def test_operations_views_from_the_other_services_events(start_service, to
         assert (await client.get("/operations/nope")).status_code == 404
     async with svc.as_user(token_for("viewer")) as viewer:
         assert (await viewer.get("/api/operations/views/statements")).status_code == 403
+
+
+async def test_transaction_statuses_in_bulk_and_single_both_counted_by_transaction(start_service, token_for,
+                                                                                  kafka) -> None:
+    """Issue 17: a bulk action's statuses come as TransactionStatusesChanged chunks, a single change as
+    TransactionStatusChanged (and old single events may still be in the topic): the view keeps each
+    transaction's newest status whatever form it came in, and counts transactions, not messages."""
+    svc = await start_service("reporting", team_screens_interval_seconds=0)
+    chunk = TransactionStatusesChanged(transactions=[
+        TransactionStatus(**transaction(tid, "Submitted", at=T0 + timedelta(minutes=1)).model_dump())
+        for tid in ("T-10", "T-11", "T-12")])
+    events = [
+        envelope(transaction("T-10", "Ready to Submit", at=T0)),  # older than the chunk: the chunk wins
+        envelope(chunk),
+        envelope(transaction("T-11", "Appointed", billable=True, at=T0 + timedelta(minutes=5),
+                             answered_after=timedelta(seconds=30))),  # newer than the chunk: it wins
+        envelope(transaction("T-12", "Ready to Submit", at=T0)),  # an old single event arriving late: ignored
+    ]
+    await publish(kafka, events)
+    async with svc.as_user(token_for("clerk")) as client:
+        async def counted() -> bool:
+            return sum(r["count"] for r in (await client.get("/api/operations/events")).json()) == 6
+        await eventually(counted, message="3 single events and a chunk of 3 counted as 6 transactions")
+        counts = {r["event_type"]: r["count"] for r in (await client.get("/api/operations/events")).json()}
+        assert counts == {"appointments.transaction.status-changed": 3, "appointments.transactions.status-changed": 3}
+        tx = {s["key"]: s["rows"] for s in (await client.get("/api/operations/views/transactions")).json()["sections"]}
+        assert {(r["Status"], r["Transactions"]) for r in tx["by-status"]} == {("Submitted", 2), ("Appointed", 1)}

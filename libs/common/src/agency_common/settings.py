@@ -54,17 +54,31 @@ class ServiceSettings(BaseSettings):
     kafka_ssl_cafile: Path | None = Field(None, validation_alias=_shared("KAFKA_SSL_CAFILE"))
     kafka_ssl_certfile: Path | None = Field(None, validation_alias=_shared("KAFKA_SSL_CERTFILE"))
     kafka_ssl_keyfile: Path | None = Field(None, validation_alias=_shared("KAFKA_SSL_KEYFILE"))
-    # Low fetch wait: the embedded broker does not answer a waiting fetch when data arrives.
-    kafka_fetch_max_wait_ms: int = Field(50, validation_alias=_shared("KAFKA_FETCH_MAX_WAIT_MS"))
-    kafka_session_timeout_ms: int = Field(6000, validation_alias=_shared("KAFKA_SESSION_TIMEOUT_MS"))
-    kafka_heartbeat_interval_ms: int = Field(1000, validation_alias=_shared("KAFKA_HEARTBEAT_INTERVAL_MS"))
+    # How long the broker may hold an empty fetch: what an idle consumer costs (one fetch per wait, of
+    # every partition it reads). The embedded broker does not answer a waiting fetch at once when data
+    # arrives, but looks again at halves of the time left (after 1/2, 3/4, ... of the wait), so a new
+    # event waits a fraction of this (docs/benchmarks.md, "Idle platform").
+    kafka_fetch_max_wait_ms: int = Field(1000, validation_alias=_shared("KAFKA_FETCH_MAX_WAIT_MS"))
+    # aiokafka's fetcher looks over every assigned partition this often besides answers (its default,
+    # 200 ms, is 5 scans a second of 80 partitions in reporting, at rest).
+    kafka_consumer_timeout_ms: int = Field(1000, validation_alias=_shared("KAFKA_CONSUMER_TIMEOUT_MS"))
+    # An empty poll of the consumer is followed by a blind sleep as long (FastStream's batch loop): a
+    # bound on what it adds to a new event's wait.
+    consumer_batch_timeout_ms: int = Field(200, validation_alias=_shared("CONSUMER_BATCH_TIMEOUT_MS"))
+    # Heartbeats are requests too; a third of the session, as Kafka advises.
+    kafka_session_timeout_ms: int = Field(9000, validation_alias=_shared("KAFKA_SESSION_TIMEOUT_MS"))
+    kafka_heartbeat_interval_ms: int = Field(3000, validation_alias=_shared("KAFKA_HEARTBEAT_INTERVAL_MS"))
     kafka_request_timeout_ms: int = Field(15000, validation_alias=_shared("KAFKA_REQUEST_TIMEOUT_MS"))
 
     consumer_max_attempts: int = Field(4, validation_alias=_shared("CONSUMER_MAX_ATTEMPTS"))
     consumer_batch_size: int = Field(500, validation_alias=_shared("CONSUMER_BATCH_SIZE"))
     consumer_backoff_seconds: float = Field(0.2, validation_alias=_shared("CONSUMER_BACKOFF_SECONDS"))
     outbox_batch_size: int = Field(500, validation_alias=_shared("OUTBOX_BATCH_SIZE"))
-    outbox_sweep_seconds: float = Field(1.0, validation_alias=_shared("OUTBOX_SWEEP_SECONDS"))
+    # The relay is woken by each commit that wrote events in its process; the sweep only catches what
+    # it was not woken for (rows of another replica, a wake lost in a crash).
+    outbox_sweep_seconds: float = Field(10.0, validation_alias=_shared("OUTBOX_SWEEP_SECONDS"))
+    # How often /metrics' gauges (lag, outbox backlog, dead letters) are refreshed.
+    metrics_refresh_seconds: float = Field(15.0, validation_alias=_shared("METRICS_REFRESH_SECONDS"))
     # A background job's lease: its holder renews it every quarter; a replica takes over a job whose
     # holder stopped once this has run out (issue 20: one owner at a time).
     job_lease_seconds: float = Field(60.0, validation_alias=_shared("JOB_LEASE_SECONDS"))

@@ -14,6 +14,7 @@ from agency_common.contracts.appointments import (
     PortalInviteRequested,
     TransactionBatchSubmitted,
     TransactionStatusChanged,
+    TransactionStatusesChanged,
 )
 from agency_common.logging import get_logger
 from agency_common.web import ServiceRuntime
@@ -69,7 +70,8 @@ def create_app(settings: AppointmentsSettings | None = None) -> FastAPI:
                                   ("Appoint", "/appoint"), ("Appointments report", "/report"),
                                   ("Terminate", "/terminations"), ("Manual tasks", "/tasks"),
                                   ("Reference data", "/reference")])
-    runtime.publishes(TransactionBatchSubmitted, TransactionStatusChanged, LicenseSyncRequested, PortalInviteRequested)
+    runtime.publishes(TransactionBatchSubmitted, TransactionStatusChanged, TransactionStatusesChanged, LicenseSyncRequested,
+                      PortalInviteRequested)
     consumers.subscribe(runtime.consumer, runtime)
     runtime.background(license_refresher(runtime))
     jobs.register(runtime)

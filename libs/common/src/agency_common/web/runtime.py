@@ -180,7 +180,7 @@ class ServiceRuntime:
 
     async def _lag_loop(self) -> None:
         while True:
-            await asyncio.sleep(5)
+            await asyncio.sleep(self.settings.metrics_refresh_seconds)
             with contextlib.suppress(Exception):
                 await self.consumer.update_lag()
             with contextlib.suppress(Exception):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from appointments import models as m
 from appointments.domain import vocabulary as v
 from appointments.sql import chunks, in_list
-from appointments.transactions.records import settle_batches, status_event
+from appointments.transactions.records import settle_batches, write_status_events
 
 
 async def apply_nipr_result(tx: Transaction, result: TransactionResultReceived) -> None:
@@ -67,5 +67,5 @@ async def apply_nipr_results(tx: Transaction, results: Sequence[TransactionResul
     if not changed:
         return
     await s.flush()
-    await tx.emit_many(status_event(r) for r in changed)
+    await write_status_events(tx, changed)
     await settle_batches(tx, {r.batch_id for r in changed})

@@ -19,7 +19,6 @@ from appointments.sql import chunks, in_list
 from appointments.transactions.records import (
     emit_sent,
     settle_batches,
-    status_event,
     write_status_events,
 )
 
@@ -62,7 +61,7 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
     if sent:
         batch.submitted_by, batch.submitted_at = tx.actor, now
         await emit_sent(tx, batch.id, batch.cocode, sent)
-    await tx.emit_many(status_event(r) for r in changed)
+    await write_status_events(tx, changed)
     await settle_batches(tx, [batch.id])
     return batch
 

@@ -11,9 +11,10 @@ class GatewaySettings(ServiceSettings):
     database_url: str = "sqlite+aiosqlite:///./data/gateway.db"
     nipr_client: str = "simulator"  # simulator | real
 
-    # The submission worker: how often it looks for due submissions, how many calls it makes to NIPR
-    # for one form before giving up (then the form waits for an operator), and the backoff base.
-    worker_poll_seconds: float = 0.5
+    # The submission worker: how often it looks for due submissions besides being woken (by a batch
+    # consumed, a retry coming due), how many calls it makes to NIPR for one form before giving up
+    # (then the form waits for an operator), and the backoff base.
+    worker_poll_seconds: float = 10.0
     submit_max_attempts: int = 5
     submit_backoff_seconds: float = 1.0
     # A claimed submission is leased to its gateway instance for this long; another instance takes

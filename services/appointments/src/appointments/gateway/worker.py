@@ -119,9 +119,9 @@ class SubmissionWorker:
         self.instance = (instance or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}")[:100]
         self._wake = asyncio.Event()
 
-    def wake_soon(self) -> None:
+    def wake_soon(self, delay: float = 0.05) -> None:
         loop = asyncio.get_running_loop()
-        loop.call_later(0.05, self._wake.set)
+        loop.call_later(delay, self._wake.set)
 
     async def run(self) -> None:
         while True:
@@ -196,10 +196,13 @@ class SubmissionWorker:
             failed = attempts >= self.max_attempts
             log.warning("NIPR call failed", batch_id=first.batch_id, state=first.state, attempt=attempts,
                         error=str(exc), gave_up=failed)
+            backoff = self.backoff * 2 ** (attempts - 1)
             async with db.transaction() as session:
                 await session.execute(update(Submission).where(mine).values(
                     status=FAILED if failed else SUBMITTING, last_error=f"{type(exc).__name__}: {exc}"[:1000],
-                    next_attempt_at=utcnow() + timedelta(seconds=self.backoff * 2 ** (attempts - 1))))
+                    next_attempt_at=utcnow() + timedelta(seconds=backoff)))
+            if not failed:
+                self.wake_soon(backoff)  # the retry is due then: no need to poll for it
             return
         answered_at = utcnow()
         async with self.runtime.uow(actor="nipr-gateway", correlation_id=first.batch_id) as tx:
@@ -212,6 +215,7 @@ class SubmissionWorker:
                         next_attempt_at=answered_at + timedelta(seconds=self.backoff * 2 ** (attempts - 1)),
                         status=FAILED if attempts >= self.max_attempts else SUBMITTING,
                         last_error="NIPR returned no answer for this transaction"))
+                    self.wake_soon(self.backoff * 2 ** (attempts - 1))
                     continue
                 values = {"status": ANSWERED, "outcome": a.outcome, "reason": a.reason,
                           "nipr_reference": a.reference, "answered_at": answered_at, "last_error": None}

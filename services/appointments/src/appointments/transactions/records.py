@@ -9,8 +9,11 @@ from typing import Any
 from agency_common.contracts.appointments import (
     GatewayTransaction,
     TransactionBatchSubmitted,
+    TransactionStatus,
     TransactionStatusChanged,
+    TransactionStatusesChanged,
 )
+from agency_common.contracts.envelope import BULK_CHUNK
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import exists, select
@@ -26,20 +29,28 @@ SERVICE = "appointments"
 EVENT_CHUNK = 500  # transactions per TransactionBatchSubmitted message
 
 
-def status_event(row: dict[str, Any] | m.AppointmentTransaction) -> TransactionStatusChanged:
+def _status(row: dict[str, Any] | m.AppointmentTransaction) -> dict[str, Any]:
     g = row.get if isinstance(row, dict) else lambda k, d=None: getattr(row, k, d)
-    return TransactionStatusChanged(
-        transaction_id=g("id"), batch_id=g("batch_id"), kind=g("kind"), npn=g("npn"), state=g("state"),
-        line_of_authority=g("line_of_authority"), cocode=g("cocode"), status=g("status"),
-        eligibility_reason=g("eligibility_reason") or g("nipr_reason"), billable=bool(g("billable")),
-        fee=g("fee"), submitted_at=g("submitted_at"), answered_at=g("answered_at"),
-        changed_at=g("updated_at") or utcnow())
+    return {"transaction_id": g("id"), "batch_id": g("batch_id"), "kind": g("kind"), "npn": g("npn"),
+            "state": g("state"), "line_of_authority": g("line_of_authority"), "cocode": g("cocode"),
+            "status": g("status"), "eligibility_reason": g("eligibility_reason") or g("nipr_reason"),
+            "billable": bool(g("billable")), "fee": g("fee"), "submitted_at": g("submitted_at"),
+            "answered_at": g("answered_at"), "changed_at": g("updated_at") or utcnow()}
+
+
+def status_event(row: dict[str, Any] | m.AppointmentTransaction) -> TransactionStatusChanged:
+    return TransactionStatusChanged(**_status(row))
 
 
 async def write_status_events(tx: Transaction, rows: Sequence[Any]) -> None:
-    """TransactionStatusChanged for many rows, written to the outbox a part at a time (the loop gets turns)."""
-    for part in chunks(rows, EVENT_CHUNK):
-        await tx.emit_many(status_event(r) for r in part)
+    """The new status of the transactions one action changed: a single change keeps its single
+    TransactionStatusChanged; many (bulk appoint, a batch submitted or closed, NIPR's results) go as
+    TransactionStatusesChanged chunks of at most BULK_CHUNK, written a chunk at a time (the loop gets turns)."""
+    if len(rows) == 1:
+        await tx.emit(status_event(rows[0]))
+        return
+    for part in chunks(rows, BULK_CHUNK):
+        await tx.emit(TransactionStatusesChanged(transactions=[TransactionStatus(**_status(r)) for r in part]))
 
 
 def gateway_tx(row: dict[str, Any] | m.AppointmentTransaction) -> GatewayTransaction:

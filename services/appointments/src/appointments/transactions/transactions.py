@@ -32,7 +32,6 @@ from appointments.transactions.records import (
     emit_sent,
     settle_batches,
     settle_imports,
-    status_event,
     write_status_events,
 )
 from appointments.transactions.schemas import BulkRequest
@@ -144,7 +143,7 @@ async def _release(tx: Transaction, held: Sequence[el.Existing]) -> set[str]:
         sent[r.batch_id].append(r)
     await tx.session.flush()
     await _mark_sent(tx, sent, now)
-    await tx.emit_many(status_event(r) for r in rows)
+    await write_status_events(tx, rows)
     return set(sent)
 
 

@@ -12,7 +12,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agency_common.contracts import topics
-from agency_common.contracts.appointments import TransactionStatusChanged
+from agency_common.contracts.appointments import (
+    TransactionStatus,
+    TransactionStatusChanged,
+    TransactionStatusesChanged,
+)
 from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import (
     PoliciesCreated,
@@ -208,8 +212,7 @@ def operations_handlers(settings: ReportingSettings) -> dict[type, BatchHandler]
                 "invoice_count": len(p.invoice_ids), "received_total": p.received_total, "paid_by": p.paid_by,
                 "paid_at": p.paid_at, "day": day(p.paid_at)}
 
-    def transaction(env: Envelope[TransactionStatusChanged]) -> dict[str, Any]:
-        p = env.payload
+    def transaction_row(p: TransactionStatusChanged | TransactionStatus) -> dict[str, Any]:
         turnaround = (int((p.answered_at - p.submitted_at).total_seconds())
                       if p.submitted_at is not None and p.answered_at is not None else None)
         return {"transaction_id": p.transaction_id, "batch_id": p.batch_id, "kind": p.kind, "npn": p.npn,
@@ -217,6 +220,12 @@ def operations_handlers(settings: ReportingSettings) -> dict[type, BatchHandler]
                 "eligibility_reason": _cut(p.eligibility_reason, 200), "billable": p.billable, "fee": p.fee,
                 "submitted_at": p.submitted_at, "answered_at": p.answered_at, "turnaround_seconds": turnaround,
                 "changed_at": p.changed_at}
+
+    def transaction(env: Envelope[TransactionStatusChanged]) -> dict[str, Any]:
+        return transaction_row(env.payload)
+
+    def transactions(env: Envelope[TransactionStatusesChanged]) -> list[dict[str, Any]]:
+        return [transaction_row(t) for t in env.payload.transactions]
 
     def nipr_result(env: Envelope[TransactionResultReceived]) -> dict[str, Any]:
         p = env.payload
@@ -235,6 +244,8 @@ def operations_handlers(settings: ReportingSettings) -> dict[type, BatchHandler]
         PaymentRecorded: batch_upsert(OpsPayment.__table__, payment, key="event_id", ignore=True),
         TransactionStatusChanged: batch_upsert(OpsTransaction.__table__, transaction, key="transaction_id",
                                                newer="changed_at"),
+        TransactionStatusesChanged: batch_upsert(OpsTransaction.__table__, key="transaction_id", newer="changed_at",
+                                                 to_rows=transactions),
         TransactionResultReceived: batch_upsert(OpsNiprResult.__table__, nipr_result, key="transaction_id",
                                                 newer="processed_at"),
     }
