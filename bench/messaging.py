@@ -13,6 +13,10 @@ is then timed until every good event is applied and every poison is in ``dead_le
 within 2x of the same stream without poison). ``--handler single`` registers the handler with
 ``on`` (one event at a time) instead of ``on_batch``.
 
+The consume stage is compared with a raw FastStream batch subscriber reading the same events
+from the same topic in the same run (bytes only: no decode, no database), the ceiling the
+consumer path is measured against (issue 17: at least a third of it).
+
 Prints events per second for each stage; figures go into docs/benchmarks.md.
 """
 
@@ -37,6 +41,9 @@ from agency_common.outbox import Transaction, messaging_tables
 from agency_common.settings import ServiceSettings
 from agency_common.web.runtime import ServiceRuntime
 from agency_platform.launcher import free_port, start_broker
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
 
 
@@ -55,6 +62,38 @@ async def publish_through_faststream(broker: Any, events: Any) -> None:
 
 class Poisoned(Exception):
     pass
+
+
+async def undecoded(_msg: Any) -> None:
+    return None  # bytes only: FastStream would json.loads each record of the batch
+
+
+async def raw_rate(bootstrap: str, topic: str, events: int, settings: ServiceSettings) -> float:
+    """Events per second of a bare FastStream batch subscriber (the consumer's subscription settings)
+    reading the topic's events as bytes, timed from its first batch like the consumer."""
+    broker = KafkaBroker(bootstrap, logger=None)
+    seen, done = [0], asyncio.Event()
+    marks: list[tuple[float, int]] = []
+
+    @broker.subscriber(topic, group_id="bench-raw", batch=True, max_records=settings.consumer_batch_size,
+                       batch_timeout_ms=200, auto_offset_reset="earliest", ack_policy=AckPolicy.MANUAL,
+                       fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms, decoder=undecoded)
+    async def count(msg: KafkaMessage) -> None:
+        records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        seen[0] += sum(1 for r in records if r.value)
+        if not marks:
+            marks.append((time.perf_counter(), seen[0]))
+        await msg.ack()  # commits, as the consumer does per batch
+        if seen[0] >= events:
+            done.set()
+
+    await broker.start()
+    try:
+        await asyncio.wait_for(done.wait(), 600)
+        t = time.perf_counter() - marks[0][0]
+    finally:
+        await broker.stop()
+    return (events - marks[0][1]) / t
 
 
 async def main(events: int, database_url: str | None, faststream_relay: bool = False, poison: float = 0.0,
@@ -112,6 +151,8 @@ async def main(events: int, database_url: str | None, faststream_relay: bool = F
         cpu_relay = time.process_time() - cpu0
         assert published == events, published
 
+        raw = await raw_rate(bootstrap, PolicyCreated.topic, events, consumer.settings)
+
         dead_letters = tables_b.dead_letters
         async with app_c.router.lifespan_context(app_c):
             t0 = None
@@ -138,6 +179,9 @@ async def main(events: int, database_url: str | None, faststream_relay: bool = F
         via = "on_batch" if handler == "batch" else "on, one event at a time"
         print(f"  consume + inbox + effect ({via}, 500 a batch): {(events - first) / t_consume:,.0f} events/s, "
               f"drained in {t_consume:.1f} s; {len(poisoned)} poison events ({poison:.1%}) dead-lettered")
+        rate = (events - first) / t_consume
+        print(f"  raw FastStream batch subscriber (bytes only):      {raw:,.0f} events/s; "
+              f"consume / raw = 1/{raw / rate:.1f} ({rate / raw:.2f})")
     finally:
         broker.terminate()
 

@@ -10,7 +10,9 @@ never overwrites a newer one, whatever the order of arrival. If a batch fails, t
 it again with each run in a savepoint, bisecting the failing run (through the same handlers), so one
 bad event is retried and dead-lettered alone while the rest is committed. A redelivered event never
 reaches a handler (the inbox), so nothing is counted twice; a dead-letter copy is keyed by the
-refusal (consumer and original offset), so two services refusing one event count twice.
+refusal (consumer and original offset), so two services refusing one event count twice. Types that
+are only counted (no specific handler, one entity an event) are decoded without validating their
+payload, which is most of the decoding's cost.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from agency_common.contracts import topics
+from agency_common.contracts.envelope import EventPayload
 from agency_common.contracts.registry import registry
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted
 from agency_common.messaging.consumer import EventConsumer
@@ -53,6 +56,9 @@ def subscribe(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
         if topic in OWN_TOPICS:
             continue
         for payload_type in types.values():
-            consumer.on_batch(payload_type, specific.get(payload_type, count_events))
+            handler = specific.get(payload_type, count_events)
+            # a type only counted, one entity an event, needs no payload validation (issue 17)
+            counted = handler is count_events and payload_type.entity_count is EventPayload.entity_count
+            consumer.on_batch(payload_type, handler, validate_payload=not counted)
     for topic in topics.ALL_TOPICS:
         consumer.on_raw(topics.dlt(topic), count_dead_letter)
