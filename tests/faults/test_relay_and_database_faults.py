@@ -169,6 +169,27 @@ async def _all_seen(stream: Stream, n: int) -> bool:
     return (await stream.effects_seen())[1] >= n
 
 
+class ConnectionKiller:
+    """Terminates every connection to one PostgreSQL database at an interval until told to stop, as an
+    administrator's ``pg_terminate_backend`` or a failover does, and counts them."""
+
+    def __init__(self, database: str, every: float) -> None:
+        self.database, self.every = database, every
+        self.killed = 0
+        self.stop = asyncio.Event()
+
+    async def run(self) -> None:
+        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
+        try:
+            while not self.stop.is_set():
+                self.killed += len(await conn.fetch(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    self.database))
+                await asyncio.sleep(self.every)
+        finally:
+            await conn.close()
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not using_postgres(), reason="pg_terminate_backend is PostgreSQL's")
 async def test_consumer_database_connections_killed_mid_batch(kafka: str, databases: DatabaseFactory) -> None:
@@ -176,42 +197,28 @@ async def test_consumer_database_connections_killed_mid_batch(kafka: str, databa
     await stream.create_tables()
     sent = scaled(5000)
     report = FaultReport("consumer's database connections killed mid-batch (pg_terminate_backend)", sent=sent)
-    consumer_db = stream.consumer.db.engine.url.database
-    killed = 0
-
-    async def kill_connections(until: asyncio.Event) -> None:
-        nonlocal killed
-        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
-        try:
-            while not until.is_set():
-                killed += len(await conn.fetch(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                    consumer_db))
-                await asyncio.sleep(0.3)
-        finally:
-            await conn.close()
+    killer = ConnectionKiller(stream.consumer.db.engine.url.database, every=0.3)
 
     try:
         await stream.write_events(sent)
         await stream.producer.relay.drain()
         app = stream.consumer.create_app()
-        stop_killing = asyncio.Event()
         async with app.router.lifespan_context(app):
             await _wait_for(lambda: _some_seen(stream), 120 * SCALE, "the consumer starts applying")
-            killer = asyncio.create_task(kill_connections(stop_killing))
+            killing = asyncio.create_task(killer.run())
             # kill for a while mid-stream, then let it recover
             with contextlib.suppress(AssertionError):
                 await _wait_for(lambda: _all_seen(stream, sent // 2), 20 * SCALE, "half applied under kills")
-            stop_killing.set()
-            await killer
+            killer.stop.set()
+            await killing
             report.started = time.monotonic()
             await _wait_for(lambda: _all_seen(stream, sent), 240 * SCALE, f"all {sent} events applied")
             report.recovered()
             rows, distinct = await stream.effects_seen()
         report.applied, report.lost, report.doubled = distinct, sent - distinct, rows - distinct
-        report.notes["connections_killed"] = killed
+        report.notes["connections_killed"] = killer.killed
         report.publish()
-        assert killed > 0, "the experiment must have killed connections"
+        assert killer.killed > 0, "the experiment must have killed connections"
         assert (rows, distinct) == (sent, sent), "nothing lost, nothing doubled"
     finally:
         await stream.close()
@@ -227,23 +234,10 @@ async def test_http_answers_503_while_database_connections_are_killed(start_serv
     """Requests while intake's connections are killed get their answer or a 503 to retry, never a 500 or
     a hang; a client retrying with its Idempotency-Key ends with each policy created once."""
     intake = await start_service("intake")
-    db_name = intake.runtime.db.engine.url.database
+    killer = ConnectionKiller(intake.runtime.db.engine.url.database, every=0.2)
     n = scaled(150)
     report = FaultReport("HTTP while the database connections are killed (pg_terminate_backend)", sent=n)
     statuses: list[int] = []
-    killed = 0
-
-    async def killer(until: asyncio.Event) -> None:
-        nonlocal killed
-        conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, database="postgres")
-        try:
-            while not until.is_set():
-                killed += len(await conn.fetch(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                    db_name))
-                await asyncio.sleep(0.2)
-        finally:
-            await conn.close()
 
     async with intake.as_user(token_for("clerk")) as client:
         assert (await client.post("/api/carriers", json={"name": "Cut Mutual"})).status_code == 201
@@ -264,20 +258,19 @@ async def test_http_answers_503_while_database_connections_are_killed(start_serv
                 await asyncio.sleep(0.2)
             raise AssertionError(f"policy {i} never created; last answer {last}; answers {Counter(statuses)}")
 
-        stop = asyncio.Event()
-        kill_task = asyncio.create_task(killer(stop))
+        kill_task = asyncio.create_task(killer.run())
         try:
             await asyncio.wait_for(asyncio.gather(*(create(i) for i in range(n))), timeout=300 * SCALE)
         finally:
-            stop.set()
+            killer.stop.set()
             await kill_task
         report.recovered()
         total = (await client.get("/api/policies", params={"carrier": "Cut Mutual", "limit": 1})).json()["total"]
     unexpected = sorted({s for s in statuses if s not in (201, 409, 503)})
     report.applied, report.lost, report.doubled = total, max(0, n - total), max(0, total - n)
-    report.notes.update({"connections_killed": killed, "answers_503": statuses.count(503),
+    report.notes.update({"connections_killed": killer.killed, "answers_503": statuses.count(503),
                          "answers_409": statuses.count(409), "unexpected": unexpected})
     report.publish()
-    assert killed > 0, "the experiment must have killed connections"
+    assert killer.killed > 0, "the experiment must have killed connections"
     assert not unexpected, f"only 201, or 503/409 to retry: got {unexpected}"
     assert total == n, "each policy created once"
