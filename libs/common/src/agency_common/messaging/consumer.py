@@ -21,10 +21,8 @@ message not settled.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,59 +31,31 @@ from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from sqlalchemy import delete
 
 from agency_common.contracts.envelope import Envelope, EventPayload
 from agency_common.contracts.registry import ContractError, counted_envelope, decode
-from agency_common.contracts.topics import DLT_SUFFIX, dlt
-from agency_common.db.engine import insert_ignoring_conflicts, one_of
-from agency_common.dead_letters import mask_error, seal
 from agency_common.logging import correlation_id_var, get_logger
+from agency_common.messaging import inbox
+from agency_common.messaging.dead_lettering import DeadLetters
+from agency_common.messaging.incoming import (
+    BatchHandler,
+    Handler,
+    Incoming,
+    PermanentError,
+    RawHandler,
+    dead_letter_id,
+    header,
+)
 from agency_common.metrics import ServiceMetrics
 from agency_common.outbox.unit_of_work import Transaction, UnitOfWork
 from agency_common.pii import PiiCipher
 from agency_common.settings import ServiceSettings
-from agency_common.timeutil import utcnow
+
+__all__ = ["BatchHandler", "EventConsumer", "Handler", "Incoming", "PermanentError", "RawHandler", "dead_letter_id"]
 
 log = get_logger(__name__)
 
-Handler = Callable[[Transaction, Envelope[Any]], Awaitable[None]]
-RawHandler = Callable[[Transaction, "Incoming"], Awaitable[None]]
-BatchHandler = Callable[[Transaction, list[Envelope[Any]]], Awaitable[None]]
-
-
 ISOLATION_CHUNK = 32  # messages a failed batch handler's run is tried in, before bisecting a failing chunk
-
-
-class PermanentError(Exception):
-    """Raised by a handler when retrying cannot help (e.g. a rule the event breaks)."""
-
-
-@dataclass
-class Incoming:
-    """One consumed record, decoded where its topic carries envelopes."""
-
-    record: ConsumerRecord[Any, Any]
-    envelope: Envelope[Any] | None = None
-
-    @property
-    def topic(self) -> str:
-        return self.record.topic
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {k: (v.decode(errors="replace") if isinstance(v, bytes) else str(v)) for k, v in self.record.headers or ()}
-
-    @property
-    def inbox_id(self) -> str:
-        if self.envelope is not None:
-            return str(self.envelope.event_id)
-        hdr = self.headers
-        if self.topic.endswith(DLT_SUFFIX) and "x-consumer" in hdr:
-            return dead_letter_id(hdr)
-        if "event_id" in hdr:
-            return f"{hdr['event_id']}@{self.topic}"
-        return f"{self.topic}:{self.record.partition}:{self.record.offset}"
 
 
 @dataclass(eq=False)
@@ -106,25 +76,8 @@ class _Chain:
         return [self.head, *self.waiting]
 
 
-def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
-    for key, value in record.headers or ():
-        if key == name:
-            return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
-    return None
-
-
 def _chain_key(record: ConsumerRecord[Any, Any]) -> tuple[str, int, Any]:
     return record.topic, record.partition, record.key
-
-
-def dead_letter_id(headers: dict[str, str]) -> str:
-    """The identity of a dead-letter copy: one refusal of one message by one consumer, the key of the
-    refusing service's ``dead_letters`` row. Two services refusing the same event make two copies with
-    the same ``event_id`` (both counted); a copy published again after a crash is the same refusal
-    (counted once). Hashed to fit the inbox's key column."""
-    parts = [headers.get(name, "") for name in
-             ("x-consumer", "x-original-topic", "x-original-partition", "x-original-offset", "event_id")]
-    return "dlt:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
 class EventConsumer:
@@ -139,7 +92,6 @@ class EventConsumer:
         pii: PiiCipher | None = None,
     ) -> None:
         self.settings = settings
-        self.pii = pii  # seals dead letters at rest
         self.broker = broker
         self.uow = uow
         self.tables = uow.tables
@@ -157,6 +109,7 @@ class EventConsumer:
         self._lock = asyncio.Lock()  # batches and the retry task take turns
         self._retrier: asyncio.Task[None] | None = None
         self._rebalanced = False
+        self.dead_letters = DeadLetters(self.name, broker, uow, metrics, pii)  # pii seals them at rest
 
     # -- registration ---------------------------------------------------------------------------
     def on(self, payload_type: type[EventPayload], handler: Handler) -> None:
@@ -230,7 +183,7 @@ class EventConsumer:
         for record in records:
             incoming = Incoming(record)
             if record.topic not in self.raw_handlers:
-                event_type = _header(record, "event_type")
+                event_type = header(record, "event_type")
                 try:
                     incoming.envelope = decode(record.topic, record.value, event_type,
                                                self.envelopes.get((record.topic, event_type or "")))
@@ -267,7 +220,7 @@ class EventConsumer:
         # the run the batch failed in (the last one it reached) is known to fail: split it at once
         failed_in = id(tried[-1]) if tried else None
         async with self._transaction(items[0]) as tx:
-            fresh = await self._claim(tx, items)
+            fresh = await inbox.claim(tx, self.tables.inbox, self.name, items)
             applied: list[Incoming] = []
             for run in _runs(fresh, self.batch_handlers):
                 if len(run) > 2 * ISOLATION_CHUNK:
@@ -277,7 +230,7 @@ class EventConsumer:
                         await self._isolate(tx, run[start:start + ISOLATION_CHUNK], applied, reached)
                 else:
                     await self._isolate(tx, run, applied, reached, fails=any(id(i) == failed_in for i in run))
-            await self._unclaim(tx, fresh, applied)
+            await inbox.unclaim(tx, self.tables.inbox, self.name, fresh, applied)
         self._count(items, applied)
 
     async def _isolate(self, tx: Transaction, run: list[Incoming], applied: list[Incoming], tried: set[int],
@@ -343,7 +296,7 @@ class EventConsumer:
             return []
         settled: list[_Chain] = []
         async with self._transaction(chains[0].head) as tx:
-            claimed = await self._claim(tx, [c.head for c in chains])
+            claimed = await inbox.claim(tx, self.tables.inbox, self.name, [c.head for c in chains])
             fresh = {id(i) for i in claimed}
             applied: list[Incoming] = []
             for chain in chains:
@@ -357,7 +310,7 @@ class EventConsumer:
                         continue
                     applied.append(chain.head)
                 settled.append(chain)
-            await self._unclaim(tx, claimed, applied)
+            await inbox.unclaim(tx, self.tables.inbox, self.name, claimed, applied)
         done = {id(i) for i in applied}
         for chain in settled:
             outcome = "applied" if id(chain.head) in done else "duplicate"
@@ -458,7 +411,7 @@ class EventConsumer:
 
     async def _apply(self, batch: list[Incoming], tried: list[Incoming]) -> None:
         async with self._transaction(batch[0]) as tx:
-            to_apply = await self._claim(tx, batch)
+            to_apply = await inbox.claim(tx, self.tables.inbox, self.name, batch)
             for run in _runs(to_apply, self.batch_handlers):
                 tried.extend(run)
                 await self._run(tx, run)
@@ -492,92 +445,12 @@ class EventConsumer:
         finally:
             correlation_id_var.reset(token)
 
-    async def _claim(self, tx: Transaction, batch: list[Incoming]) -> list[Incoming]:
-        """Insert the batch's inbox rows, one statement: the messages to apply, in order, are those
-        whose row is new (``ON CONFLICT DO NOTHING RETURNING``; a redelivery, or a second copy in
-        the same batch, is skipped). Rolled back with the transaction if it fails."""
-        firsts: dict[str, Incoming] = {}
-        for incoming in batch:
-            firsts.setdefault(incoming.inbox_id, incoming)
-        if not firsts:
-            return []
-        now = utcnow()
-        inbox = self.tables.inbox
-        rows = [{"event_id": key, "consumer": self.name, "topic": i.topic,
-                 "event_type": i.envelope.type if i.envelope else None, "received_at": now}
-                for key, i in firsts.items()]
-        result = await tx.session.execute(
-            insert_ignoring_conflicts(tx.session, inbox).returning(inbox.c.event_id), rows)
-        new = set(result.scalars())
-        return [incoming for key, incoming in firsts.items() if key in new]
-
-    async def _unclaim(self, tx: Transaction, claimed: list[Incoming], applied: list[Incoming]) -> None:
-        """Delete the inbox rows of claimed messages that were not applied (parked, or waiting behind)."""
-        done = {id(i) for i in applied}
-        left = [i.inbox_id for i in claimed if id(i) not in done]
-        if left:
-            inbox = self.tables.inbox
-            await tx.session.execute(delete(inbox).where(inbox.c.consumer == self.name,
-                                                         one_of(tx.session, inbox.c.event_id, left)))
-
     # -- dead letters ---------------------------------------------------------------------------
     async def dead_letter(self, incoming: Incoming, error: Exception, attempts: int) -> None:
         await self.dead_letter_many([(incoming, error, attempts)])
 
     async def dead_letter_many(self, refused: list[tuple[Incoming, Exception, int]]) -> None:
-        """Record the messages in ``dead_letters`` (one transaction), then publish them to their
-        dead-letter topics with the error headers (all awaited: if one fails, the caller reads them
-        again, and the table's unique key keeps one row per message)."""
-        if not refused:
-            return
-        rows, publishes = [], []
-        for incoming, error, attempts in refused:
-            record = incoming.record
-            error_text = mask_error(f"{error}")[:4000]
-            headers = incoming.headers
-            dlt_headers = {
-                **headers,
-                "x-error": error_text[:1000],
-                "x-error-type": type(error).__name__,
-                "x-original-topic": record.topic,
-                "x-original-partition": str(record.partition),
-                "x-original-offset": str(record.offset),
-                "x-attempts": str(attempts),
-                "x-failed-at": utcnow().isoformat(),
-                "x-consumer": self.name,
-            }
-            rows.append({
-                "consumer": self.name,
-                "topic": record.topic,
-                "partition": record.partition,
-                "offset": record.offset,
-                "key": record.key.decode(errors="replace") if isinstance(record.key, bytes) else record.key,
-                "event_id": headers.get("event_id") or (str(incoming.envelope.event_id) if incoming.envelope else None),
-                "event_type": headers.get("event_type"),
-                "error_type": type(error).__name__,
-                "error": error_text,
-                "attempts": attempts,
-                "payload": seal(record.value or b"", self.pii),
-                "headers": json.dumps(headers),
-                "failed_at": utcnow(),
-            })
-            publishes.append((record, dlt_headers))
-        async with self.uow.db.transaction() as session:
-            await session.execute(insert_ignoring_conflicts(session, self.tables.dead_letters), rows)
-        await asyncio.gather(*(self.broker.publish(record.value or b"", topic=dlt(record.topic), key=record.key,
-                                                   headers=dlt_headers) for record, dlt_headers in publishes))
-        for (record, _), row in zip(publishes, rows, strict=True):
-            self.metrics.dead_lettered.labels(record.topic).inc()
-            self.metrics.events_consumed.labels(record.topic, "dead_lettered").inc()
-            log.error(
-                "message dead-lettered",
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                attempts=row["attempts"],
-                error_type=row["error_type"],
-                error=row["error"][:500],
-            )
+        await self.dead_letters.publish(refused)
 
     # -- lag ------------------------------------------------------------------------------------
     async def update_lag(self) -> None:
