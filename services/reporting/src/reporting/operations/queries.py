@@ -115,7 +115,7 @@ async def policies(session: AsyncSession) -> list[Section]:
                 ["Session", "Created at", "User", "Carrier", "Statement", "Count (session)", "Policies seen"],
                 [[sid, at.isoformat(timespec="seconds"), by, carrier, st or "", _int(n), _int(seen_n)]
                  for sid, at, by, carrier, st, n, seen_n in sessions],
-                note="“Policies seen” counts intake.policy.created events carrying the session id."),
+                note="“Policies seen” counts the policies of the session in the policy events received (single or in chunks)."),
     ]
 
 
