@@ -72,7 +72,8 @@ def book_conditions(f: BookSearch) -> list[Any]:
     conds: list[Any] = []
     if f.q.strip():
         text = f.q.strip()
-        conds.append(or_(p.policy_number.contains(text, autoescape=True),
+        # any case on both databases (SQLite's LIKE ignores ASCII case, PostgreSQL's does not)
+        conds.append(or_(func.lower(p.policy_number).contains(text.lower(), autoescape=True),
                          func.lower(p.client_name).contains(text.lower(), autoescape=True)))
     for column, value in ((p.carrier, f.carrier), (p.line_of_business, f.line_of_business), (p.status, f.status),
                           (p.session_id, f.session_id)):
