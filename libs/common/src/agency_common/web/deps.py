@@ -21,13 +21,14 @@ import sqlite3
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as db_errors
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from agency_common.errors import UseCaseError
+from agency_common.listing import MAX_OFFSET
 from agency_common.logging import get_logger
 from agency_common.web.pages import PageForbidden, render
 
@@ -49,6 +50,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 Session = Annotated[AsyncSession, Depends(get_session)]
+
+# A list's offset: a larger one than any list holds would overflow the database's integer (a 500).
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
 
 def wants_html(request: Request) -> bool:

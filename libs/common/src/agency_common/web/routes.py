@@ -24,6 +24,7 @@ from agency_common.dead_letters import mask_error
 from agency_common.logging import correlation_id_var, get_logger
 from agency_common.login_guard import Throttled
 from agency_common.timeutil import utcnow
+from agency_common.web.deps import Offset
 from agency_common.web.pages import LoginRequired, page_permission, render
 from agency_common.web.security import accepted_correlation_id, security_headers
 
@@ -218,7 +219,7 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
     async def audit_api(
         _user: Annotated[User, require("audit:view")], actor: str | None = None, action: str | None = None,
         subject_id: str | None = None, since: datetime | None = None, until: datetime | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Offset = 0,
     ) -> dict[str, Any]:
         """The audit trail of this service, newest first: logins, reveals and exports of personal data,
         deletions and changes of financial records, each with who, when, from where and what."""
@@ -230,7 +231,7 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
     async def audit_page(
         request: Request, _user: Annotated[User, page_permission("audit:view")], actor: str = "",
         action: str = "", subject_id: str = "", limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        offset: Offset = 0,
     ) -> HTMLResponse:
         total, items = await audit.page(runtime.db, audit_log,
                                         audit_query(actor, action, subject_id, None, None, limit, offset))

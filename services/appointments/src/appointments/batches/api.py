@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.validation import NonBlankStr
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api")
 
 @router.get("/transaction-batches", tags=["transaction batches"], response_model=BatchPage, response_model_exclude_unset=True)
 async def list_batches(session: Session, _user: Annotated[User, require("appointments:view")],
-                       limit: Annotated[int, Query(ge=1)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+                       limit: Annotated[int, Query(ge=1)] = 100, offset: Offset = 0,
                        sort: str = "-created_at") -> dict[str, Any]:
     """One page of batches with the total (``{total, offset, limit, sort, items}``), the newest first
     unless ``sort`` names a column (``-`` before it for descending)."""

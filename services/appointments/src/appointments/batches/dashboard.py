@@ -6,7 +6,7 @@ from typing import Annotated
 
 from agency_common.auth import User
 from agency_common.web import page_permission, render
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -23,7 +23,7 @@ PAGE_SIZE = 100  # batches a page of the home screen
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, session: Session, _user: Annotated[User, page_permission("appointments:view")],
-               sort: str = "", offset: int = 0, limit: int = PAGE_SIZE) -> HTMLResponse:
+               sort: str = "", offset: Offset = 0, limit: int = PAGE_SIZE) -> HTMLResponse:
     listed = await batches_page(session, max(0, offset), min(max(1, limit), 1000), BATCH_SORTING.valid(sort))
     counts = await transaction_counts(session, [b.id for b in listed.items])
     return render(request, "appointments_home.html", batches=listed.items, page=listed, counts=counts)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.web import ServiceRuntime
-from agency_common.web.deps import Runtime
+from agency_common.web.deps import Offset, Runtime
 from fastapi import APIRouter, File, Header, Query, UploadFile
 from fastapi.responses import Response
 from sqlalchemy.exc import IntegrityError
@@ -100,7 +100,7 @@ async def list_appointment_jobs(runtime: Runtime, _user: Annotated[User, require
 @router.get("/appointment-jobs/{job_id}", tags=["bulk appoint"], response_model=JobDetail,
             response_model_exclude_unset=True)
 async def get_appointment_job(runtime: Runtime, job_id: str, _user: Annotated[User, require("appointments:view")],
-                              offset: Annotated[int, Query(ge=0)] = 0,
+                              offset: Offset = 0,
                               limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     """A background bulk appoint: status (queued, running, done, failed), total, processed,
     rejected, transactions, its batches (one per CoCode) and one page of per-request results."""

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from agency_common.auth import User
 from agency_common.web import ServiceRuntime, page_permission, render
-from agency_common.web.deps import Runtime
+from agency_common.web.deps import Offset, Runtime
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -62,6 +62,6 @@ async def appoint_submit(request: Request, runtime: Runtime,
 @router.get("/appoint/jobs/{job_id}", response_class=HTMLResponse)
 async def appoint_job_page(request: Request, runtime: Runtime, job_id: str,
                            _user: Annotated[User, page_permission("appointments:view")],
-                           offset: int = 0) -> HTMLResponse:
+                           offset: Offset = 0) -> HTMLResponse:
     job = await jobs.get_job(runtime, job_id, max(0, offset), 100)
     return render(request, "appoint_job.html", job=job)

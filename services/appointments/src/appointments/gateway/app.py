@@ -10,7 +10,7 @@ from agency_common.auth import User, require
 from agency_common.contracts.appointments import LicenseSyncRequested, TransactionBatchSubmitted
 from agency_common.contracts.nipr import LicensesFetched, TransactionResultReceived
 from agency_common.web import ServiceRuntime, page_permission, render
-from agency_common.web.deps import Session, get_runtime
+from agency_common.web.deps import Offset, Session, get_runtime
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
@@ -48,7 +48,7 @@ HOME_PAGE_SIZE = 50  # submissions a page of the home screen
 
 @router.get("/", response_class=HTMLResponse)
 async def home(request: Request, runtime: Gateway, session: Session,
-               user: Annotated[User, page_permission("appointments:view")], sort: str = "", offset: int = 0,
+               user: Annotated[User, page_permission("appointments:view")], sort: str = "", offset: Offset = 0,
                limit: int = HOME_PAGE_SIZE) -> HTMLResponse:
     client = runtime.client
     view = await queries.home_view(session, queries.SUBMISSION_SORTING.valid(sort or "-received_at"), max(0, offset),
@@ -69,7 +69,7 @@ async def retry_page(runtime: Gateway, _user: Annotated[User, page_permission("a
 @api.get("/submissions", response_model=SubmissionPage, response_model_exclude_unset=True)
 async def submissions(session: Session, _user: Annotated[User, require("appointments:view")],
                       batch_id: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
-                      offset: Annotated[int, Query(ge=0)] = 0, sort: str = "received_at") -> dict[str, Any]:
+                      offset: Offset = 0, sort: str = "received_at") -> dict[str, Any]:
     """One page of submissions (of one batch or all) with the total (``{total, offset, limit, sort,
     items}``), in the order received unless ``sort`` names a column (``-`` before it for descending)."""
     shown = set(SubmissionOut.model_fields)  # a column added later stays out until the model names it

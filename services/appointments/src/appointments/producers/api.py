@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from agency_common.auth import User, require
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api")
 
 @router.get("/producers", tags=["producers"], response_model=ProducerPage, response_model_exclude_unset=True)
 async def list_producers(runtime: Runtime, session: Session, user: Annotated[User, require("producers:view")],
-                         limit: Annotated[int, Query(ge=1)] = 200, offset: Annotated[int, Query(ge=0)] = 0,
+                         limit: Annotated[int, Query(ge=1)] = 200, offset: Offset = 0,
                          sort: str = "name", q: str = "") -> dict[str, Any]:
     """One page of producers with the total (``{total, offset, limit, sort, items}``), by last name
     unless ``sort`` names a column (``-`` before it for descending); ``q`` an NPN or part of a last name."""

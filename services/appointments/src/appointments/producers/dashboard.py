@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from agency_common.auth import User
 from agency_common.web import ServiceRuntime, page_permission, render
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,7 +51,7 @@ async def _producers_ctx(session: AsyncSession, runtime: ServiceRuntime, user: U
 @router.get("/producers", response_class=HTMLResponse)
 async def producers_list_page(request: Request, runtime: Runtime, session: Session,
                               user: Annotated[User, page_permission("producers:view")], q: str = "", sort: str = "",
-                              offset: int = 0, limit: int = PAGE_SIZE) -> HTMLResponse:
+                              offset: Offset = 0, limit: int = PAGE_SIZE) -> HTMLResponse:
     return render(request, "producers.html", **await _producers_ctx(session, runtime, user, q, sort, offset, limit))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from agency_common.auth import User, require
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from agency_common.web.downloads import attachment
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api")
 async def appointments_report(runtime: Runtime, session: Session, user: Annotated[User, require("appointments:view")],
                               cocode: str | None = None, status: str | None = None,
                               line_of_authority: str | None = None, state: str | None = None,
-                              format: str = "json", offset: Annotated[int, Query(ge=0)] = 0,
+                              format: str = "json", offset: Offset = 0,
                               limit: Annotated[int, Query(ge=1, le=1000)] = report.PAGE_SIZE) -> Any:
     """One page of the report with the total (``{total, offset, limit, items}``); ``format=csv``
     exports every matching row (streamed), in the columns the termination file accepts; producers'

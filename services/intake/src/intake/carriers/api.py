@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 from agency_common.auth import User, require
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Query
 
 from intake.carriers.registry import (
@@ -41,7 +41,7 @@ async def carriers(session: Session, _user: Annotated[User, require("carriers:vi
                    q: Annotated[str | None, Query(max_length=200, description="name, alias or NAIC code")] = None,
                    include_inactive: bool = True,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                   offset: Offset = 0) -> dict[str, Any]:
     total, items = await list_carriers(session, q=q, include_inactive=include_inactive, limit=limit, offset=offset)
     return {"total": total, "limit": limit, "offset": offset, "items": items}
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.tabular import TabularError, csv_bytes
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from agency_common.web.downloads import attachment
 from fastapi import APIRouter, File, Header, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -129,7 +129,7 @@ async def individual_import(imports: ImportJobs, import_id: str,
 @router.get("/individual-imports/{import_id}/results", response_model=ImportResultsPage, response_model_exclude_unset=True)
 async def individual_import_results(imports: ImportJobs, import_id: str,
                                     _user: Annotated[User, require("individuals:edit")],
-                                    offset: Annotated[int, Query(ge=0)] = 0,
+                                    offset: Offset = 0,
                                     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                                     outcome: Annotated[str | None, Query(pattern="^(created|updated|invalid)$")] = None,
                                     ) -> dict[str, Any]:
@@ -254,7 +254,7 @@ async def list_sales_records_route(runtime: Runtime, session: Session,
                                    individual_id: str | None = None, job_id: str | None = None,
                                    sales_record_type: str | None = None,
                                    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                                   offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                                   offset: Offset = 0) -> dict[str, Any]:
     total, rows = await list_sales_records(session, sales_record_type=sales_record_type, job_id=job_id,
                                            individual_id=individual_id, limit=limit, offset=offset)
     cipher, reveal = require_cipher(runtime), user.can(REVEAL)

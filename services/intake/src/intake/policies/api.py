@@ -6,8 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from agency_common.auth import User, require
-from agency_common.listing import MAX_OFFSET
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
@@ -55,7 +54,7 @@ async def list_policies(
     expiration_to: date | None = None,
     sort: Annotated[str, Query(description="a column, -column for descending")] = BOOK_SORTING.default,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """The book of business, searched, sorted and read a page at a time, with how many policies match."""
     search = BookSearch(q=q, carrier=await canonical_name(session, carrier) if carrier else "",

@@ -7,9 +7,8 @@ from datetime import date
 from typing import Annotated
 
 from agency_common.auth import User
-from agency_common.listing import MAX_OFFSET
 from agency_common.web import page_permission, render
-from agency_common.web.deps import Runtime
+from agency_common.web.deps import Offset, Runtime
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -117,7 +116,7 @@ async def update_form(request: Request, runtime: Runtime,
 async def book_page(request: Request, runtime: Runtime, user: Viewer, q: str = "", carrier: str = "",
                     line_of_business: str = "", status: str = "", session_id: str = "",
                     effective_from: str = "", effective_to: str = "", expiration_from: str = "",
-                    expiration_to: str = "", sort: str = "", offset: int = 0, limit: int = 50) -> HTMLResponse:
+                    expiration_to: str = "", sort: str = "", offset: Offset = 0, limit: int = 50) -> HTMLResponse:
     """Search the book of business: any filter, sortable columns, a page at a time with the count."""
     error = None
     dates: dict[str, date | None] = {}
@@ -130,7 +129,7 @@ async def book_page(request: Request, runtime: Runtime, user: Viewer, q: str = "
     async with runtime.db.session() as session:
         search = BookSearch(q=q[:200], carrier=await canonical_name(session, carrier) if carrier.strip() else "",
                             line_of_business=line_of_business, status=status, session_id=session_id, **dates)
-        found = await search_book(session, search, BOOK_SORTING.valid(sort), max(0, min(offset, MAX_OFFSET)),
+        found = await search_book(session, search, BOOK_SORTING.valid(sort), offset,
                                   max(1, min(limit, 200)))
         carriers = await carrier_names(session, active_only=False)
         vocabulary = await book_vocabulary(session)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.tabular import csv_bytes
-from agency_common.web.deps import Session
+from agency_common.web.deps import Offset, Session
 from agency_common.web.downloads import attachment
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -63,7 +63,7 @@ async def policy_sessions(
     session: Session, _user: Annotated[User, require("policies:view")],
     user: str | None = None, date_from: date | None = None, date_to: date | None = None,
     sort: Annotated[str, Query(description="date, user, count or number; prefix - for descending")] = "-date",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
 ) -> dict[str, Any]:
     total, rows = await list_sessions(session, user=user, date_from=date_from, date_to=date_to, sort=sort,
                                       limit=limit, offset=offset)

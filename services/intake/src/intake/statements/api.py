@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from agency_common.auth import User, require
 from agency_common.tabular import TooLarge, csv_bytes
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from agency_common.web.downloads import attachment
 from fastapi import APIRouter, File, Form, HTTPException, Query, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
@@ -75,7 +75,7 @@ async def upload_statement(
 @router.get("/statements", response_model=StatementPage, response_model_exclude_unset=True)
 async def list_statements(session: Session, _user: Annotated[User, require("statements:view")],
                           carrier: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                          offset: Annotated[int, Query(ge=0)] = 0) -> dict[str, Any]:
+                          offset: Offset = 0) -> dict[str, Any]:
     conds = [Statement.carrier == carrier] if carrier else []
     total = await session.scalar(select(func.count()).select_from(Statement).where(*conds))
     rows = (await session.execute(select(Statement).where(*conds).order_by(Statement.created_at.desc())
@@ -101,7 +101,7 @@ async def statement_lines(
     session: Session, statement_id: str, _user: Annotated[User, require("statements:view")],
     validity: Annotated[str | None, Query(pattern="^(valid|invalid)$")] = None,
     match: Annotated[str | None, Query(pattern="^(matched|unmatched|ambiguous)$")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, offset: Offset = 0,
 ) -> dict[str, Any]:
     await _statement(session, statement_id)
     conds = line_conditions(statement_id, validity, match)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Query
 
 from invoicing.invoices import queries as invoice_queries
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api", tags=["invoicing"])
 async def list_invoices(
     session: Session, rec_id: str, _user: Viewer, filters: Annotated[invoice_schemas.InvoiceFilters, Query()],
     status: Literal["unposted", "posted", "paid", "all"] = "unposted",
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
 ) -> dict[str, Any]:
     statuses = ("unposted", "posted", "paid") if status == "all" else (status,)
     return await invoice_queries.list_invoices(session, rec_id, statuses, filters, limit, offset)

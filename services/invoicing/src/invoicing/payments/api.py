@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Query
 
 from invoicing.invoices import queries as invoice_queries
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api", tags=["invoicing"])
 @router.get("/reconciliations/{rec_id}/transactions", response_model=TransactionPage, response_model_exclude_unset=True)
 async def list_transactions(
     session: Session, rec_id: str, _user: Viewer, filters: Annotated[invoice_schemas.InvoiceFilters, Query()],
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
 ) -> dict[str, Any]:
     listed = await invoice_queries.list_invoices(session, rec_id, ("posted", "paid"), filters, limit, offset)
     return {**listed, **await invoice_queries.selection_totals(session, rec_id)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.web.deps import Session
+from agency_common.web.deps import Offset, Session
 from fastapi import APIRouter, Query
 from sqlalchemy import func, select
 
@@ -27,7 +27,7 @@ async def carriers(session: Session, _user: Viewer) -> dict[str, Any]:
 @router.get("/policies", tags=["invoicing"], response_model=PolicyPage, response_model_exclude_unset=True)
 async def list_policies(
     session: Session, _user: Viewer, carrier: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
 ) -> dict[str, Any]:
     stmt, count = select(PolicyView), select(func.count()).select_from(PolicyView)
     if carrier:

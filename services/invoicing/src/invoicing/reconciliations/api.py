@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Query
 
 from invoicing.errors import NotFound
@@ -21,7 +21,7 @@ router = APIRouter(prefix="/api", tags=["invoicing"])
 @router.get("/reconciliations", response_model=rec_schemas.ReconciliationPage, response_model_exclude_unset=True)
 async def list_reconciliations(
     session: Session, _user: Viewer, filters: Annotated[rec_queries.ReconciliationFilters, Query()],
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
 ) -> dict[str, Any]:
     """Filtered by status, carrier, date booked (``date_from``, ``date_to``) and statement, sorted by
     ``sort`` and ``order`` (newest first without), with the total of every match."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from agency_common import errors as common_errors
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Query
 
 from invoicing.statement_entry import duplicates
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api", tags=["invoicing"])
 @router.get("/reconciliations/{rec_id}/entries", response_model=entry_schemas.EntryPage, response_model_exclude_unset=True)
 async def list_entries(
     session: Session, rec_id: str, _user: Viewer, filters: Annotated[entry_schemas.EntryFilters, Query()],
-    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
 ) -> dict[str, Any]:
     return await entry_queries.search_entries(session, rec_id, filters, limit, offset)
 
