@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -102,8 +103,8 @@ async def test_two_reporting_replicas_run_team_screens_once_per_interval_and_app
     assert on_wire == len(snapshots), "each snapshot's event published once by the two relays"
 
 
-async def _at_least(count: object, n: int) -> bool:
-    return await count() >= n  # type: ignore[operator]
+async def _at_least(count: Callable[[], Awaitable[int]], n: int) -> bool:
+    return await count() >= n
 
 
 @pytest.mark.slow
