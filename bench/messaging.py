@@ -2,7 +2,8 @@
 consumer applying events with its inbox, on SQLite (default) or PostgreSQL.
 
     .venv/bin/python bench/messaging.py [--events 20000] [--database-url postgresql+asyncpg://...]
-                                        [--faststream-relay] [--poison 0.01] [--handler batch|single]
+                                        [--faststream-relay] [--poison 0.01]
+                                        [--handler batch|refusing|single]
 
 ``--faststream-relay`` times the relay publishing through FastStream's ``broker.publish`` (what it
 did until session 4) instead of its own aiokafka producer, for comparison.
@@ -10,8 +11,10 @@ did until session 4) instead of its own aiokafka producer, for comparison.
 ``--poison 0.01``: that share of the events (spread at random, fixed seed) fails its handler every
 time, so each is retried with the default backoff and attempts and dead-lettered; the consume stage
 is then timed until every good event is applied and every poison is in ``dead_letters`` (issue 20:
-within 2x of the same stream without poison). ``--handler single`` registers the handler with
-``on`` (one event at a time) instead of ``on_batch``.
+within 2x of the same stream without poison). The ``batch`` handler (``on_batch``) raises on a
+batch holding poison without saying which, so the consumer finds it by bisecting; ``refusing`` names
+the events it cannot apply (``EventsRefused``), so the rest is applied at once; ``single`` registers
+the handler with ``on`` (one event at a time).
 
 The consume stage is compared with a raw FastStream batch subscriber reading the same events
 from the same topic in the same run (bytes only: no decode, no database), the ceiling the
@@ -37,6 +40,7 @@ from agency_common.contracts.envelope import Envelope
 from agency_common.contracts.intake import PolicyCreated, PolicySnapshot
 from agency_common.messaging.admin import ensure_topics
 from agency_common.messaging.broker import kafka_headers
+from agency_common.messaging.consumer import EventsRefused
 from agency_common.outbox import Transaction, messaging_tables
 from agency_common.settings import ServiceSettings
 from agency_common.web.runtime import ServiceRuntime
@@ -119,6 +123,8 @@ async def main(events: int, database_url: str | None, faststream_relay: bool = F
         async def apply(tx: Transaction, envs: list[Envelope[Any]]) -> None:
             await tx.session.execute(insert(effects), [{"policy_id": e.payload.policy.policy_id} for e in envs])
             bad = [e for e in envs if e.payload.policy.policy_number.startswith("POISON")]
+            if bad and handler == "refusing":
+                raise EventsRefused({e.event_id: Poisoned(f"cannot apply {e.payload.policy.policy_number}") for e in bad})
             if bad:
                 raise Poisoned(f"cannot apply {bad[0].payload.policy.policy_number}")
 
@@ -176,7 +182,7 @@ async def main(events: int, database_url: str | None, faststream_relay: bool = F
         via = "FastStream publish" if faststream_relay else "own aiokafka producer"
         print(f"  relay publish (batches of 500, acks=all):        {events / t_relay:,.0f} events/s "
               f"({via}; {cpu_relay / events * 1e6:.0f} µs CPU per event)")
-        via = "on_batch" if handler == "batch" else "on, one event at a time"
+        via = {"batch": "on_batch", "refusing": "on_batch naming refused events", "single": "on, one at a time"}[handler]
         print(f"  consume + inbox + effect ({via}, 500 a batch): {(events - first) / t_consume:,.0f} events/s, "
               f"drained in {t_consume:.1f} s; {len(poisoned)} poison events ({poison:.1%}) dead-lettered")
         rate = (events - first) / t_consume
@@ -192,6 +198,6 @@ if __name__ == "__main__":
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--faststream-relay", action="store_true")
     parser.add_argument("--poison", type=float, default=0.0, help="share of events that always fail, e.g. 0.01")
-    parser.add_argument("--handler", choices=["batch", "single"], default="batch")
+    parser.add_argument("--handler", choices=["batch", "refusing", "single"], default="batch")
     args = parser.parse_args()
     asyncio.run(main(args.events, args.database_url, args.faststream_relay, args.poison, args.handler))

@@ -13,12 +13,14 @@ from agency_common.contracts.envelope import Envelope, EventPayload, make_envelo
 from agency_common.contracts.registry import _REGISTRY, event
 from agency_common.db.types import UTCDateTime
 from agency_common.messaging.admin import ensure_topics
+from agency_common.messaging.consumer import EventsRefused, PermanentError
 from agency_common.outbox import Transaction, messaging_tables
 from agency_common.settings import ServiceSettings
 from agency_common.timeutil import utcnow
 from agency_common.web.runtime import ServiceRuntime
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+from sqlalchemy import event as sa_event
 
 from tests.support.inprocess import eventually
 
@@ -56,9 +58,11 @@ class Probe:
     while it is in the set. ``batched``: registered with ``on_batch`` (a failing run is bisected)."""
 
     def __init__(self, poison: set[str] = frozenset(), flaky: dict[str, int] | None = None,
-                 blocked: set[str] | None = None) -> None:
+                 blocked: set[str] | None = None, refuse: type[Exception] | None = None) -> None:
         self.poison, self.flaky, self.blocked = poison, dict(flaky or {}), set(blocked or ())
+        self.refuse = refuse  # name the failing events (EventsRefused, each with this error) instead of raising blind
         self.calls: Counter[str] = Counter()
+        self.runs = 0  # handler calls
 
     def _fails(self, thing: str) -> bool:
         self.calls[thing] += 1
@@ -68,11 +72,14 @@ class Probe:
         await self.handle_many(tx, [env])
 
     async def handle_many(self, tx: Transaction, envs: list[Envelope[Any]]) -> None:
+        self.runs += 1
         await tx.session.execute(insert(effects), [{"thing_id": e.payload.thing_id, "applied_at": utcnow()}
                                                    for e in envs])
-        failing = [e.payload.thing_id for e in envs if self._fails(e.payload.thing_id)]
+        failing = [e for e in envs if self._fails(e.payload.thing_id)]
+        if failing and self.refuse is not None:
+            raise EventsRefused({e.event_id: self.refuse(f"cannot apply {e.payload.thing_id}") for e in failing})
         if failing:
-            raise RuntimeError(f"cannot apply {failing[0]}")
+            raise RuntimeError(f"cannot apply {failing[0].payload.thing_id}")
 
 
 def _messages() -> list[tuple[str, bytes]]:
@@ -216,3 +223,57 @@ async def test_a_parked_message_holds_only_its_key_and_the_commit_stays_before_i
     assert len(rows) == KEYS * PER_KEY and len({r["thing_id"] for r in rows}) == KEYS * PER_KEY
     assert _per_key(rows)["k5"] == list(range(PER_KEY))
     assert not await _dead_letters(runtime)
+
+
+@pytest.mark.parametrize("error", [RuntimeError, PermanentError], ids=["retried", "permanent"])
+async def test_events_a_batch_handler_refuses_by_name_cost_no_probing(kafka: str, databases: Any,
+                                                                     error: type[Exception]) -> None:
+    """A batch handler that names the events it cannot apply (``EventsRefused``): the rest of the batch
+    is applied again at once (no bisection), the refused ones retried alone with their own reason (a
+    ``PermanentError`` dead-lettered at once), and their keys' later messages wait behind them."""
+    poison = {"k3-2", "k11-5"}
+    probe = Probe(poison=poison, refuse=error)
+    runtime, app = await _start(kafka, databases, probe, True, consumer_max_attempts=3,
+                                consumer_backoff_seconds=0.05)
+    await _send(kafka, _messages())
+    good = KEYS * PER_KEY - len(poison)
+    async with app.router.lifespan_context(app):
+        await eventually(lambda: _count_is(runtime, good), timeout=60, message="every good message applied")
+        dead = await eventually(lambda: _has_dead_letters(runtime, len(poison)), message="the refused dead-lettered")
+        await eventually(lambda: _committed_is(kafka, KEYS * PER_KEY), message="offsets committed to the end")
+    rows = await _applied(runtime)
+    things = Counter(r["thing_id"] for r in rows)
+    assert len(things) == good and set(things.values()) == {1} and not poison & set(things)
+    assert _per_key(rows)["k3"] == [s for s in range(PER_KEY) if s != 2], "order per key kept"
+    attempts = 1 if error is PermanentError else 3
+    assert sorted((d["offset"], d["attempts"], d["error"]) for d in dead) == sorted(
+        (_offset_of(t), attempts, f"cannot apply {t}") for t in poison), "each with its own reason and tries"
+    # Per batch that met the poison: the failed run, the rest at once, the retries alone and the released
+    # followers: far fewer handler runs than bisecting 200 messages for two bad ones.
+    assert probe.runs <= 12, probe.runs  # 8 retried, 3 permanent when it all comes in one batch; 27 bisecting
+
+
+async def _has_dead_letters(runtime: ServiceRuntime, n: int) -> list[Any] | None:
+    dead = await _dead_letters(runtime)
+    return dead if len(dead) >= n else None
+
+
+async def test_a_poison_among_single_events_costs_two_attempts_not_a_savepoint_each(kafka: str, databases: Any) -> None:
+    """With ``on`` handlers the consumer knows which message an attempt failed at: the messages before
+    it are applied again together, the poison is parked, the rest tried together, so a failed batch of
+    200 takes a handful of savepoints instead of one per message."""
+    probe = Probe(poison={"k3-2", "k9-7"})
+    runtime, app = await _start(kafka, databases, probe, False, consumer_max_attempts=2,
+                                consumer_backoff_seconds=0.05)
+    savepoints = Counter[str]()
+    sa_event.listen(runtime.db.write_engine.sync_engine, "savepoint", lambda *_: savepoints.update(["savepoint"]))
+    await _send(kafka, _messages())
+    good = KEYS * PER_KEY - 2
+    async with app.router.lifespan_context(app):
+        await eventually(lambda: _count_is(runtime, good), timeout=60, message="every good message applied")
+        await eventually(lambda: _has_dead_letters(runtime, 2), message="both poisons dead-lettered")
+    rows = await _applied(runtime)
+    assert len({r["thing_id"] for r in rows}) == len(rows) == good
+    assert _per_key(rows)["k9"] == [s for s in range(PER_KEY) if s != 7], "order per key kept"
+    assert probe.calls["k3-2"] == probe.calls["k9-7"] == 2, "each poison's handler ran consumer_max_attempts times"
+    assert savepoints["savepoint"] <= 12, savepoints  # one per message (200) before

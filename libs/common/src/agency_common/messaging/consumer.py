@@ -5,9 +5,10 @@ subscriptions). Messages arrive in batches; a batch is applied in one transactio
 its inbox rows (a redelivered event_id has no second effect) and the offsets are committed only
 after that transaction commits.
 
-A poison message costs its own retries, not its partition's time (issue 20): if the batch fails, it
-is applied again in one transaction with each handler run in a savepoint (a failing batch handler's
-run bisected), so only the failing messages are left out; each is parked with the later messages of
+A poison message costs its own retries, not its partition's time (issue 20): if the batch fails
+because a handler refused some events by name (``EventsRefused``), the rest is applied again at once;
+if it fails otherwise, it is applied again in one transaction with each handler run in a savepoint (a
+failing batch handler's run bisected), so only the failing messages are left out. Each is parked with the later messages of
 its key waiting behind it (per-key order), retried alone after a backoff while the stream flows on,
 and after ``consumer_max_attempts`` tries (at once for a ``PermanentError``) published with its
 original bytes and headers and the error in extra headers to ``<topic>.dlt``, recorded in the
@@ -23,11 +24,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from aiokafka import ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRebalanceListener, ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -39,6 +39,7 @@ from agency_common.messaging import inbox
 from agency_common.messaging.dead_lettering import DeadLetters
 from agency_common.messaging.incoming import (
     BatchHandler,
+    EventsRefused,
     Handler,
     Incoming,
     PermanentError,
@@ -46,38 +47,18 @@ from agency_common.messaging.incoming import (
     dead_letter_id,
     header,
 )
+from agency_common.messaging.parking import Chain, ParkingLot
 from agency_common.metrics import ServiceMetrics
 from agency_common.outbox.unit_of_work import Transaction, UnitOfWork
 from agency_common.pii import PiiCipher
 from agency_common.settings import ServiceSettings
 
-__all__ = ["BatchHandler", "EventConsumer", "Handler", "Incoming", "PermanentError", "RawHandler", "dead_letter_id"]
+__all__ = ["BatchHandler", "EventConsumer", "EventsRefused", "Handler", "Incoming", "PermanentError", "RawHandler",
+           "dead_letter_id"]
 
 log = get_logger(__name__)
 
 ISOLATION_CHUNK = 32  # messages a failed batch handler's run is tried in, before bisecting a failing chunk
-
-
-@dataclass(eq=False)
-class _Chain:
-    """A message that failed, parked until its next try, and the later messages with its key waiting
-    behind it: none of them may overtake it until it is applied or dead-lettered. Everything else
-    flows on meanwhile, so a poison message costs its own retries, not its partition's time."""
-
-    head: Incoming
-    attempts: int
-    error: Exception
-    due: float  # event-loop time of the next try
-    hopeless: bool = False  # out of attempts, or an error retrying cannot help: dead-letter it
-    waiting: list[Incoming] = field(default_factory=list)
-
-    @property
-    def members(self) -> list[Incoming]:
-        return [self.head, *self.waiting]
-
-
-def _chain_key(record: ConsumerRecord[Any, Any]) -> tuple[str, int, Any]:
-    return record.topic, record.partition, record.key
 
 
 class EventConsumer:
@@ -102,10 +83,7 @@ class EventConsumer:
         self.batch_handlers: dict[tuple[str, str], BatchHandler] = {}
         self.envelopes: dict[tuple[str, str], type[Envelope[Any]]] = {}  # a lighter model to decode with
         self.subscriber: Any = None
-        # Parked messages by (topic, partition, key), and per partition the offset after the last
-        # record taken: offsets are committed up to the first parked message of each partition.
-        self._chains: dict[tuple[str, int, Any], _Chain] = {}
-        self._consumed_to: dict[TopicPartition, int] = {}
+        self.parking = ParkingLot(settings.consumer_max_attempts, settings.consumer_backoff_seconds)
         self._lock = asyncio.Lock()  # batches and the retry task take turns
         self._retrier: asyncio.Task[None] | None = None
         self._rebalanced = False
@@ -176,7 +154,7 @@ class EventConsumer:
         self._start_retrier()
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        """Apply a consumed batch: what cannot be applied now is parked for a retry (see ``_Chain``)."""
+        """Apply a consumed batch: what cannot be applied now is parked for a retry (``parking``)."""
         self._forget_stale(records)
         ready: list[Incoming] = []
         malformed: list[tuple[Incoming, Exception, int]] = []
@@ -193,18 +171,15 @@ class EventConsumer:
                 if (record.topic, incoming.envelope.type) not in self.handlers:
                     self.metrics.events_consumed.labels(record.topic, "ignored").inc()
                     continue
-            if not self._wait_behind(incoming):
+            if not self.parking.wait_behind(incoming):
                 ready.append(incoming)
         await self.dead_letter_many(malformed)
         await self._settle(ready)
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            self._consumed_to[tp] = max(self._consumed_to.get(tp, 0), record.offset + 1)
+        self.parking.taken(records)
 
     async def _settle(self, items: list[Incoming]) -> None:
-        """Apply messages in order in one transaction; if that fails, apply them again with each
-        handler run in a savepoint, so that only the failing messages are left out (parked) and the
-        rest is committed at once. A batch handler's run that fails is bisected to find its bad ones."""
+        """Apply messages in order in one transaction; if that fails, apply them again in another,
+        leaving out only the failing ones (parked, ``_isolate_runs``) and committing the rest at once."""
         if not items:
             return
         tried: list[Incoming] = []  # the messages the failed batch reached: that was their first try
@@ -213,32 +188,80 @@ class EventConsumer:
             return
         except Exception as exc:  # noqa: BLE001 - any handler error is isolated, retried, then dead-lettered
             if len(items) == 1:
-                self._park(items[0], exc, attempts=1)
+                self.parking.park(items[0], exc, attempts=1)
                 return
+            error = exc
             log.info("batch failed, isolating the failing messages", size=len(items), error=str(exc))
-        reached = {id(i) for i in tried}
-        # the run the batch failed in (the last one it reached) is known to fail: split it at once
-        failed_in = id(tried[-1]) if tried else None
         async with self._transaction(items[0]) as tx:
             fresh = await inbox.claim(tx, self.tables.inbox, self.name, items)
             applied: list[Incoming] = []
-            for run in _runs(fresh, self.batch_handlers):
-                if len(run) > 2 * ISOLATION_CHUNK:
-                    # long runs in chunks, each bisected only if it fails: as few probes as halving
-                    # at 1 % poison, and each good message applied about twice instead of five times
-                    for start in range(0, len(run), ISOLATION_CHUNK):
-                        await self._isolate(tx, run[start:start + ISOLATION_CHUNK], applied, reached)
-                else:
-                    await self._isolate(tx, run, applied, reached, fails=any(id(i) == failed_in for i in run))
+            # the run the batch failed in (the last one it reached) is known to fail, and why
+            failed = (id(tried[-1]), error) if tried else None
+            await self._isolate_runs(tx, _runs(fresh, self.batch_handlers), applied, {id(i) for i in tried}, failed)
             await inbox.unclaim(tx, self.tables.inbox, self.name, fresh, applied)
         self._count(items, applied)
+
+    async def _isolate_runs(self, tx: Transaction, runs: list[list[Incoming]], applied: list[Incoming],
+                            tried: set[int], failed: tuple[int, Exception] | None) -> None:
+        """Apply handler runs, leaving out only what fails. The runs are tried together in one
+        savepoint; the one an attempt fails in is the last it reached, so the runs before it are
+        applied again together, the failing run is isolated (``_isolate_run``) and the next attempt
+        starts after it: a poison among single events costs two attempts, not one per event.
+        ``failed``: a message whose run is already known to fail, and the error (not tried again)."""
+        while runs := self._not_waiting(runs):
+            at = next((n for n, run in enumerate(runs) if failed and any(id(i) == failed[0] for i in run)), None)
+            if at is not None and failed is not None:
+                error = failed[1]
+            else:
+                at, error = await self._attempt(tx, runs)
+                if at is None or error is None:
+                    applied.extend(i for run in runs for i in run)
+                    return
+            failed = None
+            if at:  # they did not fail: again at once (isolated in turn if they do now)
+                await self._isolate_runs(tx, runs[:at], applied, tried, None)
+            await self._isolate_run(tx, runs[at], applied, tried, error)
+            runs = runs[at + 1:]
+
+    async def _attempt(self, tx: Transaction, runs: list[list[Incoming]]) -> tuple[int | None, Exception | None]:
+        """Apply runs in one savepoint: ``(None, None)`` if all went, else (rolled back) the index of
+        the run it failed in and the error."""
+        at = 0
+        try:
+            async with tx.session.begin_nested():
+                for at, run in enumerate(runs):  # ``at`` is read after a failure
+                    await self._run(tx, run)
+        except Exception as exc:  # noqa: BLE001 - any handler error is isolated, retried, then dead-lettered
+            return at, exc
+        return None, None
+
+    async def _isolate_run(self, tx: Transaction, run: list[Incoming], applied: list[Incoming], tried: set[int],
+                           error: Exception) -> None:
+        """A run known to fail with ``error``: the events a handler refused by name are parked and the
+        rest applied again at once; a single message is parked; a batch handler's run is bisected."""
+        rest = self._without_refused(run, error)
+        if rest is not None:
+            await self._isolate_runs(tx, [rest], applied, tried, None)
+        elif len(run) == 1:
+            self.parking.park(run[0], error, attempts=1)
+        elif len(run) > 2 * ISOLATION_CHUNK:
+            # long runs in chunks, each bisected only if it fails: as few probes as halving at 1 %
+            # poison, and each good message applied about twice instead of five times
+            for start in range(0, len(run), ISOLATION_CHUNK):
+                await self._isolate(tx, run[start:start + ISOLATION_CHUNK], applied, tried)
+        else:
+            await self._isolate(tx, run, applied, tried, fails=True)
+
+    def _not_waiting(self, runs: list[list[Incoming]]) -> list[list[Incoming]]:
+        """The runs less the messages that must wait behind a parked one with their key."""
+        return [r for r in ([i for i in run if not self.parking.wait_behind(i)] for run in runs) if r]
 
     async def _isolate(self, tx: Transaction, run: list[Incoming], applied: list[Incoming], tried: set[int],
                        fails: bool = False) -> bool:
         """Apply a run in a savepoint; if it fails, bisect it (a batch handler's run) down to the
         messages that fail alone, and park those. ``fails``: the run is known to fail, so it is split
         without trying it whole (a single message is always tried). Returns whether all was applied."""
-        run = [incoming for incoming in run if not self._wait_behind(incoming)]
+        run = [incoming for incoming in run if not self.parking.wait_behind(incoming)]
         if not run:
             return True
         if not (fails and len(run) > 1):
@@ -248,8 +271,12 @@ class EventConsumer:
                 applied.extend(run)
                 return True
             except Exception as exc:  # noqa: BLE001 - any handler error is isolated, retried, then dead-lettered
+                rest = self._without_refused(run, exc)
+                if rest is not None:
+                    await self._isolate(tx, rest, applied, tried)
+                    return False
                 if len(run) == 1:
-                    self._park(run[0], exc, attempts=2 if id(run[0]) in tried else 1)
+                    self.parking.park(run[0], exc, attempts=2 if id(run[0]) in tried else 1)
                     return False
         middle = len(run) // 2
         left = await self._isolate(tx, run[:middle], applied, tried)
@@ -257,44 +284,35 @@ class EventConsumer:
         await self._isolate(tx, run[middle:], applied, tried, fails=left)
         return False
 
-    def _wait_behind(self, incoming: Incoming) -> bool:
-        """A message whose key has a parked message waits behind it (per-key order)."""
-        chain = self._chains.get(_chain_key(incoming.record))
-        if chain is None:
-            return False
-        chain.waiting.append(incoming)
-        return True
-
-    def _park(self, incoming: Incoming, error: Exception, attempts: int) -> None:
-        chain = _Chain(incoming, attempts, error, due=0.0)
-        self._schedule(chain)
-        self._chains[_chain_key(incoming.record)] = chain
-
-    def _schedule(self, chain: _Chain) -> None:
-        hopeless = (isinstance(chain.error, PermanentError | ContractError)
-                    or chain.attempts >= self.settings.consumer_max_attempts)
-        delay = 0.0 if hopeless else self.settings.consumer_backoff_seconds * 2 ** (chain.attempts - 1)
-        chain.hopeless, chain.due = hopeless, asyncio.get_running_loop().time() + delay
-        log.warning("event handling failed", topic=chain.head.topic, attempt=chain.attempts,
-                    error=str(chain.error), retry_in=None if hopeless else delay)
+    def _without_refused(self, items: list[Incoming], error: Exception) -> list[Incoming] | None:
+        """Park the messages a handler refused by name and return the rest (less what waits behind
+        the parked ones with their keys); ``None`` if the error names none of these messages."""
+        if not isinstance(error, EventsRefused):
+            return None
+        refused = {id(i) for i in items if i.envelope is not None and error.reason(i.envelope.event_id)}
+        if not refused:
+            return None
+        rest = []
+        for incoming in items:
+            if id(incoming) in refused:
+                self.parking.park(incoming, error, attempts=1)
+            elif not self.parking.wait_behind(incoming):
+                rest.append(incoming)
+        return rest
 
     async def _retry_due(self) -> None:
         """Try the parked messages whose backoff is over (each alone, in one transaction), dead-letter
         those out of attempts, then apply what waited behind the ones settled."""
-        while due := [c for c in self._chains.values() if c.due <= asyncio.get_running_loop().time()]:
+        while due := self.parking.due():
             settled = [c for c in due if c.hopeless]
             await self.dead_letter_many([(c.head, c.error, c.attempts) for c in settled])
             settled += await self._retry_heads([c for c in due if not c.hopeless])
-            released: list[Incoming] = []
-            for chain in settled:
-                del self._chains[_chain_key(chain.head.record)]
-                released += chain.waiting
-            await self._settle(released)
+            await self._settle(self.parking.release(settled))
 
-    async def _retry_heads(self, chains: list[_Chain]) -> list[_Chain]:
+    async def _retry_heads(self, chains: list[Chain]) -> list[Chain]:
         if not chains:
             return []
-        settled: list[_Chain] = []
+        settled: list[Chain] = []
         async with self._transaction(chains[0].head) as tx:
             claimed = await inbox.claim(tx, self.tables.inbox, self.name, [c.head for c in chains])
             fresh = {id(i) for i in claimed}
@@ -305,8 +323,7 @@ class EventConsumer:
                         async with tx.session.begin_nested():
                             await self._run(tx, [chain.head])
                     except Exception as exc:  # noqa: BLE001 - retried until out of attempts
-                        chain.attempts, chain.error = chain.attempts + 1, exc
-                        self._schedule(chain)
+                        self.parking.failed_again(chain, exc)
                         continue
                     applied.append(chain.head)
                 settled.append(chain)
@@ -318,17 +335,16 @@ class EventConsumer:
         return settled
 
     def _start_retrier(self) -> None:
-        if self._chains and (self._retrier is None or self._retrier.done()):
+        if self.parking and (self._retrier is None or self._retrier.done()):
             self._retrier = asyncio.create_task(self._retry_loop(), name=f"{self.name}-consumer-retries")
 
     async def _retry_loop(self) -> None:
         """Retries parked messages when no batch arrives to do it (a quiet topic still gets them)."""
-        while self._chains:
-            await asyncio.sleep(max(0.0, min(c.due for c in self._chains.values()) - asyncio.get_running_loop().time()))
+        while self.parking:
+            await asyncio.sleep(self.parking.seconds_to_next())
             async with self._lock:
                 if self._kafka_consumer() is None:  # stopped: what was parked is read again at the next start
-                    self._chains.clear()
-                    self._consumed_to.clear()
+                    self.parking.clear()
                     return
                 try:
                     self._forget_stale(())
@@ -350,12 +366,8 @@ class EventConsumer:
         consumer = self._kafka_consumer()
         if consumer is None:
             return
-        offsets = dict(self._consumed_to)
-        for chain in self._chains.values():
-            tp = TopicPartition(chain.head.topic, chain.head.record.partition)
-            offsets[tp] = min(offsets.get(tp, chain.head.record.offset), chain.head.record.offset)
         assigned = consumer.assignment()
-        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        offsets = {tp: offset for tp, offset in self.parking.committable().items() if tp in assigned}
         if not offsets:
             return
         try:
@@ -369,29 +381,16 @@ class EventConsumer:
         the records as they come."""
         if self._rebalanced:  # every partition is read again from its last commit
             self._rebalanced = False
-            self._chains.clear()
-            self._consumed_to.clear()
+            self.parking.clear()
         consumer = self._kafka_consumer()
         assigned = consumer.assignment() if consumer is not None else None
-        stale = {tp for tp in self._consumed_to if assigned is not None and tp not in assigned}
-        for record in records:
-            tp = TopicPartition(record.topic, record.partition)
-            if record.offset < self._consumed_to.get(tp, 0):
-                stale.add(tp)
-        for tp in stale:
-            self._consumed_to.pop(tp, None)
-            for key in [k for k in self._chains if k[:2] == (tp.topic, tp.partition)]:
-                del self._chains[key]
+        gone = {tp for tp in self.parking.consumed_to if assigned is not None and tp not in assigned}
+        self.parking.forget(gone | self.parking.read_back(records))
 
     def _rewind(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Seek each partition back to its first record not settled (of this batch or parked) and
         forget what was parked: it is all read again (the inbox skips what was applied)."""
-        firsts: dict[TopicPartition, int] = {}
-        for record in [*records, *(i.record for c in self._chains.values() for i in c.members)]:
-            tp = TopicPartition(record.topic, record.partition)
-            firsts[tp] = min(firsts.get(tp, record.offset), record.offset)
-        self._chains.clear()
-        self._consumed_to.clear()
+        firsts = self.parking.read_again_from(records)
         consumer = self._kafka_consumer()
         if consumer is None:
             return
@@ -427,7 +426,7 @@ class EventConsumer:
     def _count(self, batch: list[Incoming], applied: list[Incoming]) -> None:
         """Metrics for settled messages: applied, or skipped as a duplicate (parked ones are neither)."""
         done = {id(i) for i in applied}
-        parked = {id(i) for c in self._chains.values() for i in c.members}
+        parked = self.parking.parked()
         counts = Counter((i.topic, "applied" if id(i) in done else "duplicate") for i in batch if id(i) not in parked)
         for (topic, outcome), n in counts.items():  # one labels() look-up per topic, not per message
             self.metrics.events_consumed.labels(topic, outcome).inc(n)

@@ -4,7 +4,7 @@ when retrying cannot help (``PermanentError``)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,21 @@ BatchHandler = Callable[[Transaction, list[Envelope[Any]]], Awaitable[None]]
 
 class PermanentError(Exception):
     """Raised by a handler when retrying cannot help (e.g. a rule the event breaks)."""
+
+
+class EventsRefused(Exception):
+    """Raised by a batch handler that found events of its run it cannot apply, each with its reason
+    (a ``PermanentError`` to dead-letter it at once, any other error to retry it): the consumer
+    applies the rest of the batch at once and parks only these, with no probing for the bad ones.
+    What the handler wrote before raising is rolled back, so it may find them at any point."""
+
+    def __init__(self, refusals: Mapping[Any, Exception]) -> None:
+        self.refusals = {str(event_id): error for event_id, error in refusals.items()}
+        first = next(iter(self.refusals.values()), None)
+        super().__init__(f"{len(self.refusals)} event(s) refused: {first}")
+
+    def reason(self, event_id: Any) -> Exception | None:
+        return self.refusals.get(str(event_id))
 
 
 @dataclass
