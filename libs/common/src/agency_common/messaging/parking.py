@@ -91,8 +91,10 @@ class ParkingLot:
         self.schedule(chain)
 
     def due(self) -> list[Chain]:
-        now = asyncio.get_running_loop().time()
-        return [c for c in self.chains.values() if c.due <= now]
+        """The chains to try now: those due, and those due within a quarter of the first backoff,
+        so that the messages parked by neighbouring batches are tried in one round, not one each."""
+        soon = asyncio.get_running_loop().time() + self.backoff_seconds / 4
+        return [c for c in self.chains.values() if c.due <= soon]
 
     def seconds_to_next(self) -> float:
         return max(0.0, min(c.due for c in self.chains.values()) - asyncio.get_running_loop().time())
