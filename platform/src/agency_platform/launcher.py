@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from agency_common.auth import hash_password
+from agency_common.auth import check_password, hash_password
 from agency_common.messaging.admin import ensure_topics
 from agency_common.pii import PiiCipher
 
@@ -166,6 +166,21 @@ def reset_admin_password(data_dir: Path) -> str:
     return password
 
 
+def add_user(users_file: Path, login: str, password: str, groups: list[str], name: str = "") -> None:
+    """An administrator adds (or replaces) a user in the users file: the password must pass the policy
+    (``agency_common.auth.password_problems``: 12 characters or more, not the login, not a common
+    one). The services read the file again at the next login or refresh."""
+    check_password(login, password)
+    data = yaml.safe_load(users_file.read_text()) if users_file.exists() else {"groups": DEFAULT_GROUPS, "users": []}
+    unknown = [g for g in groups if g not in (data.get("groups") or {})]
+    if unknown:
+        raise ValueError(f"unknown group {', '.join(unknown)}")
+    entry = {"login": login, "name": name or login.replace("_", " ").title(), "password_hash": hash_password(password),
+             "groups": groups}
+    data["users"] = [u for u in data.get("users") or [] if u["login"] != login] + [entry]
+    _write_private(users_file, yaml.safe_dump(data, sort_keys=False))
+
+
 def write_users_file(path: Path, passwords: dict[str, str], groups: dict[str, list[str]] | None = None,
                      memberships: dict[str, list[str]] | None = None) -> None:
     memberships = memberships or {}
@@ -297,7 +312,18 @@ def main() -> int:
     os.umask(0o077)
     data_dir = Path(os.environ.get("AGENCY_DATA_DIR", ".data"))
     if len(sys.argv) == 2 and sys.argv[1] == "reset-admin":
-        print(f"new admin password: {reset_admin_password(data_dir)} (restart the platform to use it)")
+        print(f"new admin password: {reset_admin_password(data_dir)} (in force at the next login)")
+        return 0
+    if len(sys.argv) == 4 and sys.argv[1] == "add-user":
+        import getpass
+
+        login, groups = sys.argv[2], [g for g in sys.argv[3].split(",") if g]
+        try:
+            add_user(data_dir / "users.yaml", login, getpass.getpass(f"password for {login}: "), groups)
+        except ValueError as exc:
+            print(exc)
+            return 1
+        print(f"{login} added to {data_dir / 'users.yaml'} in {', '.join(groups) or 'no group'}")
         return 0
     # Stopped while starting (Ctrl-C, SIGTERM): the services started so far are stopped too, never
     # left running on their own.
