@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from agency_common.auth import check_password, hash_password
+from agency_common.auth import TokenKeys, check_password, hash_password, public_key_text
 from agency_common.messaging.admin import ensure_topics
 from agency_common.pii import PiiCipher
 
@@ -128,10 +128,12 @@ def prepare_data_dir(data_dir: Path) -> dict[str, str]:
     if secrets_file.exists():
         values = yaml.safe_load(secrets_file.read_text())
         admin_password = values.pop("admin_password", "")  # kept by older versions: shown a last time
-        if admin_password:
+        if admin_password or "jwt_signing_key" not in values:
+            values.setdefault("jwt_signing_key", TokenKeys.generate()[0])  # older versions signed with the secret
             _write_private(secrets_file, yaml.safe_dump(values))
     else:
-        values = {"jwt_secret": secrets.token_urlsafe(48), "pii_keys": PiiCipher.generate_key()}
+        values = {"jwt_secret": secrets.token_urlsafe(48), "jwt_signing_key": TokenKeys.generate()[0],
+                  "pii_keys": PiiCipher.generate_key()}
         _write_private(secrets_file, yaml.safe_dump(values))
     users_file = data_dir / "users.yaml"
     if not users_file.exists():
@@ -139,11 +141,27 @@ def prepare_data_dir(data_dir: Path) -> dict[str, str]:
         write_users_file(users_file, {"admin": admin_password})
     return {
         "AGENCY_JWT_SECRET": values["jwt_secret"],
+        "AGENCY_JWT_SIGNING_KEY": values["jwt_signing_key"],
+        "AGENCY_JWT_VERIFY_KEYS": values.get("jwt_verify_keys", ""),
         "AGENCY_PII_KEYS": values["pii_keys"],
         "AGENCY_USERS_FILE": str(users_file.resolve()),
         "AGENCY_DATA_DIR": str(data_dir.resolve()),
         "ADMIN_PASSWORD": admin_password,
     }
+
+
+def rotate_token_key(data_dir: Path) -> str:
+    """A new token signing key in the secrets file; the current one's public key stays a verifying key,
+    so the sessions it signed go on (rotate again no sooner than a session's lifetime, 8 h: only the
+    previous key is kept). Returns the new key's id; in force at the next start."""
+    secrets_file = data_dir / "secrets.yaml"
+    values = yaml.safe_load(secrets_file.read_text())
+    private, _public = TokenKeys.generate()
+    if values.get("jwt_signing_key"):
+        values["jwt_verify_keys"] = public_key_text(values["jwt_signing_key"])
+    values["jwt_signing_key"] = private
+    _write_private(secrets_file, yaml.safe_dump(values))
+    return private.split(":", 1)[0]
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -313,6 +331,10 @@ def main() -> int:
     data_dir = Path(os.environ.get("AGENCY_DATA_DIR", ".data"))
     if len(sys.argv) == 2 and sys.argv[1] == "reset-admin":
         print(f"new admin password: {reset_admin_password(data_dir)} (in force at the next login)")
+        return 0
+    if len(sys.argv) == 2 and sys.argv[1] == "rotate-token-key":
+        print(f"new token signing key {rotate_token_key(data_dir)} (in force at the next start; the previous "
+              "key still verifies the sessions it signed)")
         return 0
     if len(sys.argv) == 4 and sys.argv[1] == "add-user":
         import getpass

@@ -160,3 +160,16 @@ async def _reached(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) 
         if await consumer.position(tp) < end:
             return False
     return True
+
+
+def main() -> None:
+    """``python -m agency_common.token_revocations``: create the revocation topic (deployment job; the
+    services also create it at start where their Kafka user may)."""
+    settings = ServiceSettings()
+    asyncio.run(ensure_topics(settings.kafka_bootstrap_servers, [TOPIC], partitions=1, timeout_seconds=120,
+                              settings=settings))
+    print(f"{TOPIC} ready on {settings.kafka_bootstrap_servers}")
+
+
+if __name__ == "__main__":
+    main()

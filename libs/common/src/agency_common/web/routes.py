@@ -162,6 +162,7 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             await audit.record(runtime.db, audit_log, "login.refused", login, address=address,
                                detail={"reason": exc.reason, "retry_after": exc.retry_after})
             raise
+        runtime.users = runtime.users.current()  # a user the administrator added since the start
         user = await guard.authenticate(runtime.users, login, password)
         if user is None:
             guard.failed(login, address)
