@@ -17,11 +17,13 @@ if TYPE_CHECKING:
 
 
 class LoginRequired(Exception):
-    """No valid access cookie: the browser goes to the refresh route (its refresh cookie is sent there
-    only), which sends it back with a new access cookie, or to the login page."""
+    """No valid access token: the browser goes to the login page, or, when it holds an expired (or
+    revoked) one, to the refresh route (its refresh cookie is sent there only), which sends it back
+    with a new access cookie or on to the login page."""
 
-    def __init__(self, next_url: str) -> None:
+    def __init__(self, next_url: str, refresh: bool = False) -> None:
         self.next_url = next_url
+        self.refresh = refresh
 
 
 def dashboard_user(request: Request) -> User:
@@ -36,7 +38,9 @@ def dashboard_user(request: Request) -> User:
             return user
         except jwt.PyJWTError:  # expired, revoked or forged: refresh, else log in again
             pass
-    raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+    # the access cookie lives as long as the session: without one there is nothing to refresh
+    raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+                        refresh=token is not None)
 
 
 DashboardUser = Annotated[User, Depends(dashboard_user)]

@@ -107,6 +107,8 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
     async def to_refresh(request: Request, exc: LoginRequired) -> RedirectResponse:
         # 307 for a form post: the browser posts it again to the refresh route, which sends it back
         # (with the new access cookie) to where it was going, the form's CSRF token still good.
+        if not exc.refresh:
+            return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
         safe = request.method in ("GET", "HEAD")
         return RedirectResponse(f"{REFRESH_PATH}/refresh?next={quote(exc.next_url)}",
                                 status_code=303 if safe else 307)
