@@ -10,8 +10,7 @@ import subprocess
 import sys
 
 import yaml
-from agency_common.auth import UserDirectory
-from agency_common.auth import TokenKeys, TokenService, User
+from agency_common.auth import TokenKeys, TokenService, User, UserDirectory
 from agency_platform.launcher import prepare_data_dir, reset_admin_password, rotate_token_key
 
 
