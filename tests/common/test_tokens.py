@@ -235,5 +235,18 @@ async def test_a_logout_revokes_the_tokens_on_every_service(start_service) -> No
         assert (await on_late.get("/api/me")).status_code == 401
 
 
+async def test_a_verify_only_service_accepts_tokens_but_issues_none(start_service, token_for) -> None:
+    # the public half of what the other services (and token_for) sign with
+    verify_keys = TokenKeys.derived(JWT_SECRET).verifying_text()
+    svc = await start_service("reporting", jwt_signing_key=None, jwt_verify_keys=verify_keys)
+    assert not svc.runtime.tokens.can_sign
+    async with svc.as_user(token_for("clerk")) as api:
+        assert (await api.get("/api/me")).json()["login"] == "clerk"
+    r = await svc.client.post("/api/auth/token", data={"username": "clerk", "password": PASSWORDS["clerk"]})
+    assert r.status_code == 503 and "only verifies" in r.json()["detail"]
+    page = await svc.client.post("/login", data={"username": "clerk", "password": PASSWORDS["clerk"]})
+    assert page.status_code == 503 and "does not issue logins" in page.text
+
+
 async def _status(client: httpx.AsyncClient, path: str, status: int) -> bool:
     return (await client.get(path)).status_code == status

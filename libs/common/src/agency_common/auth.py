@@ -222,6 +222,11 @@ class TokenKeys:
                                     serialization.NoEncryption())
         return f"{kid}:{_b64(raw)}", public_key_text(f"{kid}:{_b64(raw)}")
 
+    def verifying_text(self) -> str:
+        """The public keys, written as ``AGENCY_JWT_VERIFY_KEYS`` takes them (for a verify-only service)."""
+        return ",".join(f"{kid}:{_b64(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))}"
+                        for kid, key in self.verifying.items())
+
     def key_for(self, kid: str | None) -> Ed25519PublicKey:
         key = self.verifying.get(kid or "")
         if key is None:
