@@ -227,8 +227,8 @@ class TokenKeys:
         return ",".join(f"{kid}:{_b64(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw))}"
                         for kid, key in self.verifying.items())
 
-    def key_for(self, kid: str | None) -> Ed25519PublicKey:
-        key = self.verifying.get(kid or "")
+    def key_for(self, kid: object) -> Ed25519PublicKey:
+        key = self.verifying.get(kid) if isinstance(kid, str) else None
         if key is None:
             raise jwt.InvalidSignatureError(f"signed with an unknown key {kid!r}")
         return key
@@ -369,7 +369,7 @@ class TokenService:
         if claims.get("typ", ACCESS) != typ:
             raise jwt.InvalidTokenError(f"not an {typ} token")
         if self.denylist.revoked(claims["jti"], claims.get("sid")):
-            raise jwt.InvalidTokenError("token revoked")
+            raise Revoked("token revoked")
         return claims
 
     def verify(self, token: str) -> User:
@@ -400,9 +400,8 @@ class TokenService:
         copied: the whole session is revoked. A user no longer in the directory is refused."""
         try:
             claims = self.claims(refresh_token, REFRESH)
-        except jwt.InvalidTokenError as exc:
-            if str(exc) == "token revoked":
-                self._revoke_session_of(refresh_token)
+        except Revoked:
+            self._revoke_session_of(refresh_token)
             raise
         rec = users.users.get(claims["sub"])
         if rec is None:
@@ -442,6 +441,10 @@ class TokenService:
         self.denylist.add(token_id, until)
         if self.on_revoke is not None:
             self.on_revoke(Revocation(token_id, float(until), reason))
+
+
+class Revoked(jwt.InvalidTokenError):
+    """The token, or its session, is on the deny list."""
 
 
 class NotSigning(Exception):
