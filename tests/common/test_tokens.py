@@ -79,6 +79,18 @@ def test_a_refresh_reads_the_user_again_removed_users_and_changed_groups_take_ef
         tokens.verify(bob.access_token)
 
 
+def test_a_password_change_ends_the_sessions_started_before_it(tmp_path: Path) -> None:
+    from agency_platform.launcher import add_user
+
+    tokens = TokenService(JWT_SECRET, ttl_minutes=15)
+    directory = _directory(tmp_path, {"ann": ["accounting"]})
+    before = tokens.issue_pair(_user(directory, "ann"), credential=directory.credential_of("ann"))
+    kept = tokens.refresh(before.refresh_token, directory)  # the same password: refreshed
+    add_user(directory.path, "ann", "a-new-long-passphrase", ["accounting"])  # type: ignore[arg-type]
+    with pytest.raises(jwt.InvalidTokenError, match="password has changed"):
+        tokens.refresh(kept.refresh_token, directory.current())
+
+
 def test_the_deny_list_forgets_what_has_expired_anyway() -> None:
     now = [1000.0]
     deny = DenyList(clock=lambda: now[0])

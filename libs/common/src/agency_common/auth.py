@@ -117,6 +117,12 @@ class UserDirectory:
             users[rec.login] = rec
         return cls(users, groups)
 
+    def credential_of(self, login: str) -> str | None:
+        """A fingerprint of the user's password hash: a session started before a password change
+        is not refreshed after it."""
+        rec = self.users.get(login)
+        return hashlib.sha256(rec.password_hash.encode()).hexdigest()[:16] if rec else None
+
     def permissions_of(self, rec: UserRecord) -> frozenset[str]:
         return frozenset().union(*(self.groups[g] for g in rec.groups)) if rec.groups else frozenset()
 
@@ -351,14 +357,19 @@ class TokenService:
         }
         return self._encode(claims)
 
-    def issue_pair(self, user: User, session_id: str | None = None, session_ends: datetime | None = None) -> TokenPair:
+    def issue_pair(self, user: User, session_id: str | None = None, session_ends: datetime | None = None,
+                   credential: str | None = None) -> TokenPair:
         """A login (or a refresh of it): an access token and the session's next refresh token. The
-        session ends ``refresh_ttl`` after the login, however often it is refreshed."""
+        session ends ``refresh_ttl`` after the login, however often it is refreshed; ``credential``
+        (``UserDirectory.credential_of``) ends it when the password changes."""
         now = utcnow()
         sid = session_id or uuid.uuid4().hex
         ends = session_ends or now + self.refresh_ttl
-        refresh = self._encode({"sub": user.login, "iat": now, "exp": ends, "iss": self.issuer, "typ": REFRESH,
-                                "jti": uuid.uuid4().hex, "sid": sid})
+        claims = {"sub": user.login, "iat": now, "exp": ends, "iss": self.issuer, "typ": REFRESH,
+                  "jti": uuid.uuid4().hex, "sid": sid}
+        if credential:
+            claims["cred"] = credential
+        refresh = self._encode(claims)
         return TokenPair(self.issue(user, sid), refresh, int(self.ttl.total_seconds()), ends.timestamp(), sid)
 
     def claims(self, token: str, typ: str = ACCESS, verify_exp: bool = True) -> dict[str, Any]:
@@ -407,9 +418,14 @@ class TokenService:
         if rec is None:
             self.revoke(claims["sid"], claims["exp"], "user removed")
             raise jwt.InvalidTokenError("this user no longer exists")
+        credential = users.credential_of(rec.login)
+        if "cred" in claims and claims["cred"] != credential:
+            self.revoke(claims["sid"], claims["exp"], "password changed")
+            raise jwt.InvalidTokenError("the password has changed: log in again")
         self.revoke(claims["jti"], claims["exp"], "rotated")
         user = User(rec.login, rec.name, rec.groups, users.permissions_of(rec))
-        return self.issue_pair(user, claims["sid"], datetime.fromtimestamp(claims["exp"], UTC))
+        return self.issue_pair(user, claims["sid"], datetime.fromtimestamp(claims["exp"], UTC),
+                               credential if "cred" in claims else None)
 
     def _revoke_session_of(self, refresh_token: str) -> None:
         """A revoked refresh token presented again (signature still good): end its session."""

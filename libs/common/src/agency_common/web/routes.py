@@ -220,7 +220,7 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             raise HTTPException(429, exc.message(), headers={"Retry-After": str(exc.retry_after)}) from None
         if user is None:
             raise HTTPException(401, "wrong login or password", headers={"WWW-Authenticate": "Bearer"})
-        return token_answer(runtime.tokens.issue_pair(user))
+        return token_answer(runtime.tokens.issue_pair(user, credential=runtime.users.credential_of(user.login)))
 
     @router.post("/api/auth/refresh", tags=["auth"])
     async def refresh_token(body: RefreshIn) -> dict[str, Any]:
@@ -273,7 +273,7 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             return render(request, "login.html", status_code=401, next=_safe_next(next),
                           error="Wrong login or password.")
         response = RedirectResponse(_safe_next(next), status_code=303)
-        set_session_cookies(response, runtime.tokens.issue_pair(user))
+        set_session_cookies(response, runtime.tokens.issue_pair(user, credential=runtime.users.credential_of(user.login)))
         return response
 
     @router.api_route(f"{REFRESH_PATH}/refresh", methods=["GET", "POST"], include_in_schema=False)
