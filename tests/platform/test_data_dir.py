@@ -10,8 +10,8 @@ import subprocess
 import sys
 
 import yaml
-from agency_common.auth import UserDirectory
-from agency_platform.launcher import prepare_data_dir, reset_admin_password
+from agency_common.auth import TokenKeys, TokenService, User, UserDirectory
+from agency_platform.launcher import prepare_data_dir, reset_admin_password, rotate_token_key
 
 
 def _mode(path) -> int:
@@ -45,6 +45,30 @@ def test_a_secrets_file_of_an_older_version_loses_its_admin_password(tmp_path) -
     (data / "users.yaml").write_text("groups: {}\nusers: []\n")
     assert prepare_data_dir(data)["ADMIN_PASSWORD"] == "pw-1"  # shown a last time
     assert "pw-1" not in (data / "secrets.yaml").read_text() and _mode(data / "secrets.yaml") == 0o600
+
+
+def test_the_token_signing_key_is_generated_kept_and_rotated(tmp_path) -> None:
+    data = tmp_path / "keys"
+    first = prepare_data_dir(data)
+    assert first["AGENCY_JWT_SIGNING_KEY"] and first["AGENCY_JWT_VERIFY_KEYS"] == ""
+    assert prepare_data_dir(data)["AGENCY_JWT_SIGNING_KEY"] == first["AGENCY_JWT_SIGNING_KEY"]
+    before = TokenService(keys=TokenKeys.parse(first["AGENCY_JWT_SIGNING_KEY"])).issue(User("ann"))
+    rotate_token_key(data)
+    after = prepare_data_dir(data)
+    assert after["AGENCY_JWT_SIGNING_KEY"] != first["AGENCY_JWT_SIGNING_KEY"]
+    # a token of the previous key is still verified: nobody is logged out by the rotation
+    keys = TokenKeys.parse(after["AGENCY_JWT_SIGNING_KEY"], after["AGENCY_JWT_VERIFY_KEYS"])
+    assert TokenService(keys=keys).verify(before).login == "ann"
+    assert _mode(data / "secrets.yaml") == 0o600
+
+
+def test_an_older_secrets_file_gets_a_signing_key(tmp_path) -> None:
+    data = tmp_path / "older"
+    data.mkdir()
+    (data / "secrets.yaml").write_text(yaml.safe_dump({"jwt_secret": "s" * 48, "pii_keys": "k"}))
+    (data / "users.yaml").write_text("groups: {}\nusers: []\n")
+    key = prepare_data_dir(data)["AGENCY_JWT_SIGNING_KEY"]
+    assert TokenKeys.parse(key).signing and yaml.safe_load((data / "secrets.yaml").read_text())["jwt_signing_key"] == key
 
 
 def test_a_service_writes_its_database_for_its_owner_only(tmp_path) -> None:

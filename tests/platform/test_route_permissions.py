@@ -17,6 +17,9 @@ PUBLIC = {
     ("GET", "/asyncapi"), ("GET", "/asyncapi.json"), ("GET", "/asyncapi.yaml"),
     ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc"),
     ("POST", "/api/auth/token"), ("GET", "/login"), ("POST", "/login"), ("POST", "/logout"),
+    # a session's refresh and logout: the refresh token (or the token being revoked) is the credential
+    ("POST", "/api/auth/refresh"), ("POST", "/api/auth/logout"), ("GET", "/auth/refresh"), ("POST", "/auth/refresh"),
+    ("POST", "/auth/logout"),
     ("GET", "/api/me"),  # who am I: the caller's own login and permissions
 }
 

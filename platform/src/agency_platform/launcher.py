@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from agency_common.auth import hash_password
+from agency_common.auth import TokenKeys, check_password, hash_password, public_key_text
 from agency_common.messaging.admin import ensure_topics
 from agency_common.pii import PiiCipher
 
@@ -128,10 +128,12 @@ def prepare_data_dir(data_dir: Path) -> dict[str, str]:
     if secrets_file.exists():
         values = yaml.safe_load(secrets_file.read_text())
         admin_password = values.pop("admin_password", "")  # kept by older versions: shown a last time
-        if admin_password:
+        if admin_password or "jwt_signing_key" not in values:
+            values.setdefault("jwt_signing_key", TokenKeys.generate()[0])  # older versions signed with the secret
             _write_private(secrets_file, yaml.safe_dump(values))
     else:
-        values = {"jwt_secret": secrets.token_urlsafe(48), "pii_keys": PiiCipher.generate_key()}
+        values = {"jwt_secret": secrets.token_urlsafe(48), "jwt_signing_key": TokenKeys.generate()[0],
+                  "pii_keys": PiiCipher.generate_key()}
         _write_private(secrets_file, yaml.safe_dump(values))
     users_file = data_dir / "users.yaml"
     if not users_file.exists():
@@ -139,11 +141,27 @@ def prepare_data_dir(data_dir: Path) -> dict[str, str]:
         write_users_file(users_file, {"admin": admin_password})
     return {
         "AGENCY_JWT_SECRET": values["jwt_secret"],
+        "AGENCY_JWT_SIGNING_KEY": values["jwt_signing_key"],
+        "AGENCY_JWT_VERIFY_KEYS": values.get("jwt_verify_keys", ""),
         "AGENCY_PII_KEYS": values["pii_keys"],
         "AGENCY_USERS_FILE": str(users_file.resolve()),
         "AGENCY_DATA_DIR": str(data_dir.resolve()),
         "ADMIN_PASSWORD": admin_password,
     }
+
+
+def rotate_token_key(data_dir: Path) -> str:
+    """A new token signing key in the secrets file; the current one's public key stays a verifying key,
+    so the sessions it signed go on (rotate again no sooner than a session's lifetime, 8 h: only the
+    previous key is kept). Returns the new key's id; in force at the next start."""
+    secrets_file = data_dir / "secrets.yaml"
+    values = yaml.safe_load(secrets_file.read_text())
+    private, _public = TokenKeys.generate()
+    if values.get("jwt_signing_key"):
+        values["jwt_verify_keys"] = public_key_text(values["jwt_signing_key"])
+    values["jwt_signing_key"] = private
+    _write_private(secrets_file, yaml.safe_dump(values))
+    return private.split(":", 1)[0]
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -164,6 +182,21 @@ def reset_admin_password(data_dir: Path) -> str:
             user["password_hash"] = hash_password(password)
     _write_private(users_file, yaml.safe_dump(data, sort_keys=False))
     return password
+
+
+def add_user(users_file: Path, login: str, password: str, groups: list[str], name: str = "") -> None:
+    """An administrator adds (or replaces) a user in the users file: the password must pass the policy
+    (``agency_common.auth.password_problems``: 12 characters or more, not the login, not a common
+    one). The services read the file again at the next login or refresh."""
+    check_password(login, password)
+    data = yaml.safe_load(users_file.read_text()) if users_file.exists() else {"groups": DEFAULT_GROUPS, "users": []}
+    unknown = [g for g in groups if g not in (data.get("groups") or {})]
+    if unknown:
+        raise ValueError(f"unknown group {', '.join(unknown)}")
+    entry = {"login": login, "name": name or login.replace("_", " ").title(), "password_hash": hash_password(password),
+             "groups": groups}
+    data["users"] = [u for u in data.get("users") or [] if u["login"] != login] + [entry]
+    _write_private(users_file, yaml.safe_dump(data, sort_keys=False))
 
 
 def write_users_file(path: Path, passwords: dict[str, str], groups: dict[str, list[str]] | None = None,
@@ -297,7 +330,22 @@ def main() -> int:
     os.umask(0o077)
     data_dir = Path(os.environ.get("AGENCY_DATA_DIR", ".data"))
     if len(sys.argv) == 2 and sys.argv[1] == "reset-admin":
-        print(f"new admin password: {reset_admin_password(data_dir)} (restart the platform to use it)")
+        print(f"new admin password: {reset_admin_password(data_dir)} (in force at the next login)")
+        return 0
+    if len(sys.argv) == 2 and sys.argv[1] == "rotate-token-key":
+        print(f"new token signing key {rotate_token_key(data_dir)} (in force at the next start; the previous "
+              "key still verifies the sessions it signed)")
+        return 0
+    if len(sys.argv) == 4 and sys.argv[1] == "add-user":
+        import getpass
+
+        login, groups = sys.argv[2], [g for g in sys.argv[3].split(",") if g]
+        try:
+            add_user(data_dir / "users.yaml", login, getpass.getpass(f"password for {login}: "), groups)
+        except ValueError as exc:
+            print(exc)
+            return 1
+        print(f"{login} added to {data_dir / 'users.yaml'} in {', '.join(groups) or 'no group'}")
         return 0
     # Stopped while starting (Ctrl-C, SIGTERM): the services started so far are stopped too, never
     # left running on their own.

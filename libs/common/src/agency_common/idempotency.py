@@ -46,7 +46,8 @@ HEADER = "idempotency-key"
 FORM_FIELD = "idempotency_key"
 MAX_KEY_LENGTH = 200
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-SESSION_PATHS = frozenset({"/login", "/logout", "/api/auth/token"})  # their answer is a cookie or a token
+SESSION_PATHS = frozenset({"/login", "/logout", "/api/auth/token", "/api/auth/refresh", "/api/auth/logout",
+                           "/auth/refresh", "/auth/logout"})  # their answer is a cookie or a token
 BODY_HASH_LIMIT = 2 * 1024 * 1024  # a larger body is fingerprinted by its type and length
 ANSWER_LIMIT = 1024 * 1024  # a larger answer is not kept; its replay says so
 KEPT_HEADERS = ("content-type", "location")

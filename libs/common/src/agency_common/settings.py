@@ -14,6 +14,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from agency_common.auth import TokenKeys
+
 DEV_JWT_SECRET = "dev-only-not-a-secret-change-me-0123456789"
 
 
@@ -85,8 +87,18 @@ class ServiceSettings(BaseSettings):
     # How long a request's idempotency key (and its answer) is kept: a retry within it changes nothing.
     idempotency_retention_hours: float = Field(72, validation_alias=_shared("IDEMPOTENCY_RETENTION_HOURS"))
 
+    # The HMAC secret of the CSRF tokens; in development also the seed of a token key pair when no
+    # keys are given (refused elsewhere).
     jwt_secret: SecretStr = Field(SecretStr(DEV_JWT_SECRET), validation_alias=_shared("JWT_SECRET"))
-    jwt_ttl_minutes: int = Field(480, validation_alias=_shared("JWT_TTL_MINUTES"))
+    # Token keys (Ed25519, "<kid>:<base64url raw key>"): the private key that signs (absent on a
+    # verify-only service) and the public keys that verify besides its own, comma-separated (the
+    # previous key while it rotates out). docs/SECURITY.md, "Token keys".
+    jwt_signing_key: SecretStr | None = Field(None, validation_alias=_shared("JWT_SIGNING_KEY"))
+    jwt_verify_keys: str = Field("", validation_alias=_shared("JWT_VERIFY_KEYS"))
+    # An access token's lifetime (permissions are frozen in it this long); a login session's (its
+    # refresh tokens), however often it is refreshed.
+    jwt_ttl_minutes: float = Field(15, gt=0, validation_alias=_shared("JWT_TTL_MINUTES"))
+    refresh_ttl_minutes: float = Field(480, gt=0, validation_alias=_shared("REFRESH_TTL_MINUTES"))
     users_file: Path | None = Field(None, validation_alias=_shared("USERS_FILE"))
     # Login throttling: a login locked after this many failures in a row (back-off doubling from
     # login_lockout_seconds up to 15 minutes); an address refused after login_failures_per_address
@@ -122,6 +134,17 @@ class ServiceSettings(BaseSettings):
             raise ValueError(f"{self.kafka_security_protocol} needs AGENCY_KAFKA_SASL_USERNAME and _PASSWORD")
         if self.environment != "development" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
             raise ValueError("refusing the development JWT secret outside development")
+        if self.environment != "development" and self.jwt_signing_key is None and not self.jwt_verify_keys.strip():
+            raise ValueError("outside development tokens need keys: AGENCY_JWT_SIGNING_KEY (a service that issues "
+                             "them) or AGENCY_JWT_VERIFY_KEYS (a service that only verifies them)")
+        self.token_keys()  # a malformed key is refused at start, not at the first login
+
+    def token_keys(self) -> TokenKeys:
+        """The keys of the settings; none given (development, tests): a pair derived from the secret."""
+        signing = self.jwt_signing_key.get_secret_value() if self.jwt_signing_key else None
+        if not signing and not self.jwt_verify_keys.strip():
+            return TokenKeys.derived(self.jwt_secret.get_secret_value())
+        return TokenKeys.parse(signing, self.jwt_verify_keys)
 
     def dashboard_links(self) -> list[tuple[str, str]]:
         """The four dashboards, for the navigation bar of each."""

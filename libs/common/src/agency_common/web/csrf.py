@@ -4,7 +4,9 @@ the session's CSRF token (form field ``csrf_token``, put first in every POST for
 header ``X-CSRF-Token`` for htmx). A bearer-token API call is not forgeable by a browser and is not
 checked; a login form posted from another origin is refused (login CSRF).
 
-The token is an HMAC of the session token: nothing to store, and it changes with every login.
+The token is an HMAC of the login session's id (the ``sid`` claim of the access cookie): nothing to
+store, it changes with every login and stays the same while the session's access token is refreshed
+(a page shown before a refresh still posts).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.requests import Request
@@ -27,10 +29,11 @@ HEADER = "x-csrf-token"
 PEEK_BYTES = 64 * 1024  # the token is the first part of a multipart form: never read the upload itself
 
 
-def csrf_token(secret: str, session_token: str | None) -> str | None:
-    if not session_token:
+def csrf_token(secret: str, session_id: str | None) -> str | None:
+    """The CSRF token of a login session (``TokenService.session_of`` of its access cookie)."""
+    if not session_id:
         return None
-    return hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()[:40]
+    return hmac.new(secret.encode(), b"csrf:" + session_id.encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def _origin(url: str | None) -> str | None:
@@ -43,9 +46,11 @@ def _origin(url: str | None) -> str | None:
 
 
 class CsrfMiddleware:
-    def __init__(self, app: ASGIApp, *, secret: str, trusted_origins: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, *, secret: str, session_of: Callable[[str | None], str | None],
+                 trusted_origins: Iterable[str] = ()) -> None:
         self.app = app
         self.secret = secret
+        self.session_of = session_of
         self.trusted = {_origin(o) for o in trusted_origins if _origin(o)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -63,7 +68,7 @@ class CsrfMiddleware:
             return await _refuse(send, "This request came from another site and was refused.")
         if is_login:  # this origin (or a client that sends none): the login's own check is the password
             return await self.app(scope, receive, send)
-        expected = csrf_token(self.secret, session)
+        expected = csrf_token(self.secret, self.session_of(session))
         given = request.headers.get(HEADER)
         if given is None:
             given, receive = await _form_token(request, receive)

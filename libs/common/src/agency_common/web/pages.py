@@ -17,12 +17,18 @@ if TYPE_CHECKING:
 
 
 class LoginRequired(Exception):
-    def __init__(self, next_url: str) -> None:
+    """No valid access token: the browser goes to the login page, or, when it holds an expired (or
+    revoked) one, to the refresh route (its refresh cookie is sent there only), which sends it back
+    with a new access cookie or on to the login page."""
+
+    def __init__(self, next_url: str, refresh: bool = False) -> None:
         self.next_url = next_url
+        self.refresh = refresh
 
 
 def dashboard_user(request: Request) -> User:
-    """Dashboard pages: a missing or expired login sends the browser to the login page."""
+    """Dashboard pages: a missing, expired or revoked access token sends the browser to the refresh
+    route, then back here (or to the login page when the session has ended)."""
     runtime: ServiceRuntime = request.app.state.runtime
     token = token_from_request(request)
     if token:
@@ -30,9 +36,11 @@ def dashboard_user(request: Request) -> User:
             user = runtime.tokens.verify(token)
             request.state.user = user
             return user
-        except jwt.PyJWTError:  # expired or forged: log in again
+        except jwt.PyJWTError:  # expired, revoked or forged: refresh, else log in again
             pass
-    raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""))
+    # the access cookie lives as long as the session: without one there is nothing to refresh
+    raise LoginRequired(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+                        refresh=token is not None)
 
 
 DashboardUser = Annotated[User, Depends(dashboard_user)]
@@ -50,7 +58,7 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
             "user": getattr(request.state, "user", None),
             "dashboards": runtime.settings.dashboard_links(),
             "csrf_token": csrf_token(runtime.settings.jwt_secret.get_secret_value(),
-                                     request.cookies.get(COOKIE_NAME)) or "",
+                                     runtime.tokens.session_of(request.cookies.get(COOKIE_NAME))) or "",
             **context,
         },
         status_code=status_code,

@@ -16,10 +16,20 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.security import OAuth2PasswordRequestForm
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from sqlalchemy import select, update
 
 from agency_common import audit, dead_letters
-from agency_common.auth import COOKIE_NAME, CurrentUser, User, require
+from agency_common.auth import (
+    COOKIE_NAME,
+    REFRESH_COOKIE,
+    REFRESH_PATH,
+    CurrentUser,
+    TokenPair,
+    User,
+    require,
+    token_from_request,
+)
 from agency_common.dead_letters import mask_error
 from agency_common.logging import correlation_id_var, get_logger
 from agency_common.login_guard import Throttled
@@ -48,6 +58,14 @@ fetch("/asyncapi.json").then(r => r.json()).then(schema => AsyncApiStandalone.re
   {{schema, config: {{show: {{sidebar: true}}, sidebar: {{showOperations: "byDefault"}}}}}},
   document.getElementById("asyncapi")));
 </script></body></html>"""
+
+
+class RefreshIn(BaseModel):
+    refresh_token: str
+
+
+class LogoutIn(BaseModel):
+    refresh_token: str | None = None
 
 
 access_log = get_logger("access")
@@ -86,8 +104,14 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             correlation_id_var.reset(token)
 
     @app.exception_handler(LoginRequired)
-    async def to_login(_request: Request, exc: LoginRequired) -> RedirectResponse:
-        return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+    async def to_refresh(request: Request, exc: LoginRequired) -> RedirectResponse:
+        # 307 for a form post: the browser posts it again to the refresh route, which sends it back
+        # (with the new access cookie) to where it was going, the form's CSRF token still good.
+        if not exc.refresh:
+            return RedirectResponse(f"/login?next={quote(exc.next_url)}", status_code=303)
+        safe = request.method in ("GET", "HEAD")
+        return RedirectResponse(f"{REFRESH_PATH}/refresh?next={quote(exc.next_url)}",
+                                status_code=303 if safe else 307)
 
     router = APIRouter()
 
@@ -140,6 +164,7 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             await audit.record(runtime.db, audit_log, "login.refused", login, address=address,
                                detail={"reason": exc.reason, "retry_after": exc.retry_after})
             raise
+        runtime.users = runtime.users.current()  # a user the administrator added since the start
         user = await guard.authenticate(runtime.users, login, password)
         if user is None:
             guard.failed(login, address)
@@ -153,16 +178,71 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         await audit.record(runtime.db, audit_log, "login.succeeded", login, address=address)
         return user
 
+    def set_session_cookies(response: Response, pair: TokenPair) -> None:
+        secure = runtime.settings.https_only
+        # the access cookie lives as long as the session (its token inside expires sooner): its
+        # session id keeps the page's CSRF token valid across refreshes
+        max_age = max(1, int(pair.refresh_expires_at - time.time()))
+        response.set_cookie(COOKIE_NAME, pair.access_token, httponly=True, samesite="strict", secure=secure,
+                            max_age=max_age)
+        response.set_cookie(REFRESH_COOKIE, pair.refresh_token, httponly=True, samesite="strict", secure=secure,
+                            max_age=max_age, path=REFRESH_PATH)
+
+    def clear_session_cookies(response: Response) -> None:
+        secure = runtime.settings.https_only
+        response.delete_cookie(COOKIE_NAME, httponly=True, samesite="strict", secure=secure)
+        response.delete_cookie(REFRESH_COOKIE, path=REFRESH_PATH, httponly=True, samesite="strict", secure=secure)
+
+    def not_signing() -> HTTPException:
+        return HTTPException(503, "this service only verifies tokens: log in on the service that issues them")
+
+    def token_answer(pair: TokenPair) -> dict[str, Any]:
+        return {"access_token": pair.access_token, "token_type": "bearer", "expires_in": pair.access_expires_in,
+                "refresh_token": pair.refresh_token,
+                "refresh_expires_in": max(0, int(pair.refresh_expires_at - time.time()))}
+
+    async def refreshed(refresh_token: str) -> TokenPair:
+        """Rotate a refresh token against the users file as it is now (raises ``jwt.PyJWTError``)."""
+        runtime.users = runtime.users.current()
+        pair = runtime.tokens.refresh(refresh_token, runtime.users)
+        runtime.metrics.logins.labels("refreshed").inc()
+        return pair
+
     @router.post("/api/auth/token", tags=["auth"])
     async def issue_token(request: Request,
-                          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, str]:
+                          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, Any]:
+        """Log in: a short-lived access token and a refresh token (``POST /api/auth/refresh``)."""
+        if not runtime.tokens.can_sign:
+            raise not_signing()
         try:
             user = await _log_in(request, form.username, form.password)
         except Throttled as exc:
             raise HTTPException(429, exc.message(), headers={"Retry-After": str(exc.retry_after)}) from None
         if user is None:
             raise HTTPException(401, "wrong login or password", headers={"WWW-Authenticate": "Bearer"})
-        return {"access_token": runtime.tokens.issue(user), "token_type": "bearer"}
+        return token_answer(runtime.tokens.issue_pair(user, credential=runtime.users.credential_of(user.login)))
+
+    @router.post("/api/auth/refresh", tags=["auth"])
+    async def refresh_token(body: RefreshIn) -> dict[str, Any]:
+        """A new access token (the user's groups as they are now) and the next refresh token: the one
+        given is spent (a second use is refused and ends the session)."""
+        if not runtime.tokens.can_sign:
+            raise not_signing()
+        try:
+            return token_answer(await refreshed(body.refresh_token))
+        except jwt.PyJWTError as exc:
+            raise HTTPException(401, f"refresh refused: {exc}", headers={"WWW-Authenticate": "Bearer"}) from None
+
+    @router.post("/api/auth/logout", tags=["auth"], status_code=204)
+    async def api_logout(request: Request, body: LogoutIn | None = None) -> Response:
+        """Revoke the bearer token and its session (and the refresh token given, if any), on every
+        service."""
+        who = runtime.tokens.logout(token_from_request(request), body.refresh_token if body else None)
+        if who is None:
+            raise HTTPException(401, "no valid token to revoke", headers={"WWW-Authenticate": "Bearer"})
+        await audit.record(runtime.db, audit_log, "logout", who,
+                           address=request.client.host if request.client else None)
+        return Response(status_code=204)
 
     @router.get("/api/me", tags=["auth"])
     async def me(user: CurrentUser) -> dict[str, Any]:
@@ -180,6 +260,9 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         password: Annotated[str, Form()],
         next: Annotated[str, Form()] = "/",
     ) -> Response:
+        if not runtime.tokens.can_sign:
+            return render(request, "login.html", status_code=503, next=_safe_next(next),
+                          error="This service does not issue logins: log in on the platform's login service.")
         try:
             user = await _log_in(request, username, password)
         except Throttled as exc:
@@ -190,22 +273,46 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             return render(request, "login.html", status_code=401, next=_safe_next(next),
                           error="Wrong login or password.")
         response = RedirectResponse(_safe_next(next), status_code=303)
-        response.set_cookie(COOKIE_NAME, runtime.tokens.issue(user), httponly=True, samesite="strict",
-                            secure=runtime.settings.https_only, max_age=runtime.settings.jwt_ttl_minutes * 60)
+        set_session_cookies(response, runtime.tokens.issue_pair(user, credential=runtime.users.credential_of(user.login)))
         return response
 
-    @router.post("/logout", include_in_schema=False)
-    async def logout(request: Request) -> Response:
-        try:
-            who = runtime.tokens.verify(request.cookies.get(COOKIE_NAME) or "").login
-        except jwt.PyJWTError:
-            who = None
+    @router.api_route(f"{REFRESH_PATH}/refresh", methods=["GET", "POST"], include_in_schema=False)
+    async def refresh_page(request: Request, next: str = "/") -> Response:
+        """Where a page with an expired access cookie sends the browser (the refresh cookie is sent
+        here only): new cookies and back to the page (a form post is posted again: 307), or the
+        login page when the session has ended."""
+        token = request.cookies.get(REFRESH_COOKIE)
+        if token and runtime.tokens.can_sign:
+            try:
+                pair = await refreshed(token)
+            except jwt.PyJWTError as exc:
+                log.info("session refresh refused", reason=str(exc))
+            else:
+                response = RedirectResponse(_safe_next(next), status_code=303 if request.method == "GET" else 307)
+                set_session_cookies(response, pair)
+                return response
+        response = RedirectResponse(f"/login?next={quote(_safe_next(next))}", status_code=303)
+        clear_session_cookies(response)
+        return response
+
+    async def logout_response(request: Request) -> Response:
+        who = runtime.tokens.logout(request.cookies.get(COOKIE_NAME), request.cookies.get(REFRESH_COOKIE))
         if who:
             await audit.record(runtime.db, audit_log, "logout", who,
                                address=request.client.host if request.client else None)
         response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(COOKIE_NAME, httponly=True, samesite="strict", secure=runtime.settings.https_only)
+        clear_session_cookies(response)
         return response
+
+    @router.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        """The access token and its whole session revoked (the refresh cookie is not sent here: the
+        session's revocation refuses it)."""
+        return await logout_response(request)
+
+    @router.post(f"{REFRESH_PATH}/logout", include_in_schema=False)
+    async def logout_with_refresh(request: Request) -> Response:
+        return await logout_response(request)
 
     # -- the audit trail ------------------------------------------------------------------------
     audit_log = runtime.tables.audit_log

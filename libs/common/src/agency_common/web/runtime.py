@@ -43,6 +43,7 @@ from agency_common.outbox.tables import MessagingTables
 from agency_common.outbox.unit_of_work import UnitOfWork
 from agency_common.pii import PiiCipher
 from agency_common.settings import ServiceSettings
+from agency_common.token_revocations import RevocationFeed
 from agency_common.web.csrf import CsrfMiddleware
 from agency_common.web.deps import DatabaseUnavailableMiddleware, install_error_handlers
 from agency_common.web.input_guard import InputGuard
@@ -93,7 +94,10 @@ class ServiceRuntime:
             on_published=self._count_published,
         )
         self.uow = UnitOfWork(self.db, tables, producer=self.name, on_commit=self.relay.wake)
-        self.tokens = TokenService(settings.jwt_secret.get_secret_value(), settings.jwt_ttl_minutes)
+        self.tokens = TokenService(keys=settings.token_keys(), ttl_minutes=settings.jwt_ttl_minutes,
+                                   refresh_ttl_minutes=settings.refresh_ttl_minutes)
+        self.revocations = RevocationFeed(settings, self.tokens.denylist)
+        self.tokens.on_revoke = self.revocations.submit
         self.users = (
             UserDirectory.from_file(settings.users_file) if settings.users_file else UserDirectory({}, {})
         )
@@ -212,6 +216,8 @@ class ServiceRuntime:
             asyncio.create_task(self._lag_loop(), name="consumer-lag"),
             asyncio.create_task(self._purge_idempotency_keys(), name="idempotency-purge"),
             asyncio.create_task(self._seal_old_dead_letters(), name="dead-letters-seal"),
+            asyncio.create_task(self.revocations.read_loop(), name="token-revocations-read"),
+            asyncio.create_task(self.revocations.publish_loop(), name="token-revocations-publish"),
         ]
         self._tasks += [asyncio.create_task(f(), name=getattr(f, "__name__", "background")) for f in self._background]
         freeze_startup_objects()
@@ -252,7 +258,8 @@ class ServiceRuntime:
         # Outside the idempotency middleware: a forged request is refused before anything is claimed.
         app.add_middleware(InputGuard)
         app.add_middleware(CsrfMiddleware, secret=self.settings.jwt_secret.get_secret_value(),
-                           trusted_origins=self.settings.trusted_origins.split(","))
+                           trusted_origins=self.settings.trusted_origins.split(","),
+                           session_of=self.tokens.session_of)
         install_common(app, self)
         install_error_handlers(app)
         for router in routers:
