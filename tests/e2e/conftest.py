@@ -60,15 +60,19 @@ class RunningPlatform:
     root: Path
     platform: Platform
     databases: DatabaseFactory
-    tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, tuple[str, float]] = field(default_factory=dict)
 
     def token(self, login: str) -> str:
-        if login not in self.tokens:
+        """A bearer token for the user, logged in again once it is five minutes old (access tokens
+        live 15 minutes, and a module on a loaded machine can take longer)."""
+        token, at = self.tokens.get(login, ("", 0.0))
+        if time.monotonic() - at > 300:
             r = httpx.post(f"{self.urls['intake']}/api/auth/token",
                            data={"username": login, "password": PASSWORDS[login]}, timeout=30)
             r.raise_for_status()
-            self.tokens[login] = r.json()["access_token"]
-        return self.tokens[login]
+            token, at = r.json()["access_token"], time.monotonic()
+            self.tokens[login] = (token, at)
+        return token
 
     def api(self, service: str, login: str = "admin") -> httpx.Client:
         return httpx.Client(base_url=self.urls[service], headers={"Authorization": f"Bearer {self.token(login)}"},
