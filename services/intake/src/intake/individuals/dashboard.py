@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from agency_common.auth import User
 from agency_common.tabular import TabularError, csv_bytes
 from agency_common.web import page_permission, render
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from agency_common.web.downloads import attachment
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -22,14 +22,30 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from intake.errors import Invalid, NotFound, UseCaseError
-from intake.individuals.domain.fields import CARRIED_FIELDS, FIELD_LABELS, STANDARD_FIELDS
+from intake.individuals.domain.fields import (
+    CARRIED_FIELDS,
+    CUSTOM_FIELD_TYPES,
+    DATE_FIELDS,
+    FIELD_LABELS,
+    PII_FIELDS,
+    STANDARD_FIELDS,
+    SUGGESTIONS,
+    US_STATES,
+    custom_display,
+    custom_input,
+    name_problem,
+)
 from intake.individuals.import_jobs import ImportJobs
 from intake.individuals.import_jobs import job_json as import_job_json
 from intake.individuals.importing import invalid_rows_csv, results_csv, save_upload, template_columns
 from intake.individuals.pii import require_cipher
 from intake.individuals.pii_audit import record_invalid_rows_export, record_reveals, record_search_export
 from intake.individuals.queries import (
+    INDIVIDUAL_POLICY_SORTING,
+    INDIVIDUAL_RECORD_SORTING,
     audits_of,
+    individual_policies,
+    individual_sales_records,
     list_sales_records,
     preview_counts,
     search,
@@ -37,15 +53,18 @@ from intake.individuals.queries import (
 )
 from intake.individuals.sales_record_jobs import SalesJobs, start_job
 from intake.individuals.schemas import (
+    IndividualIn,
     SalesRecordJobIn,
     SearchCriteria,
+    form_problems,
     individual_json,
     job_json,
     sales_record_json,
     saved_search_json,
 )
-from intake.individuals.usecases import convert_to_individual, save_search
+from intake.individuals.usecases import convert_to_individual, create_individual, edit_individual, save_search
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
+from intake.web import part_of
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
@@ -97,7 +116,8 @@ async def search_page(request: Request, runtime: Runtime, user: Viewer, error: s
                   fields=CRITERIA_FIELDS, items=items, total=total, page=page, query=query, counts=counts,
                   searches=[saved_search_json(s) for s in searches], jobs=[job_json(j) for j in jobs],
                   types=runtime.settings.sales_record_types, idempotency_key=str(uuid.uuid4()),
-                  error=error, message=message, ran=bool(params.get("run")), saved_search_id=saved_search_id)
+                  error=error, message=message, ran=bool(params.get("run")), saved_search_id=saved_search_id,
+                  can_edit=user.can("individuals:edit"))
 
 
 @router.get("/individuals/export.csv")
@@ -244,19 +264,182 @@ async def import_job_invalid_csv(runtime: Runtime, imports: ImportJobs, import_i
                              headers=attachment("invalid-individuals.csv"))
 
 
-# -- an individual, sales records, Convert to Individual --------------------------------------------
+# -- an individual: its page, its form (create, edit) ---------------------------------------------------
+CUSTOM_ROWS_ADDED = 2  # empty custom-field rows a form offers for new ones
+
+
+def _typed(form: Any) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """The form as typed (kept when it is refused): the standard fields, the custom-field rows."""
+    values = {f: str(form.get(f, "")).strip() for f in STANDARD_FIELDS}
+    rows, n = [], 0
+    while f"cf_name_{n}" in form:
+        rows.append({k: str(form.get(f"cf_{k}_{n}", "")).strip() for k in ("name", "type", "value")})
+        n += 1
+    return values, rows
+
+
+def _individual_in(values: dict[str, str], rows: list[dict[str, str]], keep: Any = ()) -> IndividualIn:
+    """The typed form as the use cases take it: a blank field is empty, except the ones the user saw
+    masked (``keep``): those are left out, so the value kept is the stored one."""
+    problems: dict[str, str] = {}
+    if problem := name_problem(values.get("first_name"), values.get("last_name")):
+        problems["first_name"] = f"Name: {problem}"
+    custom = []
+    for n, row in enumerate(rows):
+        if not row["name"] and not row["value"]:
+            continue  # an empty row
+        if not row["name"]:
+            problems[f"cf_{n}"] = f"Custom field {n + 1}: give it a name"
+        custom.append({"name": row["name"], "type": row["type"] or "text", "value": row["value"] or None, "_row": n})
+    data = {f: v for f, v in values.items() if v and f not in keep} | {
+        f: None for f, v in values.items() if not v and f not in keep}
+    try:
+        parsed = IndividualIn.model_validate(data | {"custom_fields": [
+            {k: v for k, v in c.items() if k != "_row"} for c in custom if c["name"]]})
+    except ValidationError as exc:
+        named = [c["_row"] for c in custom if c["name"]]
+        for key, words in form_problems(exc, FIELD_LABELS).items():
+            if key.startswith("cf_"):  # the n-th custom field given is the form's row it came from
+                row = named[int(key[3:])]
+                key, words = f"cf_{row}", words.replace(f"Custom field {int(key[3:]) + 1}", f"Custom field {row + 1}")
+            problems.setdefault(key, words)
+        raise FormRefused(problems) from None
+    if problems:
+        raise FormRefused(problems)
+    return parsed
+
+
+class FormRefused(Exception):
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(problems.values()))
+        self.problems = problems
+
+
+def _custom_rows(custom_fields: list[dict[str, Any]]) -> list[dict[str, str]]:
+    shown = [{"name": c.get("name") or "", "type": c.get("type") or "text",
+              "value": custom_input(c.get("type") or "text", c.get("value"))} for c in custom_fields]
+    return shown + [{"name": "", "type": "text", "value": ""} for _ in range(CUSTOM_ROWS_ADDED)]
+
+
+async def _form_page(request: Request, runtime: Any, user: User, *, ind: Individual | None,
+                     values: dict[str, str] | None = None, rows: list[dict[str, str]] | None = None,
+                     problems: dict[str, str] | None = None, status_code: int = 200,
+                     version: str | None = None) -> HTMLResponse:
+    reveal = user.can("pii:reveal")
+    masked: dict[str, str] = {}
+    if ind is not None:
+        shown = individual_json(ind, require_cipher(runtime), reveal)
+        if values is None:
+            values = {f: "" if shown[f] is None else str(shown[f]) for f in STANDARD_FIELDS}
+            if not reveal:  # the masked value is the input's hint; blank keeps the stored one
+                masked = {f: values.pop(f) for f in PII_FIELDS if values.get(f)}
+                values |= dict.fromkeys(PII_FIELDS, "")
+            else:
+                await record_reveals(runtime, user, [ind.id], shown_in="individual_form")
+        elif not reveal:
+            masked = {f: shown[f] for f in PII_FIELDS if shown[f]}
+        rows = rows if rows is not None else _custom_rows(json.loads(ind.custom_fields))
+    return render(request, "intake_individual_form.html", status_code=status_code, ind=ind,
+                  values=values or dict.fromkeys(STANDARD_FIELDS, ""), masked=masked,
+                  rows=rows if rows is not None else _custom_rows([]), problems=problems or {}, labels=FIELD_LABELS,
+                  fields=STANDARD_FIELDS, pii=PII_FIELDS, dates=DATE_FIELDS, states=US_STATES,
+                  custom_types=CUSTOM_FIELD_TYPES, vocabulary=SUGGESTIONS,
+                  version=version or (ind.version if ind else None))
+
+
+@router.get("/individuals/new", response_class=HTMLResponse)
+async def new_individual_page(request: Request, runtime: Runtime, user: Editor) -> HTMLResponse:
+    return await _form_page(request, runtime, user, ind=None)
+
+
+@router.post("/individuals/new")
+async def create_individual_form(request: Request, runtime: Runtime, user: Editor) -> Response:
+    values, rows = _typed(await request.form())
+    try:
+        data = _individual_in(values, rows)
+        async with runtime.uow(actor=user.login) as tx:
+            ind = await create_individual(tx, data, require_cipher(runtime))
+    except FormRefused as exc:
+        return await _form_page(request, runtime, user, ind=None, values=values, rows=rows, problems=exc.problems,
+                                status_code=422)
+    return RedirectResponse(f"/individuals/{ind.id}?saved=created", status_code=303)
+
+
+async def _individual(runtime: Any, individual_id: str) -> Individual:
+    async with runtime.db.session() as session:
+        ind = await session.get(Individual, individual_id)
+    if ind is None:
+        raise NotFound("No such individual.")
+    return ind
+
+
+@router.get("/individuals/{individual_id}/edit", response_class=HTMLResponse)
+async def edit_individual_page(request: Request, runtime: Runtime, individual_id: str, user: Editor) -> HTMLResponse:
+    return await _form_page(request, runtime, user, ind=await _individual(runtime, individual_id))
+
+
+@router.post("/individuals/{individual_id}/edit")
+async def edit_individual_form(request: Request, runtime: Runtime, individual_id: str, user: Editor) -> Response:
+    ind = await _individual(runtime, individual_id)
+    form = await request.form()
+    values, rows = _typed(form)
+    keep = () if user.can("pii:reveal") else tuple(PII_FIELDS)
+    version = str(form.get("version", ""))
+    try:
+        data = _individual_in(values, rows, keep=keep)
+        async with runtime.uow(actor=user.login) as tx:
+            _, changed = await edit_individual(tx, individual_id, data, require_cipher(runtime), keep=keep,
+                                               version=int(version) if version.isdigit() else None)
+    except FormRefused as exc:
+        return await _form_page(request, runtime, user, ind=ind, values=values, rows=rows, problems=exc.problems,
+                                status_code=422, version=version)
+    except UseCaseError as exc:  # saved by someone else meanwhile: the form keeps the version it was opened at
+        return await _form_page(request, runtime, user, ind=ind, values=values, rows=rows,
+                                problems={"": str(exc)}, status_code=exc.status_code, version=version)
+    return RedirectResponse(f"/individuals/{individual_id}?saved={'changed' if changed else 'unchanged'}",
+                            status_code=303)
+
+
+def _audit_words(a: dict[str, Any]) -> str:
+    """An audit entry's details as a person reads them (field names as the form labels them)."""
+    d = a["details"]
+    names = [FIELD_LABELS.get(f, "custom fields" if f == "custom_fields" else f) for f in d.get("fields", [])]
+    if a["action"] in ("update", "sales_record_update"):
+        return ("changed " + ", ".join(names)) if names else "no field changed"
+    if a["action"] == "convert_to_individual":
+        filled = [FIELD_LABELS.get(f, f) for f in d.get("filled", [])]
+        return "filled from its sales record: " + (", ".join(filled) or "nothing")
+    return ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in d.items())
+
+
 @router.get("/individuals/{individual_id}", response_class=HTMLResponse)
-async def individual_page(request: Request, runtime: Runtime, individual_id: str, user: Viewer) -> HTMLResponse:
+async def individual_page(request: Request, runtime: Runtime, individual_id: str, user: Viewer,
+                          policies_sort: str = "", policies_offset: Offset = 0, policies_limit: int = 20,
+                          records_sort: str = "", records_offset: Offset = 0, records_limit: int = 20) -> HTMLResponse:
+    """An individual: every field (PII masked unless the user may reveal it: each reveal recorded),
+    custom values as a person reads them, its policies and sales records (a page at a time, sortable),
+    its audit trail."""
+    query = dict(request.query_params)
+    query.pop("saved", None)
     async with runtime.db.session() as session:
         ind = await session.get(Individual, individual_id)
         if ind is None:
             raise NotFound("No such individual.")
-        _, records = await list_sales_records(session, individual_id=individual_id, limit=10)
+        policies = await individual_policies(session, ind.client_id, INDIVIDUAL_POLICY_SORTING.valid(policies_sort),
+                                             policies_offset, max(1, min(policies_limit, 200)))
+        records = await individual_sales_records(session, ind.id, INDIVIDUAL_RECORD_SORTING.valid(records_sort),
+                                                 records_offset, max(1, min(records_limit, 200)))
         audits = await audits_of(session, individual_id)
     await record_reveals(runtime, user, [ind.id])
-    return render(request, "intake_individual.html", ind=individual_json(ind, require_cipher(runtime), user.can("pii:reveal")),
-                  labels=FIELD_LABELS, fields=STANDARD_FIELDS, records=[r.id for r in records], audits=audits,
-                  can_see_records=user.can("sales_enablement:view"))
+    shown = individual_json(ind, require_cipher(runtime), user.can("pii:reveal"))
+    custom = [c | {"shown": custom_display(c.get("type") or "text", c.get("value"))} for c in shown["custom_fields"]]
+    for a in audits:
+        a["words"] = _audit_words(a)
+    return render(request, "intake_individual.html", ind=shown, custom=custom, labels=FIELD_LABELS,
+                  fields=STANDARD_FIELDS, policies=part_of(policies, "policies_", query),
+                  records=part_of(records, "records_", query), audits=audits,
+                  can_see_records=user.can("sales_enablement:view"), can_edit=user.can("individuals:edit"),
+                  saved=request.query_params.get("saved"))
 
 
 @router.get("/sales-records", response_class=HTMLResponse)

@@ -7,9 +7,10 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from agency_common.listing import Page, Sorting, page
 from agency_common.pii import PiiCipher, mask
 from agency_common.tabular import csv_bytes_paged
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select
 
 from intake.carriers.rules import carrier_key
 from intake.errors import NotFound, UseCaseError
@@ -158,3 +159,27 @@ async def audits_of(session: Any, individual_id: str) -> list[dict[str, Any]]:
     rows = (await session.execute(select(IndividualAudit).where(IndividualAudit.individual_id == individual_id)
                                   .order_by(IndividualAudit.at, IndividualAudit.id))).scalars().all()
     return [{"action": a.action, "actor": a.actor, "at": a.at.isoformat(), "details": json.loads(a.details)} for a in rows]
+
+
+INDIVIDUAL_POLICY_SORTING = Sorting(
+    columns={"carrier": [POL.c.carrier, POL.c.policy_number], "policy_number": [POL.c.policy_number],
+             "line_of_business": [POL.c.line_of_business], "status": [POL.c.status],
+             "effective_date": [POL.c.effective_date], "expiration_date": [POL.c.expiration_date]},
+    default="-effective_date", unique=POL.c.id)
+INDIVIDUAL_RECORD_SORTING = Sorting(
+    columns={"created_at": [SR.c.created_at], "sales_record_type": [SR.c.sales_record_type]},
+    default="-created_at", unique=SR.c.id)
+
+
+async def individual_policies(session: Any, client_id: str | None, sort: str, offset: int, limit: int,
+                              query: dict[str, str] | None = None) -> Page:
+    """The policies of the individual's client, a page in ``sort`` order (none without a client)."""
+    stmt = select(Policy).where(POL.c.client_id == client_id) if client_id else select(Policy).where(false())
+    return await page(session, stmt, INDIVIDUAL_POLICY_SORTING, sort, offset, limit, query)
+
+
+async def individual_sales_records(session: Any, individual_id: str, sort: str, offset: int, limit: int,
+                                   query: dict[str, str] | None = None) -> Page:
+    return await page(session, select(SalesRecord).where(SR.c.individual_id == individual_id),
+                      INDIVIDUAL_RECORD_SORTING, sort, offset, limit, query)
+

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Literal
 
 from agency_common.pii import PiiCipher, mask
-from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
 from intake.individuals.domain.fields import (
     CARRIED_FIELDS,
@@ -17,16 +17,28 @@ from intake.individuals.domain.fields import (
     custom_type,
     custom_value,
     storage_key,
+    text_problem,
 )
 from intake.individuals.pii import clear_values
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
 from intake.responses import Out
 
 
+def _no_control_characters(value: Any) -> Any:
+    if isinstance(value, str) and (problem := text_problem(value)):
+        raise ValueError(problem)
+    return value
+
+
 class CustomField(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     type: Literal["text", "date", "dropdown", "number", "currency", "percent", "checkbox", "checkbox_list"]
     value: Any = None
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _no_control_characters(v)  # type: ignore[no-any-return]
 
     @field_validator("type", mode="before")
     @classmethod
@@ -36,6 +48,8 @@ class CustomField(BaseModel):
     @model_validator(mode="after")
     def _value(self) -> CustomField:
         self.value = custom_value(self.type, self.value)
+        for item in self.value if isinstance(self.value, list) else [self.value]:
+            _no_control_characters(item)
         return self
 
 
@@ -69,6 +83,11 @@ class IndividualIn(BaseModel):
     smoker_status: str | None = Field(default=None, max_length=20)
     custom_fields: list[CustomField] = []
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        return _no_control_characters(v)
+
 
 class SearchCriteria(BaseModel):
     name: str | None = None  # contains, in first, last or nickname
@@ -98,6 +117,32 @@ class SalesRecordJobIn(BaseModel):
     sales_record_type: str = Field(min_length=1, max_length=100)
     criteria: SearchCriteria | None = None
     saved_search_id: str | None = None
+
+
+def _words(error: Any) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind.startswith(("date_", "datetime_")):
+        return "not a date: use the date picker (YYYY-MM-DD)"
+    if kind == "literal_error":
+        return "pick one from the list"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def form_problems(exc: ValidationError, labels: dict[str, str]) -> dict[str, str]:
+    """A refused form's reasons in words, by form field (``cf_<n>`` for the n-th custom-field row),
+    each naming the field as the form does."""
+    out: dict[str, str] = {}
+    for e in exc.errors():
+        loc = e["loc"]
+        if loc and loc[0] == "custom_fields" and len(loc) > 1:
+            key, label = f"cf_{loc[1]}", f"Custom field {int(loc[1]) + 1}"
+        else:
+            key = str(loc[0]) if loc else ""
+            label = labels.get(key, key.replace("_", " ").capitalize())
+        out.setdefault(key, f"{label}: {_words(e)}")
+    return out
 
 
 def individual_json(ind: Individual, cipher: PiiCipher, reveal: bool) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -17,7 +18,9 @@ from intake.domain.insured import PERSON, Insured
 from intake.errors import Conflict, NotFound, UseCaseError
 from intake.individuals.domain.fields import (
     CARRIED_FIELDS,
+    DATE_FIELDS,
     PII_FIELDS,
+    changed_fields,
     merge_back,
     storage_key,
 )
@@ -55,6 +58,33 @@ async def update_individual(tx: Transaction, individual_id: str, data: Individua
                                    details=json.dumps({"fields": sorted(data.model_fields_set)})))
     await tx.session.flush()
     return ind
+
+
+async def edit_individual(tx: Transaction, individual_id: str, data: IndividualIn, cipher: PiiCipher, *,
+                          version: int | None = None, keep: Collection[str] = ()) -> tuple[Individual, list[str]]:
+    """An individual's form saved: only the fields whose value changed are written (and named in the
+    trail); ``keep`` are the fields the user saw masked, left as they are when left blank. Refused when
+    someone saved the individual since the form was opened (``version``): nothing is overwritten unseen."""
+    ind = await tx.session.get(Individual, individual_id)
+    if ind is None:
+        raise NotFound("no such individual")
+    if version is not None and ind.version != version:
+        raise Conflict(f"someone saved this individual since you opened the form (it is now version {ind.version}, "
+                       f"you opened version {version}): open it again to see their changes, then edit")
+    before = clear_values(ind, cipher)
+    for f in DATE_FIELDS:
+        before[f] = before[f].isoformat() if isinstance(before[f], date) else before[f]
+    after = data.model_dump(mode="json", exclude={"custom_fields"})
+    for f in keep:
+        if not after.get(f):
+            after.pop(f, None)
+    changed = changed_fields(before, after)
+    if [c.model_dump(mode="json") for c in data.custom_fields] != json.loads(ind.custom_fields):
+        changed.append("custom_fields")
+    if not changed:
+        return ind, []
+    update = IndividualIn.model_construct(_fields_set=set(changed), **{f: getattr(data, f) for f in changed})
+    return await update_individual(tx, ind.id, update, cipher), sorted(changed)
 
 
 async def upsert_from_crm(tx: Transaction, external_id: str, version: int, fields: dict[str, Any],
