@@ -62,7 +62,13 @@ from intake.individuals.schemas import (
     sales_record_json,
     saved_search_json,
 )
-from intake.individuals.usecases import convert_to_individual, create_individual, edit_individual, save_search
+from intake.individuals.usecases import (
+    convert_to_individual,
+    create_individual,
+    edit_individual,
+    edit_sales_record,
+    save_search,
+)
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
 from intake.web import part_of
 
@@ -75,6 +81,7 @@ Viewer = Annotated[User, page_permission("individuals:view")]
 Editor = Annotated[User, page_permission("individuals:edit")]
 SearchSaver = Annotated[User, page_permission("individuals:view", "searches:save")]
 SalesViewer = Annotated[User, page_permission("sales_enablement:view")]
+SalesEditor = Annotated[User, page_permission("sales_enablement:edit")]
 SalesRecordMaker = Annotated[User, page_permission("individuals:edit", "sales_enablement:view")]
 
 
@@ -478,7 +485,55 @@ async def _record_page(request: Request, runtime: Any, user: Any, record_id: str
     return render(request, "intake_sales_record.html", status_code=status_code,
                   rec=sales_record_json(rec, require_cipher(runtime), reveal), labels=FIELD_LABELS, fields=CARRIED_FIELDS,
                   individual_name=", ".join(x for x in (ind.last_name, ind.first_name) if x) if ind else None,
-                  audits=audits, can_convert=user.can("individuals:edit"), message=message, error=error)
+                  audits=audits, can_convert=user.can("individuals:edit"), message=message, error=error,
+                  can_edit=user.can("sales_enablement:edit"), saved=request.query_params.get("saved"),
+                  shown_value=custom_display)
+
+
+async def _record_form(request: Request, runtime: Any, user: User, record_id: str, *,
+                       values: dict[str, str] | None = None, problems: dict[str, str] | None = None,
+                       status_code: int = 200) -> HTMLResponse:
+    async with runtime.db.session() as session:
+        rec = await session.get(SalesRecord, record_id)
+    if rec is None:
+        raise NotFound("No such sales record.")
+    reveal = user.can("pii:reveal")
+    shown = sales_record_json(rec, require_cipher(runtime), reveal)
+    masked = {} if reveal else {f: shown["fields"][f] for f in PII_FIELDS if shown["fields"].get(f)}
+    if values is None:
+        values = {f: "" if shown["fields"].get(f) is None else str(shown["fields"][f]) for f in CARRIED_FIELDS}
+        values |= dict.fromkeys(masked, "")
+        if reveal:
+            await record_reveals(runtime, user, [rec.individual_id], shown_in="sales_record_form")
+    return render(request, "intake_sales_record_form.html", status_code=status_code, rec=shown, values=values,
+                  masked=masked, problems=problems or {}, labels=FIELD_LABELS, fields=CARRIED_FIELDS,
+                  dates=DATE_FIELDS, states=US_STATES, vocabulary=SUGGESTIONS)
+
+
+@router.get("/sales-records/{record_id}/edit", response_class=HTMLResponse)
+async def edit_sales_record_page(request: Request, runtime: Runtime, record_id: str, user: SalesEditor) -> HTMLResponse:
+    return await _record_form(request, runtime, user, record_id)
+
+
+@router.post("/sales-records/{record_id}/edit")
+async def edit_sales_record_form(request: Request, runtime: Runtime, record_id: str, user: SalesEditor) -> Response:
+    form = await request.form()
+    values = {f: str(form.get(f, "")).strip() for f in CARRIED_FIELDS}
+    keep = () if user.can("pii:reveal") else tuple(PII_FIELDS)
+    problems: dict[str, str] = {}
+    if problem := name_problem(values.get("first_name"), values.get("last_name")):
+        problems["first_name"] = f"Name: {problem}"
+    try:
+        data = IndividualIn.model_validate({f: v or None for f, v in values.items() if v or f not in keep})
+    except ValidationError as exc:
+        problems = form_problems(exc, FIELD_LABELS) | problems
+    if problems:
+        return await _record_form(request, runtime, user, record_id, values=values, problems=problems,
+                                  status_code=422)
+    async with runtime.uow(actor=user.login) as tx:
+        _, changed = await edit_sales_record(tx, record_id, data, require_cipher(runtime), keep=keep)
+    return RedirectResponse(f"/sales-records/{record_id}?saved={'changed' if changed else 'unchanged'}",
+                            status_code=303)
 
 
 @router.get("/sales-records/{record_id}", response_class=HTMLResponse)

@@ -133,6 +133,26 @@ async def update_sales_record(tx: Transaction, record_id: str, changes: dict[str
     return rec
 
 
+async def edit_sales_record(tx: Transaction, record_id: str, data: IndividualIn, cipher: PiiCipher, *,
+                            keep: Collection[str] = ()) -> tuple[SalesRecord, list[str]]:
+    """A sales record's form saved: only the carried fields whose value changed are written (and named in
+    its individual's trail); ``keep`` as for an individual's form."""
+    rec = await tx.session.get(SalesRecord, record_id)
+    if rec is None:
+        raise NotFound("no such sales record")
+    stored = json.loads(rec.fields)
+    before = {f: cipher.decrypt(v) if f in PII_FIELDS and v else v
+              for f in CARRIED_FIELDS for v in (stored.get(storage_key(f)),)}
+    after = data.model_dump(mode="json", include=set(CARRIED_FIELDS))
+    for f in keep:
+        if not after.get(f):
+            after.pop(f, None)
+    changed = changed_fields(before, after)
+    if not changed:
+        return rec, []
+    return await update_sales_record(tx, record_id, {f: after[f] for f in changed}, cipher), sorted(changed)
+
+
 async def convert_to_individual(tx: Transaction, record_id: str, cipher: PiiCipher) -> tuple[Individual, list[str], list[str]]:
     rec = await tx.session.get(SalesRecord, record_id)
     if rec is None:
