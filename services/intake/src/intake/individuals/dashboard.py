@@ -35,6 +35,7 @@ from intake.individuals.domain.fields import (
     custom_input,
     name_problem,
 )
+from intake.individuals.domain.searches import CRITERIA_LABELS
 from intake.individuals.import_jobs import ImportJobs
 from intake.individuals.import_jobs import job_json as import_job_json
 from intake.individuals.importing import invalid_rows_csv, results_csv, save_upload, template_columns
@@ -43,11 +44,13 @@ from intake.individuals.pii_audit import record_invalid_rows_export, record_reve
 from intake.individuals.queries import (
     INDIVIDUAL_POLICY_SORTING,
     INDIVIDUAL_RECORD_SORTING,
+    SAVED_SEARCH_SORTING,
     audits_of,
     individual_policies,
     individual_sales_records,
     list_sales_records,
     preview_counts,
+    saved_searches,
     search,
     search_export_csv,
 )
@@ -55,6 +58,7 @@ from intake.individuals.sales_record_jobs import SalesJobs, start_job
 from intake.individuals.schemas import (
     IndividualIn,
     SalesRecordJobIn,
+    SavedSearchChange,
     SearchCriteria,
     form_problems,
     individual_json,
@@ -63,8 +67,10 @@ from intake.individuals.schemas import (
     saved_search_json,
 )
 from intake.individuals.usecases import (
+    change_search,
     convert_to_individual,
     create_individual,
+    delete_search,
     edit_individual,
     edit_sales_record,
     save_search,
@@ -74,6 +80,7 @@ from intake.web import part_of
 
 router = APIRouter(include_in_schema=False)
 PAGE = 50
+SEARCHES_SHOWN = 10  # on the search page; the rest on the saved searches' own page
 IMPORT_ROWS_SHOWN = 2000  # the rest is in the results CSV
 CRITERIA_FIELDS = list(SearchCriteria.model_fields)
 # who may open what (the API's permissions for the same work)
@@ -113,10 +120,11 @@ async def search_page(request: Request, runtime: Runtime, user: Viewer, error: s
                 items = [individual_json(i, require_cipher(runtime), user.can("pii:reveal")) for i in rows]
                 if user.can("individuals:edit") and user.can("sales_enablement:view"):
                     counts = await preview_counts(session, c)
-            searches = (await session.execute(select(SavedSearch).order_by(SavedSearch.created_at.desc()).limit(100))).scalars().all()
+            searches_page = await saved_searches(session, SAVED_SEARCH_SORTING.default, 0, SEARCHES_SHOWN)
+            searches = searches_page.items
             jobs = (await session.execute(select(SalesRecordJob).order_by(SalesRecordJob.created_at.desc()).limit(20))).scalars().all()
     except (ValidationError, UseCaseError, ValueError) as exc:
-        c, searches, jobs, error = SearchCriteria(), [], [], str(exc)
+        c, searches, jobs, error, searches_page = SearchCriteria(), [], [], str(exc), None
     await record_reveals(runtime, user, [i["id"] for i in items])  # after the read session closes
     query = urlencode(c.model_dump(exclude_none=True, mode="json"))
     return render(request, "intake_individuals.html", criteria=c.model_dump(exclude_none=True, mode="json"),
@@ -124,7 +132,7 @@ async def search_page(request: Request, runtime: Runtime, user: Viewer, error: s
                   searches=[saved_search_json(s) for s in searches], jobs=[job_json(j) for j in jobs],
                   types=runtime.settings.sales_record_types, idempotency_key=str(uuid.uuid4()),
                   error=error, message=message, ran=bool(params.get("run")), saved_search_id=saved_search_id,
-                  can_edit=user.can("individuals:edit"))
+                  can_edit=user.can("individuals:edit"), searches_total=searches_page.total if searches_page else 0)
 
 
 @router.get("/individuals/export.csv")
@@ -149,6 +157,77 @@ async def save_search_form(request: Request, runtime: Runtime, user: SearchSaver
     except (ValidationError, UseCaseError) as exc:
         return await search_page(request, runtime, user, error=str(exc))
     return RedirectResponse(f"/individuals?saved_search_id={s.id}&run=1", status_code=303)
+
+
+@router.get("/individuals/saved-searches", response_class=HTMLResponse)
+async def saved_searches_page(request: Request, session: Session, user: Viewer, sort: str = "", offset: Offset = 0,
+                              limit: int = 50, owner: str = "", message: str = "") -> HTMLResponse:
+    """Every saved search, its criteria in words, sortable, a page at a time; its owner edits or deletes it."""
+    found = await saved_searches(session, SAVED_SEARCH_SORTING.valid(sort), offset, max(1, min(limit, 200)),
+                                 owner=owner.strip()[:100] or None, query={"owner": owner} if owner else None)
+    found.items = [saved_search_json(s) for s in found.items]
+    return render(request, "intake_saved_searches.html", page=found, owner=owner, message=message[:200],
+                  login=user.login, may_manage=user.can("searches:manage"), can_save=user.can("searches:save"))
+
+
+async def _search_form(request: Request, runtime: Any, user: User, search_id: str, *, name: str | None = None,
+                       criteria: dict[str, Any] | None = None, problems: dict[str, str] | None = None,
+                       status_code: int = 200) -> HTMLResponse:
+    async with runtime.db.session() as session:
+        s = await session.get(SavedSearch, search_id)
+    if s is None:
+        raise NotFound("No such saved search.")
+    shown = saved_search_json(s)
+    return render(request, "intake_saved_search_form.html", status_code=status_code, search=shown,
+                  name=shown["name"] if name is None else name,
+                  criteria=shown["criteria"] if criteria is None else criteria, fields=CRITERIA_FIELDS,
+                  labels=CRITERIA_LABELS, problems=problems or {})
+
+
+@router.get("/individuals/saved-searches/{search_id}/edit", response_class=HTMLResponse)
+async def edit_search_page(request: Request, runtime: Runtime, search_id: str, user: SearchSaver) -> HTMLResponse:
+    return await _search_form(request, runtime, user, search_id)
+
+
+@router.post("/individuals/saved-searches/{search_id}/edit")
+async def edit_search_form(request: Request, runtime: Runtime, search_id: str, user: SearchSaver) -> Response:
+    form = {k: str(v).strip() for k, v in (await request.form()).items()}
+    typed = {k: v for k, v in form.items() if k in CRITERIA_FIELDS and v}
+    labels = CRITERIA_LABELS | {f"{r}_{end}": f"{CRITERIA_LABELS[r]} {end}" for r in ("policy_effective", "policy_renewal")
+                                for end in ("from", "to")} | {"name": "Name of the search"}
+    problems: dict[str, str] = {}
+    criteria = None
+    try:
+        criteria = _criteria(typed)
+    except ValidationError as exc:
+        problems |= form_problems(exc, labels)
+    try:
+        change = SavedSearchChange(name=form.get("search_name", ""), criteria=criteria)
+    except ValidationError as exc:  # the search's own name (its form field: ``name`` is a criterion)
+        problems["search_name"] = "; ".join(form_problems(exc, {"name": "Name of the search"}).values())
+    try:
+        if problems:
+            raise FormRefused(problems)
+        async with runtime.uow(actor=user.login) as tx:
+            await change_search(tx, search_id, change, may_manage=user.can("searches:manage"))
+    except FormRefused as exc:
+        return await _search_form(request, runtime, user, search_id, name=form.get("search_name", ""),
+                                  criteria=typed, problems=exc.problems, status_code=422)
+    except UseCaseError as exc:
+        return await _search_form(request, runtime, user, search_id, name=form.get("search_name", ""),
+                                  criteria=typed, problems={"": str(exc)}, status_code=exc.status_code)
+    return RedirectResponse("/individuals/saved-searches?message=saved", status_code=303)
+
+
+@router.post("/individuals/saved-searches/{search_id}/delete")
+async def delete_search_form(request: Request, runtime: Runtime, search_id: str, user: SearchSaver) -> Response:
+    try:
+        async with runtime.uow(actor=user.login) as tx:
+            await delete_search(tx, search_id, may_manage=user.can("searches:manage"))
+    except UseCaseError as exc:
+        return await _search_form(request, runtime, user, search_id, problems={"": str(exc)},
+                                  status_code=exc.status_code)
+    return RedirectResponse("/individuals/saved-searches?message=deleted", status_code=303)
 
 
 @router.post("/individuals/sales-records")

@@ -183,3 +183,16 @@ async def individual_sales_records(session: Any, individual_id: str, sort: str, 
     return await page(session, select(SalesRecord).where(SR.c.individual_id == individual_id),
                       INDIVIDUAL_RECORD_SORTING, sort, offset, limit, query)
 
+
+
+SS = SavedSearch.__table__
+SAVED_SEARCH_SORTING = Sorting(
+    columns={"name": [func.lower(SS.c.name)], "owner": [SS.c.owner], "created_at": [SS.c.created_at]},
+    default="-created_at", unique=SS.c.id)
+
+
+async def saved_searches(session: Any, sort: str, offset: int, limit: int, owner: str | None = None,
+                         query: dict[str, str] | None = None) -> Page:
+    """The saved searches (of one owner, or all), a page in ``sort`` order."""
+    stmt = select(SavedSearch).where(SS.c.owner == owner) if owner else select(SavedSearch)
+    return await page(session, stmt, SAVED_SEARCH_SORTING, sort, offset, limit, query)

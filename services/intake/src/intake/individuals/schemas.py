@@ -19,6 +19,7 @@ from intake.individuals.domain.fields import (
     storage_key,
     text_problem,
 )
+from intake.individuals.domain.searches import criteria_words
 from intake.individuals.pii import clear_values
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
 from intake.responses import Out
@@ -123,6 +124,8 @@ def _words(error: Any) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     if kind == "string_too_long":
         return f"at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return "cannot be blank" if ctx.get("min_length") == 1 else f"at least {ctx.get('min_length')} characters"
     if kind.startswith(("date_", "datetime_")):
         return "not a date: use the date picker (YYYY-MM-DD)"
     if kind == "literal_error":
@@ -158,7 +161,8 @@ def individual_json(ind: Individual, cipher: PiiCipher, reveal: bool) -> dict[st
 
 
 def saved_search_json(s: SavedSearch) -> dict[str, Any]:
-    return {"id": s.id, "name": s.name, "criteria": json.loads(s.criteria), "owner": s.owner,
+    criteria = json.loads(s.criteria)
+    return {"id": s.id, "name": s.name, "criteria": criteria, "words": criteria_words(criteria), "owner": s.owner,
             "created_at": s.created_at.isoformat()}
 
 
@@ -194,6 +198,27 @@ class SearchRequest(SearchCriteria):
 class SavedSearchIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     criteria: SearchCriteria
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("give the search a name")
+        return _no_control_characters(v.strip())  # type: ignore[no-any-return]
+
+
+class SavedSearchChange(BaseModel):
+    """A saved search renamed and/or given other criteria (what is left out stays)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    criteria: SearchCriteria | None = None
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("give the search a name")
+        return None if v is None else _no_control_characters(v.strip())  # type: ignore[no-any-return]
 
 
 class PreviewIn(BaseModel):
@@ -247,8 +272,14 @@ class SavedSearchOut(Out):
     id: str
     name: str
     criteria: dict[str, Any]
+    words: list[str]  # the criteria as a person reads them
     owner: str
     created_at: str
+
+
+class SavedSearchDeleted(Out):
+    id: str
+    deleted: bool
 
 
 class SavedSearchWithJobs(SavedSearchOut):
@@ -256,6 +287,10 @@ class SavedSearchWithJobs(SavedSearchOut):
 
 
 class SavedSearchList(Out):
+    total: int
+    offset: int
+    limit: int
+    sort: str
     items: list[SavedSearchWithJobs]
 
 

@@ -9,6 +9,7 @@ from collections.abc import Collection
 from datetime import date
 from typing import Any
 
+from agency_common.errors import Forbidden
 from agency_common.outbox import Transaction
 from agency_common.pii import PiiCipher
 from agency_common.timeutil import utcnow
@@ -25,7 +26,7 @@ from intake.individuals.domain.fields import (
     storage_key,
 )
 from intake.individuals.pii import clear_values, encrypt_field, storage_values
-from intake.individuals.schemas import IndividualIn, SearchCriteria
+from intake.individuals.schemas import IndividualIn, SavedSearchChange, SearchCriteria
 from intake.models import Individual, IndividualAudit, Policy, SalesRecord, SavedSearch
 
 IND = Individual.__table__
@@ -113,6 +114,42 @@ async def save_search(tx: Transaction, name: str, criteria: SearchCriteria) -> S
     tx.session.add(s)
     await tx.session.flush()
     return s
+
+
+async def _own_search(tx: Transaction, search_id: str, may_manage: bool) -> SavedSearch:
+    s = await tx.session.get(SavedSearch, search_id)
+    if s is None:
+        raise NotFound("no such saved search")
+    if s.owner != tx.actor and not may_manage:
+        raise Forbidden(f"only {s.owner}, who saved “{s.name}”, or a user with searches:manage may change it")
+    return s
+
+
+async def change_search(tx: Transaction, search_id: str, change: SavedSearchChange, *,
+                        may_manage: bool = False) -> SavedSearch:
+    """A saved search renamed or given other criteria, by its owner (or a manager of searches); the values
+    before and after go to the audit trail (the sales-record jobs it ran keep their own criteria)."""
+    s = await _own_search(tx, search_id, may_manage)
+    before = {"name": s.name, "criteria": json.loads(s.criteria)}
+    if change.name is not None:
+        s.name = change.name
+    if change.criteria is not None:
+        s.criteria = change.criteria.model_dump_json(exclude_none=True)
+    after = {"name": s.name, "criteria": json.loads(s.criteria)}
+    if after != before:
+        await tx.audit("saved_search.changed", subject_type="saved_search", subject_id=s.id,
+                       detail={"before": before, "after": after, "owner": s.owner})
+    await tx.session.flush()
+    return s
+
+
+async def delete_search(tx: Transaction, search_id: str, *, may_manage: bool = False) -> None:
+    """A saved search removed by its owner (or a manager of searches); what it was stays in the audit trail."""
+    s = await _own_search(tx, search_id, may_manage)
+    await tx.audit("saved_search.deleted", subject_type="saved_search", subject_id=s.id,
+                   detail={"name": s.name, "criteria": json.loads(s.criteria), "owner": s.owner})
+    await tx.session.delete(s)
+    await tx.session.flush()
 
 
 async def update_sales_record(tx: Transaction, record_id: str, changes: dict[str, Any], cipher: PiiCipher) -> SalesRecord:
