@@ -105,7 +105,7 @@ class PolicyPosting(IntakeModel, table=True):
     ``InvoicesPosted`` chunk): the policy page lists them and links each to its reconciliation."""
 
     __tablename__ = "policy_postings"
-    __table_args__ = (Index("ix_policy_postings_policy", "policy_id", "id"),)
+    __table_args__ = (Index("ix_policy_postings_policy", "policy_id", "posted_at", "id"),)
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
                                                           primary_key=True, autoincrement=True))

@@ -125,7 +125,9 @@ LINES, STATEMENTS, POSTINGS = StatementLineRow.__table__, Statement.__table__, P
 
 # a policy's statement lines (matched to it), newest statement first
 LINE_SORTING = Sorting(
-    columns={"statement": [STATEMENTS.c.created_at, LINES.c.line_no],  # imported at: never empty
+    # by statement as imported: lines are stored in line order, statements in import order, so the line's
+    # own id is that order (and the policy index serves it)
+    columns={"statement": [LINES.c.id],
              "carrier": [STATEMENTS.c.carrier], "line_no": [LINES.c.line_no],
              "effective_date": [LINES.c.effective_date], "premium": [LINES.c.premium],
              "commission": [LINES.c.commission_amount], "transaction": [LINES.c.transaction_type]},

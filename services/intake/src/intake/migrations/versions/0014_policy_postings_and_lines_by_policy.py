@@ -40,7 +40,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('policy_postings', schema=None) as batch_op:
-        batch_op.create_index('ix_policy_postings_policy', ['policy_id', 'id'], unique=False)
+        batch_op.create_index('ix_policy_postings_policy', ['policy_id', 'posted_at', 'id'], unique=False)
 
     with op.batch_alter_table('statement_lines', schema=None) as batch_op:
         batch_op.create_index('ix_statement_lines_policy', ['policy_id', 'id'], unique=False, sqlite_where=sa.text('policy_id IS NOT NULL'), postgresql_where=sa.text('policy_id IS NOT NULL'))
