@@ -524,8 +524,8 @@ async def individual_page(request: Request, runtime: Runtime, individual_id: str
     return render(request, "intake_individual.html", ind=shown, custom=custom, labels=FIELD_LABELS,
                   fields=STANDARD_FIELDS, policies=part_of(policies, "policies_", query),
                   records=part_of(records, "records_", query), audits=audits,
-                  can_see_records=user.can("sales_enablement:view"), can_edit=user.can("individuals:edit"),
-                  saved=request.query_params.get("saved"))
+                  can_see_records=user.can("sales_enablement:view"), can_see_policies=user.can("policies:view"),
+                  can_edit=user.can("individuals:edit"), saved=request.query_params.get("saved"))
 
 
 @router.get("/sales-records", response_class=HTMLResponse)
