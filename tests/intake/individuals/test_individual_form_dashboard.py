@@ -188,3 +188,21 @@ async def test_an_individual_lists_its_policies_and_sales_records(start_service,
         assert "0 policies" in page and "No policy." in page and "0 sales records" in page
         odd = await admin.get(f"/individuals/{bare['id']}", params={"policies_sort": "ssn", "records_offset": 5})
         assert odd.status_code == 200
+
+
+async def test_search_results_sort_by_their_headers_a_page_at_a_time(start_service, token_for) -> None:
+    intake = await start_service("intake")
+    async with intake.as_user(token_for("sales")) as sales:
+        for first, last in (("Ann", "Lee"), ("Bob", "Ray"), ("Cy", "Adams")):
+            await _create(sales, first_name=first, last_name=last, ssn="")
+        page = (await sales.get("/individuals", params={"run": "1", "state": "TX", "sort": "-last_name"})).text
+        results = page.split('id="search-results"')[1].split("</table>")[0]
+        assert results.index("Ray, Bob") < results.index("Lee, Ann") < results.index("Adams, Cy")
+        assert "3 individuals found" in page and "3 individuals" in page.split('id="search-results"')[0]
+        assert 'href="?run=1&amp;state=TX&amp;sort=last_name&amp;offset=0&amp;limit=50">Name</a> ▼' in results
+        assert 'href="?run=1&amp;state=TX&amp;sort=state&amp;offset=0&amp;limit=50">State</a>' in results
+        later = (await sales.get("/individuals", params={"run": "1", "state": "TX", "offset": "2"})).text
+        assert "3 individuals: 3–3" in later and "Ray, Bob" in later and "Lee, Ann" not in later.split("search-results")[1]
+        for odd in ({"sort": "ssn"}, {"offset": str(2**40)}, {"offset": "-3"}, {"page": "x"}):
+            r = await sales.get("/individuals", params={"run": "1", "state": "TX", **odd})
+            assert r.status_code == 200 and "3 individuals found" in r.text, odd

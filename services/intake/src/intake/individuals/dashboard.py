@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from agency_common.auth import User
+from agency_common.listing import MAX_OFFSET, Page
 from agency_common.tabular import TabularError, csv_bytes
 from agency_common.web import page_permission, render
 from agency_common.web.deps import Offset, Runtime, Session
@@ -54,6 +55,9 @@ from intake.individuals.queries import (
     search,
     search_export_csv,
 )
+from intake.individuals.queries import (
+    SORTS as SEARCH_SORTS,
+)
 from intake.individuals.sales_record_jobs import SalesJobs, start_job
 from intake.individuals.schemas import (
     IndividualIn,
@@ -92,6 +96,15 @@ SalesEditor = Annotated[User, page_permission("sales_enablement:edit")]
 SalesRecordMaker = Annotated[User, page_permission("individuals:edit", "sales_enablement:view")]
 
 
+def _number(text: str | None, default: int) -> int:
+    """A page number or offset from the query: a bad or huge one is the default (the page never fails on it)."""
+    try:
+        value = int(text or "")
+    except ValueError:
+        return default
+    return value if 0 <= value <= MAX_OFFSET else default
+
+
 def _criteria(params: dict[str, Any]) -> SearchCriteria:
     values = {k: v for k, v in params.items() if k in CRITERIA_FIELDS and str(v).strip() != ""}
     return SearchCriteria.model_validate(values)
@@ -102,7 +115,10 @@ async def search_page(request: Request, runtime: Runtime, user: Viewer, error: s
                       message: str | None = None) -> HTMLResponse:
     params = dict(request.query_params)
     saved_id = params.get("saved_search_id")
-    page = max(int(params.get("page", "1") or 1), 1)
+    page = max(_number(params.get("page"), 1), 1)
+    # the results a page at a time: ``offset`` (the pager's links), or ``page`` as before
+    offset = _number(params.get("offset"), (page - 1) * PAGE) if "offset" in params else (page - 1) * PAGE
+    sort = params.get("sort") if (params.get("sort") or "").removeprefix("-") in SEARCH_SORTS else "last_name"
     items: list[dict[str, Any]] = []
     total, counts = 0, None
     saved_search_id: str | None = None
@@ -115,8 +131,7 @@ async def search_page(request: Request, runtime: Runtime, user: Viewer, error: s
                     params = {**SearchCriteria.model_validate_json(saved.criteria).model_dump(exclude_none=True), **params}
             c = _criteria(params)
             if params.get("run"):
-                total, rows = await search(session, c, sort=params.get("sort") or "last_name", limit=50,
-                                           offset=(page - 1) * 50)
+                total, rows = await search(session, c, sort=sort, limit=PAGE, offset=offset)
                 items = [individual_json(i, require_cipher(runtime), user.can("pii:reveal")) for i in rows]
                 if user.can("individuals:edit") and user.can("sales_enablement:view"):
                     counts = await preview_counts(session, c)
@@ -127,7 +142,11 @@ async def search_page(request: Request, runtime: Runtime, user: Viewer, error: s
         c, searches, jobs, error, searches_page = SearchCriteria(), [], [], str(exc), None
     await record_reveals(runtime, user, [i["id"] for i in items])  # after the read session closes
     query = urlencode(c.model_dump(exclude_none=True, mode="json"))
+    kept = {"run": "1", **({"saved_search_id": saved_search_id} if saved_search_id else {}),
+            **{k: str(v) for k, v in c.model_dump(exclude_none=True, mode="json").items()}}
+    results = Page(items, total, offset, PAGE, sort, kept)
     return render(request, "intake_individuals.html", criteria=c.model_dump(exclude_none=True, mode="json"),
+                  results=results,
                   fields=CRITERIA_FIELDS, items=items, total=total, page=page, query=query, counts=counts,
                   searches=[saved_search_json(s) for s in searches], jobs=[job_json(j) for j in jobs],
                   types=runtime.settings.sales_record_types, idempotency_key=str(uuid.uuid4()),
