@@ -45,12 +45,13 @@ from intake.individuals.pii_audit import record_invalid_rows_export, record_reve
 from intake.individuals.queries import (
     INDIVIDUAL_POLICY_SORTING,
     INDIVIDUAL_RECORD_SORTING,
+    SALES_RECORD_SORTING,
     SAVED_SEARCH_SORTING,
     audits_of,
     individual_policies,
     individual_sales_records,
-    list_sales_records,
     preview_counts,
+    sales_records,
     saved_searches,
     search,
     search_export_csv,
@@ -549,18 +550,21 @@ async def individual_page(request: Request, runtime: Runtime, individual_id: str
 
 @router.get("/sales-records", response_class=HTMLResponse)
 async def sales_records_page(request: Request, runtime: Runtime, user: SalesViewer, sales_record_type: str = "",
-                             job_id: str = "",
-                             page: int = 1) -> HTMLResponse:
-    page = max(page, 1)
+                             job_id: str = "", sort: str = "", limit: int = PAGE) -> HTMLResponse:
+    """Sales records by type and job, sortable, a page at a time with the total (``offset``, or ``page``)."""
+    params = dict(request.query_params)
+    limit = max(1, min(limit, 200))
+    page = max(_number(params.get("page"), 1), 1)
+    offset = _number(params.get("offset"), 0) if "offset" in params else (page - 1) * limit
+    filters = {k: v for k, v in (("sales_record_type", sales_record_type), ("job_id", job_id)) if v}
     async with runtime.db.session() as session:
-        total, rows = await list_sales_records(session, sales_record_type=sales_record_type or None,
-                                               job_id=job_id or None, limit=PAGE, offset=(page - 1) * PAGE)
+        found = await sales_records(session, sales_record_type=sales_record_type or None, job_id=job_id or None,
+                                    sort=SALES_RECORD_SORTING.valid(sort), offset=offset, limit=limit, query=filters)
         job = await session.get(SalesRecordJob, job_id) if job_id else None
     cipher, reveal = require_cipher(runtime), user.can("pii:reveal")
-    await record_reveals(runtime, user, [r.individual_id for r in rows], shown_in="sales_records")
-    query = urlencode({k: v for k, v in (("sales_record_type", sales_record_type), ("job_id", job_id)) if v})
-    return render(request, "intake_sales_records.html", items=[sales_record_json(r, cipher, reveal) for r in rows],
-                  total=total, page=page, pages=max((total + PAGE - 1) // PAGE, 1), query=query,
+    await record_reveals(runtime, user, [r.individual_id for r in found.items], shown_in="sales_records")
+    found.items = [sales_record_json(r, cipher, reveal) for r in found.items]
+    return render(request, "intake_sales_records.html", page=found, items=found.items, total=found.total,
                   types=runtime.settings.sales_record_types, sales_record_type=sales_record_type, job_id=job_id,
                   job=job_json(job) if job else None)
 

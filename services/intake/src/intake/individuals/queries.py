@@ -196,3 +196,17 @@ async def saved_searches(session: Any, sort: str, offset: int, limit: int, owner
     """The saved searches (of one owner, or all), a page in ``sort`` order."""
     stmt = select(SavedSearch).where(SS.c.owner == owner) if owner else select(SavedSearch)
     return await page(session, stmt, SAVED_SEARCH_SORTING, sort, offset, limit, query)
+
+
+SALES_RECORD_SORTING = Sorting(
+    columns={"created_at": [SR.c.created_at], "sales_record_type": [SR.c.sales_record_type],
+             "assigned_user": [SR.c.assigned_user], "converted_at": [SR.c.converted_at]},
+    default="created_at", unique=SR.c.id)
+
+
+async def sales_records(session: Any, *, sales_record_type: str | None, job_id: str | None, sort: str, offset: int,
+                        limit: int, query: dict[str, str] | None = None) -> Page:
+    """The sales records list (by type, by job), a page in ``sort`` order with how many there are."""
+    conds = [c for c in (SR.c.sales_record_type == sales_record_type if sales_record_type else None,
+                         SR.c.job_id == job_id if job_id else None) if c is not None]
+    return await page(session, select(SalesRecord).where(*conds), SALES_RECORD_SORTING, sort, offset, limit, query)
