@@ -102,6 +102,10 @@ async def test_policy_page_lists_its_lines_and_postings(start_service, token_for
         assert postings_part.index("inv-2") < postings_part.index("inv-1"), "postings sorted by premium"
         assert "postings_sort=premium" in shown, "the lines' links keep the postings' sort"
 
+        # and back: the statement's matched lines link to the policy
+        statement = (await client.get(f"/statements/{sid}")).text
+        assert statement.count(f'<a href="/policies/{policy_id}">PP-1</a>') == 3 and "OTHER-9</td>" in statement
+
         # an unknown sort or a huge offset never fails the page
         odd = await client.get(f"/policies/{policy_id}", params={"lines_sort": "ssn", "postings_offset": 10})
         assert odd.status_code == 200 and "3 statement lines" in odd.text
