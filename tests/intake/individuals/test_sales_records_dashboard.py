@@ -52,10 +52,16 @@ async def test_sales_record_pages_and_convert(start_service, token_for) -> None:
         job_page = (await sales.get(f"/sales-record-jobs/{bulk['id']}")).text
         assert f'href="/sales-records?job_id={bulk["id"]}"' in job_page
         listing = (await sales.get("/sales-records", params={"job_id": bulk["id"]})).text
-        assert _text(listing, "sales-total") == "52 sales records" and "Page 1 of 2" in listing
+        assert _text(listing, "sales-total") == "52 sales records" and "52 sales records: 1–50" in listing
         assert listing.count('href="/sales-records/') == 50
         second = (await sales.get("/sales-records", params={"job_id": bulk["id"], "page": 2})).text
         assert second.count('href="/sales-records/') == 2 and "Previous" in second
+        by_type = (await sales.get("/sales-records", params={"sort": "sales_record_type"})).text
+        rows = by_type.split('id="sales-records"')[1]
+        assert rows.index("<td>ACA</td>") < rows.index("<td>Medicare</td>"), "sorted by its header"
+        newest = (await sales.get("/sales-records", params={"sort": "-sales_record_type"})).text
+        assert "<td>ACA</td>" not in newest.split('id="sales-records"')[1], "ACA last: on the second page"
+        assert f'href="?job_id={bulk["id"]}&amp;sort=created_at&amp;offset=50&amp;limit=50">Next</a>' in listing
         typed = (await sales.get("/sales-records", params={"sales_record_type": "ACA"})).text
         assert _text(typed, "sales-total") == "1 sales records" and "Lee, Ann" in typed
         assert "*******6789" in typed and "123-45-6789" not in typed

@@ -61,7 +61,8 @@ def postings_of(env: Envelope[Any]) -> list[Posting]:
     p = env.payload
     items = p.invoices if isinstance(p, InvoicesPosted) else [p]
     return [Posting(x.policy_id, x.bill_type, x.premium, x.effective_date, x.expiration_date, x.commission,
-                    x.invoice_id) for x in items]
+                    x.invoice_id, reconciliation_id=p.reconciliation_id, event_id=str(env.event_id),
+                    posted_by=env.actor, posted_at=env.occurred_at) for x in items]
 
 
 def set_aside_copy(env: Envelope[Any], unknown: list[Posting]) -> Envelope[Any]:

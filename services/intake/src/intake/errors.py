@@ -3,6 +3,6 @@ the common handler (JSON ``{"detail": ...}`` for the API, a page in words for th
 
 from __future__ import annotations
 
-from agency_common.errors import Conflict, Invalid, NotFound, UseCaseError
+from agency_common.errors import Conflict, Forbidden, Invalid, NotFound, UseCaseError
 
-__all__ = ["Conflict", "Invalid", "NotFound", "UseCaseError"]
+__all__ = ["Conflict", "Forbidden", "Invalid", "NotFound", "UseCaseError"]

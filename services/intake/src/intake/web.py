@@ -6,9 +6,12 @@ Each capability names its own object's type next to its class (``statements.impo
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from agency_common.auth import User
+from agency_common.listing import Page
 from agency_common.web.pages import dashboard_user
 from fastapi import Depends, Request
 
@@ -40,3 +43,22 @@ def landing_permissions(*permissions: str) -> Any:
 
     dependency.required_permissions = permissions  # type: ignore[attr-defined]  # read by the route audit
     return Depends(dependency)
+
+
+@dataclass
+class PartPage(Page):
+    """One of several lists on one page (a policy's lines and postings): its links carry its own sort,
+    offset and limit under ``prefix`` (``lines_sort``) and keep the other lists' (``query``)."""
+
+    prefix: str = ""
+
+    def url(self, **changes: Any) -> str:
+        own = {"sort": self.sort, "offset": self.offset, "limit": self.limit, **changes}
+        params = {**self.query, **{f"{self.prefix}{k}": v for k, v in own.items()}}
+        return "?" + urlencode({k: v for k, v in params.items() if v not in ("", None)})
+
+
+def part_of(found: Page, prefix: str, query: dict[str, str]) -> PartPage:
+    """``found`` as one list of a page; ``query`` the page's other parameters (its own are dropped)."""
+    others = {k: v for k, v in query.items() if not k.startswith(prefix)}
+    return PartPage(**{f.name: getattr(found, f.name) for f in fields(Page)} | {"query": others}, prefix=prefix)

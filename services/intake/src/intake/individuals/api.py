@@ -22,10 +22,12 @@ from intake.individuals.importing import save_upload, template_columns
 from intake.individuals.pii import require_cipher
 from intake.individuals.pii_audit import record_invalid_rows_export, record_reveals, record_search_export
 from intake.individuals.queries import (
+    SAVED_SEARCH_SORTING,
     audits_of,
     list_sales_records,
     preview_counts,
     resolve_criteria,
+    saved_searches,
     search,
     search_export_csv,
 )
@@ -46,6 +48,8 @@ from intake.individuals.schemas import (
     SalesRecordJobOut,
     SalesRecordOut,
     SalesRecordPage,
+    SavedSearchChange,
+    SavedSearchDeleted,
     SavedSearchIn,
     SavedSearchList,
     SavedSearchOut,
@@ -57,13 +61,15 @@ from intake.individuals.schemas import (
     saved_search_json,
 )
 from intake.individuals.usecases import (
+    change_search,
     convert_to_individual,
     create_individual,
+    delete_search,
     save_search,
     update_individual,
     update_sales_record,
 )
-from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
+from intake.models import Individual, SalesRecord, SalesRecordJob
 
 router = APIRouter(prefix="/api", tags=["individuals"])
 REVEAL = "pii:reveal"
@@ -206,18 +212,39 @@ async def create_saved_search(runtime: Runtime, body: SavedSearchIn,
 
 
 @router.get("/saved-searches", response_model=SavedSearchList, response_model_exclude_unset=True)
-async def list_saved_searches(session: Session, _user: Annotated[User, require("individuals:view")],
-                              owner: str | None = None) -> dict[str, Any]:
-    stmt = select(SavedSearch).order_by(SavedSearch.created_at.desc()).limit(500)
-    if owner:
-        stmt = stmt.where(SavedSearch.owner == owner)
-    rows = (await session.execute(stmt)).scalars().all()
+async def list_saved_searches(
+    session: Session, _user: Annotated[User, require("individuals:view")], owner: str | None = None,
+    sort: Annotated[str, Query(description="name, owner or created_at; -column for descending")] = (
+        SAVED_SEARCH_SORTING.default),
+    limit: Annotated[int, Query(ge=1, le=500)] = 100, offset: Offset = 0,
+) -> dict[str, Any]:
+    """The saved searches, each with its criteria in words and the sales-record jobs it ran, a page at a time."""
+    found = await saved_searches(session, sort, offset, limit, owner=owner or None)
+    rows = found.items
     jobs = (await session.execute(select(SalesRecordJob).where(
         SalesRecordJob.saved_search_id.in_([s.id for s in rows])))).scalars().all()
     by_search: dict[str, list[dict[str, Any]]] = {}
     for j in jobs:
         by_search.setdefault(j.saved_search_id or "", []).append(job_json(j))
-    return {"items": [saved_search_json(s) | {"jobs": by_search.get(s.id, [])} for s in rows]}
+    return found.api([saved_search_json(s) | {"jobs": by_search.get(s.id, [])} for s in rows])
+
+
+@router.patch("/saved-searches/{search_id}", response_model=SavedSearchOut, response_model_exclude_unset=True)
+async def change_saved_search(runtime: Runtime, search_id: str, body: SavedSearchChange,
+                              user: Annotated[User, require("individuals:view", "searches:save")]) -> dict[str, Any]:
+    """Rename a saved search or give it other criteria: its owner, or a user with searches:manage."""
+    async with runtime.uow(actor=user.login) as tx:
+        s = await change_search(tx, search_id, body, may_manage=user.can("searches:manage"))
+    return saved_search_json(s)
+
+
+@router.delete("/saved-searches/{search_id}", response_model=SavedSearchDeleted, response_model_exclude_unset=True)
+async def delete_saved_search(runtime: Runtime, search_id: str,
+                              user: Annotated[User, require("individuals:view", "searches:save")]) -> dict[str, Any]:
+    """Remove a saved search (its owner, or a user with searches:manage); the trail keeps what it was."""
+    async with runtime.uow(actor=user.login) as tx:
+        await delete_search(tx, search_id, may_manage=user.can("searches:manage"))
+    return {"id": search_id, "deleted": True}
 
 
 @router.post("/sales-record-jobs/preview", response_model=PreviewOut, response_model_exclude_unset=True)

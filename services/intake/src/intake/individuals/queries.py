@@ -7,9 +7,10 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from agency_common.listing import Page, Sorting, page
 from agency_common.pii import PiiCipher, mask
 from agency_common.tabular import csv_bytes_paged
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, false, func, or_, select
 
 from intake.carriers.rules import carrier_key
 from intake.errors import NotFound, UseCaseError
@@ -158,3 +159,54 @@ async def audits_of(session: Any, individual_id: str) -> list[dict[str, Any]]:
     rows = (await session.execute(select(IndividualAudit).where(IndividualAudit.individual_id == individual_id)
                                   .order_by(IndividualAudit.at, IndividualAudit.id))).scalars().all()
     return [{"action": a.action, "actor": a.actor, "at": a.at.isoformat(), "details": json.loads(a.details)} for a in rows]
+
+
+INDIVIDUAL_POLICY_SORTING = Sorting(
+    columns={"carrier": [POL.c.carrier, POL.c.policy_number], "policy_number": [POL.c.policy_number],
+             "line_of_business": [POL.c.line_of_business], "status": [POL.c.status],
+             "effective_date": [POL.c.effective_date], "expiration_date": [POL.c.expiration_date]},
+    default="-effective_date", unique=POL.c.id)
+INDIVIDUAL_RECORD_SORTING = Sorting(
+    columns={"created_at": [SR.c.created_at], "sales_record_type": [SR.c.sales_record_type]},
+    default="-created_at", unique=SR.c.id)
+
+
+async def individual_policies(session: Any, client_id: str | None, sort: str, offset: int, limit: int,
+                              query: dict[str, str] | None = None) -> Page:
+    """The policies of the individual's client, a page in ``sort`` order (none without a client)."""
+    stmt = select(Policy).where(POL.c.client_id == client_id) if client_id else select(Policy).where(false())
+    return await page(session, stmt, INDIVIDUAL_POLICY_SORTING, sort, offset, limit, query)
+
+
+async def individual_sales_records(session: Any, individual_id: str, sort: str, offset: int, limit: int,
+                                   query: dict[str, str] | None = None) -> Page:
+    return await page(session, select(SalesRecord).where(SR.c.individual_id == individual_id),
+                      INDIVIDUAL_RECORD_SORTING, sort, offset, limit, query)
+
+
+
+SS = SavedSearch.__table__
+SAVED_SEARCH_SORTING = Sorting(
+    columns={"name": [func.lower(SS.c.name)], "owner": [SS.c.owner], "created_at": [SS.c.created_at]},
+    default="-created_at", unique=SS.c.id)
+
+
+async def saved_searches(session: Any, sort: str, offset: int, limit: int, owner: str | None = None,
+                         query: dict[str, str] | None = None) -> Page:
+    """The saved searches (of one owner, or all), a page in ``sort`` order."""
+    stmt = select(SavedSearch).where(SS.c.owner == owner) if owner else select(SavedSearch)
+    return await page(session, stmt, SAVED_SEARCH_SORTING, sort, offset, limit, query)
+
+
+SALES_RECORD_SORTING = Sorting(
+    columns={"created_at": [SR.c.created_at], "sales_record_type": [SR.c.sales_record_type],
+             "assigned_user": [SR.c.assigned_user], "converted_at": [SR.c.converted_at]},
+    default="created_at", unique=SR.c.id)
+
+
+async def sales_records(session: Any, *, sales_record_type: str | None, job_id: str | None, sort: str, offset: int,
+                        limit: int, query: dict[str, str] | None = None) -> Page:
+    """The sales records list (by type, by job), a page in ``sort`` order with how many there are."""
+    conds = [c for c in (SR.c.sales_record_type == sales_record_type if sales_record_type else None,
+                         SR.c.job_id == job_id if job_id else None) if c is not None]
+    return await page(session, select(SalesRecord).where(*conds), SALES_RECORD_SORTING, sort, offset, limit, query)

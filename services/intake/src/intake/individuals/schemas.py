@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any, Literal
 
 from agency_common.pii import PiiCipher, mask
-from pydantic import BaseModel, Field, create_model, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
 from intake.individuals.domain.fields import (
     CARRIED_FIELDS,
@@ -17,16 +17,29 @@ from intake.individuals.domain.fields import (
     custom_type,
     custom_value,
     storage_key,
+    text_problem,
 )
+from intake.individuals.domain.searches import criteria_words
 from intake.individuals.pii import clear_values
 from intake.models import Individual, SalesRecord, SalesRecordJob, SavedSearch
 from intake.responses import Out
+
+
+def _no_control_characters(value: Any) -> Any:
+    if isinstance(value, str) and (problem := text_problem(value)):
+        raise ValueError(problem)
+    return value
 
 
 class CustomField(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     type: Literal["text", "date", "dropdown", "number", "currency", "percent", "checkbox", "checkbox_list"]
     value: Any = None
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return _no_control_characters(v)  # type: ignore[no-any-return]
 
     @field_validator("type", mode="before")
     @classmethod
@@ -36,6 +49,8 @@ class CustomField(BaseModel):
     @model_validator(mode="after")
     def _value(self) -> CustomField:
         self.value = custom_value(self.type, self.value)
+        for item in self.value if isinstance(self.value, list) else [self.value]:
+            _no_control_characters(item)
         return self
 
 
@@ -69,6 +84,11 @@ class IndividualIn(BaseModel):
     smoker_status: str | None = Field(default=None, max_length=20)
     custom_fields: list[CustomField] = []
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        return _no_control_characters(v)
+
 
 class SearchCriteria(BaseModel):
     name: str | None = None  # contains, in first, last or nickname
@@ -100,6 +120,34 @@ class SalesRecordJobIn(BaseModel):
     saved_search_id: str | None = None
 
 
+def _words(error: Any) -> str:
+    kind, ctx = error["type"], error.get("ctx") or {}
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return "cannot be blank" if ctx.get("min_length") == 1 else f"at least {ctx.get('min_length')} characters"
+    if kind.startswith(("date_", "datetime_")):
+        return "not a date: use the date picker (YYYY-MM-DD)"
+    if kind == "literal_error":
+        return "pick one from the list"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def form_problems(exc: ValidationError, labels: dict[str, str]) -> dict[str, str]:
+    """A refused form's reasons in words, by form field (``cf_<n>`` for the n-th custom-field row),
+    each naming the field as the form does."""
+    out: dict[str, str] = {}
+    for e in exc.errors():
+        loc = e["loc"]
+        if loc and loc[0] == "custom_fields" and len(loc) > 1:
+            key, label = f"cf_{loc[1]}", f"Custom field {int(loc[1]) + 1}"
+        else:
+            key = str(loc[0]) if loc else ""
+            label = labels.get(key, key.replace("_", " ").capitalize())
+        out.setdefault(key, f"{label}: {_words(e)}")
+    return out
+
+
 def individual_json(ind: Individual, cipher: PiiCipher, reveal: bool) -> dict[str, Any]:
     values = clear_values(ind, cipher)
     for f in PII_FIELDS:
@@ -113,7 +161,8 @@ def individual_json(ind: Individual, cipher: PiiCipher, reveal: bool) -> dict[st
 
 
 def saved_search_json(s: SavedSearch) -> dict[str, Any]:
-    return {"id": s.id, "name": s.name, "criteria": json.loads(s.criteria), "owner": s.owner,
+    criteria = json.loads(s.criteria)
+    return {"id": s.id, "name": s.name, "criteria": criteria, "words": criteria_words(criteria), "owner": s.owner,
             "created_at": s.created_at.isoformat()}
 
 
@@ -149,6 +198,27 @@ class SearchRequest(SearchCriteria):
 class SavedSearchIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     criteria: SearchCriteria
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("give the search a name")
+        return _no_control_characters(v.strip())  # type: ignore[no-any-return]
+
+
+class SavedSearchChange(BaseModel):
+    """A saved search renamed and/or given other criteria (what is left out stays)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    criteria: SearchCriteria | None = None
+
+    @field_validator("name", mode="after")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("give the search a name")
+        return None if v is None else _no_control_characters(v.strip())  # type: ignore[no-any-return]
 
 
 class PreviewIn(BaseModel):
@@ -202,8 +272,14 @@ class SavedSearchOut(Out):
     id: str
     name: str
     criteria: dict[str, Any]
+    words: list[str]  # the criteria as a person reads them
     owner: str
     created_at: str
+
+
+class SavedSearchDeleted(Out):
+    id: str
+    deleted: bool
 
 
 class SavedSearchWithJobs(SavedSearchOut):
@@ -211,6 +287,10 @@ class SavedSearchWithJobs(SavedSearchOut):
 
 
 class SavedSearchList(Out):
+    total: int
+    offset: int
+    limit: int
+    sort: str
     items: list[SavedSearchWithJobs]
 
 

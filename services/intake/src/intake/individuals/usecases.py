@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
+from agency_common.errors import Forbidden
 from agency_common.outbox import Transaction
 from agency_common.pii import PiiCipher
 from agency_common.timeutil import utcnow
@@ -17,12 +19,14 @@ from intake.domain.insured import PERSON, Insured
 from intake.errors import Conflict, NotFound, UseCaseError
 from intake.individuals.domain.fields import (
     CARRIED_FIELDS,
+    DATE_FIELDS,
     PII_FIELDS,
+    changed_fields,
     merge_back,
     storage_key,
 )
 from intake.individuals.pii import clear_values, encrypt_field, storage_values
-from intake.individuals.schemas import IndividualIn, SearchCriteria
+from intake.individuals.schemas import IndividualIn, SavedSearchChange, SearchCriteria
 from intake.models import Individual, IndividualAudit, Policy, SalesRecord, SavedSearch
 
 IND = Individual.__table__
@@ -57,6 +61,33 @@ async def update_individual(tx: Transaction, individual_id: str, data: Individua
     return ind
 
 
+async def edit_individual(tx: Transaction, individual_id: str, data: IndividualIn, cipher: PiiCipher, *,
+                          version: int | None = None, keep: Collection[str] = ()) -> tuple[Individual, list[str]]:
+    """An individual's form saved: only the fields whose value changed are written (and named in the
+    trail); ``keep`` are the fields the user saw masked, left as they are when left blank. Refused when
+    someone saved the individual since the form was opened (``version``): nothing is overwritten unseen."""
+    ind = await tx.session.get(Individual, individual_id)
+    if ind is None:
+        raise NotFound("no such individual")
+    if version is not None and ind.version != version:
+        raise Conflict(f"someone saved this individual since you opened the form (it is now version {ind.version}, "
+                       f"you opened version {version}): open it again to see their changes, then edit")
+    before = clear_values(ind, cipher)
+    for f in DATE_FIELDS:
+        before[f] = before[f].isoformat() if isinstance(before[f], date) else before[f]
+    after = data.model_dump(mode="json", exclude={"custom_fields"})
+    for f in keep:
+        if not after.get(f):
+            after.pop(f, None)
+    changed = changed_fields(before, after)
+    if [c.model_dump(mode="json") for c in data.custom_fields] != json.loads(ind.custom_fields):
+        changed.append("custom_fields")
+    if not changed:
+        return ind, []
+    update = IndividualIn.model_construct(_fields_set=set(changed), **{f: getattr(data, f) for f in changed})
+    return await update_individual(tx, ind.id, update, cipher), sorted(changed)
+
+
 async def upsert_from_crm(tx: Transaction, external_id: str, version: int, fields: dict[str, Any],
                           custom: dict[str, Any], cipher: PiiCipher) -> Individual | None:
     """An individual from the CRM; an older version never overwrites a newer one."""
@@ -85,6 +116,42 @@ async def save_search(tx: Transaction, name: str, criteria: SearchCriteria) -> S
     return s
 
 
+async def _own_search(tx: Transaction, search_id: str, may_manage: bool) -> SavedSearch:
+    s = await tx.session.get(SavedSearch, search_id)
+    if s is None:
+        raise NotFound("no such saved search")
+    if s.owner != tx.actor and not may_manage:
+        raise Forbidden(f"only {s.owner}, who saved “{s.name}”, or a user with searches:manage may change it")
+    return s
+
+
+async def change_search(tx: Transaction, search_id: str, change: SavedSearchChange, *,
+                        may_manage: bool = False) -> SavedSearch:
+    """A saved search renamed or given other criteria, by its owner (or a manager of searches); the values
+    before and after go to the audit trail (the sales-record jobs it ran keep their own criteria)."""
+    s = await _own_search(tx, search_id, may_manage)
+    before = {"name": s.name, "criteria": json.loads(s.criteria)}
+    if change.name is not None:
+        s.name = change.name
+    if change.criteria is not None:
+        s.criteria = change.criteria.model_dump_json(exclude_none=True)
+    after = {"name": s.name, "criteria": json.loads(s.criteria)}
+    if after != before:
+        await tx.audit("saved_search.changed", subject_type="saved_search", subject_id=s.id,
+                       detail={"before": before, "after": after, "owner": s.owner})
+    await tx.session.flush()
+    return s
+
+
+async def delete_search(tx: Transaction, search_id: str, *, may_manage: bool = False) -> None:
+    """A saved search removed by its owner (or a manager of searches); what it was stays in the audit trail."""
+    s = await _own_search(tx, search_id, may_manage)
+    await tx.audit("saved_search.deleted", subject_type="saved_search", subject_id=s.id,
+                   detail={"name": s.name, "criteria": json.loads(s.criteria), "owner": s.owner})
+    await tx.session.delete(s)
+    await tx.session.flush()
+
+
 async def update_sales_record(tx: Transaction, record_id: str, changes: dict[str, Any], cipher: PiiCipher) -> SalesRecord:
     rec = await tx.session.get(SalesRecord, record_id)
     if rec is None:
@@ -101,6 +168,26 @@ async def update_sales_record(tx: Transaction, record_id: str, changes: dict[str
                                    details=json.dumps({"sales_record_id": rec.id, "fields": sorted(changes)})))
     await tx.session.flush()
     return rec
+
+
+async def edit_sales_record(tx: Transaction, record_id: str, data: IndividualIn, cipher: PiiCipher, *,
+                            keep: Collection[str] = ()) -> tuple[SalesRecord, list[str]]:
+    """A sales record's form saved: only the carried fields whose value changed are written (and named in
+    its individual's trail); ``keep`` as for an individual's form."""
+    rec = await tx.session.get(SalesRecord, record_id)
+    if rec is None:
+        raise NotFound("no such sales record")
+    stored = json.loads(rec.fields)
+    before = {f: cipher.decrypt(v) if f in PII_FIELDS and v else v
+              for f in CARRIED_FIELDS for v in (stored.get(storage_key(f)),)}
+    after = data.model_dump(mode="json", include=set(CARRIED_FIELDS))
+    for f in keep:
+        if not after.get(f):
+            after.pop(f, None)
+    changed = changed_fields(before, after)
+    if not changed:
+        return rec, []
+    return await update_sales_record(tx, record_id, {f: after[f] for f in changed}, cipher), sorted(changed)
 
 
 async def convert_to_individual(tx: Transaction, record_id: str, cipher: PiiCipher) -> tuple[Individual, list[str], list[str]]:

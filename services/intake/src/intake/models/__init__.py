@@ -12,7 +12,7 @@ from intake.models.individuals import (
     SalesRecordJob,
     SavedSearch,
 )
-from intake.models.policies import Client, Policy, PolicyTerm, PolicyUpdateAudit
+from intake.models.policies import Client, Policy, PolicyPosting, PolicyTerm, PolicyUpdateAudit
 from intake.models.policy_sessions import CreatePoliciesJob, PolicySession
 from intake.models.statements import CarrierProfile, Statement, StatementLineRow
 
@@ -28,6 +28,7 @@ __all__ = [
     "IndividualImportRow",
     "IntakeModel",
     "Policy",
+    "PolicyPosting",
     "PolicySession",
     "PolicyTerm",
     "PolicyUpdateAudit",

@@ -98,3 +98,26 @@ class PolicyUpdateAudit(IntakeModel, table=True):
     count: int
     updated_by: str = Field(max_length=100)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class PolicyPosting(IntakeModel, table=True):
+    """A posted invoice as intake applied it to a policy's terms (``InvoicePosted`` or one invoice of an
+    ``InvoicesPosted`` chunk): the policy page lists them and links each to its reconciliation."""
+
+    __tablename__ = "policy_postings"
+    __table_args__ = (Index("ix_policy_postings_policy", "policy_id", "posted_at", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
+                                                          primary_key=True, autoincrement=True))
+    policy_id: str = Field(max_length=36)
+    invoice_id: str = Field(max_length=100)
+    reconciliation_id: str | None = Field(default=None, max_length=100)
+    bill_type: str = Field(max_length=20)
+    effective_date: date | None = None
+    expiration_date: date | None = None
+    premium: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    commission: Decimal = Field(sa_column=Column(Money(), nullable=False))
+    event_id: str | None = Field(default=None, max_length=36)  # the event that brought it
+    posted_by: str | None = Field(default=None, max_length=100)  # the event's actor
+    posted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    applied_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

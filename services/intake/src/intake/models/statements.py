@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from agency_common.db.types import Money, Rate, UTCDateTime
 from agency_common.timeutil import utcnow
-from sqlalchemy import BigInteger, Column, Integer, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint, text
 from sqlmodel import Field
 
 from intake.models.base import IntakeModel, new_id
@@ -76,8 +76,12 @@ class StatementLineRow(IntakeModel, table=True):
     and match."""
 
     __tablename__ = "statement_lines"
-    # one index: every query names the statement (migration 0005 says why there is no second)
-    __table_args__ = (UniqueConstraint("statement_id", "line_no", name="uq_statement_line_no"),)
+    # every statement's query names the statement (migration 0005 says why there is no second index on
+    # it); a policy's page finds its lines by policy: a partial index, so unmatched lines cost nothing
+    __table_args__ = (UniqueConstraint("statement_id", "line_no", name="uq_statement_line_no"),
+                      Index("ix_statement_lines_policy", "policy_id", "id",
+                            sqlite_where=text("policy_id IS NOT NULL"),
+                            postgresql_where=text("policy_id IS NOT NULL")))
 
     id: int | None = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer(), "sqlite"),
                                                           primary_key=True, autoincrement=True))

@@ -13,17 +13,30 @@ from sqlalchemy import select
 from intake.carriers.registry import canonical_name
 from intake.errors import NotFound
 from intake.models import Policy, PolicyUpdateAudit
-from intake.policies.queries import BOOK_SORTING, BookSearch, policy_terms, search_book
+from intake.policies.queries import (
+    BOOK_SORTING,
+    LINE_SORTING,
+    POSTING_SORTING,
+    BookSearch,
+    policy_lines,
+    policy_postings,
+    policy_terms,
+    search_book,
+)
 from intake.policies.schemas import (
     AuditList,
     AuditOut,
+    LinePage,
     NewPolicy,
     PolicyOut,
     PolicyPage,
     PolicyWithTerms,
+    PostingPage,
     UpdateByCarrierRequest,
     audit_json,
+    line_json,
     policy_json,
+    posting_json,
 )
 from intake.policies.usecases import create_policy, update_policies_by_carrier
 
@@ -72,6 +85,36 @@ async def get_policy(session: Session, policy_id: str, _user: Annotated[User, re
     if policy is None:
         raise NotFound("no such policy")
     return policy_json(policy) | {"terms": await policy_terms(session, policy_id)}
+
+
+async def _known(session: Any, policy_id: str) -> None:
+    if await session.get(Policy, policy_id) is None:
+        raise NotFound("no such policy")
+
+
+@router.get("/policies/{policy_id}/lines", response_model=LinePage, response_model_exclude_unset=True)
+async def get_policy_lines(
+    session: Session, policy_id: str, _user: Annotated[User, require("policies:view")],
+    sort: Annotated[str, Query(description="a column, -column for descending")] = LINE_SORTING.default,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
+) -> dict[str, Any]:
+    """The statement lines matched to the policy, each with its statement, amounts, match reason and status."""
+    await _known(session, policy_id)
+    found = await policy_lines(session, policy_id, sort, offset, limit)
+    return found.api([line_json(r) for r in found.items])
+
+
+@router.get("/policies/{policy_id}/postings", response_model=PostingPage, response_model_exclude_unset=True)
+async def get_policy_postings(
+    session: Session, policy_id: str, _user: Annotated[User, require("policies:view")],
+    sort: Annotated[str, Query(description="a column, -column for descending")] = POSTING_SORTING.default,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
+) -> dict[str, Any]:
+    """The invoices posted to the policy (invoicing's postings as intake applied them), each with its
+    reconciliation."""
+    await _known(session, policy_id)
+    found = await policy_postings(session, policy_id, sort, offset, limit)
+    return found.api([posting_json(r) for r in found.items])
 
 
 @router.post("/policies/update-by-carrier", response_model=AuditOut, response_model_exclude_unset=True)

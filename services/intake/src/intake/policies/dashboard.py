@@ -17,10 +17,27 @@ from sqlalchemy import func, select
 from intake.carriers.registry import canonical_name, carrier_names
 from intake.errors import UseCaseError
 from intake.models import Policy, PolicySession, PolicyUpdateAudit
-from intake.policies.queries import BOOK_SORTING, BookSearch, book_vocabulary, policy_terms, search_book
-from intake.policies.schemas import POLICY_DEFAULT_FIELDS, NewPolicy, UpdateByCarrierRequest, audit_json
+from intake.policies.queries import (
+    BOOK_SORTING,
+    LINE_SORTING,
+    POSTING_SORTING,
+    BookSearch,
+    book_vocabulary,
+    policy_lines,
+    policy_postings,
+    policy_terms,
+    search_book,
+)
+from intake.policies.schemas import (
+    POLICY_DEFAULT_FIELDS,
+    NewPolicy,
+    UpdateByCarrierRequest,
+    audit_json,
+    line_json,
+    posting_json,
+)
 from intake.policies.usecases import create_policy, update_policies_by_carrier
-from intake.web import landing_permissions
+from intake.web import landing_permissions, part_of
 
 router = APIRouter(include_in_schema=False)
 Viewer = Annotated[User, page_permission("policies:view")]
@@ -140,14 +157,27 @@ async def book_page(request: Request, runtime: Runtime, user: Viewer, q: str = "
 
 
 @router.get("/policies/{policy_id}", response_class=HTMLResponse)
-async def policy_page(request: Request, runtime: Runtime, user: Viewer, policy_id: str) -> HTMLResponse:
-    """One policy: its fields, its terms (each term's annualized and billed premium and commission) and
-    the Create-Policies session it came from."""
+async def policy_page(request: Request, runtime: Runtime, user: Viewer, policy_id: str, lines_sort: str = "",
+                      lines_offset: Offset = 0, lines_limit: int = 20, postings_sort: str = "",
+                      postings_offset: Offset = 0, postings_limit: int = 20) -> HTMLResponse:
+    """One policy: its fields, its terms (each term's annualized and billed premium and commission), the
+    Create-Policies session it came from, its statement lines and the postings applied to it (each list a
+    page at a time, sortable), each posting linked to its reconciliation in invoicing."""
+    query = dict(request.query_params)
     async with runtime.db.session() as session:
         policy = await session.get(Policy, policy_id)
         if policy is None:
             return render(request, "message.html", status_code=404, message="There is no such policy.")
         terms = await policy_terms(session, policy_id)
         origin = await session.get(PolicySession, policy.session_id) if policy.session_id else None
+        lines = await policy_lines(session, policy_id, LINE_SORTING.valid(lines_sort), lines_offset,
+                                   max(1, min(lines_limit, 200)))
+        postings = await policy_postings(session, policy_id, POSTING_SORTING.valid(postings_sort), postings_offset,
+                                         max(1, min(postings_limit, 200)))
+    lines.items = [line_json(r) for r in lines.items]
+    postings.items = [posting_json(r) for r in postings.items]
+    invoicing = dict(runtime.settings.dashboard_links()).get("invoicing", "")
     return render(request, "intake_policy.html", policy=policy, terms=terms, origin=origin,
+                  lines=part_of(lines, "lines_", query), postings=part_of(postings, "postings_", query),
+                  invoicing=invoicing.rstrip("/"), can_see_statements=user.can("statements:view"),
                   can_edit=user.can("policies:edit"))

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from agency_common.contracts.envelope import BULK_CHUNK
 from agency_common.contracts.intake import PoliciesUpdated, PolicyChange, PolicyUpdated
+from agency_common.money import round_money
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import bindparam, insert, select, update
@@ -19,6 +20,7 @@ from sqlalchemy import bindparam, insert, select, update
 from intake.chunking import CHUNK, chunks
 from intake.models import (
     Policy,
+    PolicyPosting,
     PolicyTerm,
 )
 from intake.policies.domain.premium import Term, apply_posting, current_term
@@ -37,6 +39,11 @@ class Posting:
     expiration_date: date | None = None
     commission: Decimal = Decimal("0.00")
     invoice_id: str = ""
+    # where it came from, kept with it for the policy's page (its reconciliation, event, actor and time)
+    reconciliation_id: str | None = None
+    event_id: str | None = None
+    posted_by: str | None = None
+    posted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,9 @@ async def apply_invoice_postings(tx: Transaction, postings: Sequence[Posting]) -
     posting bumps the policy's version): the policies and their terms read with ``IN`` per chunk,
     the rule applied in memory, the changed terms updated and the new ones inserted by
     executemany, the policies given their current term's dates and totals, and their last versions
-    sent as ``PoliciesUpdated`` chunks (one policy: ``PolicyUpdated``). Postings for unknown policies
-    are left out and returned."""
+    sent as ``PoliciesUpdated`` chunks (one policy: ``PolicyUpdated``); each applied posting is kept in
+    ``policy_postings`` (the policy's page lists them). Postings for unknown policies are left out and
+    returned."""
     if not postings:
         return Applied()
     p, pt = Policy.__table__, PolicyTerm.__table__
@@ -89,6 +97,13 @@ async def apply_invoice_postings(tx: Transaction, postings: Sequence[Posting]) -
     for part in chunks(new_terms, CHUNK):
         await tx.session.execute(insert(pt), part)
     now = utcnow()
+    # as the premium rule applies them: rounded half-up to cents
+    kept = [{"policy_id": x.policy_id, "invoice_id": x.invoice_id, "reconciliation_id": x.reconciliation_id,
+             "bill_type": x.bill_type, "effective_date": x.effective_date, "expiration_date": x.expiration_date,
+             "premium": round_money(x.premium), "commission": round_money(x.commission), "event_id": x.event_id, "posted_by": x.posted_by,
+             "posted_at": x.posted_at, "applied_at": now} for x in postings]
+    for part in chunks(kept, CHUNK):
+        await tx.session.execute(insert(PolicyPosting.__table__), part)
     changed: dict[str, list[str]] = {}
     updates = []
     for pid in ids:

@@ -11,7 +11,10 @@ from sqlalchemy import func, or_, select
 
 from intake.models import (
     Policy,
+    PolicyPosting,
     PolicyTerm,
+    Statement,
+    StatementLineRow,
 )
 from intake.policies.domain.premium import current_term
 from intake.policies.schemas import PolicyFilter
@@ -116,3 +119,47 @@ async def policy_terms(session: Any, policy_id: str) -> list[dict[str, Any]]:
                   for k, v in term_values(t).items()}
         out.append(values | {"current": t is current})
     return out
+
+
+LINES, STATEMENTS, POSTINGS = StatementLineRow.__table__, Statement.__table__, PolicyPosting.__table__
+
+# a policy's statement lines (matched to it), newest statement first
+LINE_SORTING = Sorting(
+    # by statement as imported: lines are stored in line order, statements in import order, so the line's
+    # own id is that order (and the policy index serves it)
+    columns={"statement": [LINES.c.id],
+             "carrier": [STATEMENTS.c.carrier], "line_no": [LINES.c.line_no],
+             "effective_date": [LINES.c.effective_date], "premium": [LINES.c.premium],
+             "commission": [LINES.c.commission_amount], "transaction": [LINES.c.transaction_type]},
+    default="-statement", unique=LINES.c.id)
+
+POSTING_SORTING = Sorting(
+    columns={"posted_at": [POSTINGS.c.posted_at], "bill_type": [POSTINGS.c.bill_type],
+             "effective_date": [POSTINGS.c.effective_date], "premium": [POSTINGS.c.premium],
+             "commission": [POSTINGS.c.commission], "reconciliation": [POSTINGS.c.reconciliation_id]},
+    default="-posted_at", unique=POSTINGS.c.id)
+
+
+async def policy_lines(session: Any, policy_id: str, sort: str, offset: int, limit: int,
+                       query: dict[str, str] | None = None) -> Page:
+    """The statement lines matched to the policy (each with its statement), a page in ``sort`` order."""
+    stmt = (select(LINES.c.id, LINES.c.statement_id, LINES.c.line_no, LINES.c.policy_number, LINES.c.insured_name,
+                   LINES.c.transaction_type, LINES.c.bill_type, LINES.c.effective_date, LINES.c.premium,
+                   LINES.c.commission_rate, LINES.c.commission_amount, LINES.c.match_status, LINES.c.match_reason,
+                   LINES.c.valid, LINES.c.excluded, STATEMENTS.c.carrier, STATEMENTS.c.file_name,
+                   STATEMENTS.c.statement_date, STATEMENTS.c.status.label("statement_status"),
+                   STATEMENTS.c.created_at.label("imported_at"))
+            .join(STATEMENTS, STATEMENTS.c.id == LINES.c.statement_id)
+            .where(LINES.c.policy_id == policy_id))
+    found = await page(session, stmt, LINE_SORTING, sort, offset, limit, query, scalars=False)
+    found.items = [dict(r._mapping) for r in found.items]
+    return found
+
+
+async def policy_postings(session: Any, policy_id: str, sort: str, offset: int, limit: int,
+                          query: dict[str, str] | None = None) -> Page:
+    """The postings applied to the policy, a page in ``sort`` order."""
+    stmt = select(POSTINGS).where(POSTINGS.c.policy_id == policy_id)
+    found = await page(session, stmt, POSTING_SORTING, sort, offset, limit, query, scalars=False)
+    found.items = [dict(r._mapping) for r in found.items]
+    return found

@@ -4,7 +4,7 @@ Carrier), a policy as JSON and as the event's snapshot."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,7 @@ from intake.domain.values import parse_rate
 from intake.models import (
     PolicyUpdateAudit,
 )
+from intake.policies.domain.lines import line_status
 from intake.responses import Out
 
 
@@ -105,6 +106,31 @@ def audit_json(a: PolicyUpdateAudit) -> dict[str, Any]:
             "count": a.count, "updated_by": a.updated_by, "updated_at": a.updated_at.isoformat()}
 
 
+def _text(value: Any) -> str | None:
+    return None if value is None else value.isoformat() if isinstance(value, date | datetime) else str(value)
+
+
+def line_json(r: dict[str, Any]) -> dict[str, Any]:
+    """A statement line of the policy, with its statement (money and rates as decimal text)."""
+    return {"id": r["id"], "statement_id": r["statement_id"], "statement_file": r["file_name"],
+            "statement_date": _text(r["statement_date"]), "imported_at": _text(r["imported_at"]),
+            "carrier": r["carrier"], "line_no": r["line_no"], "policy_number": r["policy_number"],
+            "insured_name": r["insured_name"], "transaction_type": r["transaction_type"], "bill_type": r["bill_type"],
+            "effective_date": _text(r["effective_date"]), "premium": _text(r["premium"]),
+            "commission_rate": _text(r["commission_rate"]), "commission": _text(r["commission_amount"]),
+            "match_status": r["match_status"], "match_reason": r["match_reason"], "excluded": bool(r["excluded"]),
+            "status": line_status(valid=bool(r["valid"]), match_status=r["match_status"], excluded=bool(r["excluded"]),
+                                  statement_status=r["statement_status"])}
+
+
+def posting_json(r: dict[str, Any]) -> dict[str, Any]:
+    """A posting applied to the policy: the invoice, its reconciliation, the event that brought it."""
+    return {"invoice_id": r["invoice_id"], "reconciliation_id": r["reconciliation_id"], "bill_type": r["bill_type"],
+            "effective_date": _text(r["effective_date"]), "expiration_date": _text(r["expiration_date"]),
+            "premium": _text(r["premium"]), "commission": _text(r["commission"]), "event_id": r["event_id"],
+            "posted_by": r["posted_by"], "posted_at": _text(r["posted_at"]), "applied_at": _text(r["applied_at"])}
+
+
 # -- responses ----------------------------------------------------------------------------------------
 class PolicyOut(Out):
     """``PolicySnapshot`` as JSON (money and rates as decimal text, dates ISO) and who created it."""
@@ -173,3 +199,55 @@ class AuditOut(Out):
 
 class AuditList(Out):
     items: list[AuditOut]
+
+
+class LineOut(Out):
+    id: int
+    statement_id: str
+    statement_file: str
+    statement_date: str | None
+    imported_at: str | None
+    carrier: str
+    line_no: int
+    policy_number: str | None
+    insured_name: str | None
+    transaction_type: str | None
+    bill_type: str | None
+    effective_date: str | None
+    premium: str | None
+    commission_rate: str | None
+    commission: str | None
+    match_status: str | None
+    match_reason: str | None
+    excluded: bool
+    status: str
+
+
+class LinePage(Out):
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[LineOut]
+
+
+class PostingOut(Out):
+    invoice_id: str
+    reconciliation_id: str | None
+    bill_type: str
+    effective_date: str | None
+    expiration_date: str | None
+    premium: str | None
+    commission: str | None
+    event_id: str | None
+    posted_by: str | None
+    posted_at: str | None
+    applied_at: str | None
+
+
+class PostingPage(Out):
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[PostingOut]

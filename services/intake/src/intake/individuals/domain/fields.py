@@ -140,3 +140,68 @@ def merge_back(individual: Mapping[str, Any], individual_custom: Sequence[Mappin
     merged = [dict(c) for c in individual_custom] + [dict(c) for c in record_custom if c.get("name") not in names]
     return changes, merged, conflicts
 
+
+
+# -- an individual as a person reads and types it ----------------------------------------------------
+US_STATES = ("AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS",
+             "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC",
+             "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+             "PR", "VI", "GU", "AS", "MP")
+DATE_FIELDS = ("dob", "medicare_part_a", "medicare_part_b")
+# what the form suggests for fields that hold a few words (the CRM and imports may bring others: kept)
+SUGGESTIONS = {"record_status": ("active", "inactive", "prospect"), "gender": ("F", "M", "X"),
+               "smoker_status": ("Y", "N"), "address_type": ("home", "mailing", "work")}
+
+
+def _percent(value: Any) -> str:
+    hundred = (Decimal(str(value)) * 100).normalize()
+    return f"{hundred:f} %"
+
+
+def custom_display(ctype: str, value: Any) -> str:
+    """A custom field's stored value as a person reads it: 15 %, Yes, "golf, fishing", $1,234.50."""
+    if value is None or value == "" or value == []:
+        return ""
+    try:
+        if ctype == "percent":
+            return _percent(value)
+        if ctype == "checkbox":
+            return "Yes" if value is True or str(value).lower() == "true" else "No"
+        if ctype == "checkbox_list":
+            return ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+        if ctype == "currency":
+            return f"${Decimal(str(value)):,.2f}"
+    except (InvalidOperation, ValueError):
+        pass
+    return str(value)
+
+
+def custom_input(ctype: str, value: Any) -> str:
+    """A custom field's stored value as a form shows it to be typed again (``custom_value`` reads it
+    back): a checkbox list with semicolons, a percent as 15 %, a checkbox as Yes or No."""
+    if ctype == "checkbox_list" and isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    if ctype == "currency" and value not in (None, ""):
+        return str(value)
+    return custom_display(ctype, value)
+
+
+def text_problem(value: str) -> str | None:
+    """Why a typed text cannot be kept (control characters: tabs, escapes, line breaks), else None."""
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+        return "control characters (tabs, line breaks, escapes) are not accepted"
+    return None
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """The fields of ``after`` whose value differs from ``before`` (both clear, dates as ISO text)."""
+    def norm(v: Any) -> Any:
+        return None if v is None or (isinstance(v, str) and not v.strip()) else v
+    return [f for f, v in after.items() if norm(v) != norm(before.get(f))]
+
+
+def name_problem(first_name: str | None, last_name: str | None) -> str | None:
+    """An individual typed on a form needs a name to be found again."""
+    if not (first_name or "").strip() and not (last_name or "").strip():
+        return "give a first name or a last name"
+    return None
