@@ -10,8 +10,14 @@ from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
-from appointments.batches.queries import batch_view, batches_page
-from appointments.batches.schemas import BatchOut, BatchPage, ClosedNotEligible, ClosedTransactions
+from appointments.batches.queries import batch_view, batches_page, transaction_view
+from appointments.batches.schemas import (
+    BatchOut,
+    BatchPage,
+    ClosedNotEligible,
+    ClosedTransactions,
+    TransactionDetail,
+)
 from appointments.batches.usecases import close_not_eligible, close_transactions, submit_batch
 from appointments.web import found
 
@@ -31,6 +37,15 @@ async def list_batches(session: Session, _user: Annotated[User, require("appoint
 @router.get("/transaction-batches/{batch_id}", tags=["transaction batches"], response_model=BatchOut, response_model_exclude_unset=True)
 async def get_batch(session: Session, batch_id: str, _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
     return found(await batch_view(session, batch_id), "no such batch")
+
+
+@router.get("/transactions/{transaction_id}", tags=["transaction batches"], response_model=TransactionDetail,
+            response_model_exclude_unset=True)
+async def get_transaction(session: Session, transaction_id: str,
+                          _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
+    """One transaction; a Not Eligible one with ``explanation``: the license, line of authority,
+    company state setting and business rule row (effective date, source) that decided it."""
+    return found(await transaction_view(session, transaction_id), "no such transaction")
 
 
 class SubmitOptions(BaseModel):

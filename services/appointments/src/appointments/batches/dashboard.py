@@ -10,7 +10,13 @@ from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from appointments.batches.queries import BATCH_SORTING, batch_view, batches_page, transaction_counts
+from appointments.batches.queries import (
+    BATCH_SORTING,
+    batch_view,
+    batches_page,
+    transaction_counts,
+    transaction_view,
+)
 from appointments.batches.usecases import CLOSABLE, close_not_eligible, close_transactions, submit_batch
 from appointments.errors import BatchStateError
 from appointments.web import found
@@ -36,6 +42,14 @@ async def batch_page(request: Request, session: Session, batch_id: str,
     b = found(await batch_view(session, batch_id), "no such batch")
     return render(request, "batch.html", b=b, error=error, can_submit=user.can("appointments:submit"),
                   closable=CLOSABLE, closable_count=sum(b["counts"].get(st, 0) for st in CLOSABLE))
+
+
+@router.get("/transactions/{transaction_id}", response_class=HTMLResponse)
+async def transaction_page(request: Request, session: Session, transaction_id: str,
+                           _user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
+    """One transaction; a Not Eligible one with the facts that decided it."""
+    t = found(await transaction_view(session, transaction_id), "no such transaction")
+    return render(request, "transaction.html", t=t)
 
 
 @router.post("/batches/{batch_id}/submit")

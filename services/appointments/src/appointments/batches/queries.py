@@ -42,4 +42,13 @@ async def batch_view(session: AsyncSession, batch_id: str) -> dict[str, Any] | N
                                   .order_by(T.state, T.npn, T.line_of_authority))).scalars().all()
     summary = await batch_summary(session, batch_id)
     return batch.model_dump(mode="json") | summary | {
-        "transactions": [r.model_dump(mode="json", exclude={"idempotency_key"}) for r in rows]}
+        "transactions": [r.model_dump(mode="json", exclude={"idempotency_key", "explanation"}) for r in rows]}
+
+
+async def transaction_view(session: AsyncSession, transaction_id: str) -> dict[str, Any] | None:
+    """One transaction with what decided it (``explanation``: a Not Eligible one's facts, None for one
+    recorded before explanations were kept or not judged Not Eligible), or None."""
+    t = await session.get(m.AppointmentTransaction, transaction_id)
+    if t is None:
+        return None
+    return t.model_dump(mode="json", exclude={"idempotency_key"})

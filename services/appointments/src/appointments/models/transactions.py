@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from agency_common.db.types import Money, UTCDateTime
 from agency_common.timeutil import utcnow
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field
 
 from appointments.domain import vocabulary as v
@@ -73,6 +74,8 @@ class AppointmentTransaction(AppointmentsModel, table=True):
     closed_by: str | None = Field(default=None, max_length=100)
     closed_at: datetime | None = ts(nullable=True)
     close_reason: str | None = Field(default=None, max_length=500)
+    # Not Eligible: the facts that decided it as the engine saw them then (domain.requests.Why.to_json)
+    explanation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class CarrierAppointment(AppointmentsModel, table=True):
