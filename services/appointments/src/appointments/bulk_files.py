@@ -38,7 +38,8 @@ def _termination_counts(r: m.BulkImportRow) -> dict[str, Any]:
 def import_view(imp: m.BulkImport, rows: list[m.BulkImportRow]) -> dict[str, Any]:
     return imp.model_dump(mode="json") | {
         "rows": [{"line": r.line, "valid": r.valid, "errors": r.errors, "values": r.display,
-                  **(_termination_counts(r) if imp.kind == "terminations" else {})}
+                  **(_termination_counts(r) if imp.kind == "terminations" else {}),
+                  **({"outcome": r.outcome} if imp.kind == "producers" else {})}
                  for r in rows]}
 
 

@@ -42,6 +42,7 @@ class BulkImportRow(AppointmentsModel, table=True):
     errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     display: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # PII masked
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # PII encrypted
+    outcome: str | None = Field(default=None, max_length=300)  # onboarding: created / updated: ... / unchanged
 
 
 class BulkAppointCall(AppointmentsModel, table=True):
