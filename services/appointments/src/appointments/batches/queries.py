@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
+from appointments.batches.filters import TransactionFilter
 from appointments.batches.usecases import batch_summary
 
 B = m.TransactionBatch
@@ -52,3 +53,15 @@ async def transaction_view(session: AsyncSession, transaction_id: str) -> dict[s
     if t is None:
         return None
     return t.model_dump(mode="json", exclude={"idempotency_key"})
+
+
+T = m.AppointmentTransaction
+TRANSACTION_SORTING = Sorting({"created_at": [T.created_at], "npn": [T.npn], "state": [T.state], "cocode": [T.cocode],
+                               "line_of_authority": [T.line_of_authority], "status": [T.status],
+                               "batch_id": [T.batch_id]}, default="-created_at", unique=T.id)
+
+
+async def transactions_page(session: AsyncSession, f: TransactionFilter, offset: int, limit: int,
+                            sort: str = "-created_at") -> Page:
+    """One page of the transactions the filter keeps (Ready or JIT Held unless it says otherwise), with the total."""
+    return await page(session, select(T).where(*f.where()), TRANSACTION_SORTING, sort, offset, limit, f.query())

@@ -140,3 +140,21 @@ class TransactionDetail(TransactionOut):
     Eligible one (null when it was recorded before explanations were kept)."""
 
     explanation: Explanation | None
+
+
+class TransactionPage(Out):
+    """One page of transactions (``GET /api/transactions``), the filter's, and how many match in all."""
+
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[TransactionOut]
+
+
+class ClosedMatching(Out):
+    """``usecases.close_matching``: how many matched the filter, how many closed, and why the rest did not."""
+
+    matched: int
+    closed: int
+    refused: list[NotClosed]
