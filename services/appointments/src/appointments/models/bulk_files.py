@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field
 
 from appointments.models.base import AppointmentsModel, new_id, ts
@@ -34,6 +34,7 @@ class BulkImport(AppointmentsModel, table=True):
 
 class BulkImportRow(AppointmentsModel, table=True):
     __tablename__ = "bulk_import_rows"
+    __table_args__ = (Index("ix_bulk_import_rows_import_line", "import_id", "line"),)  # a result page by line
 
     id: int | None = Field(default=None, primary_key=True)
     import_id: str = Field(foreign_key="bulk_imports.id", index=True, max_length=36)

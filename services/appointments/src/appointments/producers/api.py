@@ -9,6 +9,7 @@ from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
+from appointments.bulk_files import import_page
 from appointments.domain import rows as rowcheck
 from appointments.errors import NotFound
 from appointments.producers import editing, onboarding
@@ -24,6 +25,7 @@ from appointments.producers.queries import (
 from appointments.producers.schemas import (
     ImportOut,
     ImportProcessed,
+    ImportRowPage,
     ProducerDetail,
     ProducerEdit,
     ProducerEdited,
@@ -118,6 +120,17 @@ async def upload_producers(runtime: Runtime, session: Session, file: Annotated[U
 async def get_producer_import(session: Session, import_id: str,
                               _user: Annotated[User, require("producers:view")]) -> dict[str, Any]:
     return await bulk_file_view(session, import_id, "producers")
+
+
+@router.get("/producer-imports/{import_id}/rows", tags=["bulk onboarding"], response_model=ImportRowPage,
+            response_model_exclude_unset=True)
+async def producer_import_rows(session: Session, import_id: str, _user: Annotated[User, require("producers:view")],
+                               limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Offset = 0,
+                               rows: Annotated[str, Query(pattern="^(|errors|valid)$")] = "") -> dict[str, Any]:
+    """One page of the file's rows by line with the total (``rows``: all, ``errors`` or ``valid``): what
+    the result page reads, for a file too long to read in one answer."""
+    _imp, listed = found(await import_page(session, import_id, "producers", offset, limit, rows), "no such import")
+    return listed.api()
 
 
 @router.get("/producer-imports/{import_id}/invalid-rows.csv", tags=["bulk onboarding"])

@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from appointments.bulk_files import recent_imports
+from appointments.bulk_files import ROW_FILTERS, import_page, recent_imports
 from appointments.domain import producers as producer_rules
 from appointments.domain.rows import AGENT_TYPES, FileError
 from appointments.errors import NotFound
@@ -28,13 +28,14 @@ from appointments.producers.queries import (
     revealed_npns,
     transactions_of,
 )
-from appointments.web import bulk_file_view, found, read_upload, record_reveals
+from appointments.web import found, read_upload, record_reveals
 
 router = APIRouter(include_in_schema=False)
 
 
 PAGE_SIZE = 500  # the screen's rows a page (what it showed in all before it had pages)
 HISTORY_PAGE = 20  # changes a page of a producer's history
+RESULT_PAGE, RESULT_PAGE_MAX = 200, 1000  # rows a page of an onboarding result
 
 
 async def _producers_ctx(session: AsyncSession, runtime: ServiceRuntime, user: User, q: str = "", sort: str = "",
@@ -150,9 +151,14 @@ async def onboarding_upload(request: Request, runtime: Runtime, session: Session
 
 @router.get("/onboarding/{import_id}", response_class=HTMLResponse)
 async def onboarding_result(request: Request, session: Session, import_id: str,
-                            user: Annotated[User, page_permission("producers:view")]) -> HTMLResponse:
-    view = await bulk_file_view(session, import_id, "producers")
-    return render(request, "import.html", imp=view, kind="producers", can_act=user.can("producers:edit"))
+                            user: Annotated[User, page_permission("producers:view")], offset: Offset = 0,
+                            limit: int = RESULT_PAGE, rows: str = "") -> HTMLResponse:
+    """An onboarding file's result, a page of rows at a time (``rows``: all, ``errors`` or ``valid``)."""
+    view, rows_page = found(await import_page(session, import_id, "producers", max(0, offset),
+                                              min(max(1, limit), RESULT_PAGE_MAX), rows if rows in ROW_FILTERS else ""),
+                            "no such import")
+    return render(request, "import.html", imp=view, rows_page=rows_page, kind="producers",
+                  can_act=user.can("producers:edit"))
 
 
 @router.post("/onboarding/{import_id}/process")

@@ -169,3 +169,13 @@ class ProducerHistory(Out):
     offset: int
     limit: int
     items: list[ProducerChange]
+
+
+class ImportRowPage(Out):
+    """One page of an import's rows by line (``GET /api/producer-imports/{id}/rows``) and how many in all."""
+
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[ImportRow]

@@ -1,4 +1,4 @@
-"""explanations of Not Eligible transactions; producers' contact details, addresses, agent type; onboarding row outcomes
+"""explanations of Not Eligible transactions; producers' contact details, addresses, agent type; onboarding row outcomes and pages
 
 Revision ID: 0010
 Revises: 0009
@@ -31,10 +31,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table('bulk_import_rows', schema=None) as batch_op:
         batch_op.add_column(sa.Column('outcome', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=True))
+        batch_op.create_index('ix_bulk_import_rows_import_line', ['import_id', 'line'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('bulk_import_rows', schema=None) as batch_op:
+        batch_op.drop_index('ix_bulk_import_rows_import_line')
         batch_op.drop_column('outcome')
     with op.batch_alter_table('producers', schema=None) as batch_op:
         for column in ('updated_at', 'updated_by', 'agent_type', 'mailing_address', 'business_address', 'phone'):
