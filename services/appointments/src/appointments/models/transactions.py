@@ -43,6 +43,7 @@ class AppointmentTransaction(AppointmentsModel, table=True):
               sqlite_where=text("status = 'Submitted'"), postgresql_where=text("status = 'Submitted'")),
         Index("ix_transaction_identity", "npn", "state", "cocode"),
         Index("ix_transaction_batch_status", "batch_id", "status"),  # "anything still pending in this batch?"
+        Index("ix_transaction_created", "created_at", "id"),  # the transaction list, newest first, a page at a time
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)

@@ -20,6 +20,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table('appointment_transactions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('explanation', sa.JSON(), nullable=True))
+        batch_op.create_index('ix_transaction_created', ['created_at', 'id'], unique=False)
 
     with op.batch_alter_table('producers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('phone', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=True))
@@ -38,9 +39,11 @@ def downgrade() -> None:
     with op.batch_alter_table('bulk_import_rows', schema=None) as batch_op:
         batch_op.drop_index('ix_bulk_import_rows_import_line')
         batch_op.drop_column('outcome')
+
     with op.batch_alter_table('producers', schema=None) as batch_op:
         for column in ('updated_at', 'updated_by', 'agent_type', 'mailing_address', 'business_address', 'phone'):
             batch_op.drop_column(column)
 
     with op.batch_alter_table('appointment_transactions', schema=None) as batch_op:
+        batch_op.drop_index('ix_transaction_created')
         batch_op.drop_column('explanation')
