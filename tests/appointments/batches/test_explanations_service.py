@@ -63,3 +63,27 @@ async def test_a_not_eligible_transaction_explains_itself_on_its_page_and_in_the
     assert (await viewer.get(f"/transactions/{ne['id']}")).status_code == 403
     missing = await client.get("/api/transactions/nope")
     assert missing.status_code == 404 and "no such transaction" in missing.text
+
+
+async def test_a_transaction_refused_at_submit_as_a_duplicate_names_the_one_pending(start_service, token_for) -> None:
+    from appointments import models as m
+    from sqlalchemy import select, update
+
+    svc = await start_service("appointments")
+    await add_producer(svc.runtime, "5570002", [("TX", TX_LH, True), ("CA", "Life", False)])
+    client = svc.as_user(token_for("licensing"))
+    r = (await client.post("/api/appointments/bulk", json={"requests": [
+        {"npn": "5570002", "states": ["CA"], "loa_category": "Life & Health", "cocodes": ["60054"]}]})).json()
+    txs = r["results"][0]["transactions"]
+    ready = next(t for t in txs if t["status"] == v.READY)
+    other = next(t for t in txs if t["status"] == v.NOT_ELIGIBLE)
+    T = m.AppointmentTransaction
+    async with svc.runtime.db.transaction() as s:  # as if an identical one had reached NIPR meanwhile
+        key = await s.scalar(select(T.identity_key).where(T.id == ready["id"]))
+        await s.execute(update(T).where(T.id == other["id"]).values(status=v.SUBMITTED, identity_key=key))
+    await client.post(f"/api/transaction-batches/{ready['batch_id']}/submit")
+    got = (await client.get(f"/api/transactions/{ready['id']}")).json()
+    assert (got["status"], got["eligibility_reason"]) == (v.NOT_ELIGIBLE, v.DUPLICATE_PENDING)
+    assert got["explanation"]["matches"] == [other["id"]] and "already pending at NIPR" in got["explanation"]["rule"]
+    page = (await client.get(f"/transactions/{ready['id']}")).text
+    assert f'href="/transactions/{other["id"]}"' in page

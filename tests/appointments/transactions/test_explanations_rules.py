@@ -144,3 +144,11 @@ def test_an_eligible_line_has_no_explanation() -> None:
     result = evaluate(AppointRequest("1234567", ("CA",), "Life & Health", ("60054",)),
                       producer(RESIDENT_TX, lic("CA", ["Life"])), REF)
     assert [(t.status, t.why) for t in result.transactions] == [(v.READY, None)]
+
+
+def test_a_duplicate_refused_at_submit_names_the_transaction_pending() -> None:
+    from appointments.domain.eligibility import duplicate_pending
+
+    w = duplicate_pending("CA", "60054", "Life", "Life & Health", TODAY, "abcdef12-0000")
+    assert (w.reason, w.matches, w.state_setting, w.licenses) == (v.DUPLICATE_PENDING, ("abcdef12-0000",), None, ())
+    assert "abcdef12" in w.rule and w.to_json()["matches"] == ["abcdef12-0000"]

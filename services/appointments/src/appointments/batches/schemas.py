@@ -133,6 +133,7 @@ class Explanation(Out):
     state_setting: RowCited | None
     business_rule: RowCited | None
     licenses: list[LicenseCited]
+    matches: list[str]  # the transactions on record it is identical to
 
 
 class TransactionDetail(TransactionOut):

@@ -40,10 +40,10 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
         raise BatchStateError(f"batch is {batch.status} and has nothing ready to submit"
                               + (f" ({held} JIT held: choose to also submit the JIT held transactions)" if held else ""))
     npns = list({r.npn for r in rows})
-    pending: set[str] = set()
+    pending: dict[str, str] = {}  # identity key → the transaction pending at NIPR with it
     for part in chunks(npns):
-        pending.update(k for k in (await s.execute(select(T.identity_key).where(
-            in_list(T.npn, part), T.kind == batch.kind, T.status == v.SUBMITTED))).scalars() if k)
+        pending.update((k, tid) for k, tid in (await s.execute(select(T.identity_key, T.id).where(
+            in_list(T.npn, part), T.kind == batch.kind, T.status == v.SUBMITTED))).all() if k)
     now = utcnow()
     sent: list[m.AppointmentTransaction] = []
     changed: list[m.AppointmentTransaction] = []
@@ -51,8 +51,10 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
         key = r.identity_key or el.identity_key(r.kind, r.npn, r.state, r.line_of_authority, r.cocode, r.license_number)
         if key in pending:
             r.status, r.eligibility_reason, r.billable, r.fee = v.NOT_ELIGIBLE, v.DUPLICATE_PENDING, False, None
+            r.explanation = el.duplicate_pending(r.state, r.cocode, r.line_of_authority, r.loa_category, now.date(),
+                                                 pending[key]).to_json()
         else:
-            pending.add(key)
+            pending[key] = r.id
             r.identity_key = key
             r.status, r.submitted_at = v.SUBMITTED, now
             sent.append(r)

@@ -37,8 +37,8 @@ from appointments.domain.terminations import TerminationResult, evaluate_termina
 
 __all__ = ["AppointRequest", "Company", "Decision", "Evaluated", "Existing", "Known", "License", "LicenseFact",
            "Producer", "RefData", "Refusal", "RequestResult", "RowRef", "StateSetting", "TerminateRequest",
-           "TerminationResult", "Why", "check", "effective", "evaluate", "evaluate_termination", "identity",
-           "identity_key", "norm"]
+           "TerminationResult", "Why", "check", "duplicate_pending", "effective", "evaluate", "evaluate_termination",
+           "identity", "identity_key", "norm"]
 
 
 def _lines_for(request: AppointRequest, state: str, ref: RefData) -> tuple[str, list[tuple[str, str]], str | None]:
@@ -199,6 +199,14 @@ def _matched_open(result: RequestResult, known: Known, key: tuple[str, ...], req
         result.refusals.append(Refusal(state, cocode, v.DUPLICATE_OPEN, line, held))
     return True
 
+
+
+def duplicate_pending(state: str, cocode: str, line: str, category: str | None, as_of: date,
+                      pending_id: str) -> Why:
+    """A held transaction submitted while an identical one is pending at NIPR: Not Eligible, naming it."""
+    return Why(v.DUPLICATE_PENDING, f"an identical transaction ({pending_id[:8]}) was already pending at NIPR when "
+                                    "this one was submitted: NIPR is never asked (nor paid) twice",
+               as_of, state, cocode, line, category, matches=(pending_id,))
 
 
 @dataclass(frozen=True)

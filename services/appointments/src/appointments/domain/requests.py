@@ -68,6 +68,7 @@ class Why:
     state_setting: RowRef | None = None
     business_rule: RowRef | None = None
     licenses: tuple[LicenseFact, ...] = ()
+    matches: tuple[str, ...] = ()  # the transactions on record it is identical to
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON (dates as ISO text), to store beside the transaction and show later."""
