@@ -41,6 +41,8 @@ async def test_ready_and_held_transactions_close_in_bulk_from_a_filtered_list(st
     gone = (await client.get("/api/transactions", params={"status": v.CLOSED, "npn": "5580001"})).json()["items"]
     assert {(t["close_reason"], t["closed_by"], t["billable"], t["fee"]) for t in gone} == {
         ("producer moved to another carrier", "licensing", False, None)}
+    closed_page = (await client.get("/transactions", params={"status": v.CLOSED})).text
+    assert "producer moved to another carrier" in closed_page and "#why" not in closed_page  # eligible, only closed
     refused = await client.post("/api/transactions/close-matching", json={"status": v.NOT_ELIGIBLE, "reason": "x"})
     assert refused.status_code == 422 and "Ready to Submit or JIT Held" in refused.text
     assert (await client.post("/api/transactions/close-matching", json={"state": "FL", "reason": " "})).status_code == 422
