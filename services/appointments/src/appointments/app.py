@@ -66,7 +66,7 @@ def license_refresher(runtime: ServiceRuntime) -> Any:
 def create_app(settings: AppointmentsSettings | None = None) -> FastAPI:
     settings = settings or AppointmentsSettings()
     runtime = ServiceRuntime(settings, messaging, title="Appointments", templates_dir=HERE / "templates",
-                             nav=[("Batches", "/"), ("Producers", "/producers"), ("Onboard", "/onboarding"),
+                             nav=[("Batches", "/"), ("Transactions", "/transactions"), ("Producers", "/producers"), ("Onboard", "/onboarding"),
                                   ("Appoint", "/appoint"), ("Appointments report", "/report"),
                                   ("Terminate", "/terminations"), ("Manual tasks", "/tasks"),
                                   ("Reference data", "/reference")])

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from agency_common.listing import Page, Sorting, page
 from agency_common.outbox import Transaction
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,11 +36,34 @@ def _termination_counts(r: m.BulkImportRow) -> dict[str, Any]:
     return {"transactions": len(items) - len(manual), "manual_tasks": len(manual), "manual": manual}
 
 
+def _row_view(kind: str, r: m.BulkImportRow) -> dict[str, Any]:
+    return {"line": r.line, "valid": r.valid, "errors": r.errors, "values": r.display,
+            **(_termination_counts(r) if kind == "terminations" else {}),
+            **({"outcome": r.outcome} if kind == "producers" else {})}
+
+
 def import_view(imp: m.BulkImport, rows: list[m.BulkImportRow]) -> dict[str, Any]:
-    return imp.model_dump(mode="json") | {
-        "rows": [{"line": r.line, "valid": r.valid, "errors": r.errors, "values": r.display,
-                  **(_termination_counts(r) if imp.kind == "terminations" else {})}
-                 for r in rows]}
+    return imp.model_dump(mode="json") | {"rows": [_row_view(imp.kind, r) for r in rows]}
+
+
+R = m.BulkImportRow
+ROW_SORTING = Sorting({"line": [R.line]}, default="line", unique=R.id)
+ROW_FILTERS = {"": None, "errors": False, "valid": True}  # which rows a page shows
+
+
+async def import_page(session: AsyncSession, import_id: str, kind: str, offset: int, limit: int,
+                      rows: str = "") -> tuple[dict[str, Any], Page] | None:
+    """One import of this kind without its rows, and one page of them by line (``rows``: all, ``errors``
+    or ``valid``), with how many there are; or None. A 10,000-row file is read a page at a time."""
+    imp = await session.get(m.BulkImport, import_id)
+    if imp is None or imp.kind != kind:
+        return None
+    stmt = select(R).where(R.import_id == import_id)
+    if ROW_FILTERS.get(rows) is not None:
+        stmt = stmt.where(R.valid.is_(ROW_FILTERS[rows]))
+    listed = await page(session, stmt, ROW_SORTING, "line", offset, limit, {"rows": rows} if rows else {})
+    listed.items = [_row_view(kind, r) for r in listed.items]
+    return imp.model_dump(mode="json"), listed
 
 
 async def load_import(session: AsyncSession, import_id: str, kind: str) -> dict[str, Any] | None:

@@ -10,9 +10,18 @@ from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
-from appointments.batches.queries import batch_view, batches_page
-from appointments.batches.schemas import BatchOut, BatchPage, ClosedNotEligible, ClosedTransactions
-from appointments.batches.usecases import close_not_eligible, close_transactions, submit_batch
+from appointments.batches.filters import TransactionFilter
+from appointments.batches.queries import batch_view, batches_page, transaction_view, transactions_page
+from appointments.batches.schemas import (
+    BatchOut,
+    BatchPage,
+    ClosedMatching,
+    ClosedNotEligible,
+    ClosedTransactions,
+    TransactionDetail,
+    TransactionPage,
+)
+from appointments.batches.usecases import close_matching, close_not_eligible, close_transactions, submit_batch
 from appointments.web import found
 
 router = APIRouter(prefix="/api")
@@ -31,6 +40,29 @@ async def list_batches(session: Session, _user: Annotated[User, require("appoint
 @router.get("/transaction-batches/{batch_id}", tags=["transaction batches"], response_model=BatchOut, response_model_exclude_unset=True)
 async def get_batch(session: Session, batch_id: str, _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
     return found(await batch_view(session, batch_id), "no such batch")
+
+
+@router.get("/transactions", tags=["transaction batches"], response_model=TransactionPage,
+            response_model_exclude_unset=True)
+async def list_transactions(session: Session, _user: Annotated[User, require("appointments:view")],
+                            status: str = "", state: str = "", cocode: str = "", npn: str = "", batch_id: str = "",
+                            kind: str = "", limit: Annotated[int, Query(ge=1)] = 100, offset: Offset = 0,
+                            sort: str = "-created_at") -> dict[str, Any]:
+    """One page of transactions with the total: Ready to Submit or JIT Held ones unless ``status`` names
+    another (or ``any``), narrowed by state, CoCode, NPN, batch and kind; the newest first unless ``sort``
+    names a column."""
+    f = TransactionFilter.of(status=status, state=state, cocode=cocode, npn=npn, batch_id=batch_id, kind=kind)
+    listed = await transactions_page(session, f, offset, min(limit, 1000), sort)
+    return listed.api([r.model_dump(mode="json", exclude={"idempotency_key", "explanation"}) for r in listed.items])
+
+
+@router.get("/transactions/{transaction_id}", tags=["transaction batches"], response_model=TransactionDetail,
+            response_model_exclude_unset=True)
+async def get_transaction(session: Session, transaction_id: str,
+                          _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
+    """One transaction; a Not Eligible one with ``explanation``: the license, line of authority,
+    company state setting and business rule row (effective date, source) that decided it."""
+    return found(await transaction_view(session, transaction_id), "no such transaction")
 
 
 class SubmitOptions(BaseModel):
@@ -63,6 +95,28 @@ async def close_not_eligible_route(runtime: Runtime, batch_id: str,
 
 class CloseTransactions(CloseReason):
     transaction_ids: list[str] = Field(min_length=1, max_length=10_000)
+
+
+class CloseMatching(CloseReason):
+    """The list's filter (as ``GET /api/transactions`` takes it) and the reason."""
+
+    status: str = ""
+    state: str = ""
+    cocode: str = ""
+    npn: str = ""
+    batch_id: str = ""
+    kind: str = ""
+
+
+@router.post("/transactions/close-matching", tags=["transaction batches"], response_model=ClosedMatching,
+             response_model_exclude_unset=True)
+async def close_matching_route(runtime: Runtime, body: CloseMatching,
+                               user: Annotated[User, require("appointments:submit")]) -> dict[str, Any]:
+    """Close every Ready or JIT Held transaction the filter keeps (at most 10,000 in one call), with a
+    reason; recorded in the audit trail with the filter."""
+    f = TransactionFilter.of(**body.model_dump(exclude={"reason"}))
+    async with runtime.uow(actor=user.login) as tx:
+        return await close_matching(tx, f, body.reason)
 
 
 @router.post("/transactions/close", tags=["transaction batches"], response_model=ClosedTransactions, response_model_exclude_unset=True)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
+from appointments.batches.filters import TransactionFilter
 from appointments.batches.usecases import batch_summary
 
 B = m.TransactionBatch
@@ -42,4 +43,25 @@ async def batch_view(session: AsyncSession, batch_id: str) -> dict[str, Any] | N
                                   .order_by(T.state, T.npn, T.line_of_authority))).scalars().all()
     summary = await batch_summary(session, batch_id)
     return batch.model_dump(mode="json") | summary | {
-        "transactions": [r.model_dump(mode="json", exclude={"idempotency_key"}) for r in rows]}
+        "transactions": [r.model_dump(mode="json", exclude={"idempotency_key", "explanation"}) for r in rows]}
+
+
+async def transaction_view(session: AsyncSession, transaction_id: str) -> dict[str, Any] | None:
+    """One transaction with what decided it (``explanation``: a Not Eligible one's facts, None for one
+    recorded before explanations were kept or not judged Not Eligible), or None."""
+    t = await session.get(m.AppointmentTransaction, transaction_id)
+    if t is None:
+        return None
+    return t.model_dump(mode="json", exclude={"idempotency_key"})
+
+
+T = m.AppointmentTransaction
+TRANSACTION_SORTING = Sorting({"created_at": [T.created_at], "npn": [T.npn], "state": [T.state], "cocode": [T.cocode],
+                               "line_of_authority": [T.line_of_authority], "status": [T.status],
+                               "batch_id": [T.batch_id]}, default="-created_at", unique=T.id)
+
+
+async def transactions_page(session: AsyncSession, f: TransactionFilter, offset: int, limit: int,
+                            sort: str = "-created_at") -> Page:
+    """One page of the transactions the filter keeps (Ready or JIT Held unless it says otherwise), with the total."""
+    return await page(session, select(T).where(*f.where()), TRANSACTION_SORTING, sort, offset, limit, f.query())

@@ -90,3 +90,72 @@ class BatchOut(BatchRow):
     fee_ready_to_submit: str
     fee_jit_held: str
     transactions: list[TransactionOut]
+
+
+class RowCited(Out):
+    """A reference-data row an explanation cites: its table and id, effective date, source, what it says."""
+
+    table: str
+    id: int | str | None
+    effective_date: str | None
+    source: str | None
+    says: str
+
+
+class LicenseCited(Out):
+    """A producer's license as it stood when the transaction was judged."""
+
+    state: str
+    license_number: str
+    license_class: str
+    resident: bool
+    active: bool
+    expiration_date: str | None
+    in_force: bool
+    holds_line: bool
+    lines_of_authority: list[str]
+    fetched_at: str | None
+
+
+class Explanation(Out):
+    """Why a transaction is Not Eligible (``domain.requests.Why``): the check that decided it in words and
+    the facts it read, as they were on ``as_of``."""
+
+    reason: str
+    rule: str
+    as_of: str
+    state: str
+    cocode: str
+    line_of_authority: str
+    loa_category: str | None
+    company: str | None
+    company_categories: list[str]
+    state_setting: RowCited | None
+    business_rule: RowCited | None
+    licenses: list[LicenseCited]
+    matches: list[str]  # the transactions on record it is identical to
+
+
+class TransactionDetail(TransactionOut):
+    """One transaction (``GET /api/transactions/{id}``) with what decided it: ``explanation`` for a Not
+    Eligible one (null when it was recorded before explanations were kept)."""
+
+    explanation: Explanation | None
+
+
+class TransactionPage(Out):
+    """One page of transactions (``GET /api/transactions``), the filter's, and how many match in all."""
+
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[TransactionOut]
+
+
+class ClosedMatching(Out):
+    """``usecases.close_matching``: how many matched the filter, how many closed, and why the rest did not."""
+
+    matched: int
+    closed: int
+    refused: list[NotClosed]

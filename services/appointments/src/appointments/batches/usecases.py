@@ -12,9 +12,10 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
+from appointments.batches.filters import TransactionFilter
 from appointments.domain import eligibility as el
 from appointments.domain import vocabulary as v
-from appointments.errors import BatchStateError, NotFound
+from appointments.errors import BatchStateError, Invalid, NotFound
 from appointments.sql import chunks, in_list
 from appointments.transactions.records import (
     emit_sent,
@@ -39,10 +40,10 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
         raise BatchStateError(f"batch is {batch.status} and has nothing ready to submit"
                               + (f" ({held} JIT held: choose to also submit the JIT held transactions)" if held else ""))
     npns = list({r.npn for r in rows})
-    pending: set[str] = set()
+    pending: dict[str, str] = {}  # identity key → the transaction pending at NIPR with it
     for part in chunks(npns):
-        pending.update(k for k in (await s.execute(select(T.identity_key).where(
-            in_list(T.npn, part), T.kind == batch.kind, T.status == v.SUBMITTED))).scalars() if k)
+        pending.update((k, tid) for k, tid in (await s.execute(select(T.identity_key, T.id).where(
+            in_list(T.npn, part), T.kind == batch.kind, T.status == v.SUBMITTED))).all() if k)
     now = utcnow()
     sent: list[m.AppointmentTransaction] = []
     changed: list[m.AppointmentTransaction] = []
@@ -50,8 +51,10 @@ async def submit_batch(tx: Transaction, batch_id: str, include_jit: bool = False
         key = r.identity_key or el.identity_key(r.kind, r.npn, r.state, r.line_of_authority, r.cocode, r.license_number)
         if key in pending:
             r.status, r.eligibility_reason, r.billable, r.fee = v.NOT_ELIGIBLE, v.DUPLICATE_PENDING, False, None
+            r.explanation = el.duplicate_pending(r.state, r.cocode, r.line_of_authority, r.loa_category, now.date(),
+                                                 pending[key]).to_json()
         else:
-            pending.add(key)
+            pending[key] = r.id
             r.identity_key = key
             r.status, r.submitted_at = v.SUBMITTED, now
             sent.append(r)
@@ -78,11 +81,13 @@ def _not_closable(status: str) -> str:
     return f"already {status} by NIPR: nothing to close"
 
 
-async def close_transactions(tx: Transaction, transaction_ids: Sequence[str], reason: str) -> dict[str, Any]:
+async def close_transactions(tx: Transaction, transaction_ids: Sequence[str], reason: str,
+                             how: dict[str, Any] | None = None) -> dict[str, Any]:
     """Close transactions, one or a list. A Ready or JIT Held one is withdrawn before NIPR (never
     sent, so not billed); a Not Eligible or Rejected one is set aside (closing refunds nothing NIPR
     charged). One pending at NIPR or answered cannot be: each refusal says why. Who closed it, when
-    and why are recorded; closing again changes nothing."""
+    and why are recorded (``how``: what the audit row adds, e.g. the filter they were chosen by);
+    closing again changes nothing."""
     T = m.AppointmentTransaction
     ids = list(dict.fromkeys(transaction_ids))
     found: dict[str, m.AppointmentTransaction] = {}
@@ -112,8 +117,28 @@ async def close_transactions(tx: Transaction, transaction_ids: Sequence[str], re
         await tx.audit("transactions.closed", subject_type="transaction_batch",
                        subject_id=batches[0] if len(batches) == 1 else None,
                        detail={"closed": len(closed), "refused": len(refused), "reason": reason,
-                               "batch_count": len(batches), "batches": batches[:AUDITED_BATCHES]})
+                               "batch_count": len(batches), "batches": batches[:AUDITED_BATCHES], **(how or {})})
     return {"closed": [r.id for r in closed], "refused": refused}
+
+
+MATCHING_LIMIT = 10_000  # transactions one "close all matching" may close (the by-id route's bound too)
+
+
+async def close_matching(tx: Transaction, f: TransactionFilter, reason: str,
+                         limit: int = MATCHING_LIMIT) -> dict[str, Any]:
+    """Close every Ready or JIT Held transaction the list's filter keeps, with a reason, through
+    ``close_transactions`` (audited with the filter). More than ``limit`` is refused in words."""
+    if f.statuses() is None or not set(f.statuses() or ()) <= set(v.SENDABLE):
+        raise Invalid(f"closing all that match takes Ready to Submit or JIT Held transactions, not {f.status or 'any'}: "
+                      "choose one of them (or neither, for both)")
+    T = m.AppointmentTransaction
+    ids = list((await tx.session.execute(select(T.id).where(*f.where()).order_by(T.created_at, T.id)
+                                         .limit(limit + 1))).scalars())
+    if len(ids) > limit:
+        raise Invalid(f"more than {limit:,} transactions match: narrow the filter (state, CoCode, NPN or batch) "
+                      "and close them in parts")
+    out = await close_transactions(tx, ids, reason, {"chosen_by": "filter", "filter": f.query()})
+    return {"matched": len(ids), "closed": len(out["closed"]), "refused": out["refused"]}
 
 
 async def close_not_eligible(tx: Transaction, batch_id: str, reason: str | None = None) -> int:

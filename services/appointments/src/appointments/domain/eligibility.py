@@ -12,29 +12,33 @@ the appointment rules and names all of them, so ``eligibility.X`` reads as befor
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from appointments.domain import vocabulary as v
-from appointments.domain.reference import Company, RefData, StateSetting, effective, norm
+from appointments.domain.reference import Company, RefData, RowRef, StateSetting, effective, norm
 from appointments.domain.requests import (
     AppointRequest,
     Evaluated,
     Existing,
     Known,
     License,
+    LicenseFact,
     Producer,
     Refusal,
     RequestResult,
     TerminateRequest,
+    Why,
     identity,
     identity_key,
 )
 from appointments.domain.terminations import TerminationResult, evaluate_termination
 
-__all__ = ["AppointRequest", "Company", "Evaluated", "Existing", "Known", "License", "Producer", "RefData", "Refusal",
-           "RequestResult", "StateSetting", "TerminateRequest", "TerminationResult", "effective", "evaluate",
-           "evaluate_termination", "identity", "identity_key", "norm"]
+__all__ = ["AppointRequest", "Company", "Decision", "Evaluated", "Existing", "Known", "License", "LicenseFact",
+           "Producer", "RefData", "Refusal", "RequestResult", "RowRef", "StateSetting", "TerminateRequest",
+           "TerminationResult", "Why", "check", "duplicate_pending", "effective", "evaluate", "evaluate_termination",
+           "identity", "identity_key", "norm"]
 
 
 def _lines_for(request: AppointRequest, state: str, ref: RefData) -> tuple[str, list[tuple[str, str]], str | None]:
@@ -52,15 +56,35 @@ def _lines_for(request: AppointRequest, state: str, ref: RefData) -> tuple[str, 
     return category, [], request.loa_category
 
 
-def _no_line_reason(company: Company | None, category: str, state: str, line_asked: str | None) -> str:
+def _no_line_reason(company: Company | None, category: str, state: str, line_asked: str | None, cocode: str,
+                    ref: RefData) -> Why:
     """Why nothing can be appointed where the business rules have no active line: company first."""
-    if company is None:
-        return v.COCODE_NOT_FOUND
-    if norm(category) not in company.loa_categories:
-        return v.COMPANY_NO_LOAS
+    line = line_asked or category
+    if company is None or norm(category) not in company.loa_categories:
+        return _company_refusal(company, cocode, state, line, category, ref.as_of)
+    base = {"as_of": ref.as_of, "state": state, "cocode": cocode, "line_of_authority": line, "loa_category": category,
+            "company": company.name, "company_categories": company.loa_category_names,
+            "state_setting": ref.setting_rows.get((company.id, state))}
     if line_asked is not None:
-        return v.line_not_in_state(line_asked, state)
-    return v.company_not_in_state(company.name, state)
+        return Why(v.line_not_in_state(line_asked, state),
+                   f"no business rule in force in {state} on {ref.as_of} makes {line_asked} an active line",
+                   business_rule=ref.rule_rows.get((state, norm(line_asked))), **base)
+    retired = ref.category_rules.get((state, norm(category)), [])
+    rule = f"no business rule in force in {state} on {ref.as_of} has an active line of the category {category}"
+    if base["state_setting"] is None:
+        rule += f", and no company state setting of {company.name} for {state} is in force"
+    return Why(v.company_not_in_state(company.name, state), rule, business_rule=retired[0] if retired else None,
+               **base)
+
+
+def _company_refusal(company: Company | None, cocode: str, state: str, line: str, category: str, as_of: date) -> Why:
+    """CoCode Not Found, or the company does not appoint for the category (its record decides)."""
+    if company is None:
+        return Why(v.COCODE_NOT_FOUND, f"no company on record has the CoCode {cocode}", as_of, state, cocode, line,
+                   category)
+    names = ", ".join(company.loa_category_names) or "no LOA category"
+    return Why(v.COMPANY_NO_LOAS, f"the company record of {company.name} lists {names}, not {category}", as_of, state,
+               cocode, line, category, company.name, company.loa_category_names)
 
 
 def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData, known: Known | None = None,
@@ -89,7 +113,6 @@ def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData, k
         result.rejection_reason = v.unsupported_line(request.loa_category)
         return result
     known = known if known is not None else {}
-    as_of = ref.as_of
     resident_ok: bool | None = None
     for state in request.states:
         category, lines, line_asked = _lines_for(request, state, ref)
@@ -101,25 +124,27 @@ def evaluate(request: AppointRequest, producer: Producer | None, ref: RefData, k
                 result.refusals.append(Refusal(state, cocode, v.OUTSIDE_ASSIGNMENT))
                 continue
             if not lines:  # no gateway line in the state: recorded Not Eligible with its reason
+                why = _no_line_reason(company, category, state, line_asked, cocode, ref)
                 _not_eligible(result, known, Evaluated(
                     npn=request.npn, state=state, line_of_authority=line_asked or category, loa_category=category,
                     cocode=cocode, company_name=company.name if company else None, status=v.NOT_ELIGIBLE,
-                    eligibility_reason=_no_line_reason(company, category, state, line_asked), billable=False,
-                    jit=False, fee=None, license_number=None, auto_submit=False))
+                    eligibility_reason=why.reason, billable=False, jit=False, fee=None, license_number=None,
+                    auto_submit=False, why=why))
                 continue
             setting = ref.state_settings.get((company.id, state)) if company else None
             for category, line in lines:
                 nline = norm(line)
-                reason, license_numbers = _check(company, setting, category, state, nline, licenses, producer,
-                                                 as_of, resident_ok)
+                decision = check(company, setting, category, state, line, licenses, producer, ref, cocode,
+                                 resident_ok)
+                reason, license_numbers = decision.reason, decision.license_numbers
                 if reason == v.NO_ACTIVE_RESIDENT or reason == v.IN_GOOD_STANDING:
                     resident_ok = reason == v.IN_GOOD_STANDING
-                if reason != v.IN_GOOD_STANDING:
+                if decision.why is not None:
                     _not_eligible(result, known, Evaluated(
                         npn=request.npn, state=state, line_of_authority=line, loa_category=category, cocode=cocode,
                         company_name=company.name if company else None, status=v.NOT_ELIGIBLE,
                         eligibility_reason=reason, billable=False, jit=False, fee=None, license_number=None,
-                        auto_submit=False))
+                        auto_submit=False, why=decision.why))
                     continue
                 key = ("appointment", request.npn, state, nline, cocode)
                 if key in appointed:
@@ -176,29 +201,68 @@ def _matched_open(result: RequestResult, known: Known, key: tuple[str, ...], req
 
 
 
-def _check(company: Company | None, setting: StateSetting | None, category: str, state: str, line: str,
-           licenses: list[License], producer: Producer, as_of: date,
-           resident_ok: bool | None) -> tuple[str, list[str]]:
-    """The dictionary's rules, company first (the seed's California example), then the license."""
-    if company is None:
-        return v.COCODE_NOT_FOUND, []
-    if norm(category) not in company.loa_categories:
-        return v.COMPANY_NO_LOAS, []
+def duplicate_pending(state: str, cocode: str, line: str, category: str | None, as_of: date,
+                      pending_id: str) -> Why:
+    """A held transaction submitted while an identical one is pending at NIPR: Not Eligible, naming it."""
+    return Why(v.DUPLICATE_PENDING, f"an identical transaction ({pending_id[:8]}) was already pending at NIPR when "
+                                    "this one was submitted: NIPR is never asked (nor paid) twice",
+               as_of, state, cocode, line, category, matches=(pending_id,))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One line judged: its eligibility reason, the licenses to appoint on (more than one: one transaction
+    each), and for a Not Eligible line the facts that decided it."""
+
+    reason: str
+    license_numbers: list[str]
+    why: Why | None = None
+
+
+def check(company: Company | None, setting: StateSetting | None, category: str, state: str, line: str,
+          licenses: list[License], producer: Producer, ref: RefData, cocode: str = "",
+          resident_ok: bool | None = None) -> Decision:
+    """The dictionary's rules for one line, company first (the seed's California example), then the
+    license. ``resident_ok`` is what an earlier line found about the resident license (None: look)."""
+    as_of, nline = ref.as_of, norm(line)
+    if company is None or norm(category) not in company.loa_categories:
+        why = _company_refusal(company, cocode, state, line, category, as_of)
+        return Decision(why.reason, [], why)
+    base = {"as_of": as_of, "state": state, "cocode": cocode, "line_of_authority": line, "loa_category": category,
+            "company": company.name, "company_categories": company.loa_category_names,
+            "state_setting": ref.setting_rows.get((company.id, state)),
+            "business_rule": ref.rule_rows.get((state, nline))}
     if setting is None:
-        return v.company_not_in_state(company.name, state), []
+        cited = base["state_setting"]
+        rule = (f"the company state setting in force on {as_of} says {company.name} does not appoint in {state}"
+                if cited is not None else f"no company state setting of {company.name} for {state} is in force on {as_of}")
+        return Decision(v.company_not_in_state(company.name, state), [],
+                        Why(v.company_not_in_state(company.name, state), rule, **base))
     if not licenses:
-        return v.LICENSE_NOT_FOUND, []
+        return Decision(v.LICENSE_NOT_FOUND, [], Why(v.LICENSE_NOT_FOUND, f"the producer holds no license in {state}",
+                                                     **base))
     in_force = [lic for lic in licenses if lic.in_force(as_of)]
-    holding = [lic for lic in in_force if line in lic.lines_of_authority]
+    holding = [lic for lic in in_force if nline in lic.lines_of_authority]
     if not holding:
-        if not in_force or any(line in lic.lines_of_authority for lic in licenses):
-            return v.LICENSE_NOT_ACTIVE, []
-        return v.LICENSE_NOT_FOUND, []
+        facts = tuple(lic.fact(nline, as_of) for lic in licenses)
+        if not in_force or any(nline in lic.lines_of_authority for lic in licenses):
+            rule = (f"the producer's license in {state} holding {line} is not in force on {as_of} (inactive or expired)"
+                    if any(nline in lic.lines_of_authority for lic in licenses)
+                    else f"no license of the producer in {state} is in force on {as_of}")
+            return Decision(v.LICENSE_NOT_ACTIVE, [], Why(v.LICENSE_NOT_ACTIVE, rule, licenses=facts, **base))
+        return Decision(v.LICENSE_NOT_FOUND, [], Why(
+            v.LICENSE_NOT_FOUND, f"no license of the producer in {state} holds {line}", licenses=facts, **base))
     if not any(lic.resident for lic in holding):
         ok = resident_ok if resident_ok is not None else producer.resident_license_in_force(as_of)
         if not ok:
-            return v.NO_ACTIVE_RESIDENT, []
+            facts = tuple(lic.fact(nline, as_of) for lic in licenses)
+            residents = tuple(lic.fact(nline, as_of) for ls in producer.licenses.values() for lic in ls
+                              if lic.resident and lic.state != state)
+            return Decision(v.NO_ACTIVE_RESIDENT, [], Why(
+                v.NO_ACTIVE_RESIDENT, f"{line} is held on a non-resident license in {state}, and no resident "
+                                      f"license of the producer is in force on {as_of}",
+                licenses=facts + residents, **base))
     # More than one eligible license in the state (e.g. two classes holding the line): one
     # Ready-to-Submit transaction per license.
     numbers = sorted({lic.license_number for lic in holding})
-    return v.IN_GOOD_STANDING, numbers if len(numbers) > 1 else []
+    return Decision(v.IN_GOOD_STANDING, numbers if len(numbers) > 1 else [])

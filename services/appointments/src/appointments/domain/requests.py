@@ -4,11 +4,12 @@ the requests (appoint, terminate), the transactions on record and the results; i
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
-from appointments.domain.reference import norm
+from appointments.domain.reference import RowRef, norm
 
 
 # -- the producer as the engine sees it ----------------------------------------------------------------
@@ -21,9 +22,67 @@ class License:
     active: bool
     resident: bool
     expiration_date: date | None = None
+    line_names: tuple[str, ...] = ()  # as NIPR spelt them, for explanations
+    fetched_at: datetime | None = None  # when the PDB sync brought it
 
     def in_force(self, as_of: date) -> bool:
         return self.active and (self.expiration_date is None or self.expiration_date >= as_of)
+
+    def fact(self, line: str, as_of: date) -> LicenseFact:
+        """This license as an explanation cites it (``line`` normalised)."""
+        return LicenseFact(self.state, self.license_number, self.license_class, self.resident, self.active,
+                           self.expiration_date, self.in_force(as_of), line in self.lines_of_authority,
+                           self.line_names or tuple(sorted(self.lines_of_authority)), self.fetched_at)
+
+
+@dataclass(frozen=True)
+class LicenseFact:
+    """A license as it stood when a transaction was judged."""
+
+    state: str
+    license_number: str
+    license_class: str
+    resident: bool
+    active: bool
+    expiration_date: date | None
+    in_force: bool
+    holds_line: bool  # holds the line of authority judged
+    lines_of_authority: tuple[str, ...]
+    fetched_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Why:
+    """The facts that decided a Not Eligible transaction, as data: the check that failed (``rule``, in
+    words), the company and its state setting row, the business rule row of the line, the licenses."""
+
+    reason: str
+    rule: str
+    as_of: date
+    state: str
+    cocode: str
+    line_of_authority: str
+    loa_category: str | None
+    company: str | None = None
+    company_categories: tuple[str, ...] = ()
+    state_setting: RowRef | None = None
+    business_rule: RowRef | None = None
+    licenses: tuple[LicenseFact, ...] = ()
+    matches: tuple[str, ...] = ()  # the transactions on record it is identical to
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON (dates as ISO text), to store beside the transaction and show later."""
+        return _plain(asdict(self))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(x) for k, x in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(x) for x in value]
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
 
 
 @dataclass
@@ -92,6 +151,7 @@ class Evaluated:
     termination_reason_code: str | None = None
     for_cause: bool = False
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    why: Why | None = None  # Not Eligible: what decided it
 
     @property
     def identity(self) -> tuple[str, str, str, str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field
 
 from appointments.models.base import AppointmentsModel, new_id, ts
@@ -34,6 +34,7 @@ class BulkImport(AppointmentsModel, table=True):
 
 class BulkImportRow(AppointmentsModel, table=True):
     __tablename__ = "bulk_import_rows"
+    __table_args__ = (Index("ix_bulk_import_rows_import_line", "import_id", "line"),)  # a result page by line
 
     id: int | None = Field(default=None, primary_key=True)
     import_id: str = Field(foreign_key="bulk_imports.id", index=True, max_length=36)
@@ -42,6 +43,7 @@ class BulkImportRow(AppointmentsModel, table=True):
     errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     display: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # PII masked
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # PII encrypted
+    outcome: str | None = Field(default=None, max_length=300)  # onboarding: created / updated: ... / unchanged
 
 
 class BulkAppointCall(AppointmentsModel, table=True):

@@ -20,6 +20,10 @@ class Producer(AppointmentsModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     ssn_encrypted: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     agency_id: str | None = Field(default=None, foreign_key="agencies.id", max_length=36)
+    phone: str | None = Field(default=None, max_length=30)
+    business_address: str | None = Field(default=None, max_length=300)
+    mailing_address: str | None = Field(default=None, max_length=300)
+    agent_type: str | None = Field(default=None, max_length=50)
     sync_status: str = Field(default="pending", max_length=20)  # pending | synced | not_found
     active: bool = False  # the NPN is active at NIPR (known after the first sync)
     sync_requested_at: datetime | None = ts(nullable=True)
@@ -27,6 +31,8 @@ class Producer(AppointmentsModel, table=True):
     import_id: str | None = Field(default=None, max_length=36)
     created_by: str = Field(default="system", max_length=100)
     created_at: datetime = ts()
+    updated_by: str | None = Field(default=None, max_length=100)  # the last edit (its history: the audit trail)
+    updated_at: datetime | None = ts(nullable=True)
 
 
 class ProducerAssignment(AppointmentsModel, table=True):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from agency_common.db.types import Money, UTCDateTime
 from agency_common.timeutil import utcnow
-from sqlalchemy import Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field
 
 from appointments.domain import vocabulary as v
@@ -42,6 +43,7 @@ class AppointmentTransaction(AppointmentsModel, table=True):
               sqlite_where=text("status = 'Submitted'"), postgresql_where=text("status = 'Submitted'")),
         Index("ix_transaction_identity", "npn", "state", "cocode"),
         Index("ix_transaction_batch_status", "batch_id", "status"),  # "anything still pending in this batch?"
+        Index("ix_transaction_created", "created_at", "id"),  # the transaction list, newest first, a page at a time
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -73,6 +75,8 @@ class AppointmentTransaction(AppointmentsModel, table=True):
     closed_by: str | None = Field(default=None, max_length=100)
     closed_at: datetime | None = ts(nullable=True)
     close_reason: str | None = Field(default=None, max_length=500)
+    # Not Eligible: the facts that decided it as the engine saw them then (domain.requests.Why.to_json)
+    explanation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class CarrierAppointment(AppointmentsModel, table=True):

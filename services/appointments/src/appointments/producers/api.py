@@ -9,9 +9,10 @@ from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, File, Query, UploadFile
 from fastapi.responses import Response
 
+from appointments.bulk_files import import_page
 from appointments.domain import rows as rowcheck
 from appointments.errors import NotFound
-from appointments.producers import onboarding
+from appointments.producers import editing, onboarding
 from appointments.producers.license_sync import request_license_sync
 from appointments.producers.queries import (
     PII_FIELDS,
@@ -24,7 +25,11 @@ from appointments.producers.queries import (
 from appointments.producers.schemas import (
     ImportOut,
     ImportProcessed,
+    ImportRowPage,
     ProducerDetail,
+    ProducerEdit,
+    ProducerEdited,
+    ProducerHistory,
     ProducerPage,
     SyncRequested,
 )
@@ -51,6 +56,29 @@ async def get_producer(runtime: Runtime, session: Session, npn: str,
     view = found(await producer_detail(session, npn, user, runtime.pii), "no such producer")
     await record_reveals(runtime, user, revealed_npns(user, [view]), PII_FIELDS)
     return view
+
+
+@router.patch("/producers/{npn}", tags=["producers"], response_model=ProducerEdited, response_model_exclude_unset=True)
+async def edit_producer(runtime: Runtime, session: Session, npn: str, body: ProducerEdit,
+                        user: Annotated[User, require("producers:edit")]) -> dict[str, Any]:
+    """Change a producer's contact, email, addresses, agency (``agency_npn``) or agent type: every field
+    checked (422 with ``errors`` by field, nothing changed), what differs changed and recorded in its
+    history (``GET /api/producers/{npn}/history``)."""
+    async with runtime.uow(actor=user.login) as tx:
+        out = await editing.edit_producer(tx, npn, body.model_dump(exclude_unset=True), runtime.pii)
+    view = found(await producer_detail(session, npn, user, runtime.pii), "no such producer")
+    await record_reveals(runtime, user, revealed_npns(user, [view]), PII_FIELDS)
+    return out | {"producer": view}
+
+
+@router.get("/producers/{npn}/history", tags=["producers"], response_model=ProducerHistory,
+            response_model_exclude_unset=True)
+async def producer_history(runtime: Runtime, session: Session, npn: str,
+                           _user: Annotated[User, require("producers:view")],
+                           limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0) -> dict[str, Any]:
+    """The producer's changes, newest first (who, when, from where, each field before and after)."""
+    total, items = await editing.history(session, runtime.tables.audit_log, npn, runtime.pii, offset, limit)
+    return {"total": total, "offset": offset, "limit": limit, "items": items}
 
 
 @router.post("/producers/{npn}/sync", status_code=202, tags=["producers"], response_model=SyncRequested, response_model_exclude_unset=True)
@@ -94,6 +122,17 @@ async def get_producer_import(session: Session, import_id: str,
     return await bulk_file_view(session, import_id, "producers")
 
 
+@router.get("/producer-imports/{import_id}/rows", tags=["bulk onboarding"], response_model=ImportRowPage,
+            response_model_exclude_unset=True)
+async def producer_import_rows(session: Session, import_id: str, _user: Annotated[User, require("producers:view")],
+                               limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Offset = 0,
+                               rows: Annotated[str, Query(pattern="^(|errors|valid)$")] = "") -> dict[str, Any]:
+    """One page of the file's rows by line with the total (``rows``: all, ``errors`` or ``valid``): what
+    the result page reads, for a file too long to read in one answer."""
+    _imp, listed = found(await import_page(session, import_id, "producers", offset, limit, rows), "no such import")
+    return listed.api()
+
+
 @router.get("/producer-imports/{import_id}/invalid-rows.csv", tags=["bulk onboarding"])
 async def invalid_producer_rows(runtime: Runtime, session: Session, import_id: str,
                                 user: Annotated[User, require("producers:view")]) -> Response:
@@ -113,5 +152,5 @@ async def invalid_producer_rows(runtime: Runtime, session: Session, import_id: s
 async def process_producers(runtime: Runtime, import_id: str,
                             user: Annotated[User, require("producers:edit")]) -> dict[str, Any]:
     async with runtime.uow(actor=user.login) as tx:
-        result = await onboarding.process_producer_import(tx, import_id)
+        result = await onboarding.process_producer_import(tx, import_id, runtime.pii)
     return {"import_id": import_id, **result}

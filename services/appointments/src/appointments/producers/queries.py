@@ -27,14 +27,16 @@ async def load_producers(s: AsyncSession, npns: Sequence[str], with_assignments:
             ids[pid] = npn
         for row in (await s.execute(select(
                 m.License.npn, m.License.state, m.License.license_number, m.License.license_class,
-                m.License.lines_of_authority, m.License.active, m.License.resident, m.License.expiration_date)
+                m.License.lines_of_authority, m.License.active, m.License.resident, m.License.expiration_date,
+                m.License.fetched_at)
                 .where(in_list(m.License.npn, part)))).all():
             p = out.get(row[0])
             if p is not None:
+                names = tuple(x.strip() for x in row[4].split(";") if x.strip())
                 p.licenses.setdefault(row[1], []).append(el.License(
                     state=row[1], license_number=row[2], license_class=row[3],
-                    lines_of_authority=frozenset(el.norm(x) for x in row[4].split(";") if x.strip()),
-                    active=row[5], resident=row[6], expiration_date=row[7]))
+                    lines_of_authority=frozenset(el.norm(x) for x in names),
+                    active=row[5], resident=row[6], expiration_date=row[7], line_names=names, fetched_at=row[8]))
     if with_assignments and ids:
         pids = list(ids)
         for part in chunks(pids):

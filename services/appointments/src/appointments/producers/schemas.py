@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from appointments.responses import Out
 
 
@@ -18,6 +20,7 @@ class ImportProcessed(Out):
     import_id: str
     producers_created: int
     producers_existing: int
+    producers_updated: int
     assignments_added: int
     license_syncs_requested: int
     invalid_rows_skipped: int
@@ -33,6 +36,10 @@ class ProducerOut(Out):
     last_name: str
     email: str | None
     agency_id: str | None
+    phone: str | None
+    business_address: str | None
+    mailing_address: str | None
+    agent_type: str | None
     sync_status: str
     active: bool
     sync_requested_at: str | None
@@ -40,6 +47,8 @@ class ProducerOut(Out):
     import_id: str | None
     created_by: str
     created_at: str
+    updated_by: str | None
+    updated_at: str | None
     ssn: str | None
 
 
@@ -92,6 +101,7 @@ class ImportRow(Out):
     valid: bool
     errors: list[str]
     values: dict[str, Any]
+    outcome: str | None = None  # onboarding, once processed: created / updated: <fields> / unchanged
 
 
 class ImportOut(Out):
@@ -112,3 +122,60 @@ class ImportOut(Out):
     processed_at: str | None
     result: dict[str, Any] | None
     rows: list[ImportRow]
+
+
+class ProducerEdit(BaseModel):
+    """The fields to change (``PATCH /api/producers/{npn}``); a field left out stays as it is, a blank
+    or null one is cleared (names are required). ``agency_npn`` names a known agency."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_name: str | None = None
+    last_name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    business_address: str | None = None
+    mailing_address: str | None = None
+    agency_npn: str | None = None
+    agent_type: str | None = None
+
+
+class ProducerEdited(Out):
+    npn: str
+    changed: list[str]
+    producer: ProducerDetail
+
+
+class FieldChange(Out):
+    field: str
+    label: str
+    before: Any
+    after: Any
+
+
+class ProducerChange(Out):
+    """One edit of a producer (``editing.history``): who, when, from where (``source``: ``{"kind": "edit"}``
+    or ``{"kind": "onboarding", "import_id", "line"}``), each field before and after."""
+
+    id: int
+    at: str
+    by: str
+    source: dict[str, Any]
+    changes: list[FieldChange]
+
+
+class ProducerHistory(Out):
+    total: int
+    offset: int
+    limit: int
+    items: list[ProducerChange]
+
+
+class ImportRowPage(Out):
+    """One page of an import's rows by line (``GET /api/producer-imports/{id}/rows``) and how many in all."""
+
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[ImportRow]

@@ -90,6 +90,7 @@ def _row(t: el.Evaluated, batch_id: str, actor: str, now: datetime) -> dict[str,
         "termination_reason_code": t.termination_reason_code, "for_cause": t.for_cause, "created_by": actor,
         "identity_key": el.identity_key(t.kind, t.npn, t.state, t.line_of_authority, t.cocode, t.license_number),
         "created_at": now, "submitted_at": now if sent else None, "answered_at": None,
+        "explanation": t.why.to_json() if t.why is not None and not eligible else None,
     }
 
 
