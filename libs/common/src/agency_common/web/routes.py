@@ -68,6 +68,16 @@ class LogoutIn(BaseModel):
     refresh_token: str | None = None
 
 
+class TokenOut(BaseModel):
+    """A login's or a refresh's answer (OAuth 2 token response)."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int  # seconds the access token lives
+    refresh_token: str
+    refresh_expires_in: int  # seconds the session has left
+
+
 access_log = get_logger("access")
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
@@ -196,10 +206,10 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
     def not_signing() -> HTTPException:
         return HTTPException(503, "this service only verifies tokens: log in on the service that issues them")
 
-    def token_answer(pair: TokenPair) -> dict[str, Any]:
-        return {"access_token": pair.access_token, "token_type": "bearer", "expires_in": pair.access_expires_in,
-                "refresh_token": pair.refresh_token,
-                "refresh_expires_in": max(0, int(pair.refresh_expires_at - time.time()))}
+    def token_answer(pair: TokenPair) -> TokenOut:
+        return TokenOut(access_token=pair.access_token, expires_in=pair.access_expires_in,
+                        refresh_token=pair.refresh_token,
+                        refresh_expires_in=max(0, int(pair.refresh_expires_at - time.time())))
 
     async def refreshed(refresh_token: str) -> TokenPair:
         """Rotate a refresh token against the users file as it is now (raises ``jwt.PyJWTError``)."""
@@ -208,9 +218,9 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
         runtime.metrics.logins.labels("refreshed").inc()
         return pair
 
-    @router.post("/api/auth/token", tags=["auth"])
+    @router.post("/api/auth/token", tags=["auth"], response_model=TokenOut)
     async def issue_token(request: Request,
-                          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> dict[str, Any]:
+                          form: Annotated[OAuth2PasswordRequestForm, Depends()]) -> TokenOut:
         """Log in: a short-lived access token and a refresh token (``POST /api/auth/refresh``)."""
         if not runtime.tokens.can_sign:
             raise not_signing()
@@ -222,8 +232,8 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
             raise HTTPException(401, "wrong login or password", headers={"WWW-Authenticate": "Bearer"})
         return token_answer(runtime.tokens.issue_pair(user, credential=runtime.users.credential_of(user.login)))
 
-    @router.post("/api/auth/refresh", tags=["auth"])
-    async def refresh_token(body: RefreshIn) -> dict[str, Any]:
+    @router.post("/api/auth/refresh", tags=["auth"], response_model=TokenOut)
+    async def refresh_token(body: RefreshIn) -> TokenOut:
         """A new access token (the user's groups as they are now) and the next refresh token: the one
         given is spent (a second use is refused and ends the session)."""
         if not runtime.tokens.can_sign:
