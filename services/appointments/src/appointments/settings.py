@@ -1,4 +1,9 @@
+from __future__ import annotations
+
+from typing import Literal
+
 from agency_common.settings import ServiceSettings
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -22,3 +27,17 @@ class AppointmentsSettings(ServiceSettings):
     bulk_job_chunk: int = 100
     # On SQLite, the pause between chunks that lets other writers take the database's write lock.
     bulk_job_pause_seconds: float = 0.1
+
+    # Portal invitations: ``file`` writes each to ``<data_dir>/outbox-mail/<invite id>.eml`` (the
+    # embedded run), ``smtp`` sends it to ``smtp_host``. ``{invite_id}`` in the link is the invitation's id.
+    mail_transport: Literal["file", "smtp"] = "file"
+    mail_from: str = "no-reply@agency.example"
+    portal_invite_url: str = "https://portal.agency.example/register?invite={invite_id}"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    # STARTTLS on the submission port (587), or TLS from the first byte (465; takes precedence).
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = 30.0
