@@ -1,14 +1,17 @@
 """The email adapter of portal invitations: each ``PortalInviteRequested`` becomes one message, written
 to a folder (``mail_transport=file``, the embedded run) or sent to an SMTP server (``smtp``).
 
-Delivery is at least once: the consumer's inbox skips a redelivered event, but a message sent just
-before its transaction failed is sent again (the Message-ID, built from the invite id, lets a mailbox
-tell). A refused or unreachable server raises an ordinary error (the consumer retries it); a server
+Delivery is at least once. The consumer applies the good events of a failed batch again, so the adapter
+remembers the invite ids it sent (in this process) and sends none twice; after a restart, a message sent
+just before its transaction failed is sent again (its Message-ID, built from the invite id, lets a
+mailbox tell). A refused or unreachable server raises an ordinary error (the consumer retries it); a server
 that refuses the recipient for good (5xx) raises ``MailRefused`` and the event is dead-lettered."""
 
 from __future__ import annotations
 
 import html
+import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from pathlib import Path
@@ -25,6 +28,9 @@ from appointments.settings import AppointmentsSettings
 
 log = get_logger(__name__)
 
+# How many sent invite ids a process remembers (far more than a consumed batch holds).
+REMEMBERED = 10_000
+
 Send = Callable[[EmailMessage, PortalInviteRequested], Awaitable[None]]
 
 
@@ -36,6 +42,11 @@ def masked_address(address: str) -> str:
     """``pat@example.com`` → ``p**@example.com``: enough to tell mailboxes apart in a log, no more."""
     local, at, domain = address.partition("@")
     return f"{local[:1]}{'*' * max(len(local) - 1, 2)}{at}{domain}"
+
+
+def _masked(address: str, text: str) -> str:
+    """A server's reply without the address in clear (servers quote it)."""
+    return re.sub(re.escape(address), masked_address(address), text, flags=re.IGNORECASE)
 
 
 def compose_invitation(inv: PortalInviteRequested, *, sender: str, link_template: str) -> EmailMessage:
@@ -87,14 +98,14 @@ def smtp_sender(settings: AppointmentsSettings) -> Send:
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             if codes and all(500 <= c < 600 for c in codes):
-                words = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+                words = _masked(inv.email, "; ".join(f"{r.code} {r.message}" for r in exc.recipients))
                 raise MailRefused(f"the mail server refused the recipient {masked_address(inv.email)} of "
                                   f"invitation {inv.invite_id} for good: {words}") from None
             raise  # 4xx: the server may take it later
         except aiosmtplib.SMTPDataError as exc:
             if 500 <= exc.code < 600:
                 raise MailRefused(f"the mail server refused invitation {inv.invite_id} for good: "
-                                  f"{exc.code} {exc.message}") from None
+                                  f"{exc.code} {_masked(inv.email, exc.message)}") from None
             raise
 
     return send
@@ -104,12 +115,18 @@ def mail_adapter(settings: AppointmentsSettings) -> Any:
     """The ``PortalInviteRequested`` handler of the configured transport."""
     transport = settings.mail_transport
     send = smtp_sender(settings) if transport == "smtp" else file_sender(Path(settings.data_dir) / "outbox-mail")
+    sent: OrderedDict[str, None] = OrderedDict()
 
     async def on_invite(_tx: Transaction, event: Envelope[Any]) -> None:
         inv: PortalInviteRequested = event.payload
+        if inv.invite_id in sent:
+            return
         await send(compose_invitation(inv, sender=settings.mail_from, link_template=settings.portal_invite_url),
                    inv)
         log.info("portal invitation sent", invite_id=inv.invite_id, recipient=masked_address(inv.email),
                  portal=inv.portal, transport=transport)
+        sent[inv.invite_id] = None
+        if len(sent) > REMEMBERED:
+            sent.popitem(last=False)
 
     return on_invite
