@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Literal
 
 from agency_common.settings import ServiceSettings
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
 
@@ -41,3 +41,14 @@ class AppointmentsSettings(ServiceSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout_seconds: float = 30.0
+
+    @field_validator("portal_invite_url")
+    @classmethod
+    def _link_names_the_invite(cls, value: str) -> str:
+        try:
+            ok = "{invite_id}" in value and bool(value.format(invite_id="x"))
+        except (KeyError, IndexError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError("portal_invite_url must hold {invite_id} and no other {placeholder}")
+        return value
