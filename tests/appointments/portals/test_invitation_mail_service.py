@@ -1,11 +1,15 @@
 """Portal invitations by mail (issue 18): sent to a real SMTP server in this process (aiosmtpd on a free
 port), a recipient the server refuses for good dead-lettered with the reason in words, a refused or
-unreachable server an ordinary (retried) error, and the file transport of the embedded run."""
+unreachable server an ordinary (retried) error, STARTTLS to a relay of a private CA, and the file
+transport of the embedded run."""
 
 from __future__ import annotations
 
+import datetime as dt
 import email
+import ipaddress
 import socket
+import ssl
 import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
@@ -19,6 +23,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from appointments.portals.mail import compose_invitation, file_sender, smtp_sender
 from appointments.settings import AppointmentsSettings
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from sqlalchemy import select
 
 from tests.appointments.helpers import add_producer
@@ -72,6 +80,23 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
         yield box, port
     finally:
         controller.stop()
+
+
+def server_certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and its key, as a private relay's would be."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test smtp relay")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = tmp_path / "relay.pem", tmp_path / "relay.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
 
 
 def smtp_settings(port: int, **extra: object) -> dict[str, object]:
@@ -163,3 +188,24 @@ async def test_the_file_transport_writes_each_invitation_once(tmp_path: Path) ->
     plain, rich = parts(msg)  # type: ignore[arg-type]
     assert msg["To"] == "pat@example.com" and LINK.format(invite_id=inv.invite_id) in plain
     assert "O&#x27;Lee" in rich  # names escaped in the HTML part
+
+
+async def test_starttls_with_a_private_ca_and_an_untrusted_certificate_retried(tmp_path: Path) -> None:
+    cert, key = server_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    box, port = Mailbox(), free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True)
+    controller.start()
+    try:
+        inv = invitation()
+        msg = compose_invitation(inv, sender="a@agency.test", link_template=LINK)
+        trusted = smtp_sender(AppointmentsSettings(**smtp_settings(port, smtp_starttls=True, smtp_ca_file=str(cert))))
+        await trusted(msg, inv)
+        assert box.to("pat@example.com") is not None
+        untrusted = smtp_sender(AppointmentsSettings(**smtp_settings(port, smtp_starttls=True)))
+        with pytest.raises(ssl.SSLCertVerificationError):  # the system's CAs do not know it: an ordinary error
+            await untrusted(msg, inv)
+        assert len(box.received) == 1
+    finally:
+        controller.stop()

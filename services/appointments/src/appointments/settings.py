@@ -38,6 +38,8 @@ class AppointmentsSettings(ServiceSettings):
     # STARTTLS on the submission port (587), or TLS from the first byte (465; takes precedence).
     smtp_starttls: bool = True
     smtp_tls: bool = False
+    # A PEM file of the CA that signs the server's certificate (a private relay); empty: the system's.
+    smtp_ca_file: str = ""
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout_seconds: float = 30.0

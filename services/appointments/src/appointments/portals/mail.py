@@ -94,7 +94,7 @@ def smtp_sender(settings: AppointmentsSettings) -> Send:
                 username=settings.smtp_username or None,
                 password=settings.smtp_password.get_secret_value() or None,
                 use_tls=settings.smtp_tls, start_tls=settings.smtp_starttls and not settings.smtp_tls,
-                timeout=settings.smtp_timeout_seconds)
+                cert_bundle=settings.smtp_ca_file or None, timeout=settings.smtp_timeout_seconds)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             codes = [r.code for r in exc.recipients]
             if codes and all(500 <= c < 600 for c in codes):
