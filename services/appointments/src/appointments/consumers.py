@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agency_common.contracts.appointments import PortalInviteRequested
@@ -12,7 +11,7 @@ from agency_common.messaging.consumer import EventConsumer
 from agency_common.outbox import Transaction
 
 from appointments.batches.results import apply_nipr_results
-from appointments.portals.portals import mail_adapter
+from appointments.portals.mail import mail_adapter
 from appointments.producers.license_sync import apply_licenses
 
 if TYPE_CHECKING:
@@ -30,4 +29,4 @@ async def on_licenses(tx: Transaction, event: Envelope[Any]) -> None:
 def subscribe(consumer: EventConsumer, runtime: ServiceRuntime) -> None:
     consumer.on_batch(TransactionResultReceived, on_nipr_results)
     consumer.on(LicensesFetched, on_licenses)
-    consumer.on(PortalInviteRequested, mail_adapter(Path(runtime.settings.data_dir) / "outbox-mail"))
+    consumer.on(PortalInviteRequested, mail_adapter(runtime.settings))  # type: ignore[arg-type]

@@ -1,15 +1,12 @@
-"""Portal invites (Create/Update Portal User) and the email adapter that sends them."""
+"""Portal invites (Create/Update Portal User); ``mail.py`` is the email adapter that sends them."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 from agency_common.contracts.appointments import PortalInviteRequested
-from agency_common.contracts.envelope import Envelope
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import func, select
@@ -73,25 +70,3 @@ async def invite(tx: Transaction, portal_id: str, producer_ids: list[str]) -> di
     await tx.emit_many(events)
     return {"portal": portal.name, "seats": portal.seats, "seats_used": used, "results": results}
 
-
-def mail_adapter(outbox_dir: Path) -> Any:
-    """The email adapter of the embedded run: each invitation becomes a file in ``outbox_dir``
-    (named by invite id, so a redelivered event writes nothing twice)."""
-
-    async def on_invite(_tx: Transaction, event: Envelope[Any]) -> None:
-        inv: PortalInviteRequested = event.payload
-        outbox_dir.mkdir(parents=True, exist_ok=True)
-        path = outbox_dir / f"{inv.invite_id}.eml"
-        if path.exists():
-            return
-        msg = EmailMessage()
-        msg["To"] = inv.email
-        msg["From"] = "no-reply@agency.example"
-        msg["Subject"] = f"You are invited to the {inv.portal}"
-        msg.set_content(f"Hello {inv.first_name} {inv.last_name},\n\nYou have been invited to the {inv.portal}. "
-                        "Follow the registration link to create your account.\n")
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(msg))
-        tmp.replace(path)
-
-    return on_invite
