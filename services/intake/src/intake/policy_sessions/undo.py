@@ -17,7 +17,15 @@ from sqlalchemy import and_, exists, func, not_, select, update
 
 from intake.chunking import chunks
 from intake.errors import Conflict, NotFound
-from intake.models import Individual, Policy, PolicyPosting, PolicySession, SalesRecord, Statement, StatementLineRow
+from intake.models import (
+    Individual,
+    Policy,
+    PolicyPosting,
+    PolicySession,
+    SalesRecord,
+    Statement,
+    StatementLineRow,
+)
 from intake.policies.schemas import snapshot
 from intake.policy_sessions.domain.undo import VOIDED, PolicyFacts, blocking_reason, undo_window_refusal
 from intake.statements.usecases import refresh_match_counts
