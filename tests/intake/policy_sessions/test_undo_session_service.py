@@ -120,7 +120,7 @@ async def test_undo_session_voids_only_untouched_policies(start_service, token_f
         # idempotent: a second undo voids nothing more and says so
         again = (await client.post(url, params={"dry_run": "false"})).json()
         assert (again["voided"], again["already_voided"]) == (0, 2), again
-        assert again["message"] == "nothing more to void: 2 policies already voided"
+        assert again["message"] == "nothing more to void: 2 policies already voided; 4 cannot be"
 
         # the pages: the preview with its button, the confirmation
         page_r = await client.get(f"/policy-sessions/{session_id}")
@@ -155,3 +155,24 @@ async def test_undo_preview_page_then_confirm(start_service, token_for, kafka) -
         r = await c.post(f"/policy-sessions/{session_id}/undo")
         assert r.status_code == 200 and "2 policies voided" in r.text, r.text[:2000]
         assert (await c.get(f"/api/statements/{st['id']}")).json()["unmatched"] == 2
+        # the lines are unmatched again: their policies can be created again (the voided rows make way)
+        r = await c.post(f"/api/statements/{st['id']}/create-policies", json={"idempotency_key": str(uuid.uuid4())})
+        assert r.status_code == 201 and r.json()["count"] == 2, r.text
+        async with intake.runtime.db.session() as s:
+            assert sorted((await s.execute(select(Policy.policy_number, Policy.status, Policy.session_id))).all()) == [
+                ("UN-5", "active", r.json()["id"]), ("UN-6", "active", r.json()["id"])]
+
+
+async def test_a_published_session_cannot_be_undone(start_service, token_for, kafka) -> None:
+    """Every line matched: the statement went to invoicing by itself, which may invoice its lines."""
+    intake = await start_service("intake")
+    async with intake.as_user(token_for("clerk")) as c:
+        await register_carriers(c, "Acme")
+        st = await import_file(c, "pub.csv", rows(["UN-5"]))
+        r = await c.post(f"/api/statements/{st['id']}/create-policies", json={"idempotency_key": str(uuid.uuid4())})
+        session_id = r.json()["id"]
+        assert (await c.get(f"/api/statements/{st['id']}")).json()["status"] == "published"
+        body = (await c.post(f"/api/policy-sessions/{session_id}/undo", params={"dry_run": "false"})).json()
+        assert (body["voided"], body["not_voidable"]) == (0, 1), body
+        assert body["message"] == "nothing voided: none of the 1 policies can be"
+        assert body["reasons"] == [{"reason": "the session's statement was published to invoicing", "count": 1}]

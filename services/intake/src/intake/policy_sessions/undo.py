@@ -13,7 +13,7 @@ from agency_common.contracts.envelope import BULK_CHUNK
 from agency_common.contracts.intake import PoliciesUpdated, PolicyChange
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
-from sqlalchemy import and_, exists, func, not_, select, update
+from sqlalchemy import and_, delete, exists, func, not_, or_, select, update
 
 from intake.chunking import chunks
 from intake.errors import Conflict, NotFound
@@ -22,6 +22,7 @@ from intake.models import (
     Policy,
     PolicyPosting,
     PolicySession,
+    PolicyTerm,
     SalesRecord,
     Statement,
     StatementLineRow,
@@ -96,8 +97,11 @@ def summary(s: PolicySession, hours: int, rows: list[dict[str, Any]], *, dry_run
                    + (f"; {already} already voided" if already else ""))
     elif voided:
         message = f"{voided} policies voided; {len(blocked) - already} could not be"
+    elif already:
+        message = (f"nothing more to void: {already} policies already voided"
+                   + (f"; {len(blocked) - already} cannot be" if len(blocked) > already else ""))
     else:
-        message = "nothing more to void" + (f": {already} policies already voided" if already else "")
+        message = f"nothing voided: none of the {len(rows)} policies can be"
     return {
         "session_id": s.id, "session_number": s.number, "dry_run": dry_run, "window_hours": hours,
         "undo_until": (s.created_at + timedelta(hours=hours)).isoformat(), "policies": len(rows),
@@ -159,3 +163,19 @@ async def undo_session(tx: Transaction, session_id: str, hours: int, *, show: st
                   show=show, limit=limit, offset=offset)
     out["policies"] = len(rows)
     return out
+
+
+async def remove_voided(tx: Transaction, ids: list[str]) -> None:
+    """Create Policies takes a voided policy's number again: the voided row (and its terms) goes, so
+    the new policy can have the number. Refused while a line or a posting still names it (a
+    statement matched to it after the undo): those are re-matched first."""
+    pt, pp = PolicyTerm.__table__, PolicyPosting.__table__
+    for part in chunks(ids, 500):
+        named = (await tx.session.execute(select(P.c.policy_number).where(P.c.id.in_(part), or_(
+            exists().where(LINES.c.policy_id == P.c.id), exists().where(pp.c.policy_id == P.c.id))))).scalars().first()
+        if named:
+            raise Conflict(f"policy {named} was voided, but a statement line or a posting still names it: "
+                           "it cannot be created again")
+    for part in chunks(ids, 500):
+        await tx.session.execute(delete(pt).where(pt.c.policy_id.in_(part)))
+        await tx.session.execute(delete(P).where(P.c.id.in_(part), P.c.status == VOIDED))
