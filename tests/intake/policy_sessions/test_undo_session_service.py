@@ -141,6 +141,10 @@ async def test_undo_session_voids_only_untouched_policies(start_service, token_f
     async with intake.as_user(token_for("viewer")) as viewer:
         assert (await viewer.post(url, params={"dry_run": "true"})).status_code == 403
         assert (await viewer.get(f"/policy-sessions/{session_id}/undo")).status_code == 403
+    async with intake.as_user(token_for("sales")) as sales:  # policies:view without policies:create
+        assert (await sales.post(url, params={"dry_run": "false"})).status_code == 403
+        page_r = await sales.get(f"/policy-sessions/{session_id}")
+        assert page_r.status_code == 200 and f"/policy-sessions/{session_id}/undo" not in page_r.text
 
 
 async def test_undo_preview_page_then_confirm(start_service, token_for, kafka) -> None:

@@ -102,8 +102,9 @@ async def undo_policy_session(
 ) -> dict[str, Any]:
     """Void the session's policies nothing has touched since (no posting, no edit, no other statement
     line, no sales record since), within ``create_policies_undo_hours``; their session lines go back to
-    unmatched. ``dry_run=true`` (the default) writes nothing. A second undo voids nothing more (409
-    outside the window)."""
+    unmatched. ``dry_run=true`` (the default) writes nothing and its page lists what would be voided
+    and what not (with the reason); after the undo the page lists the policies not voided. A second
+    undo voids nothing more and says so; outside the window: 409 in words."""
     hours = runtime.settings.create_policies_undo_hours
     if dry_run:
         async with runtime.db.session() as s:

@@ -96,12 +96,13 @@ async def sessions_page(request: Request, session: Session, _user: Viewer,
 
 
 @router.get("/policy-sessions/{session_id}", response_class=HTMLResponse)
-async def session_page(request: Request, session: Session, session_id: str, _user: Viewer) -> HTMLResponse:
+async def session_page(request: Request, session: Session, session_id: str, user: Viewer) -> HTMLResponse:
     found = await session_policies(session, session_id)
     if found is None:
         raise NotFound("no such session")
     s, rows = found
-    return render(request, "intake_session.html", s=s, policies=rows, defaults=json.loads(s.defaults))
+    return render(request, "intake_session.html", s=s, policies=rows, defaults=json.loads(s.defaults),
+                  can_undo=user.can("policies:create"))
 
 
 UNDO_SHOWS = ("all", "voidable", "blocked")
