@@ -18,6 +18,8 @@ class IntakeSettings(ServiceSettings):
     # hand-backs of the event loop (and progress reports) inside the one transaction.
     create_policies_background_threshold: int = 2000
     create_policies_chunk: int = 500
+    # A Create-Policies session can be undone (its untouched policies voided) this many hours after it.
+    create_policies_undo_hours: int = 24
     # An import of individuals runs in the background (202 and a job to poll; the dashboard shows the
     # job's page) above this many data rows; at or below it the request answers with every row's
     # result. Chunk: rows whose outcomes are committed together (the resume point of a job).

@@ -4,11 +4,11 @@ sessions and their policies."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from agency_common.auth import User, require
 from agency_common.tabular import csv_bytes
-from agency_common.web.deps import Offset, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from agency_common.web.downloads import attachment
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -23,8 +23,10 @@ from intake.policy_sessions.schemas import (
     SessionCreated,
     SessionPage,
     SessionWithPolicies,
+    UndoOut,
     session_json,
 )
+from intake.policy_sessions.undo import undo_dry_run, undo_session
 
 router = APIRouter(prefix="/api", tags=["intake"])
 
@@ -89,3 +91,23 @@ async def policy_session_csv(session: Session, session_id: str,
     return StreamingResponse(
         csv_bytes(["Client", "Policy number", "Policy type", "Status", "Effective date"], body),
         media_type="text/csv", headers=attachment(f"session-{s.number}.csv"))
+
+
+@router.post("/policy-sessions/{session_id}/undo", response_model=UndoOut)
+async def undo_policy_session(
+    runtime: Runtime, session_id: str, user: Annotated[User, require("policies:create")],
+    dry_run: Annotated[bool, Query(description="true: only say what would be voided and why not")] = True,
+    show: Annotated[Literal["voidable", "blocked", "all"], Query(description="which policies the page lists")] = "all",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0,
+) -> dict[str, Any]:
+    """Void the session's policies nothing has touched since (no posting, no edit, no other statement
+    line, no sales record since), within ``create_policies_undo_hours``; their session lines go back to
+    unmatched. ``dry_run=true`` (the default) writes nothing and its page lists what would be voided
+    and what not (with the reason); after the undo the page lists the policies not voided. A second
+    undo voids nothing more and says so; outside the window: 409 in words."""
+    hours = runtime.settings.create_policies_undo_hours
+    if dry_run:
+        async with runtime.db.session() as s:
+            return await undo_dry_run(s, session_id, hours, show=show, limit=limit, offset=offset)
+    async with runtime.uow(actor=user.login) as tx:
+        return await undo_session(tx, session_id, hours, show=show, limit=limit, offset=offset)

@@ -8,8 +8,9 @@ from datetime import date
 from typing import Annotated, Any
 
 from agency_common.auth import User
+from agency_common.listing import Page
 from agency_common.web import page_permission, render
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -22,6 +23,7 @@ from intake.policy_sessions.domain.new_policies import plan_policy
 from intake.policy_sessions.jobs import Jobs
 from intake.policy_sessions.queries import list_sessions, session_policies
 from intake.policy_sessions.schemas import CreatePoliciesRequest
+from intake.policy_sessions.undo import undo_dry_run, undo_session
 
 router = APIRouter(include_in_schema=False)
 LINES = StatementLineRow.__table__
@@ -94,9 +96,37 @@ async def sessions_page(request: Request, session: Session, _user: Viewer,
 
 
 @router.get("/policy-sessions/{session_id}", response_class=HTMLResponse)
-async def session_page(request: Request, session: Session, session_id: str, _user: Viewer) -> HTMLResponse:
+async def session_page(request: Request, session: Session, session_id: str, user: Viewer) -> HTMLResponse:
     found = await session_policies(session, session_id)
     if found is None:
         raise NotFound("no such session")
     s, rows = found
-    return render(request, "intake_session.html", s=s, policies=rows, defaults=json.loads(s.defaults))
+    return render(request, "intake_session.html", s=s, policies=rows, defaults=json.loads(s.defaults),
+                  can_undo=user.can("policies:create"))
+
+
+UNDO_SHOWS = ("all", "voidable", "blocked")
+
+
+def _undo_page(request: Request, result: dict[str, Any]) -> HTMLResponse:
+    listing = Page(items=result["items"], total=result["total"], offset=result["offset"], limit=result["limit"],
+                   sort="", query={"show": result["show"]})
+    return render(request, "intake_session_undo.html", r=result, page=listing, shows=UNDO_SHOWS)
+
+
+@router.get("/policy-sessions/{session_id}/undo", response_class=HTMLResponse)
+async def undo_preview_page(request: Request, runtime: Runtime, session_id: str, _user: Creator,
+                            show: str = "all", offset: Offset = 0) -> HTMLResponse:
+    """The dry run: what the undo would void, what not and why; the button confirms."""
+    async with runtime.db.session() as s:
+        result = await undo_dry_run(s, session_id, runtime.settings.create_policies_undo_hours,
+                                    show=show if show in UNDO_SHOWS else "all", limit=50, offset=offset)
+    return _undo_page(request, result)
+
+
+@router.post("/policy-sessions/{session_id}/undo", response_class=HTMLResponse)
+async def undo_form(request: Request, runtime: Runtime, session_id: str, user: Creator) -> HTMLResponse:
+    async with runtime.uow(actor=user.login) as tx:
+        result = await undo_session(tx, session_id, runtime.settings.create_policies_undo_hours,
+                                    show="blocked", limit=50, offset=0)
+    return _undo_page(request, result)

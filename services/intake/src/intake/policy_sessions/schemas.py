@@ -101,3 +101,40 @@ class SessionPolicyOut(Out):
 
 class SessionWithPolicies(SessionOut):
     policies: list[SessionPolicyOut]
+
+
+class UndoReasonOut(Out):
+    reason: str
+    count: int
+
+
+class UndoPolicyOut(Out):
+    policy_id: str
+    policy_number: str
+    client_name: str
+    status: str | None
+    voidable: bool
+    reason: str | None  # why it cannot be voided (None: it can)
+
+
+class UndoOut(Out):
+    """A dry run (``voidable``: what the undo would void) or the undo itself (``voided``); the page of
+    policies is ``show``: voidable, blocked (cannot be voided, with the reason) or all."""
+
+    session_id: str
+    session_number: int
+    dry_run: bool
+    window_hours: int
+    undo_until: str
+    policies: int
+    voidable: int
+    voided: int
+    not_voidable: int
+    already_voided: int
+    message: str
+    reasons: list[UndoReasonOut]
+    show: str
+    total: int
+    limit: int
+    offset: int
+    items: list[UndoPolicyOut]

@@ -31,8 +31,10 @@ from intake.policies.schemas import POLICY_DEFAULT_FIELDS, snapshot
 from intake.policies.terms import first_term_row
 from intake.policies.usecases import find_or_create_clients
 from intake.policy_sessions.domain.new_policies import plan_policy
+from intake.policy_sessions.domain.undo import VOIDED
 from intake.policy_sessions.queries import session_for_key
 from intake.policy_sessions.schemas import CreatePoliciesRequest, LineOverride
+from intake.policy_sessions.undo import remove_voided
 from intake.statements.publishing import may_publish_on_its_own, publish_statement
 from intake.statements.queries import carrier_default_rate
 from intake.statements.usecases import refresh_match_counts
@@ -128,12 +130,16 @@ async def create_policies(tx: Transaction, statement_id: str, req: CreatePolicie
     # every number checked before anything is written (reading while inserting made PostgreSQL
     # pick a scan of the carrier's whole book for each chunk)
     numbers = [p["policy_number"] for p in policies]
+    voided: list[str] = []  # an undone session's policies: their numbers may be created again
     for i in range(0, len(numbers), 500):
-        clash = (await tx.session.execute(select(Policy.policy_number).where(
-            Policy.carrier == statement.carrier, Policy.policy_number.in_(numbers[i:i + 500])))).scalars().first()
+        found = (await tx.session.execute(select(Policy.id, Policy.policy_number, Policy.status).where(
+            Policy.carrier == statement.carrier, Policy.policy_number.in_(numbers[i:i + 500])))).all()
+        clash = next((n for _id, n, status in found if status != VOIDED), None)
         if clash:
             raise Conflict(f"policy {clash} already exists for carrier {statement.carrier}: re-match the statement")
+        voided += [pid for pid, _n, _status in found]
     del numbers
+    await remove_voided(tx, voided)
     # every client found (or created) before any is written, and their individuals in one go:
     # looked up chunk by chunk, PostgreSQL scanned the tables this transaction keeps growing (no
     # statistics for those rows yet) once per chunk
