@@ -11,7 +11,16 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
 from appointments.batches.filters import TransactionFilter
-from appointments.batches.queries import batch_view, batches_page, transaction_view, transactions_page
+from appointments.batches.queries import (
+    batch_header,
+    batch_rows_page,
+    batch_status_filter,
+    batch_view,
+    batches_page,
+    transaction_out,
+    transaction_view,
+    transactions_page,
+)
 from appointments.batches.schemas import (
     BatchOut,
     BatchPage,
@@ -40,6 +49,19 @@ async def list_batches(session: Session, _user: Annotated[User, require("appoint
 @router.get("/transaction-batches/{batch_id}", tags=["transaction batches"], response_model=BatchOut, response_model_exclude_unset=True)
 async def get_batch(session: Session, batch_id: str, _user: Annotated[User, require("appointments:view")]) -> dict[str, Any]:
     return found(await batch_view(session, batch_id), "no such batch")
+
+
+@router.get("/transaction-batches/{batch_id}/transactions", tags=["transaction batches"],
+            response_model=TransactionPage, response_model_exclude_unset=True)
+async def list_batch_transactions(session: Session, batch_id: str, _user: Annotated[User, require("appointments:view")],
+                                  status: str = "", limit: Annotated[int, Query(ge=1)] = 100, offset: Offset = 0,
+                                  sort: str = "state") -> dict[str, Any]:
+    """One page of a batch's transactions with the total (``{total, offset, limit, sort, items}``): every
+    status unless ``status`` names one; by state, NPN and line unless ``sort`` names a column (``-`` before
+    it for descending). ``GET /api/transaction-batches/{id}`` still answers with every transaction."""
+    found(await batch_header(session, batch_id), "no such batch")
+    listed = await batch_rows_page(session, batch_id, batch_status_filter(status), offset, min(limit, 1000), sort)
+    return listed.api([transaction_out(r) for r in listed.items])
 
 
 @router.get("/transactions", tags=["transaction batches"], response_model=TransactionPage,
