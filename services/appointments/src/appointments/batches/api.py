@@ -69,12 +69,14 @@ async def list_batch_transactions(session: Session, batch_id: str, _user: Annota
 async def list_transactions(session: Session, _user: Annotated[User, require("appointments:view")],
                             status: str = "", state: str = "", cocode: str = "", npn: str = "", batch_id: str = "",
                             kind: str = "", limit: Annotated[int, Query(ge=1)] = 100, offset: Offset = 0,
-                            sort: str = "-created_at") -> dict[str, Any]:
+                            sort: str = "-created_at",
+                            after: Annotated[str, Query(max_length=36)] = "") -> dict[str, Any]:
     """One page of transactions with the total: Ready to Submit or JIT Held ones unless ``status`` names
     another (or ``any``), narrowed by state, CoCode, NPN, batch and kind; the newest first unless ``sort``
-    names a column."""
+    names a column. ``after`` (the id of the last item of the page before, same filter and sort) reads
+    the next page by key: as fast deep in a long list as at its start; ``offset`` then counts from it."""
     f = TransactionFilter.of(status=status, state=state, cocode=cocode, npn=npn, batch_id=batch_id, kind=kind)
-    listed = await transactions_page(session, f, offset, min(limit, 1000), sort)
+    listed = await transactions_page(session, f, offset, min(limit, 1000), sort, after)
     return listed.api([r.model_dump(mode="json", exclude={"idempotency_key", "explanation"}) for r in listed.items])
 
 

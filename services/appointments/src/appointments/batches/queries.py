@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from agency_common.listing import Page, Sorting, page
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
@@ -101,6 +101,28 @@ TRANSACTION_SORTING = Sorting({"created_at": [T.created_at], "npn": [T.npn], "st
 
 
 async def transactions_page(session: AsyncSession, f: TransactionFilter, offset: int, limit: int,
-                            sort: str = "-created_at") -> Page:
-    """One page of the transactions the filter keeps (Ready or JIT Held unless it says otherwise), with the total."""
-    return await page(session, select(T).where(*f.where()), TRANSACTION_SORTING, sort, offset, limit, f.query())
+                            sort: str = "-created_at", after: str = "") -> Page:
+    """One page of the transactions the filter keeps (Ready or JIT Held unless it says otherwise), with the total.
+    ``after`` (a transaction's id, the last of the page before) reads the page that follows it in ``sort``
+    order by key, ``offset`` rows further: a deep page costs what the first does."""
+    stmt = select(T).where(*f.where())
+    if not after:
+        return await page(session, stmt, TRANSACTION_SORTING, sort, offset, limit, f.query())
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = await session.execute(stmt.where(await _after(session, sort, after))
+                                 .order_by(*TRANSACTION_SORTING.order_by(sort)).offset(offset).limit(limit))
+    return Page(list(rows.scalars()), total, offset, limit, sort, f.query())
+
+
+async def _after(session: AsyncSession, sort: str, after: str) -> Any:
+    """The rows that come after transaction ``after`` in ``sort`` order (its sort columns, then its id)."""
+    TRANSACTION_SORTING.order_by(sort)  # an unknown sort is refused in words before the cursor is read
+    columns = [*TRANSACTION_SORTING.columns[sort.removeprefix("-")], T.id]
+    values = (await session.execute(select(*columns).where(T.id == after))).first()
+    if values is None:
+        raise Invalid(f"after {after!r} names no transaction: give the id of the last transaction of a page")
+    if any(x is None for x in values):
+        raise Invalid(f"transaction {after!r} has no value to sort by {sort}: read the list by offset")
+    # bound with the columns' own types: a time is compared as the database stores it
+    key, at = tuple_(*columns), tuple_(*(literal(x, c.type) for x, c in zip(values, columns, strict=True)))
+    return key < at if sort.startswith("-") else key > at
