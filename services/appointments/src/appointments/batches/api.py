@@ -11,7 +11,16 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
 from appointments.batches.filters import TransactionFilter
-from appointments.batches.queries import batch_view, batches_page, transaction_view, transactions_page
+from appointments.batches.queries import (
+    batch_header,
+    batch_rows_page,
+    batch_status_filter,
+    batch_view,
+    batches_page,
+    transaction_out,
+    transaction_view,
+    transactions_page,
+)
 from appointments.batches.schemas import (
     BatchOut,
     BatchPage,
@@ -42,17 +51,32 @@ async def get_batch(session: Session, batch_id: str, _user: Annotated[User, requ
     return found(await batch_view(session, batch_id), "no such batch")
 
 
+@router.get("/transaction-batches/{batch_id}/transactions", tags=["transaction batches"],
+            response_model=TransactionPage, response_model_exclude_unset=True)
+async def list_batch_transactions(session: Session, batch_id: str, _user: Annotated[User, require("appointments:view")],
+                                  status: str = "", limit: Annotated[int, Query(ge=1)] = 100, offset: Offset = 0,
+                                  sort: str = "state") -> dict[str, Any]:
+    """One page of a batch's transactions with the total (``{total, offset, limit, sort, items}``): every
+    status unless ``status`` names one; by state, NPN and line unless ``sort`` names a column (``-`` before
+    it for descending). ``GET /api/transaction-batches/{id}`` still answers with every transaction."""
+    found(await batch_header(session, batch_id), "no such batch")
+    listed = await batch_rows_page(session, batch_id, batch_status_filter(status), offset, min(limit, 1000), sort)
+    return listed.api([transaction_out(r) for r in listed.items])
+
+
 @router.get("/transactions", tags=["transaction batches"], response_model=TransactionPage,
             response_model_exclude_unset=True)
 async def list_transactions(session: Session, _user: Annotated[User, require("appointments:view")],
                             status: str = "", state: str = "", cocode: str = "", npn: str = "", batch_id: str = "",
                             kind: str = "", limit: Annotated[int, Query(ge=1)] = 100, offset: Offset = 0,
-                            sort: str = "-created_at") -> dict[str, Any]:
+                            sort: str = "-created_at",
+                            after: Annotated[str, Query(max_length=36)] = "") -> dict[str, Any]:
     """One page of transactions with the total: Ready to Submit or JIT Held ones unless ``status`` names
     another (or ``any``), narrowed by state, CoCode, NPN, batch and kind; the newest first unless ``sort``
-    names a column."""
+    names a column. ``after`` (the id of the last item of the page before, same filter and sort) reads
+    the next page by key: as fast deep in a long list as at its start; ``offset`` then counts from it."""
     f = TransactionFilter.of(status=status, state=state, cocode=cocode, npn=npn, batch_id=batch_id, kind=kind)
-    listed = await transactions_page(session, f, offset, min(limit, 1000), sort)
+    listed = await transactions_page(session, f, offset, min(limit, 1000), sort, after)
     return listed.api([r.model_dump(mode="json", exclude={"idempotency_key", "explanation"}) for r in listed.items])
 
 

@@ -13,9 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments.batches.filters import STATUSES, TransactionFilter
 from appointments.batches.queries import (
+    BATCH_ROW_SORTING,
     BATCH_SORTING,
     TRANSACTION_SORTING,
-    batch_view,
+    batch_header,
+    batch_rows_page,
+    batch_status_filter,
     batches_page,
     transaction_counts,
     transaction_view,
@@ -46,12 +49,25 @@ async def home(request: Request, session: Session, _user: Annotated[User, page_p
     return render(request, "appointments_home.html", batches=listed.items, page=listed, counts=counts)
 
 
+BATCH_ROWS = 200  # a batch page's rows (a 7,000-row batch was one 1.9 MB page)
+
+
 @router.get("/batches/{batch_id}", response_class=HTMLResponse)
 async def batch_page(request: Request, session: Session, batch_id: str,
                      user: Annotated[User, page_permission("appointments:view")],
-                     error: str | None = None) -> HTMLResponse:
-    b = found(await batch_view(session, batch_id), "no such batch")
-    return render(request, "batch.html", b=b, error=error, can_submit=user.can("appointments:submit"),
+                     error: str | None = None, status: str = "", sort: str = "", offset: Offset = 0,
+                     limit: int = BATCH_ROWS) -> HTMLResponse:
+    """A batch's summary and one page of its rows (``status``: one status, empty for all)."""
+    b = found(await batch_header(session, batch_id), "no such batch")
+    bad = None
+    try:
+        status = batch_status_filter(status)
+    except Invalid as exc:  # a bad filter is said on the page, over every row
+        status, bad = "", str(exc)
+    rows = await batch_rows_page(session, batch_id, status, max(0, offset), min(max(1, limit), 1000),
+                                 BATCH_ROW_SORTING.valid(sort))
+    return render(request, "batch.html", status_code=422 if bad and not error else 200, b=b, page=rows,
+                  error=error or bad, statuses=STATUSES, can_submit=user.can("appointments:submit"),
                   closable=CLOSABLE, closable_count=sum(b["counts"].get(st, 0) for st in CLOSABLE))
 
 

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from agency_common.listing import Page, Sorting, page
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
-from appointments.batches.filters import TransactionFilter
+from appointments.batches.filters import STATUSES, TransactionFilter
 from appointments.batches.usecases import batch_summary
+from appointments.errors import Invalid
 
 B = m.TransactionBatch
 BATCH_SORTING = Sorting({"created_at": [B.created_at], "cocode": [B.cocode], "kind": [B.kind], "source": [B.source],
@@ -33,17 +34,55 @@ async def transaction_counts(session: AsyncSession, batch_ids: Sequence[str]) ->
         T.batch_id.in_(batch_ids)).group_by(T.batch_id))).all())
 
 
-async def batch_view(session: AsyncSession, batch_id: str) -> dict[str, Any] | None:
-    """A batch with its summary and its transactions, or None."""
+async def batch_header(session: AsyncSession, batch_id: str) -> dict[str, Any] | None:
+    """A batch with its summary (counts by status, billing, fees) but not its transactions, or None."""
     batch = await session.get(m.TransactionBatch, batch_id)
     if batch is None:
         return None
-    T = m.AppointmentTransaction
-    rows = (await session.execute(select(T).where(T.batch_id == batch_id)
-                                  .order_by(T.state, T.npn, T.line_of_authority))).scalars().all()
-    summary = await batch_summary(session, batch_id)
-    return batch.model_dump(mode="json") | summary | {
-        "transactions": [r.model_dump(mode="json", exclude={"idempotency_key", "explanation"}) for r in rows]}
+    return batch.model_dump(mode="json") | await batch_summary(session, batch_id)
+
+
+async def batch_view(session: AsyncSession, batch_id: str) -> dict[str, Any] | None:
+    """A batch with its summary and every transaction, or None (the JSON API's answer as it was; a
+    long batch is read with ``batch_rows_page``)."""
+    head = await batch_header(session, batch_id)
+    if head is None:
+        return None
+    Tx = m.AppointmentTransaction
+    rows = (await session.execute(select(Tx).where(Tx.batch_id == batch_id)
+                                  .order_by(Tx.state, Tx.npn, Tx.line_of_authority))).scalars().all()
+    return head | {"transactions": [transaction_out(r) for r in rows]}
+
+
+def transaction_out(t: m.AppointmentTransaction) -> dict[str, Any]:
+    return t.model_dump(mode="json", exclude={"idempotency_key", "explanation"})
+
+
+Tb = m.AppointmentTransaction
+# A batch's rows: by state then NPN and line unless a header is picked (the order the page always had).
+BATCH_ROW_SORTING = Sorting({
+    "state": [Tb.state, Tb.npn, Tb.line_of_authority], "npn": [Tb.npn, Tb.state, Tb.line_of_authority],
+    "line_of_authority": [Tb.line_of_authority, Tb.state, Tb.npn], "loa_category": [Tb.loa_category],
+    "status": [Tb.status], "eligibility_reason": [Tb.eligibility_reason], "billable": [Tb.billable],
+    "fee": [Tb.fee], "termination_reason_code": [Tb.termination_reason_code],
+    "nipr_reference": [Tb.nipr_reference]}, default="state", unique=Tb.id)
+
+
+def batch_status_filter(status: str) -> str:
+    """A batch page's status filter: empty for every row, else one transaction status, refused in words."""
+    status = " ".join((status or "").split())
+    if status and status not in STATUSES:
+        raise Invalid(f"status {status!r} is not a transaction status: one of {', '.join(STATUSES)}, or empty for all")
+    return status
+
+
+async def batch_rows_page(session: AsyncSession, batch_id: str, status: str, offset: int, limit: int,
+                          sort: str = "state") -> Page:
+    """One page of a batch's transactions (``status``: one status, empty for all) with the total."""
+    stmt = select(Tb).where(Tb.batch_id == batch_id)
+    if status:
+        stmt = stmt.where(Tb.status == status)
+    return await page(session, stmt, BATCH_ROW_SORTING, sort, offset, limit, {"status": status} if status else {})
 
 
 async def transaction_view(session: AsyncSession, transaction_id: str) -> dict[str, Any] | None:
@@ -62,6 +101,28 @@ TRANSACTION_SORTING = Sorting({"created_at": [T.created_at], "npn": [T.npn], "st
 
 
 async def transactions_page(session: AsyncSession, f: TransactionFilter, offset: int, limit: int,
-                            sort: str = "-created_at") -> Page:
-    """One page of the transactions the filter keeps (Ready or JIT Held unless it says otherwise), with the total."""
-    return await page(session, select(T).where(*f.where()), TRANSACTION_SORTING, sort, offset, limit, f.query())
+                            sort: str = "-created_at", after: str = "") -> Page:
+    """One page of the transactions the filter keeps (Ready or JIT Held unless it says otherwise), with the total.
+    ``after`` (a transaction's id, the last of the page before) reads the page that follows it in ``sort``
+    order by key, ``offset`` rows further: a deep page costs what the first does."""
+    stmt = select(T).where(*f.where())
+    if not after:
+        return await page(session, stmt, TRANSACTION_SORTING, sort, offset, limit, f.query())
+    total = int(await session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = await session.execute(stmt.where(await _after(session, sort, after))
+                                 .order_by(*TRANSACTION_SORTING.order_by(sort)).offset(offset).limit(limit))
+    return Page(list(rows.scalars()), total, offset, limit, sort, f.query())
+
+
+async def _after(session: AsyncSession, sort: str, after: str) -> Any:
+    """The rows that come after transaction ``after`` in ``sort`` order (its sort columns, then its id)."""
+    TRANSACTION_SORTING.order_by(sort)  # an unknown sort is refused in words before the cursor is read
+    columns = [*TRANSACTION_SORTING.columns[sort.removeprefix("-")], T.id]
+    values = (await session.execute(select(*columns).where(T.id == after))).first()
+    if values is None:
+        raise Invalid(f"after {after!r} names no transaction: give the id of the last transaction of a page")
+    if any(x is None for x in values):
+        raise Invalid(f"transaction {after!r} has no value to sort by {sort}: read the list by offset")
+    # bound with the columns' own types: a time is compared as the database stores it
+    key, at = tuple_(*columns), tuple_(*(literal(x, c.type) for x, c in zip(values, columns, strict=True)))
+    return key < at if sort.startswith("-") else key > at

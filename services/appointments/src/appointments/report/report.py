@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agency_common.tabular import csv_bytes_paged
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.sql import Select
 
 from appointments import models as m
@@ -66,21 +66,33 @@ async def page(session: Any, f: Filters, offset: int = 0, limit: int = PAGE_SIZE
     return {"total": total, "offset": offset, "limit": limit, "items": [_item(*r) for r in rows]}
 
 
-def export_row(item: dict[str, Any]) -> list[str]:
-    return [item["related_producer"], item["npn"], item["state"], item["line_of_authority"], item["cocode"]]
+def _export_stmt(f: Filters, after: tuple[str, str, str, str] | None, size: int) -> Select[Any]:
+    """The next ``size`` rows after the key ``after`` (None: from the first), only the columns exported.
+    A key, not an offset: each chunk costs the same however far the export is, and a row added or ended
+    while it streams never shifts the rest (no row twice, none skipped)."""
+    A, P = m.CarrierAppointment, m.Producer
+    key = (A.npn, A.state, A.line_of_authority, A.cocode)
+    stmt = f.where(select(P.first_name, P.last_name, *key).join(P, P.npn == A.npn, isouter=True))
+    if after is not None:
+        stmt = stmt.where(tuple_(*key) > tuple_(*after))
+    return stmt.order_by(*key).limit(size)
 
 
 def export(db: Any, f: Filters, page_size: int = EXPORT_PAGE) -> AsyncIterator[bytes]:
-    """Every matching row as CSV (UTF-8 with BOM), read page by page while it streams."""
+    """Every matching row as CSV (UTF-8 with BOM), read from the database a chunk at a time (by the
+    report's unique key) and written as each chunk comes: the export never holds every row."""
 
     async def pages() -> AsyncIterator[Iterator[list[str]]]:
-        offset = 0
+        after: tuple[str, str, str, str] | None = None
         async with db.session() as session:
             while True:
-                rows = (await session.execute(_rows_stmt(f).offset(offset).limit(page_size))).all()
+                rows = (await session.execute(_export_stmt(f, after, page_size))).all()
                 if not rows:
                     return
-                yield (export_row(_item(*r)) for r in rows)
-                offset += len(rows)
+                yield ([f"{first or ''} {last or ''}".strip(), npn, state, loa, cocode]
+                       for first, last, npn, state, loa, cocode in rows)
+                if len(rows) < page_size:
+                    return
+                after = tuple(rows[-1][2:])  # type: ignore[assignment]
 
     return csv_bytes_paged(list(COLUMNS), pages())

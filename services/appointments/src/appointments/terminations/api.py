@@ -5,17 +5,23 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from agency_common.auth import User, require
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, Body, File, Query, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from appointments.bulk_files import import_page
 from appointments.domain import rows as rowcheck
 from appointments.reference_data import refdata
 from appointments.terminations import files
-from appointments.terminations.schemas import ManualTaskOut, TerminationImportOut, TerminationsSubmitted
+from appointments.terminations.schemas import (
+    ManualTaskOut,
+    TerminationImportOut,
+    TerminationImportRowPage,
+    TerminationsSubmitted,
+)
 from appointments.terminations.tasks import complete_task, list_tasks
-from appointments.web import bulk_file_view, csv_response, read_upload
+from appointments.web import bulk_file_view, csv_response, found, read_upload
 
 router = APIRouter(prefix="/api")
 
@@ -51,6 +57,17 @@ async def invalid_termination_rows(session: Session, import_id: str, _user: Anno
     return csv_response(rowcheck.to_csv(("Line", *cols, "Errors"), [
         [r["line"], *[r["values"].get(c, "") for c in cols], " | ".join(r["errors"])]
         for r in view["rows"] if not r["valid"]]), "invalid_rows.csv")
+
+
+@router.get("/termination-imports/{import_id}/rows", tags=["bulk terminate"], response_model=TerminationImportRowPage,
+            response_model_exclude_unset=True)
+async def termination_import_rows(session: Session, import_id: str, _user: Annotated[User, require("appointments:view")],
+                                  limit: Annotated[int, Query(ge=1, le=1000)] = 200, offset: Offset = 0,
+                                  rows: Annotated[str, Query(pattern="^(|errors|valid)$")] = "") -> dict[str, Any]:
+    """One page of the file's rows by line with the total (``rows``: all, ``errors`` or ``valid``): what
+    the result page reads, for a file too long to read in one answer."""
+    _imp, listed = found(await import_page(session, import_id, "terminations", offset, limit, rows), "no such import")
+    return listed.api()
 
 
 @router.get("/termination-imports/{import_id}", tags=["bulk terminate"], response_model=TerminationImportOut,

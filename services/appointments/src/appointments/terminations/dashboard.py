@@ -6,16 +6,16 @@ from typing import Annotated
 
 from agency_common.auth import User
 from agency_common.web import page_permission, render
-from agency_common.web.deps import Runtime, Session
+from agency_common.web.deps import Offset, Runtime, Session
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from appointments.bulk_files import recent_imports
+from appointments.bulk_files import ROW_FILTERS, import_page, recent_imports
 from appointments.domain.rows import FileError
 from appointments.errors import BatchStateError
 from appointments.terminations import files
 from appointments.terminations.tasks import complete_task, list_tasks
-from appointments.web import bulk_file_view, read_upload
+from appointments.web import found, read_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,13 +42,19 @@ async def terminations_upload(request: Request, runtime: Runtime, session: Sessi
     return RedirectResponse(f"/terminations/{imp.id}", status_code=303)
 
 
+RESULT_PAGE, RESULT_PAGE_MAX = 200, 1000  # rows a page of a termination file's result
+
+
 @router.get("/terminations/{import_id}", response_class=HTMLResponse)
 async def termination_result(request: Request, session: Session, import_id: str,
-                             user: Annotated[User, page_permission("appointments:view")]) -> HTMLResponse:
-    view = await bulk_file_view(session, import_id, "terminations")
-    n = sum(r.get("transactions", 0) for r in view["rows"] if r["valid"])
-    manual = sum(r.get("manual_tasks", 0) for r in view["rows"] if r["valid"])
-    return render(request, "import.html", imp=view, kind="terminations", n=n, m=manual,
+                             user: Annotated[User, page_permission("appointments:view")], offset: Offset = 0,
+                             limit: int = RESULT_PAGE, rows: str = "") -> HTMLResponse:
+    """A termination file's result, a page of rows at a time (``rows``: all, ``errors`` or ``valid``)."""
+    view, rows_page = found(await import_page(session, import_id, "terminations", max(0, offset),
+                                              min(max(1, limit), RESULT_PAGE_MAX), rows if rows in ROW_FILTERS else ""),
+                            "no such import")
+    n, manual = await files.termination_counts(session, import_id)
+    return render(request, "import.html", imp=view, rows_page=rows_page, kind="terminations", n=n, m=manual,
                   can_act=user.can("appointments:terminate"))
 
 

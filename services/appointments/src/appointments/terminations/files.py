@@ -8,6 +8,7 @@ from typing import Any
 from agency_common.outbox import Transaction
 from agency_common.timeutil import utcnow
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from appointments import models as m
 from appointments.bulk_files import store_import
@@ -37,6 +38,16 @@ async def parse_termination_file(tx: Transaction, filename: str, content: bytes)
             t["manual"] = verdict.manual  # a task for the operator, not a transaction
     return await store_import(tx, "terminations", filename, content, parsed,
                                lambda r: r.values, lambda r: r.data)
+
+
+async def termination_counts(s: AsyncSession, import_id: str) -> tuple[int, int]:
+    """How many Gateway transactions and manual tasks the file's valid rows make (their plans only,
+    not the rows' views: the result page shows one page of rows)."""
+    R = m.BulkImportRow
+    plans = (await s.execute(select(R.data).where(R.import_id == import_id, R.valid.is_(True)))).scalars()
+    items = [t for data in plans for t in (data or {}).get("transactions", [])]
+    manual = sum(1 for t in items if t.get("manual"))
+    return len(items) - manual, manual
 
 
 async def submit_termination_import(tx: Transaction, import_id: str, *, immediate: bool = False,

@@ -78,3 +78,13 @@ class TerminationImportRow(ImportRow):
 
 class TerminationImportOut(ImportOut):
     rows: list[TerminationImportRow]
+
+
+class TerminationImportRowPage(Out):
+    """One page of a termination file's rows by line (``GET /api/termination-imports/{id}/rows``) and how many in all."""
+
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    items: list[TerminationImportRow]
