@@ -14,7 +14,7 @@ from reporting.models.operations import (
     OpsStatement,
     OpsTransaction,
 )
-from reporting.models.team_screens import BatchLock, TeamScreenCount, TeamScreenSnapshot
+from reporting.models.team_screens import BatchLock, TeamScreenCount, TeamScreenItem, TeamScreenSnapshot
 from reporting.models.upstream import Activity, PolicyJob
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "PolicyJob",
     "ReportingModel",
     "TeamScreenCount",
+    "TeamScreenItem",
     "TeamScreenSnapshot",
     "messaging",
     "metadata",
