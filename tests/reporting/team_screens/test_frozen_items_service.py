@@ -190,3 +190,49 @@ async def test_as_of_snapshots_time_zones_permissions_and_bad_input(start_servic
         assert (await clerk.post("/api/team-screens/calculate", params={"as_of": "2025-07-09T12:00Z"})).status_code == 403
     async with svc.as_user(token_for("viewer")) as viewer:
         assert (await viewer.get(items_url, params=params)).status_code == 403
+
+
+async def test_an_administrator_sets_the_windows_per_category(start_service, token_for) -> None:
+    svc = await start_service("reporting", create_app_kwargs={"clock": lambda: CALC}, team_screens_interval_seconds=0)
+    async with svc.as_user(token_for("admin")) as admin:
+        before = (await admin.get("/api/team-screens/windows")).json()
+        assert {w["category"]: w["window"] for w in before} == {
+            "activities": "1d", "submissions": "this_week", "renewals": "this_month", "other_transactions": "this_week"}
+        r = await admin.put("/api/team-screens/windows", json={"windows": {"submissions": "3d", "renewals": "this_week"}})
+        assert r.status_code == 200, r.text
+        shown = {w["category"]: w for w in r.json()}
+        assert shown["submissions"]["window"] == "3d" and shown["submissions"]["configured"] == "this_week"
+        assert shown["submissions"]["set_by"] == "admin"
+        made = (await admin.post("/api/team-screens/calculate")).json()
+        latest = (await admin.get("/api/team-screens/latest")).json()
+        assert latest["snapshot_id"] == made["snapshot_id"]
+        assert latest["window_starts"]["submissions"] == "2025-07-08T15:54:00+00:00"  # 3 × 24 h back
+        assert latest["window_starts"]["renewals"] == "2025-07-04T22:00:00+00:00"  # Friday 17:00
+        assert latest["windows"]["submissions"] == "3d"
+
+        for body, words in [({"submissions": "fortnight"}, "unknown window 'fortnight'"),
+                            ({"quotes": "1d"}, "unknown category 'quotes'")]:
+            bad = await admin.put("/api/team-screens/windows", json={"windows": body})
+            assert bad.status_code == 422 and words in bad.json()["detail"], bad.text
+        # back to the setting
+        reset = await admin.put("/api/team-screens/windows", json={"windows": {"submissions": "", "renewals": None}})
+        assert {w["category"]: w["window"] for w in reset.json()}["submissions"] == "this_week"
+
+        saved = await admin.post("/team-screens/windows", data={"activities": "2d"}, follow_redirects=False)
+        assert saved.status_code == 303 and "Windows saved" in (await admin.get(saved.headers["location"])).text
+        refused = await admin.post("/team-screens/windows", data={"activities": "soon"}, follow_redirects=False)
+        page = (await admin.get(refused.headers["location"])).text
+        assert "Windows not changed" in page and "unknown window" in page and 'value="2d"' in page
+        # the audit trail names who changed them
+        audit = (await admin.get("/api/audit", params={"action": "team_screens.windows_changed"})).json()["items"]
+        assert [row["actor"] for row in audit] == ["admin"] * 3  # the two refused changes are not recorded
+        assert audit[-1]["detail"] == {"before": {"submissions": None, "renewals": None},  # newest first
+                                       "after": {"submissions": "3d", "renewals": "this_week"}}
+
+    async with svc.as_user(token_for("clerk")) as clerk:  # no reports:view, not an administrator
+        assert (await clerk.get("/api/team-screens/windows")).status_code == 403
+        assert (await clerk.put("/api/team-screens/windows", json={"windows": {"activities": "1d"}})).status_code == 403
+        assert (await clerk.post("/team-screens/windows", data={"activities": "1d"},
+                                 follow_redirects=False)).status_code == 403
+    async with svc.as_user(token_for("viewer")) as viewer:
+        assert (await viewer.put("/api/team-screens/windows", json={"windows": {"activities": "1d"}})).status_code == 403

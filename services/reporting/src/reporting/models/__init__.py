@@ -14,7 +14,13 @@ from reporting.models.operations import (
     OpsStatement,
     OpsTransaction,
 )
-from reporting.models.team_screens import BatchLock, TeamScreenCount, TeamScreenItem, TeamScreenSnapshot
+from reporting.models.team_screens import (
+    BatchLock,
+    TeamScreenCount,
+    TeamScreenItem,
+    TeamScreenSnapshot,
+    TeamScreenWindow,
+)
 from reporting.models.upstream import Activity, PolicyJob
 
 __all__ = [
@@ -35,6 +41,7 @@ __all__ = [
     "TeamScreenCount",
     "TeamScreenItem",
     "TeamScreenSnapshot",
+    "TeamScreenWindow",
     "messaging",
     "metadata",
 ]

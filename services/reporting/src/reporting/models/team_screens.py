@@ -74,6 +74,17 @@ class TeamScreenItem(ReportingModel, table=True):
     assigned_group: str = Field(max_length=100)
 
 
+class TeamScreenWindow(ReportingModel, table=True):
+    """A category's window as an administrator set it (over the ``team_screens_*_window`` setting)."""
+
+    __tablename__ = "team_screen_windows"
+
+    category: str = Field(primary_key=True, max_length=40)
+    window: str = Field(max_length=20)  # this_week | this_month | <N>d
+    updated_by: str = Field(max_length=100)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
 class BatchLock(ReportingModel, table=True):
     """A named lock with a lease: one instance at a time runs a batch (SQLite and PostgreSQL)."""
 

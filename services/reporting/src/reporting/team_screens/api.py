@@ -18,7 +18,14 @@ from fastapi.responses import StreamingResponse
 from reporting.team_screens import queries, usecases
 from reporting.team_screens.clock import Clock
 from reporting.team_screens.domain import local_time
-from reporting.team_screens.schemas import CalculatedOut, ItemsOut, LatestOut, SnapshotOut
+from reporting.team_screens.schemas import (
+    CalculatedOut,
+    ItemsOut,
+    LatestOut,
+    SnapshotOut,
+    WindowOut,
+    WindowsIn,
+)
 
 router = APIRouter(prefix="/api", tags=["reporting"])
 CSV_ROWS = 200_000  # every item of a count (a snapshot holds about 100,000)
@@ -53,6 +60,22 @@ async def calculate_team_screens(rt: Runtime, clock: Clock,
     body = {"snapshot_id": result.snapshot_id, "calculated_on": result.calculated_on.isoformat(),
             "counts": result.rows, "duration_ms": result.duration_ms, "as_of": moment is not None}
     return body | ({"limits": usecases.AS_OF_LIMITS} if moment is not None else {})
+
+
+@router.get("/team-screens/windows", tags=["team screens"], response_model=list[WindowOut])
+async def team_screen_windows(rt: Runtime, _user: Annotated[User, require("reports:view")]) -> list[dict[str, Any]]:
+    """Each category's window in effect (``this_week``, ``this_month`` or ``<N>d``), the configured
+    setting, and who changed it on the screen."""
+    return await usecases.window_table(rt.db, rt.settings)
+
+
+@router.put("/team-screens/windows", tags=["team screens"], response_model=list[WindowOut])
+async def set_team_screen_windows(rt: Runtime, body: WindowsIn,
+                                  user: Annotated[User, require("team_screens:configure")]) -> list[dict[str, Any]]:
+    """Set the window of the categories given (an empty value goes back to the configured setting);
+    the next calculation uses them. An administrator's permission."""
+    await usecases.set_windows(rt.uow, body.windows, user.login)
+    return await usecases.window_table(rt.db, rt.settings)
 
 
 def snapshot_header(snapshot: dict[str, Any], tz: ZoneInfo | None = None) -> dict[str, Any]:

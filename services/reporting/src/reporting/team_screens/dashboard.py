@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from agency_common.auth import User
+from agency_common.errors import Invalid
 from agency_common.listing import UnknownSort
 from agency_common.web import page_permission, render
 from agency_common.web.deps import Offset, Runtime
@@ -77,9 +78,26 @@ async def team_screens_page(request: Request, rt: Runtime, user: Viewer, scope: 
                   categories=CATEGORY_STATUSES, category_labels=CATEGORY_LABELS, status_labels=STATUS_LABELS,
                   calculated_on=_local(snap["calculated_on"], tz) if snap else None, windows=windows,
                   can_calculate=user.can("team_screens:calculate"),
+                  can_configure=user.can("team_screens:configure"),
+                  window_rows=await usecases.window_table(rt.db, rt.settings),
                   message=message or zone_error, tz=tz, zones=COMMON_ZONES, as_of_limits=usecases.AS_OF_LIMITS,
                   link_query=urlencode({"tz": tz}), snapshots=await queries.list_snapshots(rt.db, 20),
                   local=lambda v: _local(v, tz))
+
+
+@router.post("/team-screens/windows")
+async def set_windows_from_page(request: Request, rt: Runtime,
+                                user: Annotated[User, page_permission("team_screens:configure")]) -> Response:
+    form = await request.form()
+    wanted = {c: str(form.get(c) or "") for c in usecases.WINDOW_SETTING if c in form}
+    back = {"tz": str(form.get("tz") or "")}
+    try:
+        await usecases.set_windows(rt.uow, wanted, user.login)
+    except Invalid as exc:
+        return RedirectResponse("/team-screens?" + urlencode(back | {"message": f"Windows not changed: {exc}."}),
+                                status_code=303)
+    return RedirectResponse("/team-screens?" + urlencode(back | {"message": "Windows saved: the next calculation "
+                                                                            "uses them."}), status_code=303)
 
 
 COMMON_ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Phoenix", "America/Los_Angeles",

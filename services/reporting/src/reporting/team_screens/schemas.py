@@ -69,3 +69,17 @@ class ItemsOut(SnapshotHeader):
     new_since: int | None  # items that qualify now but were not counted
     # the counted ids with ``moved``, ``counted_user``, ``counted_group`` and the item's columns as they are now
     items: list[dict[str, Any]]
+
+
+class WindowOut(Out):
+    category: str
+    window: str  # in effect
+    configured: str  # the setting, used when nobody set one on the screen
+    set_by: str | None
+    set_at: str | None
+
+
+class WindowsIn(Out):
+    """{category: window} for the categories to change; '' or null goes back to the setting."""
+
+    windows: dict[str, str | None]

@@ -21,8 +21,10 @@ from agency_common.timeutil import utcnow
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reporting.models import TeamScreenWindow
 from reporting.settings import ReportingSettings
-from reporting.team_screens.domain.windows import BusinessCalendar, Windows
+from reporting.team_screens.domain.rules import ACTIVITIES, OTHER, RENEWALS, SUBMISSIONS
+from reporting.team_screens.domain.windows import BusinessCalendar, Windows, validate_window
 from reporting.team_screens.lock import release_lock, try_lock
 from reporting.team_screens.queries import TI, C, S, latest_snapshot
 from reporting.team_screens.sql_rules import (
@@ -32,6 +34,7 @@ from reporting.team_screens.sql_rules import (
 )
 
 log = get_logger(__name__)
+W = TeamScreenWindow.__table__
 
 INSTANCE = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -61,6 +64,56 @@ def windows_for(settings: ReportingSettings, calculated_on: datetime) -> Windows
         renewals=settings.team_screens_renewals_window,
         other=settings.team_screens_other_window,
     )
+
+
+WINDOW_SETTING = {ACTIVITIES: "team_screens_activities_window", SUBMISSIONS: "team_screens_submissions_window",
+                  RENEWALS: "team_screens_renewals_window", OTHER: "team_screens_other_window"}
+
+
+async def effective_settings(db: Database, settings: ReportingSettings) -> ReportingSettings:
+    """The settings with the windows an administrator set on the screen in place of the configured ones."""
+    async with db.session() as session:
+        rows = (await session.execute(select(W.c.category, W.c.window))).all()
+    changes = {WINDOW_SETTING[c]: w for c, w in rows if c in WINDOW_SETTING}
+    return settings.model_copy(update=changes) if changes else settings
+
+
+async def window_table(db: Database, settings: ReportingSettings) -> list[dict[str, Any]]:
+    """Each category's window in effect, where it comes from, and who set it when."""
+    async with db.session() as session:
+        stored = {r["category"]: dict(r) for r in (await session.execute(select(W))).mappings()}
+    out = []
+    for category, name in WINDOW_SETTING.items():
+        row = stored.get(category)
+        out.append({"category": category, "window": row["window"] if row else getattr(settings, name),
+                    "configured": getattr(settings, name), "set_by": row["updated_by"] if row else None,
+                    "set_at": row["updated_at"].isoformat() if row else None})
+    return out
+
+
+async def set_windows(uow: UnitOfWork, windows: dict[str, str | None], actor: str) -> None:
+    """Set (or, with None or '', reset to the configured setting) the window of each category named;
+    an unknown category or window is refused in words and nothing is changed."""
+    checked: dict[str, str | None] = {}
+    for category, spec in windows.items():
+        if category not in WINDOW_SETTING:
+            raise Invalid(f"unknown category {category!r}: use one of {', '.join(WINDOW_SETTING)}")
+        spec = (spec or "").strip()
+        if spec:
+            try:
+                validate_window(spec)
+            except ValueError as exc:
+                raise Invalid(f"{category}: {exc}") from None
+        checked[category] = spec or None
+    async with uow(actor=actor) as tx:
+        before = dict((await tx.session.execute(select(W.c.category, W.c.window))).all())
+        await tx.audit("team_screens.windows_changed", subject_type="team_screen_windows",
+                       detail={"before": {c: before.get(c) for c in checked}, "after": checked})
+        for category, spec in checked.items():
+            await tx.session.execute(delete(W).where(W.c.category == category))
+            if spec is not None:
+                await tx.session.execute(insert(W).values(category=category, window=spec, updated_by=actor,
+                                                          updated_at=utcnow()))
 
 
 def window_settings(settings: ReportingSettings) -> dict[str, Any]:
@@ -128,6 +181,7 @@ async def calculate(
             if latest is not None and latest["calculated_on"] > clock() - skip_if_newer_than:
                 return None
         started = utcnow()
+        settings = await effective_settings(db, settings)
         calculated_on = as_of if as_of is not None else clock()
         w = windows_for(settings, calculated_on)
         snapshot_id = str(uuid.uuid4())

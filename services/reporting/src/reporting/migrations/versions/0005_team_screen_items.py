@@ -1,4 +1,4 @@
-"""team screen items: the ids behind every count of a snapshot; "as of" snapshots
+"""team screen items: the ids behind every count of a snapshot; "as of" snapshots; windows set by an administrator
 
 Revision ID: 0005
 Revises: 0004
@@ -6,6 +6,7 @@ Create Date: 2026-12-04 02:14:44.902342
 """
 from collections.abc import Sequence
 
+import agency_common.db.types
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
@@ -31,6 +32,13 @@ def upgrade() -> None:
         batch_op.create_index('ix_team_screen_items_group', ['snapshot_id', 'category', 'status', 'assigned_group'], unique=False)
         batch_op.create_index('ix_team_screen_items_user', ['snapshot_id', 'category', 'status', 'assigned_user'], unique=False)
 
+    op.create_table('team_screen_windows',
+    sa.Column('category', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('window', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('updated_by', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('updated_at', agency_common.db.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('category')
+    )
     with op.batch_alter_table('team_screen_snapshots', schema=None) as batch_op:
         batch_op.add_column(sa.Column('items_stored', sa.Boolean(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('as_of', sa.Boolean(), server_default='0', nullable=False))
@@ -51,4 +59,5 @@ def downgrade() -> None:
         batch_op.drop_index('ix_team_screen_items_group')
 
     op.drop_table('team_screen_items')
+    op.drop_table('team_screen_windows')
     # ### end Alembic commands ###
