@@ -38,6 +38,7 @@ from reporting.models import Activity, PolicyJob, TeamScreenCount, TeamScreenIte
 from reporting.team_screens.domain.rules import (
     ACTIVITIES,
     CATEGORY_STATUSES,
+    CLOSED_ACTIVITY_STATUSES,
     OTHER,
     RENEWALS,
     SUBMISSIONS,
@@ -65,7 +66,7 @@ def activity_rules(start: datetime, calc: datetime, as_of: bool = False) -> dict
     s, e = _ts(start), _ts(calc)
     is_open: ColumnElement[bool] = A.c.status == "open"
     if as_of:
-        is_open = or_(is_open, and_(A.c.status.in_(["completed", "canceled", "skipped"]),
+        is_open = or_(is_open, and_(A.c.status.in_(CLOSED_ACTIVITY_STATUSES),
                                     A.c.close_date.is_not(None), A.c.close_date > e))
     return {
         "open": is_open,
