@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from agency_common.db.engine import Database
 from agency_common.errors import Invalid, NotFound
 from agency_common.listing import Page, Sorting, page
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from reporting.models import TeamScreenCount, TeamScreenItem, TeamScreenSnapshot
 from reporting.team_screens.domain.rules import ACTIVITIES, CATEGORY_STATUSES
@@ -181,15 +181,18 @@ async def snapshot_items(db: Database, snapshot_id: str, category: str, status: 
             return ItemsView(snap, listed, False, "counted", None, None)
         counted, moved_expr = counted_items(snap["id"], category, status, w, scope, assignee, as_of)
         fresh = new_since_items(snap["id"], category, status, w, scope, assignee, as_of)
-        moved = int(await session.scalar(select(func.count()).select_from(
-            counted.where(moved_expr.is_(True)).subquery())) or 0)
+        sub = counted.subquery()
+        total, moved = (await session.execute(  # one pass over the counted items for both
+            select(func.count(), func.coalesce(func.sum(case((sub.c.moved.is_(True), 1), else_=0)), 0)))).one()
+        total, moved = int(total), int(moved)
         new_since = int(await session.scalar(select(func.count()).select_from(fresh.subquery())) or 0)
         if show == "new":
             listed = await page(session, fresh, item_sorting(category, False), sort, offset, limit, query,
                                 scalars=False)
             listed.items = [item_dict(category, dict(r._mapping)) for r in listed.items]
         else:
-            listed = await page(session, counted, item_sorting(category, True, moved_expr), sort, offset, limit,
-                                query, scalars=False)
-            listed.items = [frozen_item_dict(category, dict(r._mapping)) for r in listed.items]
+            order = item_sorting(category, True, moved_expr).order_by(sort)
+            rows = await session.execute(counted.order_by(*order).offset(offset).limit(limit))
+            listed = Page([frozen_item_dict(category, dict(r._mapping)) for r in rows], total, offset, limit, sort,
+                          dict(query or {}))
     return ItemsView(snap, listed, True, show, moved, new_since)

@@ -18,7 +18,7 @@ from agency_common.errors import Conflict, Invalid
 from agency_common.logging import get_logger
 from agency_common.outbox import UnitOfWork
 from agency_common.timeutil import utcnow
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting.models import TeamScreenWindow
@@ -196,6 +196,8 @@ async def calculate(
             ))
             await session.execute(insert_items_statement(snapshot_id, w, as_of is not None))
             await session.execute(insert_counts_statement(snapshot_id))
+            if db.dialect == "postgresql":  # fresh statistics, or the first drill-downs plan nested loops
+                await session.execute(text("ANALYZE team_screen_items"))
             rows = int(await session.scalar(select(func.count()).select_from(C).where(C.c.snapshot_id == snapshot_id))
                        or 0)
             changed = 0
