@@ -167,6 +167,12 @@ async def test_as_of_snapshots_time_zones_permissions_and_bad_input(start_servic
         assert bad_zone.status_code == 422 and "unknown time zone 'Nowhere'" in bad_zone.text
         page = await client.get("/team-screens", params={"tz": "America/New_York"})
         assert "Jul 11, 2025 11:54 AM EDT" in page.text and 'id="as-of-form"' in page.text
+        assert page.cookies.get("team_screens_tz", "").strip('"') == "America/New_York"
+        again = await client.get("/team-screens")  # the browser's choice is remembered (its cookie)
+        assert "Jul 11, 2025 11:54 AM EDT" in again.text
+        items_page = await client.get("/team-screens/items", params={"snapshot": latest_id, "category": "submissions",
+                                                                     "status": "open"})
+        assert "times in America/New_York" in items_page.text
         assert (await client.get("/team-screens", params={"tz": "Nowhere"})).text.count("unknown time zone") >= 1
         as_of_page = await client.get("/team-screens", params={"snapshot": as_of["snapshot_id"]})
         assert "Computed as of" in as_of_page.text and "Not reconstructed" in as_of_page.text

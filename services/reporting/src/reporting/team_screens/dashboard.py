@@ -38,12 +38,26 @@ async def home(_user: Viewer) -> Response:
     return RedirectResponse("/team-screens", status_code=303)
 
 
-def _zone(tz: str | None, default: str) -> tuple[str, str | None]:
-    """The zone to show times in and, for an unknown one, why it was not used (the page still shows)."""
+TZ_COOKIE = "team_screens_tz"
+
+
+def _zone(tz: str | None, default: str, request: Request | None = None) -> tuple[str, str | None]:
+    """The zone to show times in (``?tz=``, else the one this browser chose last, else the setting)
+    and, for an unknown one, why it was not used (the page still shows)."""
+    if not tz and request is not None:
+        tz = request.cookies.get(TZ_COOKIE)
     try:
         return local_time.zone(tz, default).key, None
     except ValueError as exc:
         return default, str(exc)
+
+
+def _remember_zone(response: HTMLResponse, tz: str, default: str) -> HTMLResponse:
+    if tz != default:
+        response.set_cookie(TZ_COOKIE, tz, max_age=365 * 86400, httponly=True, samesite="lax")
+    else:
+        response.delete_cookie(TZ_COOKIE)
+    return response
 
 
 @router.get("/team-screens", response_class=HTMLResponse)
@@ -52,7 +66,7 @@ async def team_screens_page(request: Request, rt: Runtime, user: Viewer, scope: 
                             snapshot: str | None = None) -> HTMLResponse:
     if scope not in ("user", "group"):
         scope = "user"
-    tz, zone_error = _zone(tz, rt.settings.team_screens_time_zone)
+    tz, zone_error = _zone(tz, rt.settings.team_screens_time_zone, request)
     snap = await (queries.get_snapshot(rt.db, snapshot) if snapshot else queries.latest_snapshot(rt.db))
     if snapshot and snap is None:
         message = "No such snapshot: showing the latest."
@@ -74,7 +88,7 @@ async def team_screens_page(request: Request, rt: Runtime, user: Viewer, scope: 
             "Renewals": _local(snap["renewals_window_start"], tz),
             "Other policy transactions": _local(snap["other_window_start"], tz),
         }
-    return render(request, "team_screens.html", snap=snap, scope=scope, table=table, charts=charts,
+    return _remember_zone(render(request, "team_screens.html", snap=snap, scope=scope, table=table, charts=charts,
                   categories=CATEGORY_STATUSES, category_labels=CATEGORY_LABELS, status_labels=STATUS_LABELS,
                   calculated_on=_local(snap["calculated_on"], tz) if snap else None, windows=windows,
                   can_calculate=user.can("team_screens:calculate"),
@@ -82,7 +96,7 @@ async def team_screens_page(request: Request, rt: Runtime, user: Viewer, scope: 
                   window_rows=await usecases.window_table(rt.db, rt.settings),
                   message=message or zone_error, tz=tz, zones=COMMON_ZONES, as_of_limits=usecases.AS_OF_LIMITS,
                   link_query=urlencode({"tz": tz}), snapshots=await queries.list_snapshots(rt.db, 20),
-                  local=lambda v: _local(v, tz))
+                  local=lambda v: _local(v, tz)), tz, rt.settings.team_screens_time_zone)
 
 
 @router.post("/team-screens/windows")
@@ -171,7 +185,7 @@ async def team_screen_items_page(request: Request, rt: Runtime, _user: Viewer, s
                                  limit: Annotated[int, Query(ge=1, le=1000)] = 100, sort: str = "id",
                                  show: str = "counted", tz: str | None = None) -> HTMLResponse:
     login = request.query_params.get("user")
-    tz, zone_error = _zone(tz, rt.settings.team_screens_time_zone)
+    tz, zone_error = _zone(tz, rt.settings.team_screens_time_zone, request)
     query = {"category": category, "status": status} | ({"user": login} if login is not None else {}) | (
         {"group": group} if group is not None else {})
     sorting_ok = sort if sort.removeprefix("-") in SORT_NAMES else "id"
