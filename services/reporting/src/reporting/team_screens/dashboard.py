@@ -140,17 +140,19 @@ async def calculate_from_page(request: Request, rt: Runtime, clock: Clock,
     return RedirectResponse("/team-screens?" + urlencode(back), status_code=303)
 
 
-ITEM_LABELS = {"moved": "Moved since", "counted_user": "Counted for user", "counted_group": "Counted for group",
-               "job_id": "Job", "activity_id": "Activity", "job_type": "Job type", "subject": "Subject",
+ITEM_LABELS = {"moved": "Moved", "job_id": "Job", "activity_id": "Activity", "job_type": "Job type", "subject": "Subject",
                "assigned_user": "User", "assigned_group": "Group", "status": "Status", "create_time": "Created",
                "target_date": "Target date", "close_date": "Closed", "has_model_number": "Has model number",
                "locked_non_renewed": "Locked non-renewed", "locked_not_taken": "Locked not-taken",
                "periods": "Policy periods"}
 
 
+HIDDEN_COLUMNS = ("version", "updated_at", "counted_user", "counted_group")  # the page's title names who
+
+
 def _columns(rows: Iterable[dict[str, Any]]) -> list[str]:
     first = next(iter(rows), None)
-    return [k for k in (first or {}) if k not in ("version", "updated_at")]
+    return [k for k in (first or {}) if k not in HIDDEN_COLUMNS]
 
 
 def _period(p: dict[str, Any]) -> str:
@@ -200,7 +202,8 @@ async def team_screen_items_page(request: Request, rt: Runtime, _user: Viewer, s
     snap, rows = view.snap, view.page.items
     csv_url = f"/api/team-screens/{snap['id']}/items.csv?" + urlencode(query | {"show": view.show})
     columns = _columns(rows)
-    shown = [[_item_cell(row[c], tz) for c in columns] for row in rows]
+    shown = [[("moved" if row[c] else "") if c == "moved" else _item_cell(row[c], tz) for c in columns]
+             for row in rows]
     here = {"snapshot": snap["id"], "tz": tz} | query
     return render(request, "team_screen_items.html", snap=snap, rows=shown, moved=[r.get("moved") for r in rows],
                   columns=columns, csv_url=csv_url, labels=ITEM_LABELS, time_zone=ZoneInfo(tz).key, page=view.page,
