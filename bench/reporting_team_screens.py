@@ -6,7 +6,10 @@ Two parts, each on SQLite (default) or PostgreSQL (``--database postgresql``, 12
    bulk load; not what is measured), then times, median of ``--repeat`` runs:
    - the batch process's set-based SQL (``compute_counts``: two statements, per user and group,
      every status of the four categories);
-   - the whole run (``calculate``: lock, windows, counts, snapshot rows, outbox event, release);
+   - the whole run (``calculate``: lock, windows, the ids behind every count stored by one
+     ``INSERT ... SELECT``, the counts counted from them, snapshot row, outbox event, release);
+   - the same counts without storing the items (what the run cost before issue 16), and the largest
+     count's drill-down: one page of 100 with its total, "moved since" and "new since" counts;
    - the baseline: a plain ``SELECT assigned_user, count(*) ... GROUP BY assigned_user`` over both
      tables, measured in the same run; the figure reported is compute / baseline. Also a plain count
      grouped by the batch's own keys (user, group, job type), to show what the status rules add.
@@ -195,11 +198,33 @@ async def bench_snapshot(kind: str, rows: int, repeat: int, tmp: Path) -> dict[s
         full_s, result = await timed(full, repeat)
         async with db.session() as session:
             n_jobs = (await session.execute(select(func.count()).select_from(text("policy_jobs")))).scalar_one()
+            item_rows = (await session.execute(text("SELECT count(*) FROM team_screen_items WHERE snapshot_id = :s"),
+                                               {"s": result.snapshot_id})).scalar_one()
+            big = (await session.execute(text(
+                "SELECT scope, assignee, category, status, count FROM team_screen_counts WHERE snapshot_id = :s "
+                "AND scope = 'user' ORDER BY count DESC LIMIT 1"), {"s": result.snapshot_id})).one()
+            everyone = (await session.execute(text(
+                "SELECT category, status, count(*) AS n FROM team_screen_items WHERE snapshot_id = :s "
+                "GROUP BY category, status ORDER BY n DESC LIMIT 1"), {"s": result.snapshot_id})).one()
+
+        from reporting.team_screens import queries
+
+        async def drill(user: str | None, category: str, status: str, sort: str = "id") -> Any:
+            return await queries.snapshot_items(db, result.snapshot_id, category, status, user, None, limit=100,
+                                                sort=sort)
+
+        drill_s, view = await timed(lambda: drill(big.assignee, big.category, big.status), repeat)
+        drill_all_s, view_all = await timed(lambda: drill(None, everyone.category, everyone.status), repeat)
+        drill_moved_s, _ = await timed(lambda: drill(None, everyone.category, everyone.status, "-moved"), repeat)
         await db.dispose()
         return {"database": kind, "jobs": n_jobs, "activities": rows, "generate_s": gen_s, "load_s": load_s,
                 "baseline_s": base_s, "compute_s": compute_s, "calculate_s": full_s,
                 "ratio": compute_s / base_s, "same_keys_s": keys_s, "ratio_same_keys": compute_s / keys_s, "count_rows": len(counts), "baseline_groups": groups,
-                "snapshot_rows": result.rows}
+                "snapshot_rows": result.rows, "item_rows": item_rows, "store_s": full_s - compute_s,
+                "drill_s": drill_s, "drill_total": view.page.total, "drill_all_s": drill_all_s,
+                "drill_all_total": view_all.page.total, "drill_moved_s": drill_moved_s,
+                "drill_of": f"{big.category}/{big.status} of {big.assignee}",
+                "drill_all_of": f"{everyone.category}/{everyone.status} of everyone"}
     finally:
         await drop_database(url)
 
@@ -323,7 +348,13 @@ async def main() -> None:
             print(f"  plain GROUP BY count on the batch's own keys (user, group, type): {s['same_keys_s']:.3f} s")
             print(f"  Team Screens counts (set-based SQL): {s['compute_s']:.3f} s = {s['ratio']:.2f}x the baseline, "
                   f"{s['ratio_same_keys']:.2f}x the same-keys count ({s['count_rows']:,} counts)")
-            print(f"  whole batch run (lock, counts, snapshot rows, outbox event): {s['calculate_s']:.3f} s")
+            print(f"  whole batch run (lock, items stored, counts from them, snapshot rows, outbox event): "
+                  f"{s['calculate_s']:.3f} s for {s['item_rows']:,} item rows "
+                  f"({s['item_rows'] / s['calculate_s']:,.0f} items/s; {s['store_s']:.3f} s over the counts alone)")
+            print(f"  drill-down, one page of 100 with total, moved and new-since counts: {s['drill_s'] * 1000:.0f} ms "
+                  f"({s['drill_of']}: {s['drill_total']:,} items); {s['drill_all_s'] * 1000:.0f} ms "
+                  f"({s['drill_all_of']}: {s['drill_all_total']:,} items); sorted by -moved "
+                  f"{s['drill_moved_s'] * 1000:.0f} ms")
         if not args.skip_ingestion:
             r = await bench_ingestion(args.database, args.events, tmp)
             print(f"[ingestion/{r['database']}] {r['events_sent']:,} messages ({r['distinct_events']:,} distinct) "

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from agency_common.contracts.upstream import ActivityUpserted, PolicyJobUpserted, PolicyPeriod
 from reporting.ingestion.usecases import activity_row, job_row
-from reporting.models import Activity, PolicyJob
+from reporting.models import Activity, PolicyJob, TeamScreenCount
 from reporting.team_screens.domain.rules import (
     ACTIVITIES,
     CATEGORY_STATUSES,
@@ -162,14 +162,14 @@ def boundary_items(w: Windows) -> tuple[list[ActivityUpserted], list[PolicyJobUp
 
 
 def expected_counts(w: Windows, activities: list[ActivityUpserted],
-                    jobs: list[PolicyJobUpserted]) -> Counter[tuple[str, str, str, str]]:
+                    jobs: list[PolicyJobUpserted], as_of: bool = False) -> Counter[tuple[str, str, str, str]]:
     out: Counter[tuple[str, str, str, str]] = Counter()
     for a in activities:
-        for s in activity_statuses(a.status, a.target_date, a.close_date, w):
+        for s in activity_statuses(a.status, a.target_date, a.close_date, w, as_of):
             out[("user", a.assigned_user or "", ACTIVITIES, s)] += 1
             out[("group", a.assigned_group or "", ACTIVITIES, s)] += 1
     for j in jobs:
-        category, statuses = job_statuses(j.job_type, j.create_time, j.close_date, period_facts(j.periods), w)
+        category, statuses = job_statuses(j.job_type, j.create_time, j.close_date, period_facts(j.periods), w, as_of)
         for s in statuses:
             out[("user", j.assigned_user or "", category, s)] += 1
             out[("group", j.assigned_group or "", category, s)] += 1
@@ -194,6 +194,41 @@ async def test_every_rule_at_its_window_boundaries(reporting_db, calc: datetime)
     # Each status is hit at least once (the boundaries exercise every rule).
     hit = {(k[2], k[3]) for k in expected}
     assert hit == {(c, s) for c, statuses in CATEGORY_STATUSES.items() for s in statuses}
+
+
+@pytest.mark.parametrize("as_of", [False, True], ids=["now", "as-of"])
+@pytest.mark.parametrize("calc", [local(2025, 7, 11, 10, 54), local(2025, 11, 3, 9, 0)], ids=["seed-friday", "dst-fall"])
+async def test_the_stored_items_are_what_the_rules_pick_and_the_counts_count_them(reporting_db, calc: datetime,
+                                                                                  as_of: bool) -> None:
+    """The ids stored by one INSERT ... SELECT, and the counts counted from them, against the pure
+    rules item by item at every window boundary (also the "as of" rules: created after the time, not
+    there; closed after it, open then)."""
+    from reporting.models import TeamScreenItem
+    from reporting.team_screens.sql_rules import insert_counts_statement, insert_items_statement
+    from sqlalchemy import select
+
+    w = Windows.compute(calc, CAL)
+    activities, jobs = boundary_items(w)
+    await load(reporting_db, activities, jobs)
+    async with reporting_db.transaction() as session:
+        await session.execute(insert_items_statement("s1", w, as_of))
+        await session.execute(insert_counts_statement("s1"))
+    expected = dict(expected_counts(w, activities, jobs, as_of))
+    async with reporting_db.session() as session:
+        counts = {(r.scope, r.assignee, r.category, r.status): r.count
+                  for r in await session.execute(select(TeamScreenCount.__table__))}
+        items = Counter((r.category, r.status) for r in await session.execute(select(TeamScreenItem.__table__)))
+    assert counts == expected
+    assert items == _summed(expected)  # one stored row per item and status
+    assert expected != dict(expected_counts(w, activities, jobs, not as_of))  # the two rule sets differ here
+
+
+def _summed(expected: dict[tuple[str, str, str, str], int]) -> Counter[tuple[str, str]]:
+    out: Counter[tuple[str, str]] = Counter()
+    for (scope, _assignee, category, status), n in expected.items():
+        if scope == "user":
+            out[(category, status)] += n
+    return out
 
 
 async def test_a_run_stores_its_snapshot_and_old_snapshots_are_pruned(reporting_db) -> None:

@@ -27,5 +27,8 @@ class ReportingSettings(ServiceSettings):
     team_screens_interval_seconds: float = 3600.0
     # Snapshots older than this are deleted by the next run.
     team_screens_keep_days: int = Field(31, ge=1)
+    # The ids behind a snapshot's counts (up to one row per item and status: 100,000 items an hour is
+    # 2.4 million rows a day) are kept this many days; older snapshots' drill-downs re-query live data.
+    team_screens_items_keep_days: int = Field(2, ge=1)
     # How long a running batch holds its lock before another instance may take it over.
     team_screens_lock_lease_seconds: float = 900.0

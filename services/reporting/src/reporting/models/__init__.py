@@ -14,7 +14,13 @@ from reporting.models.operations import (
     OpsStatement,
     OpsTransaction,
 )
-from reporting.models.team_screens import BatchLock, TeamScreenCount, TeamScreenSnapshot
+from reporting.models.team_screens import (
+    BatchLock,
+    TeamScreenCount,
+    TeamScreenItem,
+    TeamScreenSnapshot,
+    TeamScreenWindow,
+)
 from reporting.models.upstream import Activity, PolicyJob
 
 __all__ = [
@@ -33,7 +39,9 @@ __all__ = [
     "PolicyJob",
     "ReportingModel",
     "TeamScreenCount",
+    "TeamScreenItem",
     "TeamScreenSnapshot",
+    "TeamScreenWindow",
     "messaging",
     "metadata",
 ]

@@ -29,6 +29,14 @@ class TeamScreenSnapshot(ReportingModel, table=True):
     windows: str = Field(default="{}", sa_column=Column(Text(), nullable=False))  # the settings used
     duration_ms: int = 0
     instance: str = Field(default="", max_length=100)
+    # The ids behind every count are kept (team_screen_items) until retention drops them; then, and
+    # for snapshots older than the items table, a drill-down re-queries the live data.
+    items_stored: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # Computed "as of" a past time (calculated_on) from today's read model; not a "latest" snapshot.
+    as_of: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
+    # For an "as of" snapshot: how many counted items were changed after that time (their state then
+    # may have differed from the one used).
+    changed_after: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class TeamScreenCount(ReportingModel, table=True):
@@ -45,6 +53,36 @@ class TeamScreenCount(ReportingModel, table=True):
     category: str = Field(max_length=40)
     status: str = Field(max_length=40)
     count: int = 0
+
+
+class TeamScreenItem(ReportingModel, table=True):
+    """One item behind one count of a snapshot: the activity or job id with the user and group it was
+    assigned to at the calculation ('' = unassigned). A count is the number of its rows."""
+
+    __tablename__ = "team_screen_items"
+    __table_args__ = (
+        PrimaryKeyConstraint("snapshot_id", "category", "status", "item_id", name="pk_team_screen_items"),
+        Index("ix_team_screen_items_user", "snapshot_id", "category", "status", "assigned_user"),
+        Index("ix_team_screen_items_group", "snapshot_id", "category", "status", "assigned_group"),
+    )
+
+    snapshot_id: str = Field(max_length=36)
+    category: str = Field(max_length=40)
+    status: str = Field(max_length=40)
+    item_id: str = Field(max_length=100)
+    assigned_user: str = Field(max_length=100)
+    assigned_group: str = Field(max_length=100)
+
+
+class TeamScreenWindow(ReportingModel, table=True):
+    """A category's window as an administrator set it (over the ``team_screens_*_window`` setting)."""
+
+    __tablename__ = "team_screen_windows"
+
+    category: str = Field(primary_key=True, max_length=40)
+    window: str = Field(max_length=20)  # this_week | this_month | <N>d
+    updated_by: str = Field(max_length=100)
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class BatchLock(ReportingModel, table=True):

@@ -14,6 +14,8 @@ class CalculatedOut(Out):
     calculated_on: str
     counts: int  # count rows written
     duration_ms: int
+    as_of: bool = False
+    limits: str | None = None  # for an "as of" snapshot: what today's read model cannot reconstruct
 
 
 class WindowStarts(Out):
@@ -30,6 +32,12 @@ class SnapshotHeader(Out):
     time_zone: str
     window_starts: WindowStarts
     windows: dict[str, Any]  # the window settings the snapshot was calculated with
+    items_stored: bool  # the ids behind its counts are kept (not yet expired)
+    as_of: bool  # computed for a past time (calculated_on) from today's read model
+    changed_after: int | None = None  # as of: counted items written after that time
+    shown_in: str | None = None  # ?tz=: the zone of the *_local times
+    calculated_on_local: str | None = None
+    window_starts_local: dict[str, str] | None = None
 
 
 class SnapshotOut(SnapshotHeader):
@@ -51,4 +59,27 @@ class LatestOut(SnapshotHeader):
 class ItemsOut(SnapshotHeader):
     category: str
     status: str
-    items: list[dict[str, Any]]  # the columns of the category's items, as they are now
+    total: int
+    offset: int
+    limit: int
+    sort: str
+    frozen: bool  # the items are the ids the snapshot stored (else the rule re-applied to today's items)
+    show: str  # counted | new
+    moved: int | None  # counted items that no longer qualify now
+    new_since: int | None  # items that qualify now but were not counted
+    # the counted ids with ``moved``, ``counted_user``, ``counted_group`` and the item's columns as they are now
+    items: list[dict[str, Any]]
+
+
+class WindowOut(Out):
+    category: str
+    window: str  # in effect
+    configured: str  # the setting, used when nobody set one on the screen
+    set_by: str | None
+    set_at: str | None
+
+
+class WindowsIn(Out):
+    """{category: window} for the categories to change; '' or null goes back to the setting."""
+
+    windows: dict[str, str | None]

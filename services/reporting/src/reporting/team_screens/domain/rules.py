@@ -91,11 +91,18 @@ def _in_window(value: datetime | None, start: datetime, end: datetime) -> bool:
     return value is not None and start <= value <= end
 
 
+CLOSED_ACTIVITY_STATUSES = ("completed", "canceled", "skipped")
+
+
 def activity_statuses(status: str, target_date: datetime | None, close_date: datetime | None,
-                      windows: Windows) -> set[str]:
+                      windows: Windows, as_of: bool = False) -> set[str]:
+    """``as_of``: the rules at a past calculation over the activity as it is today: closed after that
+    time, it was open then (its creation time is not known, so one created later counts too)."""
     start, end = windows.activities, windows.calculated_on
     out: set[str] = set()
-    if status == "open":
+    open_then = status == "open" or (as_of and status in CLOSED_ACTIVITY_STATUSES and close_date is not None
+                                     and close_date > end)
+    if open_then:
         out.add("open")
         if target_date is not None and target_date <= start:
             out.add("overdue")
@@ -109,11 +116,16 @@ def job_window_start(category: str, windows: Windows) -> datetime:
 
 
 def job_statuses(job_type: str, create_time: datetime, close_date: datetime | None, facts: PeriodFacts,
-                 windows: Windows) -> tuple[str, set[str]]:
+                 windows: Windows, as_of: bool = False) -> tuple[str, set[str]]:
+    """``as_of``: at a past calculation, a job created after it did not exist and one closed after it
+    was open (its period facts are today's)."""
     category = job_category(job_type)
     start, end = job_window_start(category, windows), windows.calculated_on
     out: set[str] = set()
-    if close_date is None:
+    open_then = close_date is None
+    if as_of:
+        open_then = create_time <= end and (close_date is None or close_date > end)
+    if open_then:
         out.add("open")
         if _in_window(create_time, start, end):
             out.add("new")
