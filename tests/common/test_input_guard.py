@@ -14,8 +14,8 @@ def test_the_rules() -> None:
     assert query_problem(f"offset=-{2**70}") == "offset: the number is too large"
     assert query_problem(f"offset={2**63 - 1}") is None
     assert query_problem("q=a%00b") == "q: NUL characters are not accepted"
-    assert body_problem("application/json", b'{"name": "a\\u0000b"}') == "NUL characters are not accepted"
-    assert body_problem("application/x-www-form-urlencoded", b"name=a%00b") == "NUL characters are not accepted"
+    assert body_problem("application/json", b'{"name": "a\\u0000b"}') == "name: NUL characters are not accepted"
+    assert body_problem("application/x-www-form-urlencoded", b"name=a%00b") == "name: NUL characters are not accepted"
     assert body_problem("application/json", b'{"name": "Chen & Sons"}') is None
 
 

@@ -15,10 +15,10 @@ import hypothesis
 import hypothesis.errors
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, Phase
-from schemathesis import GenerationMode
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from hypothesis import HealthCheck, Phase
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 # Examples per operation and generation mode; the five services' ~140 operations stay within a few
