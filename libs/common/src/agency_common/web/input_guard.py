@@ -1,5 +1,6 @@
 """Input no route should have to think about, refused in words before it reaches one (issue 19 item 9):
-an integer in the query beyond what a database column holds (``offset=2**70`` answered 500), and control
+an integer in the query or the path beyond what a database column holds (``offset=2**70`` and
+``/api/dead-letters/{2**70}/replay`` answered 500), and control
 characters in the path, the query or a JSON / form body: NUL (PostgreSQL cannot store it in text: a 500),
 the other C0 and C1 controls and DEL (invisible in names and free text, a way to forge log lines and
 spreadsheet cells) and lone surrogates (no database encodes them: a 500). Tab, newline and carriage
@@ -47,8 +48,12 @@ def query_problem(query: str) -> str | None:
 
 
 def path_problem(path: str) -> str | None:
-    problem = control_problem(path)
-    return f"the address: {problem}" if problem else None
+    if problem := control_problem(path):
+        return f"the address: {problem}"
+    for segment in path.split("/"):  # an id in the path beyond any database integer (a 500 otherwise)
+        if len(segment) > 18 and _INTEGER.fullmatch(segment) and abs(int(segment)) > BIGINT:
+            return f"the address: the number {segment[:24]}… is too large"
+    return None
 
 
 def _json_problem(value: Any, where: str) -> str | None:
