@@ -66,14 +66,14 @@ async def latest_team_screens(rt: Runtime, _user: Annotated[User, require("repor
 
 @router.get("/team-screens/snapshots", tags=["team screens"], response_model=list[SnapshotOut])
 async def list_snapshots(rt: Runtime, _user: Annotated[User, require("reports:view")],
-                         limit: int = 50) -> list[dict[str, Any]]:
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
     return [snapshot_header(s) | {"duration_ms": s["duration_ms"]} for s in await queries.list_snapshots(rt.db, limit)]
 
 
 @router.get("/team-screens/{snapshot_id}/items", tags=["team screens"], response_model=ItemsOut)
 async def team_screen_items(rt: Runtime, snapshot_id: str, _user: Annotated[User, require("reports:view")],
                             category: str, status: str, user: str | None = None, group: str | None = None,
-                            limit: Annotated[int, Query(le=5000)] = 500) -> dict[str, Any]:
+                            limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
     """The items behind one count: the status rule with the snapshot's windows, over the items as
     they are now (an item changed since the calculation may have moved)."""
     snap, rows = await queries.snapshot_items(rt.db, snapshot_id, category, status, user, group, limit)
