@@ -59,6 +59,7 @@ def path_problem(path: str) -> str | None:
 def _json_problem(value: Any, where: str) -> str | None:
     if isinstance(value, str):
         problem = control_problem(value)
+        where = where if len(where) <= 80 else "…" + where[-60:]
         return f"{where or 'the body'}: {problem}" if problem else None
     items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:
@@ -76,8 +77,8 @@ def body_problem(content_type: str, body: bytes) -> str | None:
             return None
         try:
             return _json_problem(json.loads(body), "")
-        except ValueError:
-            return None  # not JSON at all: the route refuses it in its own words
+        except (ValueError, RecursionError):
+            return None  # not JSON (or nested past reason): the route refuses it in its own words
     if content_type.startswith("application/x-www-form-urlencoded"):
         for name, value in parse_qsl(body.decode("utf-8", "surrogateescape"), keep_blank_values=True,
                                      errors="surrogateescape"):
