@@ -78,7 +78,9 @@ async def server_errors(openapi: dict[str, Any], client: httpx.AsyncClient) -> l
     loop = asyncio.get_running_loop()
 
     async def request(kwargs: dict[str, Any]) -> httpx.Response:
-        kwargs["headers"].update({k: v for k, v in client.headers.items() if k.lower() == "authorization"})
+        # the caller's token in place of any the case made up (it would be refused: 401, nothing tested)
+        headers = {k: v for k, v in kwargs["headers"].items() if k.lower() != "authorization"}
+        kwargs["headers"] = headers | {k: v for k, v in client.headers.items() if k.lower() == "authorization"}
         built = client.build_request(**kwargs)
         built.read()  # a multipart body streams; the check reads the request again
         return await client.send(built)
