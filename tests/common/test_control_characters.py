@@ -11,6 +11,7 @@ from agency_common.web.input_guard import body_problem, path_problem, query_prob
 from pydantic import BaseModel, ValidationError
 
 from tests.support.carriers import register_carriers
+from tests.support.databases import using_postgres
 
 
 class Named(BaseModel):
@@ -90,3 +91,18 @@ async def test_every_service_refuses_them_in_words(start_service, token_for) -> 
         page = await admin.post("/policies", data={"carrier": "Bell\x07Mutual"}, headers={"Accept": "text/html"})
         assert page.status_code == 422 and page.headers["content-type"].startswith("text/html")
         assert "control characters are not accepted" in page.text
+
+
+async def test_a_nul_in_a_multipart_field_is_a_422_not_a_500(start_service, token_for) -> None:
+    """Schemathesis found it on PostgreSQL: the guard does not read multipart forms (uploads), so a NUL
+    in a form field reached a query; the database's refusal is answered as the guard would answer."""
+    intake = await start_service("intake")
+    async with intake.as_user(token_for("admin")) as admin:
+        r = await admin.post("/api/statements", data={"carrier": "ù\x00"},
+                             files={"file": ("s.csv", b"Policy #,Premium\r\nA-1,1\r\n", "text/csv")})
+        assert r.status_code == 422, r.text
+        detail = r.json()["detail"]
+        if using_postgres():
+            assert detail == "text with NUL characters is not accepted"
+        else:  # SQLite holds NUL in text: the carrier is unknown
+            assert detail.startswith("unknown carrier")
