@@ -88,6 +88,15 @@ def database_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, db_errors.OperationalError | db_errors.InterfaceError)
 
 
+def unstorable_text(exc: BaseException) -> bool:
+    """PostgreSQL refused a NUL in text (SQLSTATE 22021). The input guard refuses NUL in paths, queries,
+    JSON and forms before any route; this is the net for what it does not read (a multipart form's
+    fields), so such a request is a 422, not a 500."""
+    orig = getattr(exc, "orig", None)
+    return isinstance(exc, db_errors.DBAPIError) and (
+        getattr(orig, "sqlstate", None) == "22021" or "invalid byte sequence for encoding" in str(orig))
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(UseCaseError)
     async def refused(request: Request, exc: UseCaseError) -> Response:
@@ -102,6 +111,11 @@ def install_error_handlers(app: FastAPI) -> None:
                       message=f"You do not have the {' and '.join(exc.missing)} {noun}.")
 
     async def unavailable(request: Request, exc: Exception) -> Response:
+        if unstorable_text(exc):
+            message = "text with NUL characters is not accepted"
+            if wants_html(request):
+                return render(request, "message.html", status_code=422, message=message)
+            return JSONResponse({"detail": message}, status_code=422)
         if not database_unavailable(exc):
             raise exc  # a real error: the server's 500, with its traceback logged
         return unavailable_response(request, exc)

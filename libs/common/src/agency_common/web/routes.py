@@ -387,7 +387,8 @@ def install_common(app: FastAPI, runtime: ServiceRuntime) -> None:
 
     @router.get("/api/dead-letters", tags=["operations"])
     async def dead_letters_api(
-        user: Annotated[User, require("operations:view")], include_replayed: bool = False, limit: int = 100
+        user: Annotated[User, require("operations:view")], include_replayed: bool = False,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> list[dict[str, Any]]:
         """Messages that could not be applied. PII in them is masked unless the user has pii:reveal."""
         return await revealed(user, await list_dead_letters(limit, include_replayed, reveal=user.can("pii:reveal")))

@@ -115,10 +115,10 @@ def export_rows(rows: list[Individual], cipher: PiiCipher, reveal: bool) -> Iter
 
 def search_export_csv(db: Any, c: SearchCriteria, cipher: PiiCipher, reveal: bool) -> AsyncIterator[bytes]:
     """The whole result as CSV, read page by page while it streams (one read session for the export)."""
-    async def pages() -> AsyncIterator[list[list[Any]]]:
+    async def pages() -> AsyncIterator[Iterator[list[Any]]]:
         async with db.session() as session:
             async for rows in search_pages(session, c):
-                yield list(export_rows(rows, cipher, reveal))
+                yield export_rows(rows, cipher, reveal)  # lazy: decrypted in csv_bytes_paged's thread
     return csv_bytes_paged(["id", *EXPORT_FIELDS], pages())
 
 

@@ -125,7 +125,7 @@ async def latest_team_screens(rt: Runtime, _user: Annotated[User, require("repor
 
 @router.get("/team-screens/snapshots", tags=["team screens"], response_model=list[SnapshotOut])
 async def list_snapshots(rt: Runtime, _user: Annotated[User, require("reports:view")],
-                         limit: int = 50) -> list[dict[str, Any]]:
+                         limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> list[dict[str, Any]]:
     return [snapshot_header(s) | {"duration_ms": s["duration_ms"]} for s in await queries.list_snapshots(rt.db, limit)]
 
 
