@@ -55,6 +55,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     runtime.publishes(CarrierRegistered, CarrierUpdated, PolicyCreated, PolicyUpdated, PoliciesCreated,
                       PoliciesUpdated, StatementImported, StatementPublished, StatementLinesPublished,
                       PolicySessionCreated, SalesRecordCreated, SalesRecordsCreated)
+    # the individual, sales-record and saved-search forms answer bad input on the form, input kept
+    runtime.forms_checked_by_pages = ("/individuals/", "/sales-records/")
     consumers.subscribe(runtime.consumer, runtime)
     imports = StatementImports(runtime)
     sales_jobs = SalesRecordJobs(runtime)

@@ -88,8 +88,13 @@ def body_problem(content_type: str, body: bytes) -> str | None:
 
 
 class InputGuard:
-    def __init__(self, app: ASGIApp) -> None:
+    """``forms_checked_by_pages``: path prefixes of dashboard pages whose forms check every field
+    themselves (the ``validation`` types refuse control characters too) and answer on the form, in
+    words, with the input kept: their form bodies are left to them."""
+
+    def __init__(self, app: ASGIApp, forms_checked_by_pages: tuple[str, ...] = ()) -> None:
         self.app = app
+        self.forms_checked_by_pages = forms_checked_by_pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -100,8 +105,10 @@ class InputGuard:
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
             content_type = headers.get("content-type", "")
             length = int(headers["content-length"]) if headers.get("content-length", "").isdigit() else None
+            own_form = (content_type.startswith("application/x-www-form-urlencoded")
+                        and scope.get("path", "").startswith(self.forms_checked_by_pages or ("\0",)))
             if (content_type.startswith(("application/json", "application/x-www-form-urlencoded"))
-                    and length is not None and length <= SCAN_BYTES):
+                    and length is not None and length <= SCAN_BYTES and not own_form):
                 messages, body = await read_body(receive)
                 problem = body_problem(content_type, body)
                 receive = replaying(messages, receive)

@@ -79,6 +79,8 @@ class ServiceRuntime:
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.title = title
         self.nav = list(nav)  # the service's own dashboard pages: (label, path)
+        # dashboard pages whose forms check their own fields and answer on the form (``InputGuard``)
+        self.forms_checked_by_pages: tuple[str, ...] = ()
         self.metrics = ServiceMetrics(self.name)
         self.db = Database(settings.database_url)
         self.tables = tables
@@ -256,7 +258,7 @@ class ServiceRuntime:
                            login_of=idempotency.login_from_token(self.tokens.verify))
         app.add_middleware(DatabaseUnavailableMiddleware)  # around it: its database errors are 503s too
         # Outside the idempotency middleware: a forged request is refused before anything is claimed.
-        app.add_middleware(InputGuard)
+        app.add_middleware(InputGuard, forms_checked_by_pages=self.forms_checked_by_pages)
         app.add_middleware(CsrfMiddleware, secret=self.settings.jwt_secret.get_secret_value(),
                            trusted_origins=self.settings.trusted_origins.split(","),
                            session_of=self.tokens.session_of)
