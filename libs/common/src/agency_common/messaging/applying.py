@@ -73,23 +73,22 @@ class Applier:
         starts after it: a poison among single events costs two attempts, not one per event.
         ``failed``: a message whose run is already known to fail, and the error (not tried again)."""
         while runs := self._not_waiting(runs):
-            at = next((n for n, run in enumerate(runs) if failed and any(id(i) == failed[0] for i in run)), None)
-            if at is not None and failed is not None:
-                error = failed[1]
-            else:
-                at, error = await self._attempt(tx, runs)
-                if at is None or error is None:
-                    applied.extend(i for run in runs for i in run)
-                    return
+            known = next(((n, failed[1]) for n, run in enumerate(runs)
+                          if failed and any(id(i) == failed[0] for i in run)), None)
+            failure = known or await self._attempt(tx, runs)
+            if failure is None:
+                applied.extend(i for run in runs for i in run)
+                return
+            at, error = failure
             failed = None
             if at:  # they did not fail: again at once (isolated in turn if they do now)
                 await self._isolate_runs(tx, runs[:at], applied, tried, None)
             await self._isolate_run(tx, runs[at], applied, tried, error)
             runs = runs[at + 1:]
 
-    async def _attempt(self, tx: Transaction, runs: list[list[Incoming]]) -> tuple[int | None, Exception | None]:
-        """Apply runs in one savepoint: ``(None, None)`` if all went, else (rolled back) the index of
-        the run it failed in and the error."""
+    async def _attempt(self, tx: Transaction, runs: list[list[Incoming]]) -> tuple[int, Exception] | None:
+        """Apply runs in one savepoint: ``None`` if all went, else (rolled back) the index of the run
+        it failed in and the error."""
         at = 0
         try:
             async with tx.session.begin_nested():
@@ -97,7 +96,7 @@ class Applier:
                     await self._run(tx, run)
         except Exception as exc:  # noqa: BLE001 - any handler error is isolated, retried, then dead-lettered
             return at, exc
-        return None, None
+        return None
 
     async def _isolate_run(self, tx: Transaction, run: list[Incoming], applied: list[Incoming], tried: set[int],
                            error: Exception) -> None:

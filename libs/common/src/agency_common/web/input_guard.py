@@ -106,7 +106,7 @@ class InputGuard:
             content_type = headers.get("content-type", "")
             length = int(headers["content-length"]) if headers.get("content-length", "").isdigit() else None
             own_form = (content_type.startswith("application/x-www-form-urlencoded")
-                        and scope.get("path", "").startswith(self.forms_checked_by_pages or ("\0",)))
+                        and scope.get("path", "").startswith(self.forms_checked_by_pages))
             if (content_type.startswith(("application/json", "application/x-www-form-urlencoded"))
                     and length is not None and length <= SCAN_BYTES and not own_form):
                 messages, body = await read_body(receive)
